@@ -1,0 +1,92 @@
+import type { BackendInfo } from '../engine/types.js';
+
+export interface ClientPartitionStats {
+  readonly clientId: string;
+  readonly samples: number;
+  /** samples per label 0..9 */
+  readonly labelHistogram: readonly number[];
+}
+
+export interface PartitionStats {
+  readonly kind: string;
+  readonly seed: number;
+  readonly clients: readonly ClientPartitionStats[];
+}
+
+export interface ClientRoundMetrics {
+  readonly clientId: string;
+  readonly samples: number;
+  readonly trainLoss: number;
+  readonly trainAccuracy: number;
+  readonly trainMs: number;
+  readonly backend: BackendInfo['backend'];
+}
+
+export interface RoundMetrics {
+  readonly round: number;
+  readonly accuracy: number;
+  readonly loss: number;
+  readonly perClassAccuracy: readonly number[];
+  readonly confusion: readonly (readonly number[])[];
+  readonly clients: readonly ClientRoundMetrics[];
+  /** clients expected but absent when the round closed (deadline with quorum) */
+  readonly missingClients: readonly string[];
+  readonly rejectedClients: readonly { readonly clientId: string; readonly reason: string }[];
+  readonly timing: {
+    readonly startedAt: string;
+    readonly closedAt: string;
+    /** wall time from fan-out to the round closing */
+    readonly roundMs: number;
+    /** the slowest client's training time */
+    readonly trainMs: number;
+    /** roundMs − trainMs: queueing, cold starts, stragglers */
+    readonly waitMs: number;
+    /** folding updates + server step + evaluation */
+    readonly aggregateMs: number;
+  };
+  readonly bytes: {
+    /** global model bytes sent down to the clients this round */
+    readonly down: number;
+    /** update bytes sent up by the clients this round */
+    readonly up: number;
+  };
+}
+
+export type ExperimentState = 'running' | 'completed' | 'failed';
+
+export interface ExperimentStatus {
+  readonly experimentId: string;
+  readonly state: ExperimentState;
+  /** the round in progress (running) or the last round closed */
+  readonly round: number;
+  readonly rounds: number;
+  readonly updatedAt: string;
+  readonly lastAccuracy?: number;
+  /** for failed: what went wrong, in words a person can act on */
+  readonly errors?: readonly string[];
+}
+
+export interface ExperimentSummary {
+  readonly experimentId: string;
+  readonly name: string;
+  readonly state: ExperimentState;
+  readonly rounds: number;
+  readonly finalAccuracy: number;
+  readonly finalLoss: number;
+  readonly bestAccuracy: number;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly wallMs: number;
+  readonly backend: BackendInfo;
+  readonly parameters: number;
+}
+
+/** metrics.json: everything a report needs about one experiment. */
+export interface ExperimentMetrics {
+  readonly experimentId: string;
+  readonly config: unknown;
+  readonly backend: BackendInfo;
+  readonly partition: PartitionStats;
+  readonly rounds: readonly RoundMetrics[];
+  readonly summary?: ExperimentSummary;
+}

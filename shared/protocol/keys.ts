@@ -1,0 +1,37 @@
+/**
+ * The S3 key layout: the one place that knows it. Documented in docs/protocol.md.
+ */
+export const EXPERIMENTS_PREFIX = 'experiments/';
+export const DATASETS_PREFIX = 'datasets/';
+const CONFIG_KEY = /^experiments\/([A-Za-z0-9][A-Za-z0-9._-]{0,127})\/config\.json$/;
+
+export function clientIdFor(index: number): string {
+  return `client-${String(index).padStart(3, '0')}`;
+}
+
+const round = (r: number) => String(r).padStart(4, '0');
+
+export const keys = {
+  config: (id: string) => `experiments/${id}/config.json`,
+  status: (id: string) => `experiments/${id}/status.json`,
+  partition: (id: string) => `experiments/${id}/partition.json`,
+  backend: (id: string) => `experiments/${id}/backend.json`,
+  shard: (id: string, clientId: string) => `experiments/${id}/shards/${clientId}.bin`,
+  /** global model after round r; r = 0 is the initial model */
+  globalModel: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/global.bin`,
+  roundState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/state.json`,
+  roundMetrics: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/metrics.json`,
+  updatesPrefix: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/updates/`,
+  update: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.bin`,
+  updateReport: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.json`,
+  serverState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/server-state.bin`,
+  metrics: (id: string) => `experiments/${id}/metrics.json`,
+  summary: (id: string) => `experiments/${id}/summary.json`,
+  finalModel: (id: string) => `experiments/${id}/model/final.bin`,
+  mnist: (file: 'train-images' | 'train-labels' | 'test-images' | 'test-labels') => `datasets/mnist/${file}.idx`,
+} as const;
+
+/** The experiment id of an `experiments/<id>/config.json` key, or undefined for any other key. */
+export function experimentIdFromConfigKey(key: string): string | undefined {
+  return CONFIG_KEY.exec(key)?.[1];
+}
