@@ -3,7 +3,7 @@
  */
 export const EXPERIMENTS_PREFIX = 'experiments/';
 export const DATASETS_PREFIX = 'datasets/';
-const CONFIG_KEY = /^experiments\/([A-Za-z0-9][A-Za-z0-9._-]{0,127})\/config\.json$/;
+const CONFIG_KEY = /^experiments\/([A-Za-z0-9][A-Za-z0-9._-]{0,79})\/config\.json$/;
 
 export function clientIdFor(index: number): string {
   return `client-${String(index).padStart(3, '0')}`;
@@ -13,6 +13,8 @@ const round = (r: number) => String(r).padStart(4, '0');
 
 export const keys = {
   config: (id: string) => `experiments/${id}/config.json`,
+  /** the config with every default filled in, as the pipeline ran it */
+  resolvedConfig: (id: string) => `experiments/${id}/config.resolved.json`,
   status: (id: string) => `experiments/${id}/status.json`,
   partition: (id: string) => `experiments/${id}/partition.json`,
   backend: (id: string) => `experiments/${id}/backend.json`,

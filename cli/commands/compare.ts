@@ -1,0 +1,53 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Command } from 'commander';
+import type { ExperimentMetrics } from '../../shared/metrics/types.js';
+import {
+  loadExperimentMetrics,
+  renderComparisonHtml,
+  renderComparisonMarkdown,
+  resolveExperimentFolder,
+} from '../../shared/report/index.js';
+import { UserError } from '../errors.js';
+import { asUserError } from './report.js';
+
+interface CompareOptions {
+  out: string;
+  output: string;
+}
+
+export function compareCommand(): Command {
+  return new Command('compare')
+    .description(
+      'Overlay several experiments (e.g. IID vs label skew) on one accuracy chart: write a self-contained HTML page and ' +
+        'print a Markdown table of accuracy per round with the gap, in percentage points, to the first experiment.',
+    )
+    .argument('<experiments...>', 'two or more experiment ids (looked up under --out) or results folders; the first is the baseline')
+    .option('-o, --out <dir>', 'results folder that `flambda run` wrote to', 'results')
+    .option('--output <file>', 'HTML file to write', 'compare.html')
+    .addHelpText(
+      'after',
+      '\nThe Markdown table goes to stdout and the "written" line to stderr, so `flambda compare a b > table.md` works.\n' +
+        '\nExamples:\n  flambda compare mnist-iid-1 mnist-label-skew-1\n  flambda compare results/iid results/skew results/dirichlet --output iid-vs-skew.html',
+    )
+    .action(async (experiments: string[], options: CompareOptions) => {
+      if (experiments.length < 2) throw new UserError('compare needs at least two experiments (the first is the baseline)');
+      const { markdown, output } = await writeComparison(experiments, options);
+      console.log(markdown);
+      console.error(`comparison: ${output}`);
+    });
+}
+
+async function writeComparison(experiments: readonly string[], options: CompareOptions): Promise<{ markdown: string; output: string }> {
+  try {
+    const list: ExperimentMetrics[] = [];
+    for (const experiment of experiments) {
+      list.push(await loadExperimentMetrics(await resolveExperimentFolder(experiment, options.out)));
+    }
+    await mkdir(path.dirname(path.resolve(options.output)), { recursive: true });
+    await writeFile(options.output, renderComparisonHtml(list));
+    return { markdown: renderComparisonMarkdown(list), output: options.output };
+  } catch (error) {
+    throw asUserError(error);
+  }
+}

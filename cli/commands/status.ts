@@ -1,0 +1,69 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import type { ExperimentMetrics, ExperimentStatus } from '../../shared/metrics/types.js';
+import { readStatus } from '../../shared/pipeline/experiment.js';
+import { statusSchema } from '../../shared/protocol/records.js';
+import { UserError } from '../errors.js';
+import { readExperimentMetrics } from '../results.js';
+import { formatRoundTable } from '../tables.js';
+import { DEFAULT_STACK, openTarget, parseTargetName, type TargetName } from '../targets.js';
+
+interface StatusOptions {
+  out: string;
+  target: TargetName;
+  stack: string;
+  bucket?: string;
+  endpoint?: string;
+}
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description(
+      "Show an experiment's state and per-round table. Locally it reads <out>/<id>/ (a finished `flambda run`), or a " +
+        'running `flambda dev` with --endpoint; with --target aws|localstack it reads the bucket.',
+    )
+    .argument('<id>', 'experiment id')
+    .option('-o, --out <dir>', 'local results folder', 'results')
+    .addOption(new Option('-t, --target <target>', 'where the experiment runs').choices(['local', 'aws', 'localstack']).default('local'))
+    .option('--stack <name>', 'CloudFormation stack to read the bucket from', DEFAULT_STACK)
+    .option('--bucket <name>', 'bucket to use instead of the stack output')
+    .option('--endpoint <url>', 'S3 endpoint (LocalStack or `flambda dev`)')
+    .action(async (experimentId: string, options: StatusOptions) => {
+      const target = parseTargetName(options.target);
+      const found = target === 'local' && !options.endpoint
+        ? await fromResultsFolder(path.join(options.out, experimentId))
+        : await fromBucket(experimentId, { ...options, target });
+      printStatus(found.status, found.metrics);
+      process.exitCode = found.status.state === 'failed' ? 1 : 0;
+    });
+}
+
+async function fromResultsFolder(folder: string): Promise<{ status: ExperimentStatus; metrics?: ExperimentMetrics }> {
+  const read = (name: string) => readFile(path.join(folder, name), 'utf8').catch(() => undefined);
+  const statusText = await read('status.json');
+  if (statusText === undefined) {
+    throw new UserError(`no experiment at ${folder} (status.json missing). Local experiments live in memory while they run; use --endpoint with \`flambda dev\`.`);
+  }
+  const metricsText = await read('metrics.json');
+  return { status: statusSchema.parse(JSON.parse(statusText)), ...(metricsText ? { metrics: JSON.parse(metricsText) as ExperimentMetrics } : {}) };
+}
+
+async function fromBucket(experimentId: string, options: StatusOptions) {
+  const target = await openTarget(options);
+  try {
+    const status = await readStatus(target.store, experimentId);
+    if (!status) throw new UserError(`no experiment "${experimentId}" in ${target.description}`);
+    const metrics = await readExperimentMetrics(target.store, experimentId);
+    return { status, ...(metrics ? { metrics } : {}) };
+  } finally {
+    await target.close();
+  }
+}
+
+function printStatus(status: ExperimentStatus, metrics: ExperimentMetrics | undefined): void {
+  const accuracy = status.lastAccuracy === undefined ? '' : `, accuracy ${(status.lastAccuracy * 100).toFixed(2)} %`;
+  console.log(`${status.experimentId}: ${status.state}, round ${status.round}/${status.rounds}${accuracy} (updated ${status.updatedAt})`);
+  for (const error of status.errors ?? []) console.log(`  - ${error}`);
+  if (metrics && metrics.rounds.length > 0) console.log(`\n${formatRoundTable(metrics)}`);
+}

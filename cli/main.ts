@@ -1,0 +1,36 @@
+import { Command, CommanderError } from 'commander';
+import { compareCommand } from './commands/compare.js';
+import { devCommand } from './commands/dev.js';
+import { reportCommand } from './commands/report.js';
+import { runCommand } from './commands/run.js';
+import { statusCommand } from './commands/status.js';
+import { UserError } from './errors.js';
+
+export function buildProgram(): Command {
+  return new Command('flambda')
+    .description('Federated learning on AWS Lambda, S3 and SQS — or on the embedded local cloud, with no AWS at all.')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .addCommand(runCommand())
+    .addCommand(devCommand())
+    .addCommand(statusCommand())
+    .addCommand(reportCommand())
+    .addCommand(compareCommand());
+}
+
+/** Runs the CLI and returns the exit code: user mistakes print one readable line, never a stack trace. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof UserError) {
+      console.error(`flambda: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}

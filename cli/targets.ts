@@ -1,0 +1,61 @@
+import { createCloudFormationClient, createS3Client } from '../shared/cloud/clients.js';
+import { readStackOutputs, requireStackOutput } from '../shared/cloud/cloudformation.js';
+import type { ObjectStore } from '../shared/cloud/ports.js';
+import { S3ObjectStore } from '../shared/cloud/s3-store.js';
+import { startLocalCloud } from '../local/cloud.js';
+import { defaultHandlers } from '../local/default-handlers.js';
+import { UserError } from './errors.js';
+
+export type TargetName = 'local' | 'aws' | 'localstack';
+export const TARGETS: readonly TargetName[] = ['local', 'aws', 'localstack'];
+export const DEFAULT_STACK = 'Flambda';
+export const LOCALSTACK_ENDPOINT = 'http://127.0.0.1:4566';
+export const LOCAL_BUCKET = 'flambda';
+
+export interface TargetOptions {
+  readonly target: TargetName;
+  readonly stack: string;
+  readonly bucket?: string;
+  readonly endpoint?: string;
+}
+
+/** Where experiments go: a bucket to upload configs to and watch, and how to let go of it afterwards. */
+export interface Target {
+  readonly description: string;
+  readonly store: ObjectStore;
+  close(): Promise<void>;
+}
+
+export function parseTargetName(value: string): TargetName {
+  if ((TARGETS as readonly string[]).includes(value)) return value as TargetName;
+  throw new UserError(`--target must be one of ${TARGETS.join(', ')} (got "${value}")`);
+}
+
+export async function openTarget(options: TargetOptions): Promise<Target> {
+  if (options.target === 'local' && !options.endpoint) {
+    const cloud = await startLocalCloud({ handlers: defaultHandlers() });
+    return {
+      description: `embedded local cloud (${cloud.endpoint})`,
+      store: cloud.context.store,
+      close: () => cloud.stop(),
+    };
+  }
+  const endpoint = options.endpoint ?? (options.target === 'localstack' ? process.env.AWS_ENDPOINT_URL ?? LOCALSTACK_ENDPOINT : undefined);
+  // A `flambda dev` cloud always serves the same bucket as the embedded one.
+  const bucket = options.bucket ?? (options.target === 'local' ? LOCAL_BUCKET : await bucketFromStack(options.stack, endpoint));
+  const where = options.target === 'aws' && !endpoint ? 'AWS' : endpoint;
+  return {
+    description: `s3://${bucket} (${where})`,
+    store: new S3ObjectStore(createS3Client({ endpoint }), bucket),
+    close: async () => {},
+  };
+}
+
+async function bucketFromStack(stackName: string, endpoint: string | undefined): Promise<string> {
+  try {
+    const stack = await readStackOutputs(createCloudFormationClient({ endpoint }), stackName);
+    return requireStackOutput(stack, 'BucketName');
+  } catch (error) {
+    throw new UserError(`${(error as Error).message}${endpoint ? ` (endpoint ${endpoint})` : ''}; or pass --bucket`);
+  }
+}

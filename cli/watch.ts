@@ -1,0 +1,53 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ObjectStore } from '../shared/cloud/ports.js';
+import type { ExperimentStatus } from '../shared/metrics/types.js';
+import { readRoundState, readStatus } from '../shared/pipeline/experiment.js';
+
+export interface Progress {
+  readonly round: number;
+  readonly rounds: number;
+  readonly clientsDone: number;
+  readonly clientsExpected: number;
+  readonly lastAccuracy?: number;
+}
+
+export interface WatchOptions {
+  readonly onProgress: (progress: Progress) => void;
+  readonly pollMs?: number;
+  /** give up after this long without the status changing */
+  readonly stallTimeoutMs: number;
+}
+
+export class WatchTimeoutError extends Error {
+  override name = 'WatchTimeoutError';
+}
+
+/** Polls status.json and the current round's state until the experiment completes or fails. */
+export async function watchExperiment(store: ObjectStore, experimentId: string, options: WatchOptions): Promise<ExperimentStatus> {
+  let lastChange = Date.now();
+  let lastSeen = '';
+  for (;;) {
+    const status = await readStatus(store, experimentId);
+    if (status && status.state !== 'running') return status;
+    const roundState = status && status.round > 0 ? await readRoundState(store, experimentId, status.round) : undefined;
+    const progress: Progress = {
+      round: status?.round ?? 0,
+      rounds: status?.rounds ?? 0,
+      clientsDone: roundState ? Object.keys(roundState.reported).length + Object.keys(roundState.rejected).length : 0,
+      clientsExpected: roundState?.expected.length ?? 0,
+      ...(status?.lastAccuracy !== undefined ? { lastAccuracy: status.lastAccuracy } : {}),
+    };
+    const seen = JSON.stringify(progress);
+    if (seen !== lastSeen) {
+      lastSeen = seen;
+      lastChange = Date.now();
+      options.onProgress(progress);
+    } else if (Date.now() - lastChange > options.stallTimeoutMs) {
+      throw new WatchTimeoutError(
+        `no progress on ${experimentId} for ${Math.round(options.stallTimeoutMs / 1000)} s (last: round ${progress.round}, ` +
+          `${progress.clientsDone}/${progress.clientsExpected} clients)`,
+      );
+    }
+    await sleep(options.pollMs ?? 500);
+  }
+}

@@ -1,0 +1,20 @@
+import { handleAggregateMessage } from '../shared/pipeline/aggregate.js';
+import { contextFromEnv } from '../shared/pipeline/context-from-env.js';
+import type { PipelineContext } from '../shared/pipeline/context.js';
+import { aggregateMessageSchema } from '../shared/protocol/messages.js';
+import { sqsBatchHandler, type SqsHandler } from './lib/sqs.js';
+
+/** FIFO "update ready" / "deadline" messages, one experiment at a time → FedAvg, evaluation, next round. */
+export function createAggregateHandler(getContext: () => Promise<PipelineContext>): SqsHandler {
+  return sqsBatchHandler(
+    aggregateMessageSchema,
+    async (message) => {
+      const context = await getContext();
+      const outcome = await handleAggregateMessage(context, message);
+      context.log('aggregate.outcome', { ...message, outcome });
+    },
+    { fifo: true },
+  );
+}
+
+export const handler = createAggregateHandler(contextFromEnv);

@@ -1,0 +1,67 @@
+import { decodeShard } from '../data/shard-codec.js';
+import { initBackend } from '../engine/backend.js';
+import { trainLocal } from '../engine/train.js';
+import { keys } from '../protocol/keys.js';
+import type { TrainMessage } from '../protocol/messages.js';
+import type { UpdateReport } from '../protocol/records.js';
+import { deriveSeed } from '../random.js';
+import { strategyFor } from '../strategies/index.js';
+import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
+import { requireObject, writeRecord, type PipelineContext } from './context.js';
+import { readResolvedConfig, readStatus } from './experiment.js';
+import { notifyUpdateReady } from './notify.js';
+
+export type TrainOutcome = 'trained' | 'already-trained' | 'experiment-over';
+
+/**
+ * One client's round: global model r−1 + own shard → local training → update r (S3) → "update ready" (SQS).
+ * Idempotent: when the update already exists (a redelivered message, or a retry after the upload) it only
+ * re-announces it, and the aggregator ignores announcements it has already counted.
+ */
+export async function trainClient(context: PipelineContext, message: TrainMessage): Promise<TrainOutcome> {
+  const { store } = context;
+  const { experimentId, round, clientId } = message;
+
+  const status = await readStatus(store, experimentId);
+  if (status && status.state !== 'running') {
+    context.log('train.skipped', { experimentId, round, clientId, reason: `experiment ${status.state}` });
+    return 'experiment-over';
+  }
+  if (await store.exists(keys.updateReport(experimentId, round, clientId))) {
+    await notifyUpdateReady(context, message);
+    return 'already-trained';
+  }
+
+  const config = await readResolvedConfig(store, experimentId);
+  const globalWeights = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
+  const shard = decodeShard(await requireObject(store, keys.shard(experimentId, clientId)));
+  const backend = await initBackend();
+
+  const result = await trainLocal({
+    model: config.model,
+    weights: globalWeights,
+    shard,
+    local: config.local,
+    seed: deriveSeed(config.seed, 'train', round, clientId),
+    objective: strategyFor(config.strategy).clientObjective,
+  });
+
+  const update = encodeModelWeights(result.weights);
+  await store.put(keys.update(experimentId, round, clientId), update);
+  const report: UpdateReport = {
+    experimentId,
+    round,
+    clientId,
+    samples: result.samples,
+    trainLoss: result.loss,
+    trainAccuracy: result.accuracy,
+    trainMs: result.durationMs,
+    updateBytes: update.byteLength,
+    backend,
+  };
+  // The report goes last: its existence is what marks the update complete.
+  await writeRecord(store, keys.updateReport(experimentId, round, clientId), report);
+  context.log('train.done', { experimentId, round, clientId, samples: result.samples, loss: result.loss, ms: result.durationMs, backend: backend.backend });
+  await notifyUpdateReady(context, message);
+  return 'trained';
+}
