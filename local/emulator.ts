@@ -1,0 +1,97 @@
+import { buildApp } from 'fauxqs';
+import type { ObjectCreatedEventName } from './events.js';
+
+/** An object write the emulator has just acknowledged. */
+export interface ObjectWrite {
+  readonly eventName: ObjectCreatedEventName;
+  readonly bucket: string;
+  readonly key: string;
+  readonly sourceIp: string;
+  readonly requestId: string;
+}
+
+export interface EmulatorOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly region: string;
+  /** Called after every successful PutObject, CopyObject and CompleteMultipartUpload, from any client. */
+  readonly onObjectWritten: (write: ObjectWrite) => void;
+}
+
+export interface Emulator {
+  readonly endpoint: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+function endpointFor(host: string, port: number): string {
+  // A wildcard bind is reachable on loopback; clients cannot connect to "0.0.0.0" everywhere.
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+}
+
+function header(value: unknown): string | undefined {
+  return Array.isArray(value) ? String(value[0]) : value === undefined ? undefined : String(value);
+}
+
+/** The parts of fastify's request and reply the hook reads (fastify is fauxqs's dependency, not ours). */
+interface HookRequest {
+  readonly method: string;
+  readonly ip: string;
+  readonly params: unknown;
+  readonly query: unknown;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly routeOptions: { readonly url?: string | undefined };
+}
+interface HookReply {
+  readonly statusCode: number;
+  getHeader(name: string): unknown;
+}
+
+/**
+ * fauxqs's S3 + SQS emulator, in-process. Built from its fastify app rather than `startFauxqs`, which binds every
+ * interface; and so that a response hook can see object writes, as fauxqs accepts bucket notification
+ * configurations but never delivers them.
+ */
+export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
+  const app = buildApp({ logger: false, defaultRegion: options.region });
+
+  // onResponse runs once the client has its answer, whichever S3 client or URL style it used (fastify has rewritten
+  // virtual-hosted requests to /bucket/key by then): the same moment S3 emits the notification.
+  app.addHook('onResponse', async (request: HookRequest, reply: HookReply) => {
+    if (reply.statusCode !== 200 || request.routeOptions.url !== '/:bucket/*') return;
+    const params = request.params as { bucket?: string; '*'?: string };
+    const query = request.query as Record<string, string | undefined>;
+    const bucket = params.bucket;
+    const key = params['*'];
+    if (!bucket || !key) return;
+    let eventName: ObjectCreatedEventName;
+    if (request.method === 'PUT' && query.partNumber === undefined) {
+      eventName = request.headers['x-amz-copy-source'] !== undefined ? 'ObjectCreated:Copy' : 'ObjectCreated:Put';
+    } else if (request.method === 'POST' && query.uploadId !== undefined) {
+      eventName = 'ObjectCreated:CompleteMultipartUpload';
+    } else {
+      return;
+    }
+    options.onObjectWritten({
+      eventName,
+      bucket,
+      key,
+      sourceIp: request.ip,
+      requestId: header(reply.getHeader('x-amz-request-id')) ?? '',
+    });
+  });
+
+  await app.listen({ port: options.port, host: options.host });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') {
+    await app.close();
+    throw new Error(`the emulator did not bind a TCP port on ${options.host}`);
+  }
+  return {
+    endpoint: endpointFor(options.host, address.port),
+    port: address.port,
+    // fauxqs's preClose hook releases long-polling receives; forceCloseConnections drops keep-alive sockets.
+    close: () => app.close(),
+  };
+}
