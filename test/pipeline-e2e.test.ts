@@ -1,0 +1,112 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalCloud, type LocalCloud } from '../local/cloud.js';
+import { defaultHandlers } from '../local/default-handlers.js';
+import type { ExperimentMetrics } from '../shared/metrics/types.js';
+import { keys } from '../shared/protocol/keys.js';
+import { uploadConfig, waitForStatus, type LogEntry } from './helpers/pipeline.js';
+
+const run = promisify(execFile);
+
+// The smoke size: 3 clients × 2 rounds × 300 samples, real tfjs training in worker threads.
+const smoke = {
+  name: 'e2e smoke',
+  clients: 3,
+  rounds: 2,
+  model: 'cnn-small',
+  samplesPerClient: 300,
+  testSamples: 1000,
+  partition: { kind: 'iid' },
+} as const;
+
+describe('the whole pipeline on the embedded local cloud', () => {
+  let cloud: LocalCloud;
+  const logs: LogEntry[] = [];
+
+  beforeAll(async () => {
+    cloud = await startLocalCloud({ handlers: defaultHandlers(), log: (event, fields = {}) => logs.push({ event, fields }) });
+  });
+  afterAll(async () => {
+    await cloud?.stop();
+  });
+
+  async function runExperiment(experimentId: string): Promise<ExperimentMetrics> {
+    await uploadConfig(cloud, experimentId, smoke);
+    const status = await waitForStatus(cloud, experimentId, (s) => s.state !== 'running', 240_000);
+    expect(status, JSON.stringify(status.errors)).toMatchObject({ state: 'completed', round: 2, rounds: 2 });
+    return JSON.parse((await cloud.context.store.getText(keys.metrics(experimentId)))!) as ExperimentMetrics;
+  }
+
+  it('trains real clients through S3 and SQS to a model well above chance, recording everything', async () => {
+    const metrics = await runExperiment('smoke-a');
+    expect(metrics.rounds.map((round) => round.round)).toEqual([1, 2]);
+    for (const round of metrics.rounds) {
+      expect(round.clients.map((client) => client.samples)).toEqual([300, 300, 300]);
+      expect(round.clients.every((client) => Number.isFinite(client.trainLoss) && client.trainMs > 0)).toBe(true);
+      expect(round.confusion.flat().reduce((a, b) => a + b, 0)).toBe(1000);
+      expect(round.bytes.up).toBeGreaterThan(0);
+      expect(round.bytes.down).toBeGreaterThan(0);
+      expect(round.missingClients).toEqual([]);
+    }
+    // Chance is 10 %: two short rounds on 900 images must clear three times that, and improve on round 1.
+    expect(metrics.rounds[1]!.accuracy).toBeGreaterThan(0.3);
+    expect(metrics.rounds[1]!.accuracy).toBeGreaterThan(metrics.rounds[0]!.accuracy);
+    expect(metrics.summary?.finalAccuracy).toBe(metrics.rounds[1]!.accuracy);
+    expect(metrics.partition.clients.map((client) => client.samples)).toEqual([300, 300, 300]);
+    expect(['tensorflow', 'wasm']).toContain(metrics.backend.backend);
+    expect(await cloud.context.store.exists(keys.finalModel('smoke-a'))).toBe(true);
+    expect(logs.filter((entry) => entry.event === 'train.done' && entry.fields.experimentId === 'smoke-a')).toHaveLength(6);
+  });
+
+  it('gives identical metrics and final model for the same config and seed on the same backend', async () => {
+    const second = await runExperiment('smoke-b');
+    const first = JSON.parse((await cloud.context.store.getText(keys.metrics('smoke-a')))!) as ExperimentMetrics;
+    const comparable = (metrics: ExperimentMetrics) =>
+      metrics.rounds.map((round) => ({
+        accuracy: round.accuracy,
+        loss: round.loss,
+        perClassAccuracy: round.perClassAccuracy,
+        confusion: round.confusion,
+        clients: round.clients.map(({ clientId, samples, trainLoss, trainAccuracy }) => ({ clientId, samples, trainLoss, trainAccuracy })),
+      }));
+    expect(comparable(second)).toEqual(comparable(first));
+    const [modelA, modelB] = await Promise.all([
+      cloud.context.store.get(keys.finalModel('smoke-a')),
+      cloud.context.store.get(keys.finalModel('smoke-b')),
+    ]);
+    expect(Buffer.compare(Buffer.from(modelA!), Buffer.from(modelB!))).toBe(0);
+  });
+});
+
+describe('flambda run (the CLI, as a user runs it)', () => {
+  it('runs a config locally, prints the round table, writes results and exits 0', async () => {
+    const out = await mkdtemp(path.join(os.tmpdir(), 'flambda-cli-'));
+    const { stdout } = await run(process.execPath, ['bin/flambda.js', 'run', 'examples/quick.json', '--out', out, '--id', 'cli-quick'], {
+      env: { ...process.env, CI: 'true' },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    expect(stdout).toMatch(/round\s+accuracy\s+loss/);
+    expect(stdout).toMatch(/✔ cli-quick completed/);
+    const files = await readdir(path.join(out, 'cli-quick'));
+    expect(files).toEqual(expect.arrayContaining(['config.json', 'metrics.json', 'partition.json', 'status.json', 'summary.json', 'model']));
+    const metrics = JSON.parse(await readFile(path.join(out, 'cli-quick', 'metrics.json'), 'utf8')) as ExperimentMetrics;
+    expect(metrics.summary?.state).toBe('completed');
+  });
+
+  it('rejects an invalid config before uploading, naming the field, with exit code 2 and no stack trace', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'flambda-bad-'));
+    const config = path.join(dir, 'bad.json');
+    await import('node:fs/promises').then((fs) => fs.writeFile(config, JSON.stringify({ clients: 0 })));
+    const failure = await run(process.execPath, ['bin/flambda.js', 'run', config]).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toMatch(/clients/);
+    expect(failure?.stderr).not.toMatch(/\n\s+at /);
+  });
+});
