@@ -1,3 +1,6 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { createCloudFormationClient, createS3Client } from '../shared/cloud/clients.js';
 import { readStackOutputs, requireStackOutput } from '../shared/cloud/cloudformation.js';
 import type { ObjectStore } from '../shared/cloud/ports.js';
@@ -17,6 +20,8 @@ export interface TargetOptions {
   readonly stack: string;
   readonly bucket?: string;
   readonly endpoint?: string;
+  /** local target: where the embedded cloud's JSON-line log goes (it would drown the progress display on stdout) */
+  readonly logFile?: string;
 }
 
 /** Where experiments go: a bucket to upload configs to and watch, and how to let go of it afterwards. */
@@ -33,11 +38,18 @@ export function parseTargetName(value: string): TargetName {
 
 export async function openTarget(options: TargetOptions): Promise<Target> {
   if (options.target === 'local' && !options.endpoint) {
-    const cloud = await startLocalCloud({ handlers: defaultHandlers() });
+    const logStream = options.logFile ? await openLogFile(options.logFile) : undefined;
+    const cloud = await startLocalCloud({
+      handlers: defaultHandlers(),
+      ...(logStream ? { log: (event, fields = {}) => logStream.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`) } : {}),
+    });
     return {
-      description: `embedded local cloud (${cloud.endpoint})`,
+      description: `embedded local cloud (${cloud.endpoint}${options.logFile ? `, log: ${options.logFile}` : ''})`,
       store: cloud.context.store,
-      close: () => cloud.stop(),
+      close: async () => {
+        await cloud.stop();
+        await new Promise((resolve) => (logStream ? logStream.end(resolve) : resolve(undefined)));
+      },
     };
   }
   const endpoint = options.endpoint ?? (options.target === 'localstack' ? process.env.AWS_ENDPOINT_URL ?? LOCALSTACK_ENDPOINT : undefined);
@@ -49,6 +61,11 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
     store: new S3ObjectStore(createS3Client({ endpoint }), bucket),
     close: async () => {},
   };
+}
+
+async function openLogFile(file: string): Promise<WriteStream> {
+  await mkdir(path.dirname(file), { recursive: true });
+  return createWriteStream(file, { flags: 'a' });
 }
 
 async function bucketFromStack(stackName: string, endpoint: string | undefined): Promise<string> {

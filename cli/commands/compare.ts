@@ -27,8 +27,10 @@ export function compareCommand(): Command {
     .option('--output <file>', 'HTML file to write', 'compare.html')
     .addHelpText(
       'after',
-      '\nThe Markdown table goes to stdout and the "written" line to stderr, so `flambda compare a b > table.md` works.\n' +
-        '\nExamples:\n  flambda compare mnist-iid-1 mnist-label-skew-1\n  flambda compare results/iid results/skew results/dirichlet --output iid-vs-skew.html',
+      '\nThe Markdown table goes to stdout and the path of the HTML file to stderr, so\n' +
+        '`flambda compare a b > table.md` keeps only the table.\n' +
+        '\nExamples:\n  flambda compare mnist-iid-20250301-140211 mnist-label-skew-20250301-140211\n' +
+        '  flambda compare results/iid results/skew results/dirichlet --output iid-vs-skew.html',
     )
     .action(async (experiments: string[], options: CompareOptions) => {
       if (experiments.length < 2) throw new UserError('compare needs at least two experiments (the first is the baseline)');

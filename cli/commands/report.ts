@@ -30,7 +30,7 @@ export function reportCommand(): Command {
     .option('--output <dir>', 'folder to write the report into (default: the experiment folder)')
     .addHelpText(
       'after',
-      '\nExamples:\n  flambda report mnist-iid-20250301-1402\n  flambda report results/mnist-iid-20250301-1402 --output /tmp/report',
+      '\nExamples:\n  flambda report mnist-iid-20250301-140211\n  flambda report results/mnist-iid-20250301-140211 --output /tmp/report',
     )
     .action(async (experiment: string, options: ReportOptions) => {
       const written = await writeReport(experiment, options);

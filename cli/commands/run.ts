@@ -1,7 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { parseExperimentConfig } from '../../shared/config/parse.js';
+import { MAX_CONFIG_BYTES, parseExperimentConfig } from '../../shared/config/parse.js';
 import type { ExperimentConfig } from '../../shared/config/schema.js';
 import type { ExperimentMetrics, ExperimentStatus } from '../../shared/metrics/types.js';
 import { keys } from '../../shared/protocol/keys.js';
@@ -53,9 +54,15 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
   if (options.id && configPaths.length > 1) throw new UserError('--id names one experiment: pass a single config with it');
   const stallTimeoutSeconds = Number(options.stallTimeout);
   if (!Number.isFinite(stallTimeoutSeconds) || stallTimeoutSeconds <= 0) throw new UserError('--stall-timeout must be a positive number of seconds');
-  const planned = await Promise.all(configPaths.map((path, index) => plan(path, options.id, index)));
+  const planned = await Promise.all(configPaths.map((file, index) => plan(file, options.id, index)));
 
-  const opened = await openTarget({ target, stack: options.stack, bucket: options.bucket, endpoint: options.endpoint });
+  const opened = await openTarget({
+    target,
+    stack: options.stack,
+    bucket: options.bucket,
+    endpoint: options.endpoint,
+    logFile: path.join(options.out, 'flambda-local.log'),
+  });
   console.log(`flambda: running ${planned.length} experiment(s) on ${opened.description}`);
   const finished: { label: string; status: ExperimentStatus; metrics?: ExperimentMetrics }[] = [];
   try {
@@ -74,17 +81,17 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
   return finished.every((f) => f.status.state === 'completed') ? 0 : 1;
 }
 
-async function plan(path: string, id: string | undefined, index: number): Promise<Planned> {
-  const size = await stat(path).then((s) => s.size, () => {
-    throw new UserError(`cannot read config file ${path}`);
+async function plan(file: string, id: string | undefined, index: number): Promise<Planned> {
+  const size = await stat(file).then((s) => s.size, () => {
+    throw new UserError(`cannot read config file ${file}`);
   });
-  if (size > 64 * 1024) throw new UserError(`${path}: ${size} bytes; configs are limited to 64 KiB`);
-  const text = await readFile(path, 'utf8');
+  if (size > MAX_CONFIG_BYTES) throw new UserError(`${file}: ${size} bytes; configs are limited to 64 KiB`);
+  const text = await readFile(file, 'utf8');
   const parsed = parseExperimentConfig(text);
-  if (!parsed.ok) throw new UserError(`${path} is not a valid experiment config:\n  - ${parsed.errors.join('\n  - ')}`);
+  if (!parsed.ok) throw new UserError(`${file} is not a valid experiment config:\n  - ${parsed.errors.join('\n  - ')}`);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const slug = parsed.config.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'experiment';
-  return { path, text, config: parsed.config, experimentId: id ?? `${slug}-${stamp}${index ? `-${index}` : ''}` };
+  return { path: file, text, config: parsed.config, experimentId: id ?? `${slug}-${stamp}${index ? `-${index}` : ''}` };
 }
 
 async function runOne(target: Target, experiment: Planned, outDir: string, stallTimeoutMs: number) {
