@@ -1,0 +1,232 @@
+/**
+ * Reading a results folder: the only part of the report module that touches the file system. Every failure is a
+ * ReportInputError whose message says which file and which field, so the CLI can print it without a stack trace.
+ */
+
+import { readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import type { ExperimentMetrics, ExperimentStatus, ExperimentSummary } from '../metrics/types.js';
+import { statusSchema } from '../protocol/records.js';
+
+export class ReportInputError extends Error {
+  override readonly name = 'ReportInputError';
+}
+
+export const METRICS_FILE = 'metrics.json';
+export const SUMMARY_FILE = 'summary.json';
+export const STATUS_FILE = 'status.json';
+
+/**
+ * JSON has no NaN: a diverged loss is written as null. Reading it back as NaN lets the report show that round as a
+ * gap instead of refusing the very experiment someone most needs to look at.
+ */
+const measurement = z
+  .number()
+  .nullable()
+  .transform((value) => value ?? Number.NaN);
+
+const count = z.number().int().nonnegative();
+
+const backendSchema = z.object({
+  backend: z.enum(['tensorflow', 'wasm', 'cpu']),
+  tfjsVersion: z.string(),
+  details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+});
+
+const summarySchema = z.object({
+  experimentId: z.string(),
+  name: z.string(),
+  state: z.enum(['running', 'completed', 'failed']),
+  rounds: count,
+  finalAccuracy: measurement,
+  finalLoss: measurement,
+  bestAccuracy: measurement,
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  wallMs: z.number().nonnegative(),
+  backend: backendSchema,
+  parameters: count,
+});
+
+const roundSchema = z.object({
+  round: z.number().int(),
+  accuracy: measurement,
+  loss: measurement,
+  perClassAccuracy: z.array(measurement),
+  confusion: z.array(z.array(count)),
+  clients: z.array(
+    z.object({
+      clientId: z.string(),
+      samples: count,
+      trainLoss: measurement,
+      trainAccuracy: measurement,
+      trainMs: z.number().nonnegative(),
+      backend: backendSchema.shape.backend,
+    }),
+  ),
+  missingClients: z.array(z.string()),
+  rejectedClients: z.array(z.object({ clientId: z.string(), reason: z.string() })),
+  timing: z.object({
+    startedAt: z.string(),
+    closedAt: z.string(),
+    roundMs: z.number().nonnegative(),
+    trainMs: z.number().nonnegative(),
+    waitMs: z.number().nonnegative(),
+    aggregateMs: z.number().nonnegative(),
+  }),
+  bytes: z.object({ down: count, up: count }),
+});
+
+const experimentMetricsSchema = z.object({
+  experimentId: z.string().min(1),
+  config: z.unknown(),
+  backend: backendSchema,
+  partition: z.object({
+    kind: z.string(),
+    seed: z.number(),
+    clients: z.array(
+      z.object({
+        clientId: z.string(),
+        samples: count,
+        labelHistogram: z.array(count),
+      }),
+    ),
+  }),
+  rounds: z.array(roundSchema),
+  summary: summarySchema.optional(),
+});
+
+// Compile-time guard: the validated shape must stay assignable to the contract in shared/metrics/types.ts.
+const schemaMatchesContract: (parsed: z.output<typeof experimentMetricsSchema>) => ExperimentMetrics = (parsed) => parsed;
+const summaryMatchesContract: (parsed: z.output<typeof summarySchema>) => ExperimentSummary = (parsed) => parsed;
+const statusMatchesContract: (parsed: z.output<typeof statusSchema>) => ExperimentStatus = (parsed) => parsed;
+
+function describeIssues(error: z.ZodError, limit = 8): string {
+  const lines = error.issues.slice(0, limit).map((issue) => {
+    const where = issue.path.length > 0 ? formatPath(issue.path) : '(top level)';
+    return `  - ${where}: ${issue.message}`;
+  });
+  if (error.issues.length > limit) lines.push(`  - … and ${error.issues.length - limit} more`);
+  return lines.join('\n');
+}
+
+function formatPath(segments: readonly PropertyKey[]): string {
+  return segments
+    .map((segment, index) => (typeof segment === 'number' ? `[${segment}]` : `${index === 0 ? '' : '.'}${String(segment)}`))
+    .join('');
+}
+
+async function readJson(file: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if (isNodeError(error) && error.code === 'ENOENT') throw new ReportInputError(`${what} not found: ${file}`);
+    throw new ReportInputError(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ReportInputError(`${file} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function isNodeError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && 'code' in error;
+}
+
+async function isDirectory(candidate: string): Promise<boolean> {
+  try {
+    return (await stat(candidate)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function fileExists(candidate: string): Promise<boolean> {
+  try {
+    return (await stat(candidate)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads `<folder>/metrics.json` and checks its shape. While an experiment is still running metrics.json may have no
+ * summary yet; a summary.json beside it is used then.
+ */
+export async function loadExperimentMetrics(folder: string): Promise<ExperimentMetrics> {
+  const metricsFile = path.join(folder, METRICS_FILE);
+  if (!(await isDirectory(folder))) throw new ReportInputError(`results folder not found: ${folder}`);
+  const raw = await readJson(metricsFile, `${METRICS_FILE} (the per-round metrics an experiment writes)`);
+  const parsed = experimentMetricsSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ReportInputError(
+      `${metricsFile} does not look like flambda experiment metrics:\n${describeIssues(parsed.error)}`,
+    );
+  }
+  const metrics = schemaMatchesContract(parsed.data);
+  if (metrics.summary !== undefined) return metrics;
+
+  const summaryFile = path.join(folder, SUMMARY_FILE);
+  if (!(await fileExists(summaryFile))) return metrics;
+  const summary = summarySchema.safeParse(await readJson(summaryFile, SUMMARY_FILE));
+  if (!summary.success) {
+    throw new ReportInputError(`${summaryFile} is not a valid experiment summary:\n${describeIssues(summary.error)}`);
+  }
+  return { ...metrics, summary: summaryMatchesContract(summary.data) };
+}
+
+/**
+ * Reads `<folder>/status.json` if there is one: for a failed experiment it holds what went wrong, which the report
+ * shows. A missing file is normal (older results); a malformed one is an error, as silently dropping it would hide
+ * the failure.
+ */
+export async function loadExperimentStatus(folder: string): Promise<ExperimentStatus | undefined> {
+  const statusFile = path.join(folder, STATUS_FILE);
+  if (!(await fileExists(statusFile))) return undefined;
+  const parsed = statusSchema.safeParse(await readJson(statusFile, STATUS_FILE));
+  if (!parsed.success) {
+    throw new ReportInputError(`${statusFile} is not a valid experiment status:\n${describeIssues(parsed.error)}`);
+  }
+  return statusMatchesContract(parsed.data);
+}
+
+/**
+ * Turns what a person typed into a results folder: an existing folder (or its metrics.json) is taken as it is;
+ * anything else is an experiment id under `resultsRoot` (the `--out` folder of `flambda run`).
+ */
+export async function resolveExperimentFolder(reference: string, resultsRoot: string): Promise<string> {
+  // Tab completion often ends at the file: accept the metrics.json path too.
+  if (path.basename(reference) === METRICS_FILE && (await fileExists(reference))) return path.dirname(reference);
+  if (await isDirectory(reference)) {
+    if (await fileExists(path.join(reference, METRICS_FILE))) return reference;
+    const experiments = await experimentFoldersIn(reference);
+    if (experiments.length > 0) {
+      const listed = experiments.slice(0, 10).join(', ');
+      const more = experiments.length > 10 ? `, … (${experiments.length} in all)` : '';
+      throw new ReportInputError(
+        `${reference} holds several experiments, not one; pass one of them: ${listed}${more}`,
+      );
+    }
+    throw new ReportInputError(
+      `${reference} has no ${METRICS_FILE}: pass an experiment's results folder (<out>/<experimentId>/) or its id`,
+    );
+  }
+  const underRoot = path.join(resultsRoot, reference);
+  if (await isDirectory(underRoot)) return underRoot;
+  throw new ReportInputError(
+    `no experiment "${reference}": it is neither a folder nor an experiment id under ${resultsRoot}/` +
+      ` (looked for ${underRoot}; use --out to search another results folder)`,
+  );
+}
+
+async function experimentFoldersIn(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { withFileTypes: true });
+  const found: string[] = [];
+  for (const entry of entries) {
+    if (entry.isDirectory() && (await fileExists(path.join(folder, entry.name, METRICS_FILE)))) found.push(entry.name);
+  }
+  return found.sort();
+}
