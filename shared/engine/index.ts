@@ -1,0 +1,15 @@
+export {
+  BACKEND_NAMES,
+  BackendUnavailableError,
+  backendRequestFromEnv,
+  currentBackendInfo,
+  initBackend,
+  wasmDirectory,
+  type BackendRequest,
+} from './backend.js';
+export { evaluate, type EvaluateArgs } from './evaluate.js';
+export { releaseCachedModels } from './model-cache.js';
+export { trainLocal, TrainingDivergedError, type TrainLocalArgs } from './train.js';
+export type { BackendInfo, BackendName, EvaluationResult, TrainResult } from './types.js';
+export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './wasm-kernels.js';
+export { readModelWeights, WeightsMismatchError, writeModelWeights } from './weights-bridge.js';

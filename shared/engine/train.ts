@@ -1,0 +1,183 @@
+import * as tf from '@tensorflow/tfjs';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import type { LocalTrainingConfig, ModelName } from '../config/schema.js';
+import type { Dataset } from '../data/types.js';
+import type { ClientObjective } from '../strategies/types.js';
+import type { ModelWeights } from '../weights/types.js';
+import { initBackend } from './backend.js';
+import { BatchMaker, checkDataset, shuffledIndices } from './batches.js';
+import { cachedModel, runExclusive } from './model-cache.js';
+import type { TrainResult } from './types.js';
+import { matchWeights, readModelWeights, writeModelWeights } from './weights-bridge.js';
+
+export interface TrainLocalArgs {
+  readonly model: ModelName;
+  /** the global weights this round starts from */
+  readonly weights: ModelWeights;
+  readonly shard: Dataset;
+  readonly local: LocalTrainingConfig;
+  /** drives the per-epoch shuffling: same seed and inputs ⇒ same weights out */
+  readonly seed: number;
+  readonly objective?: ClientObjective;
+}
+
+/** The loss stopped being a number: the update would poison the aggregate, so it is never returned. */
+export class TrainingDivergedError extends Error {
+  override name = 'TrainingDivergedError';
+}
+
+/** Yield to the event loop this often so timers (heartbeats, visibility extensions) still fire during long epochs. */
+const YIELD_EVERY_MS = 200;
+
+interface OwnedOptimizer {
+  readonly optimizer: tf.Optimizer;
+  dispose(): void;
+}
+
+function createOptimizer(local: LocalTrainingConfig): OwnedOptimizer {
+  if (local.optimizer === 'adam') {
+    const optimizer = tf.train.adam(local.learningRate);
+    return { optimizer, dispose: () => optimizer.dispose() };
+  }
+  if (local.momentum > 0) {
+    const optimizer = tf.train.momentum(local.learningRate, local.momentum);
+    return {
+      optimizer,
+      dispose: () => {
+        optimizer.dispose();
+        // tfjs 4.22: MomentumOptimizer.dispose() skips SGDOptimizer's and leaks the learning-rate scalar on
+        // every call. Disposing a tensor twice is a no-op, so this stays correct once tfjs fixes it.
+        tf.SGDOptimizer.prototype.dispose.call(optimizer);
+      },
+    };
+  }
+  const optimizer = tf.train.sgd(local.learningRate);
+  return { optimizer, dispose: () => optimizer.dispose() };
+}
+
+function checkLocalConfig(local: LocalTrainingConfig): void {
+  if (!Number.isInteger(local.epochs) || local.epochs < 1) throw new Error(`local.epochs must be a positive integer, got ${local.epochs}`);
+  if (!Number.isInteger(local.batchSize) || local.batchSize < 1) {
+    throw new Error(`local.batchSize must be a positive integer, got ${local.batchSize}`);
+  }
+  if (!(local.learningRate > 0)) throw new Error(`local.learningRate must be positive, got ${local.learningRate}`);
+}
+
+/**
+ * Trains the model from `weights` on the client's shard: `local.epochs` passes of mini-batch steps
+ * (⌈samples / batchSize⌉ per epoch, the last one may be short) over a seeded shuffle, on the mean cross-entropy.
+ * A strategy's `objective` changes every step's gradient before the optimizer sees it:
+ *   - `proximalMu` μ > 0 (FedProx) adds μ·(w − w_global), the gradient of μ/2·‖w − w_global‖²;
+ *   - `gradientCorrection` (SCAFFOLD's c − c_i, named like the weights) is added as it is.
+ * Reported loss/accuracy are the cross-entropy and accuracy over the last epoch (objective terms left out, so
+ * numbers compare across strategies). `samples` is the shard size, the FedAvg weight; `samplesPerSecond` counts
+ * every epoch. The optimizer (and its momentum or Adam moments) starts fresh on every call. Throws
+ * TrainingDivergedError rather than return weights once the loss is no longer finite. Calls in one process run
+ * one at a time.
+ */
+export async function trainLocal(args: TrainLocalArgs): Promise<TrainResult> {
+  checkDataset(args.shard, 'training shard');
+  checkLocalConfig(args.local);
+  const mu = args.objective?.proximalMu ?? 0;
+  if (!(mu >= 0) || !Number.isFinite(mu)) throw new Error(`objective.proximalMu must be a finite number ≥ 0, got ${mu}`);
+  await initBackend();
+  return runExclusive(() => train(args, mu));
+}
+
+/** Named tensors as tfjs tensors in the order of the model's trainable variables (validated first). */
+function trainableTensors(model: tf.LayersModel, weights: ModelWeights, what: string): tf.Tensor[] {
+  const trainableNames = new Set(model.trainableWeights.map((weight) => weight.originalName));
+  return matchWeights(model, weights, what)
+    .filter(({ variable }) => trainableNames.has(variable.originalName))
+    .map(({ tensor }) => tf.tensor(tensor.values, [...tensor.shape], 'float32'));
+}
+
+async function train(args: TrainLocalArgs, mu: number): Promise<TrainResult> {
+  const started = performance.now();
+  const { shard, local } = args;
+  const model = cachedModel(args.model);
+  const correction = args.objective?.gradientCorrection;
+  // Check the correction before touching the model, so a bad one leaves everything as it was.
+  if (correction) matchWeights(model, correction, 'objective.gradientCorrection');
+  writeModelWeights(model, args.weights);
+
+  const trainable = model.trainableWeights.map((weight) => {
+    const variable = weight.read();
+    if (!(variable instanceof tf.Variable)) throw new Error(`${weight.originalName} is not a tf.Variable`);
+    return variable;
+  });
+  const anchors = mu > 0 ? trainableTensors(model, args.weights, 'weights') : [];
+  const corrections = correction ? trainableTensors(model, correction, 'objective.gradientCorrection') : [];
+  const { optimizer, dispose: disposeOptimizer } = createOptimizer(local);
+  const rng = xoroshiro128plus(args.seed);
+  const batches = new BatchMaker(shard, Math.min(local.batchSize, shard.count));
+  let lastYield = performance.now();
+  let epochLoss = 0;
+  let epochCorrect = 0;
+
+  try {
+    for (let epoch = 0; epoch < local.epochs; epoch++) {
+      const order = shuffledIndices(shard.count, rng);
+      epochLoss = 0;
+      epochCorrect = 0;
+      for (let start = 0; start < shard.count; start += local.batchSize) {
+        const end = Math.min(start + local.batchSize, shard.count);
+        const { xs, ys, labels } = batches.make(order, start, end);
+        // Set inside the loss function; tf.keep lets it outlive the gradient tape's tidy.
+        const kept: { predictions?: tf.Tensor } = {};
+        let step: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
+        try {
+          step = optimizer.computeGradients(() => {
+            const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
+            kept.predictions = tf.keep(tf.argMax(logits, 1));
+            return tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
+          }, trainable);
+          const batchLoss = step.value.dataSync()[0]!;
+          if (!Number.isFinite(batchLoss)) {
+            throw new TrainingDivergedError(
+              `training diverged: the loss became ${batchLoss} in epoch ${epoch + 1}, batch ${start / local.batchSize + 1} ` +
+                `(learning rate ${local.learningRate} is probably too high for ${local.optimizer})`,
+            );
+          }
+          const { grads } = step;
+          tf.tidy(() => {
+            const adjusted: tf.NamedTensorMap = {};
+            trainable.forEach((variable, i) => {
+              let gradient = grads[variable.name];
+              if (!gradient) throw new Error(`no gradient for ${variable.name}`);
+              if (mu > 0) gradient = tf.add(gradient, tf.mul(tf.sub(variable, anchors[i]!), mu));
+              if (correction) gradient = tf.add(gradient, corrections[i]!);
+              adjusted[variable.name] = gradient;
+            });
+            optimizer.applyGradients(adjusted);
+          });
+          epochLoss += batchLoss * (end - start);
+          const predicted = kept.predictions?.dataSync() ?? new Int32Array(0);
+          for (let i = 0; i < labels.length; i++) if (predicted[i] === labels[i]) epochCorrect++;
+        } finally {
+          tf.dispose([xs, ys]);
+          kept.predictions?.dispose();
+          if (step) tf.dispose([step.value, ...Object.values(step.grads)]);
+        }
+        if (performance.now() - lastYield > YIELD_EVERY_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
+      }
+    }
+  } finally {
+    disposeOptimizer();
+    tf.dispose([...anchors, ...corrections]);
+  }
+
+  const weights = readModelWeights(model);
+  const durationMs = performance.now() - started;
+  return {
+    weights,
+    samples: shard.count,
+    loss: epochLoss / shard.count,
+    accuracy: epochCorrect / shard.count,
+    durationMs,
+    samplesPerSecond: (shard.count * local.epochs) / (durationMs / 1000),
+  };
+}
