@@ -7,19 +7,25 @@ const repoFile = (relative: string) => readFile(new URL(`../${relative}`, import
 
 interface Field {
   readonly path: string;
-  readonly node: JsonSchema;
+  /** one node per union variant that has the field (e.g. strategy.serverLearningRate in several strategies) */
+  readonly nodes: JsonSchema[];
 }
 
-/** Every field a user can write, as a dotted path, including the fields of each partition kind. */
+/** Every field a user can write, as a dotted path, including the fields of each partition kind and strategy. */
 function fieldsOf(node: JsonSchema, prefix = ''): Field[] {
   const variants = node.oneOf ?? (node.properties ? [node] : []);
   const fields = new Map<string, Field>();
+  const add = (field: Field) => {
+    const known = fields.get(field.path);
+    if (known) known.nodes.push(...field.nodes);
+    else fields.set(field.path, { path: field.path, nodes: [...field.nodes] });
+  };
   for (const variant of variants) {
     for (const [key, child] of Object.entries(variant.properties ?? {})) {
       if (typeof child !== 'object') continue;
       const fieldPath = `${prefix}${key}`;
-      if (!fields.has(fieldPath)) fields.set(fieldPath, { path: fieldPath, node: child });
-      for (const nested of fieldsOf(child, `${fieldPath}.`)) if (!fields.has(nested.path)) fields.set(nested.path, nested);
+      add({ path: fieldPath, nodes: [child] });
+      for (const nested of fieldsOf(child, `${fieldPath}.`)) add(nested);
     }
   }
   return [...fields.values()];
@@ -39,7 +45,7 @@ describe('docs/config.schema.json', () => {
   });
 
   it('rejects unknown keys at every level, so editors flag typos too', () => {
-    const objects = [experimentConfigJsonSchema(), ...fieldsOf(experimentConfigJsonSchema()).map((field) => field.node)]
+    const objects = [experimentConfigJsonSchema(), ...fieldsOf(experimentConfigJsonSchema()).flatMap((field) => field.nodes)]
       .flatMap((node) => node.oneOf ?? [node])
       .filter((node) => node.type === 'object');
     expect(objects.length).toBeGreaterThanOrEqual(7);
@@ -52,20 +58,25 @@ describe('docs/config.md', () => {
     const docs = await repoFile('docs/config.md');
     const fields = fieldsOf(experimentConfigJsonSchema());
     expect(fields.length).toBeGreaterThanOrEqual(20);
-    for (const { path: fieldPath, node } of fields) {
+    for (const { path: fieldPath, nodes } of fields) {
       const row = docs.split('\n').find((line) => line.startsWith(`| \`${fieldPath}\` |`));
       expect(row, `no row for ${fieldPath}`).toBeDefined();
       const cells = row!.split('|').map((cell) => cell.trim());
       const [, , , defaultCell, allowedCell] = cells;
-      if (node.default !== undefined && typeof node.default !== 'object') {
-        expect(defaultCell, fieldPath).toBe(`\`${JSON.stringify(node.default)}\``);
-      }
-      const variants = node.anyOf ?? [node];
-      for (const variant of variants) {
-        for (const bound of [variant.minimum, variant.maximum, variant.exclusiveMinimum, variant.minLength, variant.maxLength]) {
-          if (typeof bound === 'number') expect(allowedCell, fieldPath).toContain(String(bound));
+      // A field several variants share may have a default per variant: the cell then names each of them.
+      const defaults = [...new Set(nodes.filter((node) => node.default !== undefined && typeof node.default !== 'object').map((node) => `\`${JSON.stringify(node.default)}\``))];
+      if (defaults.length === 1) expect(defaultCell, fieldPath).toBe(defaults[0]);
+      for (const value of defaults) expect(defaultCell, fieldPath).toContain(value);
+      for (const node of nodes) {
+        const variants = node.anyOf ?? [node];
+        for (const variant of variants) {
+          for (const bound of [variant.minimum, variant.maximum, variant.exclusiveMinimum, variant.minLength, variant.maxLength]) {
+            if (typeof bound === 'number') expect(allowedCell, fieldPath).toContain(String(bound));
+          }
+          for (const value of variant.enum ?? []) expect(allowedCell, fieldPath).toContain(JSON.stringify(value));
+          // A union's tag (partition.kind, strategy.name) is one const per variant: the row lists them all.
+          if (variant.const !== undefined) expect(allowedCell, fieldPath).toContain(JSON.stringify(variant.const));
         }
-        for (const value of variant.enum ?? []) expect(allowedCell, fieldPath).toContain(JSON.stringify(value));
       }
     }
   });

@@ -95,7 +95,7 @@ describe('config errors', () => {
     [{ samplesPerClient: 0 }, 'samplesPerClient: must be an integer from 1 to 60000, or null (got 0)'],
     [{ dataset: 'cifar10' }, 'dataset: must be "mnist" (got "cifar10")'],
     [{ name: '' }, 'name: must be a string of 1 to 128 characters (got "")'],
-    [{ strategy: { name: 'fedprox' } }, 'strategy.name: must be "fedavg" (got "fedprox")'],
+    [{ strategy: { name: 'fedsgd' } }, 'strategy.name: must be one of "fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi", "fedadagrad", "scaffold" (got "fedsgd")'],
     [{ clients: 4, round: { minClients: 5 } }, 'round.minClients: must be at most the number of clients, 4 (got 5)'],
     [{ clients: 1000, partition: { kind: 'shards', shardsPerClient: 61 } }, 'partition.shardsPerClient: clients × shardsPerClient (1000 × 61) must not exceed the 60000 training samples'],
     [[], 'config: must be a JSON object (got an array)'],

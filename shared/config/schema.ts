@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clientsPerRound } from '../sampling/count.js';
 
 /**
  * The experiment config: the user's contract. Defaults reproduce the original proof of concept
@@ -7,7 +8,8 @@ import { z } from 'zod';
  */
 
 export const MODEL_NAMES = ['cnn-mcmahan', 'cnn-small', 'mlp'] as const;
-export const STRATEGY_NAMES = ['fedavg'] as const;
+export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'scaffold'] as const;
+export const SAMPLING_METHODS = ['uniform', 'stratified'] as const;
 
 /** MNIST's training set: no partition can deal out more samples than this. */
 const MNIST_TRAIN_SAMPLES = 60_000;
@@ -42,11 +44,109 @@ const localTrainingSchema = z
   })
   .describe('Client-side training in each round.');
 
+const serverLearningRate = (fallback: number) =>
+  z.number().positive().max(10).default(fallback).describe('Server learning rate (η, or η_g for scaffold): the step taken along the clients\' mean update.');
+
+/** β1 = 0.9 and β2 = 0.99 as in Reddi et al. (2021); τ = 1e-3 is in the paper's grid and is Flower's FedYogi default. */
+const beta1 = z.number().min(0).lt(1).default(0.9).describe('β1: decay of the first moment (momentum) of the pseudo-gradient; 0 turns momentum off.');
+const beta2 = z.number().min(0).lt(1).default(0.99).describe('β2: decay of the second moment of the pseudo-gradient.');
+const tau = z.number().positive().max(1).default(1e-3).describe('τ: adaptivity; added to √v in the denominator, and v starts at τ². Smaller is more adaptive.');
+
 const strategySchema = z
-  .strictObject({
-    name: z.enum(STRATEGY_NAMES).default('fedavg').describe('Server aggregation strategy.'),
-  })
+  .discriminatedUnion('name', [
+    z
+      .strictObject({ name: z.literal('fedavg').describe('The next global model is the sample-weighted mean of the client models.') })
+      .describe('FedAvg (McMahan et al., 2017).'),
+    z
+      .strictObject({
+        name: z.literal('fedprox').describe('FedAvg aggregation; clients add a proximal term μ/2·‖w − w_global‖² to their loss.'),
+        mu: z.number().min(0).max(10).default(0.01).describe('μ: weight of the proximal term; 0 is FedAvg.'),
+      })
+      .describe('FedProx (Li et al., 2020).'),
+    z
+      .strictObject({
+        name: z.literal('fedavgm').describe('Server momentum on the pseudo-gradient Δ = mean − global.'),
+        serverLearningRate: serverLearningRate(1),
+        momentum: z.number().min(0).max(0.999).default(0.9).describe('β: server momentum; 0 with serverLearningRate 1 is FedAvg.'),
+      })
+      .describe('FedAvgM (Hsu et al., 2019).'),
+    z
+      .strictObject({
+        name: z.literal('fedadam').describe('Adam on the server, over the pseudo-gradient Δ = mean − global.'),
+        serverLearningRate: serverLearningRate(0.01),
+        beta1,
+        beta2,
+        tau,
+      })
+      .describe('FedAdam (Reddi et al., 2021).'),
+    z
+      .strictObject({
+        name: z.literal('fedyogi').describe('Yogi on the server, over the pseudo-gradient Δ = mean − global.'),
+        serverLearningRate: serverLearningRate(0.01),
+        beta1,
+        beta2,
+        tau,
+      })
+      .describe('FedYogi (Reddi et al., 2021).'),
+    z
+      .strictObject({
+        name: z.literal('fedadagrad').describe('Adagrad on the server, over the pseudo-gradient Δ = mean − global.'),
+        serverLearningRate: serverLearningRate(0.1),
+        beta1,
+        tau,
+      })
+      .describe('FedAdagrad (Reddi et al., 2021); its second moment sums Δ² without decay, so it has no β2.'),
+    z
+      .strictObject({
+        name: z.literal('scaffold').describe('Control variates correct each client\'s drift; clients keep their own between rounds.'),
+        serverLearningRate: serverLearningRate(1),
+      })
+      .describe('SCAFFOLD (Karimireddy et al., 2020), control-variate option II; needs local.optimizer "sgd".'),
+  ])
   .describe('How the server turns client updates into the next global model.');
+
+const samplingSchema = z
+  .strictObject({
+    fraction: z.number().positive().max(1).optional().describe('Share of the clients asked to train each round, rounded to the nearest whole client (at least 1). Give this or perRound.'),
+    perRound: z.int().min(1).max(1000).optional().describe('Clients asked to train each round (at most clients). Give this or fraction.'),
+    method: z
+      .enum(SAMPLING_METHODS)
+      .default('uniform')
+      .describe('uniform: a seeded random subset. stratified: a subset whose summed label histogram is close to the whole federation\'s.'),
+  })
+  // Here rather than with the cross-field rules, so it is reported alongside problems elsewhere in the config.
+  .superRefine(({ fraction, perRound }, ctx) => {
+    if ((fraction === undefined) === (perRound === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `give exactly one of "fraction" (a share of the clients) or "perRound" (a number of clients) (got ${fraction === undefined ? 'neither' : 'both'})`,
+      });
+    }
+  })
+  .describe('Client sampling: which clients train each round, seeded by seed and the round. Omit it to use every client every round.');
+
+const MAX_LOCAL_LAYERS = 64;
+const MAX_LAYER_PREFIX_LENGTH = 128;
+
+const personalizationSchema = z
+  .strictObject({
+    localLayers: z
+      .array(z.string())
+      // Length rules as custom issues: the config's error wording has no sentence for array lengths or array items.
+      .superRefine((prefixes, ctx) => {
+        if (prefixes.length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one layer, e.g. ["logits"] (got an empty array)' });
+        if (prefixes.length > MAX_LOCAL_LAYERS) ctx.addIssue({ code: 'custom', message: `must name at most ${MAX_LOCAL_LAYERS} layers (got ${prefixes.length})` });
+        prefixes.forEach((prefix, index) => {
+          if (prefix.length < 1 || prefix.length > MAX_LAYER_PREFIX_LENGTH) {
+            ctx.addIssue({ code: 'custom', path: [index], message: `must be a weight-name prefix of 1 to ${MAX_LAYER_PREFIX_LENGTH} characters (got ${JSON.stringify(prefix.slice(0, 40))})` });
+          } else if (prefixes.indexOf(prefix) !== index) {
+            ctx.addIssue({ code: 'custom', path: [index], message: `${JSON.stringify(prefix)} is listed twice` });
+          }
+        });
+      })
+      .describe('Weight-name prefixes (e.g. "logits" for logits/kernel and logits/bias) of the layers each client keeps to itself; 1 to 64 of them.'),
+  })
+  .describe('Personalization (FedPer, Arivazhagan et al., 2019): the named layers never leave the client. Omit it to share every layer.');
 
 const roundSchema = z
   .strictObject({
@@ -66,7 +166,9 @@ export const experimentConfigSchema = z
     partition: partitionSchema.default({ kind: 'iid' }),
     model: z.enum(MODEL_NAMES).default('cnn-small').describe('Model architecture.'),
     local: localTrainingSchema.default(localTrainingSchema.parse({})),
-    strategy: strategySchema.default(strategySchema.parse({})),
+    strategy: strategySchema.default({ name: 'fedavg' }),
+    sampling: samplingSchema.optional(),
+    personalization: personalizationSchema.optional(),
     samplesPerClient: z
       .int()
       .min(1)
@@ -92,6 +194,14 @@ export const experimentConfigSchema = z
         message: `must be at most the number of clients, ${config.clients} (got ${minClients})`,
       });
     }
+    checkSampling(config, ctx);
+    if (config.strategy.name === 'scaffold' && config.local.optimizer !== 'sgd') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['local', 'optimizer'],
+        message: `must be "sgd" when strategy.name is "scaffold", whose control-variate update assumes SGD steps (got ${JSON.stringify(config.local.optimizer)})`,
+      });
+    }
     if (config.partition.kind === 'shards' && config.clients * config.partition.shardsPerClient > MNIST_TRAIN_SAMPLES) {
       ctx.addIssue({
         code: 'custom',
@@ -110,6 +220,49 @@ export type PartitionConfig = ExperimentConfig['partition'];
 export type LocalTrainingConfig = ExperimentConfig['local'];
 export type ModelName = (typeof MODEL_NAMES)[number];
 export type StrategyConfig = ExperimentConfig['strategy'];
+/** A strategy as a user writes it: only `name` is required. */
+export type StrategyConfigInput = z.input<typeof strategySchema>;
+export type SamplingConfig = NonNullable<ExperimentConfig['sampling']>;
+export type SamplingMethod = (typeof SAMPLING_METHODS)[number];
+export type PersonalizationConfig = NonNullable<ExperimentConfig['personalization']>;
+
+/** A strategy's parameters with their defaults filled in, e.g. `parseStrategyConfig({ name: 'fedadam' })`. */
+export function parseStrategyConfig(input: StrategyConfigInput): StrategyConfig {
+  return strategySchema.parse(input);
+}
+
+/** Cross-field rules of `sampling`, which the JSON Schema cannot express: editors do not flag these, flambda does. */
+function checkSampling(
+  config: { readonly clients: number; readonly sampling?: z.output<typeof samplingSchema> | undefined; readonly round: { readonly minClients?: number | undefined } },
+  ctx: z.RefinementCtx,
+): void {
+  const { sampling, clients } = config;
+  if (sampling === undefined) return;
+  if ((sampling.fraction === undefined) === (sampling.perRound === undefined)) return;
+  if (sampling.perRound !== undefined && sampling.perRound > clients) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['sampling', 'perRound'],
+      message: `must be at most the number of clients, ${clients} (got ${sampling.perRound})`,
+    });
+    return;
+  }
+  // zod runs this even when a value broke its own range rule (reported already); only in-range values are compared.
+  const inRange =
+    sampling.perRound !== undefined
+      ? Number.isSafeInteger(sampling.perRound) && sampling.perRound >= 1
+      : sampling.fraction! > 0 && sampling.fraction! <= 1;
+  if (!inRange || !Number.isSafeInteger(clients) || clients < 1) return;
+  const sampled = clientsPerRound(sampling, clients);
+  const minClients = config.round.minClients;
+  if (minClients !== undefined && minClients <= clients && minClients > sampled) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['round', 'minClients'],
+      message: `must be at most the clients sampled per round, ${sampled} (got ${minClients})`,
+    });
+  }
+}
 
 export function resolveMinClients(config: ExperimentConfig): number {
   return config.round.minClients ?? config.clients;

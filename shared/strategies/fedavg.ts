@@ -1,14 +1,19 @@
 import type { StrategyConfig } from '../config/schema.js';
-import type { Strategy } from './types.js';
+import type { ServerStepInput, ServerStepResult, Strategy } from './types.js';
+
+/** The next global model is the clients' sample-weighted mean: the server step of FedAvg and FedProx. */
+export function fedAvgServerStep({ mean }: ServerStepInput): ServerStepResult {
+  return { weights: mean };
+}
 
 /**
  * FedAvg (McMahan et al., 2017): the next global model is the sample-weighted mean of the clients' weights. That
  * mean is already folded by shared/aggregate, so the server step returns it unchanged and keeps no state.
  */
-export function createFedAvg(_config: StrategyConfig): Strategy {
+export function createFedAvg(_config: Extract<StrategyConfig, { name: 'fedavg' }>): Strategy {
   return {
     name: 'fedavg',
     clientObjective: {},
-    serverStep: ({ mean }) => ({ weights: mean }),
+    serverStep: fedAvgServerStep,
   };
 }

@@ -1,15 +1,27 @@
 import { STRATEGY_NAMES, type StrategyConfig } from '../config/schema.js';
+import { createFedAdagrad } from './fedadagrad.js';
+import { createFedAdam } from './fedadam.js';
 import { createFedAvg } from './fedavg.js';
+import { createFedAvgM } from './fedavgm.js';
+import { createFedProx } from './fedprox.js';
+import { createFedYogi } from './fedyogi.js';
+import { createScaffold } from './scaffold.js';
 import type { Strategy } from './types.js';
 
 type StrategyName = StrategyConfig['name'];
 
 /**
- * One entry per strategy. Adding one (fedprox, fedadam, …) is its file, its name in the config schema's
- * STRATEGY_NAMES and a line here; the type makes a missing line a compile error.
+ * One entry per strategy, each taking its own config variant. Adding one is its file, its variant in the config
+ * schema and a line here; the type makes a missing line a compile error.
  */
-const registry: { readonly [Name in StrategyName]: (config: StrategyConfig) => Strategy } = {
+const registry: { readonly [Name in StrategyName]: (config: Extract<StrategyConfig, { name: Name }>) => Strategy } = {
   fedavg: createFedAvg,
+  fedprox: createFedProx,
+  fedavgm: createFedAvgM,
+  fedadam: createFedAdam,
+  fedyogi: createFedYogi,
+  fedadagrad: createFedAdagrad,
+  scaffold: createScaffold,
 };
 
 export function strategyFor(config: StrategyConfig): Strategy {
@@ -18,7 +30,18 @@ export function strategyFor(config: StrategyConfig): Strategy {
   if (create === undefined) {
     throw new Error(`unknown strategy ${JSON.stringify(config.name)}: known strategies are ${STRATEGY_NAMES.map((name) => JSON.stringify(name)).join(', ')}`);
   }
-  return create(config);
+  // TypeScript cannot tie registry[config.name] to config's variant; the registry's type already does, per name.
+  return (create as (config: StrategyConfig) => Strategy)(config);
 }
 
-export type { ClientObjective, ServerStepInput, ServerStepResult, Strategy } from './types.js';
+export {
+  localStepCount,
+  scaffoldClientUpdate,
+  scaffoldCorrection,
+  scaffoldServerControl,
+  scaffoldServerControlUpdate,
+  scaffoldStepScale,
+  type ScaffoldClientUpdate,
+  type ScaffoldClientUpdateArgs,
+} from './scaffold.js';
+export type { ClientObjective, ControlVariateRound, ServerStepInput, ServerStepResult, Strategy } from './types.js';

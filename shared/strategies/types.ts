@@ -12,6 +12,22 @@ export interface ServerStepInput {
   readonly mean: ModelWeights;
   /** what the previous round's step returned (undefined in round 1) */
   readonly state: ModelWeights | undefined;
+  /** SCAFFOLD only (strategies with `controlVariates: true`): what the clients' control variates did this round */
+  readonly controlVariates?: ControlVariateRound;
+}
+
+/**
+ * The clients' side of a SCAFFOLD round, as the server's control-variate update needs it. The mean is unweighted
+ * (each client counts once, whatever its sample count), because the server's c must stay the plain average of the
+ * N clients' c_i.
+ */
+export interface ControlVariateRound {
+  /** (1/|S|)·Σ_{i∈S} (c_i⁺ − c_i) over the clients whose update was accepted this round */
+  readonly meanDelta: ModelWeights;
+  /** |S|: how many clients' deltas are in the mean */
+  readonly contributors: number;
+  /** N: every client of the experiment, sampled this round or not */
+  readonly clients: number;
 }
 
 export interface ServerStepResult {
@@ -22,11 +38,22 @@ export interface ServerStepResult {
 
 /** Settings a strategy adds to each client's local objective (e.g. FedProx's proximal μ). */
 export interface ClientObjective {
+  /** FedProx: adds μ/2·‖w − w_global‖² to the loss */
   readonly proximalMu?: number;
+  /**
+   * SCAFFOLD: c − c_i, added to the gradient of every local step (equivalently, ⟨w, c − c_i⟩ added to the loss).
+   * Per client and per round, so the pipeline sets it (see `scaffoldCorrection`); tensors are named like the model's.
+   */
+  readonly gradientCorrection?: ModelWeights;
 }
 
 export interface Strategy {
   readonly name: string;
   readonly clientObjective: ClientObjective;
+  /**
+   * True for SCAFFOLD: each client keeps a control variate between rounds, its training needs
+   * `gradientCorrection`, and `serverStep` needs `controlVariates`. Absent for every other strategy.
+   */
+  readonly controlVariates?: boolean;
   serverStep(input: ServerStepInput): ServerStepResult;
 }
