@@ -79,6 +79,19 @@ describe('the whole pipeline on the embedded local cloud', () => {
     ]);
     expect(Buffer.compare(Buffer.from(modelA!), Buffer.from(modelB!))).toBe(0);
   });
+
+  it('runs SCAFFOLD with real training: clients apply the correction and keep their control variates between rounds', async () => {
+    const id = 'scaffold-real';
+    await uploadConfig(cloud, id, { ...smoke, name: 'scaffold', model: 'mlp', samplesPerClient: 100, strategy: { name: 'scaffold' } });
+    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 240_000);
+    expect(status, JSON.stringify(status.errors)).toMatchObject({ state: 'completed' });
+    const controls = await Promise.all(['client-000', 'client-001', 'client-002'].map((clientId) => cloud.context.store.get(keys.clientControl(id, clientId))));
+    expect(controls.every((bytes) => bytes !== undefined && bytes.byteLength > 0)).toBe(true);
+    // Round 2's proposal started from round 1's adopted control: the two differ, so state really carried over.
+    const [round1, round2] = await Promise.all([1, 2].map((round) => cloud.context.store.get(keys.controlProposal(id, round, 'client-000'))));
+    expect(Buffer.compare(Buffer.from(round1!), Buffer.from(round2!))).not.toBe(0);
+    expect(Buffer.compare(Buffer.from(round2!), Buffer.from(controls[0]!))).toBe(0);
+  });
 });
 
 describe('flambda run (the CLI, as a user runs it)', () => {

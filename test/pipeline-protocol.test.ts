@@ -8,7 +8,9 @@ import type { RoundMetrics } from '../shared/metrics/types.js';
 import { readRoundState } from '../shared/pipeline/experiment.js';
 import { keys } from '../shared/protocol/keys.js';
 import type { TrainMessage } from '../shared/protocol/messages.js';
-import { encodeModelWeights } from '../shared/weights/codec.js';
+import { scaffoldServerControl } from '../shared/strategies/scaffold.js';
+import { filledLike } from '../shared/strategies/tensor-math.js';
+import { decodeModelWeights, encodeModelWeights } from '../shared/weights/codec.js';
 import {
   announceUpdate,
   count,
@@ -160,6 +162,58 @@ describe('rounds under real queue semantics', () => {
     expect(metrics.rejectedClients).toHaveLength(1);
     expect(metrics.rejectedClients[0]!.clientId).toBe(c!.clientId);
     expect(metrics.rejectedClients[0]!.reason).toMatch(/shape/i);
+  });
+
+  it('trains only the sampled clients and closes the round when they have reported', async () => {
+    const id = 'sampled';
+    await uploadConfig(cloud, id, { ...small, clients: 4, name: 'sampling', sampling: { perRound: 2, method: 'uniform' } });
+    const round1 = await waitForTrainMessages(id, 1, 2);
+    await cloud.idle({ includeDelayed: false });
+    expect(messagesFor(id, 1)).toHaveLength(2);
+    const state = await readRoundState(cloud.context.store, id, 1);
+    expect(state?.expected).toEqual(round1.map((message) => message.clientId));
+    const global0 = await readGlobal(cloud, id, 0);
+    for (const message of round1) {
+      await writeUpdate(cloud, message, shifted(global0, 1), 10);
+      await announceUpdate(cloud, message);
+    }
+    await waitForTrainMessages(id, 2, 2);
+    const metrics = await readRoundMetrics(id, 1);
+    expect(metrics.clients.map((client) => client.clientId)).toEqual(round1.map((message) => message.clientId));
+    expect(metrics.missingClients).toEqual([]);
+    expect((await readRoundState(cloud.context.store, id, 1))?.closed?.reason).toBe('all-reported');
+  });
+
+  it('SCAFFOLD: adopts the control variates of accepted clients only and moves the server control by |S|/N of their mean change', async () => {
+    const id = 'scaffold-controls';
+    await uploadConfig(cloud, id, { ...small, rounds: 1, name: 'scaffold', strategy: { name: 'scaffold' }, local: { optimizer: 'sgd' }, round: { minClients: 2 } });
+    const [a, b, bad] = await waitForTrainMessages(id, 1, 3);
+    const global0 = await readGlobal(cloud, id, 0);
+    const store = cloud.context.store;
+    const propose = async (message: TrainMessage, control: number, delta: number) => {
+      await store.put(keys.controlProposal(id, 1, message.clientId), encodeModelWeights(shifted(filledLike(global0, 0), control)));
+      await store.put(keys.controlDelta(id, 1, message.clientId), encodeModelWeights(shifted(filledLike(global0, 0), delta)));
+    };
+    await propose(a!, 1, 1);
+    await propose(b!, 3, 3);
+    // The third client's update is corrupt: its proposal must never become its control variate.
+    await propose(bad!, 100, 100);
+    await writeUpdate(cloud, a!, global0, 10);
+    await writeUpdate(cloud, b!, global0, 10);
+    await writeUpdate(cloud, bad!, new TextEncoder().encode('corrupt'), 10);
+    for (const message of [a!, b!, bad!]) await announceUpdate(cloud, message);
+    await waitForStatus(cloud, id, (s) => s.state === 'completed');
+
+    const control = async (clientId: string) => {
+      const bytes = await store.get(keys.clientControl(id, clientId));
+      return bytes && decodeModelWeights(bytes)[0]!.values[0];
+    };
+    expect(await control(a!.clientId)).toBe(1);
+    expect(await control(b!.clientId)).toBe(3);
+    expect(await control(bad!.clientId)).toBeUndefined();
+    // c = 0 + (|S|/N)·mean(Δc) = (2/3)·((1 + 3)/2) = 4/3
+    const serverState = decodeModelWeights((await store.get(keys.serverState(id, 1)))!);
+    expect(scaffoldServerControl(serverState, global0)[0]!.values[0]).toBeCloseTo(4 / 3, 5);
   });
 
   it('marks an invalid config as failed with messages that name the field', async () => {

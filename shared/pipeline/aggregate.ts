@@ -12,6 +12,7 @@ import { strategyFor } from '../strategies/index.js';
 import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
 import { PipelineRecordError, readRecord, requireObject, requireRecord, writeRecord, type PipelineContext } from './context.js';
+import { adoptClientControls, checkControlProposal, foldControlDeltas } from './control-variates.js';
 import { loadTestSet } from './datasets.js';
 import { readResolvedConfig, readRoundState } from './experiment.js';
 import { delayUntil, openRound, writeStatus } from './rounds.js';
@@ -66,7 +67,7 @@ export async function handleAggregateMessage(context: PipelineContext, message: 
     return 'ignored';
   }
 
-  const verdict = await inspectUpdate(context, state, clientId);
+  const verdict = await inspectUpdate(context, config, state, clientId);
   const next: RoundState = verdict.ok
     ? { ...state, reported: { ...state.reported, [clientId]: verdict.report } }
     : { ...state, rejected: { ...state.rejected, [clientId]: verdict.reason } };
@@ -83,7 +84,7 @@ export async function handleAggregateMessage(context: PipelineContext, message: 
 type Verdict = { ok: true; report: UpdateReport } | { ok: false; reason: string };
 
 /** Corrupt, wrong-shape, non-finite or implausible updates are recorded as rejected, never averaged. */
-async function inspectUpdate(context: PipelineContext, state: RoundState, clientId: string): Promise<Verdict> {
+async function inspectUpdate(context: PipelineContext, config: ExperimentConfig, state: RoundState, clientId: string): Promise<Verdict> {
   const { store } = context;
   const { experimentId, round } = state;
   try {
@@ -95,6 +96,7 @@ async function inspectUpdate(context: PipelineContext, state: RoundState, client
     }
     const global = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
     decodeModelWeights(await requireObject(store, keys.update(experimentId, round, clientId)), global);
+    if (strategyFor(config.strategy).controlVariates) await checkControlProposal(store, experimentId, round, clientId, global);
     return { ok: true, report };
   } catch (error) {
     return { ok: false, reason: (error as Error).message };
@@ -144,9 +146,13 @@ async function closeRound(
     global,
     mean: mean.result(),
     state: previousServerState ? decodeModelWeights(previousServerState) : undefined,
+    ...(strategy.controlVariates
+      ? { controlVariates: await foldControlDeltas(store, experimentId, round, accepted, global, config.clients) }
+      : {}),
   });
   await store.put(keys.globalModel(experimentId, round), encodeModelWeights(step.weights));
   if (step.state) await store.put(keys.serverState(experimentId, round), encodeModelWeights(step.state));
+  if (strategy.controlVariates) await adoptClientControls(store, experimentId, round, accepted);
 
   const evaluation = await evaluateGlobal(context, config, step.weights);
   const aggregateMs = context.now().getTime() - closedAt.getTime();

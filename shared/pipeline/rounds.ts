@@ -2,8 +2,9 @@ import type { ExperimentConfig } from '../config/schema.js';
 import type { ExperimentStatus } from '../metrics/types.js';
 import { keys, clientIdFor } from '../protocol/keys.js';
 import type { TimerMessage, TrainMessage } from '../protocol/messages.js';
-import { roundStateSchema, type RoundState } from '../protocol/records.js';
-import { readRecord, writeRecord, type PipelineContext } from './context.js';
+import { partitionStatsSchema, roundStateSchema, type RoundState } from '../protocol/records.js';
+import { selectClients } from '../sampling/select.js';
+import { readRecord, requireRecord, writeRecord, type PipelineContext } from './context.js';
 
 /** SQS caps a single message's delay at 15 minutes; longer deadlines hop through the timer queue again. */
 export const MAX_SQS_DELAY_SECONDS = 900;
@@ -12,9 +13,12 @@ export function clientIds(config: ExperimentConfig): string[] {
   return Array.from({ length: config.clients }, (_, index) => clientIdFor(index));
 }
 
-/** The clients asked to train in a round. Every client for now: the hook where client sampling plugs in. */
-export function selectClients(config: ExperimentConfig, _round: number): string[] {
-  return clientIds(config);
+/** The clients asked to train in a round: all of them, or the seeded sample `config.sampling` asks for. */
+async function sampledClients(context: PipelineContext, experimentId: string, config: ExperimentConfig, round: number): Promise<string[]> {
+  const partition = config.sampling?.method === 'stratified'
+    ? await requireRecord(context.store, keys.partition(experimentId), partitionStatsSchema)
+    : undefined;
+  return selectClients({ clientIds: clientIds(config), round, seed: config.seed, sampling: config.sampling, partition });
 }
 
 export function delayUntil(dueAt: Date, now: Date): number {
@@ -40,7 +44,7 @@ export async function openRound(
   const state: RoundState = existing ?? {
     experimentId,
     round,
-    expected: selectClients(config, round),
+    expected: await sampledClients(context, experimentId, config, round),
     startedAt: now.toISOString(),
     deadlineAt: new Date(now.getTime() + config.round.deadlineSeconds * 1000).toISOString(),
     globalModelBytes,

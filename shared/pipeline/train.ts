@@ -8,6 +8,7 @@ import { deriveSeed } from '../random.js';
 import { strategyFor } from '../strategies/index.js';
 import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
 import { requireObject, writeRecord, type PipelineContext } from './context.js';
+import { gradientCorrection, proposeClientControl, readClientControls } from './control-variates.js';
 import { readResolvedConfig, readStatus } from './experiment.js';
 import { notifyUpdateReady } from './notify.js';
 
@@ -36,6 +37,10 @@ export async function trainClient(context: PipelineContext, message: TrainMessag
   const globalWeights = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
   const shard = decodeShard(await requireObject(store, keys.shard(experimentId, clientId)));
   const backend = await initBackend();
+  const strategy = strategyFor(config.strategy);
+  const controls = strategy.controlVariates
+    ? await readClientControls(store, experimentId, round, clientId, globalWeights)
+    : undefined;
 
   const result = await trainLocal({
     model: config.model,
@@ -43,9 +48,12 @@ export async function trainClient(context: PipelineContext, message: TrainMessag
     shard,
     local: config.local,
     seed: deriveSeed(config.seed, 'train', round, clientId),
-    objective: strategyFor(config.strategy).clientObjective,
+    objective: controls ? { ...strategy.clientObjective, gradientCorrection: gradientCorrection(controls) } : strategy.clientObjective,
   });
 
+  if (controls) {
+    await proposeClientControl(store, message, { config, controls, global: globalWeights, trained: result.weights, samples: result.samples });
+  }
   const update = encodeModelWeights(result.weights);
   await store.put(keys.update(experimentId, round, clientId), update);
   const report: UpdateReport = {

@@ -26,6 +26,11 @@ export const keys = {
   updatesPrefix: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/updates/`,
   update: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.bin`,
   updateReport: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.json`,
+  /** SCAFFOLD: the client's proposed control variate c_i⁺ and its change Δc_i, written before the update report */
+  controlProposal: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.control.bin`,
+  controlDelta: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.control-delta.bin`,
+  /** SCAFFOLD: the client's control variate as of its last accepted update (replaced by the aggregator only) */
+  clientControl: (id: string, clientId: string) => `experiments/${id}/clients/${clientId}/control.bin`,
   serverState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/server-state.bin`,
   metrics: (id: string) => `experiments/${id}/metrics.json`,
   summary: (id: string) => `experiments/${id}/summary.json`,
