@@ -26,27 +26,3 @@ export function formatRoundTable(metrics: ExperimentMetrics): string {
   ]);
   return formatTable(['round', 'accuracy', 'loss', 'clients', 'train', 'wait', 'aggregate', 'MB down', 'MB up'], rows);
 }
-
-/** Accuracy per round, side by side, with the gap to the first experiment in percentage points. */
-export function formatComparisonTable(experiments: readonly { readonly label: string; readonly metrics: ExperimentMetrics }[]): string {
-  const [baseline, ...others] = experiments;
-  if (!baseline) return '';
-  const rounds = Math.max(...experiments.map((experiment) => experiment.metrics.rounds.length));
-  const header = ['round', ...experiments.map((experiment) => experiment.label), ...others.map((other) => `gap ${other.label}`)];
-  const rows = Array.from({ length: rounds }, (_, index) => {
-    const accuracyOf = (metrics: ExperimentMetrics) => metrics.rounds[index]?.accuracy;
-    const base = accuracyOf(baseline.metrics);
-    return [
-      String(index + 1),
-      ...experiments.map((experiment) => {
-        const accuracy = accuracyOf(experiment.metrics);
-        return accuracy === undefined ? '—' : pct(accuracy);
-      }),
-      ...others.map((other) => {
-        const accuracy = accuracyOf(other.metrics);
-        return accuracy === undefined || base === undefined ? '—' : `${((accuracy - base) * 100).toFixed(2)} pt`;
-      }),
-    ];
-  });
-  return formatTable(header, rows);
-}

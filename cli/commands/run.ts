@@ -8,7 +8,8 @@ import type { ExperimentMetrics, ExperimentStatus } from '../../shared/metrics/t
 import { keys } from '../../shared/protocol/keys.js';
 import { UserError } from '../errors.js';
 import { downloadExperiment, readExperimentMetrics } from '../results.js';
-import { formatComparisonTable, formatRoundTable } from '../tables.js';
+import { renderComparisonMarkdown } from '../../shared/report/index.js';
+import { formatRoundTable } from '../tables.js';
 import { DEFAULT_STACK, openTarget, parseTargetName, type Target, type TargetName } from '../targets.js';
 import { watchExperiment, type Progress } from '../watch.js';
 
@@ -64,7 +65,7 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
     logFile: path.join(options.out, 'flambda-local.log'),
   });
   console.log(`flambda: running ${planned.length} experiment(s) on ${opened.description}`);
-  const finished: { label: string; status: ExperimentStatus; metrics?: ExperimentMetrics }[] = [];
+  const finished: { status: ExperimentStatus; metrics?: ExperimentMetrics }[] = [];
   try {
     for (const experiment of planned) {
       finished.push(await runOne(opened, experiment, options.out, stallTimeoutSeconds * 1000));
@@ -73,11 +74,8 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
     await opened.close();
   }
 
-  const completed = finished.filter((f): f is typeof f & { metrics: ExperimentMetrics } => f.status.state === 'completed' && f.metrics !== undefined);
-  if (completed.length > 1) {
-    console.log(`\nAccuracy per round (gap in percentage points vs ${completed[0]!.label}):\n`);
-    console.log(formatComparisonTable(completed));
-  }
+  const completed = finished.flatMap((f) => (f.status.state === 'completed' && f.metrics ? [f.metrics] : []));
+  if (completed.length > 1) console.log(`\n${renderComparisonMarkdown(completed)}`);
   return finished.every((f) => f.status.state === 'completed') ? 0 : 1;
 }
 
@@ -124,7 +122,7 @@ async function runOne(target: Target, experiment: Planned, outDir: string, stall
   } else {
     console.log(`\n✘ ${experimentId} ${status.state} at round ${status.round}:\n  - ${(status.errors ?? ['no reason recorded']).join('\n  - ')}\n  results: ${folder}`);
   }
-  return { label: config.name, status, ...(metrics ? { metrics } : {}) };
+  return { status, ...(metrics ? { metrics } : {}) };
 }
 
 /** A live bar on a terminal (round, clients done, last accuracy); one line per round when output is piped. */
