@@ -1,0 +1,73 @@
+import type { QueueRole } from '../../shared/cloud/resources.js';
+import { keys } from '../../shared/protocol/keys.js';
+
+/**
+ * What each function reads and writes, as IAM object-key patterns (`*` also spans `/`), built from the key layout in
+ * shared/protocol/keys.ts so a renamed key moves its grant along. Derived from shared/pipeline/*: test/infra-access
+ * runs the real pipeline against a store that checks every access against this table, so a new read or write in the
+ * pipeline fails there before it fails in AWS with AccessDenied.
+ */
+export type FunctionName = 'start' | 'train' | 'aggregate' | 'timer';
+
+export interface FunctionAccess {
+  /** GetObject/HeadObject; grantRead also allows listing, which S3 needs to answer 404 (not 403) for a missing key. */
+  readonly read: readonly string[];
+  /** PutObject (single and multipart). Nothing in the pipeline deletes or overwrites outside these. */
+  readonly write: readonly string[];
+  /** Queues it sends to; its own trigger queue is granted by the event source. */
+  readonly sendsTo: readonly QueueRole[];
+}
+
+const ANY = '*';
+// Rounds are numbered keys (rounds/0001/); IAM patterns need the number replaced by a wildcard.
+const anyRound = (key: string) => key.replace(/\/rounds\/\d+\//, '/rounds/*/');
+
+const pattern = {
+  config: keys.config(ANY),
+  resolvedConfig: keys.resolvedConfig(ANY),
+  status: keys.status(ANY),
+  partition: keys.partition(ANY),
+  shard: keys.shard(ANY, ANY),
+  globalModel: anyRound(keys.globalModel(ANY, 0)),
+  roundState: anyRound(keys.roundState(ANY, 0)),
+  roundMetrics: anyRound(keys.roundMetrics(ANY, 0)),
+  update: anyRound(keys.update(ANY, 0, ANY)),
+  updateReport: anyRound(keys.updateReport(ANY, 0, ANY)),
+  serverState: anyRound(keys.serverState(ANY, 0)),
+  metrics: keys.metrics(ANY),
+  summary: keys.summary(ANY),
+  finalModel: keys.finalModel(ANY),
+  mnistTrain: keys.mnist('train-images').replace('train-images', 'train-*'),
+  mnistTest: keys.mnist('test-images').replace('test-images', 'test-*'),
+} as const;
+
+export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
+  start: {
+    read: [pattern.config, pattern.status, pattern.roundState, pattern.mnistTrain],
+    write: [pattern.shard, pattern.partition, pattern.resolvedConfig, pattern.globalModel, pattern.roundState, pattern.status],
+    sendsTo: ['train', 'timer'],
+  },
+  train: {
+    read: [pattern.status, pattern.resolvedConfig, pattern.globalModel, pattern.shard, pattern.updateReport],
+    write: [pattern.update, pattern.updateReport],
+    sendsTo: ['aggregate'],
+  },
+  aggregate: {
+    read: [
+      pattern.roundState, pattern.resolvedConfig, pattern.partition, pattern.globalModel, pattern.update,
+      pattern.updateReport, pattern.serverState, pattern.metrics, pattern.mnistTest,
+    ],
+    write: [
+      pattern.roundState, pattern.status, pattern.globalModel, pattern.serverState, pattern.roundMetrics,
+      pattern.metrics, pattern.summary, pattern.finalModel,
+    ],
+    sendsTo: ['train', 'timer'],
+  },
+  timer: { read: [], write: [], sendsTo: ['timer', 'aggregate'] },
+};
+
+/** Whether `key` matches an IAM object-key pattern (`*` any run of characters, `?` one character). */
+export function keyMatches(patternText: string, key: string): boolean {
+  const source = patternText.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${source}$`).test(key);
+}

@@ -1,0 +1,203 @@
+import type { SQSBatchResponse } from 'aws-lambda';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createAggregateHandler } from '../functions/aggregate.js';
+import { createStartHandler } from '../functions/start.js';
+import { createTimerHandler } from '../functions/timer.js';
+import { createTrainHandler } from '../functions/train.js';
+import { BUCKET_ACCESS, keyMatches, type FunctionName } from '../infra/lib/bucket-access.js';
+import type { MessageQueue, ObjectStore, PipelineQueues, SendOptions } from '../shared/cloud/ports.js';
+import type { QueueRole } from '../shared/cloud/resources.js';
+import { STRATEGY_NAMES } from '../shared/config/schema.js';
+import { MNIST_FILES, readMnistFile, type MnistFile } from '../shared/data/mnist.js';
+import type { PipelineContext } from '../shared/pipeline/context.js';
+import { keys } from '../shared/protocol/keys.js';
+import { s3EventFor, sqsEventFor } from '../local/events.js';
+import type { ReceivedMessage } from '../shared/cloud/sqs-queue.js';
+
+/**
+ * Least privilege, checked against behaviour: the real handlers run a small two-round experiment per strategy (one
+ * straggler, so round 2 closes at its deadline through the timer) over an in-memory bucket that records which function touched
+ * which key. Every access must be allowed by infra/lib/bucket-access.ts, which is what the stack grants (pinned by
+ * test/infra-stack.test.ts); and every grant must be used, or it is more than the function needs.
+ */
+
+type Operation = 'read' | 'write' | 'list' | 'delete';
+interface Access {
+  readonly fn: FunctionName;
+  readonly operation: Operation;
+  readonly key: string;
+}
+interface Sent {
+  readonly from: FunctionName;
+  readonly to: QueueRole;
+  readonly body: unknown;
+  readonly options: SendOptions;
+}
+
+type StrategyName = (typeof STRATEGY_NAMES)[number];
+/**
+ * SCAFFOLD's server step needs the clients' control variates, which the pipeline does not pass yet (its clients will
+ * also keep state between rounds: new keys, hence new grants). Drop it from here when the pipeline runs it.
+ */
+const AWAITING_PIPELINE: ReadonlySet<StrategyName> = new Set(['scaffold']);
+const STRATEGIES = STRATEGY_NAMES.filter((strategy) => !AWAITING_PIPELINE.has(strategy));
+const BUCKET = 'flambda-access-test';
+
+const objects = new Map<string, Uint8Array>();
+const accesses: Access[] = [];
+const sent: Sent[] = [];
+let clock = new Date('2026-11-26T12:00:00Z');
+let sequence = 0;
+
+function recordingStore(fn: FunctionName): ObjectStore {
+  const read = (key: string) => {
+    accesses.push({ fn, operation: 'read', key });
+    return objects.get(key);
+  };
+  return {
+    bucket: BUCKET,
+    put: async (key, body) => {
+      accesses.push({ fn, operation: 'write', key });
+      objects.set(key, typeof body === 'string' ? new TextEncoder().encode(body) : body);
+    },
+    get: async (key) => read(key),
+    getText: async (key) => {
+      const body = read(key);
+      return body === undefined ? undefined : new TextDecoder().decode(body);
+    },
+    exists: async (key) => read(key) !== undefined,
+    list: async (prefix) => {
+      accesses.push({ fn, operation: 'list', key: prefix });
+      return [...objects.keys()].filter((key) => key.startsWith(prefix));
+    },
+    delete: async (key) => {
+      accesses.push({ fn, operation: 'delete', key });
+      objects.delete(key);
+    },
+  };
+}
+
+function recordingQueues(from: FunctionName): PipelineQueues {
+  const queue = (to: QueueRole): MessageQueue => ({
+    url: `https://sqs.test/${to}`,
+    send: async (body, options = {}) => {
+      sent.push({ from, to, body, options });
+    },
+  });
+  return { train: queue('train'), aggregate: queue('aggregate'), timer: queue('timer') };
+}
+
+const contextFor = (fn: FunctionName) => async (): Promise<PipelineContext> => ({
+  store: recordingStore(fn),
+  queues: recordingQueues(fn),
+  now: () => clock,
+  log: () => {},
+});
+
+const handlers = {
+  start: createStartHandler(contextFor('start')),
+  train: createTrainHandler(contextFor('train')),
+  aggregate: createAggregateHandler(contextFor('aggregate')),
+  timer: createTimerHandler(contextFor('timer')),
+};
+
+function asReceived(message: Sent): ReceivedMessage {
+  sequence += 1;
+  return {
+    messageId: `m-${sequence}`,
+    receiptHandle: `r-${sequence}`,
+    body: JSON.stringify(message.body),
+    md5OfBody: '',
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(clock.getTime()),
+      ...(message.options.groupId ? { MessageGroupId: message.options.groupId, MessageDeduplicationId: message.options.deduplicationId ?? '', SequenceNumber: String(sequence) } : {}),
+    },
+    messageAttributes: {},
+  };
+}
+
+/** Delivers every undelivered message sent to `role` that `keep` accepts, one per invocation (batch size 1). */
+async function deliver(role: QueueRole, keep: (message: Sent) => boolean = () => true): Promise<void> {
+  const pending = sent.filter((message) => message.to === role && !delivered.has(message));
+  for (const message of pending) {
+    delivered.add(message);
+    if (!keep(message)) continue;
+    const response: SQSBatchResponse = await handlers[role](sqsEventFor([asReceived(message)], `arn:aws:sqs:us-east-1:000000000000:${role}`, 'us-east-1'));
+    expect(response.batchItemFailures, `${role} ${JSON.stringify(message.body)}`).toEqual([]);
+  }
+}
+const delivered = new Set<Sent>();
+const experimentFor = (strategy: StrategyName) => `access-${strategy}`;
+const of = (experimentId: string) => (message: Sent) => (message.body as { experimentId: string }).experimentId === experimentId;
+
+/**
+ * Two rounds of two clients: round 1 with a duplicate train delivery and an early deadline that the timer re-delays;
+ * round 2 with a straggler, closed by its deadline through timer → aggregate.
+ */
+async function runExperiment(strategy: StrategyName): Promise<void> {
+  const experimentId = experimentFor(strategy);
+  const mine = of(experimentId);
+  const config = {
+    name: experimentId, clients: 2, rounds: 2, seed: 3, model: 'mlp', samplesPerClient: 32, testSamples: 50,
+    strategy: { name: strategy }, round: { deadlineSeconds: 60, minClients: 1 },
+  };
+  const configKey = keys.config(experimentId);
+  objects.set(configKey, new TextEncoder().encode(JSON.stringify(config)));
+  const created = { eventName: 'ObjectCreated:Put' as const, bucket: BUCKET, key: configKey, size: 1, eTag: 'e', sourceIp: '127.0.0.1', requestId: 'r', time: clock, sequence: 1 };
+  await handlers.start(s3EventFor(created, 'us-east-1', 'start'));
+
+  const firstTrain = sent.find((message) => message.to === 'train' && mine(message))!;
+  await deliver('train', mine);
+  delivered.delete(firstTrain);
+  await deliver('train', (message) => message === firstTrain);
+  await deliver('aggregate', mine);
+  await deliver('timer', mine);
+  await deliver('train', (message) => mine(message) && (message.body as { clientId: string }).clientId === 'client-000');
+  await deliver('aggregate', mine);
+  clock = new Date(clock.getTime() + 61_000);
+  await deliver('timer', mine);
+  await deliver('aggregate', mine);
+}
+
+beforeAll(async () => {
+  for (const file of Object.keys(MNIST_FILES) as MnistFile[]) objects.set(keys.mnist(file), await readMnistFile(file));
+  for (const strategy of STRATEGIES) await runExperiment(strategy);
+}, 120_000);
+
+describe('what the functions touch at run time', () => {
+  it.each(STRATEGIES)('completes the %s experiment, its second round at the deadline (so every step ran)', (strategy) => {
+    const read = (key: string) => JSON.parse(new TextDecoder().decode(objects.get(key))) as unknown;
+    expect(read(keys.summary(experimentFor(strategy)))).toMatchObject({ state: 'completed', rounds: 2 });
+    expect(read(keys.roundState(experimentFor(strategy), 2))).toMatchObject({ closed: { reason: 'deadline' } });
+  });
+
+  it('reads and writes only keys the stack grants to that function, and never lists or deletes', () => {
+    const denied = accesses.filter(({ fn, operation, key }) => {
+      if (operation === 'list' || operation === 'delete') return true;
+      return !BUCKET_ACCESS[fn][operation].some((pattern) => keyMatches(pattern, key));
+    });
+    expect(denied).toEqual([]);
+  });
+
+  it('uses every object grant it has, so none is broader than needed', () => {
+    const used = new Set<string>();
+    for (const { fn, operation, key } of accesses) {
+      if (operation !== 'read' && operation !== 'write') continue;
+      for (const pattern of BUCKET_ACCESS[fn][operation]) if (keyMatches(pattern, key)) used.add(`${fn} ${operation} ${pattern}`);
+    }
+    const unused = (Object.keys(BUCKET_ACCESS) as FunctionName[]).flatMap((fn) =>
+      (['read', 'write'] as const).flatMap((operation) =>
+        BUCKET_ACCESS[fn][operation].map((pattern) => `${fn} ${operation} ${pattern}`).filter((grant) => !used.has(grant)),
+      ),
+    );
+    expect(unused).toEqual([]);
+  });
+
+  it('sends only to the queues the stack lets each function send to, and uses each of those', () => {
+    for (const fn of Object.keys(BUCKET_ACCESS) as FunctionName[]) {
+      const targets = new Set(sent.filter((message) => message.from === fn).map((message) => message.to));
+      expect([...targets].sort(), fn).toEqual([...BUCKET_ACCESS[fn].sendsTo].sort());
+    }
+  });
+});
