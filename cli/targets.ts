@@ -7,6 +7,7 @@ import type { ObjectStore } from '../shared/cloud/ports.js';
 import { S3ObjectStore } from '../shared/cloud/s3-store.js';
 import { startLocalCloud } from '../local/cloud.js';
 import { defaultHandlers } from '../local/default-handlers.js';
+import { STACK_OUTPUTS } from '../infra/lib/outputs.js';
 import { UserError } from './errors.js';
 
 export type TargetName = 'local' | 'aws' | 'localstack';
@@ -71,7 +72,7 @@ async function openLogFile(file: string): Promise<WriteStream> {
 async function bucketFromStack(stackName: string, endpoint: string | undefined): Promise<string> {
   try {
     const stack = await readStackOutputs(createCloudFormationClient({ endpoint }), stackName);
-    return requireStackOutput(stack, 'BucketName');
+    return requireStackOutput(stack, STACK_OUTPUTS.bucketName);
   } catch (error) {
     throw new UserError(`${(error as Error).message}${endpoint ? ` (endpoint ${endpoint})` : ''}; or pass --bucket`);
   }

@@ -35,12 +35,7 @@ interface Sent {
 }
 
 type StrategyName = (typeof STRATEGY_NAMES)[number];
-/**
- * SCAFFOLD's server step needs the clients' control variates, which the pipeline does not pass yet (its clients will
- * also keep state between rounds: new keys, hence new grants). Drop it from here when the pipeline runs it.
- */
-const AWAITING_PIPELINE: ReadonlySet<StrategyName> = new Set(['scaffold']);
-const STRATEGIES = STRATEGY_NAMES.filter((strategy) => !AWAITING_PIPELINE.has(strategy));
+const STRATEGIES = STRATEGY_NAMES;
 const BUCKET = 'flambda-access-test';
 
 const objects = new Map<string, Uint8Array>();
@@ -141,6 +136,8 @@ async function runExperiment(strategy: StrategyName): Promise<void> {
   const config = {
     name: experimentId, clients: 2, rounds: 2, seed: 3, model: 'mlp', samplesPerClient: 32, testSamples: 50,
     strategy: { name: strategy }, round: { deadlineSeconds: 60, minClients: 1 },
+    // stratified sampling reads the partition's label histograms whenever a round opens, including from start
+    ...(strategy === 'fedavg' ? { sampling: { perRound: 2, method: 'stratified' } } : {}),
   };
   const configKey = keys.config(experimentId);
   objects.set(configKey, new TextEncoder().encode(JSON.stringify(config)));

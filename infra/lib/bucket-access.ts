@@ -34,6 +34,7 @@ const pattern = {
   update: anyRound(keys.update(ANY, 0, ANY)),
   updateReport: anyRound(keys.updateReport(ANY, 0, ANY)),
   serverState: anyRound(keys.serverState(ANY, 0)),
+  clientControl: keys.clientControl(ANY, ANY),
   metrics: keys.metrics(ANY),
   summary: keys.summary(ANY),
   finalModel: keys.finalModel(ANY),
@@ -43,12 +44,14 @@ const pattern = {
 
 export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   start: {
-    read: [pattern.config, pattern.status, pattern.roundState, pattern.mnistTrain],
+    // partition: stratified client sampling reads the label histograms when round 1 opens
+    read: [pattern.config, pattern.status, pattern.roundState, pattern.partition, pattern.mnistTrain],
     write: [pattern.shard, pattern.partition, pattern.resolvedConfig, pattern.globalModel, pattern.roundState, pattern.status],
     sendsTo: ['train', 'timer'],
   },
   train: {
-    read: [pattern.status, pattern.resolvedConfig, pattern.globalModel, pattern.shard, pattern.updateReport],
+    // serverState, clientControl: SCAFFOLD's server and own control variates
+    read: [pattern.status, pattern.resolvedConfig, pattern.globalModel, pattern.shard, pattern.updateReport, pattern.serverState, pattern.clientControl],
     write: [pattern.update, pattern.updateReport],
     sendsTo: ['aggregate'],
   },
@@ -59,7 +62,7 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     ],
     write: [
       pattern.roundState, pattern.status, pattern.globalModel, pattern.serverState, pattern.roundMetrics,
-      pattern.metrics, pattern.summary, pattern.finalModel,
+      pattern.metrics, pattern.summary, pattern.finalModel, pattern.clientControl,
     ],
     sendsTo: ['train', 'timer'],
   },
