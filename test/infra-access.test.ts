@@ -138,6 +138,8 @@ async function runExperiment(strategy: StrategyName): Promise<void> {
     strategy: { name: strategy }, round: { deadlineSeconds: 60, minClients: 1 },
     // stratified sampling reads the partition's label histograms whenever a round opens, including from start
     ...(strategy === 'fedavg' ? { sampling: { perRound: 2, method: 'stratified' } } : {}),
+    // FedPer keeps client-private layers under clients/*/personal/
+    ...(strategy === 'fedprox' ? { personalization: { localLayers: ['logits'] } } : {}),
   };
   const configKey = keys.config(experimentId);
   objects.set(configKey, new TextEncoder().encode(JSON.stringify(config)));

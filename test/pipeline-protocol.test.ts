@@ -228,6 +228,15 @@ describe('rounds under real queue semantics', () => {
     expect(messagesFor(id, 1)).toHaveLength(0);
   });
 
+  it('refuses personalization layers the model does not have before anything trains', async () => {
+    const id = 'bad-personal';
+    await uploadConfig(cloud, id, { ...small, name: 'personal', personalization: { localLayers: ['head'] } });
+    const status = await waitForStatus(cloud, id, () => true);
+    expect(status.state).toBe('failed');
+    expect(status.errors!.join('\n')).toMatch(/personalization\.localLayers\[0\]: "head" .*its layers: /);
+    expect(messagesFor(id, 1)).toHaveLength(0);
+  });
+
   it('sends a message that keeps failing to the dead-letter queue, body intact', async () => {
     const before = await cloud.deadLetterCounts();
     // An update for an experiment that was never started can never succeed.

@@ -2,7 +2,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { MAX_CONFIG_BYTES, parseExperimentConfig } from '../../shared/config/parse.js';
+import { MAX_CONFIG_BYTES } from '../../shared/config/parse.js';
+import { validateExperimentConfig } from '../../shared/pipeline/validate.js';
 import type { ExperimentConfig } from '../../shared/config/schema.js';
 import type { ExperimentMetrics, ExperimentStatus } from '../../shared/metrics/types.js';
 import { keys } from '../../shared/protocol/keys.js';
@@ -85,7 +86,7 @@ async function plan(file: string, id: string | undefined, index: number): Promis
   });
   if (size > MAX_CONFIG_BYTES) throw new UserError(`${file}: ${size} bytes; configs are limited to 64 KiB`);
   const text = await readFile(file, 'utf8');
-  const parsed = parseExperimentConfig(text);
+  const parsed = validateExperimentConfig(text);
   if (!parsed.ok) throw new UserError(`${file} is not a valid experiment config:\n  - ${parsed.errors.join('\n  - ')}`);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const slug = parsed.config.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'experiment';

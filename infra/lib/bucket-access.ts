@@ -35,6 +35,7 @@ const pattern = {
   updateReport: anyRound(keys.updateReport(ANY, 0, ANY)),
   serverState: anyRound(keys.serverState(ANY, 0)),
   clientControl: keys.clientControl(ANY, ANY),
+  personalLayers: keys.personalLayersPrefix(ANY, ANY) + ANY,
   metrics: keys.metrics(ANY),
   summary: keys.summary(ANY),
   finalModel: keys.finalModel(ANY),
@@ -51,8 +52,12 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   },
   train: {
     // serverState, clientControl: SCAFFOLD's server and own control variates
-    read: [pattern.status, pattern.resolvedConfig, pattern.globalModel, pattern.shard, pattern.updateReport, pattern.serverState, pattern.clientControl],
-    write: [pattern.update, pattern.updateReport],
+    // personalLayers: FedPer's client-private layers, which only the trainer ever touches
+    read: [
+      pattern.status, pattern.resolvedConfig, pattern.globalModel, pattern.shard, pattern.updateReport,
+      pattern.serverState, pattern.clientControl, pattern.personalLayers,
+    ],
+    write: [pattern.update, pattern.updateReport, pattern.personalLayers],
     sendsTo: ['aggregate'],
   },
   aggregate: {

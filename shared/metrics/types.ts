@@ -20,6 +20,10 @@ export interface ClientRoundMetrics {
   readonly trainAccuracy: number;
   readonly trainMs: number;
   readonly backend: BackendInfo['backend'];
+  /** personalization: the client's own model (global shared layers + its local layers) on its held-out samples */
+  readonly personalizedAccuracy?: number;
+  /** personalization: the held-out samples behind personalizedAccuracy (not part of `samples`) */
+  readonly holdoutSamples?: number;
 }
 
 export interface RoundMetrics {
@@ -29,6 +33,11 @@ export interface RoundMetrics {
   readonly perClassAccuracy: readonly number[];
   readonly confusion: readonly (readonly number[])[];
   readonly clients: readonly ClientRoundMetrics[];
+  /**
+   * personalization: the clients' personalized accuracies weighted by their held-out samples (the share of all
+   * held-out samples their own models got right); `accuracy` stays the global model's, with its own local layers
+   */
+  readonly personalizedAccuracy?: number;
   /** clients expected but absent when the round closed (deadline with quorum) */
   readonly missingClients: readonly string[];
   readonly rejectedClients: readonly { readonly clientId: string; readonly reason: string }[];

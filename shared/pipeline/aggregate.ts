@@ -1,3 +1,4 @@
+import type { ObjectStore } from '../cloud/ports.js';
 import { resolveMinClients, type ExperimentConfig } from '../config/schema.js';
 import { createWeightedMean } from '../aggregate/weighted-mean.js';
 import { head } from '../data/mnist.js';
@@ -15,6 +16,7 @@ import { PipelineRecordError, readRecord, requireObject, requireRecord, writeRec
 import { adoptClientControls, checkControlProposal, foldControlDeltas } from './control-variates.js';
 import { loadTestSet } from './datasets.js';
 import { readResolvedConfig, readRoundState } from './experiment.js';
+import { decodeSharedUpdate, mergeWeights, splitWeights } from './personalization.js';
 import { delayUntil, openRound, writeStatus } from './rounds.js';
 
 export type AggregateOutcome =
@@ -83,7 +85,10 @@ export async function handleAggregateMessage(context: PipelineContext, message: 
 
 type Verdict = { ok: true; report: UpdateReport } | { ok: false; reason: string };
 
-/** Corrupt, wrong-shape, non-finite or implausible updates are recorded as rejected, never averaged. */
+/**
+ * Corrupt, wrong-shape, non-finite or implausible updates are recorded as rejected, never averaged. With
+ * personalization an update must hold exactly the shared layers: one carrying a local layer is rejected too.
+ */
 async function inspectUpdate(context: PipelineContext, config: ExperimentConfig, state: RoundState, clientId: string): Promise<Verdict> {
   const { store } = context;
   const { experimentId, round } = state;
@@ -91,16 +96,31 @@ async function inspectUpdate(context: PipelineContext, config: ExperimentConfig,
     const report = await requireRecord(store, keys.updateReport(experimentId, round, clientId), updateReportSchema);
     const partition = await requireRecord(store, keys.partition(experimentId), partitionStatsSchema);
     const shardSamples = partition.clients.find((client) => client.clientId === clientId)?.samples;
-    if (shardSamples === undefined || report.samples > shardSamples) {
-      return { ok: false, reason: `claims ${report.samples} samples but its shard holds ${shardSamples ?? 0}` };
+    const claimed = report.samples + (report.holdoutSamples ?? 0);
+    if (shardSamples === undefined || claimed > shardSamples) {
+      const held = report.holdoutSamples ? ` (${report.samples} trained on + ${report.holdoutSamples} held out)` : '';
+      return { ok: false, reason: `claims ${claimed} samples${held} but its shard holds ${shardSamples ?? 0}` };
     }
-    const global = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
-    decodeModelWeights(await requireObject(store, keys.update(experimentId, round, clientId)), global);
-    if (strategyFor(config.strategy).controlVariates) await checkControlProposal(store, experimentId, round, clientId, global);
+    const global = await readAveragedGlobal(store, config, experimentId, round - 1);
+    const updateBytes = await requireObject(store, keys.update(experimentId, round, clientId));
+    if (global.localLayers) decodeSharedUpdate(updateBytes, global.model, global.localLayers);
+    else decodeModelWeights(updateBytes, global.averaged);
+    if (strategyFor(config.strategy).controlVariates) await checkControlProposal(store, experimentId, round, clientId, global.averaged);
     return { ok: true, report };
   } catch (error) {
     return { ok: false, reason: (error as Error).message };
   }
+}
+
+/**
+ * The global model after round r, and the part of it the server averages: all of it, or with personalization its
+ * shared layers only. The local layers of the global model are never averaged; they stay as they were at round 0.
+ */
+async function readAveragedGlobal(store: ObjectStore, config: ExperimentConfig, experimentId: string, round: number) {
+  const model = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round)));
+  const localLayers = config.personalization?.localLayers;
+  const { shared, local } = localLayers ? splitWeights(model, localLayers) : { shared: model, local: [] };
+  return { model, averaged: shared, local, localLayers };
 }
 
 
@@ -132,7 +152,8 @@ async function closeRound(
   }
 
   const strategy = strategyFor(config.strategy);
-  const global = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
+  const previous = await readAveragedGlobal(store, config, experimentId, round - 1);
+  const global = previous.averaged;
   const mean = createWeightedMean(global);
   let bytesUp = 0;
   for (const clientId of accepted) {
@@ -150,20 +171,23 @@ async function closeRound(
       ? { controlVariates: await foldControlDeltas(store, experimentId, round, accepted, global, config.clients) }
       : {}),
   });
-  await store.put(keys.globalModel(experimentId, round), encodeModelWeights(step.weights));
+  const next = previous.local.length ? mergeWeights(previous.model, step.weights, previous.local) : step.weights;
+  await store.put(keys.globalModel(experimentId, round), encodeModelWeights(next));
   if (step.state) await store.put(keys.serverState(experimentId, round), encodeModelWeights(step.state));
   if (strategy.controlVariates) await adoptClientControls(store, experimentId, round, accepted);
 
-  const evaluation = await evaluateGlobal(context, config, step.weights);
+  const evaluation = await evaluateGlobal(context, config, next);
   const aggregateMs = context.now().getTime() - closedAt.getTime();
   const roundMs = closedAt.getTime() - new Date(state.startedAt).getTime();
   const trainMs = Math.max(0, ...accepted.map((clientId) => state.reported[clientId]!.trainMs));
+  const personalizedAccuracy = pooledPersonalizedAccuracy(accepted.map((clientId) => state.reported[clientId]!));
   const metrics: RoundMetrics = {
     round,
     accuracy: evaluation.accuracy,
     loss: evaluation.loss,
     perClassAccuracy: evaluation.perClassAccuracy,
     confusion: evaluation.confusion,
+    ...(personalizedAccuracy !== undefined ? { personalizedAccuracy } : {}),
     clients: accepted.map((clientId) => {
       const report = state.reported[clientId]!;
       return {
@@ -173,6 +197,9 @@ async function closeRound(
         trainAccuracy: report.trainAccuracy,
         trainMs: report.trainMs,
         backend: report.backend.backend,
+        ...(report.personalizedAccuracy !== undefined
+          ? { personalizedAccuracy: report.personalizedAccuracy, holdoutSamples: report.holdoutSamples }
+          : {}),
       };
     }),
     missingClients: missing,
@@ -194,6 +221,18 @@ async function closeRound(
   await saveState(context, closed);
   context.log('round.closed', { experimentId, round, reason, accuracy: evaluation.accuracy, accepted: accepted.length, missing });
   return followUp(context, config, closed);
+}
+
+/** Σ accuracyᵢ·heldOutᵢ / Σ heldOutᵢ over the clients that measured one; undefined when none did. */
+function pooledPersonalizedAccuracy(reports: readonly UpdateReport[]): number | undefined {
+  let correct = 0;
+  let heldOut = 0;
+  for (const { personalizedAccuracy, holdoutSamples } of reports) {
+    if (personalizedAccuracy === undefined || holdoutSamples === undefined) continue;
+    correct += personalizedAccuracy * holdoutSamples;
+    heldOut += holdoutSamples;
+  }
+  return heldOut > 0 ? correct / heldOut : undefined;
 }
 
 async function evaluateGlobal(context: PipelineContext, config: ExperimentConfig, weights: ModelWeights) {

@@ -1,4 +1,4 @@
-import { parseExperimentConfig } from '../config/parse.js';
+import { validateExperimentConfig } from './validate.js';
 import { subset } from '../data/mnist.js';
 import { encodeShard } from '../data/shard-codec.js';
 import { initBackend } from '../engine/backend.js';
@@ -31,7 +31,7 @@ export async function startExperiment(context: PipelineContext, experimentId: st
   const configBytes = await store.get(keys.config(experimentId));
   const parsed = configBytes === undefined
     ? { ok: false as const, errors: [`s3://${store.bucket}/${keys.config(experimentId)} disappeared before it could be read`] }
-    : parseExperimentConfig(configBytes);
+    : validateExperimentConfig(configBytes);
   if (!parsed.ok) {
     await writeStatus(context, { experimentId, state: 'failed', round: 0, rounds: 0, errors: parsed.errors });
     context.log('start.invalid-config', { experimentId, errors: parsed.errors });

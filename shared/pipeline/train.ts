@@ -11,11 +11,14 @@ import { requireObject, writeRecord, type PipelineContext } from './context.js';
 import { gradientCorrection, proposeClientControl, readClientControls } from './control-variates.js';
 import { readResolvedConfig, readStatus } from './experiment.js';
 import { notifyUpdateReady } from './notify.js';
+import { beginPersonalRound, finishPersonalRound, withZeroLocalCorrection } from './personalization.js';
 
 export type TrainOutcome = 'trained' | 'already-trained' | 'experiment-over';
 
 /**
  * One client's round: global model r−1 + own shard → local training → update r (S3) → "update ready" (SQS).
+ * With personalization the client trains from the global shared layers and its own local layers, on its shard minus
+ * a held-out part, saves the local layers and uploads only the shared ones (shared/pipeline/personalization.ts).
  * Idempotent: when the update already exists (a redelivered message, or a retry after the upload) it only
  * re-announces it, and the aggregator ignores announcements it has already counted.
  */
@@ -38,23 +41,34 @@ export async function trainClient(context: PipelineContext, message: TrainMessag
   const shard = decodeShard(await requireObject(store, keys.shard(experimentId, clientId)));
   const backend = await initBackend();
   const strategy = strategyFor(config.strategy);
-  const controls = strategy.controlVariates
-    ? await readClientControls(store, experimentId, round, clientId, globalWeights)
+  const personal = config.personalization
+    ? await beginPersonalRound(store, message, { config, personalization: config.personalization, global: globalWeights, shard })
     : undefined;
+  // SCAFFOLD's control variates cover what the server averages: with personalization, the shared layers only.
+  const averaged = personal ? personal.sharedGlobal : globalWeights;
+  const controls = strategy.controlVariates
+    ? await readClientControls(store, experimentId, round, clientId, averaged)
+    : undefined;
+  const correction = controls && gradientCorrection(controls);
 
   const result = await trainLocal({
     model: config.model,
-    weights: globalWeights,
-    shard,
+    weights: personal ? personal.start : globalWeights,
+    shard: personal ? personal.trainSet : shard,
     local: config.local,
     seed: deriveSeed(config.seed, 'train', round, clientId),
-    objective: controls ? { ...strategy.clientObjective, gradientCorrection: gradientCorrection(controls) } : strategy.clientObjective,
+    objective: correction
+      ? { ...strategy.clientObjective, gradientCorrection: personal ? withZeroLocalCorrection(personal, correction) : correction }
+      : strategy.clientObjective,
   });
 
+  // The local layers are saved before the report, so a complete update always has them.
+  const personalResult = personal && (await finishPersonalRound(store, message, personal, config.model, result.weights));
+  const uploaded = personalResult ? personalResult.shared : result.weights;
   if (controls) {
-    await proposeClientControl(store, message, { config, controls, global: globalWeights, trained: result.weights, samples: result.samples });
+    await proposeClientControl(store, message, { config, controls, global: averaged, trained: uploaded, samples: result.samples });
   }
-  const update = encodeModelWeights(result.weights);
+  const update = encodeModelWeights(uploaded);
   await store.put(keys.update(experimentId, round, clientId), update);
   const report: UpdateReport = {
     experimentId,
@@ -66,10 +80,16 @@ export async function trainClient(context: PipelineContext, message: TrainMessag
     trainMs: result.durationMs,
     updateBytes: update.byteLength,
     backend,
+    ...(personalResult?.personalized
+      ? { personalizedAccuracy: personalResult.personalized.accuracy, holdoutSamples: personalResult.personalized.samples }
+      : {}),
   };
   // The report goes last: its existence is what marks the update complete.
   await writeRecord(store, keys.updateReport(experimentId, round, clientId), report);
-  context.log('train.done', { experimentId, round, clientId, samples: result.samples, loss: result.loss, ms: result.durationMs, backend: backend.backend });
+  context.log('train.done', {
+    experimentId, round, clientId, samples: result.samples, loss: result.loss, ms: result.durationMs, backend: backend.backend,
+    ...(report.personalizedAccuracy !== undefined ? { personalizedAccuracy: report.personalizedAccuracy, localLayersFrom: personal?.localFromRound ?? 'global' } : {}),
+  });
   await notifyUpdateReady(context, message);
   return 'trained';
 }

@@ -10,6 +10,7 @@ export function clientIdFor(index: number): string {
 }
 
 const round = (r: number) => String(r).padStart(4, '0');
+const personalPrefix = (id: string, clientId: string) => `experiments/${id}/clients/${clientId}/personal/`;
 
 export const keys = {
   config: (id: string) => `experiments/${id}/config.json`,
@@ -31,6 +32,13 @@ export const keys = {
   controlDelta: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.control-delta.bin`,
   /** SCAFFOLD: the client's control variate as of its last accepted update (replaced by the aggregator only) */
   clientControl: (id: string, clientId: string) => `experiments/${id}/clients/${clientId}/control.bin`,
+  /**
+   * FedPer: the client's own local layers as it saved them after training round r. Trainer only: read and written by
+   * the client, never by the aggregator (round-stamped so a retried round re-reads the same starting state).
+   */
+  personalLayers: (id: string, clientId: string, r: number) => `${personalPrefix(id, clientId)}${round(r)}.bin`,
+  /** FedPer: everything of one client's local layers lives under this prefix (e.g. for an IAM grant to the trainer) */
+  personalLayersPrefix: (id: string, clientId: string) => personalPrefix(id, clientId),
   serverState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/server-state.bin`,
   metrics: (id: string) => `experiments/${id}/metrics.json`,
   summary: (id: string) => `experiments/${id}/summary.json`,

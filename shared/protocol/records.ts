@@ -12,17 +12,26 @@ const backendInfoSchema = z.object({
 });
 
 /** experiments/<id>/rounds/<r>/updates/<client>.json: written by the trainer next to its weights. */
-export const updateReportSchema = z.object({
-  experimentId: z.string(),
-  round: z.int(),
-  clientId: z.string(),
-  samples: z.int().min(1),
-  trainLoss: z.number(),
-  trainAccuracy: z.number(),
-  trainMs: z.number(),
-  updateBytes: z.int(),
-  backend: backendInfoSchema,
-});
+export const updateReportSchema = z
+  .object({
+    experimentId: z.string(),
+    round: z.int(),
+    clientId: z.string(),
+    /** samples trained on: the FedAvg weight (with personalization, the shard minus its held-out part) */
+    samples: z.int().min(1),
+    trainLoss: z.number(),
+    trainAccuracy: z.number(),
+    trainMs: z.number(),
+    updateBytes: z.int(),
+    backend: backendInfoSchema,
+    /** personalization: accuracy of the client's own model (global shared layers + its local layers) on its held-out samples */
+    personalizedAccuracy: z.number().min(0).max(1).optional(),
+    /** personalization: how many samples of the shard were held out for personalizedAccuracy */
+    holdoutSamples: z.int().min(1).optional(),
+  })
+  .refine((report) => (report.personalizedAccuracy === undefined) === (report.holdoutSamples === undefined), {
+    message: 'personalizedAccuracy and holdoutSamples come together or not at all',
+  });
 export type UpdateReport = z.infer<typeof updateReportSchema>;
 
 /**
