@@ -107,6 +107,9 @@ describe('flambda run (the CLI, as a user runs it)', () => {
     expect(files).toEqual(expect.arrayContaining(['config.json', 'metrics.json', 'partition.json', 'status.json', 'summary.json', 'model']));
     const metrics = JSON.parse(await readFile(path.join(out, 'cli-quick', 'metrics.json'), 'utf8')) as ExperimentMetrics;
     expect(metrics.summary?.state).toBe('completed');
+
+    const status = await run(process.execPath, ['bin/flambda.js', 'status', 'cli-quick', '--out', out]);
+    expect(status.stdout).toContain(`cli-quick: completed, round 2/2, accuracy ${(metrics.summary!.finalAccuracy * 100).toFixed(2)} %`);
   });
 
   it('rejects an invalid config before uploading, naming the field, with exit code 2 and no stack trace', async () => {

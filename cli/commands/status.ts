@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { ExperimentMetrics, ExperimentStatus } from '../../shared/metrics/types.js';
 import { readStatus } from '../../shared/pipeline/experiment.js';
-import { statusSchema } from '../../shared/protocol/records.js';
+import { loadExperimentMetrics, loadExperimentStatus } from '../../shared/report/index.js';
 import { UserError } from '../errors.js';
 import { readExperimentMetrics } from '../results.js';
 import { formatRoundTable } from '../tables.js';
@@ -40,13 +40,14 @@ export function statusCommand(): Command {
 }
 
 async function fromResultsFolder(folder: string): Promise<{ status: ExperimentStatus; metrics?: ExperimentMetrics }> {
-  const read = (name: string) => readFile(path.join(folder, name), 'utf8').catch(() => undefined);
-  const statusText = await read('status.json');
-  if (statusText === undefined) {
+  const status = await loadExperimentStatus(folder).catch((error: Error) => {
+    throw new UserError(error.message);
+  });
+  if (!status) {
     throw new UserError(`no experiment at ${folder} (status.json missing). Local experiments live in memory while they run; use --endpoint with \`flambda dev\`.`);
   }
-  const metricsText = await read('metrics.json');
-  return { status: statusSchema.parse(JSON.parse(statusText)), ...(metricsText ? { metrics: JSON.parse(metricsText) as ExperimentMetrics } : {}) };
+  const hasMetrics = await access(path.join(folder, 'metrics.json')).then(() => true, () => false);
+  return { status, ...(hasMetrics ? { metrics: await loadExperimentMetrics(folder) } : {}) };
 }
 
 async function fromBucket(experimentId: string, options: StatusOptions) {

@@ -8,7 +8,8 @@ import type { ExperimentMetrics, ExperimentSummary, RoundMetrics } from '../metr
 import { parameterCount } from '../models/index.js';
 import { keys } from '../protocol/keys.js';
 import type { AggregateMessage, TimerMessage } from '../protocol/messages.js';
-import { partitionStatsSchema, roundStateSchema, updateReportSchema, type RoundState, type UpdateReport } from '../protocol/records.js';
+import { experimentMetricsSchema, partitionStatsSchema } from '../metrics/schema.js';
+import { roundStateSchema, updateReportSchema, type RoundState, type UpdateReport } from '../protocol/records.js';
 import { strategyFor } from '../strategies/index.js';
 import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
@@ -267,9 +268,8 @@ async function appendRoundMetrics(
   await writeRecord(store, keys.metrics(experimentId), record);
 }
 
-async function readMetrics(context: PipelineContext, experimentId: string): Promise<ExperimentMetrics | undefined> {
-  const text = await context.store.getText(keys.metrics(experimentId));
-  return text === undefined ? undefined : (JSON.parse(text) as ExperimentMetrics);
+function readMetrics(context: PipelineContext, experimentId: string): Promise<ExperimentMetrics | undefined> {
+  return readRecord(context.store, keys.metrics(experimentId), experimentMetricsSchema);
 }
 
 /** After a round closes: open the next one, or write the final model and summary. Repeats safely after a crash. */

@@ -2,7 +2,8 @@ import type { ExperimentConfig } from '../config/schema.js';
 import type { ExperimentStatus } from '../metrics/types.js';
 import { keys, clientIdFor } from '../protocol/keys.js';
 import type { TimerMessage, TrainMessage } from '../protocol/messages.js';
-import { partitionStatsSchema, roundStateSchema, type RoundState } from '../protocol/records.js';
+import { partitionStatsSchema } from '../metrics/schema.js';
+import { roundStateSchema, type RoundState } from '../protocol/records.js';
 import { selectClients } from '../sampling/select.js';
 import { readRecord, requireRecord, writeRecord, type PipelineContext } from './context.js';
 

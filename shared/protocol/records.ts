@@ -1,15 +1,11 @@
 import { z } from 'zod';
+import { backendInfoSchema } from '../metrics/schema.js';
 
 /**
  * The JSON records the pipeline keeps in S3 besides configs and weights. They are validated when read back, so a
  * hand-edited or truncated object fails with a message naming the key instead of corrupting a round.
  */
 
-const backendInfoSchema = z.object({
-  backend: z.enum(['tensorflow', 'wasm', 'cpu']),
-  tfjsVersion: z.string(),
-  details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
-});
 
 /** experiments/<id>/rounds/<r>/updates/<client>.json: written by the trainer next to its weights. */
 export const updateReportSchema = z
@@ -71,11 +67,3 @@ export const statusSchema = z.object({
   errors: z.array(z.string()).optional(),
 });
 
-/** experiments/<id>/partition.json (shared/metrics/types.ts PartitionStats) */
-export const partitionStatsSchema = z.object({
-  kind: z.string(),
-  seed: z.int(),
-  clients: z.array(
-    z.object({ clientId: z.string(), samples: z.int().min(0), labelHistogram: z.array(z.int().min(0)) }),
-  ),
-});

@@ -6,7 +6,8 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { ExperimentMetrics, ExperimentStatus, ExperimentSummary } from '../metrics/types.js';
+import { asExperimentMetrics, asExperimentSummary, experimentMetricsSchema, summarySchema } from '../metrics/schema.js';
+import type { ExperimentMetrics, ExperimentStatus } from '../metrics/types.js';
 import { statusSchema } from '../protocol/records.js';
 
 export class ReportInputError extends Error {
@@ -17,89 +18,6 @@ export const METRICS_FILE = 'metrics.json';
 export const SUMMARY_FILE = 'summary.json';
 export const STATUS_FILE = 'status.json';
 
-/**
- * JSON has no NaN: a diverged loss is written as null. Reading it back as NaN lets the report show that round as a
- * gap instead of refusing the very experiment someone most needs to look at.
- */
-const measurement = z
-  .number()
-  .nullable()
-  .transform((value) => value ?? Number.NaN);
-
-const count = z.number().int().nonnegative();
-
-const backendSchema = z.object({
-  backend: z.enum(['tensorflow', 'wasm', 'cpu']),
-  tfjsVersion: z.string(),
-  details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
-});
-
-const summarySchema = z.object({
-  experimentId: z.string(),
-  name: z.string(),
-  state: z.enum(['running', 'completed', 'failed']),
-  rounds: count,
-  finalAccuracy: measurement,
-  finalLoss: measurement,
-  bestAccuracy: measurement,
-  startedAt: z.string(),
-  finishedAt: z.string(),
-  wallMs: z.number().nonnegative(),
-  backend: backendSchema,
-  parameters: count,
-});
-
-const roundSchema = z.object({
-  round: z.number().int(),
-  accuracy: measurement,
-  loss: measurement,
-  perClassAccuracy: z.array(measurement),
-  confusion: z.array(z.array(count)),
-  clients: z.array(
-    z.object({
-      clientId: z.string(),
-      samples: count,
-      trainLoss: measurement,
-      trainAccuracy: measurement,
-      trainMs: z.number().nonnegative(),
-      backend: backendSchema.shape.backend,
-    }),
-  ),
-  missingClients: z.array(z.string()),
-  rejectedClients: z.array(z.object({ clientId: z.string(), reason: z.string() })),
-  timing: z.object({
-    startedAt: z.string(),
-    closedAt: z.string(),
-    roundMs: z.number().nonnegative(),
-    trainMs: z.number().nonnegative(),
-    waitMs: z.number().nonnegative(),
-    aggregateMs: z.number().nonnegative(),
-  }),
-  bytes: z.object({ down: count, up: count }),
-});
-
-const experimentMetricsSchema = z.object({
-  experimentId: z.string().min(1),
-  config: z.unknown(),
-  backend: backendSchema,
-  partition: z.object({
-    kind: z.string(),
-    seed: z.number(),
-    clients: z.array(
-      z.object({
-        clientId: z.string(),
-        samples: count,
-        labelHistogram: z.array(count),
-      }),
-    ),
-  }),
-  rounds: z.array(roundSchema),
-  summary: summarySchema.optional(),
-});
-
-// Compile-time guard: the validated shape must stay assignable to the contract in shared/metrics/types.ts.
-const schemaMatchesContract: (parsed: z.output<typeof experimentMetricsSchema>) => ExperimentMetrics = (parsed) => parsed;
-const summaryMatchesContract: (parsed: z.output<typeof summarySchema>) => ExperimentSummary = (parsed) => parsed;
 const statusMatchesContract: (parsed: z.output<typeof statusSchema>) => ExperimentStatus = (parsed) => parsed;
 
 function describeIssues(error: z.ZodError, limit = 8): string {
@@ -166,7 +84,7 @@ export async function loadExperimentMetrics(folder: string): Promise<ExperimentM
       `${metricsFile} does not look like flambda experiment metrics:\n${describeIssues(parsed.error)}`,
     );
   }
-  const metrics = schemaMatchesContract(parsed.data);
+  const metrics = asExperimentMetrics(parsed.data);
   if (metrics.summary !== undefined) return metrics;
 
   const summaryFile = path.join(folder, SUMMARY_FILE);
@@ -175,7 +93,7 @@ export async function loadExperimentMetrics(folder: string): Promise<ExperimentM
   if (!summary.success) {
     throw new ReportInputError(`${summaryFile} is not a valid experiment summary:\n${describeIssues(summary.error)}`);
   }
-  return { ...metrics, summary: summaryMatchesContract(summary.data) };
+  return { ...metrics, summary: asExperimentSummary(summary.data) };
 }
 
 /**

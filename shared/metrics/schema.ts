@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import type { ExperimentMetrics, ExperimentSummary } from './types.js';
+
+/**
+ * The metrics records (metrics.json, summary.json, partition.json) as schemas: the pipeline, the CLI and the report
+ * read them back through these, so a wrong or truncated file is named, never half-read.
+ */
+
+/**
+ * JSON has no NaN: a diverged loss is written as null. Reading it back as NaN lets the report show that round as a
+ * gap instead of refusing the very experiment someone most needs to look at.
+ */
+const measurement = z
+  .number()
+  .nullable()
+  .transform((value) => value ?? Number.NaN);
+
+const count = z.number().int().nonnegative();
+
+export const backendInfoSchema = z.object({
+  backend: z.enum(['tensorflow', 'wasm', 'cpu']),
+  tfjsVersion: z.string(),
+  details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+});
+
+export const summarySchema = z.object({
+  experimentId: z.string(),
+  name: z.string(),
+  state: z.enum(['running', 'completed', 'failed']),
+  rounds: count,
+  finalAccuracy: measurement,
+  finalLoss: measurement,
+  bestAccuracy: measurement,
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  wallMs: z.number().nonnegative(),
+  backend: backendInfoSchema,
+  parameters: count,
+});
+
+export const roundMetricsSchema = z.object({
+  round: z.number().int(),
+  accuracy: measurement,
+  loss: measurement,
+  perClassAccuracy: z.array(measurement),
+  confusion: z.array(z.array(count)),
+  clients: z.array(
+    z.object({
+      clientId: z.string(),
+      samples: count,
+      trainLoss: measurement,
+      trainAccuracy: measurement,
+      trainMs: z.number().nonnegative(),
+      backend: backendInfoSchema.shape.backend,
+      personalizedAccuracy: measurement.optional(),
+      holdoutSamples: count.optional(),
+    }),
+  ),
+  missingClients: z.array(z.string()),
+  rejectedClients: z.array(z.object({ clientId: z.string(), reason: z.string() })),
+  timing: z.object({
+    startedAt: z.string(),
+    closedAt: z.string(),
+    roundMs: z.number().nonnegative(),
+    trainMs: z.number().nonnegative(),
+    waitMs: z.number().nonnegative(),
+    aggregateMs: z.number().nonnegative(),
+  }),
+  bytes: z.object({ down: count, up: count }),
+  personalizedAccuracy: measurement.optional(),
+});
+
+/** experiments/<id>/partition.json, and the partition inside metrics.json */
+export const partitionStatsSchema = z.object({
+  kind: z.string(),
+  seed: z.number(),
+  clients: z.array(z.object({ clientId: z.string(), samples: count, labelHistogram: z.array(count) })),
+});
+
+/** experiments/<id>/metrics.json */
+export const experimentMetricsSchema = z.object({
+  experimentId: z.string().min(1),
+  config: z.unknown(),
+  backend: backendInfoSchema,
+  partition: partitionStatsSchema,
+  rounds: z.array(roundMetricsSchema),
+  summary: summarySchema.optional(),
+});
+
+// Compile-time guards: the validated shapes must stay assignable to the contracts in ./types.ts.
+export const asExperimentMetrics: (parsed: z.output<typeof experimentMetricsSchema>) => ExperimentMetrics = (parsed) => parsed;
+export const asExperimentSummary: (parsed: z.output<typeof summarySchema>) => ExperimentSummary = (parsed) => parsed;
+
