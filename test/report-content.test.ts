@@ -44,6 +44,16 @@ describe('renderReportHtml', () => {
     }
   });
 
+  it('adds the personalized accuracy as a second series when the run used personalization layers', () => {
+    const personalized: ExperimentMetrics = {
+      ...metrics,
+      rounds: metrics.rounds.map((round, index) => ({ ...round, personalizedAccuracy: 0.5 + index / 100 })),
+    };
+    const figure = chart(renderReportHtml(personalized), 'accuracy');
+    expect(occurrences(figure, /data-series="/)).toBe(2);
+    expect(occurrences(figure, /<circle data-point/)).toBe(2 * metrics.rounds.length);
+  });
+
   it('draws a per-class heatmap cell for every class in every round, and a confusion cell for every pair', () => {
     expect(occurrences(chart(html, 'per-class-accuracy'), /<rect data-cell/)).toBe(classes * metrics.rounds.length);
     expect(occurrences(chart(html, 'confusion'), /<rect data-cell/)).toBe(classes * classes);

@@ -32,7 +32,16 @@ export function accuracyChart(metrics: ExperimentMetrics): string {
     subtitle: 'Global model on the held-out test set, after each round',
     xLabel: 'Round',
     yLabel: 'Accuracy',
-    series: [{ name: 'Test accuracy', points: metrics.rounds.map((round) => ({ x: round.round, y: round.accuracy })) }],
+    series: [
+      { name: 'Test accuracy', points: metrics.rounds.map((round) => ({ x: round.round, y: round.accuracy })) },
+      // FedPer runs: the clients' own models on their held-out samples, beside the global model's test accuracy.
+      ...(metrics.rounds.some((round) => round.personalizedAccuracy !== undefined)
+        ? [{
+            name: 'Personalized (clients’ held-out data)',
+            points: metrics.rounds.flatMap((round) => (round.personalizedAccuracy === undefined ? [] : [{ x: round.round, y: round.personalizedAccuracy }])),
+          }]
+        : []),
+    ],
     formatY: (value) => formatPercent(value),
     formatTick: formatPercentTick,
     yBounds: { min: 0, max: 1 },
