@@ -1,3 +1,4 @@
+import { Option, type Command } from 'commander';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,6 +31,15 @@ export interface Target {
   readonly description: string;
   readonly store: ObjectStore;
   close(): Promise<void>;
+}
+
+/** --target, --stack, --bucket, --endpoint: where `run` and `status` find the bucket. */
+export function addTargetOptions(command: Command, verb: string): Command {
+  return command
+    .addOption(new Option('-t, --target <target>', verb).choices(TARGETS).default('local'))
+    .option('--stack <name>', 'CloudFormation stack to read the bucket from (aws, localstack)', DEFAULT_STACK)
+    .option('--bucket <name>', 'bucket to use instead of the stack output')
+    .option('--endpoint <url>', 'S3 endpoint: LocalStack (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566) or a running `flambda dev`');
 }
 
 export function parseTargetName(value: string): TargetName {

@@ -9,6 +9,7 @@ import { releaseCachedModels } from '../shared/engine/model-cache.js';
 import { TrainingDivergedError, trainLocal } from '../shared/engine/train.js';
 import { initialWeights } from '../shared/models/index.js';
 import type { ModelWeights } from '../shared/weights/types.js';
+import { flatValues } from './helpers/weights.js';
 
 let train: Dataset;
 let test: Dataset;
@@ -18,27 +19,17 @@ function localConfig(overrides: Partial<LocalTrainingConfig> = {}): LocalTrainin
   return experimentConfigSchema.parse({ local: overrides }).local;
 }
 
-function flat(weights: ModelWeights): Float32Array {
-  const all = new Float32Array(weights.reduce((n, w) => n + w.values.length, 0));
-  let offset = 0;
-  for (const w of weights) {
-    all.set(w.values, offset);
-    offset += w.values.length;
-  }
-  return all;
-}
-
 function distance(a: ModelWeights, b: ModelWeights): number {
-  const x = flat(a);
-  const y = flat(b);
+  const x = flatValues(a);
+  const y = flatValues(b);
   let sum = 0;
   for (let i = 0; i < x.length; i++) sum += (x[i]! - y[i]!) ** 2;
   return Math.sqrt(sum);
 }
 
 function identical(a: ModelWeights, b: ModelWeights): boolean {
-  const x = flat(a);
-  const y = flat(b);
+  const x = flatValues(a);
+  const y = flatValues(b);
   return x.length === y.length && x.every((v, i) => Object.is(v, y[i]));
 }
 

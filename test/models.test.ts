@@ -3,21 +3,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { MODEL_NAMES, type ModelName } from '../shared/config/schema.js';
 import { initBackend } from '../shared/engine/backend.js';
 import { buildModel, initialWeights, parameterCount, weightSpecs } from '../shared/models/index.js';
-import type { ModelWeights } from '../shared/weights/types.js';
+import { flatValues } from './helpers/weights.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
 });
-
-function concatenated(weights: ModelWeights): Float32Array {
-  const all = new Float32Array(weights.reduce((n, w) => n + w.values.length, 0));
-  let offset = 0;
-  for (const w of weights) {
-    all.set(w.values, offset);
-    offset += w.values.length;
-  }
-  return all;
-}
 
 /** (vitest's deep equality is far too slow for 1.6M floats) */
 function countDiffering(a: Float32Array, b: Float32Array): number {
@@ -70,9 +60,9 @@ describe('model architectures', () => {
 
 describe('seeded initialisation', () => {
   it.each(MODEL_NAMES.map((name) => [name]))('%s: same seed gives identical weights, another seed different ones', (name: ModelName) => {
-    const a = concatenated(initialWeights(name, 11));
-    const b = concatenated(initialWeights(name, 11));
-    const c = concatenated(initialWeights(name, 12));
+    const a = flatValues(initialWeights(name, 11));
+    const b = flatValues(initialWeights(name, 11));
+    const c = flatValues(initialWeights(name, 12));
     expect(countDiffering(a, b)).toBe(0);
     const differing = countDiffering(a, c);
     // Biases start at zero in both; every kernel value should differ.
@@ -83,10 +73,10 @@ describe('seeded initialisation', () => {
   });
 
   it('does not depend on the backend (round-0 weights made anywhere agree)', async () => {
-    const onWasm = concatenated(initialWeights('cnn-small', 21));
+    const onWasm = flatValues(initialWeights('cnn-small', 21));
     await tf.setBackend('cpu');
     try {
-      expect(countDiffering(onWasm, concatenated(initialWeights('cnn-small', 21)))).toBe(0);
+      expect(countDiffering(onWasm, flatValues(initialWeights('cnn-small', 21)))).toBe(0);
     } finally {
       await tf.setBackend('wasm');
     }

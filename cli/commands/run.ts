@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { MAX_CONFIG_BYTES } from '../../shared/config/parse.js';
 import { validateExperimentConfig } from '../../shared/pipeline/validate.js';
@@ -11,7 +11,7 @@ import { UserError } from '../errors.js';
 import { downloadExperiment, readExperimentMetrics } from '../results.js';
 import { renderComparisonMarkdown } from '../../shared/report/index.js';
 import { formatRoundTable } from '../tables.js';
-import { DEFAULT_STACK, openTarget, parseTargetName, type Target, type TargetName } from '../targets.js';
+import { addTargetOptions, openTarget, parseTargetName, type Target, type TargetName } from '../targets.js';
 import { watchExperiment, type Progress } from '../watch.js';
 
 interface RunOptions {
@@ -25,17 +25,14 @@ interface RunOptions {
 }
 
 export function runCommand(): Command {
-  return new Command('run')
+  const command = new Command('run')
     .description(
       'Run one or more experiments and wait for them: upload each config to experiments/<id>/config.json, show progress, ' +
         'print the per-round table, and copy the results to <out>/<id>/. Exit code 0 only if every experiment completed.',
     )
     .argument('<configs...>', 'experiment config files (JSON; see docs/config.md)')
-    .option('-o, --out <dir>', 'where results are written', 'results')
-    .addOption(new Option('-t, --target <target>', 'where to run').choices(['local', 'aws', 'localstack']).default('local'))
-    .option('--stack <name>', 'CloudFormation stack to read the bucket from (aws, localstack)', DEFAULT_STACK)
-    .option('--bucket <name>', 'bucket to use instead of the stack output')
-    .option('--endpoint <url>', 'S3 endpoint: LocalStack (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566) or a running `flambda dev`')
+    .option('-o, --out <dir>', 'where results are written', 'results');
+  return addTargetOptions(command, 'where to run')
     .option('--id <id>', 'experiment id (one config only; default <name>-<timestamp>)')
     .option('--stall-timeout <seconds>', 'fail if nothing progresses for this long', '1800')
     .addHelpText('after', '\nExamples:\n  flambda run examples/mnist-iid.json\n  flambda run examples/mnist-iid.json examples/mnist-label-skew.json --out results\n  flambda run examples/quick.json --target aws --stack Flambda')

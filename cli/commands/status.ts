@@ -1,13 +1,13 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { ExperimentMetrics, ExperimentStatus } from '../../shared/metrics/types.js';
 import { readStatus } from '../../shared/pipeline/experiment.js';
 import { loadExperimentMetrics, loadExperimentStatus } from '../../shared/report/index.js';
 import { UserError } from '../errors.js';
 import { readExperimentMetrics } from '../results.js';
 import { formatRoundTable } from '../tables.js';
-import { DEFAULT_STACK, openTarget, parseTargetName, type TargetName } from '../targets.js';
+import { addTargetOptions, openTarget, parseTargetName, type TargetName } from '../targets.js';
 
 interface StatusOptions {
   out: string;
@@ -18,17 +18,14 @@ interface StatusOptions {
 }
 
 export function statusCommand(): Command {
-  return new Command('status')
+  const command = new Command('status')
     .description(
       "Show an experiment's state and per-round table. Locally it reads <out>/<id>/ (a finished `flambda run`), or a " +
         'running `flambda dev` with --endpoint; with --target aws|localstack it reads the bucket.',
     )
     .argument('<id>', 'experiment id')
-    .option('-o, --out <dir>', 'local results folder', 'results')
-    .addOption(new Option('-t, --target <target>', 'where the experiment runs').choices(['local', 'aws', 'localstack']).default('local'))
-    .option('--stack <name>', 'CloudFormation stack to read the bucket from', DEFAULT_STACK)
-    .option('--bucket <name>', 'bucket to use instead of the stack output')
-    .option('--endpoint <url>', 'S3 endpoint (LocalStack or `flambda dev`)')
+    .option('-o, --out <dir>', 'local results folder', 'results');
+  return addTargetOptions(command, 'where the experiment runs')
     .action(async (experimentId: string, options: StatusOptions) => {
       const target = parseTargetName(options.target);
       const found = target === 'local' && !options.endpoint
