@@ -4,6 +4,7 @@ import {
   compareAccuracy,
   escapeHtml,
   formatPoints,
+  lineChartSvgFile,
   niceTicks,
   renderComparisonHtml,
   renderComparisonMarkdown,
@@ -289,5 +290,29 @@ describe('niceTicks', () => {
     for (const step of steps) expect(step).toBeCloseTo(steps[0]!, 9);
     const mantissa = steps[0]! / 10 ** Math.floor(Math.log10(steps[0]!));
     expect([1, 2, 5]).toContain(Math.round(mantissa));
+  });
+});
+
+describe('lineChartSvgFile', () => {
+  const series = [
+    { name: 'IID', points: [1, 2, 3].map((x) => ({ x, y: 0.9 + x / 100 })) },
+    { name: 'label <skew>', points: [1, 2, 3].map((x) => ({ x, y: 0.5 + x / 10 })) },
+  ];
+  const svg = lineChartSvgFile({
+    id: 'file', title: 'Accuracy & more', xLabel: 'Round', yLabel: 'Accuracy', series, formatY: String,
+  });
+
+  it('is a stand-alone SVG document with its title and a legend entry per series inside', () => {
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expect(occurrences(svg, /data-legend=""/)).toBe(series.length);
+    expect(occurrences(svg, /<circle data-point/)).toBe(6);
+    expect(svg).toContain('Accuracy &amp; more');
+    expect(svg).toContain('label &lt;skew&gt;');
+  });
+
+  it('is XML: no HTML wrapper and no attribute without a value', () => {
+    expect(svg).not.toMatch(/<(figure|ul|li)[\s>]/);
+    expect(svg).not.toMatch(/ data-[a-z-]+(?=[\s/>])/);
   });
 });

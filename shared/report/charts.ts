@@ -267,6 +267,48 @@ export function lineChart(options: LineChartOptions): string {
   return figure(options, parts.join(''), legend);
 }
 
+
+/**
+ * The same line chart as a stand-alone .svg file (for Markdown docs): lineChart's title and legend are HTML around
+ * its <svg>, so here they are drawn inside, with the SVG namespace, a white background, and the XML rule that every
+ * attribute has a value.
+ */
+export function lineChartSvgFile(options: LineChartOptions): string {
+  const figureHtml = lineChart(options);
+  const start = figureHtml.indexOf('<svg');
+  if (start < 0) throw new RangeError(`lineChartSvgFile: nothing to draw for "${options.title}"`);
+  // The chart's own <svg> nests none; the legend's swatches after it are <svg>s too, hence the first close after start.
+  const chart = figureHtml.slice(start, figureHtml.indexOf('</svg>', start) + '</svg>'.length);
+  const [, chartWidth = 0, chartHeight = 0] = (/viewBox="0 0 ([\d.]+) ([\d.]+)"/.exec(chart) ?? []).map(Number);
+  const titleHeight = 30;
+  const rowHeight = 22;
+  const swatch = 26;
+  const longestLabel = Math.max(0, ...options.series.map((series) => series.name.length));
+  const legendWidth = 16 + swatch + 8 + longestLabel * CHAR_WIDTH + 12;
+  const width = Math.ceil(chartWidth + legendWidth);
+  const height = Math.ceil(Math.max(titleHeight + chartHeight, titleHeight + 20 + options.series.length * rowHeight));
+  const legend = options.series.map((series, position) => {
+    const index = series.colourIndex ?? position;
+    const dash = seriesDash(index);
+    return (
+      `<g data-legend="" transform="translate(${px(chartWidth + 16)} ${titleHeight + 24 + position * rowHeight})">` +
+      `<line x1="0" x2="${swatch}" y1="0" y2="0" stroke="${seriesColour(index)}" stroke-width="3"${dash ? ` stroke-dasharray="${dash}"` : ''}/>` +
+      `<text x="${swatch + 8}" y="4" fill="#1f2430">${escapeHtml(series.name)}</text></g>`
+    );
+  });
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
+      `font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="${FONT_TICK}">`,
+    '<rect width="100%" height="100%" fill="#fff"/>',
+    `<text x="16" y="20" font-size="15" font-weight="600" fill="#1f2430">${escapeHtml(options.title)}</text>`,
+    chart
+      .replace('<svg ', `<svg x="0" y="${titleHeight}" width="${chartWidth}" height="${chartHeight}" `)
+      .replace(/ (data-[a-z-]+)(?=[\s/>])/g, ' $1=""'),
+    ...legend,
+    '</svg>',
+    '',
+  ].join('\n');
+}
 // ───────────────────────────── heatmap ─────────────────────────────
 
 export interface HeatmapOptions extends ChartFrame {

@@ -24,6 +24,7 @@ export {
 export {
   heatmap,
   lineChart,
+  lineChartSvgFile,
   niceTicks,
   stackedBars,
   type Bar,
