@@ -2,12 +2,12 @@
  * `npm run reproduce`: the original study (MNIST, 5 clients, 5 rounds, IID vs label skew) on the embedded local cloud,
  * through the same `flambda run` a user types, then docs/results.md with the measured table and chart.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ExperimentMetrics } from '../shared/metrics/types.js';
 import { compareAccuracy, lineChartSvgFile, loadExperimentMetrics } from '../shared/report/index.js';
+import { runFlambda } from './flambda-cli.js';
 import { describeMachine, withEndLoad, type MachineInfo } from './machine.js';
 
 const EXPERIMENTS = [
@@ -31,20 +31,13 @@ const { values } = parseArgs({
 const out = values.out!;
 const docs = values.docs!;
 
-function runCli(args: readonly string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/flambda.js', ...args], { stdio: 'inherit' });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve(code ?? 1));
-  });
-}
 
 const runRecord = path.join(out, 'reproduce-run.json');
 const machine = await describeMachine();
 const started = Date.now();
 const results: { label: string; metrics: ExperimentMetrics }[] = [];
 for (const experiment of EXPERIMENTS) {
-  const code = values['render-only'] ? 0 : await runCli(['run', experiment.config, '--id', experiment.id, '--out', out]);
+  const code = values['render-only'] ? 0 : await runFlambda(['run', experiment.config, '--id', experiment.id, '--out', out]);
   if (code !== 0) {
     console.error(`reproduce: ${experiment.config} did not complete (exit ${code}); see ${out}/flambda-local.log`);
     process.exit(1);
