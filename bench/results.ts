@@ -1,0 +1,154 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/**
+ * The raw numbers of the last benchmark runs, kept next to the code (bench/results/latest.json) so
+ * docs/benchmarks.md can be regenerated and checked. The throughput and end-to-end parts are run separately
+ * (together they take too long for one sitting), so each run replaces only its own part.
+ */
+
+const machineSchema = z.object({
+  cpuModel: z.string(),
+  cores: z.int(),
+  memoryGiB: z.number(),
+  os: z.string(),
+  nodeVersion: z.string(),
+  loadAverage: z.object({ start: z.number(), end: z.number().optional() }),
+});
+
+const backendSchema = z.object({
+  backend: z.enum(['tensorflow', 'wasm', 'cpu']),
+  tfjsVersion: z.string(),
+  details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+});
+
+const torchEngineSchema = z.object({
+  torchVersion: z.string(),
+  /** Debian's python3-torch version, when torch came from there */
+  debianPackage: z.string().optional(),
+  pythonVersion: z.string(),
+  blas: z.string(),
+  mkldnn: z.boolean(),
+});
+
+export const VARIANT_IDS = ['tfjs-single', 'tfjs-parallel', 'torch-2', 'torch-1', 'torch-1-glibc'] as const;
+export type VariantId = (typeof VARIANT_IDS)[number];
+
+const throughputRowSchema = z.object({
+  variant: z.enum(VARIANT_IDS),
+  engine: z.enum(['tfjs', 'pytorch']),
+  /** e.g. "tfjs wasm, 5 clients in parallel worker threads" */
+  label: z.string(),
+  /** e.g. "1 per client" */
+  threads: z.string(),
+  model: z.string(),
+  /** samples/s of each repetition, in run order */
+  runs: z.array(z.number()),
+  median: z.number(),
+});
+export type ThroughputRow = z.infer<typeof throughputRowSchema>;
+
+export const throughputSuiteSchema = z.object({
+  date: z.string(),
+  durationSeconds: z.number(),
+  machine: machineSchema,
+  settings: z.object({
+    samples: z.int(),
+    warmupBatches: z.int(),
+    repeats: z.int(),
+    parallelClients: z.int(),
+    batchSize: z.int(),
+    learningRate: z.number(),
+    momentum: z.number(),
+    models: z.array(z.string()),
+  }),
+  tfjs: backendSchema,
+  torch: torchEngineSchema,
+  rows: z.array(throughputRowSchema),
+});
+export type ThroughputSuite = z.infer<typeof throughputSuiteSchema>;
+
+const e2eRunSchema = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('ok'),
+    /** the engine's own clock: first round's start to the last round's evaluation */
+    roundsMs: z.number(),
+    /** the whole process, start-up included */
+    processMs: z.number(),
+    finalAccuracy: z.number(),
+    accuracyPerRound: z.array(z.number()),
+    labelHistograms: z.array(z.array(z.int())),
+    engine: z.string(),
+  }),
+  z.object({ status: z.enum(['unavailable', 'failed']), reason: z.string() }),
+]);
+export type EndToEndRun = z.infer<typeof e2eRunSchema>;
+
+export const endToEndSuiteSchema = z.object({
+  date: z.string(),
+  durationSeconds: z.number(),
+  machine: machineSchema,
+  settings: z.object({
+    model: z.string(),
+    clients: z.int(),
+    rounds: z.int(),
+    epochs: z.int(),
+    batchSize: z.int(),
+    learningRate: z.number(),
+    momentum: z.number(),
+    seed: z.int(),
+    /** null: each client's whole shard / the whole test set */
+    samplesPerClient: z.int().nullable(),
+    testSamples: z.int().nullable(),
+    /** one PyTorch run per entry, the first being the reference the "vs PyTorch" column divides by */
+    torchThreads: z.array(z.int()).min(1),
+  }),
+  rows: z.array(
+    z.object({
+      partition: z.string(),
+      system: z.enum(['flambda', 'pytorch']),
+      /** e.g. "flambda local runtime", "PyTorch, 2 threads" */
+      label: z.string(),
+      run: e2eRunSchema,
+    }),
+  ),
+});
+export type EndToEndSuite = z.infer<typeof endToEndSuiteSchema>;
+
+export const benchResultsSchema = z.object({
+  throughput: throughputSuiteSchema.optional(),
+  endToEnd: endToEndSuiteSchema.optional(),
+});
+export type BenchResults = z.infer<typeof benchResultsSchema>;
+
+export const DEFAULT_RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+
+/** The stored results; none when the file does not exist yet. An unreadable file is an error, not silently dropped. */
+export async function readResults(file: string): Promise<BenchResults> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
+  const parsed = benchResultsSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`${file} is not a benchmark results file: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Replaces the parts in `update`, keeps the others; written atomically so an interrupted run leaves the old file. */
+export async function mergeResults(file: string, update: BenchResults): Promise<BenchResults> {
+  const merged = { ...(await readResults(file)), ...update };
+  await writeAtomically(file, `${JSON.stringify(merged, null, 2)}\n`);
+  return merged;
+}
+
+export async function writeAtomically(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, text);
+  await rename(temporary, file);
+}

@@ -1,0 +1,108 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatThroughputTable, renderBenchmarksDoc } from '../bench/report.js';
+import { mergeResults, readResults, type EndToEndSuite, type ThroughputSuite } from '../bench/results.js';
+
+const machine = (load: number) => ({
+  cpuModel: 'Test CPU',
+  cores: 2,
+  memoryGiB: 4,
+  os: 'Test OS',
+  nodeVersion: 'v20.0.0',
+  loadAverage: { start: load, end: load },
+});
+
+function throughputSuite(medians: Record<'tfjs-single' | 'tfjs-parallel' | 'torch-2' | 'torch-1', number>, load = 0.1): ThroughputSuite {
+  return {
+    date: '2026-01-01T00:00:00.000Z',
+    durationSeconds: 1,
+    machine: machine(load),
+    settings: { samples: 64, warmupBatches: 1, repeats: 1, parallelClients: 2, batchSize: 32, learningRate: 0.05, momentum: 0.9, models: ['cnn-small'] },
+    tfjs: { backend: 'wasm', tfjsVersion: '4.22.0', details: { threads: 1 } },
+    torch: { torchVersion: '1.13', pythonVersion: '3.11', blas: 'openblas', mkldnn: true },
+    rows: (Object.entries(medians) as [keyof typeof medians, number][]).map(([variant, median]) => ({
+      variant,
+      engine: variant.startsWith('tfjs') ? 'tfjs' : 'pytorch',
+      label: variant,
+      threads: '1',
+      model: 'cnn-small',
+      runs: [median],
+      median,
+    })),
+  };
+}
+
+const endToEnd: EndToEndSuite = {
+  date: '2026-01-01T00:00:00.000Z',
+  durationSeconds: 1,
+  machine: machine(0.1),
+  settings: { model: 'cnn-small', clients: 5, rounds: 5, epochs: 1, batchSize: 32, learningRate: 0.05, momentum: 0.9, seed: 42, samplesPerClient: null, testSamples: null, torchThreads: [2] },
+  rows: [
+    { partition: 'iid', system: 'flambda', label: 'flambda local runtime', run: { status: 'unavailable', reason: 'not available yet: bin/flambda.js does not exist' } },
+    {
+      partition: 'iid',
+      system: 'pytorch',
+      label: 'PyTorch, 2 threads',
+      run: { status: 'ok', roundsMs: 50_000, processMs: 52_000, finalAccuracy: 0.98, accuracyPerRound: [0.9, 0.98], labelHistograms: [[1, 0, 2, 0, 0, 0, 0, 0, 0, 0]], engine: 'PyTorch' },
+    },
+  ],
+};
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'bench-report-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('benchmark results file', () => {
+  it('replaces only the part a run measured', async () => {
+    const file = path.join(dir, 'results', 'latest.json');
+    const first = throughputSuite({ 'tfjs-single': 100, 'tfjs-parallel': 150, 'torch-2': 800, 'torch-1': 500 });
+    await mergeResults(file, { throughput: first, endToEnd });
+    const second = throughputSuite({ 'tfjs-single': 120, 'tfjs-parallel': 170, 'torch-2': 900, 'torch-1': 600 });
+    await mergeResults(file, { throughput: second });
+
+    const stored = await readResults(file);
+    expect(stored.throughput).toEqual(second);
+    expect(stored.endToEnd).toEqual(endToEnd);
+  });
+
+  it('treats a missing file as no results and rejects one that is not a results file', async () => {
+    expect(await readResults(path.join(dir, 'absent.json'))).toEqual({});
+    const bad = path.join(dir, 'bad.json');
+    await writeFile(bad, JSON.stringify({ throughput: { rows: 'none' } }));
+    await expect(readResults(bad)).rejects.toThrow(/not a benchmark results file/);
+    expect(JSON.parse(await readFile(bad, 'utf8'))).toEqual({ throughput: { rows: 'none' } });
+  });
+});
+
+describe('benchmark report', () => {
+  it('gives each row its speed relative to both PyTorch rows of the same model', () => {
+    const table = formatThroughputTable(throughputSuite({ 'tfjs-single': 100, 'tfjs-parallel': 150, 'torch-2': 800, 'torch-1': 500 }));
+    const single = table.split('\n').find((line) => line.includes('tfjs-single'));
+    expect(single).toMatch(/\b100\b.*\b0\.13×.*\b0\.20×/);
+  });
+
+  it('leads with each row\'s best run and compares best runs', () => {
+    const suite = throughputSuite({ 'tfjs-single': 100, 'tfjs-parallel': 150, 'torch-2': 800, 'torch-1': 500 });
+    const withRuns = {
+      ...suite,
+      rows: suite.rows.map((row) => (row.variant === 'torch-2' ? { ...row, runs: [200, 800, 400], median: 400 } : row)),
+    };
+    const single = formatThroughputTable(withRuns).split('\n').find((line) => line.includes('tfjs-single'));
+    expect(single).toMatch(/\b0\.13×/);
+  });
+
+  it('says when a system could not run and warns when the machine was busy', () => {
+    const quiet = renderBenchmarksDoc({ throughput: throughputSuite({ 'tfjs-single': 1, 'tfjs-parallel': 1, 'torch-2': 1, 'torch-1': 1 }), endToEnd });
+    expect(quiet).toContain('| iid | flambda local runtime | – | not available yet: bin/flambda.js does not exist |');
+    expect(quiet).not.toContain('the machine was busy');
+    const busy = renderBenchmarksDoc({ throughput: throughputSuite({ 'tfjs-single': 1, 'tfjs-parallel': 1, 'torch-2': 1, 'torch-1': 1 }, 3.5) });
+    expect(busy).toContain('the machine was busy');
+    expect(busy).toContain('Not measured yet: run `npm run bench:train -- --e2e`');
+  });
+});
