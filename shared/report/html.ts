@@ -158,7 +158,7 @@ function clientLossHeatmap(metrics: ExperimentMetrics): string {
     reverse: true,
     maxCellWidth: 44,
     formatValue: (value) => value.toFixed(2),
-    describeCell: (row, column, value) => {
+    describeCell: (row, column) => {
       const client = lookup[column]?.get(ids[row] ?? '');
       const where = `${ids[row] ?? ''} · round ${rounds[column]?.round ?? column + 1}`;
       if (client === undefined) return `${where}: no update`;
