@@ -43,7 +43,7 @@ export async function handleAggregateMessage(context: PipelineContext, message: 
 
   if (state.closed) {
     if (!state.followUpDone) return followUp(context, config, state);
-    if (message.type === 'update' && !(message.clientId in state.reported) && !(message.clientId in state.rejected)) {
+    if (message.type === 'update' && !alreadyHeardFrom(state, message.clientId)) {
       await saveState(context, { ...state, ignored: [...state.ignored, { clientId: message.clientId, reason: 'arrived after the round closed' }] });
       context.log('aggregate.late-update', { experimentId, round, clientId: message.clientId });
       return 'ignored';
@@ -64,7 +64,7 @@ export async function handleAggregateMessage(context: PipelineContext, message: 
   }
 
   const { clientId } = message;
-  if (clientId in state.reported || clientId in state.rejected) return 'duplicate';
+  if (alreadyHeardFrom(state, clientId)) return 'duplicate';
   if (!state.expected.includes(clientId)) {
     await saveState(context, { ...state, ignored: [...state.ignored, { clientId, reason: 'not selected for this round' }] });
     return 'ignored';
@@ -79,9 +79,14 @@ export async function handleAggregateMessage(context: PipelineContext, message: 
     experimentId, round, clientId, ...(verdict.ok ? {} : { reason: verdict.reason }),
   });
 
-  const heardFrom = Object.keys(next.reported).length + Object.keys(next.rejected).length;
-  if (heardFrom === next.expected.length) return closeRound(context, config, next, 'all-reported');
+  const answered = Object.keys(next.reported).length + Object.keys(next.rejected).length;
+  if (answered === next.expected.length) return closeRound(context, config, next, 'all-reported');
   return verdict.ok ? 'recorded' : 'rejected';
+}
+
+/** Counted, rejected or already recorded as ignored: a redelivered message changes nothing. */
+function alreadyHeardFrom(state: RoundState, clientId: string): boolean {
+  return clientId in state.reported || clientId in state.rejected || state.ignored.some((entry) => entry.clientId === clientId);
 }
 
 type Verdict = { ok: true; report: UpdateReport } | { ok: false; reason: string };
