@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { experimentConfigSchema, type ExperimentConfig, type ExperimentConfigInput } from '../shared/config/schema.js';
 import type { Dataset } from '../shared/data/types.js';
 import { partitionIndices } from '../shared/partition/index.js';
-import { describeMachine, withEndLoad } from './machine.js';
+import { describeMachine, finishMachineInfo, startCpuMeter } from './machine.js';
 import type { EndToEndRun, EndToEndSuite } from './results.js';
 import { torchExperiment } from './torch.js';
 
@@ -55,6 +55,7 @@ export interface EndToEndOptions {
 export async function runEndToEndSuite(options: EndToEndOptions): Promise<EndToEndSuite> {
   const started = Date.now();
   const machine = await describeMachine();
+  const cpuMeter = startCpuMeter();
   const progress = options.onProgress ?? (() => undefined);
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'flambda-bench-e2e-'));
   let settings: ExperimentConfig | undefined;
@@ -94,7 +95,7 @@ export async function runEndToEndSuite(options: EndToEndOptions): Promise<EndToE
   return {
     date: new Date(started).toISOString(),
     durationSeconds: Math.round((Date.now() - started) / 100) / 10,
-    machine: withEndLoad(machine),
+    machine: finishMachineInfo(machine, cpuMeter.stop()),
     settings: {
       model: settings.model,
       clients: settings.clients,

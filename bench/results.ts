@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /**
- * The raw numbers of the last benchmark runs, kept next to the code (bench/results/latest.json) so
- * docs/benchmarks.md can be regenerated and checked. The throughput and end-to-end parts are run separately
- * (together they take too long for one sitting), so each run replaces only its own part.
+ * The raw numbers of the last benchmark runs, kept next to the code (bench/benchmarks.json) so
+ * docs/benchmarks.md can be regenerated and checked. The end-to-end part is opt-in (--e2e, ~9 more minutes), so
+ * each run replaces only the parts it measured.
  */
 
 const machineSchema = z.object({
@@ -16,6 +16,7 @@ const machineSchema = z.object({
   os: z.string(),
   nodeVersion: z.string(),
   loadAverage: z.object({ start: z.number(), end: z.number().optional() }),
+  otherCpuShare: z.number().min(0).max(1).optional(),
 });
 
 const backendSchema = z.object({
@@ -123,7 +124,7 @@ export const benchResultsSchema = z.object({
 });
 export type BenchResults = z.infer<typeof benchResultsSchema>;
 
-export const DEFAULT_RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+export const DEFAULT_RESULTS_FILE = fileURLToPath(new URL('./benchmarks.json', import.meta.url));
 
 /** The stored results; none when the file does not exist yet. An unreadable file is an error, not silently dropped. */
 export async function readResults(file: string): Promise<BenchResults> {

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { LocalTrainingConfig, ModelName } from '../shared/config/schema.js';
-import { subset } from '../shared/data/mnist.js';
 import type { Dataset } from '../shared/data/types.js';
 import type { BackendInfo } from '../shared/engine/types.js';
 
@@ -25,7 +24,7 @@ export interface TfjsThroughputOptions {
   readonly model: ModelName;
   /** clients training at once, one worker thread each */
   readonly clients: number;
-  /** dealt among the clients in contiguous slices, so any number of clients does the same total work */
+  /** every client trains on all of these, so each does the single-client run's work */
   readonly shard: Dataset;
   readonly warmupSamples: number;
   readonly local: LocalTrainingConfig;
@@ -53,26 +52,20 @@ const BOOTSTRAP = new URL('../local/worker-bootstrap.mjs', import.meta.url);
 const ENTRY = new URL(`./client-worker${path.extname(new URL(import.meta.url).pathname)}`, import.meta.url);
 
 /**
- * Trains `clients` clients at once on slices of the same samples, each in its own worker thread (as the local
- * runtime and separate Lambdas do), timed from a common start: each worker warms up first, then all are released
- * together, and the clock stops when the last one finishes. With one client this is the single-thread speed of our
- * training loop; every worker's wasm backend runs one thread.
+ * Trains `clients` clients at once on the same samples, each in its own worker thread (as the local runtime and
+ * separate Lambdas do), timed from a common start: each worker warms up first, then all are released together,
+ * and the clock stops when the last one finishes. With one client this is the single-thread speed of our training
+ * loop; every worker's wasm backend runs one thread.
  */
 export async function tfjsThroughput(options: TfjsThroughputOptions): Promise<TfjsThroughput> {
   const { clients, shard } = options;
   if (!Number.isInteger(clients) || clients < 1) throw new RangeError(`clients must be ≥ 1, got ${clients}`);
-  if (shard.count < clients) throw new RangeError(`${shard.count} samples cannot be dealt to ${clients} clients`);
   const workers = Array.from({ length: clients }, (_, client) => {
-    const slice = Array.from(
-      { length: Math.floor(((client + 1) * shard.count) / clients) - Math.floor((client * shard.count) / clients) },
-      (_, i) => Math.floor((client * shard.count) / clients) + i,
-    );
-    const clientShard = subset(shard, slice);
     const workerData: ClientWorkerData = {
       entry: ENTRY.href,
       model: options.model,
-      shard: clientShard,
-      warmupSamples: Math.min(options.warmupSamples, clientShard.count),
+      shard,
+      warmupSamples: Math.min(options.warmupSamples, shard.count),
       local: options.local,
       seed: options.seed + client,
     };

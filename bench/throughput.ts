@@ -2,7 +2,7 @@ import type { LocalTrainingConfig, ModelName } from '../shared/config/schema.js'
 import { head } from '../shared/data/mnist.js';
 import type { Dataset } from '../shared/data/types.js';
 import type { BackendInfo } from '../shared/engine/types.js';
-import { describeMachine, withEndLoad } from './machine.js';
+import { describeMachine, finishMachineInfo, startCpuMeter } from './machine.js';
 import type { ThroughputRow, ThroughputSuite, VariantId } from './results.js';
 import { tfjsThroughput } from './tfjs.js';
 import { debianPackageVersion, torchThroughput, type TorchThroughput } from './torch.js';
@@ -52,6 +52,7 @@ export async function runThroughputSuite(
   if (options.samples > shardSource.count) throw new RangeError(`--samples ${options.samples} exceeds the ${shardSource.count} MNIST training samples`);
   const started = Date.now();
   const machine = await describeMachine();
+  const cpuMeter = startCpuMeter();
   const shard = head(shardSource, options.samples);
   const warmupSamples = options.warmupBatches * options.local.batchSize;
   let tfjsBackend: BackendInfo | undefined;
@@ -88,7 +89,7 @@ export async function runThroughputSuite(
     {
       id: 'tfjs-parallel',
       engine: 'tfjs',
-      label: `flambda tfjs, ${options.parallelClients} clients in parallel workers sharing the samples (total)`,
+      label: `flambda tfjs, ${options.parallelClients} clients in parallel worker threads (total)`,
       threads: '1 per worker',
       measure: tfjs(options.parallelClients),
     },
@@ -136,7 +137,7 @@ export async function runThroughputSuite(
   return {
     date: new Date(started).toISOString(),
     durationSeconds: Math.round((Date.now() - started) / 100) / 10,
-    machine: withEndLoad(machine),
+    machine: finishMachineInfo(machine, cpuMeter.stop()),
     settings: {
       samples: options.samples,
       warmupBatches: options.warmupBatches,

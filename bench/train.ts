@@ -3,6 +3,7 @@
  * same models, samples and batch size, interleaved in one run; prints the table and writes docs/benchmarks.md.
  * See docs/benchmarks.md for what is measured and why.
  */
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { experimentConfigSchema, MODEL_NAMES, type ModelName } from '../shared/config/schema.js';
@@ -15,8 +16,11 @@ import { ensureTorch, pythonFromEnv } from './torch.js';
 
 const DEFAULT_DOCS_FILE = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 
-/** Full run: ~5 minutes on 2 cores. --quick: well under a minute, a smoke test whose numbers are not worth keeping. */
-const FULL = { samples: 2048, repeats: 3, clients: 5 } as const;
+/**
+ * Full run: ~3 minutes on 2 cores. --quick: under a minute, a smoke test whose numbers are not worth keeping.
+ * Parallel clients default to one per core, the local runtime's own worker pool size.
+ */
+const FULL = { samples: 2048, repeats: 3, clients: os.availableParallelism() } as const;
 const QUICK = { samples: 320, repeats: 1, clients: 2 } as const;
 /** --quick --e2e: the original experiment's shape, shrunk to check the wiring, not to measure. */
 const QUICK_EXPERIMENT = { rounds: 2, samplesPerClient: 300, testSamples: 1000 } as const;
@@ -74,10 +78,10 @@ function program(): Command {
         .default(['cnn-small', 'cnn-mcmahan'], 'cnn-small,cnn-mcmahan'),
     )
     .option('--repeats <n>', `interleaved rounds (default ${FULL.repeats}; quick ${QUICK.repeats})`, positiveInteger)
-    .option('--clients <n>', `clients training in parallel worker threads (default ${FULL.clients}; quick ${QUICK.clients})`, positiveInteger)
+    .option('--clients <n>', `clients training in parallel worker threads (default one per core: ${FULL.clients}; quick ${QUICK.clients})`, positiveInteger)
     .option('--warmup-batches <n>', 'batches trained before each clock starts', positiveInteger, 10)
     .option('--no-throughput', 'skip the training-speed measurements (with --e2e)')
-    .option('--e2e', 'also run the original experiment (5 clients × 5 rounds, all MNIST) end to end on both systems: ~10 min more', false)
+    .option('--e2e', 'also run the original experiment (5 clients × 5 rounds, all MNIST) end to end on both systems: ~9 min more', false)
     .addOption(
       new Option('--partitions <list>', 'partitions for --e2e')
         .argParser(listOf(Object.keys(PARTITIONS) as PartitionName[]))
@@ -88,7 +92,7 @@ function program(): Command {
         .argParser(threadList)
         .default([2, 1], '2,1'),
     )
-    .option('--no-write', 'print only: leave docs/benchmarks.md and bench/results/latest.json alone')
+    .option('--no-write', 'print only: leave docs/benchmarks.md and bench/benchmarks.json alone')
     .option('--render-only', 'measure nothing: rewrite the Markdown report from the stored results', false)
     .option('--docs <file>', 'the Markdown report to write', DEFAULT_DOCS_FILE)
     .option('--results <file>', 'the raw results (JSON) to update', DEFAULT_RESULTS_FILE)

@@ -5,20 +5,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatThroughputTable, renderBenchmarksDoc } from '../bench/report.js';
 import { mergeResults, readResults, type EndToEndSuite, type ThroughputSuite } from '../bench/results.js';
 
-const machine = (load: number) => ({
+const machine = (otherCpuShare: number) => ({
   cpuModel: 'Test CPU',
   cores: 2,
   memoryGiB: 4,
   os: 'Test OS',
   nodeVersion: 'v20.0.0',
-  loadAverage: { start: load, end: load },
+  loadAverage: { start: 0.5, end: 3 },
+  otherCpuShare,
 });
 
-function throughputSuite(medians: Record<'tfjs-single' | 'tfjs-parallel' | 'torch-2' | 'torch-1', number>, load = 0.1): ThroughputSuite {
+function throughputSuite(medians: Record<'tfjs-single' | 'tfjs-parallel' | 'torch-2' | 'torch-1', number>, otherCpuShare = 0.01): ThroughputSuite {
   return {
     date: '2026-01-01T00:00:00.000Z',
     durationSeconds: 1,
-    machine: machine(load),
+    machine: machine(otherCpuShare),
     settings: { samples: 64, warmupBatches: 1, repeats: 1, parallelClients: 2, batchSize: 32, learningRate: 0.05, momentum: 0.9, models: ['cnn-small'] },
     tfjs: { backend: 'wasm', tfjsVersion: '4.22.0', details: { threads: 1 } },
     torch: { torchVersion: '1.13', pythonVersion: '3.11', blas: 'openblas', mkldnn: true },
@@ -37,7 +38,7 @@ function throughputSuite(medians: Record<'tfjs-single' | 'tfjs-parallel' | 'torc
 const endToEnd: EndToEndSuite = {
   date: '2026-01-01T00:00:00.000Z',
   durationSeconds: 1,
-  machine: machine(0.1),
+  machine: machine(0.01),
   settings: { model: 'cnn-small', clients: 5, rounds: 5, epochs: 1, batchSize: 32, learningRate: 0.05, momentum: 0.9, seed: 42, samplesPerClient: null, testSamples: null, torchThreads: [2] },
   rows: [
     { partition: 'iid', system: 'flambda', label: 'flambda local runtime', run: { status: 'unavailable', reason: 'not available yet: bin/flambda.js does not exist' } },
@@ -101,8 +102,8 @@ describe('benchmark report', () => {
     const quiet = renderBenchmarksDoc({ throughput: throughputSuite({ 'tfjs-single': 1, 'tfjs-parallel': 1, 'torch-2': 1, 'torch-1': 1 }), endToEnd });
     expect(quiet).toContain('| iid | flambda local runtime | – | not available yet: bin/flambda.js does not exist |');
     expect(quiet).not.toContain('the machine was busy');
-    const busy = renderBenchmarksDoc({ throughput: throughputSuite({ 'tfjs-single': 1, 'tfjs-parallel': 1, 'torch-2': 1, 'torch-1': 1 }, 3.5) });
-    expect(busy).toContain('the machine was busy');
+    const busy = renderBenchmarksDoc({ throughput: throughputSuite({ 'tfjs-single': 1, 'tfjs-parallel': 1, 'torch-2': 1, 'torch-1': 1 }, 0.35) });
+    expect(busy).toContain('the machine was busy** (other work took 35.0 % of its CPU time)');
     expect(busy).toContain('Not measured yet: run `npm run bench:train -- --e2e`');
   });
 });

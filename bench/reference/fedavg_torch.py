@@ -84,7 +84,7 @@ def keep_freed_memory():
 
     On VMs that report free pages to the host (virtio-balloon, e.g. Firecracker), touching a page again costs a
     host fault (~20 µs a page, measured on our 2-core CI VM), and glibc's defaults (mmap above 128 KiB-32 MiB, trim
-    above 128 KiB) return each batch's activations to the kernel: 2-5x slower training there. tfjs's wasm heap never
+    above 128 KiB) return each batch's activations to the kernel: the small CNN trains ~3x slower there. tfjs's wasm heap never
     shrinks, so without this the comparison would measure the VM, not PyTorch.
     """
     try:
