@@ -1,10 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ObjectStore } from '../shared/cloud/ports.js';
-import type { ExperimentMetrics } from '../shared/metrics/types.js';
-import { keys } from '../shared/protocol/keys.js';
-import { experimentMetricsSchema } from '../shared/metrics/schema.js';
-import { readRecord } from '../shared/pipeline/context.js';
 
 // Shards and per-client updates can be hundreds of MB over a long run and are reproducible from the config: not copied.
 const SKIPPED = [/\/shards\//, /\/updates\//, /\/global\.bin$/, /\/server-state\.bin$/];
@@ -22,8 +18,4 @@ export async function downloadExperiment(store: ObjectStore, experimentId: strin
     await writeFile(file, body);
   }
   return folder;
-}
-
-export function readExperimentMetrics(store: ObjectStore, experimentId: string): Promise<ExperimentMetrics | undefined> {
-  return readRecord(store, keys.metrics(experimentId), experimentMetricsSchema);
 }

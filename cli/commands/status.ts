@@ -2,10 +2,9 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import type { ExperimentMetrics, ExperimentStatus } from '../../shared/metrics/types.js';
-import { readStatus } from '../../shared/pipeline/experiment.js';
+import { readExperimentMetrics, readStatus } from '../../shared/pipeline/experiment.js';
 import { loadExperimentMetrics, loadExperimentStatus } from '../../shared/report/index.js';
 import { UserError } from '../errors.js';
-import { readExperimentMetrics } from '../results.js';
 import { formatRoundTable } from '../tables.js';
 import { addTargetOptions, openTarget, parseTargetName, type TargetName } from '../targets.js';
 

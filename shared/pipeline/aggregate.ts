@@ -8,15 +8,15 @@ import type { ExperimentMetrics, ExperimentSummary, RoundMetrics } from '../metr
 import { parameterCount } from '../models/index.js';
 import { keys } from '../protocol/keys.js';
 import type { AggregateMessage, TimerMessage } from '../protocol/messages.js';
-import { experimentMetricsSchema, partitionStatsSchema } from '../metrics/schema.js';
+import { partitionStatsSchema } from '../metrics/schema.js';
 import { roundStateSchema, updateReportSchema, type RoundState, type UpdateReport } from '../protocol/records.js';
 import { strategyFor } from '../strategies/index.js';
 import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
-import { PipelineRecordError, readRecord, requireObject, requireRecord, writeRecord, type PipelineContext } from './context.js';
+import { PipelineRecordError, requireObject, requireRecord, writeRecord, type PipelineContext } from './context.js';
 import { adoptClientControls, checkControlProposal, foldControlDeltas } from './control-variates.js';
 import { loadTestSet } from './datasets.js';
-import { readResolvedConfig, readRoundState } from './experiment.js';
+import { readExperimentMetrics, readResolvedConfig, readRoundState } from './experiment.js';
 import { decodeSharedUpdate, mergeWeights, splitWeights } from './personalization.js';
 import { delayUntil, openRound, writeStatus } from './rounds.js';
 
@@ -260,7 +260,7 @@ async function appendRoundMetrics(
 ): Promise<void> {
   const { store } = context;
   const { experimentId } = firstReport;
-  const existing = await readMetrics(context, experimentId);
+  const existing = await readExperimentMetrics(context.store, experimentId);
   const partition = existing?.partition ?? (await requireRecord(store, keys.partition(experimentId), partitionStatsSchema));
   const record: ExperimentMetrics = {
     experimentId,
@@ -273,16 +273,12 @@ async function appendRoundMetrics(
   await writeRecord(store, keys.metrics(experimentId), record);
 }
 
-function readMetrics(context: PipelineContext, experimentId: string): Promise<ExperimentMetrics | undefined> {
-  return readRecord(context.store, keys.metrics(experimentId), experimentMetricsSchema);
-}
-
 /** After a round closes: open the next one, or write the final model and summary. Repeats safely after a crash. */
 async function followUp(context: PipelineContext, config: ExperimentConfig, state: RoundState): Promise<AggregateOutcome> {
   const { store } = context;
   const { experimentId, round } = state;
   const globalModel = await requireObject(store, keys.globalModel(experimentId, round));
-  const metrics = await readMetrics(context, experimentId);
+  const metrics = await readExperimentMetrics(context.store, experimentId);
   const roundMetrics = metrics?.rounds.find((r) => r.round === round);
   if (!metrics || !roundMetrics) throw new PipelineRecordError(`metrics of round ${round} of ${experimentId} are missing`);
 

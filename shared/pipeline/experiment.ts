@@ -1,6 +1,7 @@
 import type { ObjectStore } from '../cloud/ports.js';
 import { experimentConfigSchema, type ExperimentConfig } from '../config/schema.js';
-import type { ExperimentStatus } from '../metrics/types.js';
+import { experimentMetricsSchema } from '../metrics/schema.js';
+import type { ExperimentMetrics, ExperimentStatus } from '../metrics/types.js';
 import { keys } from '../protocol/keys.js';
 import { roundStateSchema, statusSchema, type RoundState } from '../protocol/records.js';
 import { readRecord, requireRecord } from './context.js';
@@ -16,4 +17,9 @@ export function readStatus(store: ObjectStore, experimentId: string): Promise<Ex
 
 export function readRoundState(store: ObjectStore, experimentId: string, round: number): Promise<RoundState | undefined> {
   return readRecord(store, keys.roundState(experimentId, round), roundStateSchema);
+}
+
+/** metrics.json: every closed round so far, and the summary once the experiment completed. */
+export function readExperimentMetrics(store: ObjectStore, experimentId: string): Promise<ExperimentMetrics | undefined> {
+  return readRecord(store, keys.metrics(experimentId), experimentMetricsSchema);
 }
