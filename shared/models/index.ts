@@ -10,7 +10,7 @@ import type { ModelWeights } from '../weights/types.js';
 export const MODEL_INPUT_SHAPE = [28, 28, 1] as const;
 export const NUM_OUTPUTS = 10;
 
-type LayerSpec =
+export type LayerSpec =
   /** 'same' padding, stride 1, relu */
   | { readonly kind: 'conv'; readonly name: string; readonly filters: number; readonly kernelSize: number }
   /** 2×2 window, stride 2 */
@@ -66,7 +66,7 @@ export interface WeightSpec {
   readonly shape: readonly number[];
 }
 
-function architecture(name: ModelName): readonly LayerSpec[] {
+export function architecture(name: ModelName): readonly LayerSpec[] {
   const layers = ARCHITECTURES[name];
   if (!layers) throw new Error(`unknown model '${String(name)}': expected one of ${Object.keys(ARCHITECTURES).join(', ')}`);
   return layers;

@@ -1,0 +1,140 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { experimentConfigSchema, type LocalTrainingConfig, type ModelName } from '../shared/config/schema.js';
+import { head, loadMnistFromPackage } from '../shared/data/mnist.js';
+import type { Dataset } from '../shared/data/types.js';
+import { initBackend } from '../shared/engine/backend.js';
+import { FusedTrainer } from '../shared/engine/fused-wasm.js';
+import { trainLocal } from '../shared/engine/train.js';
+import { writeModelWeights } from '../shared/engine/weights-bridge.js';
+import { buildModel, initialWeights } from '../shared/models/index.js';
+import type { ModelWeights } from '../shared/weights/types.js';
+
+/**
+ * The hand-written wasm training step against tfjs autograd: gradients against the pure-JS cpu backend (the
+ * reference), and whole training runs against the tape loop on the same backend.
+ */
+
+let mnist: Dataset;
+
+function localConfig(overrides: Partial<LocalTrainingConfig> = {}): LocalTrainingConfig {
+  return experimentConfigSchema.parse({ local: overrides }).local;
+}
+
+function pixels(dataset: Dataset, count: number): Float32Array {
+  return Float32Array.from(dataset.images.subarray(0, count * 784), (p) => p / 255);
+}
+
+/** ‖a − b‖ / ‖b‖ per tensor, by name. */
+function relativeErrors(actual: ModelWeights, reference: ModelWeights): Map<string, number> {
+  const errors = new Map<string, number>();
+  for (const expected of reference) {
+    const got = actual.find((t) => t.name === expected.name);
+    expect(got, expected.name).toBeDefined();
+    let diff = 0;
+    let norm = 0;
+    expected.values.forEach((v, i) => {
+      diff += (got!.values[i]! - v) ** 2;
+      norm += v * v;
+    });
+    expect(norm, `${expected.name} is all zeros, so it checks nothing`).toBeGreaterThan(0);
+    errors.set(expected.name, Math.sqrt(diff / norm));
+  }
+  return errors;
+}
+
+async function cpuGradients(model: ModelName, weights: ModelWeights, images: Float32Array, labels: Uint8Array) {
+  await tf.setBackend('cpu');
+  const built = buildModel(model, 0);
+  try {
+    writeModelWeights(built, weights);
+    const variables = built.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = built.apply(tf.tensor4d(images, [labels.length, 28, 28, 1]), { training: true }) as tf.Tensor;
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), 10), logits) as tf.Scalar;
+    }, variables);
+    const gradients: ModelWeights = built.trainableWeights.map((w, i) => ({
+      name: w.originalName,
+      shape: [...w.shape],
+      values: new Float32Array(grads[variables[i]!.name]!.dataSync()),
+    }));
+    const loss = value.dataSync()[0]!;
+    tf.dispose([value, ...Object.values(grads)]);
+    return { loss, gradients };
+  } finally {
+    built.dispose();
+    await tf.setBackend('wasm');
+  }
+}
+
+beforeAll(async () => {
+  expect((await initBackend('wasm')).backend).toBe('wasm');
+  mnist = (await loadMnistFromPackage()).train;
+});
+
+describe('fused wasm step: gradients match tfjs autograd on the cpu backend', () => {
+  it.each([
+    ['cnn-small', 6],
+    ['cnn-mcmahan', 3],
+    ['mlp', 8],
+  ] as const)('%s, a batch of %i MNIST images', async (model, batch) => {
+    const weights = initialWeights(model, 21);
+    const images = pixels(mnist, batch);
+    const labels = mnist.labels.slice(0, batch);
+    const trainer = new FusedTrainer(model, weights, { local: localConfig() });
+    let fused;
+    try {
+      fused = trainer.gradients(images, labels);
+    } finally {
+      trainer.dispose();
+    }
+    const reference = await cpuGradients(model, weights, images, labels);
+    expect(fused.loss).toBeCloseTo(reference.loss, 5);
+    for (const [name, error] of relativeErrors(fused.gradients, reference.gradients)) {
+      expect(error, `relative error of ${name}`).toBeLessThan(1e-4);
+    }
+  });
+});
+
+describe('fused wasm step: training runs match the tape loop', () => {
+  const shard = () => head(mnist, 96);
+  it.each([
+    ['sgd with momentum', localConfig({ batchSize: 32 }), {}],
+    ['plain sgd', localConfig({ batchSize: 32, momentum: 0 }), {}],
+    ['adam', localConfig({ batchSize: 32, optimizer: 'adam', learningRate: 0.001 }), {}],
+    ['FedProx and SCAFFOLD terms', localConfig({ batchSize: 24, epochs: 2 }), { proximalMu: 0.5, correction: true }],
+  ] as const)('%s', async (_, local, extra) => {
+    const weights = initialWeights('cnn-small', 31);
+    const correction = 'correction' in extra ? initialWeights('cnn-small', 32).map((t) => ({ ...t, values: t.values.map((v) => v * 0.01) })) : undefined;
+    const objective = { ...('proximalMu' in extra ? { proximalMu: extra.proximalMu } : {}), ...(correction ? { gradientCorrection: correction } : {}) };
+    const run = (loop: 'fused' | 'tape') => trainLocal({ model: 'cnn-small', weights, shard: shard(), local, seed: 5, objective, loop });
+    const tape = await run('tape');
+    const fused = await run('fused');
+    expect(fused.loss).toBeCloseTo(tape.loss, 4);
+    expect(fused.accuracy).toBe(tape.accuracy);
+    for (const [name, error] of relativeErrors(fused.weights, tape.weights)) {
+      expect(error, `relative difference of ${name}`).toBeLessThan(1e-4);
+    }
+    // and training did move the weights, so the comparison means something
+    const moved = relativeErrors(
+      fused.weights.filter((t) => t.name.endsWith('kernel')),
+      weights.filter((t) => t.name.endsWith('kernel')),
+    );
+    expect(Math.min(...moved.values())).toBeGreaterThan(1e-3);
+  });
+
+  it('is the default on wasm, and refuses to run on another backend', async () => {
+    const weights = initialWeights('mlp', 33);
+    const local = localConfig();
+    const auto = await trainLocal({ model: 'mlp', weights, shard: head(mnist, 64), local, seed: 2 });
+    const fused = await trainLocal({ model: 'mlp', weights, shard: head(mnist, 64), local, seed: 2, loop: 'fused' });
+    expect(auto.weights.map((t) => Array.from(t.values))).toEqual(fused.weights.map((t) => Array.from(t.values)));
+    new FusedTrainer('mlp', weights, { local }).dispose();
+    await tf.setBackend('cpu');
+    try {
+      expect(() => new FusedTrainer('mlp', weights, { local })).toThrow(/needs the wasm backend/);
+    } finally {
+      await tf.setBackend('wasm');
+    }
+  });
+});
