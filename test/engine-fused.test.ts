@@ -55,7 +55,7 @@ async function cpuGradients(model: ModelName, weights: ModelWeights, images: Flo
     }, variables);
     const gradients: ModelWeights = built.trainableWeights.map((w, i) => ({
       name: w.originalName,
-      shape: [...w.shape],
+      shape: grads[variables[i]!.name]!.shape,
       values: new Float32Array(grads[variables[i]!.name]!.dataSync()),
     }));
     const loss = value.dataSync()[0]!;

@@ -3,7 +3,7 @@ import type { TensorInfo } from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { LocalTrainingConfig, ModelName } from '../config/schema.js';
 import { NUM_CLASSES, type Dataset } from '../data/types.js';
-import { architecture, MODEL_INPUT_SHAPE, weightSpecs, type LayerSpec } from '../models/index.js';
+import { architecture, MODEL_INPUT_SHAPE, weightSpecs } from '../models/index.js';
 import type { ModelWeights } from '../weights/types.js';
 
 /**
@@ -23,9 +23,9 @@ const ADAM_EPSILON = 1e-7;
 const ADAM_BETA1 = 0.9;
 const ADAM_BETA2 = 0.999;
 
-/** Whether the fused step can run now: it needs the wasm backend to be the active one. */
-export function fusedStepAvailable(): boolean {
-  return tf.getBackend() === 'wasm' && tf.backend() instanceof BackendWasm;
+/** Whether the fused step can train `model` now: it needs the wasm backend active and an architecture it covers. */
+export function fusedStepAvailable(model: ModelName): boolean {
+  return tf.getBackend() === 'wasm' && tf.backend() instanceof BackendWasm && plan(model) !== undefined;
 }
 
 /** Float32 tensors on the wasm heap, outside the tfjs engine: nothing here is tracked, so every owner frees. */
@@ -72,10 +72,9 @@ interface ConvLayer {
   readonly inChannels: number;
   readonly filters: number;
 }
+/** always right after a conv (see compile) */
 interface PoolLayer {
   readonly kind: 'maxPool';
-  /** the input is a relu output, so the relu's gradient mask can be applied while routing the pool's */
-  readonly afterRelu: boolean;
 }
 interface FlattenLayer {
   readonly kind: 'flatten';
@@ -98,25 +97,37 @@ interface Saved {
   inputT?: TensorInfo;
 }
 
-function compile(model: ModelName): { layers: Layer[]; specs: ReturnType<typeof weightSpecs> } {
+interface Compiled {
+  readonly layers: readonly Layer[];
+  readonly specs: ReturnType<typeof weightSpecs>;
+}
+
+/**
+ * The layer plan, or undefined for an architecture the fused step does not cover: it relies on every conv
+ * (always relu) being followed by a 2×2 max-pool, whose backward pass then also does the relu's and hands the
+ * conv its gradient in the two layouts the conv's own backward pass wants.
+ */
+function compile(model: ModelName): Compiled | undefined {
   const specs = weightSpecs(model);
   const index = (name: string) => {
     const at = specs.findIndex((spec) => spec.name === name);
     if (at < 0) throw new Error(`model ${model} has no weight ${name}`);
     return at;
   };
+  const plan = architecture(model);
   const layers: Layer[] = [];
-  let previous: LayerSpec | undefined;
-  for (const layer of architecture(model)) {
+  for (const [i, layer] of plan.entries()) {
     switch (layer.kind) {
       case 'conv': {
+        if (plan[i + 1]?.kind !== 'maxPool') return undefined;
         const kernel = index(`${layer.name}/kernel`);
         const [, , inChannels = 0] = specs[kernel]!.shape;
         layers.push({ kind: 'conv', kernel, bias: index(`${layer.name}/bias`), kernelSize: layer.kernelSize, inChannels, filters: layer.filters });
         break;
       }
       case 'maxPool':
-        layers.push({ kind: 'maxPool', afterRelu: previous?.kind === 'conv' });
+        if (plan[i - 1]?.kind !== 'conv') return undefined;
+        layers.push({ kind: 'maxPool' });
         break;
       case 'flatten':
         layers.push({ kind: 'flatten' });
@@ -128,9 +139,15 @@ function compile(model: ModelName): { layers: Layer[]; specs: ReturnType<typeof 
         break;
       }
     }
-    previous = layer;
   }
   return { layers, specs };
+}
+
+const compiled = new Map<ModelName, Compiled | undefined>();
+
+function plan(model: ModelName): Compiled | undefined {
+  if (!compiled.has(model)) compiled.set(model, compile(model));
+  return compiled.get(model);
 }
 
 export interface FusedBatchResult {
@@ -156,7 +173,7 @@ export interface FusedStepOptions {
  */
 export class FusedTrainer {
   private readonly heap: Heap;
-  private readonly layers: Layer[];
+  private readonly layers: readonly Layer[];
   private readonly specs: ReturnType<typeof weightSpecs>;
   private params: TensorInfo[];
   private readonly velocity: Float32Array[];
@@ -175,7 +192,9 @@ export class FusedTrainer {
     const backend = tf.backend();
     if (!(backend instanceof BackendWasm)) throw new Error('the fused training step needs the wasm backend to be active');
     this.heap = new Heap(backend);
-    ({ layers: this.layers, specs: this.specs } = compile(model));
+    const compiledModel = plan(model);
+    if (!compiledModel) throw new Error(`the fused training step does not cover model ${model}`);
+    ({ layers: this.layers, specs: this.specs } = compiledModel);
     const ordered = (what: string, given: ModelWeights) => this.inSpecOrder(given, what);
     const initial = ordered('weights', weights);
     this.anchor = (options.proximalMu ?? 0) > 0 ? ordered('anchor', options.anchor ?? weights) : [];
@@ -218,7 +237,12 @@ export class FusedTrainer {
    * [n, 28, 28, 1] floats. The caller owns nothing: gradients are copied off the heap.
    */
   gradients(images: Float32Array, labels: Uint8Array): { loss: number; correct: number; gradients: ModelWeights } {
-    const { loss, correct, grads } = this.forwardBackward(this.uploadImages(images, labels.length), labels);
+    const count = labels.length;
+    if (images.length !== count * PIXELS) throw new Error(`expected ${count} images of ${PIXELS} values, got ${images.length} values`);
+    const { input, inputChannelsFirst } = this.uploadBatch(count, (write) => {
+      for (let n = 0; n < count; n++) for (let p = 0; p < PIXELS; p++) write(n, p, images[n * PIXELS + p]!);
+    });
+    const { loss, correct, grads } = this.forwardBackward(input, inputChannelsFirst, labels);
     try {
       return {
         loss,
@@ -236,20 +260,21 @@ export class FusedTrainer {
    */
   step(dataset: Dataset, rows: ArrayLike<number>, start: number, end: number): FusedBatchResult {
     const count = end - start;
-    const input = this.heap.alloc([count, IMAGE_ROWS, IMAGE_COLS, IMAGE_CHANNELS]);
-    const pixels = this.heap.view(input);
     const labels = new Uint8Array(count);
-    const { images } = dataset;
     for (let row = 0; row < count; row++) {
       const sample = rows[start + row]!;
       const label = dataset.labels[sample]!;
       if (label >= NUM_CLASSES) throw new Error(`sample ${sample} has label ${label}, expected 0–${NUM_CLASSES - 1}`);
       labels[row] = label;
-      const from = sample * PIXELS;
-      const to = row * PIXELS;
-      for (let p = 0; p < PIXELS; p++) pixels[to + p] = images[from + p]! / 255;
     }
-    const { loss, correct, grads } = this.forwardBackward(input, labels);
+    const { images } = dataset;
+    const { input, inputChannelsFirst } = this.uploadBatch(count, (write) => {
+      for (let row = 0; row < count; row++) {
+        const from = rows[start + row]! * PIXELS;
+        for (let p = 0; p < PIXELS; p++) write(row, p, images[from + p]! / 255);
+      }
+    });
+    const { loss, correct, grads } = this.forwardBackward(input, inputChannelsFirst, labels);
     try {
       if (Number.isFinite(loss)) this.applyGradients(grads);
     } finally {
@@ -258,17 +283,40 @@ export class FusedTrainer {
     return { loss, correct };
   }
 
-  private uploadImages(images: Float32Array, count: number): TensorInfo {
-    if (images.length !== count * PIXELS) throw new Error(`expected ${count} images of ${PIXELS} values, got ${images.length} values`);
+  /**
+   * The batch as [n, 28, 28, 1] and, when the first layer is a conv, also as [1, 28, 28, n]: the layout its
+   * filter gradient wants, written here for free instead of transposed later.
+   */
+  private uploadBatch(
+    count: number,
+    fill: (write: (row: number, pixel: number, value: number) => void) => void,
+  ): { input: TensorInfo; inputChannelsFirst?: TensorInfo } {
     const input = this.heap.alloc([count, IMAGE_ROWS, IMAGE_COLS, IMAGE_CHANNELS]);
-    this.heap.view(input).set(images);
-    return input;
+    const channelsFirst = this.layers[0]?.kind === 'conv' ? this.heap.alloc([IMAGE_CHANNELS, IMAGE_ROWS, IMAGE_COLS, count]) : undefined;
+    const pixels = this.heap.view(input);
+    if (channelsFirst) {
+      const transposed = this.heap.view(channelsFirst);
+      fill((row, pixel, value) => {
+        pixels[row * PIXELS + pixel] = value;
+        transposed[pixel * count + row] = value;
+      });
+      return { input, inputChannelsFirst: channelsFirst };
+    }
+    fill((row, pixel, value) => {
+      pixels[row * PIXELS + pixel] = value;
+    });
+    return { input };
   }
 
-  /** Takes ownership of `input`. Returns gradients in spec order, owned by the caller. */
-  private forwardBackward(input: TensorInfo, labels: Uint8Array): { loss: number; correct: number; grads: TensorInfo[] } {
+  /** Takes ownership of the inputs. Returns gradients in spec order, owned by the caller. */
+  private forwardBackward(
+    input: TensorInfo,
+    inputChannelsFirst: TensorInfo | undefined,
+    labels: Uint8Array,
+  ): { loss: number; correct: number; grads: TensorInfo[] } {
     if (this.disposed) throw new Error('this trainer was disposed');
     const owned: TensorInfo[] = [input];
+    if (inputChannelsFirst) owned.push(inputChannelsFirst);
     const saved: Saved[] = [];
     const grads: (TensorInfo | undefined)[] = this.specs.map(() => undefined);
     try {
@@ -285,7 +333,16 @@ export class FusedTrainer {
 
       let dy: TensorInfo | undefined = dLogits;
       for (let i = this.layers.length - 1; i >= 0 && dy; i--) {
-        dy = this.backward(this.layers[i]!, saved[i]!, dy, i === 0 || this.firstWeighted(i), grads, owned);
+        const layer = this.layers[i]!;
+        if (layer.kind === 'maxPool') {
+          // compile() guarantees a conv right below: both go back in one pass.
+          const conv = this.layers[i - 1] as ConvLayer;
+          const channelsFirst = i - 1 === 0 ? inputChannelsFirst : undefined;
+          dy = this.poolConvBackward(conv, saved[i - 1]!, saved[i]!, dy, channelsFirst, this.firstWeighted(i - 1), grads, owned);
+          i--;
+        } else {
+          dy = this.backward(layer, saved[i]!, dy, this.firstWeighted(i), grads, owned);
+        }
       }
       const complete = grads.map((grad, i) => {
         if (!grad) throw new Error(`no gradient for ${this.specs[i]!.name}`);
@@ -353,9 +410,9 @@ export class FusedTrainer {
     }
   }
 
-  /** Returns the gradient for the layer's input (owned), or undefined when nothing below needs it. */
+  /** Dense and flatten layers. Returns the gradient for the layer's input (owned), or undefined when unneeded. */
   private backward(
-    layer: Layer,
+    layer: DenseLayer | FlattenLayer | ConvLayer,
     saved: Saved,
     dy: TensorInfo,
     isFirst: boolean,
@@ -363,87 +420,156 @@ export class FusedTrainer {
     owned: TensorInfo[],
   ): TensorInfo | undefined {
     const heap = this.heap;
-    switch (layer.kind) {
-      case 'dense': {
-        const [batch = 0] = saved.output.shape;
-        const units = layer.units;
-        const dz = heap.alloc([batch, units]);
-        const dzT = heap.alloc([units, batch]);
-        const biasGrad = heap.alloc([units]);
-        owned.push(dz, dzT);
-        grads[layer.bias] = biasGrad;
-        {
-          const g = heap.view(dy);
-          const y = heap.view(saved.output);
-          const d = heap.view(dz);
-          const dT = heap.view(dzT);
-          const db = heap.view(biasGrad);
-          db.fill(0);
-          for (let n = 0; n < batch; n++) {
-            for (let unit = 0; unit < units; unit++) {
-              const at = n * units + unit;
-              const value = layer.relu && !(y[at]! > 0) ? 0 : g[at]!;
-              d[at] = value;
-              dT[unit * batch + n] = value;
-              db[unit] = db[unit]! + value;
-            }
-          }
+    if (layer.kind === 'flatten') return heap.alias(dy, saved.input.shape);
+    if (layer.kind === 'conv') throw new Error('a conv without its max-pool reached the fused backward pass');
+    const [batch = 0] = saved.output.shape;
+    const units = layer.units;
+    const dz = heap.alloc([batch, units]);
+    const dzT = heap.alloc([units, batch]);
+    const biasGrad = heap.alloc([units]);
+    owned.push(dz, dzT);
+    grads[layer.bias] = biasGrad;
+    {
+      const g = heap.view(dy);
+      const y = heap.view(saved.output);
+      const d = heap.view(dz);
+      const dT = heap.view(dzT);
+      const db = heap.view(biasGrad);
+      db.fill(0);
+      for (let n = 0; n < batch; n++) {
+        for (let unit = 0; unit < units; unit++) {
+          const at = n * units + unit;
+          const value = layer.relu && !(y[at]! > 0) ? 0 : g[at]!;
+          d[at] = value;
+          dT[unit * batch + n] = value;
+          db[unit] = db[unit]! + value;
         }
-        grads[layer.kernel] = heap.run('BatchMatMul', { a: saved.inputT!, b: dz }, { transposeA: false, transposeB: false });
-        if (isFirst) return undefined;
-        // dxᵀ = W·dzᵀ keeps the small operand on the right (see forward).
-        const dxT = heap.run('BatchMatMul', { a: this.params[layer.kernel]!, b: dzT }, { transposeA: false, transposeB: false });
-        owned.push(dxT);
-        const dx = heap.transpose2d(dxT);
-        owned.push(dx);
-        return dx;
-      }
-      case 'flatten':
-        return heap.alias(dy, saved.input.shape);
-      case 'maxPool': {
-        const dx = heap.alloc(saved.input.shape);
-        owned.push(dx);
-        maxPool2x2Backward(saved.input.shape, heap.view(saved.input), heap.view(saved.output), heap.view(dy), heap.view(dx), layer.afterRelu);
-        return dx;
-      }
-      case 'conv': {
-        let dz = dy;
-        if (!this.maskedByPool(layer)) {
-          dz = heap.alloc(dy.shape);
-          owned.push(dz);
-          const g = heap.view(dy);
-          const y = heap.view(saved.output);
-          const d = heap.view(dz);
-          for (let i = 0; i < d.length; i++) d[i] = y[i]! > 0 ? g[i]! : 0;
-        }
-        const biasGrad = heap.alloc([layer.filters]);
-        grads[layer.bias] = biasGrad;
-        sumChannels(heap.view(dz), heap.view(biasGrad));
-        grads[layer.kernel] = heap.run(
-          'Conv2DBackpropFilter',
-          { x: saved.input, dy: dz },
-          { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [layer.kernelSize, layer.kernelSize, layer.inChannels, layer.filters] },
-        );
-        if (isFirst) return undefined;
-        const dx = heap.run(
-          'Conv2DBackpropInput',
-          { dy: dz, filter: this.params[layer.kernel]! },
-          { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', inputShape: saved.input.shape },
-        );
-        owned.push(dx);
-        return dx;
       }
     }
+    grads[layer.kernel] = heap.run('BatchMatMul', { a: saved.inputT!, b: dz }, { transposeA: false, transposeB: false });
+    if (isFirst) return undefined;
+    // dxᵀ = W·dzᵀ keeps the small operand on the right (see forward).
+    const dxT = heap.run('BatchMatMul', { a: this.params[layer.kernel]!, b: dzT }, { transposeA: false, transposeB: false });
+    owned.push(dxT);
+    const dx = heap.transpose2d(dxT);
+    owned.push(dx);
+    return dx;
   }
 
-  /** The layer right after this conv is a pool whose backward pass already applied the relu mask. */
-  private maskedByPool(layer: ConvLayer): boolean {
-    const next = this.layers[this.layers.indexOf(layer) + 1];
-    return next?.kind === 'maxPool' && next.afterRelu;
+  /**
+   * Back through max-pool, relu and conv in one go. The pool's gradient is routed straight into the conv's
+   * pre-activation gradient dz, in NHWC (for the input gradient) and in [H, W, N, O] (for the filter gradient,
+   * where dz acts as the filter), with the bias gradient summed on the way; the filter gradient is then one
+   * valid correlation of the input as [C, H, W, N] with that filter, the input gradient one 'full' correlation
+   * of dz with the rotated kernel. Both are XNNPACK convolutions; no transposes of dz are needed.
+   */
+  private poolConvBackward(
+    conv: ConvLayer,
+    convSaved: Saved,
+    poolSaved: Saved,
+    dy: TensorInfo,
+    inputChannelsFirst: TensorInfo | undefined,
+    isFirst: boolean,
+    grads: (TensorInfo | undefined)[],
+    owned: TensorInfo[],
+  ): TensorInfo | undefined {
+    const heap = this.heap;
+    const [batch = 0, height = 0, width = 0] = convSaved.output.shape;
+    const { kernelSize: k, inChannels, filters } = conv;
+    // 'same' padding at stride 1, as tfjs computes it: the extra row/column goes at the bottom/right.
+    const padBefore = Math.floor((k - 1) / 2);
+    const padAfter = k - 1 - padBefore;
+
+    const dzFilter = heap.alloc([height, width, batch, filters]);
+    owned.push(dzFilter);
+    const dz = isFirst ? undefined : heap.alloc([batch, height, width, filters]);
+    if (dz) owned.push(dz);
+    const biasGrad = heap.alloc([filters]);
+    grads[conv.bias] = biasGrad;
+    maxPoolReluBackward(
+      convSaved.output.shape,
+      heap.view(convSaved.output),
+      heap.view(poolSaved.output),
+      heap.view(dy),
+      heap.view(dzFilter),
+      dz ? heap.view(dz) : undefined,
+      heap.view(biasGrad),
+    );
+
+    let images = inputChannelsFirst;
+    if (!images) {
+      images = heap.run('Transpose', { x: convSaved.input }, { perm: [3, 1, 2, 0] });
+      owned.push(images);
+    }
+    const correlation = heap.run(
+      'Conv2D',
+      { x: images, filter: dzFilter },
+      {
+        strides: [1, 1],
+        pad: [
+          [0, 0],
+          [padBefore, padAfter],
+          [padBefore, padAfter],
+          [0, 0],
+        ],
+        dilations: [1, 1],
+        dataFormat: 'NHWC',
+      },
+    );
+    owned.push(correlation);
+    // [C, k, k, O] → [k, k, C, O]
+    const kernelGrad = heap.alloc([k, k, inChannels, filters]);
+    grads[conv.kernel] = kernelGrad;
+    {
+      const from = heap.view(correlation);
+      const to = heap.view(kernelGrad);
+      for (let c = 0; c < inChannels; c++) {
+        for (let tap = 0; tap < k * k; tap++) {
+          const source = (c * k * k + tap) * filters;
+          const target = (tap * inChannels + c) * filters;
+          for (let o = 0; o < filters; o++) to[target + o] = from[source + o]!;
+        }
+      }
+    }
+    if (!dz) return undefined;
+
+    // dx = dz ⋆ rot180(W) with in/out channels swapped: [k, k, O, C].
+    const rotated = heap.alloc([k, k, filters, inChannels]);
+    owned.push(rotated);
+    {
+      const w = heap.view(this.params[conv.kernel]!);
+      const r = heap.view(rotated);
+      for (let kh = 0; kh < k; kh++) {
+        for (let kw = 0; kw < k; kw++) {
+          const source = ((k - 1 - kh) * k + (k - 1 - kw)) * inChannels * filters;
+          const target = (kh * k + kw) * filters * inChannels;
+          for (let c = 0; c < inChannels; c++) {
+            for (let o = 0; o < filters; o++) r[target + o * inChannels + c] = w[source + c * filters + o]!;
+          }
+        }
+      }
+    }
+    const dx = heap.run(
+      'Conv2D',
+      { x: dz, filter: rotated },
+      {
+        strides: [1, 1],
+        pad: [
+          [0, 0],
+          [padAfter, padBefore],
+          [padAfter, padBefore],
+          [0, 0],
+        ],
+        dilations: [1, 1],
+        dataFormat: 'NHWC',
+      },
+    );
+    owned.push(dx);
+    return dx;
   }
 
   private applyGradients(grads: readonly TensorInfo[]): void {
-    const { learningRate, optimizer, momentum } = this.options.local;
+    const { learningRate: lr, optimizer, momentum } = this.options.local;
     const mu = this.options.proximalMu ?? 0;
     const adam = optimizer === 'adam';
     const biasCorrection1 = 1 - this.adamPower1;
@@ -454,24 +580,28 @@ export class FusedTrainer {
       const w = this.heap.view(param);
       const g = this.heap.view(grads[i]!);
       const out = this.heap.view(next);
+      const size = w.length;
+      // The gradient is ours to change: fold the strategy's terms in first, then one tight loop per optimizer.
       const anchor = this.anchor[i];
+      if (anchor) for (let k = 0; k < size; k++) g[k] = g[k]! + mu * (w[k]! - anchor[k]!);
       const correction = this.correction[i];
+      if (correction) for (let k = 0; k < size; k++) g[k] = g[k]! + correction[k]!;
       const v = this.velocity[i];
       const s = this.secondMoment[i];
-      for (let k = 0; k < w.length; k++) {
-        let gradient = g[k]!;
-        if (anchor) gradient += mu * (w[k]! - anchor[k]!);
-        if (correction) gradient += correction[k]!;
-        if (adam) {
-          const m1 = (v![k] = ADAM_BETA1 * v![k]! + (1 - ADAM_BETA1) * gradient);
-          const m2 = (s![k] = ADAM_BETA2 * s![k]! + (1 - ADAM_BETA2) * gradient * gradient);
-          out[k] = w[k]! - (learningRate * (m1 / biasCorrection1)) / (Math.sqrt(m2 / biasCorrection2) + ADAM_EPSILON);
-        } else if (v) {
-          const accumulated = (v[k] = momentum * v[k]! + gradient);
-          out[k] = w[k]! - learningRate * accumulated;
-        } else {
-          out[k] = w[k]! - learningRate * gradient;
+      if (adam && v && s) {
+        for (let k = 0; k < size; k++) {
+          const gradient = g[k]!;
+          const m1 = (v[k] = ADAM_BETA1 * v[k]! + (1 - ADAM_BETA1) * gradient);
+          const m2 = (s[k] = ADAM_BETA2 * s[k]! + (1 - ADAM_BETA2) * gradient * gradient);
+          out[k] = w[k]! - (lr * (m1 / biasCorrection1)) / (Math.sqrt(m2 / biasCorrection2) + ADAM_EPSILON);
         }
+      } else if (v) {
+        for (let k = 0; k < size; k++) {
+          const accumulated = (v[k] = momentum * v[k]! + g[k]!);
+          out[k] = w[k]! - lr * accumulated;
+        }
+      } else {
+        for (let k = 0; k < size; k++) out[k] = w[k]! - lr * g[k]!;
       }
       this.heap.free(param);
       return next;
@@ -513,46 +643,59 @@ function softmaxCrossEntropy(logits: Float32Array, labels: Uint8Array, dLogits: 
 }
 
 /**
- * Routes each 2×2/stride-2 window's gradient to its first maximum in row-major order (the cpu backend's rule);
- * with `reluMask` a window whose maximum is not positive passes nothing, which is the preceding relu's gradient.
+ * Routes each 2×2/stride-2 window's gradient to its first maximum in row-major order (the cpu backend's rule)
+ * unless that maximum is not positive (the relu below passes nothing there), into dz as [H, W, N, C] and, when
+ * given, as [N, H, W, C]; sums the bias gradient per channel on the way. `x` is the relu output [N, H, W, C].
  */
-function maxPool2x2Backward(
+function maxPoolReluBackward(
   shape: readonly number[],
   x: Float32Array,
   pooled: Float32Array,
   dy: Float32Array,
-  dx: Float32Array,
-  reluMask: boolean,
+  dzFilter: Float32Array,
+  dz: Float32Array | undefined,
+  biasGrad: Float32Array,
 ): void {
   const [batch = 0, height = 0, width = 0, channels = 0] = shape;
   const outHeight = Math.floor(height / 2);
   const outWidth = Math.floor(width / 2);
   const rowStride = width * channels;
-  dx.fill(0);
+  const filterRowStride = width * batch * channels;
+  const filterColStride = batch * channels;
+  const bias = new Float64Array(channels);
+  dzFilter.fill(0);
+  dz?.fill(0);
   let o = 0;
   for (let n = 0; n < batch; n++) {
     for (let r = 0; r < outHeight; r++) {
       for (let c = 0; c < outWidth; c++) {
         const topLeft = ((n * height + 2 * r) * width + 2 * c) * channels;
+        const filterTopLeft = 2 * r * filterRowStride + 2 * c * filterColStride + n * channels;
         for (let ch = 0; ch < channels; ch++, o++) {
           const max = pooled[o]!;
-          if (reluMask && !(max > 0)) continue;
+          if (!(max > 0)) continue;
+          const gradient = dy[o]!;
           const p00 = topLeft + ch;
-          const p01 = p00 + channels;
-          const p10 = p00 + rowStride;
-          const at = x[p00] === max ? p00 : x[p01] === max ? p01 : x[p10] === max ? p10 : p10 + channels;
-          dx[at] = dy[o]!;
+          let at = p00;
+          let filterAt = filterTopLeft + ch;
+          if (x[p00] !== max) {
+            if (x[p00 + channels] === max) {
+              at = p00 + channels;
+              filterAt += filterColStride;
+            } else if (x[p00 + rowStride] === max) {
+              at = p00 + rowStride;
+              filterAt += filterRowStride;
+            } else {
+              at = p00 + rowStride + channels;
+              filterAt += filterRowStride + filterColStride;
+            }
+          }
+          dzFilter[filterAt] = gradient;
+          if (dz) dz[at] = gradient;
+          bias[ch] = bias[ch]! + gradient;
         }
       }
     }
   }
-}
-
-function sumChannels(values: Float32Array, out: Float32Array): void {
-  const channels = out.length;
-  const sums = new Float64Array(channels);
-  for (let i = 0; i < values.length; i += channels) {
-    for (let c = 0; c < channels; c++) sums[c] = sums[c]! + values[i + c]!;
-  }
-  out.set(sums);
+  biasGrad.set(bias);
 }

@@ -110,8 +110,11 @@ interface StepRunner {
 /** The hand-written step (fused-wasm.ts), ~1.5–2× faster, wherever the wasm backend runs; tfjs autograd elsewhere. */
 function stepRunner(args: TrainLocalArgs, mu: number): StepRunner {
   const loop = args.loop ?? 'auto';
-  if (loop === 'fused' && !fusedStepAvailable()) throw new Error(`the fused training loop needs the wasm backend, not ${tf.getBackend()}`);
-  if (loop === 'fused' || (loop === 'auto' && fusedStepAvailable())) return fusedRunner(args, mu);
+  const fused = fusedStepAvailable(args.model);
+  if (loop === 'fused' && !fused) {
+    throw new Error(`the fused training loop needs the wasm backend (running: ${tf.getBackend()}) and a model it covers (${args.model})`);
+  }
+  if (loop === 'fused' || (loop === 'auto' && fused)) return fusedRunner(args, mu);
   return tapeRunner(args, mu);
 }
 
