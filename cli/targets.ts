@@ -24,6 +24,8 @@ export interface TargetOptions {
   readonly endpoint?: string;
   /** local target: where the embedded cloud's JSON-line log goes (it would drown the progress display on stdout) */
   readonly logFile?: string;
+  /** local target: training worker threads (default: one per core) */
+  readonly trainWorkers?: number;
 }
 
 /** Where experiments go: a bucket to upload configs to and watch, and how to let go of it afterwards. */
@@ -42,6 +44,14 @@ export function addTargetOptions(command: Command, verb: string): Command {
     .option('--endpoint <url>', 'S3 endpoint: LocalStack (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566) or a running `flambda dev`');
 }
 
+/** --workers: a positive integer, or undefined when not given. */
+export function parseWorkers(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const workers = Number(value);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UserError(`--workers must be an integer from 1 to 256 (got "${value}")`);
+  return workers;
+}
+
 export function parseTargetName(value: string): TargetName {
   if ((TARGETS as readonly string[]).includes(value)) return value as TargetName;
   throw new UserError(`--target must be one of ${TARGETS.join(', ')} (got "${value}")`);
@@ -52,10 +62,11 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
     const logStream = options.logFile ? await openLogFile(options.logFile) : undefined;
     const cloud = await startLocalCloud({
       handlers: defaultHandlers(),
+      ...(options.trainWorkers ? { trainWorkers: options.trainWorkers } : {}),
       ...(logStream ? { log: (event, fields = {}) => logStream.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`) } : {}),
     });
     return {
-      description: `embedded local cloud (${cloud.endpoint}${options.logFile ? `, log: ${options.logFile}` : ''})`,
+      description: `embedded local cloud (${cloud.endpoint}, ${cloud.trainWorkers} training worker${cloud.trainWorkers === 1 ? '' : 's'}${options.logFile ? `, log: ${options.logFile}` : ''})`,
       store: cloud.context.store,
       close: async () => {
         await cloud.stop();

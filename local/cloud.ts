@@ -181,6 +181,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       endpoint,
       region,
       bucket,
+      trainWorkers: trainConcurrency,
       queueUrls,
       environment: {
         FLAMBDA_BUCKET: bucket,

@@ -72,6 +72,8 @@ export interface LocalCloud {
   readonly endpoint: string;
   readonly region: string;
   readonly bucket: string;
+  /** How many training jobs run at once: the worker threads of a worker-module train handler, else the train concurrency. */
+  readonly trainWorkers: number;
   readonly queueUrls: LocalQueueUrls;
   /** The variables a handler reads (FLAMBDA_*, AWS_ENDPOINT_URL, AWS_REGION), to point other processes here. */
   readonly environment: Readonly<Record<string, string>>;

@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -12,7 +13,9 @@ import { readExperimentMetrics } from '../../shared/pipeline/experiment.js';
 import { downloadExperiment } from '../results.js';
 import { renderComparisonMarkdown } from '../../shared/report/index.js';
 import { formatRoundTable } from '../tables.js';
-import { addTargetOptions, openTarget, parseTargetName, type Target, type TargetName } from '../targets.js';
+import { clientsPerRound } from '../../shared/sampling/count.js';
+import { trainerPoolSize } from '../../local/trainer-pool.js';
+import { addTargetOptions, openTarget, parseTargetName, parseWorkers, type Target, type TargetName } from '../targets.js';
 import { watchExperiment, type Progress } from '../watch.js';
 
 interface RunOptions {
@@ -23,6 +26,7 @@ interface RunOptions {
   endpoint?: string;
   id?: string;
   stallTimeout: string;
+  workers?: string;
 }
 
 export function runCommand(): Command {
@@ -36,6 +40,11 @@ export function runCommand(): Command {
   return addTargetOptions(command, 'where to run')
     .option('--id <id>', 'experiment id (one config only; default <name>-<timestamp>)')
     .option('--stall-timeout <seconds>', 'fail if nothing progresses for this long', '1800')
+    .option(
+      '--workers <n>',
+      'local target: training worker threads (default: the fewest that keep every core busy until the end of a round, ' +
+        'e.g. 3 for 5 clients on 2 cores)',
+    )
     .addHelpText('after', '\nExamples:\n  flambda run examples/mnist-iid.json\n  flambda run examples/mnist-iid.json examples/mnist-label-skew.json --out results\n  flambda run examples/quick.json --target aws --stack Flambda')
     .action(async (configPaths: string[], options: RunOptions) => {
       process.exitCode = await run(configPaths, options);
@@ -55,6 +64,7 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
   const stallTimeoutSeconds = Number(options.stallTimeout);
   if (!Number.isFinite(stallTimeoutSeconds) || stallTimeoutSeconds <= 0) throw new UserError('--stall-timeout must be a positive number of seconds');
   const planned = await Promise.all(configPaths.map((file, index) => plan(file, options.id, index)));
+  const trainWorkers = parseWorkers(options.workers) ?? Math.max(...planned.map(({ config }) => trainerPoolSize(trainingJobsPerRound(config), os.availableParallelism())));
 
   const opened = await openTarget({
     target,
@@ -62,6 +72,7 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
     bucket: options.bucket,
     endpoint: options.endpoint,
     logFile: path.join(options.out, 'flambda-local.log'),
+    trainWorkers,
   });
   console.log(`flambda: running ${planned.length} experiment(s) on ${opened.description}`);
   const finished: { status: ExperimentStatus; metrics?: ExperimentMetrics }[] = [];
@@ -76,6 +87,10 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
   const completed = finished.flatMap((f) => (f.status.state === 'completed' && f.metrics ? [f.metrics] : []));
   if (completed.length > 1) console.log(`\n${renderComparisonMarkdown(completed)}`);
   return finished.every((f) => f.status.state === 'completed') ? 0 : 1;
+}
+
+function trainingJobsPerRound(config: ExperimentConfig): number {
+  return config.sampling ? clientsPerRound(config.sampling, config.clients) : config.clients;
 }
 
 async function plan(file: string, id: string | undefined, index: number): Promise<Planned> {

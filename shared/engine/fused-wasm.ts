@@ -239,10 +239,10 @@ export class FusedTrainer {
   gradients(images: Float32Array, labels: Uint8Array): { loss: number; correct: number; gradients: ModelWeights } {
     const count = labels.length;
     if (images.length !== count * PIXELS) throw new Error(`expected ${count} images of ${PIXELS} values, got ${images.length} values`);
-    const { input, inputChannelsFirst } = this.uploadBatch(count, (write) => {
+    const { input, inputPatches } = this.uploadBatch(count, (write) => {
       for (let n = 0; n < count; n++) for (let p = 0; p < PIXELS; p++) write(n, p, images[n * PIXELS + p]!);
     });
-    const { loss, correct, grads } = this.forwardBackward(input, inputChannelsFirst, labels);
+    const { loss, correct, grads } = this.forwardBackward(input, inputPatches, labels);
     try {
       return {
         loss,
@@ -268,13 +268,13 @@ export class FusedTrainer {
       labels[row] = label;
     }
     const { images } = dataset;
-    const { input, inputChannelsFirst } = this.uploadBatch(count, (write) => {
+    const { input, inputPatches } = this.uploadBatch(count, (write) => {
       for (let row = 0; row < count; row++) {
         const from = rows[start + row]! * PIXELS;
         for (let p = 0; p < PIXELS; p++) write(row, p, images[from + p]! / 255);
       }
     });
-    const { loss, correct, grads } = this.forwardBackward(input, inputChannelsFirst, labels);
+    const { loss, correct, grads } = this.forwardBackward(input, inputPatches, labels);
     try {
       if (Number.isFinite(loss)) this.applyGradients(grads);
     } finally {
@@ -284,39 +284,36 @@ export class FusedTrainer {
   }
 
   /**
-   * The batch as [n, 28, 28, 1] and, when the first layer is a conv, also as [1, 28, 28, n]: the layout its
-   * filter gradient wants, written here for free instead of transposed later.
+   * The batch as [n, 28, 28, 1] and, when the first layer is a conv on the single grey channel, also as its
+   * patches: one row per kernel tap holding every pixel that tap sees, zero where it falls in the padding.
+   * Then that conv's filter gradient is a single matmul (patches · dz), ~3× faster than as a convolution.
    */
   private uploadBatch(
     count: number,
     fill: (write: (row: number, pixel: number, value: number) => void) => void,
-  ): { input: TensorInfo; inputChannelsFirst?: TensorInfo } {
+  ): { input: TensorInfo; inputPatches?: TensorInfo } {
+    const first = this.layers[0];
+    const withPatches = first?.kind === 'conv' && first.inChannels === 1;
     const input = this.heap.alloc([count, IMAGE_ROWS, IMAGE_COLS, IMAGE_CHANNELS]);
-    const channelsFirst = this.layers[0]?.kind === 'conv' ? this.heap.alloc([IMAGE_CHANNELS, IMAGE_ROWS, IMAGE_COLS, count]) : undefined;
+    const patches = withPatches ? this.heap.alloc([first.kernelSize * first.kernelSize, count * PIXELS]) : undefined;
     const pixels = this.heap.view(input);
-    if (channelsFirst) {
-      const transposed = this.heap.view(channelsFirst);
-      fill((row, pixel, value) => {
-        pixels[row * PIXELS + pixel] = value;
-        transposed[pixel * count + row] = value;
-      });
-      return { input, inputChannelsFirst: channelsFirst };
-    }
     fill((row, pixel, value) => {
       pixels[row * PIXELS + pixel] = value;
     });
-    return { input };
+    if (!patches || first?.kind !== 'conv') return { input };
+    writePatches(pixels, count, first.kernelSize, this.heap.view(patches));
+    return { input, inputPatches: patches };
   }
 
   /** Takes ownership of the inputs. Returns gradients in spec order, owned by the caller. */
   private forwardBackward(
     input: TensorInfo,
-    inputChannelsFirst: TensorInfo | undefined,
+    inputPatches: TensorInfo | undefined,
     labels: Uint8Array,
   ): { loss: number; correct: number; grads: TensorInfo[] } {
     if (this.disposed) throw new Error('this trainer was disposed');
     const owned: TensorInfo[] = [input];
-    if (inputChannelsFirst) owned.push(inputChannelsFirst);
+    if (inputPatches) owned.push(inputPatches);
     const saved: Saved[] = [];
     const grads: (TensorInfo | undefined)[] = this.specs.map(() => undefined);
     try {
@@ -337,7 +334,7 @@ export class FusedTrainer {
         if (layer.kind === 'maxPool') {
           // compile() guarantees a conv right below: both go back in one pass.
           const conv = this.layers[i - 1] as ConvLayer;
-          const channelsFirst = i - 1 === 0 ? inputChannelsFirst : undefined;
+          const channelsFirst = i - 1 === 0 ? inputPatches : undefined;
           dy = this.poolConvBackward(conv, saved[i - 1]!, saved[i]!, dy, channelsFirst, this.firstWeighted(i - 1), grads, owned);
           i--;
         } else {
@@ -458,17 +455,18 @@ export class FusedTrainer {
 
   /**
    * Back through max-pool, relu and conv in one go. The pool's gradient is routed straight into the conv's
-   * pre-activation gradient dz, in NHWC (for the input gradient) and in [H, W, N, O] (for the filter gradient,
-   * where dz acts as the filter), with the bias gradient summed on the way; the filter gradient is then one
-   * valid correlation of the input as [C, H, W, N] with that filter, the input gradient one 'full' correlation
-   * of dz with the rotated kernel. Both are XNNPACK convolutions; no transposes of dz are needed.
+   * pre-activation gradient dz, written in the layouts the convolutions below want, with the bias gradient
+   * summed on the way. The filter gradient is one matmul of the input patches with dz (first layer), or else one
+   * valid correlation with dz as a batch of O images [O, H, W, N] and the input as the filter [H, W, N, C]: this
+   * way round XNNPACK packs the smaller operand and runs ~1.3–1.6× faster than with dz as the filter. The input
+   * gradient is a 'full' correlation of dz with the rotated kernel. No transposes of dz are needed.
    */
   private poolConvBackward(
     conv: ConvLayer,
     convSaved: Saved,
     poolSaved: Saved,
     dy: TensorInfo,
-    inputChannelsFirst: TensorInfo | undefined,
+    inputPatches: TensorInfo | undefined,
     isFirst: boolean,
     grads: (TensorInfo | undefined)[],
     owned: TensorInfo[],
@@ -480,10 +478,10 @@ export class FusedTrainer {
     const padBefore = Math.floor((k - 1) / 2);
     const padAfter = k - 1 - padBefore;
 
-    const dzFilter = heap.alloc([height, width, batch, filters]);
-    owned.push(dzFilter);
-    const dz = isFirst ? undefined : heap.alloc([batch, height, width, filters]);
+    const dz = inputPatches || !isFirst ? heap.alloc([batch, height, width, filters]) : undefined;
     if (dz) owned.push(dz);
+    const dzImages = inputPatches ? undefined : heap.alloc([filters, height, width, batch]);
+    if (dzImages) owned.push(dzImages);
     const biasGrad = heap.alloc([filters]);
     grads[conv.bias] = biasGrad;
     maxPoolReluBackward(
@@ -491,47 +489,35 @@ export class FusedTrainer {
       heap.view(convSaved.output),
       heap.view(poolSaved.output),
       heap.view(dy),
-      heap.view(dzFilter),
       dz ? heap.view(dz) : undefined,
+      dzImages ? heap.view(dzImages) : undefined,
       heap.view(biasGrad),
     );
 
-    let images = inputChannelsFirst;
-    if (!images) {
-      images = heap.run('Transpose', { x: convSaved.input }, { perm: [3, 1, 2, 0] });
-      owned.push(images);
-    }
-    const correlation = heap.run(
-      'Conv2D',
-      { x: images, filter: dzFilter },
-      {
-        strides: [1, 1],
-        pad: [
-          [0, 0],
-          [padBefore, padAfter],
-          [padBefore, padAfter],
-          [0, 0],
-        ],
-        dilations: [1, 1],
-        dataFormat: 'NHWC',
-      },
-    );
-    owned.push(correlation);
-    // [C, k, k, O] → [k, k, C, O]
-    const kernelGrad = heap.alloc([k, k, inChannels, filters]);
-    grads[conv.kernel] = kernelGrad;
-    {
+    if (inputPatches && dz) {
+      // [k·k, N·H·W] · [N·H·W, O] is already [k, k, 1, O].
+      grads[conv.kernel] = heap.alias(
+        heap.run('BatchMatMul', { a: inputPatches, b: heap.alias(dz, [batch * height * width, filters]) }, { transposeA: false, transposeB: false }),
+        [k, k, inChannels, filters],
+      );
+    } else if (dzImages) {
+      const inputAsFilter = heap.run('Transpose', { x: convSaved.input }, { perm: [1, 2, 0, 3] });
+      owned.push(inputAsFilter);
+      const correlation = heap.run('Conv2D', { x: dzImages, filter: inputAsFilter }, convAttrs(padAfter, padBefore));
+      owned.push(correlation);
+      // correlation[o, a, b, c] = dW[k−1−a, k−1−b, c, o]
+      const kernelGrad = heap.alloc([k, k, inChannels, filters]);
+      grads[conv.kernel] = kernelGrad;
       const from = heap.view(correlation);
       const to = heap.view(kernelGrad);
-      for (let c = 0; c < inChannels; c++) {
+      for (let o = 0; o < filters; o++) {
         for (let tap = 0; tap < k * k; tap++) {
-          const source = (c * k * k + tap) * filters;
-          const target = (tap * inChannels + c) * filters;
-          for (let o = 0; o < filters; o++) to[target + o] = from[source + o]!;
+          const source = (o * k * k + (k * k - 1 - tap)) * inChannels;
+          for (let c = 0; c < inChannels; c++) to[(tap * inChannels + c) * filters + o] = from[source + c]!;
         }
       }
     }
-    if (!dz) return undefined;
+    if (isFirst || !dz) return undefined;
 
     // dx = dz ⋆ rot180(W) with in/out channels swapped: [k, k, O, C].
     const rotated = heap.alloc([k, k, filters, inChannels]);
@@ -539,31 +525,15 @@ export class FusedTrainer {
     {
       const w = heap.view(this.params[conv.kernel]!);
       const r = heap.view(rotated);
-      for (let kh = 0; kh < k; kh++) {
-        for (let kw = 0; kw < k; kw++) {
-          const source = ((k - 1 - kh) * k + (k - 1 - kw)) * inChannels * filters;
-          const target = (kh * k + kw) * filters * inChannels;
-          for (let c = 0; c < inChannels; c++) {
-            for (let o = 0; o < filters; o++) r[target + o * inChannels + c] = w[source + c * filters + o]!;
-          }
+      for (let tap = 0; tap < k * k; tap++) {
+        const source = (k * k - 1 - tap) * inChannels * filters;
+        const target = tap * filters * inChannels;
+        for (let c = 0; c < inChannels; c++) {
+          for (let o = 0; o < filters; o++) r[target + o * inChannels + c] = w[source + c * filters + o]!;
         }
       }
     }
-    const dx = heap.run(
-      'Conv2D',
-      { x: dz, filter: rotated },
-      {
-        strides: [1, 1],
-        pad: [
-          [0, 0],
-          [padAfter, padBefore],
-          [padAfter, padBefore],
-          [0, 0],
-        ],
-        dilations: [1, 1],
-        dataFormat: 'NHWC',
-      },
-    );
+    const dx = heap.run('Conv2D', { x: dz, filter: rotated }, convAttrs(padAfter, padBefore));
     owned.push(dx);
     return dx;
   }
@@ -642,60 +612,108 @@ function softmaxCrossEntropy(logits: Float32Array, labels: Uint8Array, dLogits: 
   return { loss: total / batch, correct };
 }
 
+/** Stride-1 conv attributes with explicit padding: `before` rows/columns at the top/left, `after` at the bottom/right. */
+function convAttrs(before: number, after: number): tf.NamedAttrMap {
+  return {
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [before, after],
+      [before, after],
+      [0, 0],
+    ],
+    dilations: [1, 1],
+    dataFormat: 'NHWC',
+  };
+}
+
 /**
  * Routes each 2×2/stride-2 window's gradient to its first maximum in row-major order (the cpu backend's rule)
- * unless that maximum is not positive (the relu below passes nothing there), into dz as [H, W, N, C] and, when
- * given, as [N, H, W, C]; sums the bias gradient per channel on the way. `x` is the relu output [N, H, W, C].
+ * unless that maximum is not positive (the relu below passes nothing there), into dz as [N, H, W, C] and/or as
+ * [C, H, W, N]; sums the bias gradient per channel on the way. `x` is the relu output [N, H, W, C].
  */
 function maxPoolReluBackward(
   shape: readonly number[],
   x: Float32Array,
   pooled: Float32Array,
   dy: Float32Array,
-  dzFilter: Float32Array,
   dz: Float32Array | undefined,
+  dzChannelsFirst: Float32Array | undefined,
   biasGrad: Float32Array,
 ): void {
   const [batch = 0, height = 0, width = 0, channels = 0] = shape;
   const outHeight = Math.floor(height / 2);
   const outWidth = Math.floor(width / 2);
   const rowStride = width * channels;
-  const filterRowStride = width * batch * channels;
-  const filterColStride = batch * channels;
+  // [C, H, W, N]: a step right is N, a step down W·N, a channel H·W·N
+  const cfChannelStride = height * width * batch;
+  const cfRowStride = width * batch;
   const bias = new Float64Array(channels);
-  dzFilter.fill(0);
   dz?.fill(0);
+  dzChannelsFirst?.fill(0);
   let o = 0;
   for (let n = 0; n < batch; n++) {
     for (let r = 0; r < outHeight; r++) {
       for (let c = 0; c < outWidth; c++) {
         const topLeft = ((n * height + 2 * r) * width + 2 * c) * channels;
-        const filterTopLeft = 2 * r * filterRowStride + 2 * c * filterColStride + n * channels;
+        const cfTopLeft = 2 * r * cfRowStride + 2 * c * batch + n;
         for (let ch = 0; ch < channels; ch++, o++) {
           const max = pooled[o]!;
           if (!(max > 0)) continue;
           const gradient = dy[o]!;
           const p00 = topLeft + ch;
           let at = p00;
-          let filterAt = filterTopLeft + ch;
+          let cfAt = cfTopLeft + ch * cfChannelStride;
           if (x[p00] !== max) {
             if (x[p00 + channels] === max) {
               at = p00 + channels;
-              filterAt += filterColStride;
+              cfAt += batch;
             } else if (x[p00 + rowStride] === max) {
               at = p00 + rowStride;
-              filterAt += filterRowStride;
+              cfAt += cfRowStride;
             } else {
               at = p00 + rowStride + channels;
-              filterAt += filterRowStride + filterColStride;
+              cfAt += cfRowStride + batch;
             }
           }
-          dzFilter[filterAt] = gradient;
           if (dz) dz[at] = gradient;
+          if (dzChannelsFirst) dzChannelsFirst[cfAt] = gradient;
           bias[ch] = bias[ch]! + gradient;
         }
       }
     }
   }
   biasGrad.set(bias);
+}
+
+/**
+ * im2col for one grey channel and a k×k 'same' kernel: patches[tap][n·H·W + i·W + j] = x[n, i+a−p, j+b−p]
+ * for tap = a·k + b (p = the top/left padding), 0 outside the image. Written a row segment at a time.
+ */
+function writePatches(pixels: Float32Array, count: number, k: number, patches: Float32Array): void {
+  const pad = Math.floor((k - 1) / 2);
+  const plane = IMAGE_ROWS * IMAGE_COLS;
+  const tapStride = count * plane;
+  for (let a = 0; a < k; a++) {
+    for (let b = 0; b < k; b++) {
+      const tapBase = (a * k + b) * tapStride;
+      const shiftCols = b - pad;
+      const firstCol = Math.max(0, -shiftCols);
+      const lastCol = Math.min(IMAGE_COLS, IMAGE_COLS - shiftCols);
+      for (let n = 0; n < count; n++) {
+        for (let i = 0; i < IMAGE_ROWS; i++) {
+          const target = tapBase + n * plane + i * IMAGE_COLS;
+          const sourceRow = i + a - pad;
+          if (sourceRow < 0 || sourceRow >= IMAGE_ROWS) {
+            patches.fill(0, target, target + IMAGE_COLS);
+            continue;
+          }
+          const source = n * plane + sourceRow * IMAGE_COLS + shiftCols;
+          patches.fill(0, target, target + firstCol);
+          patches.set(pixels.subarray(source + firstCol, source + lastCol), target + firstCol);
+          patches.fill(0, target + lastCol, target + IMAGE_COLS);
+        }
+      }
+    }
+  }
 }
