@@ -23,7 +23,7 @@ try {
   const backend = await initBackend();
   const weights = initialWeights(data.model, data.seed);
   const train = (count: number) =>
-    trainLocal({ model: data.model, weights, shard: head(data.shard, count), local: data.local, seed: data.seed });
+    trainLocal({ model: data.model, weights, shard: head(data.shard, count), local: data.local, seed: data.seed, loop: data.loop });
   // Compiles kernels and sizes the wasm heap, which the first batches of a fresh process would otherwise pay for.
   await train(data.warmupSamples);
   port.once('message', () => {

@@ -175,6 +175,13 @@ function throughputSection(suite: ThroughputSuite): string {
       return `${row.model} ${ratio(best(row), single ? best(single) : undefined)}`;
     })
     .join(', ');
+  const tape = suite.rows.filter((row) => row.variant === 'tfjs-single-tape');
+  const fusedGain = tape
+    .map((row) => {
+      const fused = tfjsSingle.find((candidate) => candidate.model === row.model);
+      return `${row.model} ${ratio(fused ? best(fused) : Number.NaN, best(row))}`;
+    })
+    .join(', ');
   const glibc = suite.rows.filter((row) => row.variant === 'torch-1-glibc');
   const glibcCost = glibc
     .map((row) => `${row.model} ${ratio(referenceBest(suite, row.model, 'torch-1') ?? Number.NaN, best(row))}`)
@@ -183,13 +190,15 @@ function throughputSection(suite: ThroughputSuite): string {
     '## Local training speed (one client\'s `trainLocal`)',
     '',
     ...machineLines(suite),
-    `- flambda: TensorFlow.js ${tfjs.tfjsVersion}, backend \`${tfjs.backend}\` (${details}), our training loop (shared/engine/train.ts)`,
+    `- flambda: TensorFlow.js ${tfjs.tfjsVersion}, backend \`${tfjs.backend}\` (${details}), our training loop (shared/engine/train.ts; on wasm the fused step of shared/engine/fused-wasm.ts)`,
     `- PyTorch ${torch.torchVersion} (${torch.debianPackage ? `Debian python3-torch ${torch.debianPackage}` : 'not from Debian'}, Python ${torch.pythonVersion}), BLAS: ${torch.blas}; oneDNN ${torch.mkldnn ? 'on' : 'off'}`,
     `- Work: the first ${integer.format(settings.samples)} MNIST training images, one epoch, batch ${settings.batchSize}, SGD lr ${settings.learningRate} momentum ${settings.momentum}; ${settings.warmupBatches} warm-up batches before the clock starts; ${settings.repeats} interleaved round(s) (every engine once per round, order rotated); the best run leads, since other work on a shared machine only ever slows a run down, and the ratios compare best runs`,
     '',
     throughputMarkdown(suite),
     '',
-    `PyTorch with 2 threads against flambda's single client: ${gaps}. ${settings.parallelClients} clients in parallel worker threads against flambda's single client, in total: ${parallelGain}.` +
+    `PyTorch with 2 threads against flambda's single client: ${gaps}.` +
+      (tape.length > 0 ? ` The fused step against tfjs autograd (the tape loop, with our kernel fixes), one client: ${fusedGain}.` : '') +
+      ` ${settings.parallelClients} clients in parallel worker threads against flambda's single client, in total: ${parallelGain}.` +
       (glibc.length > 0 ? ` PyTorch with freed memory kept against glibc's default malloc (1 thread): ${glibcCost} (see below).` : ''),
   ].join('\n');
 }
@@ -211,14 +220,24 @@ function endToEndSection(suite: EndToEndSuite): string {
 
 const WHAT_LIMITS_US = `## What limits us
 
-- **One thread per client.** tfjs 4.22 hard-codes wasm multithreading off under Node (its thread pool needs
-  \`blob:\` worker URLs), so each of our clients trains on one core. PyTorch's 2 threads use both.
-- **128-bit wasm SIMD.** With our kernel fixes (shared/engine/wasm-kernels.ts: filter and input gradients as
-  forward convolutions, dense gradients without transpose flags), what remains is mostly conv2d in XNNPACK at
-  about 10 GFLOP/s. PyTorch runs oneDNN and OpenBLAS with AVX2/FMA, several times more work per instruction.
-- **Parallel clients recover the second core.** Clients are independent, so the local runtime trains them in
-  worker threads (one per core), as separate Lambdas do in the cloud. That is the row to compare with a
-  sequential PyTorch script running 2 threads.
+- **What we did.** On wasm, flambda trains with a fused step (shared/engine/fused-wasm.ts) instead of a tfjs
+  gradient tape: forward with XNNPACK's fused conv + bias + relu; backward written out for our layers, with
+  max-pool, relu and bias gradients in one pass over the wasm heap straight into the layouts the convolutions
+  want; every matmul and convolution oriented so that XNNPACK packs the smaller operand (it repacks the
+  right-hand one on every call); the first layer's filter gradient in a wasm SIMD kernel of ours
+  (shared/engine/simd/kernels.wat); the optimizer one loop per weight. The "autograd loop" row is the same
+  client with the fused step off. Both are checked against tfjs autograd on the cpu backend in the tests.
+- **128-bit wasm SIMD without FMA is the ceiling.** What is left is XNNPACK's convolutions at about 17 GMAC/s
+  a core. cnn-mcmahan spends 30 M of its 36 M multiply-adds per sample in conv2 (forward, filter and input
+  gradient), so even with everything else free one core would train ~470 samples/s. PyTorch runs oneDNN and
+  OpenBLAS with AVX2 FMA. Going further needs FMA in wasm (relaxed SIMD; tfjs 4.22's XNNPACK build has none)
+  or native TensorFlow (\`@tensorflow/tfjs-node\`, which flambda picks first wherever it installs).
+- **One thread per client, so clients train in parallel.** tfjs 4.22 hard-codes wasm multithreading off under
+  Node (its thread pool needs \`blob:\` worker URLs). Clients are independent, so the local runtime trains them
+  in worker threads, as separate Lambdas do in the cloud: the "parallel" row is the one to compare with a
+  sequential PyTorch script running 2 threads. \`flambda run\` sizes that pool to the round (local/trainer-pool.ts):
+  with 5 clients on 2 cores, 2 workers leave the fifth client training alone on one core while the other idles;
+  3 workers share both cores to the end of the round.
 - **PyTorch's threads are fragile under load.** With 2 OpenMP threads on 2 cores, any other busy process stalls
   every parallel region (we have seen 5,200 → 1,550 samples/s); 1 thread degrades gracefully. Compare runs only
   with a low load average, and read both PyTorch rows.
@@ -226,8 +245,7 @@ const WHAT_LIMITS_US = `## What limits us
   on VMs that report free pages to the host (virtio-balloon), re-touching them costs a host fault (~20 µs a page
   here). The reference keeps freed memory (\`mallopt\`, \`--malloc keep\`) so it measures PyTorch, not the VM;
   tfjs's wasm heap never shrinks, so it does not pay this either way.
-- **Not measured here:** \`@tensorflow/tfjs-node\` (native TensorFlow, which would close most of the gap) cannot
-  be installed offline; where it installs, flambda picks it automatically.`;
+- **Not measured here:** \`@tensorflow/tfjs-node\` cannot be installed offline.`;
 
 /** docs/benchmarks.md from the stored results. */
 export function renderBenchmarksDoc(results: BenchResults): string {

@@ -34,7 +34,7 @@ const torchEngineSchema = z.object({
   mkldnn: z.boolean(),
 });
 
-export const VARIANT_IDS = ['tfjs-single', 'tfjs-parallel', 'torch-2', 'torch-1', 'torch-1-glibc'] as const;
+export const VARIANT_IDS = ['tfjs-single', 'tfjs-single-tape', 'tfjs-parallel', 'torch-2', 'torch-1', 'torch-1-glibc'] as const;
 export type VariantId = (typeof VARIANT_IDS)[number];
 
 const throughputRowSchema = z.object({

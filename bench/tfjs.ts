@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { LocalTrainingConfig, ModelName } from '../shared/config/schema.js';
 import type { Dataset } from '../shared/data/types.js';
+import type { TrainingLoop } from '../shared/engine/train.js';
 import type { BackendInfo } from '../shared/engine/types.js';
 
 /** What bench/client-worker.ts receives. */
@@ -13,6 +14,7 @@ export interface ClientWorkerData {
   readonly warmupSamples: number;
   readonly local: LocalTrainingConfig;
   readonly seed: number;
+  readonly loop: TrainingLoop;
 }
 
 export type FromClientWorker =
@@ -29,6 +31,8 @@ export interface TfjsThroughputOptions {
   readonly warmupSamples: number;
   readonly local: LocalTrainingConfig;
   readonly seed: number;
+  /** the training loop: 'auto' (the fused step on wasm) unless comparing with the tape loop */
+  readonly loop?: TrainingLoop;
 }
 
 export interface TfjsThroughput {
@@ -68,6 +72,7 @@ export async function tfjsThroughput(options: TfjsThroughputOptions): Promise<Tf
       warmupSamples: Math.min(options.warmupSamples, shard.count),
       local: options.local,
       seed: options.seed + client,
+      loop: options.loop ?? 'auto',
     };
     return new ClientWorker(new Worker(BOOTSTRAP, { workerData }), client);
   });

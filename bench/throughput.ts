@@ -1,6 +1,7 @@
 import type { LocalTrainingConfig, ModelName } from '../shared/config/schema.js';
 import { head } from '../shared/data/mnist.js';
 import type { Dataset } from '../shared/data/types.js';
+import type { TrainingLoop } from '../shared/engine/train.js';
 import type { BackendInfo } from '../shared/engine/types.js';
 import { describeMachine, finishMachineInfo, startCpuMeter } from './machine.js';
 import type { ThroughputRow, ThroughputSuite, VariantId } from './results.js';
@@ -58,8 +59,8 @@ export async function runThroughputSuite(
   let tfjsBackend: BackendInfo | undefined;
   let torchInfo: TorchThroughput | undefined;
 
-  const tfjs = (clients: number) => async (model: ModelName) => {
-    const result = await tfjsThroughput({ model, clients, shard, warmupSamples, local: options.local, seed: options.seed });
+  const tfjs = (clients: number, loop: TrainingLoop = 'auto') => async (model: ModelName) => {
+    const result = await tfjsThroughput({ model, clients, shard, warmupSamples, local: options.local, seed: options.seed, loop });
     tfjsBackend = result.backend;
     return result.samplesPerSecond;
   };
@@ -85,6 +86,13 @@ export async function runThroughputSuite(
 
   const variants: Variant[] = [
     { id: 'tfjs-single', engine: 'tfjs', label: 'flambda tfjs, 1 client', threads: '1', measure: tfjs(1) },
+    {
+      id: 'tfjs-single-tape',
+      engine: 'tfjs',
+      label: 'flambda tfjs, 1 client, tfjs autograd loop (the fused step off)',
+      threads: '1',
+      measure: tfjs(1, 'tape'),
+    },
     { id: 'torch-2', engine: 'pytorch', label: 'PyTorch, 1 client', threads: '2', measure: torch(2, 'keep') },
     {
       id: 'tfjs-parallel',

@@ -4,6 +4,7 @@ import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { LocalTrainingConfig, ModelName } from '../config/schema.js';
 import { NUM_CLASSES, type Dataset } from '../data/types.js';
 import { architecture, MODEL_INPUT_SHAPE, weightSpecs } from '../models/index.js';
+import { CONV1_FILTER_BLOCK, simdKernels, type SimdKernels } from './simd/index.js';
 import type { ModelWeights } from '../weights/types.js';
 
 /**
@@ -25,7 +26,8 @@ const ADAM_BETA2 = 0.999;
 
 /** Whether the fused step can train `model` now: it needs the wasm backend active and an architecture it covers. */
 export function fusedStepAvailable(model: ModelName): boolean {
-  return tf.getBackend() === 'wasm' && tf.backend() instanceof BackendWasm && plan(model) !== undefined;
+  const backend = tf.getBackend() === 'wasm' ? tf.backend() : undefined;
+  return backend instanceof BackendWasm && simdKernels(backend) !== undefined && plan(model) !== undefined;
 }
 
 /** Float32 tensors on the wasm heap, outside the tfjs engine: nothing here is tracked, so every owner frees. */
@@ -122,6 +124,8 @@ function compile(model: ModelName): Compiled | undefined {
         if (plan[i + 1]?.kind !== 'maxPool') return undefined;
         const kernel = index(`${layer.name}/kernel`);
         const [, , inChannels = 0] = specs[kernel]!.shape;
+        // A first layer's filter gradient is our SIMD kernel's job, which works in blocks of 16 filters.
+        if (i === 0 && (inChannels !== 1 || layer.filters % CONV1_FILTER_BLOCK !== 0)) return undefined;
         layers.push({ kind: 'conv', kernel, bias: index(`${layer.name}/bias`), kernelSize: layer.kernelSize, inChannels, filters: layer.filters });
         break;
       }
@@ -174,6 +178,7 @@ export interface FusedStepOptions {
  */
 export class FusedTrainer {
   private readonly heap: Heap;
+  private readonly kernels: SimdKernels;
   private readonly layers: readonly Layer[];
   private readonly specs: ReturnType<typeof weightSpecs>;
   private params: TensorInfo[];
@@ -194,6 +199,9 @@ export class FusedTrainer {
   ) {
     const backend = tf.backend();
     if (!(backend instanceof BackendWasm)) throw new Error('the fused training step needs the wasm backend to be active');
+    const kernels = simdKernels(backend);
+    if (!kernels) throw new Error('the fused training step needs wasm SIMD and access to the tfjs wasm memory');
+    this.kernels = kernels;
     this.heap = new Heap(backend);
     const compiledModel = plan(model);
     if (!compiledModel) throw new Error(`the fused training step does not cover model ${model}`);
@@ -244,8 +252,8 @@ export class FusedTrainer {
   gradients(images: Float32Array, labels: Uint8Array): { loss: number; correct: number; gradients: ModelWeights } {
     const count = labels.length;
     if (images.length !== count * PIXELS) throw new Error(`expected ${count} images of ${PIXELS} values, got ${images.length} values`);
-    const { input, inputPatches } = this.uploadBatch(count, (pixels) => pixels.set(images));
-    const { loss, correct, grads } = this.forwardBackward(input, inputPatches, labels);
+    const { input, inputPadded } = this.uploadBatch(count, (pixels) => pixels.set(images));
+    const { loss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
     try {
       return {
         loss,
@@ -271,14 +279,14 @@ export class FusedTrainer {
       labels[row] = label;
     }
     const { images } = dataset;
-    const { input, inputPatches } = this.uploadBatch(count, (pixels) => {
+    const { input, inputPadded } = this.uploadBatch(count, (pixels) => {
       for (let row = 0; row < count; row++) {
         const from = rows[start + row]! * PIXELS;
         const to = row * PIXELS;
         for (let p = 0; p < PIXELS; p++) pixels[to + p] = images[from + p]! / 255;
       }
     });
-    const { loss, correct, grads } = this.forwardBackward(input, inputPatches, labels);
+    const { loss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
     try {
       if (Number.isFinite(loss)) this.applyGradients(grads);
     } finally {
@@ -288,31 +296,30 @@ export class FusedTrainer {
   }
 
   /**
-   * The batch as [n, 28, 28, 1] and, when the first layer is a conv on the single grey channel, also as its
-   * patches (im2col): a row per pixel holding the k·k values its kernel sees, zero in the padding. Then that
-   * conv's filter gradient is one matmul, dzᵀ · patches, ~1.5–3× faster than as a convolution.
+   * The batch as [n, 28, 28, 1] and, when the first layer is a conv, also zero-padded by its kernel
+   * ([n, 28 + k − 1, 28 + k − 1]), the layout our SIMD kernel reads for that conv's filter gradient.
    */
-  private uploadBatch(count: number, fill: (pixels: Float32Array) => void): { input: TensorInfo; inputPatches?: TensorInfo } {
+  private uploadBatch(count: number, fill: (pixels: Float32Array) => void): { input: TensorInfo; inputPadded?: TensorInfo } {
     const first = this.layers[0];
-    const k = first?.kind === 'conv' && first.inChannels === 1 ? first.kernelSize : 0;
+    const k = first?.kind === 'conv' ? first.kernelSize : 0;
     const input = this.heap.alloc([count, IMAGE_ROWS, IMAGE_COLS, IMAGE_CHANNELS]);
-    const patches = k ? this.heap.alloc([count * PIXELS, k * k]) : undefined;
+    const padded = k ? this.heap.alloc([count, IMAGE_ROWS + k - 1, IMAGE_COLS + k - 1]) : undefined;
     const pixels = this.heap.view(input);
     fill(pixels);
-    if (!patches) return { input };
-    writePatches(pixels, count, k, this.heap.view(patches));
-    return { input, inputPatches: patches };
+    if (!padded) return { input };
+    writePadded(pixels, count, k, this.heap.view(padded));
+    return { input, inputPadded: padded };
   }
 
   /** Takes ownership of the inputs. Returns gradients in spec order, owned by the caller. */
   private forwardBackward(
     input: TensorInfo,
-    inputPatches: TensorInfo | undefined,
+    inputPadded: TensorInfo | undefined,
     labels: Uint8Array,
   ): { loss: number; correct: number; grads: TensorInfo[] } {
     if (this.disposed) throw new Error('this trainer was disposed');
     const owned: TensorInfo[] = [input];
-    if (inputPatches) owned.push(inputPatches);
+    if (inputPadded) owned.push(inputPadded);
     const saved: Saved[] = [];
     const grads: (TensorInfo | undefined)[] = this.specs.map(() => undefined);
     try {
@@ -333,7 +340,7 @@ export class FusedTrainer {
         if (layer.kind === 'maxPool') {
           // compile() guarantees a conv right below: both go back in one pass.
           const conv = this.layers[i - 1] as ConvLayer;
-          const channelsFirst = i - 1 === 0 ? inputPatches : undefined;
+          const channelsFirst = i - 1 === 0 ? inputPadded : undefined;
           dy = this.poolConvBackward(conv, saved[i - 1]!, saved[i]!, dy, channelsFirst, this.firstWeighted(i - 1), grads, owned);
           i--;
         } else {
@@ -454,18 +461,18 @@ export class FusedTrainer {
 
   /**
    * Back through max-pool, relu and conv in one go. The pool's gradient is routed straight into the conv's
-   * pre-activation gradient dz, written in the layouts the convolutions below want, with the bias gradient
-   * summed on the way. The filter gradient is one matmul of the input patches with dz (first layer), or else one
-   * valid correlation with dz as a batch of O images [O, H, W, N] and the input as the filter [H, W, N, C]: this
-   * way round XNNPACK packs the smaller operand and runs ~1.3–1.6× faster than with dz as the filter. The input
-   * gradient is a 'full' correlation of dz with the rotated kernel. No transposes of dz are needed.
+   * pre-activation gradient dz, written in the layouts the kernels below want, with the bias gradient summed on
+   * the way. The filter gradient of the first layer (one grey channel) is our SIMD kernel over the padded images
+   * (simd/kernels.wat); for the others it is one valid correlation with dz as a batch of O images [O, H, W, N]
+   * and the input as the filter [H, W, N, C]: this way round XNNPACK packs the smaller operand and runs ~1.3–1.6×
+   * faster than with dz as the filter. The input gradient is a 'full' correlation of dz with the rotated kernel.
    */
   private poolConvBackward(
     conv: ConvLayer,
     convSaved: Saved,
     poolSaved: Saved,
     dy: TensorInfo,
-    inputPatches: TensorInfo | undefined,
+    inputPadded: TensorInfo | undefined,
     isFirst: boolean,
     grads: (TensorInfo | undefined)[],
     owned: TensorInfo[],
@@ -477,15 +484,11 @@ export class FusedTrainer {
     const padBefore = Math.floor((k - 1) / 2);
     const padAfter = k - 1 - padBefore;
 
-    const dz = isFirst ? undefined : heap.alloc([batch, height, width, filters]);
+    // dz [N, H, W, O] for the input gradient and the SIMD filter gradient; [O, H, W, N] as images for the conv one.
+    const dz = inputPadded || !isFirst ? heap.alloc([batch, height, width, filters]) : undefined;
     if (dz) owned.push(dz);
-    // The filter gradient's operand: [O, N, H, W] for the patches matmul, [O, H, W, N] as images for the conv.
-    const dzSecond = heap.alloc(inputPatches ? [filters, batch, height, width] : [filters, height, width, batch]);
-    owned.push(dzSecond);
-    const pixelsPerChannel = batch * height * width;
-    const strides = inputPatches
-      ? { channel: pixelsPerChannel, sample: height * width, row: width, col: 1 }
-      : { channel: pixelsPerChannel, sample: 1, row: width * batch, col: batch };
+    const dzImages = inputPadded ? undefined : heap.alloc([filters, height, width, batch]);
+    if (dzImages) owned.push(dzImages);
     const biasGrad = heap.alloc([filters]);
     grads[conv.bias] = biasGrad;
     maxPoolReluBackward(
@@ -494,28 +497,19 @@ export class FusedTrainer {
       heap.view(poolSaved.output),
       heap.view(dy),
       dz ? heap.view(dz) : undefined,
-      heap.view(dzSecond),
-      strides,
+      dzImages ? heap.view(dzImages) : undefined,
       heap.view(biasGrad),
     );
 
-    if (inputPatches) {
-      // [O, N·H·W] · [N·H·W, k·k]: the patches (the smaller operand) are the one XNNPACK packs.
-      const product = heap.run(
-        'BatchMatMul',
-        { a: heap.alias(dzSecond, [filters, pixelsPerChannel]), b: inputPatches },
-        { transposeA: false, transposeB: false },
-      );
-      owned.push(product);
+    if (inputPadded && dz) {
       const kernelGrad = heap.alloc([k, k, inChannels, filters]);
       grads[conv.kernel] = kernelGrad;
-      const from = heap.view(product);
-      const to = heap.view(kernelGrad);
-      for (let o = 0; o < filters; o++) for (let tap = 0; tap < k * k; tap++) to[tap * filters + o] = from[o * k * k + tap]!;
-    } else {
+      const { kernels } = this;
+      kernels.conv1FilterGrad(kernels.offset(inputPadded), kernels.offset(dz), kernels.offset(kernelGrad), batch, height, width, filters, k);
+    } else if (dzImages) {
       const inputAsFilter = heap.run('Transpose', { x: convSaved.input }, { perm: [1, 2, 0, 3] });
       owned.push(inputAsFilter);
-      const correlation = heap.run('Conv2D', { x: dzSecond, filter: inputAsFilter }, convAttrs(padAfter, padBefore));
+      const correlation = heap.run('Conv2D', { x: dzImages, filter: inputAsFilter }, convAttrs(padAfter, padBefore));
       owned.push(correlation);
       // correlation[o, a, b, c] = dW[k−1−a, k−1−b, c, o]
       const kernelGrad = heap.alloc([k, k, inChannels, filters]);
@@ -639,18 +633,10 @@ function convAttrs(before: number, after: number): tf.NamedAttrMap {
   };
 }
 
-/** Where a [N, H, W, C] position lands in another layout of the same tensor. */
-interface LayoutStrides {
-  readonly channel: number;
-  readonly sample: number;
-  readonly row: number;
-  readonly col: number;
-}
-
 /**
  * Routes each 2×2/stride-2 window's gradient to its first maximum in row-major order (the cpu backend's rule)
- * unless that maximum is not positive (the relu below passes nothing there), into dz [N, H, W, C] when given and
- * into `dzOther`, laid out by `other`; sums the bias gradient per channel on the way. `x` is the relu output.
+ * unless that maximum is not positive (the relu below passes nothing there), into dz [N, H, W, C] and/or
+ * [C, H, W, N], whichever are given; sums the bias gradient per channel on the way. `x` is the relu output.
  */
 function maxPoolReluBackward(
   shape: readonly number[],
@@ -658,44 +644,46 @@ function maxPoolReluBackward(
   pooled: Float32Array,
   dy: Float32Array,
   dz: Float32Array | undefined,
-  dzOther: Float32Array,
-  other: LayoutStrides,
+  dzChannelsFirst: Float32Array | undefined,
   biasGrad: Float32Array,
 ): void {
   const [batch = 0, height = 0, width = 0, channels = 0] = shape;
   const outHeight = Math.floor(height / 2);
   const outWidth = Math.floor(width / 2);
   const rowStride = width * channels;
+  // [C, H, W, N]: a step right is N, a step down W·N, a channel H·W·N
+  const cfChannelStride = height * width * batch;
+  const cfRowStride = width * batch;
   const bias = new Float64Array(channels);
   dz?.fill(0);
-  dzOther.fill(0);
+  dzChannelsFirst?.fill(0);
   let o = 0;
   for (let n = 0; n < batch; n++) {
     for (let r = 0; r < outHeight; r++) {
       for (let c = 0; c < outWidth; c++) {
         const topLeft = ((n * height + 2 * r) * width + 2 * c) * channels;
-        const otherTopLeft = n * other.sample + 2 * r * other.row + 2 * c * other.col;
+        const cfTopLeft = 2 * r * cfRowStride + 2 * c * batch + n;
         for (let ch = 0; ch < channels; ch++, o++) {
           const max = pooled[o]!;
           if (!(max > 0)) continue;
           const gradient = dy[o]!;
           const p00 = topLeft + ch;
           let at = p00;
-          let otherAt = otherTopLeft + ch * other.channel;
+          let cfAt = cfTopLeft + ch * cfChannelStride;
           if (x[p00] !== max) {
             if (x[p00 + channels] === max) {
               at = p00 + channels;
-              otherAt += other.col;
+              cfAt += batch;
             } else if (x[p00 + rowStride] === max) {
               at = p00 + rowStride;
-              otherAt += other.row;
+              cfAt += cfRowStride;
             } else {
               at = p00 + rowStride + channels;
-              otherAt += other.row + other.col;
+              cfAt += cfRowStride + batch;
             }
           }
           if (dz) dz[at] = gradient;
-          dzOther[otherAt] = gradient;
+          if (dzChannelsFirst) dzChannelsFirst[cfAt] = gradient;
           bias[ch] = bias[ch]! + gradient;
         }
       }
@@ -704,31 +692,16 @@ function maxPoolReluBackward(
   biasGrad.set(bias);
 }
 
-/**
- * im2col for one grey channel and a k×k 'same' kernel: patches[(n·H + i)·W + j][a·k + b] = x[n, i+a−p, j+b−p]
- * (p = the top/left padding), 0 outside the image.
- */
-function writePatches(pixels: Float32Array, count: number, k: number, patches: Float32Array): void {
+/** The grey images zero-padded for a k×k 'same' kernel: [n, 28 + k − 1, 28 + k − 1], the top/left pad first. */
+function writePadded(pixels: Float32Array, count: number, k: number, padded: Float32Array): void {
   const pad = Math.floor((k - 1) / 2);
-  let at = 0;
+  const paddedCols = IMAGE_COLS + k - 1;
+  const paddedPlane = (IMAGE_ROWS + k - 1) * paddedCols;
+  padded.fill(0);
   for (let n = 0; n < count; n++) {
-    const image = n * PIXELS;
     for (let i = 0; i < IMAGE_ROWS; i++) {
-      for (let j = 0; j < IMAGE_COLS; j++) {
-        for (let a = 0; a < k; a++) {
-          const row = i + a - pad;
-          if (row < 0 || row >= IMAGE_ROWS) {
-            patches.fill(0, at, at + k);
-            at += k;
-            continue;
-          }
-          const rowStart = image + row * IMAGE_COLS;
-          for (let b = 0; b < k; b++, at++) {
-            const col = j + b - pad;
-            patches[at] = col >= 0 && col < IMAGE_COLS ? pixels[rowStart + col]! : 0;
-          }
-        }
-      }
+      const from = n * PIXELS + i * IMAGE_COLS;
+      padded.set(pixels.subarray(from, from + IMAGE_COLS), n * paddedPlane + (i + pad) * paddedCols + pad);
     }
   }
 }

@@ -1,0 +1,56 @@
+import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { TensorInfo } from '@tensorflow/tfjs';
+import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
+
+/** Our own wasm SIMD kernels (kernels.wat), running on the tfjs wasm heap. Arguments are byte offsets and sizes. */
+export interface SimdKernels {
+  /** out[a, b, o] = Σ xpad[n, i + a, j + b] · dz[n, i, j, o]; `filters` a multiple of 16 */
+  conv1FilterGrad(xpad: number, dz: number, out: number, n: number, h: number, w: number, filters: number, k: number): void;
+  /** where a tensor's data starts in the heap */
+  offset(info: TensorInfo): number;
+}
+
+/** The filters of conv1FilterGrad come in blocks of this many (four f32x4 accumulators). */
+export const CONV1_FILTER_BLOCK = 16;
+
+/** The slice of the WebAssembly JS API used here (this project's TypeScript libs do not declare its values). */
+interface WebAssemblyApi {
+  readonly Module: new (bytes: Uint8Array) => unknown;
+  readonly Instance: new (module: unknown, imports: Record<string, Record<string, unknown>>) => { readonly exports: Record<string, unknown> };
+  readonly Memory: abstract new (...args: never[]) => unknown;
+}
+const wasm = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+const loaded = new WeakMap<BackendWasm, SimdKernels | null>();
+
+/**
+ * The kernels bound to this backend's memory, or undefined where they cannot run (a tfjs build that hides its
+ * memory, or a runtime without wasm SIMD: then tfjs itself runs without SIMD too and the tape loop is used).
+ */
+export function simdKernels(backend: BackendWasm): SimdKernels | undefined {
+  if (!loaded.has(backend)) loaded.set(backend, instantiate(backend) ?? null);
+  return loaded.get(backend) ?? undefined;
+}
+
+function instantiate(backend: BackendWasm): SimdKernels | undefined {
+  // Emscripten keeps the instance's exports, memory included, on Module.asm.
+  const memory = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm?.memory;
+  if (!(memory instanceof wasm.Memory)) return undefined;
+  let exports: Record<string, unknown>;
+  try {
+    const module = new wasm.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+    exports = new wasm.Instance(module, { env: { memory } }).exports;
+  } catch {
+    return undefined;
+  }
+  const conv1FilterGrad = exports.conv1FilterGrad;
+  if (typeof conv1FilterGrad !== 'function') return undefined;
+  return {
+    conv1FilterGrad: conv1FilterGrad as SimdKernels['conv1FilterGrad'],
+    offset(info) {
+      const data = backend.dataIdMap.get(info.dataId);
+      if (!data || typeof data.memoryOffset !== 'number') throw new Error('tensor is not on the wasm heap');
+      return data.memoryOffset;
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs';
+import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { assembleKernels, GENERATED_FILE, renderGenerated } from '../scripts/build-wasm.js';
+import { initBackend } from '../shared/engine/backend.js';
+import { simdKernels } from '../shared/engine/simd/index.js';
+
+function randomValues(count: number, seed: number): Float32Array {
+  const rng = xoroshiro128plus(seed);
+  return Float32Array.from({ length: count }, () => uniformFloat64(rng) - 0.5);
+}
+
+beforeAll(async () => {
+  expect((await initBackend('wasm')).backend).toBe('wasm');
+});
+
+describe('our wasm SIMD kernels', () => {
+  it('kernels-wasm.ts is exactly what `npm run build:wasm` makes of kernels.wat', async () => {
+    expect(await readFile(GENERATED_FILE, 'utf8')).toBe(renderGenerated(await assembleKernels()));
+  });
+
+  it.each([
+    [2, 28, 28, 16, 3],
+    [3, 28, 28, 32, 5],
+    [1, 7, 9, 48, 3],
+  ])('conv1FilterGrad: n %i, %i×%i images, %i filters, kernel size %i, against the cpu backend', async (n, h, w, filters, k) => {
+    const images = randomValues(n * h * w, n + filters);
+    const dz = randomValues(n * h * w * filters, k + filters);
+    await tf.setBackend('cpu');
+    let expected: Float32Array;
+    try {
+      expected = tf.tidy(() => {
+        const x = tf.tensor4d(images, [n, h, w, 1]);
+        const dy = tf.tensor4d(dz, [n, h, w, filters]);
+        const grad = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [k, k, 1, filters] });
+        return new Float32Array((grad as tf.Tensor).dataSync());
+      });
+    } finally {
+      await tf.setBackend('wasm');
+    }
+
+    const backend = tf.backend();
+    if (!(backend instanceof BackendWasm)) throw new Error('wasm backend expected');
+    const kernels = simdKernels(backend);
+    expect(kernels).toBeDefined();
+    const pad = Math.floor((k - 1) / 2);
+    const paddedH = h + k - 1;
+    const paddedW = w + k - 1;
+    const padded = backend.makeOutput([n, paddedH, paddedW], 'float32');
+    const dzInfo = backend.makeOutput([n, h, w, filters], 'float32');
+    const out = backend.makeOutput([k, k, 1, filters], 'float32');
+    try {
+      const paddedView = backend.typedArrayFromHeap(padded) as Float32Array;
+      paddedView.fill(0);
+      for (let img = 0; img < n; img++) {
+        for (let i = 0; i < h; i++) {
+          for (let j = 0; j < w; j++) paddedView[(img * paddedH + i + pad) * paddedW + j + pad] = images[(img * h + i) * w + j]!;
+        }
+      }
+      (backend.typedArrayFromHeap(dzInfo) as Float32Array).set(dz);
+      kernels!.conv1FilterGrad(kernels!.offset(padded), kernels!.offset(dzInfo), kernels!.offset(out), n, h, w, filters, k);
+      const actual = backend.typedArrayFromHeap(out) as Float32Array;
+      expect(actual).toHaveLength(expected.length);
+      let maxDiff = 0;
+      let maxValue = 0;
+      expected.forEach((value, i) => {
+        maxDiff = Math.max(maxDiff, Math.abs(actual[i]! - value));
+        maxValue = Math.max(maxValue, Math.abs(value));
+      });
+      expect(maxValue).toBeGreaterThan(0.1);
+      expect(maxDiff).toBeLessThan(1e-4 * Math.max(1, maxValue));
+    } finally {
+      for (const info of [padded, dzInfo, out]) backend.disposeData(info.dataId);
+    }
+  });
+});
