@@ -77,3 +77,39 @@ describe('our wasm SIMD kernels', () => {
     }
   });
 });
+
+describe('sgdMomentum', () => {
+  it.each([
+    ['momentum 0.9, a count that is not a multiple of 4, into a new buffer', 0.9, 1027, false],
+    ['momentum 0.9, in place', 0.9, 64, true],
+    ['plain SGD with the gradient as its own velocity', 0, 1001, true],
+  ] as const)('%s', (_, momentum, count, inPlace) => {
+    const backend = tf.backend();
+    if (!(backend instanceof BackendWasm)) throw new Error('wasm backend expected');
+    const kernels = simdKernels(backend)!;
+    const w = randomValues(count, 1);
+    const g = randomValues(count, 2);
+    const v = momentum > 0 ? randomValues(count, 3) : g;
+    const lr = 0.05;
+    // tfjs's MomentumOptimizer in float32: v' = v·m + g, w' = w − lr·v'
+    const m = Math.fround(momentum);
+    const expectedV = Float32Array.from(v, (value, i) => Math.fround(Math.fround(value * m) + g[i]!));
+    const expectedW = Float32Array.from(w, (value, i) => Math.fround(value - Math.fround(Math.fround(lr) * expectedV[i]!)));
+    const infos = [w, g, ...(momentum > 0 ? [v] : []), ...(inPlace ? [] : [new Float32Array(count)])].map((values) => {
+      const info = backend.makeOutput([values.length], 'float32');
+      (backend.typedArrayFromHeap(info) as Float32Array).set(values);
+      return info;
+    });
+    try {
+      const [wInfo, gInfo] = infos;
+      const vInfo = momentum > 0 ? infos[2]! : gInfo!;
+      const outInfo = inPlace ? wInfo! : infos[infos.length - 1]!;
+      kernels.sgdMomentum(kernels.offset(wInfo!), kernels.offset(gInfo!), kernels.offset(vInfo), kernels.offset(outInfo), count, lr, momentum);
+      expect(Array.from(backend.typedArrayFromHeap(outInfo) as Float32Array)).toEqual(Array.from(expectedW));
+      if (momentum > 0) expect(Array.from(backend.typedArrayFromHeap(vInfo) as Float32Array)).toEqual(Array.from(expectedV));
+      if (!inPlace) expect(Array.from(backend.typedArrayFromHeap(wInfo!) as Float32Array)).toEqual(Array.from(w));
+    } finally {
+      for (const info of infos) backend.disposeData(info.dataId);
+    }
+  });
+});

@@ -182,7 +182,10 @@ export class FusedTrainer {
   private readonly layers: readonly Layer[];
   private readonly specs: ReturnType<typeof weightSpecs>;
   private params: TensorInfo[];
-  private readonly velocity: Float32Array[];
+  /** SGD momentum buffers, on the heap for our SIMD update (none for plain SGD) */
+  private momentumBuffers: TensorInfo[];
+  /** Adam's moments, in JavaScript */
+  private readonly firstMoment: Float32Array[];
   private readonly secondMoment: Float32Array[];
   private adamPower1 = ADAM_BETA1;
   private adamPower2 = ADAM_BETA2;
@@ -214,8 +217,16 @@ export class FusedTrainer {
     this.correction = options.correction ? ordered('objective.gradientCorrection', options.correction) : [];
     const sizes = this.specs.map((spec) => spec.shape.reduce((a, b) => a * b, 1));
     const { optimizer, momentum } = options.local;
-    this.velocity = optimizer === 'adam' || momentum > 0 ? sizes.map((size) => new Float32Array(size)) : [];
+    this.firstMoment = optimizer === 'adam' ? sizes.map((size) => new Float32Array(size)) : [];
     this.secondMoment = optimizer === 'adam' ? sizes.map((size) => new Float32Array(size)) : [];
+    this.momentumBuffers =
+      optimizer === 'sgd' && momentum > 0
+        ? this.specs.map((spec) => {
+            const info = this.heap.alloc(spec.shape);
+            this.heap.view(info).fill(0);
+            return info;
+          })
+        : [];
     this.params = this.specs.map((spec, i) => {
       const info = this.heap.alloc(spec.shape);
       this.heap.view(info).set(initial[i]!);
@@ -241,8 +252,9 @@ export class FusedTrainer {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.heap.free(...this.params);
+    this.heap.free(...this.params, ...this.momentumBuffers);
     this.params = [];
+    this.momentumBuffers = [];
   }
 
   /**
@@ -491,20 +503,23 @@ export class FusedTrainer {
     if (dzImages) owned.push(dzImages);
     const biasGrad = heap.alloc([filters]);
     grads[conv.bias] = biasGrad;
-    maxPoolReluBackward(
-      convSaved.output.shape,
-      heap.view(convSaved.output),
-      heap.view(poolSaved.output),
-      heap.view(dy),
-      dz ? heap.view(dz) : undefined,
-      dzImages ? heap.view(dzImages) : undefined,
-      heap.view(biasGrad),
+    const { kernels } = this;
+    kernels.maxPoolReluBackward(
+      kernels.offset(convSaved.output),
+      kernels.offset(poolSaved.output),
+      kernels.offset(dy),
+      dz ? kernels.offset(dz) : 0,
+      dzImages ? kernels.offset(dzImages) : 0,
+      kernels.offset(biasGrad),
+      batch,
+      height,
+      width,
+      filters,
     );
 
     if (inputPadded && dz) {
       const kernelGrad = heap.alloc([k, k, inChannels, filters]);
       grads[conv.kernel] = kernelGrad;
-      const { kernels } = this;
       kernels.conv1FilterGrad(kernels.offset(inputPadded), kernels.offset(dz), kernels.offset(kernelGrad), batch, height, width, filters, k);
     } else if (dzImages) {
       const inputAsFilter = heap.run('Transpose', { x: convSaved.input }, { perm: [1, 2, 0, 3] });
@@ -562,7 +577,7 @@ export class FusedTrainer {
       if (anchor) for (let k = 0; k < size; k++) g[k] = g[k]! + mu * (w[k]! - anchor[k]!);
       const correction = this.correction[i];
       if (correction) for (let k = 0; k < size; k++) g[k] = g[k]! + correction[k]!;
-      const v = this.velocity[i];
+      const v = this.firstMoment[i];
       const s = this.secondMoment[i];
       if (adam && v && s) {
         for (let k = 0; k < size; k++) {
@@ -571,13 +586,11 @@ export class FusedTrainer {
           const m2 = (s[k] = ADAM_BETA2 * s[k]! + (1 - ADAM_BETA2) * gradient * gradient);
           out[k] = w[k]! - (lr * (m1 / biasCorrection1)) / (Math.sqrt(m2 / biasCorrection2) + ADAM_EPSILON);
         }
-      } else if (v) {
-        for (let k = 0; k < size; k++) {
-          const accumulated = (v[k] = momentum * v[k]! + g[k]!);
-          out[k] = w[k]! - lr * accumulated;
-        }
       } else {
-        for (let k = 0; k < size; k++) out[k] = w[k]! - lr * g[k]!;
+        // Plain SGD is momentum 0 with the gradient as its own (overwritten) velocity.
+        const { kernels } = this;
+        const velocity = this.momentumBuffers[i] ?? grads[i]!;
+        kernels.sgdMomentum(kernels.offset(param), kernels.offset(grads[i]!), kernels.offset(velocity), kernels.offset(next), size, lr, this.momentumBuffers[i] ? momentum : 0);
       }
       if (next !== param) this.heap.free(param);
       return next;
@@ -631,65 +644,6 @@ function convAttrs(before: number, after: number): tf.NamedAttrMap {
     dilations: [1, 1],
     dataFormat: 'NHWC',
   };
-}
-
-/**
- * Routes each 2×2/stride-2 window's gradient to its first maximum in row-major order (the cpu backend's rule)
- * unless that maximum is not positive (the relu below passes nothing there), into dz [N, H, W, C] and/or
- * [C, H, W, N], whichever are given; sums the bias gradient per channel on the way. `x` is the relu output.
- */
-function maxPoolReluBackward(
-  shape: readonly number[],
-  x: Float32Array,
-  pooled: Float32Array,
-  dy: Float32Array,
-  dz: Float32Array | undefined,
-  dzChannelsFirst: Float32Array | undefined,
-  biasGrad: Float32Array,
-): void {
-  const [batch = 0, height = 0, width = 0, channels = 0] = shape;
-  const outHeight = Math.floor(height / 2);
-  const outWidth = Math.floor(width / 2);
-  const rowStride = width * channels;
-  // [C, H, W, N]: a step right is N, a step down W·N, a channel H·W·N
-  const cfChannelStride = height * width * batch;
-  const cfRowStride = width * batch;
-  const bias = new Float64Array(channels);
-  dz?.fill(0);
-  dzChannelsFirst?.fill(0);
-  let o = 0;
-  for (let n = 0; n < batch; n++) {
-    for (let r = 0; r < outHeight; r++) {
-      for (let c = 0; c < outWidth; c++) {
-        const topLeft = ((n * height + 2 * r) * width + 2 * c) * channels;
-        const cfTopLeft = 2 * r * cfRowStride + 2 * c * batch + n;
-        for (let ch = 0; ch < channels; ch++, o++) {
-          const max = pooled[o]!;
-          if (!(max > 0)) continue;
-          const gradient = dy[o]!;
-          const p00 = topLeft + ch;
-          let at = p00;
-          let cfAt = cfTopLeft + ch * cfChannelStride;
-          if (x[p00] !== max) {
-            if (x[p00 + channels] === max) {
-              at = p00 + channels;
-              cfAt += batch;
-            } else if (x[p00 + rowStride] === max) {
-              at = p00 + rowStride;
-              cfAt += cfRowStride;
-            } else {
-              at = p00 + rowStride + channels;
-              cfAt += cfRowStride + batch;
-            }
-          }
-          if (dz) dz[at] = gradient;
-          if (dzChannelsFirst) dzChannelsFirst[cfAt] = gradient;
-          bias[ch] = bias[ch]! + gradient;
-        }
-      }
-    }
-  }
-  biasGrad.set(bias);
 }
 
 /** The grey images zero-padded for a k×k 'same' kernel: [n, 28 + k − 1, 28 + k − 1], the top/left pad first. */

@@ -6,6 +6,10 @@ import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
 export interface SimdKernels {
   /** out[a, b, o] = Σ xpad[n, i + a, j + b] · dz[n, i, j, o]; `filters` a multiple of 16 */
   conv1FilterGrad(xpad: number, dz: number, out: number, n: number, h: number, w: number, filters: number, k: number): void;
+  /** max-pool 2×2/2 + relu backward into dz [n,h,w,c] and/or dzT [c,h,w,n] (offset 0: not wanted), bias gradient summed */
+  maxPoolReluBackward(x: number, pooled: number, dy: number, dz: number, dzT: number, bias: number, n: number, h: number, w: number, c: number): void;
+  /** v ← momentum·v + g; out ← w − lr·v over `count` floats (`out` may be `w`; with momentum 0, `v` may be `g`) */
+  sgdMomentum(w: number, g: number, v: number, out: number, count: number, lr: number, momentum: number): void;
   /** where a tensor's data starts in the heap */
   offset(info: TensorInfo): number;
 }
@@ -43,10 +47,12 @@ function instantiate(backend: BackendWasm): SimdKernels | undefined {
   } catch {
     return undefined;
   }
-  const conv1FilterGrad = exports.conv1FilterGrad;
-  if (typeof conv1FilterGrad !== 'function') return undefined;
+  const { conv1FilterGrad, sgdMomentum, maxPoolReluBackward } = exports;
+  if (typeof conv1FilterGrad !== 'function' || typeof sgdMomentum !== 'function' || typeof maxPoolReluBackward !== 'function') return undefined;
   return {
+    maxPoolReluBackward: maxPoolReluBackward as SimdKernels['maxPoolReluBackward'],
     conv1FilterGrad: conv1FilterGrad as SimdKernels['conv1FilterGrad'],
+    sgdMomentum: sgdMomentum as SimdKernels['sgdMomentum'],
     offset(info) {
       const data = backend.dataIdMap.get(info.dataId);
       if (!data || typeof data.memoryOffset !== 'number') throw new Error('tensor is not on the wasm heap');
