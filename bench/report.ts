@@ -224,13 +224,15 @@ const WHAT_LIMITS_US = `## What limits us
   gradient tape: forward with XNNPACK's fused conv + bias + relu; backward written out for our layers, with
   max-pool, relu and bias gradients in one pass over the wasm heap straight into the layouts the convolutions
   want; every matmul and convolution oriented so that XNNPACK packs the smaller operand (it repacks the
-  right-hand one on every call); the first layer's filter gradient in a wasm SIMD kernel of ours
-  (shared/engine/simd/kernels.wat); the optimizer one loop per weight. The "autograd loop" row is the same
-  client with the fused step off. Both are checked against tfjs autograd on the cpu backend in the tests.
-- **128-bit wasm SIMD without FMA is the ceiling.** What is left is XNNPACK's convolutions at about 17 GMAC/s
-  a core. cnn-mcmahan spends 30 M of its 36 M multiply-adds per sample in conv2 (forward, filter and input
-  gradient), so even with everything else free one core would train ~470 samples/s. PyTorch runs oneDNN and
-  OpenBLAS with AVX2 FMA. Going further needs FMA in wasm (relaxed SIMD; tfjs 4.22's XNNPACK build has none)
+  right-hand one on every call); the first layer's filter gradient, the max-pool + relu backward pass and the
+  SGD update in wasm SIMD kernels of ours (shared/engine/simd/kernels.wat). The "autograd loop" row is the same
+  client with the fused step off. Both are checked against tfjs autograd on the cpu backend in the tests. With
+  the per-step overhead gone, batch size hardly matters any more (one client, cnn-small, 2026-11-26: B = 16
+  2,477, B = 32 2,573, B = 64 2,801, B = 128 2,544 samples/s), so the default stays the original study's 32.
+- **128-bit wasm SIMD without FMA is the ceiling.** What is left is mostly XNNPACK's convolutions and matmuls,
+  at about 17 GMAC/s a core on these shapes. cnn-mcmahan needs 36 M multiply-adds per sample (30 M of them in
+  conv2: forward, filter and input gradient), so at that rate one core trains at most ~470 samples/s; we reach
+  ~410. PyTorch runs oneDNN and OpenBLAS with AVX2 FMA. Going further needs FMA in wasm (relaxed SIMD; tfjs 4.22's XNNPACK build has none)
   or native TensorFlow (\`@tensorflow/tfjs-node\`, which flambda picks first wherever it installs).
 - **One thread per client, so clients train in parallel.** tfjs 4.22 hard-codes wasm multithreading off under
   Node (its thread pool needs \`blob:\` worker URLs). Clients are independent, so the local runtime trains them
