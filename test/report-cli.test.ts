@@ -204,4 +204,14 @@ describe('the flambda binary', () => {
     expect(result.stderr).toContain('no-such-run');
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('refuses a --workers that is not a positive integer before starting anything', async () => {
+    const binary = path.resolve('bin/flambda.js');
+    const result = await promisify(execFile)(process.execPath, [binary, 'run', 'examples/quick.json', '--workers', '0', '--out', out]).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toMatch(/--workers must be an integer from 1 to 256 \(got "0"\)/);
+  });
 });

@@ -9,10 +9,10 @@ import type { ModelWeights } from '../weights/types.js';
 
 /**
  * One training step of our fixed architectures on the wasm backend, written out by hand: forward with fused
- * conv + bias + relu, backward in the order of the layers, and the optimizer in one JavaScript pass per weight.
- * The tfjs tape path spends ~60 % of a cnn-small step outside the convolutions and matmuls (recording the tape,
- * ~30 elementwise kernels for the momentum update, a generic MaxPoolGrad, bias reductions); here the
- * heavy lifting still goes to XNNPACK and everything elementwise is a single loop over the wasm heap.
+ * conv + bias + relu, backward in the order of the layers, the SGD update in place on the heap. The tfjs tape path
+ * spends ~60 % of a cnn-small step outside the convolutions and matmuls (recording the tape, ~30 elementwise
+ * kernels for the momentum update, a generic MaxPoolGrad, bias reductions); here the convolutions and matmuls go
+ * to XNNPACK, and the rest to a few loops and our SIMD kernels (simd/kernels.wat), all on the wasm heap.
  * Checked against tfjs autograd on the cpu backend in test/engine-fused.test.ts.
  */
 
@@ -572,7 +572,7 @@ export class FusedTrainer {
       const g = this.heap.view(grads[i]!);
       const out = this.heap.view(next);
       const size = w.length;
-      // The gradient is ours to change: fold the strategy's terms in first, then one tight loop per optimizer.
+      // The gradient is ours to change: fold the strategy's terms in first, then the optimizer's update.
       const anchor = this.anchor[i];
       if (anchor) for (let k = 0; k < size; k++) g[k] = g[k]! + mu * (w[k]! - anchor[k]!);
       const correction = this.correction[i];
