@@ -352,8 +352,8 @@ export class FusedTrainer {
         if (layer.kind === 'maxPool') {
           // compile() guarantees a conv right below: both go back in one pass.
           const conv = this.layers[i - 1] as ConvLayer;
-          const channelsFirst = i - 1 === 0 ? inputPadded : undefined;
-          dy = this.poolConvBackward(conv, saved[i - 1]!, saved[i]!, dy, channelsFirst, this.firstWeighted(i - 1), grads, owned);
+          const padded = i - 1 === 0 ? inputPadded : undefined;
+          dy = this.poolConvBackward(conv, saved[i - 1]!, saved[i]!, dy, padded, this.firstWeighted(i - 1), grads, owned);
           i--;
         } else {
           dy = this.backward(layer, saved[i]!, dy, this.firstWeighted(i), grads, owned);
