@@ -227,8 +227,9 @@ const WHAT_LIMITS_US = `## What limits us
   right-hand one on every call); the first layer's filter gradient, the max-pool + relu backward pass and the
   SGD update in wasm SIMD kernels of ours (shared/engine/simd/kernels.wat). The "autograd loop" row is the same
   client with the fused step off. Both are checked against tfjs autograd on the cpu backend in the tests. With
-  the per-step overhead gone, batch size hardly matters any more (one client, cnn-small, 2026-11-26: B = 16
-  2,477, B = 32 2,573, B = 64 2,801, B = 128 2,544 samples/s), so the default stays the original study's 32.
+  the per-step overhead gone, batch size hardly matters from 32 up (one client, cnn-small, best of 2 interleaved
+  runs on 2026-11-26: B = 16 2,127, B = 32 2,926, B = 64 2,944, B = 128 2,940 samples/s), so the default stays
+  the original study's 32.
 - **128-bit wasm SIMD without FMA is the ceiling.** What is left is mostly XNNPACK's convolutions and matmuls,
   at about 17 GMAC/s a core on these shapes. cnn-mcmahan needs 36 M multiply-adds per sample (30 M of them in
   conv2: forward, filter and input gradient), so at that rate one core trains at most ~470 samples/s; we reach
