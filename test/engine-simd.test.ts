@@ -1,17 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { assembleKernels, GENERATED_FILE, renderGenerated } from '../scripts/build-wasm.js';
 import { initBackend } from '../shared/engine/backend.js';
 import { simdKernels } from '../shared/engine/simd/index.js';
-
-function randomValues(count: number, seed: number): Float32Array {
-  const rng = xoroshiro128plus(seed);
-  return Float32Array.from({ length: count }, () => uniformFloat64(rng) - 0.5);
-}
+import { randomValues } from './helpers/random.js';
 
 beforeAll(async () => {
   expect((await initBackend('wasm')).backend).toBe('wasm');

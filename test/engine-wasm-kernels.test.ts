@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../shared/engine/backend.js';
 import { buildModel } from '../shared/models/index.js';
+import { randomValues } from './helpers/random.js';
 
 /**
  * Our wasm training kernels against tfjs's pure-JS cpu kernels (the reference), on the same random inputs.
@@ -18,10 +17,6 @@ interface Result {
 
 const TOLERANCE = 1e-4;
 
-function randomValues(count: number, seed: number): Float32Array {
-  const rng = xoroshiro128plus(seed);
-  return Float32Array.from({ length: count }, () => uniformFloat64(rng) - 0.5);
-}
 
 function randomTensor(shape: number[], seed: number): tf.Tensor {
   return tf.tensor(randomValues(shape.reduce((a, b) => a * b, 1), seed), shape, 'float32');

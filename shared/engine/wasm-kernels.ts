@@ -26,7 +26,7 @@ const BACKEND = 'wasm';
 type KernelArgs = Parameters<KernelFunc>[0];
 
 /** Calls a wasm kernel directly, outside the engine: no tape, no tracking, so the caller disposes what it gets. */
-function callKernel(name: string, backend: KernelBackend, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
+export function callKernel(name: string, backend: KernelBackend, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
   const config = tf.getKernel(name, BACKEND);
   if (!config) throw new Error(`wasm kernel ${name} is not registered: import @tensorflow/tfjs-backend-wasm first`);
   return single(name, config.kernelFunc({ inputs, backend, attrs }));
@@ -51,7 +51,7 @@ function requireInput(inputs: NamedTensorInfoMap, name: string, kernel: string):
   return input;
 }
 
-function transpose(backend: KernelBackend, x: TensorInfo, perm: number[]): TensorInfo {
+export function transpose(backend: KernelBackend, x: TensorInfo, perm: number[]): TensorInfo {
   return callKernel('Transpose', backend, { x }, { perm });
 }
 
