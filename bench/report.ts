@@ -1,4 +1,4 @@
-import type { BenchResults, EndToEndRun, EndToEndSuite, ThroughputRow, ThroughputSuite } from './results.js';
+import type { BenchResults, EndToEndRun, EndToEndSuite, ThroughputRow, ThroughputSuite, VariantId } from './results.js';
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
@@ -20,7 +20,7 @@ function best(row: ThroughputRow): number {
   return row.runs.length > 0 ? Math.max(...row.runs) : Number.NaN;
 }
 
-function referenceBest(suite: ThroughputSuite, model: string, variant: 'torch-2' | 'torch-1'): number | undefined {
+function referenceBest(suite: ThroughputSuite, model: string, variant: VariantId): number | undefined {
   const row = suite.rows.find((candidate) => candidate.model === model && candidate.variant === variant);
   return row ? best(row) : undefined;
 }
@@ -168,19 +168,13 @@ function throughputSection(suite: ThroughputSuite): string {
   const gaps = tfjsSingle
     .map((row) => `${row.model} ${ratio(referenceBest(suite, row.model, 'torch-2') ?? Number.NaN, best(row))}`)
     .join(', ');
-  const parallel = suite.rows.filter((row) => row.variant === 'tfjs-parallel');
-  const parallelGain = parallel
-    .map((row) => {
-      const single = tfjsSingle.find((candidate) => candidate.model === row.model);
-      return `${row.model} ${ratio(best(row), single ? best(single) : undefined)}`;
-    })
+  const parallelGain = suite.rows
+    .filter((row) => row.variant === 'tfjs-parallel')
+    .map((row) => `${row.model} ${ratio(best(row), referenceBest(suite, row.model, 'tfjs-single'))}`)
     .join(', ');
   const tape = suite.rows.filter((row) => row.variant === 'tfjs-single-tape');
   const fusedGain = tape
-    .map((row) => {
-      const fused = tfjsSingle.find((candidate) => candidate.model === row.model);
-      return `${row.model} ${ratio(fused ? best(fused) : Number.NaN, best(row))}`;
-    })
+    .map((row) => `${row.model} ${ratio(referenceBest(suite, row.model, 'tfjs-single') ?? Number.NaN, best(row))}`)
     .join(', ');
   const glibc = suite.rows.filter((row) => row.variant === 'torch-1-glibc');
   const glibcCost = glibc
@@ -227,9 +221,9 @@ const WHAT_LIMITS_US = `## What limits us
   right-hand one on every call); the first layer's filter gradient, the max-pool + relu backward pass and the
   SGD update in wasm SIMD kernels of ours (shared/engine/simd/kernels.wat). The "autograd loop" row is the same
   client with the fused step off. Both are checked against tfjs autograd on the cpu backend in the tests. With
-  the per-step overhead gone, batch size hardly matters from 32 up (one client, cnn-small, best of 2 interleaved
-  runs on 2026-11-26: B = 16 2,127, B = 32 2,926, B = 64 2,944, B = 128 2,940 samples/s), so the default stays
-  the original study's 32.
+  the per-step overhead gone, batch size hardly matters any more (\`npm run train:once -- --samples 6400
+  --batch-size B\`, cnn-small, best of 2 interleaved runs on 2026-11-26: B = 16 2,979, B = 32 2,810, B = 64
+  2,834, B = 128 2,768 samples/s), so the default stays the original study's 32.
 - **128-bit wasm SIMD without FMA is the ceiling.** What is left is mostly XNNPACK's convolutions and matmuls,
   at about 17 GMAC/s a core on these shapes. cnn-mcmahan needs 36 M multiply-adds per sample (30 M of them in
   conv2: forward, filter and input gradient), so at that rate one core trains at most ~470 samples/s; we reach
