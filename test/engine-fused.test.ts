@@ -7,7 +7,7 @@ import { initBackend } from '../shared/engine/backend.js';
 import { FusedTrainer } from '../shared/engine/fused-wasm.js';
 import { trainLocal } from '../shared/engine/train.js';
 import { writeModelWeights } from '../shared/engine/weights-bridge.js';
-import { buildModel, initialWeights } from '../shared/models/index.js';
+import { buildModel, initialWeights } from '../shared/engine/build-model.js';
 import type { ModelWeights } from '../shared/weights/types.js';
 
 /**

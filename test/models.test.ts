@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MODEL_NAMES, type ModelName } from '../shared/config/schema.js';
 import { initBackend } from '../shared/engine/backend.js';
-import { buildModel, initialWeights, parameterCount, weightSpecs } from '../shared/models/index.js';
+import { buildModel, initialWeights } from '../shared/engine/build-model.js';
+import { parameterCount, weightSpecs } from '../shared/models/index.js';
 import { flatValues } from './helpers/weights.js';
 
 beforeAll(async () => {

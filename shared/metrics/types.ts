@@ -3,7 +3,7 @@ import type { BackendInfo } from '../engine/types.js';
 export interface ClientPartitionStats {
   readonly clientId: string;
   readonly samples: number;
-  /** samples per label 0..9 */
+  /** samples per label 0..classes−1 */
   readonly labelHistogram: readonly number[];
 }
 
@@ -11,6 +11,9 @@ export interface PartitionStats {
   readonly kind: string;
   readonly seed: number;
   readonly clients: readonly ClientPartitionStats[];
+  /** the dataset partitioned, and its class names in label order (absent in records of earlier builds: MNIST's digits) */
+  readonly dataset?: string;
+  readonly classNames?: readonly string[];
 }
 
 export interface ClientRoundMetrics {

@@ -15,7 +15,7 @@ import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
 import { PipelineRecordError, requireObject, requireRecord, writeRecord, type PipelineContext } from './context.js';
 import { adoptClientControls, checkControlProposal, foldControlDeltas } from './control-variates.js';
-import { loadTestSet } from './datasets.js';
+import { datasetModelInput, loadTestSet } from './datasets.js';
 import { readExperimentMetrics, readResolvedConfig, readRoundState } from './experiment.js';
 import { decodeSharedUpdate, mergeWeights, splitWeights } from './personalization.js';
 import { delayUntil, openRound, writeStatus } from './rounds.js';
@@ -243,7 +243,7 @@ function pooledPersonalizedAccuracy(reports: readonly UpdateReport[]): number | 
 
 async function evaluateGlobal(context: PipelineContext, config: ExperimentConfig, weights: ModelWeights) {
   await initBackend();
-  const testSet = await loadTestSet(context.store);
+  const testSet = await loadTestSet(context.store, config.dataset);
   return evaluate({
     model: config.model,
     weights,
@@ -303,7 +303,7 @@ async function followUp(context: PipelineContext, config: ExperimentConfig, stat
       finishedAt: finishedAt.toISOString(),
       wallMs: finishedAt.getTime() - new Date(firstRound.startedAt).getTime() + roundMetrics.timing.aggregateMs,
       backend: metrics.backend,
-      parameters: parameterCount(config.model),
+      parameters: parameterCount(config.model, await datasetModelInput(store, config.dataset)),
     };
     await writeRecord(store, keys.summary(experimentId), summary);
     await writeRecord(store, keys.metrics(experimentId), { ...metrics, summary });

@@ -11,6 +11,8 @@ import { readRecord, requireRecord, writeRecord, type PipelineContext } from './
 export const MAX_SQS_DELAY_SECONDS = 900;
 
 export function clientIds(config: ExperimentConfig): string[] {
+  // A natural partition's clients keep the ids they were imported under (the start step resolves the list).
+  if (config.partition.kind === 'natural' && config.partition.clients) return [...config.partition.clients];
   return Array.from({ length: config.clients }, (_, index) => clientIdFor(index));
 }
 

@@ -1,14 +1,11 @@
 import { validateExperimentConfig } from './validate.js';
-import { subset } from '../data/mnist.js';
-import { encodeShard } from '../data/shard-codec.js';
 import { initBackend } from '../engine/backend.js';
-import { initialWeights } from '../models/index.js';
-import { partitionIndices } from '../partition/index.js';
-import { clientIdFor, keys } from '../protocol/keys.js';
+import { initialWeights } from '../engine/build-model.js';
+import { keys } from '../protocol/keys.js';
 import { encodeModelWeights } from '../weights/codec.js';
 import { writeRecord, type PipelineContext } from './context.js';
 import { readStatus } from './experiment.js';
-import { loadTrainSet } from './datasets.js';
+import { prepareClientData } from './datasets.js';
 import { openRound, writeStatus } from './rounds.js';
 
 export type StartOutcome =
@@ -37,23 +34,18 @@ export async function startExperiment(context: PipelineContext, experimentId: st
     context.log('start.invalid-config', { experimentId, errors: parsed.errors });
     return { outcome: 'invalid-config', errors: parsed.errors };
   }
-  const config = parsed.config;
-
-  const trainSet = await loadTrainSet(store);
-  const { clientIndices, stats } = partitionIndices(trainSet.labels, {
-    clients: config.clients,
-    partition: config.partition,
-    seed: config.seed,
-    samplesPerClient: config.samplesPerClient,
-  });
-  for (const [index, indices] of clientIndices.entries()) {
-    await store.put(keys.shard(experimentId, clientIdFor(index)), encodeShard(subset(trainSet, indices)));
+  // Partition a central dataset into shards, or read a natural one's client metadata (shared/pipeline/datasets.ts).
+  const prepared = await prepareClientData(store, experimentId, parsed.config);
+  if (!prepared.ok) {
+    await writeStatus(context, { experimentId, state: 'failed', round: 0, rounds: 0, errors: [...prepared.errors] });
+    context.log('start.invalid-config', { experimentId, errors: prepared.errors });
+    return { outcome: 'invalid-config', errors: prepared.errors };
   }
-  await writeRecord(store, keys.partition(experimentId), stats);
+  const config = prepared.config;
   await writeRecord(store, keys.resolvedConfig(experimentId), config);
 
   await initBackend();
-  const initialModel = encodeModelWeights(initialWeights(config.model, config.seed));
+  const initialModel = encodeModelWeights(initialWeights(config.model, config.seed, prepared.input));
   await store.put(keys.globalModel(experimentId, 0), initialModel);
 
   context.log('start.partitioned', { experimentId, clients: config.clients, partition: config.partition.kind });

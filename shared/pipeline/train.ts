@@ -1,4 +1,3 @@
-import { decodeShard } from '../data/shard-codec.js';
 import { initBackend } from '../engine/backend.js';
 import { trainLocal } from '../engine/train.js';
 import { keys } from '../protocol/keys.js';
@@ -10,6 +9,7 @@ import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
 import { requireObject, writeRecord, type PipelineContext } from './context.js';
 import { gradientCorrection, proposeClientControl, readClientControls } from './control-variates.js';
 import { readResolvedConfig, readStatus } from './experiment.js';
+import { loadClientData } from './datasets.js';
 import { notifyUpdateReady } from './notify.js';
 import { beginPersonalRound, finishPersonalRound, withZeroLocalCorrection } from './personalization.js';
 
@@ -38,7 +38,7 @@ export async function trainClient(context: PipelineContext, message: TrainMessag
 
   const config = await readResolvedConfig(store, experimentId);
   const globalWeights = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
-  const shard = decodeShard(await requireObject(store, keys.shard(experimentId, clientId)));
+  const shard = await loadClientData(store, experimentId, config, clientId);
   const backend = await initBackend();
   const strategy = strategyFor(config.strategy);
   const personal = config.personalization

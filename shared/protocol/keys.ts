@@ -44,6 +44,14 @@ export const keys = {
   summary: (id: string) => `experiments/${id}/summary.json`,
   finalModel: (id: string) => `experiments/${id}/model/final.bin`,
   mnist: (file: 'train-images' | 'train-labels' | 'test-images' | 'test-labels') => `datasets/mnist/${file}.idx`,
+  /** an imported dataset's description (shared/data/catalog.ts), written last by an import */
+  datasetInfo: (name: string) => `datasets/${name}/dataset.json`,
+  /** an imported dataset's train or test set, in the shard format */
+  datasetSplit: (name: string, split: 'train' | 'test') => `datasets/${name}/${split}.bin`,
+  /** natural partitions: a client's sample count and label histogram, all the start step reads of it */
+  datasetClientInfo: (name: string, clientId: string) => `datasets/${name}/clients/${clientId}/meta.json`,
+  /** natural partitions: a client's own training data, read by that client's trainer only */
+  datasetClientData: (name: string, clientId: string) => `datasets/${name}/clients/${clientId}/data.bin`,
 } as const;
 
 /** The experiment id of an `experiments/<id>/config.json` key, or undefined for any other key. */
