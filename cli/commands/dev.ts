@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { startLocalCloud } from '../../local/cloud.js';
 import { defaultHandlers } from '../../local/default-handlers.js';
+import { defaultDataDir, DirectoryObjectStore } from '../../local/directory-store.js';
 import { UserError } from '../errors.js';
 import { parseWorkers } from '../targets.js';
 
@@ -16,7 +17,14 @@ export function devCommand(): Command {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be 0–65535 (got "${options.port}")`);
       const trainWorkers = parseWorkers(options.workers);
-      const cloud = await startLocalCloud({ port, host: '127.0.0.1', handlers: defaultHandlers(), ...(trainWorkers ? { trainWorkers } : {}) });
+      const cloud = await startLocalCloud({
+        port,
+        host: '127.0.0.1',
+        handlers: defaultHandlers(),
+        // every dataset of the local library (flambda dataset import), so configs can name them
+        datasets: { from: new DirectoryObjectStore(defaultDataDir()) },
+        ...(trainWorkers ? { trainWorkers } : {}),
+      });
       console.log(
         [
           `flambda dev: local cloud listening on ${cloud.endpoint} (bucket "${cloud.bucket}", ${cloud.trainWorkers} training workers)`,

@@ -10,6 +10,7 @@ import type { ExperimentMetrics, ExperimentStatus } from '../../shared/metrics/t
 import { keys } from '../../shared/protocol/keys.js';
 import { UserError } from '../errors.js';
 import { readExperimentMetrics } from '../../shared/pipeline/experiment.js';
+import { DatasetNotFoundError, describeDataset } from '../../shared/pipeline/datasets.js';
 import { downloadExperiment } from '../results.js';
 import { renderComparisonMarkdown } from '../../shared/report/index.js';
 import { formatRoundTable } from '../tables.js';
@@ -73,6 +74,7 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
     endpoint: options.endpoint,
     logFile: path.join(options.out, 'flambda-local.log'),
     trainWorkers,
+    datasets: planned.map(({ config }) => config.dataset).filter((name) => name !== 'mnist'),
   });
   console.log(`flambda: running ${planned.length} experiment(s) on ${opened.description}`);
   const finished: { status: ExperimentStatus; metrics?: ExperimentMetrics }[] = [];
@@ -111,6 +113,11 @@ async function runOne(target: Target, experiment: Planned, outDir: string, stall
   if (await target.store.exists(keys.config(experimentId))) {
     throw new UserError(`experiment ${experimentId} already exists in the bucket: choose another --id`);
   }
+  // A dataset that was never imported would only fail in the start step: say so before anything runs.
+  await describeDataset(target.store, config.dataset).catch((error: unknown) => {
+    if (error instanceof DatasetNotFoundError) throw new UserError(`${experiment.path}: ${error.message}`);
+    throw error;
+  });
   console.log(`\n▶ ${config.name} (${experimentId}): ${config.clients} clients × ${config.rounds} rounds, ${config.partition.kind}, ${config.model}, ${config.strategy.name}`);
   // Exactly what `aws s3 cp config.json s3://<bucket>/experiments/<id>/config.json` does: the upload is the trigger.
   await target.store.put(keys.config(experimentId), experiment.text, 'application/json');

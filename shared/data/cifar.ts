@@ -100,10 +100,11 @@ function batchesToDataset(batches: readonly { name: string; bytes: Uint8Array }[
       labels[sample] = label;
       // channel-major planes → channels interleaved per pixel
       const to = sample * CIFAR_CHANNELS * PLANE;
-      for (let pixel = 0; pixel < PLANE; pixel++) {
-        for (let channel = 0; channel < CIFAR_CHANNELS; channel++) {
-          images[to + pixel * CIFAR_CHANNELS + channel] = bytes[from + 1 + channel * PLANE + pixel]!;
-        }
+      const red = from + 1;
+      for (let pixel = 0, at = to; pixel < PLANE; pixel++, at += CIFAR_CHANNELS) {
+        images[at] = bytes[red + pixel]!;
+        images[at + 1] = bytes[red + PLANE + pixel]!;
+        images[at + 2] = bytes[red + 2 * PLANE + pixel]!;
       }
     }
   });
