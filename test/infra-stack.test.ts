@@ -373,6 +373,9 @@ describe('FlambdaStack template (zip trainer, defaults)', () => {
       `aws s3 cp examples/mnist-iid.json s3://<${bucketId}>/${keys.config('my-first-experiment')}`,
     );
     expect(outputs[STACK_OUTPUTS.trainerPackaging]!.Value).toBe('zip');
+    expect(resourceText(outputs[STACK_OUTPUTS.importDatasetCommand]!.Value)).toBe(
+      `flambda dataset import fashion-mnist /usr/share/datasets/fashion-mnist --target aws --bucket <${bucketId}>`,
+    );
   });
 });
 

@@ -41,21 +41,31 @@ const pattern = {
   finalModel: keys.finalModel(ANY),
   mnistTrain: keys.mnist('train-images').replace('train-images', 'train-*'),
   mnistTest: keys.mnist('test-images').replace('test-images', 'test-*'),
+  datasetInfo: keys.datasetInfo(ANY),
+  datasetTrain: keys.datasetSplit(ANY, 'train'),
+  datasetTest: keys.datasetSplit(ANY, 'test'),
+  datasetClientInfo: keys.datasetClientInfo(ANY, ANY),
+  datasetClientData: keys.datasetClientData(ANY, ANY),
 } as const;
 
 export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   start: {
     // partition: stratified client sampling reads the label histograms when round 1 opens
-    read: [pattern.config, pattern.status, pattern.roundState, pattern.partition, pattern.mnistTrain],
+    // dataset*: an imported dataset's description and train set; of a natural partition's clients only their metadata
+    read: [
+      pattern.config, pattern.status, pattern.roundState, pattern.partition, pattern.mnistTrain,
+      pattern.datasetInfo, pattern.datasetTrain, pattern.datasetClientInfo,
+    ],
     write: [pattern.shard, pattern.partition, pattern.resolvedConfig, pattern.globalModel, pattern.roundState, pattern.status],
     sendsTo: ['train', 'timer'],
   },
   train: {
     // serverState, clientControl: SCAFFOLD's server and own control variates
     // personalLayers: FedPer's client-private layers, which only the trainer ever touches
+    // datasetClientData: a natural partition's client data, which no other function may read
     read: [
       pattern.status, pattern.resolvedConfig, pattern.globalModel, pattern.shard, pattern.updateReport,
-      pattern.serverState, pattern.clientControl, pattern.personalLayers,
+      pattern.serverState, pattern.clientControl, pattern.personalLayers, pattern.datasetClientData,
     ],
     write: [pattern.update, pattern.updateReport, pattern.personalLayers],
     sendsTo: ['aggregate'],
@@ -63,7 +73,7 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   aggregate: {
     read: [
       pattern.roundState, pattern.resolvedConfig, pattern.partition, pattern.globalModel, pattern.update,
-      pattern.updateReport, pattern.serverState, pattern.metrics, pattern.mnistTest,
+      pattern.updateReport, pattern.serverState, pattern.metrics, pattern.mnistTest, pattern.datasetTest,
     ],
     write: [
       pattern.roundState, pattern.status, pattern.globalModel, pattern.serverState, pattern.roundMetrics,

@@ -9,7 +9,7 @@ import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { EVENT_SOURCE_BATCH_SIZE, RESOURCE_NAMES, START_TRIGGER_FILTER, type QueueRole } from '../../shared/cloud/resources.js';
-import { keys } from '../../shared/protocol/keys.js';
+import { DATASETS_PREFIX, keys } from '../../shared/protocol/keys.js';
 import { acknowledgeBucketGrants, acknowledgeCdkHandlers } from './acknowledgements.js';
 import { BUCKET_ACCESS, type FunctionName } from './bucket-access.js';
 import { DatasetDeployment } from './constructs/dataset-deployment.js';
@@ -198,6 +198,11 @@ export class FlambdaStack extends Stack {
       STACK_OUTPUTS.startExperimentCommand,
       `aws s3 cp examples/mnist-iid.json s3://${bucket.bucketName}/${keys.config('my-first-experiment')}`,
       'Starts an experiment: upload a config to experiments/<id>/config.json (pick a new id each time)',
+    );
+    output(
+      STACK_OUTPUTS.importDatasetCommand,
+      `flambda dataset import fashion-mnist /usr/share/datasets/fashion-mnist --target aws --bucket ${bucket.bucketName}`,
+      `Imports a dataset into s3://<bucket>/${DATASETS_PREFIX}<name>/ (fashion-mnist, cifar10 or your own: docs/datasets.md)`,
     );
     acknowledgeCdkHandlers(this);
   }

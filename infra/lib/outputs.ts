@@ -13,6 +13,7 @@ export const STACK_OUTPUTS = {
   startFailureQueueUrl: 'StartFailureQueueUrl',
   trainerPackaging: 'TrainerPackaging',
   startExperimentCommand: 'StartExperimentCommand',
+  importDatasetCommand: 'ImportDatasetCommand',
 } as const;
 
 export type StackOutputName = (typeof STACK_OUTPUTS)[keyof typeof STACK_OUTPUTS];
