@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatRoundTable } from '../cli/tables.js';
 import { BUILTIN_DATASETS } from '../shared/data/registry.js';
 import { renderComparisonHtml, renderReportHtml, renderSummaryMarkdown } from '../shared/report/index.js';
 import { fabricateMetrics } from './report-fixtures.js';
@@ -41,5 +42,11 @@ describe('class names in reports', () => {
     const html = renderComparisonHtml([fashionMetrics(), { ...fashionMetrics(), experimentId: 'other' }]);
     expect(html).toContain('Final accuracy by class');
     expect(html).toContain('Ankle boot');
+  });
+
+  it('the CLI\'s round table (flambda run, flambda status) ends with the accuracy of each class by name', () => {
+    expect(formatRoundTable(fashionMetrics())).toMatch(/\n\naccuracy by class \(round 5\): T-shirt\/top \d+\.\d\d %, Trouser .*Ankle boot \d+\.\d\d %$/);
+    const many = fabricateMetrics({ classes: 20 });
+    expect(formatRoundTable(many)).toMatch(/weakest of 20 classes \(round 5\): /);
   });
 });
