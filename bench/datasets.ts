@@ -21,7 +21,7 @@ import { loadExperimentMetrics, loadExperimentStatus } from '../shared/report/in
 import { renderDatasetsPage, type StudyResult, type StudyRun } from './datasets-page.js';
 import { runFlambda } from './flambda-cli.js';
 import { describeMachine, finishMachineInfo, startCpuMeter } from './machine.js';
-import { ensureTorch, torchExperiment } from './torch.js';
+import { ensureTorch, torchExperiment, torchExperimentSchema, type TorchExperiment } from './torch.js';
 
 const HELP = `Usage: tsx bench/datasets.ts [options]
 
@@ -34,6 +34,7 @@ the PyTorch reference's FedAvg on the same shards, interleaved, and writes datas
   --threads N          PyTorch threads (default 1: steady when other work competes for the cores)
   --quick              smoke run: samplesPerClient 300, testSamples 1000 (never the published page unless --docs)
   --no-torch           flambda only
+  --resume             reuse completed runs in --out that ran exactly the same config (and their PyTorch results)
   --out DIR            results folder (default results/datasets)
   --docs DIR           where datasets.md and img/ go (default: docs for a full run, else the --out folder)
   -h, --help           this text`;
@@ -44,6 +45,7 @@ const OPTIONS = {
   threads: { type: 'string', default: '1' },
   quick: { type: 'boolean', default: false },
   'no-torch': { type: 'boolean', default: false },
+  resume: { type: 'boolean', default: false },
   out: { type: 'string', default: 'results/datasets' },
   docs: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -145,10 +147,18 @@ async function derive(file: string, id: string): Promise<{ id: string; file: str
 }
 
 async function runOne(id: string, file: string): Promise<Pick<StudyRun, 'metrics' | 'failure' | 'load'>> {
+  const folder = path.join(out, id);
+  if (values.resume) {
+    const ranWith = await readFile(path.join(folder, 'config.json'), 'utf8').catch(() => undefined);
+    const previous = ranWith === (await readFile(file, 'utf8')) ? await loadExperimentMetrics(folder).catch(() => undefined) : undefined;
+    if (previous?.summary?.state === 'completed') {
+      console.log(`\n↺ ${id}: reusing the completed result in ${folder}`);
+      return { metrics: previous };
+    }
+  }
   const before = (await describeMachine()).loadAverage.start;
   const code = await runFlambda(['run', file, '--id', id, '--out', out]);
   const after = (await describeMachine()).loadAverage.start;
-  const folder = path.join(out, id);
   const metrics = await loadExperimentMetrics(folder).catch(() => undefined);
   const load = { start: before, end: after };
   if (code === 0 && metrics?.summary?.state === 'completed') return { metrics, load };
@@ -166,6 +176,16 @@ async function runTorch(config: ExperimentConfig, id: string, train: Dataset, da
     samplesPerClient: config.samplesPerClient,
     classes: train.classes,
   });
+  const sameShardsAs = (result: TorchExperiment) =>
+    JSON.stringify(result.clients.map((client) => client.labelHistogram)) === JSON.stringify(partition.stats.clients.map((client) => client.labelHistogram));
+  const resultFile = path.join(out, id, 'torch-result.json');
+  if (values.resume) {
+    const previous = await readFile(resultFile, 'utf8').then((text) => torchExperimentSchema.safeParse(JSON.parse(text)).data, () => undefined);
+    if (previous && previous.threads === threads) {
+      console.log(`↺ ${id}: reusing the PyTorch result in ${resultFile}`);
+      return { result: previous, sameShards: sameShardsAs(previous) };
+    }
+  }
   const partitionFile = path.join(out, id, 'torch-partition.json');
   await mkdir(path.dirname(partitionFile), { recursive: true });
   await writeFile(partitionFile, JSON.stringify(partition.clientIndices.map((indices) => Array.from(indices))));
@@ -185,10 +205,9 @@ async function runTorch(config: ExperimentConfig, id: string, train: Dataset, da
     momentum: config.local.momentum,
     seed: config.seed,
   });
-  await writeFile(path.join(out, id, 'torch-result.json'), `${JSON.stringify(result, null, 1)}\n`);
+  await writeFile(resultFile, `${JSON.stringify(result, null, 1)}\n`);
   console.log(`  PyTorch final accuracy ${(result.finalAccuracy * 100).toFixed(2)} % in ${(result.roundsMs / 1000).toFixed(1)} s`);
-  const sameShards = JSON.stringify(result.clients.map((client) => client.labelHistogram)) === JSON.stringify(partition.stats.clients.map((client) => client.labelHistogram));
-  return { result, sameShards };
+  return { result, sameShards: sameShardsAs(result) };
 }
 
 /** An imported dataset's train and test sets as idx files named like MNIST's (idx4 for colour), for PyTorch. */
