@@ -150,10 +150,13 @@ describe('models take their input from the dataset', () => {
     expect(parameterCount('cnn-small', { shape: [32, 32, 3], classes: 10 })).toBe(448 + 4640 + 2048 * 128 + 128 + 1290);
   });
 
-  it('trains a grey model with a class count other than ten (the fused step too)', async () => {
-    const set = syntheticImages(64, [16, 16, 1], 4, 9);
-    const shard: Dataset = { count: 64, rows: 16, cols: 16, channels: 1, classes: 4, images: set.images, labels: set.labels };
-    const spec = modelSpec('cnn-small', { shape: [16, 16, 1], classes: 4 });
+  it.each([
+    ['grey 16×16, 4 classes', [16, 16, 1], 4],
+    ['colour 12×10 (odd sizes after pooling), 5 classes', [12, 10, 3], 5],
+  ] as const)('fused step and tape loop agree on %s', async (_, shape, classes) => {
+    const set = syntheticImages(64, shape, classes, 9);
+    const shard: Dataset = { count: 64, rows: shape[0], cols: shape[1], channels: shape[2], classes, images: set.images, labels: set.labels };
+    const spec = modelSpec('cnn-small', { shape, classes });
     expect(fusedStepAvailable(spec)).toBe(true);
     const weights = initialWeights(spec, 4);
     const local = localConfig({ batchSize: 16 });
@@ -161,7 +164,7 @@ describe('models take their input from the dataset', () => {
     const fused = await trainLocal({ model: 'cnn-small', weights, shard, local, seed: 2, loop: 'fused' });
     for (const [name, error] of relativeErrors(fused.weights, tape.weights)) expect(error, name).toBeLessThan(1e-4);
     const result = await evaluate({ model: 'cnn-small', weights: fused.weights, testSet: shard });
-    expect(result.confusion).toHaveLength(4);
-    expect(result.perClassAccuracy).toHaveLength(4);
+    expect(result.confusion).toHaveLength(classes);
+    expect(result.perClassAccuracy).toHaveLength(classes);
   }, 120_000);
 });
