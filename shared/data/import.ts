@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { keys } from '../protocol/keys.js';
 import {
   channelStatistics,
@@ -8,6 +7,20 @@ import {
   type DatasetRecord,
 } from './catalog.js';
 import { readCifar10Archive } from './cifar.js';
+import {
+  baseName,
+  classify,
+  DatasetImportError,
+  describeHistogram,
+  md5Hex,
+  naturalPair,
+  previewNames,
+  sourceFile,
+  splitOf,
+  stripGzip,
+  type IdxPair,
+  type InputFile,
+} from './import-files.js';
 import { assertClassCount, datasetFromIdx, decodeIdx, gunzipIfNeeded } from './idx.js';
 import {
   BUILTIN_DATASETS,
@@ -28,16 +41,6 @@ import { DatasetFormatError, formatShape, sampleShape, type Dataset, type Normal
  * and the published checksums of the datasets we know), converts them once to our shard-ready layout and says which
  * objects to write under datasets/<name>/. Every refusal says what is wrong with which file.
  */
-
-export class DatasetImportError extends Error {
-  override name = 'DatasetImportError';
-}
-
-export interface InputFile {
-  /** as the user gave it; only its last segment is used, to recognise the file */
-  readonly path: string;
-  readonly bytes: Uint8Array;
-}
 
 /** Checksums to verify instead of the published ones: for tests, which cannot ship a 170 MB archive. */
 export interface ExpectedChecksums {
@@ -76,6 +79,8 @@ export interface ImportPlan {
   /** one line for a person: what was imported */
   readonly summary: string;
 }
+
+export { DatasetImportError, md5Hex, type InputFile } from './import-files.js';
 
 const BINARY = 'application/octet-stream';
 const JSON_TYPE = 'application/json';
@@ -212,12 +217,6 @@ function rejectClassOptions(request: ImportRequest, classes: number): void {
 }
 
 // ── your own dataset ─────────────────────────────────────────────────────────────────────────────────────────────
-
-type DecodedFile = InputFile & { readonly content: Uint8Array };
-interface IdxPair {
-  images: DecodedFile;
-  labels: DecodedFile;
-}
 
 async function planCustomCentral(request: ImportRequest): Promise<ImportPlan> {
   const bySplit = new Map<'train' | 'test', Partial<IdxPair>>();
@@ -374,33 +373,7 @@ async function planNatural(request: ImportRequest): Promise<ImportPlan> {
   };
 }
 
-function naturalPair(files: readonly InputFile[]): IdxPair {
-  if (files.length !== 2) throw new DatasetImportError(`a client's data (or a test set) is one images file and one labels file (got ${files.length} files)`);
-  const pair: Partial<IdxPair> = {};
-  for (const file of files) {
-    const { kind, content } = classify(file);
-    if (pair[kind]) throw new DatasetImportError(`both files hold ${kind}: ${baseName(pair[kind].path)} and ${baseName(file.path)}`);
-    pair[kind] = { ...file, content };
-  }
-  return pair as IdxPair;
-}
-
 // ── helpers ──────────────────────────────────────────────────────────────────────────────────────────────────────
-
-/** Images or labels, by the IDX header; a name that says otherwise means the files were mixed up. */
-function classify(file: InputFile): { kind: 'images' | 'labels'; content: Uint8Array } {
-  const label = baseName(file.path);
-  const content = gunzipIfNeeded(file.bytes, label);
-  const { dims } = decodeIdx(content, label);
-  const kind = dims.length === 1 ? 'labels' : dims.length >= 3 ? 'images' : undefined;
-  if (!kind) throw new DatasetImportError(`${label}: a ${dims.length}-D IDX array (${dims.join(' × ')}) is neither images nor labels`);
-  const lower = label.toLowerCase();
-  const named = lower.includes('label') ? 'labels' : lower.includes('image') ? 'images' : undefined;
-  if (named && named !== kind) {
-    throw new DatasetImportError(`${label}: named like a ${named} file but holds ${kind} (${dims.join(' × ')}): were the files mixed up?`);
-  }
-  return { kind, content };
-}
 
 function resolveClasses(request: ImportRequest, labelFiles: readonly { content: Uint8Array; path: string }[]): number {
   const fromNames = request.classNames?.length;
@@ -427,36 +400,4 @@ function resolveClasses(request: ImportRequest, labelFiles: readonly { content: 
 
 function classNamesFor(request: ImportRequest, classes: number): string[] {
   return request.classNames ? [...request.classNames] : Array.from({ length: classes }, (_, label) => String(label));
-}
-
-function sourceFile(file: InputFile, content: Uint8Array): DatasetRecord['files'][number] {
-  return { name: baseName(file.path), bytes: file.bytes.byteLength, md5: md5Hex(content) };
-}
-
-export function md5Hex(bytes: Uint8Array): string {
-  return createHash('md5').update(bytes).digest('hex');
-}
-
-function baseName(filePath: string): string {
-  return filePath.split(/[\\/]/).pop() ?? filePath;
-}
-
-function stripGzip(name: string): string {
-  return name.replace(/\.gz$/i, '');
-}
-
-function splitOf(name: string): 'train' | 'test' | undefined {
-  const lower = name.toLowerCase();
-  if (lower.includes('t10k') || lower.includes('test')) return 'test';
-  if (lower.includes('train')) return 'train';
-  return undefined;
-}
-
-function previewNames(names: readonly string[]): string {
-  return names.length <= 10 ? names.join(', ') : `${names.slice(0, 8).join(', ')}, … ${names.at(-1)}`;
-}
-
-function describeHistogram(histogram: readonly number[]): string {
-  const present = histogram.flatMap((count, label) => (count > 0 ? [`${label}×${count}`] : []));
-  return present.length <= 12 ? present.join(', ') : `${present.length} of ${histogram.length} classes`;
 }
