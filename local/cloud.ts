@@ -139,7 +139,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const context = createCloudContext({ endpoint, region, bucket, queueUrls: pipelineQueueUrls, log });
     const handlers = typeof options.handlers === 'function' ? options.handlers(context) : options.handlers;
 
-    // Workers load their modules on the other cores while this thread copies MNIST into the bucket.
+    // Workers load their modules on the other cores while this thread copies MNIST (and imported datasets) into the bucket.
     const mnistUploaded = Promise.all([
       options.uploadMnist ?? true ? uploadMnist(store) : undefined,
       options.datasets ? copyDatasets(options.datasets.from, store, options.datasets.names) : undefined,

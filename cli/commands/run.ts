@@ -15,6 +15,7 @@ import { downloadExperiment } from '../results.js';
 import { renderComparisonMarkdown } from '../../shared/report/index.js';
 import { formatRoundTable } from '../tables.js';
 import { clientsPerRound } from '../../shared/sampling/count.js';
+import { defaultDataDir } from '../../local/directory-store.js';
 import { trainerPoolSize } from '../../local/trainer-pool.js';
 import { addTargetOptions, openTarget, parseTargetName, parseWorkers, type Target, type TargetName } from '../targets.js';
 import { watchExperiment, type Progress } from '../watch.js';
@@ -67,6 +68,7 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
   const planned = await Promise.all(configPaths.map((file, index) => plan(file, options.id, index)));
   const trainWorkers = parseWorkers(options.workers) ?? Math.max(...planned.map(({ config }) => trainerPoolSize(trainingJobsPerRound(config), os.availableParallelism())));
 
+  const local = target === 'local' && !options.endpoint;
   const opened = await openTarget({
     target,
     stack: options.stack,
@@ -80,7 +82,7 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
   const finished: { status: ExperimentStatus; metrics?: ExperimentMetrics }[] = [];
   try {
     for (const experiment of planned) {
-      finished.push(await runOne(opened, experiment, options.out, stallTimeoutSeconds * 1000));
+      finished.push(await runOne(opened, experiment, options.out, stallTimeoutSeconds * 1000, local));
     }
   } finally {
     await opened.close();
@@ -108,15 +110,16 @@ async function plan(file: string, id: string | undefined, index: number): Promis
   return { path: file, text, config: parsed.config, experimentId: id ?? `${slug}-${stamp}${index ? `-${index}` : ''}` };
 }
 
-async function runOne(target: Target, experiment: Planned, outDir: string, stallTimeoutMs: number) {
+async function runOne(target: Target, experiment: Planned, outDir: string, stallTimeoutMs: number, local: boolean) {
   const { experimentId, config } = experiment;
   if (await target.store.exists(keys.config(experimentId))) {
     throw new UserError(`experiment ${experimentId} already exists in the bucket: choose another --id`);
   }
   // A dataset that was never imported would only fail in the start step: say so before anything runs.
   await describeDataset(target.store, config.dataset).catch((error: unknown) => {
-    if (error instanceof DatasetNotFoundError) throw new UserError(`${experiment.path}: ${error.message}`);
-    throw error;
+    if (!(error instanceof DatasetNotFoundError)) throw error;
+    const where = local ? `dataset "${config.dataset}" is not in the local dataset library ${defaultDataDir()}: import it first (${error.hint})` : error.message;
+    throw new UserError(`${experiment.path}: ${where}`);
   });
   console.log(`\n▶ ${config.name} (${experimentId}): ${config.clients} clients × ${config.rounds} rounds, ${config.partition.kind}, ${config.model}, ${config.strategy.name}`);
   // Exactly what `aws s3 cp config.json s3://<bucket>/experiments/<id>/config.json` does: the upload is the trigger.

@@ -57,6 +57,11 @@ export async function datasetModelInput(store: ObjectStore, dataset: string): Pr
 
 export class DatasetNotFoundError extends Error {
   override name = 'DatasetNotFoundError';
+
+  /** how to import it */
+  constructor(message: string, readonly hint: string) {
+    super(message);
+  }
 }
 
 /** What the bucket holds of a dataset: MNIST's fixed description, else its dataset.json. */
@@ -67,7 +72,7 @@ export async function describeDataset(store: ObjectStore, name: string): Promise
     const how = isBuiltinDataset(name) && BUILTIN_DATASETS[name].source.kind !== 'bundled'
       ? (BUILTIN_DATASETS[name].source as { hint: string }).hint
       : `flambda dataset import ${name} <files…>`;
-    throw new DatasetNotFoundError(`dataset ${JSON.stringify(name)} is not in s3://${store.bucket}/datasets/: import it first (${how})`);
+    throw new DatasetNotFoundError(`dataset ${JSON.stringify(name)} is not in s3://${store.bucket}/datasets/: import it first (${how})`, how);
   }
   return describeRecord(record);
 }
