@@ -30,6 +30,8 @@ export interface StudyResult {
   readonly dataset: 'fashion-mnist' | 'cifar10';
   readonly record: DatasetRecord;
   readonly runs: readonly StudyRun[];
+  /** label skew with FedAvg again with other seeds, for the spread */
+  readonly seedRuns?: readonly StudyRun[];
 }
 
 export interface PageInput {
@@ -204,7 +206,7 @@ function studySection(result: StudyResult, input: PageInput, withChart: boolean)
   const roundHeader = result.runs.flatMap((run) => [`flambda ${run.label}`, ...(run.torch ? [`PyTorch ${run.label}`] : [])]);
   return `### ${title}
 
-${verdict(iid, skew, scaffold)}
+${verdict(iid, skew, scaffold, result.record.classes, result.seedRuns ?? [])}
 
 | run | config | flambda final accuracy | PyTorch final accuracy | flambda − PyTorch (points) | flambda wall time | PyTorch wall time |
 |---|---|---|---|---|---|---|
@@ -216,12 +218,15 @@ Round by round (test accuracy of the global model after each round, ${iid?.confi
 |---|${roundHeader.map(() => '---').join('|')}|
 ${roundRows.join('\n')}
 
-${histogramTable(skew?.metrics, result.record)}${input.torch && result.runs.some((run) => run.torch && !run.torch.sameShards) ? '\n\n**Warning: PyTorch reported other label histograms than flambda for some run: the shards differ.**' : ''}`;
+${seedSection(skew, result.seedRuns ?? [])}${histogramTable(skew?.metrics, result.record)}${input.torch && result.runs.some((run) => run.torch && !run.torch.sameShards) ? '\n\n**Warning: PyTorch reported other label histograms than flambda for some run: the shards differ.**' : ''}`;
 }
 
 /** The sentences a reader wants, computed from the numbers so they cannot drift from them. */
-function verdict(iid: StudyRun | undefined, skew: StudyRun | undefined, scaffold: StudyRun | undefined): string {
+function verdict(iid: StudyRun | undefined, skew: StudyRun | undefined, scaffold: StudyRun | undefined, classes: number, seedRuns: readonly StudyRun[]): string {
   const sentences: string[] = [];
+  // At chance the global model answers one class for every image: the run collapsed rather than learned slowly.
+  const atChance = (accuracy: number | undefined) => accuracy !== undefined && accuracy <= 1 / classes + 0.005;
+  const collapsed: string[] = [];
   const ours = final(iid?.metrics);
   const theirs = iid?.torch?.result.finalAccuracy;
   if (ours !== undefined && theirs !== undefined) {
@@ -241,6 +246,8 @@ function verdict(iid: StudyRun | undefined, skew: StudyRun | undefined, scaffold
     sentences.push(
       `Label skew (2 shards per client) costs FedAvg ${gap.toFixed(2)} points against IID in flambda${Number.isFinite(torchGap) ? ` and ${torchGap.toFixed(2)} in PyTorch` : ''}.`,
     );
+    if (atChance(skewOurs)) collapsed.push('flambda FedAvg');
+    if (skew?.torch && atChance(skew.torch.result.finalAccuracy)) collapsed.push('PyTorch FedAvg');
     const scaffoldOurs = final(scaffold?.metrics);
     if (scaffoldOurs !== undefined) {
       const scaffoldGap = (ours - scaffoldOurs) * 100;
@@ -248,10 +255,49 @@ function verdict(iid: StudyRun | undefined, skew: StudyRun | undefined, scaffold
         `SCAFFOLD, the best remedy on MNIST ([noniid.md](noniid.md)), ends at ${percent(scaffoldOurs)}: ${scaffoldGap.toFixed(2)} points below IID, ` +
           `${scaffoldOurs >= skewOurs ? `${((scaffoldOurs - skewOurs) * 100).toFixed(2)} points above` : `${((skewOurs - scaffoldOurs) * 100).toFixed(2)} points below`} FedAvg on the same skew.`,
       );
+      if (atChance(scaffoldOurs)) collapsed.push('flambda SCAFFOLD');
     }
+  }
+  if (collapsed.length > 0) {
+    sentences.push(
+      `${collapsed.join(' and ')} ${collapsed.length > 1 ? 'end' : 'ends'} at chance (${percent(1 / classes)}): the global model answers one class for every image. ` +
+        'With every client holding exactly two classes (the shards of a balanced, label-sorted set do not straddle labels), ' +
+        'the clients\' models pull apart within one epoch at this learning rate (0.05, momentum 0.9), and their average can collapse.',
+    );
+  }
+  const seeds = [...(skew ? [skew] : []), ...seedRuns];
+  if (seedRuns.length > 0) {
+    const count = (accuracies: (number | undefined)[]) => accuracies.filter((accuracy) => atChance(accuracy)).length;
+    const ours = count(seeds.map((run) => final(run.metrics)));
+    const withTorch = seeds.filter((run) => run.torch);
+    const theirs = count(withTorch.map((run) => run.torch?.result.finalAccuracy));
+    sentences.push(
+      `Over ${seeds.length} seeds of label skew with FedAvg, flambda ends at chance in ${ours} and PyTorch in ${theirs} of ${withTorch.length} (table below).`,
+    );
   }
   sentences.push('Every number is one run with one seed; the two engines start from different random weights and shuffle differently, so a few tenths of a point between them are noise.');
   return sentences.join(' ');
+}
+
+/** Label skew is where runs diverge: the same study with other seeds (other shards, weights and shuffles), both engines. */
+function seedSection(skew: StudyRun | undefined, seedRuns: readonly StudyRun[]): string {
+  if (seedRuns.length === 0) return '';
+  const runs = [...(skew ? [skew] : []), ...seedRuns];
+  const rows = runs.map((run) => `| ${run.config.seed} | ${percent(final(run.metrics))}${run.failure ? ' (did not complete)' : ''} | ${run.torch ? percent(run.torch.result.finalAccuracy) : '—'} |`);
+  const spread = (values: (number | undefined)[]) => {
+    const known = values.filter((value): value is number => value !== undefined && Number.isFinite(value));
+    if (known.length === 0) return '—';
+    const mean = known.reduce((a, b) => a + b, 0) / known.length;
+    return `${percent(mean)} (${percent(Math.min(...known))} to ${percent(Math.max(...known))})`;
+  };
+  return `Label skew with FedAvg, seed by seed (each seed deals other shards and starts from other weights; final accuracy after ${skew?.config.rounds ?? 5} rounds):
+
+| seed | flambda | PyTorch |
+|---|---|---|
+${rows.join('\n')}
+| mean (min to max) | ${spread(runs.map((run) => final(run.metrics)))} | ${spread(runs.map((run) => run.torch?.result.finalAccuracy))} |
+
+`;
 }
 
 function histogramTable(metrics: ExperimentMetrics | undefined, record: DatasetRecord): string {

@@ -32,6 +32,8 @@ the PyTorch reference's FedAvg on the same shards, interleaved, and writes datas
                        dataset-fashion-mnist)
   --cifar10 FILE       also run the study on CIFAR-10 (examples/cifar10/) from cifar-10-binary.tar.gz
   --threads N          PyTorch threads (default 1: steady when other work competes for the cores)
+  --skew-seeds a,b     label skew with FedAvg again with these seeds, in both engines, for the spread (default 1,2;
+                       none with --quick; "" for none)
   --quick              smoke run: samplesPerClient 300, testSamples 1000 (never the published page unless --docs)
   --no-torch           flambda only
   --resume             reuse completed runs in --out that ran exactly the same config (and their PyTorch results)
@@ -43,6 +45,7 @@ const OPTIONS = {
   'fashion-mnist': { type: 'string', default: '/usr/share/datasets/fashion-mnist' },
   cifar10: { type: 'string' },
   threads: { type: 'string', default: '1' },
+  'skew-seeds': { type: 'string' },
   quick: { type: 'boolean', default: false },
   'no-torch': { type: 'boolean', default: false },
   resume: { type: 'boolean', default: false },
@@ -77,9 +80,15 @@ if (values.help) {
 const out = path.resolve(values.out!);
 const threads = Number(values.threads);
 const docs = values.docs ?? (values.quick ? out : 'docs');
+const skewSeeds = (values['skew-seeds'] ?? (values.quick ? '' : '1,2'))
+  .split(',')
+  .map((seed) => seed.trim())
+  .filter(Boolean)
+  .map(Number);
 
 async function main(): Promise<number> {
   if (!Number.isInteger(threads) || threads < 1) throw new BenchError(`--threads must be a positive integer (got ${values.threads})`);
+  if (!skewSeeds.every((seed) => Number.isInteger(seed) && seed >= 0)) throw new BenchError(`--skew-seeds must be seeds separated by commas (got ${values['skew-seeds']})`);
   const library = path.join(out, 'library');
   // `flambda dataset import` and `flambda run` (children of this process) share this dataset library.
   process.env.FLAMBDA_DATA_DIR = library;
@@ -120,26 +129,32 @@ async function runStudy(dataset: 'fashion-mnist' | 'cifar10', source: string, li
   // PyTorch reads idx files: Debian's Fashion-MNIST as they are; CIFAR-10 as our converted shards, in idx4.
   const torchDir = dataset === 'fashion-mnist' ? source : await exportIdx(library, dataset, record);
 
-  const runs: StudyRun[] = [];
-  for (const run of RUNS) {
-    const file = `examples/${dataset}/${run.key}.json`;
-    const config = await derive(file, `${values.quick ? 'quick' : 'datasets'}-${dataset}-${run.key}`);
+  const prefix = `${values.quick ? 'quick' : 'datasets'}-${dataset}`;
+  const study = async (file: string, id: string, label: string, torch: boolean, changes: Record<string, unknown> = {}): Promise<StudyRun> => {
+    const config = await derive(file, id, changes);
     const flambda = await runOne(config.id, config.file);
-    const torch = withTorch && run.torch ? await runTorch(config.config, config.id, train, torchDir, record) : undefined;
-    runs.push({ id: config.id, file, label: run.label, config: config.config, ...flambda, ...(torch ? { torch } : {}) });
+    const reference = withTorch && torch ? await runTorch(config.config, config.id, train, torchDir, record) : undefined;
+    return { id: config.id, file, label, config: config.config, ...flambda, ...(reference ? { torch: reference } : {}) };
+  };
+  const runs: StudyRun[] = [];
+  for (const run of RUNS) runs.push(await study(`examples/${dataset}/${run.key}.json`, `${prefix}-${run.key}`, run.label, run.torch));
+  const seedRuns: StudyRun[] = [];
+  for (const seed of skewSeeds) {
+    seedRuns.push(await study(`examples/${dataset}/label-skew.json`, `${prefix}-label-skew-seed${seed}`, `label skew, FedAvg, seed ${seed}`, true, { seed }));
   }
-  return { dataset, record, runs };
+  return { dataset, record, runs, seedRuns };
 }
 
-/** The example itself, or (with --quick) a capped copy under <out>/configs/. */
-async function derive(file: string, id: string): Promise<{ id: string; file: string; config: ExperimentConfig }> {
+/** The example itself, or a copy with `changes` (and with --quick, capped) under <out>/configs/. */
+async function derive(file: string, id: string, changes: Record<string, unknown>): Promise<{ id: string; file: string; config: ExperimentConfig }> {
   const text = await readFile(file, 'utf8');
   const raw = JSON.parse(text) as Record<string, unknown>;
   const { $schema: _editorOnly, ...rest } = raw;
-  const derived = values.quick ? `${JSON.stringify({ ...rest, name: id, ...QUICK_CAP }, null, 2)}\n` : text;
+  const changed = values.quick || Object.keys(changes).length > 0;
+  const derived = changed ? `${JSON.stringify({ ...rest, name: id, ...changes, ...(values.quick ? QUICK_CAP : {}) }, null, 2)}\n` : text;
   const parsed = parseExperimentConfig(derived);
   if (!parsed.ok) throw new BenchError(`${file} is not a valid config:\n  - ${parsed.errors.join('\n  - ')}`);
-  if (!values.quick) return { id, file, config: parsed.config };
+  if (!changed) return { id, file, config: parsed.config };
   const copy = path.join(out, 'configs', `${id}.json`);
   await mkdir(path.dirname(copy), { recursive: true });
   await writeFile(copy, derived);

@@ -98,4 +98,21 @@ describe('docs/datasets.md as the bench writes it', () => {
     const missed = renderDatasetsPage({ results: [study(0.89)], machine, torch: { version: '1.13', threads: 1 }, quick: false, totalMs: 60_000 });
     expect(missed.markdown).toContain('+1.12 points, **the goal is missed by 0.62 points**.');
   });
+
+  it('says when a run ends at chance, and how often over the other seeds, with their spread', async () => {
+    const machine = await describeMachine();
+    const collapsed: StudyResult = {
+      dataset: 'fashion-mnist',
+      record: { ...record, classes: 10 },
+      runs: [run('iid', 'IID, FedAvg', [0.85, 0.9], [0.86, 0.9]), run('label-skew', 'label skew, FedAvg', [0.3, 0.1], [0.3, 0.6])],
+      seedRuns: [
+        { ...run('seed1', 'label skew, FedAvg, seed 1', [0.3, 0.5], [0.3, 0.1]), config: experimentConfigSchema.parse({ seed: 1 }) },
+        { ...run('seed2', 'label skew, FedAvg, seed 2', [0.3, 0.7], [0.3, 0.65]), config: experimentConfigSchema.parse({ seed: 2 }) },
+      ],
+    };
+    const page = renderDatasetsPage({ results: [collapsed], machine, torch: { version: '1.13', threads: 1 }, quick: false, totalMs: 1 });
+    expect(page.markdown).toContain('flambda FedAvg ends at chance (10.00 %): the global model answers one class for every image.');
+    expect(page.markdown).toContain('Over 3 seeds of label skew with FedAvg, flambda ends at chance in 1 and PyTorch in 1 of 3 (table below).');
+    expect(page.markdown).toContain('| mean (min to max) | 43.33 % (10.00 % to 70.00 %) | 45.00 % (10.00 % to 65.00 %) |');
+  });
 });
