@@ -48,6 +48,8 @@ const CIFAR_COMMAND = 'npm run bench:datasets -- --cifar10 /path/to/cifar-10-bin
 const percent = (fraction: number | undefined) => (fraction !== undefined && Number.isFinite(fraction) ? `${(fraction * 100).toFixed(2)} %` : '—');
 const signed = (points: number) => (Number.isFinite(points) ? `${points >= 0 ? '+' : '−'}${Math.abs(points).toFixed(2)}` : '—');
 const final = (metrics: ExperimentMetrics | undefined) => metrics?.rounds.at(-1)?.accuracy;
+/** A run's final accuracy, or undefined when it did not complete (its last recorded round is not a result). */
+const completedFinal = (run: StudyRun | undefined) => (run && !run.failure ? final(run.metrics) : undefined);
 
 export function renderDatasetsPage(input: PageInput): { markdown: string; charts: Record<string, string> } {
   const charts: Record<string, string> = {};
@@ -227,7 +229,7 @@ function verdict(iid: StudyRun | undefined, skew: StudyRun | undefined, scaffold
   // At chance the global model answers one class for every image: the run collapsed rather than learned slowly.
   const atChance = (accuracy: number | undefined) => accuracy !== undefined && accuracy <= 1 / classes + 0.005;
   const collapsed: string[] = [];
-  const ours = final(iid?.metrics);
+  const ours = completedFinal(iid);
   const theirs = iid?.torch?.result.finalAccuracy;
   if (ours !== undefined && theirs !== undefined) {
     const diff = (ours - theirs) * 100;
@@ -239,7 +241,7 @@ function verdict(iid: StudyRun | undefined, skew: StudyRun | undefined, scaffold
   } else {
     sentences.push('**IID FedAvg did not complete on both engines, so the goal cannot be judged from this run.**');
   }
-  const skewOurs = final(skew?.metrics);
+  const skewOurs = completedFinal(skew);
   if (ours !== undefined && skewOurs !== undefined) {
     const gap = (ours - skewOurs) * 100;
     const torchGap = theirs !== undefined && skew?.torch ? (theirs - skew.torch.result.finalAccuracy) * 100 : Number.NaN;
@@ -248,8 +250,10 @@ function verdict(iid: StudyRun | undefined, skew: StudyRun | undefined, scaffold
     );
     if (atChance(skewOurs)) collapsed.push('flambda FedAvg');
     if (skew?.torch && atChance(skew.torch.result.finalAccuracy)) collapsed.push('PyTorch FedAvg');
-    const scaffoldOurs = final(scaffold?.metrics);
-    if (scaffoldOurs !== undefined) {
+    const scaffoldOurs = completedFinal(scaffold);
+    if (scaffold?.failure) {
+      sentences.push(`SCAFFOLD, the best remedy on MNIST ([noniid.md](noniid.md)), did not complete: ${scaffold.failure}.${divergence(scaffold)}`);
+    } else if (scaffoldOurs !== undefined) {
       const scaffoldGap = (ours - scaffoldOurs) * 100;
       sentences.push(
         `SCAFFOLD, the best remedy on MNIST ([noniid.md](noniid.md)), ends at ${percent(scaffoldOurs)}: ${scaffoldGap.toFixed(2)} points below IID, ` +
@@ -268,7 +272,7 @@ function verdict(iid: StudyRun | undefined, skew: StudyRun | undefined, scaffold
   const seeds = [...(skew ? [skew] : []), ...seedRuns];
   if (seedRuns.length > 0) {
     const count = (accuracies: (number | undefined)[]) => accuracies.filter((accuracy) => atChance(accuracy)).length;
-    const ours = count(seeds.map((run) => final(run.metrics)));
+    const ours = count(seeds.map((run) => completedFinal(run)));
     const withTorch = seeds.filter((run) => run.torch);
     const theirs = count(withTorch.map((run) => run.torch?.result.finalAccuracy));
     sentences.push(
@@ -283,7 +287,7 @@ function verdict(iid: StudyRun | undefined, skew: StudyRun | undefined, scaffold
 function seedSection(skew: StudyRun | undefined, seedRuns: readonly StudyRun[]): string {
   if (seedRuns.length === 0) return '';
   const runs = [...(skew ? [skew] : []), ...seedRuns];
-  const rows = runs.map((run) => `| ${run.config.seed} | ${percent(final(run.metrics))}${run.failure ? ' (did not complete)' : ''} | ${run.torch ? percent(run.torch.result.finalAccuracy) : '—'} |`);
+  const rows = runs.map((run) => `| ${run.config.seed} | ${run.failure ? 'did not complete' : percent(final(run.metrics))} | ${run.torch ? percent(run.torch.result.finalAccuracy) : '—'} |`);
   const spread = (values: (number | undefined)[]) => {
     const known = values.filter((value): value is number => value !== undefined && Number.isFinite(value));
     if (known.length === 0) return '—';
@@ -295,9 +299,23 @@ function seedSection(skew: StudyRun | undefined, seedRuns: readonly StudyRun[]):
 | seed | flambda | PyTorch |
 |---|---|---|
 ${rows.join('\n')}
-| mean (min to max) | ${spread(runs.map((run) => final(run.metrics)))} | ${spread(runs.map((run) => run.torch?.result.finalAccuracy))} |
+| mean (min to max) | ${spread(runs.map((run) => completedFinal(run)))} | ${spread(runs.map((run) => run.torch?.result.finalAccuracy))} |
 
 `;
+}
+
+/** " Its clients' training loss exploded …" when a run's recorded losses show it diverging. */
+function divergence(run: StudyRun): string {
+  let worst: { loss: number; round: number } | undefined;
+  for (const round of run.metrics?.rounds ?? []) {
+    for (const client of round.clients) {
+      const loss = Number.isFinite(client.trainLoss) ? client.trainLoss : Number.POSITIVE_INFINITY;
+      if (loss > (worst?.loss ?? 1e3)) worst = { loss, round: round.round };
+    }
+  }
+  if (!worst) return '';
+  const shown = Number.isFinite(worst.loss) ? worst.loss.toExponential(1) : 'not a number';
+  return ` It diverged: a client's training loss reached ${shown} in round ${worst.round}; a client whose training fails (flambda refuses to upload weights whose loss stopped being a number) sends no update, so a round closes at its deadline short of its quorum.`;
 }
 
 function histogramTable(metrics: ExperimentMetrics | undefined, record: DatasetRecord): string {

@@ -165,10 +165,17 @@ async function runOne(id: string, file: string): Promise<Pick<StudyRun, 'metrics
   const folder = path.join(out, id);
   if (values.resume) {
     const ranWith = await readFile(path.join(folder, 'config.json'), 'utf8').catch(() => undefined);
-    const previous = ranWith === (await readFile(file, 'utf8')) ? await loadExperimentMetrics(folder).catch(() => undefined) : undefined;
+    const same = ranWith === (await readFile(file, 'utf8'));
+    const previous = same ? await loadExperimentMetrics(folder).catch(() => undefined) : undefined;
     if (previous?.summary?.state === 'completed') {
       console.log(`\n↺ ${id}: reusing the completed result in ${folder}`);
       return { metrics: previous };
+    }
+    // A run of the same config that failed (e.g. diverged) fails the same way again: its record is the result.
+    const status = same ? await loadExperimentStatus(folder).catch(() => undefined) : undefined;
+    if (status?.state === 'failed') {
+      console.log(`\n↺ ${id}: reusing the failed result in ${folder}`);
+      return { ...(previous ? { metrics: previous } : {}), failure: `failed at round ${status.round}: ${(status.errors ?? ['no reason recorded']).join('; ')}` };
     }
   }
   const before = (await describeMachine()).loadAverage.start;
