@@ -127,7 +127,7 @@ flambda dataset import scans train-images-idx4-ubyte.gz train-labels-idx1-ubyte.
   --class-names @classes.txt
 flambda dataset list
 flambda run examples/fashion-mnist/iid.json
-# into a deployed stack's bucket (the stack's ImportDatasetCommand output prints this line)
+# into a deployed stack's bucket (its ImportDatasetCommand output prints this line with --bucket <its bucket>)
 flambda dataset import fashion-mnist /usr/share/datasets/fashion-mnist --target aws --stack Flambda
 \`\`\`
 
