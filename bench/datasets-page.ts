@@ -23,6 +23,8 @@ export interface StudyRun {
   readonly metrics?: ExperimentMetrics;
   readonly failure?: string;
   readonly load?: { readonly start: number; readonly end: number };
+  /** taken from an earlier invocation (--resume) */
+  readonly reused?: boolean;
   readonly torch?: { readonly result: TorchExperiment; readonly sameShards: boolean };
 }
 
@@ -171,19 +173,30 @@ function measuredHeader(input: PageInput): string {
   const { machine } = input;
   const torch = input.torch ? `PyTorch ${input.torch.version} (Debian's python3-torch with OpenBLAS), ${input.torch.threads} thread${input.torch.threads === 1 ? '' : 's'}` : 'PyTorch not run (`--no-torch`)';
   const anyMetrics = input.results.flatMap((result) => result.runs.flatMap((run) => (run.metrics ? [run.metrics] : [])))[0];
-  const loads = input.results.flatMap((result) => result.runs.flatMap((run) => (run.load ? [run.load.start, run.load.end] : [])));
-  const loadText = loads.length > 0 ? `1-minute load average ${Math.min(...loads)} to ${Math.max(...loads)} at the runs' starts and ends` : 'load not recorded';
-  const other = machine.otherCpuShare !== undefined ? `; other work took ${(machine.otherCpuShare * 100).toFixed(0)} % of the machine's CPU time meanwhile` : '';
+  const runs = input.results.flatMap((result) => [...result.runs, ...(result.seedRuns ?? [])]);
+  const loads = runs.flatMap((run) => (run.load ? [run.load.start, run.load.end] : []));
+  const unrecorded = runs.filter((run) => !run.load).length;
+  const loadText =
+    loads.length > 0
+      ? `1-minute load average ${Math.min(...loads)} to ${Math.max(...loads)} at the runs' starts and ends${unrecorded > 0 ? ` (not recorded for ${unrecorded} runs)` : ''}`
+      : 'the load average was not recorded for these runs';
+  const reused = runs.filter((run) => run.reused).length;
+  const other = machine.otherCpuShare !== undefined && reused === 0 ? `; other work took ${(machine.otherCpuShare * 100).toFixed(0)} % of the machine's CPU time meanwhile` : '';
+  const minute = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+  const starts = runs.flatMap((run) => (run.metrics?.rounds[0] ? [run.metrics.rounds[0].timing.startedAt] : [])).sort();
+  const ends = runs.flatMap((run) => (run.metrics?.rounds.at(-1) ? [run.metrics.rounds.at(-1)!.timing.closedAt] : [])).sort();
+  const when = starts.length > 0 ? `between ${minute(starts[0]!)} and ${minute(ends.at(-1)!)}` : `on ${minute(new Date().toISOString())}`;
+  const invocation = reused === 0 ? `This invocation took ${formatDuration(input.totalMs)}.` : `${reused} of the ${runs.length} flambda runs (with their PyTorch runs) were reused from earlier invocations of the same configs (\`--resume\`).`;
   return `## Measured: the original study on other data
 
-Measured by \`npm run bench:datasets${input.quick ? ' -- --quick' : ''}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC${input.quick ? ' — **a reduced smoke run, not the published measurement**' : ''}.
+Measured by \`npm run bench:datasets${input.quick ? ' -- --quick' : ''}\` ${when}${input.quick ? ' — **a reduced smoke run, not the published measurement**' : ''}.
 Each run is the original study — 5 clients, 5 rounds, E = 1, B = 32, SGD with momentum 0.9, seed 42 — through
 \`flambda run\` on the embedded local cloud; the PyTorch reference (\`bench/reference/fedavg_torch.py\`) runs FedAvg on
 exactly the shards flambda's start step dealt (the same partition function and seed), on the same machine, each right
 after its flambda run.
 
 - Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.nodeVersion}; ${loadText}${other}: wall times here say little.
-- flambda: **${anyMetrics ? describeBackend(anyMetrics.backend) : '—'}**; ${torch}. This invocation took ${formatDuration(input.totalMs)}.`;
+- flambda: **${anyMetrics ? describeBackend(anyMetrics.backend) : '—'}**; ${torch}. ${invocation}`;
 }
 
 function studySection(result: StudyResult, input: PageInput, withChart: boolean): string {
@@ -266,7 +279,7 @@ function verdict(iid: StudyRun | undefined, skew: StudyRun | undefined, scaffold
     sentences.push(
       `${collapsed.join(' and ')} ${collapsed.length > 1 ? 'end' : 'ends'} at chance (${percent(1 / classes)}): the global model answers one class for every image. ` +
         'With every client holding exactly two classes (the shards of a balanced, label-sorted set do not straddle labels), ' +
-        'the clients\' models pull apart within one epoch at this learning rate (0.05, momentum 0.9), and their average can collapse.',
+        'each client\'s model specialises on its two classes within one epoch at this learning rate (0.05, momentum 0.9), and their average can collapse to one class.',
     );
   }
   const seeds = [...(skew ? [skew] : []), ...seedRuns];
@@ -279,7 +292,9 @@ function verdict(iid: StudyRun | undefined, skew: StudyRun | undefined, scaffold
       `Over ${seeds.length} seeds of label skew with FedAvg, flambda ends at chance in ${ours} and PyTorch in ${theirs} of ${withTorch.length} (table below).`,
     );
   }
-  sentences.push('Every number is one run with one seed; the two engines start from different random weights and shuffle differently, so a few tenths of a point between them are noise.');
+  sentences.push(
+    `${seedRuns.length > 0 ? 'Apart from the table of seeds, every' : 'Every'} number is one run with one seed; the two engines start from different random weights and shuffle differently, so a few tenths of a point between them are noise.`,
+  );
   return sentences.join(' ');
 }
 
@@ -325,7 +340,14 @@ function histogramTable(metrics: ExperimentMetrics | undefined, record: DatasetR
     const held = client.labelHistogram.flatMap((count, label) => (count > 0 ? [`${names[label] ?? label} × ${count.toLocaleString('en-US')}`] : []));
     return `| ${client.clientId} | ${client.samples.toLocaleString('en-US')} | ${held.join(', ')} |`;
   });
-  return `Who holds which classes under label skew (shards of the label-sorted training set straddle label boundaries):
+  const held = metrics.partition.clients.map((client) => client.labelHistogram.filter((count) => count > 0).length);
+  const fewest = Math.min(...held);
+  const most = Math.max(...held);
+  const why =
+    fewest === most
+      ? `each holds exactly ${fewest} classes: the shards of this balanced, label-sorted training set end on label boundaries`
+      : `they hold ${fewest} to ${most} classes: shards of the label-sorted training set straddle label boundaries`;
+  return `Who holds which classes under label skew (seed ${metrics.partition.seed}; ${why}):
 
 | client | samples | class × samples |
 |---|---|---|
