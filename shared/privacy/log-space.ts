@@ -39,14 +39,6 @@ export class LogSum {
   }
 }
 
-/** log(eˣ + eʸ) */
-export function logAddExp(x: number, y: number): number {
-  const sum = new LogSum();
-  sum.add(x);
-  sum.add(y);
-  return sum.value;
-}
-
 /** log(eˣ − eʸ) for x ≥ y; −∞ when they are equal. Throws for x < y: the caller's maths has gone wrong. */
 export function logSubExp(x: number, y: number): number {
   if (x < y) throw new RangeError(`logSubExp: log(e^${x} − e^${y}) is the log of a negative number`);
