@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { ESM_REQUIRE_BANNER, NEVER_BUNDLED, NODE_TARGET } from '../lib/bundle-options.js';
+import { ESM_REQUIRE_BANNER, IMAGE_NODE_TARGET, NEVER_BUNDLED } from '../lib/bundle-options.js';
 
 const IMAGE_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node'] as const;
 
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: NODE_TARGET,
+    target: IMAGE_NODE_TARGET,
     minify: true,
     sourcemap: true,
     sourcesContent: false,
