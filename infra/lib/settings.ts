@@ -10,6 +10,9 @@ export { DEFAULT_STACK_NAME } from './names.js';
  */
 
 const TARGETS = ['aws', 'localstack'] as const;
+
+/** The train event source's default maximum concurrency (`-c trainConcurrency`). */
+export const DEFAULT_TRAIN_CONCURRENCY = 50;
 const KEY_ID = /^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 const KEY_ARN = /^arn:aws[a-zA-Z-]*:kms:[a-z0-9-]+:\d{12}:key\/(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -37,7 +40,7 @@ const contextSchema = z.strictObject({
     .refine((days) => LOG_RETENTION_DAYS.includes(days), `one of CloudWatch Logs' retention periods: ${LOG_RETENTION_DAYS.join(', ')}`)
     .default(30),
   /** Upper bound on concurrently running trainers (SQS event source maxConcurrency, 2–1000). */
-  trainConcurrency: z.coerce.number().int().min(2).max(1000).default(50),
+  trainConcurrency: z.coerce.number().int().min(2).max(1000).default(DEFAULT_TRAIN_CONCURRENCY),
   /** An SNS topic that every alarm notifies; without it the alarms only change state in CloudWatch. */
   alarmTopicArn: z.string().regex(/^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN').optional(),
   /**
