@@ -155,9 +155,13 @@ async function fromCloudWatch(experimentId: string, options: LogsOptions, since:
   }
 }
 
+/** Wide enough for the AWS function names and the local worker labels (flambda-train-1). */
+const SOURCE_WIDTH = 15;
+
 export function formatLine(line: ExperimentLogLine): string {
-  if (!line.record) return `${line.time}  ${line.source.padEnd(9)}  ${line.text}`;
-  const { time: _time, event, experimentId: _id, ...rest } = line.record;
+  if (!line.record) return `${line.time}  ${line.source.padEnd(SOURCE_WIDTH)}  ${line.text}`;
+  const { time: _time, event, experimentId: _id, ...rest }: Record<string, unknown> = { ...line.record };
+  if (rest.worker === line.source) delete rest.worker;
   const fields = Object.keys(rest).length > 0 ? `  ${JSON.stringify(rest)}` : '';
-  return `${line.time}  ${line.source.padEnd(9)}  ${String(event ?? '?').padEnd(24)}${fields}`;
+  return `${line.time}  ${line.source.padEnd(SOURCE_WIDTH)}  ${String(event ?? '?').padEnd(26)}${fields}`;
 }
