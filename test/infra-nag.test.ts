@@ -27,6 +27,14 @@ describe('cdk-nag AwsSolutions', () => {
     expect(validationFindings(outdir)).toEqual([]);
   });
 
+  it('finds nothing unacknowledged with an adopted bucket (-c bucketName) and a bootstrap KMS key', () => {
+    const context = { bucketName: 'my-old-flambda-bucket', bootstrapKmsKeyId: '1234abcd-12ab-34cd-56ef-1234567890ab' };
+    const { app, outdir } = createTestApp({ checks: true, context });
+    outdirs.push(outdir);
+    app.synth();
+    expect(validationFindings(outdir)).toEqual([]);
+  });
+
   it('flags a bucket-wide grant, and nothing else, on the image trainer + LocalStack variant', () => {
     const { app, stack, outdir } = createTestApp({ checks: true, context: { trainer: 'image', target: 'localstack' } });
     outdirs.push(outdir);
