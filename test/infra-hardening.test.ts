@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE_NODE_TARGET, ZIP_NODE_TARGET } from '../infra/lib/bundle-options.js';
-import { LOCALSTACK_MIN_VERSION_RUNTIMES } from '../infra/lib/localstack.js';
+import { OTHER_FUNCTIONS_HEADROOM } from '../infra/lib/concurrency.js';
+import { LOCALSTACK_MIN_VERSION_RUNTIMES, MIN_LOCALSTACK_VERSION } from '../infra/lib/localstack.js';
 import { logGroupNames, MAX_STACK_NAME_LENGTH, queueNames, SQS_QUEUE_NAME_LIMIT } from '../infra/lib/names.js';
 import { LOG_GROUP_OUTPUTS, STACK_OUTPUTS } from '../infra/lib/outputs.js';
 import { REPO_ROOT } from '../infra/lib/paths.js';
@@ -207,5 +208,22 @@ describe('9. bootstrap with a customer KMS key', () => {
   it('refuses an alias or a malformed key, naming the setting', () => {
     expect(() => settingsFromContext(lookup({ bootstrapKmsKeyId: 'alias/cdk' }))).toThrow(/-c bootstrapKmsKeyId: a key id or key ARN, not an alias/);
     expect(() => settingsFromContext(lookup({ bootstrapKmsKeyId: 'not-a-key' }))).toThrow(/-c bootstrapKmsKeyId: a KMS key id/);
+  });
+});
+
+describe('docs/deploy.md', () => {
+  const docs = readFileSync(path.join(REPO_ROOT, 'docs/deploy.md'), 'utf8');
+
+  it('has a first deploy checklist and states the numbers the code uses', () => {
+    expect(docs).toContain('### First deploy checklist');
+    const { train, aggregate, timer } = MAX_RECEIVE_COUNTS;
+    expect(docs).toContain(`after **${train}** (train), **${aggregate}** (aggregate) and **${timer}** (timer) receives`);
+    for (const [role, count] of Object.entries(MAX_RECEIVE_COUNTS)) expect(docs).toMatch(new RegExp(`^\\| ${role} \\| ${count} \\|`, 'm'));
+    expect(docs).toContain(`at most ${MAX_STACK_NAME_LENGTH} characters`);
+    expect(docs).toContain(`aws logs tail ${logGroupNames('Flambda').train} --follow`);
+    expect(docs).toContain(`**LocalStack ${MIN_LOCALSTACK_VERSION.replace(/\.0$/, '')} or newer**`);
+    expect(docs).toMatch(/^\s*export LOCALSTACK_AUTH_TOKEN=<your auth token>$/m);
+    expect(docs).toContain(`| ≥ ${OTHER_FUNCTIONS_HEADROOM} | ok`);
+    expect(docs).not.toContain('nodejs22.x`), arm64');
   });
 });
