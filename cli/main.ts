@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { compareCommand } from './commands/compare.js';
 import { devCommand } from './commands/dev.js';
+import { doctorCommand } from './commands/doctor.js';
+import { logsCommand } from './commands/logs.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
@@ -16,7 +18,9 @@ export function buildProgram(): Command {
     .addCommand(devCommand())
     .addCommand(statusCommand())
     .addCommand(reportCommand())
-    .addCommand(compareCommand());
+    .addCommand(compareCommand())
+    .addCommand(logsCommand())
+    .addCommand(doctorCommand());
 }
 
 /** Runs the CLI and returns the exit code: user mistakes print one readable line, never a stack trace. */

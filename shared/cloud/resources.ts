@@ -11,7 +11,10 @@ export const RESOURCE_NAMES = {
   timerDeadLetterQueue: 'flambda-timer-dlq',
 } as const;
 
-/** Receives before SQS moves a message to its queue's dead-letter queue, on every queue. */
+/**
+ * Receives before SQS moves a message to its queue's dead-letter queue in the local cloud. The CDK stack sets one
+ * count per queue: MAX_RECEIVE_COUNTS in infra/lib/settings.ts (docs/deploy.md, "Retries").
+ */
 export const MAX_RECEIVE_COUNT = 3;
 
 export type QueueRole = 'train' | 'aggregate' | 'timer';
