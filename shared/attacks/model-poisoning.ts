@@ -13,13 +13,19 @@ export class AttackError extends Error {
 /** Sign flipping: −k·Δ. */
 export function signFlip(delta: Float32Array, factor: number): Float32Array {
   checkPositive('sign-flip factor', factor);
-  return delta.map((value) => -factor * value);
+  return scaled(delta, -factor);
 }
 
 /** Scaling (a boosted update, Bhagoji et al. 2019): k·Δ. */
 export function scale(delta: Float32Array, factor: number): Float32Array {
   checkPositive('scale factor', factor);
-  return delta.map((value) => factor * value);
+  return scaled(delta, factor);
+}
+
+function scaled(delta: Float32Array, factor: number): Float32Array {
+  const out = new Float32Array(delta.length);
+  for (let i = 0; i < out.length; i++) out[i] = factor * delta[i]!;
+  return out;
 }
 
 /**

@@ -50,10 +50,7 @@ export function compress(delta: ModelWeights, residual: ModelWeights | undefined
   const sent = decompress(payload);
   return {
     payload,
-    residual: corrected.map((tensor, index) => {
-      const kept = sent[index]!.values;
-      return { name: tensor.name, shape: [...tensor.shape], values: tensor.values.map((value, i) => value - kept[i]!) };
-    }),
+    residual: corrected.map((tensor, index) => ({ name: tensor.name, shape: [...tensor.shape], values: combine(tensor.values, sent[index]!.values, -1) })),
   };
 }
 
@@ -102,6 +99,13 @@ function addResidual(delta: ModelWeights, residual: ModelWeights): ModelWeights 
     if (carried.name !== tensor.name || carried.values.length !== tensor.values.length) {
       throw new WeightsError(`error feedback: residual tensor ${index} is ${JSON.stringify(carried.name)} (${carried.values.length} values), the update's is ${JSON.stringify(tensor.name)} (${tensor.values.length})`);
     }
-    return { name: tensor.name, shape: [...tensor.shape], values: tensor.values.map((value, i) => value + carried.values[i]!) };
+    return { name: tensor.name, shape: [...tensor.shape], values: combine(tensor.values, carried.values, 1) };
   });
+}
+
+/** a + sign·b in float32; a loop, since TypedArray.prototype.map with a callback measured 10× slower. */
+function combine(a: Float32Array, b: Float32Array, sign: 1 | -1): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < out.length; i++) out[i] = a[i]! + sign * b[i]!;
+  return out;
 }

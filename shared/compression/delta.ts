@@ -6,6 +6,9 @@ export function weightsDelta(trained: ModelWeights, global: ModelWeights): Model
   assertSameLayout(trained, global, 'update');
   return trained.map(({ name, shape, values }, index) => {
     const base = global[index]!.values;
-    return { name, shape: [...shape], values: values.map((value, i) => value - base[i]!) };
+    // A plain loop: TypedArray.prototype.map with a callback measured 10× slower on 1.7 M values.
+    const delta = new Float32Array(values.length);
+    for (let i = 0; i < delta.length; i++) delta[i] = values[i]! - base[i]!;
+    return { name, shape: [...shape], values: delta };
   });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { alignTo4, assertSameLayout, COMPRESSED_UPDATE_MAGIC, WeightsError, type TensorLayout } from '../weights/codec.js';
+import { alignTo4, assertLittleEndian, assertSameLayout, COMPRESSED_UPDATE_MAGIC, WeightsError, type TensorLayout } from '../weights/codec.js';
 import type { CompressedTensor, CompressedUpdate, Encoding } from './compress.js';
 import { topkCount } from './topk.js';
 
@@ -54,6 +54,7 @@ function sectionBytes(encoding: Encoding, size: number, ratio: number | undefine
 }
 
 export function encodeCompressedUpdate(update: CompressedUpdate): Uint8Array {
+  assertLittleEndian();
   const ratio = update.encoding === 'topk' ? update.ratio : undefined;
   const header = new TextEncoder().encode(
     JSON.stringify({
@@ -75,7 +76,8 @@ export function encodeCompressedUpdate(update: CompressedUpdate): Uint8Array {
     const size = sizeOf(tensor.shape);
     if ('bits' in tensor) {
       checkLength(tensor.name, tensor.bits.length, size);
-      for (let i = 0; i < size; i++) view.setUint16(offset + 2 * i, tensor.bits[i]!, true);
+      // Typed arrays are little-endian here (codec.ts checks the platform), so their bytes are the format's.
+      bytes.set(bytesOf(tensor.bits), offset);
     } else if ('quantized' in tensor) {
       checkLength(tensor.name, tensor.quantized.length, size);
       view.setFloat32(offset, tensor.scale, true);
@@ -85,7 +87,7 @@ export function encodeCompressedUpdate(update: CompressedUpdate): Uint8Array {
       checkLength(tensor.name, tensor.values.length, k);
       checkLength(tensor.name, tensor.indices.length, k);
       const width = indexBytes(size);
-      for (let i = 0; i < k; i++) view.setFloat32(offset + 4 * i, tensor.values[i]!, true);
+      bytes.set(bytesOf(tensor.values), offset);
       const indexOffset = offset + 4 * k;
       for (let i = 0; i < k; i++) {
         const index = tensor.indices[i]!;
@@ -97,6 +99,10 @@ export function encodeCompressedUpdate(update: CompressedUpdate): Uint8Array {
   return bytes;
 }
 
+function bytesOf(array: Uint16Array | Float32Array): Uint8Array {
+  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+}
+
 function checkLength(name: string, actual: number, expected: number): void {
   if (actual !== expected) throw new WeightsError(`cannot encode update: tensor ${JSON.stringify(name)} has ${actual} entries, expected ${expected}`);
 }
@@ -106,6 +112,7 @@ function checkLength(name: string, actual: number, expected: number): void {
  * tensor names, order and shapes. `context` starts every error message.
  */
 export function decodeCompressedUpdate(bytes: Uint8Array, expected?: readonly TensorLayout[], context = 'update'): CompressedUpdate {
+  assertLittleEndian();
   if (bytes.byteLength < PREFIX_BYTES) throw new WeightsError(`${context}: ${bytes.byteLength} bytes is too short for the ${PREFIX_BYTES}-byte prefix`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = new TextDecoder().decode(bytes.subarray(0, 4));
@@ -159,10 +166,11 @@ function readSection(bytes: Uint8Array, view: DataView, offset: number, encoding
   switch (encoding) {
     case 'float16': {
       const bits = new Uint16Array(size);
+      // Copied byte by byte into an aligned array: the object may sit at any offset in its buffer.
+      new Uint8Array(bits.buffer).set(bytes.subarray(offset, offset + 2 * size));
       for (let i = 0; i < size; i++) {
-        const pattern = view.getUint16(offset + 2 * i, true);
+        const pattern = bits[i]!;
         if ((pattern & 0x7c00) === 0x7c00) throw new WeightsError(`${where} value ${i} is ${pattern & 0x3ff ? 'NaN' : 'infinite'} (binary16 0x${pattern.toString(16)})`);
-        bits[i] = pattern;
       }
       return { bits };
     }
@@ -179,11 +187,11 @@ function readSection(bytes: Uint8Array, view: DataView, offset: number, encoding
       const k = topkCount(ratio!, size);
       const width = indexBytes(size);
       const values = new Float32Array(k);
+      new Uint8Array(values.buffer).set(bytes.subarray(offset, offset + 4 * k));
       const indices = new Uint32Array(k);
       const indexOffset = offset + 4 * k;
       let previous = -1;
       for (let i = 0; i < k; i++) {
-        values[i] = view.getFloat32(offset + 4 * i, true);
         if (!Number.isFinite(values[i]!)) throw new WeightsError(`${where} kept value ${i} is ${values[i]}`);
         let index = 0;
         for (let b = width - 1; b >= 0; b--) index = index * 256 + bytes[indexOffset + width * i + b]!;

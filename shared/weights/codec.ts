@@ -45,7 +45,7 @@ const manifestSchema = z.array(
 
 const isLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-function assertLittleEndian(): void {
+export function assertLittleEndian(): void {
   // Tensor bytes are copied as they lie in memory; every platform Node and Lambda run on is little-endian.
   if (!isLittleEndian) throw new WeightsError('weights: this codec needs a little-endian platform');
 }
