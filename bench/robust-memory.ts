@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGGREGATOR_KINDS, type AggregatorKind } from '../shared/config/robust.js';
+import { AGGREGATOR_KINDS } from '../shared/config/robust.js';
 import { parameterCount } from '../shared/models/index.js';
 import { aggregateUpdates, maxUpdatesThatFit, robustMemoryBytes } from '../shared/robust/index.js';
 import { ALLOCATION_SLACK_BYTES, workingSetBytes } from '../shared/robust/memory.js';
@@ -21,18 +21,37 @@ const MiB = 2 ** 20;
 const P = parameterCount('cnn-small');
 const ROBUST_KINDS = AGGREGATOR_KINDS.filter((kind) => kind !== 'mean');
 
-function timeMethods(n: number): Map<AggregatorKind, number> {
+/** The baseline quickselect is measured against: gather each coordinate's n values and sort them. */
+function medianBySorting(deltas: readonly Float32Array[]): Float32Array {
+  const n = deltas.length;
+  const out = new Float32Array(deltas[0]!.length);
+  const column = new Float64Array(n);
+  for (let i = 0; i < out.length; i++) {
+    for (let u = 0; u < n; u++) column[u] = deltas[u]![i]!;
+    column.sort();
+    out[i] = n % 2 ? column[(n - 1) / 2]! : (column[n / 2 - 1]! + column[n / 2]!) / 2;
+  }
+  return out;
+}
+
+const SORT_REFERENCE = 'median by sorting each coordinate (reference)';
+
+function timeMethods(n: number): Map<string, number> {
   const updates = buildUpdates(n, P);
-  const times = new Map<AggregatorKind, number[]>(ROBUST_KINDS.map((kind) => [kind, []]));
+  const runs: [string, () => unknown][] = [
+    ...ROBUST_KINDS.map((kind): [string, () => unknown] => [kind, () => aggregateUpdates(configFor(kind, n), updates)]),
+    [SORT_REFERENCE, () => medianBySorting(updates.map((update) => update.delta))],
+  ];
+  const times = new Map<string, number[]>(runs.map(([name]) => [name, []]));
   for (let repeat = 0; repeat < 4; repeat++) {
-    for (const kind of ROBUST_KINDS) {
+    for (const [name, run] of runs) {
       const started = performance.now();
-      aggregateUpdates(configFor(kind, n), updates);
+      run();
       // The first round warms the JIT up and is not counted.
-      if (repeat > 0) times.get(kind)!.push(performance.now() - started);
+      if (repeat > 0) times.get(name)!.push(performance.now() - started);
     }
   }
-  return new Map([...times].map(([kind, list]) => [kind, list.sort((a, b) => a - b)[1]!]));
+  return new Map([...times].map(([name, list]) => [name, list.sort((a, b) => a - b)[1]!]));
 }
 
 const fmt = (bytes: number) => (bytes / MiB).toFixed(1);
@@ -87,6 +106,7 @@ async function main(): Promise<void> {
     `| method | ms for n = ${largest} | cnn-small updates that fit | cnn-mcmahan updates that fit |`,
     '| --- | ---: | ---: | ---: |',
     ...fits,
+    `| ${SORT_REFERENCE} | ${times.get(SORT_REFERENCE)!.toFixed(0)} | | |`,
   ].join('\n');
   console.log(`\n${body}`);
   if (write) {
