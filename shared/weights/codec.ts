@@ -10,9 +10,20 @@ import type { ModelWeights, WeightTensor } from './types.js';
  *   8        M     manifest: UTF-8 JSON, tfjs `WeightsManifestEntry[]` ({ name, shape, dtype: "float32" })
  *   8+M      0–3   zero padding, so the data starts 4-byte aligned
  *   …        4·N   every tensor's values in manifest order, float32 little-endian (N = Σ product(shape))
+ *
+ * The magic is the format's version. "FLW2" is a compressed update Δ (float16, int8 or top-k; shared/compression/
+ * format.ts, docs/compression.md): it holds a difference from the global model, not weights, so this decoder refuses
+ * it by name, and shared/compression's `decodeUpdate` reads both.
  */
 const MAGIC = 'FLW1';
+export const WEIGHTS_MAGIC = MAGIC;
+export const COMPRESSED_UPDATE_MAGIC = 'FLW2';
 const PREFIX_BYTES = 8;
+
+/** The 4-byte magic an object starts with ("FLW1", "FLW2", or anything else), or undefined when it is shorter. */
+export function formatMagic(bytes: Uint8Array): string | undefined {
+  return bytes.byteLength < 4 ? undefined : new TextDecoder().decode(bytes.subarray(0, 4));
+}
 
 export class WeightsError extends Error {
   override name = 'WeightsError';
@@ -34,7 +45,7 @@ const manifestSchema = z.array(
 
 const isLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-function assertLittleEndian(): void {
+export function assertLittleEndian(): void {
   // Tensor bytes are copied as they lie in memory; every platform Node and Lambda run on is little-endian.
   if (!isLittleEndian) throw new WeightsError('weights: this codec needs a little-endian platform');
 }
@@ -84,6 +95,9 @@ export function decodeModelWeights(bytes: Uint8Array, expected?: ModelWeights | 
     throw new WeightsError(`weights: ${bytes.byteLength} bytes is too short for the ${PREFIX_BYTES}-byte header`);
   }
   const magic = new TextDecoder().decode(bytes.subarray(0, 4));
+  if (magic === COMPRESSED_UPDATE_MAGIC) {
+    throw new WeightsError('weights: this is a compressed update (FLW2), a difference from the global model: decode it with decodeUpdate(bytes, global)');
+  }
   if (magic !== MAGIC) {
     throw new WeightsError(`weights: not a flambda weights object (starts with ${JSON.stringify(magic)}, expected ${JSON.stringify(MAGIC)})`);
   }
@@ -175,6 +189,6 @@ function parseManifest(manifestBytes: Uint8Array): readonly TensorLayout[] {
   return parsed.data;
 }
 
-function alignTo4(offset: number): number {
+export function alignTo4(offset: number): number {
   return Math.ceil(offset / 4) * 4;
 }
