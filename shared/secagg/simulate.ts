@@ -80,6 +80,8 @@ export interface SimulationReport {
   readonly clientErrors: readonly { readonly clientId: string; readonly error: SecAggError }[];
   readonly measures: Partial<Record<'setup' | ClientStage, StageMeasure>>;
   readonly secrets: ReadonlyMap<string, ClientSecret>;
+  /** each client's masked vector as it was uploaded (what the server and anyone reading the bucket see) */
+  readonly maskedInputs: ReadonlyMap<string, Uint32Array>;
 }
 
 const identity = <T>(value: T) => value;
@@ -137,6 +139,7 @@ export function simulateRound(options: SimulationOptions): SimulationReport {
   const verdicts: Partial<Record<ClientStage, readonly Verdict[]>> = {};
   const clientErrors: { clientId: string; error: SecAggError }[] = [];
   const secrets = new Map<string, ClientSecret>();
+  const vectors = new Map<string, Uint32Array>();
   const setupBytes = encodedBytes(record);
   measures.setup = { downBytes: clientIds.map(() => setupBytes), upBytes: [], clientMs: 0, serverMs: 0 };
 
@@ -163,7 +166,7 @@ export function simulateRound(options: SimulationOptions): SimulationReport {
     const value = work();
     return [value, performance.now() - started];
   };
-  const fail = (failure: SecAggFailure, plainSum?: Uint32Array): SimulationReport => ({ setup, outcome: { ok: false, failure }, plainSum, verdicts, clientErrors, measures, secrets });
+  const fail = (failure: SecAggFailure, plainSum?: Uint32Array): SimulationReport => ({ setup, outcome: { ok: false, failure }, plainSum, verdicts, clientErrors, measures, secrets, maskedInputs: vectors });
 
   // advertise keys
   const advertising = clientIds.filter((id) => active(id, 'advertise-keys'));
@@ -189,7 +192,6 @@ export function simulateRound(options: SimulationOptions): SimulationReport {
 
   // masked input
   const maskRequests = (transforms.maskedInputRequests ?? identity)([...afterShare.value.requests]).filter((r) => active(r.clientId, 'masked-input'));
-  const vectors = new Map<string, Uint32Array>();
   const masked = clientsRun(maskRequests, (r) => r.clientId, (request) => {
     const index = setup.points.get(request.clientId)! - 1;
     const result = maskedInput(setup, secrets.get(request.clientId)!, request, update(request.clientId, index), samples.get(request.clientId)!, { noise: options.noise });
@@ -235,5 +237,5 @@ export function simulateRound(options: SimulationOptions): SimulationReport {
   verdicts.unmask = afterUnmask.verdicts;
   measures.unmask = { downBytes: unmaskRequests.map(encodedBytes), upBytes: answered.messages.map(encodedBytes), clientMs: answered.clientMs, serverMs: unmaskMs };
   if (!afterUnmask.ok) return fail(afterUnmask.failure, plainSum);
-  return { setup, outcome: { ok: true, aggregate: afterUnmask.value }, plainSum, verdicts, clientErrors, measures, secrets };
+  return { setup, outcome: { ok: true, aggregate: afterUnmask.value }, plainSum, verdicts, clientErrors, measures, secrets, maskedInputs: vectors };
 }
