@@ -62,13 +62,14 @@ export interface AdvertiseKeysClosed {
 }
 
 export function closeAdvertiseKeys(setup: RoundSetup, messages: readonly AdvertiseKeys[]): StageResult<AdvertiseKeysClosed> {
-  const { accepted, verdicts } = firstValidPerClient(messages, setup.record, (message, earlier) => {
+  const keyOwners = new Map<string, string>();
+  const { accepted, verdicts } = firstValidPerClient(messages, setup.record, (message) => {
     if (!setup.points.has(message.clientId)) return `${message.clientId} is not a client of this round`;
     if (message.cipherPublicKey === message.maskPublicKey) return 'the cipher key and the mask key must be different keys';
-    for (const other of earlier.values()) {
-      const theirs = [other.cipherPublicKey, other.maskPublicKey];
-      if (theirs.includes(message.cipherPublicKey) || theirs.includes(message.maskPublicKey)) return `a public key repeats one of ${other.clientId}'s`;
-    }
+    const repeated = keyOwners.get(message.cipherPublicKey) ?? keyOwners.get(message.maskPublicKey);
+    if (repeated !== undefined) return `a public key repeats one of ${repeated}'s`;
+    // Returning undefined accepts the message: its keys are taken from here on.
+    keyOwners.set(message.cipherPublicKey, message.clientId).set(message.maskPublicKey, message.clientId);
     return undefined;
   });
   const live = new Set(accepted.keys());
