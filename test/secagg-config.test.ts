@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { secureAggregationProblems, secureAggregationSchema, type SecureAggregationContext } from '../shared/config/secure-aggregation.js';
+import { createRoundSetup, roundSetupProblems } from '../shared/secagg/setup.js';
 
 const section = (input: Record<string, unknown>) => secureAggregationSchema.parse(input);
 type ContextInput = Omit<Partial<SecureAggregationContext>, 'secureAggregation'> & { secureAggregation: Record<string, unknown> };
@@ -73,5 +74,24 @@ describe('secureAggregation config section', () => {
     ]);
     expect(secureAggregationProblems(context({ strategy: { name: 'median' }, secureAggregation: good })).map((p) => p.path)).toEqual([['strategy', 'name']]);
     expect(secureAggregationProblems(context({ strategy: { name: 'fedadam' }, secureAggregation: good }))).toEqual([]);
+  });
+});
+
+describe('the same rules on the round actually sampled (roundSetupProblems)', () => {
+  const round = { clippingRange: 1, quantizationBits: 16, rounding: 'stochastic' as const, vectorLength: 10, maxWeight: 100 };
+  const clients = (n: number) => Array.from({ length: n }, (_, i) => `client-${String(i).padStart(3, '0')}`);
+
+  it('accepts a workable round and lists every problem of a broken one', () => {
+    expect(roundSetupProblems({ ...round, clients: clients(10), threshold: 6 })).toEqual([]);
+    expect(roundSetupProblems({ ...round, clients: clients(1), threshold: 1 })).toEqual([
+      'secure aggregation needs at least 2 clients in a round: the sum of one client is its update (got 1)',
+    ]);
+    expect(roundSetupProblems({ ...round, clients: clients(20), neighbours: 5, threshold: 3, quantizationBits: 28 })).toEqual([
+      'neighbours must be an even integer of at least 2 (got 5)',
+      'quantizationBits must be an integer from 1 to 27 for 20 clients per round: clients × 2^bits must stay below 2^32 so that the masked sum cannot wrap (got 28)',
+    ]);
+    expect(() => createRoundSetup({ ...round, experimentId: 'e', round: 1, clients: clients(10), threshold: 4 })).toThrow(
+      'setup: threshold must be more than half of k = 9 (the complete graph of 10 clients), i.e. at least 5, or the server could collect both shares of a client (got 4)',
+    );
   });
 });

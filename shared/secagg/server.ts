@@ -140,8 +140,8 @@ export interface MaskedInputStageClosed {
  * removed later: a contributor's self mask, or a dropped client's pairwise masks, needs t of its neighbours among
  * the contributors (only contributors are asked to unmask).
  */
-export function closeMaskedInput(setup: RoundSetup, shareKeysRequests: readonly MaskedInputRequest[], notices: readonly MaskedInputNotice[]): StageResult<MaskedInputStageClosed> {
-  const requestOf = new Map(shareKeysRequests.map((request) => [request.clientId, request]));
+export function closeMaskedInput(setup: RoundSetup, maskedInputRequests: readonly MaskedInputRequest[], notices: readonly MaskedInputNotice[]): StageResult<MaskedInputStageClosed> {
+  const requestOf = new Map(maskedInputRequests.map((request) => [request.clientId, request]));
   const words = setup.record.vectorLength + 1;
   const { accepted, verdicts } = firstValidPerClient(notices, setup.record, (notice) => {
     if (!requestOf.has(notice.clientId)) return `${notice.clientId} did not share keys this round (or was excluded), so its masks could not be removed`;
