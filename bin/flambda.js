@@ -6,6 +6,8 @@
 const exitEarly = (signal) => process.exit(signal === 'SIGINT' ? 130 : 143);
 process.on('SIGINT', exitEarly);
 process.on('SIGTERM', exitEarly);
+// `ps` / `pgrep -a flambda` show "flambda dev --port 4566" rather than node and a path; set once the handlers are in.
+process.title = ['flambda', ...process.argv.slice(2)].join(' ');
 
 // The AWS SDK prints a nine-line notice on Node < 22 in every process; ours is one line, once per run, and the
 // worker threads inherit the variable. Setting the variable yourself silences both.

@@ -7,7 +7,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, createSqsClient } from '../shared/cloud/clients.js';
 import { S3ObjectStore } from '../shared/cloud/s3-store.js';
-import { awsCli, awsCliMissing } from './helpers/aws-clients.js';
+import { awsCli, awsCliMissing, awsCliText } from './helpers/aws-clients.js';
 import { CliProcess, envAsUserHasIt } from './helpers/cli-process.js';
 
 /** `flambda dev` as its own process: what it prints works when pasted into clients, and signals stop it cleanly. */
@@ -23,7 +23,9 @@ afterAll(async () => {
 describe('flambda dev', () => {
   it('exits at once on SIGTERM while it is still loading, with the conventional code', async () => {
     const dev = new CliProcess(['dev', '--port', '0'], envAsUserHasIt());
-    await sleep(300);
+    // bin/flambda.js renames the process right after installing its handlers: from then on a signal is ours.
+    const cmdline = `/proc/${dev.child.pid}/cmdline`;
+    while (!(await readFile(cmdline, 'utf8').catch(() => '')).startsWith('flambda dev')) await sleep(20);
     dev.kill('SIGTERM');
     const { code, signal } = await dev.exited;
     expect({ code, signal }).toEqual({ code: 143, signal: null });
@@ -61,7 +63,9 @@ describe('flambda dev', () => {
           Attributes: Record<string, string>;
         };
         expect(queue.Attributes).toMatchObject({ QueueArn: 'arn:aws:sqs:us-east-1:000000000000:flambda-train-dlq', ApproximateNumberOfMessages: '0' });
-        await awsCli(endpoint!, ['s3', 'cp', configFile, 's3://flambda/experiments/cli-1/config.json']);
+        expect(await awsCliText(endpoint!, ['s3', 'cp', configFile, 's3://flambda/experiments/cli-1/config.json', '--no-progress'])).toContain(
+          'upload:',
+        );
       }
       let status: { state?: string; errors?: string[] } = {};
       for (let polls = 0; polls < 600 && status.state !== 'completed' && status.state !== 'failed'; polls++) {

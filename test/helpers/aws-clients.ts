@@ -34,8 +34,14 @@ export function clientEnv(): NodeJS.ProcessEnv {
 
 /** `aws <args> --endpoint-url <endpoint> --output json`, parsed (undefined for commands that print nothing). */
 export async function awsCli(endpoint: string, args: readonly string[]): Promise<unknown> {
-  const { stdout } = await run(DEBIAN_AWS_CLI, [...args, '--endpoint-url', endpoint, '--output', 'json'], { env: clientEnv(), maxBuffer: 16 * 1024 * 1024 });
+  const stdout = await awsCliText(endpoint, [...args, '--output', 'json']);
   return stdout.trim() === '' ? undefined : (JSON.parse(stdout) as unknown);
+}
+
+/** `aws <args> --endpoint-url <endpoint>` as text (`aws s3 cp` prints progress lines, not JSON). */
+export async function awsCliText(endpoint: string, args: readonly string[]): Promise<string> {
+  const { stdout } = await run(DEBIAN_AWS_CLI, [...args, '--endpoint-url', endpoint], { env: clientEnv(), maxBuffer: 16 * 1024 * 1024 });
+  return stdout;
 }
 
 /** Runs a Python script with boto3; `ENDPOINT` is set, and the script prints one JSON document. */
