@@ -85,7 +85,17 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     });
   });
 
-  await app.listen({ port: options.port, host: options.host });
+  // A failed listen rejects here and is also emitted as the server's 'error' event, which would crash the process.
+  const reportedByListen = () => {};
+  app.server.on('error', reportedByListen);
+  try {
+    await app.listen({ port: options.port, host: options.host });
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw error;
+  } finally {
+    setImmediate(() => app.server.off('error', reportedByListen));
+  }
   const address = app.server.address();
   if (address === null || typeof address === 'string') {
     await app.close();

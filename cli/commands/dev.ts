@@ -34,7 +34,14 @@ export function devCommand(): Command {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be 0–65535 (got "${options.port}")`);
       const trainWorkers = parseWorkers(options.workers);
       const stopRequested = interruptSignal();
-      const cloud = await startLocalCloud({ port, host: '127.0.0.1', handlers: defaultHandlers(), ...(trainWorkers ? { trainWorkers } : {}) });
+      const cloud = await startLocalCloud({ port, host: '127.0.0.1', handlers: defaultHandlers(), ...(trainWorkers ? { trainWorkers } : {}) }).catch(
+        (error: unknown) => {
+          const code = error instanceof Error && 'code' in error ? error.code : undefined;
+          if (code === 'EADDRINUSE') throw new UserError(`port ${port} on 127.0.0.1 is in use (another \`flambda dev\`?): stop it, or pick another with --port (0: any free one)`);
+          if (code === 'EACCES') throw new UserError(`not allowed to listen on port ${port}: pick one above 1023 with --port`);
+          throw error;
+        },
+      );
       try {
         // A signal during start-up: stop what has just started instead of announcing it.
         if (stopRequested.aborted) return;
