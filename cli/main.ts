@@ -6,7 +6,8 @@ import { logsCommand } from './commands/logs.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
-import { UserError } from './errors.js';
+import { cloudAccessError, UserError } from './errors.js';
+import { InterruptedError, interruptExitCode } from './signals.js';
 
 export function buildProgram(): Command {
   return new Command('flambda')
@@ -28,11 +29,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return interruptExitCode() ?? (typeof process.exitCode === 'number' ? process.exitCode : 0);
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof UserError) {
-      console.error(`flambda: ${error.message}`);
+    if (error instanceof InterruptedError) return interruptExitCode() ?? 130;
+    const userError = error instanceof UserError ? error : cloudAccessError(error);
+    if (userError) {
+      console.error(`flambda: ${userError.message}`);
       return 2;
     }
     throw error;

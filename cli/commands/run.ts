@@ -17,6 +17,7 @@ import { clientsPerRound } from '../../shared/sampling/count.js';
 import { trainerPoolSize } from '../../local/trainer-pool.js';
 import { addTargetOptions, openTarget, parseTargetName, parseWorkers, type Target, type TargetName } from '../targets.js';
 import { watchExperiment, type Progress } from '../watch.js';
+import { InterruptedError, interruptSignal } from '../signals.js';
 
 interface RunOptions {
   out: string;
@@ -65,6 +66,8 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
   if (!Number.isFinite(stallTimeoutSeconds) || stallTimeoutSeconds <= 0) throw new UserError('--stall-timeout must be a positive number of seconds');
   const planned = await Promise.all(configPaths.map((file, index) => plan(file, options.id, index)));
   const trainWorkers = parseWorkers(options.workers) ?? Math.max(...planned.map(({ config }) => trainerPoolSize(trainingJobsPerRound(config), os.availableParallelism())));
+  // Ctrl-C / SIGTERM: stop watching, then stop the local cloud (workers, emulator) and close the log, then exit 130/143.
+  const stop = interruptSignal();
 
   const opened = await openTarget({
     target,
@@ -74,12 +77,18 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
     logFile: path.join(options.out, 'flambda-local.log'),
     trainWorkers,
   });
-  console.log(`flambda: running ${planned.length} experiment(s) on ${opened.description}`);
   const finished: { status: ExperimentStatus; metrics?: ExperimentMetrics }[] = [];
+  let current: Planned | undefined;
   try {
+    stop.throwIfAborted();
+    console.log(`flambda: running ${planned.length} experiment(s) on ${opened.description}`);
     for (const experiment of planned) {
-      finished.push(await runOne(opened, experiment, options.out, stallTimeoutSeconds * 1000));
+      current = experiment;
+      finished.push(await runOne(opened, experiment, options.out, stallTimeoutSeconds * 1000, stop));
     }
+  } catch (error) {
+    if (error instanceof InterruptedError && current) console.error(interruptedNote(target, current.experimentId));
+    throw error;
   } finally {
     await opened.close();
   }
@@ -106,7 +115,13 @@ async function plan(file: string, id: string | undefined, index: number): Promis
   return { path: file, text, config: parsed.config, experimentId: id ?? `${slug}-${stamp}${index ? `-${index}` : ''}` };
 }
 
-async function runOne(target: Target, experiment: Planned, outDir: string, stallTimeoutMs: number) {
+function interruptedNote(target: TargetName, experimentId: string): string {
+  return target === 'local'
+    ? `flambda: stopped the embedded local cloud; ${experimentId} was discarded with it (its state lived in memory)`
+    : `flambda: stopped watching; ${experimentId} keeps running on ${target}: \`flambda status ${experimentId} --target ${target}\``;
+}
+
+async function runOne(target: Target, experiment: Planned, outDir: string, stallTimeoutMs: number, stop: AbortSignal) {
   const { experimentId, config } = experiment;
   if (await target.store.exists(keys.config(experimentId))) {
     throw new UserError(`experiment ${experimentId} already exists in the bucket: choose another --id`);
@@ -118,7 +133,7 @@ async function runOne(target: Target, experiment: Planned, outDir: string, stall
   const progress = createProgressDisplay(config);
   let status: ExperimentStatus;
   try {
-    status = await watchExperiment(target.store, experimentId, { onProgress: progress.update, stallTimeoutMs });
+    status = await watchExperiment(target.store, experimentId, { onProgress: progress.update, stallTimeoutMs, signal: stop });
   } finally {
     progress.stop();
   }
@@ -139,10 +154,11 @@ async function runOne(target: Target, experiment: Planned, outDir: string, stall
   return { status, ...(metrics ? { metrics } : {}) };
 }
 
-/** A live bar on a terminal (round, clients done, last accuracy); one line per round when output is piped. */
+/** A live bar on a terminal (round, clients done, last accuracy); one line per round when output is piped (CI logs). */
 function createProgressDisplay(config: ExperimentConfig): { update: (progress: Progress) => void; stop: () => void } {
   const total = config.rounds * config.clients;
-  if (!process.stdout.isTTY) {
+  // cli-progress draws on stderr: both streams must be terminals for frames not to end up in a log.
+  if (!process.stdout.isTTY || !process.stderr.isTTY) {
     let lastRound = -1;
     return {
       update: (progress) => {

@@ -30,9 +30,12 @@ export { queueNames } from './names.js';
  *   get exactly that: more memory does not train faster, less trains proportionally slower for about the same
  *   GB-seconds. Peak RSS stays under 400 MiB (cnn-mcmahan on a 12,000-sample shard: 357 MiB; cnn-small: 333 MiB),
  *   so memory is never the limit.
- * - train: Lambda's maximum, 15 min. cnn-mcmahan trained at 108–158 samples/s, so the default 5-client split
- *   (12,000 samples a client) takes 76–111 s an epoch: 8 local epochs fit; heavier configs need more clients or
- *   the image trainer. cnn-small: 976 samples/s.
+ * - train: Lambda's maximum, 15 min (figures from bench/benchmarks.json, refreshed by `npm run docs`):
+ *   <!-- generated:train-sizing -->
+ *   cnn-mcmahan trains at 388–413 samples/s (the fused wasm step, median–best of `npm run bench:train` on AMD EPYC,
+ *   2026-11-26), so a 12,000-sample shard (the default 5-client split) takes 29–31 s an epoch: 23 local epochs fit in
+ *   80 % of 15 minutes; heavier configs need more clients or the image trainer. cnn-small: 2,809–2,883 samples/s.
+ *   <!-- /generated -->
  * - aggregate: evaluating cnn-mcmahan on the 10,000 test images took 11 s; FedAvg reads one update at a time. 5 min.
  * - start: partitioning all 60,000 training images, writing the shards and the round-0 model took 0.7 s and
  *   312 MiB for 5 clients (1.5 s for 100) against an in-memory store; on Lambda add the S3 transfers. 1,024 MB, 5 min.
