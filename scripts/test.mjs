@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: the whole suite on the Node in PATH, then the Lambda bundle test and the pipeline end-to-end test on
-// Node 22, the runtime the Lambdas are deployed on (nodejs22.x), taken from the `node` package of the npm registry.
+// Node 24 (the zip functions' runtime, nodejs24.x) and Node 22 (the container-image trainer's, which tfjs-node keeps
+// there), each taken from the `node` package of the npm registry.
 //   npm test -- test/x.test.ts     only that file, on the Node in PATH (arguments go to vitest)
 //   npm run test:node -- 24        the bundle and pipeline tests on another Node major
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -8,14 +9,14 @@ import path from 'node:path';
 
 const VITEST = 'node_modules/vitest/vitest.mjs';
 const ON_LAMBDA_NODE = ['test/infra-bundle.test.ts', 'test/pipeline-e2e.test.ts'];
-const LAMBDA_NODE_MAJOR = '22';
+const LAMBDA_NODE_MAJORS = ['24', '22'];
 
 const [mode, ...rest] = process.argv.slice(2);
-if (mode === '--node') process.exit(onNode(rest[0] ?? LAMBDA_NODE_MAJOR, rest.slice(1)));
+if (mode === '--node') process.exit(onNode(rest[0] ?? LAMBDA_NODE_MAJORS[0], rest.slice(1)));
 const args = process.argv.slice(2);
 const first = spawnSync(process.execPath, [VITEST, 'run', ...args], { stdio: 'inherit' }).status ?? 1;
-// Arguments select files or tests: the run on Node 22 belongs to the full suite only.
-process.exit(first !== 0 || args.length > 0 ? first : onNode(LAMBDA_NODE_MAJOR, []));
+// Arguments select files or tests: the runs on the Lambda runtimes' Nodes belong to the full suite only.
+process.exit(first !== 0 || args.length > 0 ? first : LAMBDA_NODE_MAJORS.reduce((status, major) => status || onNode(major, []), 0));
 
 function onNode(major, files) {
   // The binary itself rather than `npx -p node@N vitest`: npx's variables would reach the `npx esbuild` of CDK bundling.
