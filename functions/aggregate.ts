@@ -4,16 +4,16 @@ import type { PipelineContext } from '../shared/pipeline/context.js';
 import { aggregateMessageSchema } from '../shared/protocol/messages.js';
 import { sqsBatchHandler, type SqsHandler } from './lib/sqs.js';
 
-/** FIFO "update ready" / "deadline" messages, one experiment at a time → FedAvg, evaluation, next round. */
+/** FIFO "start" / "update ready" / "deadline" messages, one experiment at a time → start, verdicts, rounds, results. */
 export function createAggregateHandler(getContext: () => Promise<PipelineContext>): SqsHandler {
   return sqsBatchHandler(
     aggregateMessageSchema,
-    async (message) => {
-      const context = await getContext();
+    getContext,
+    async (context, message) => {
       const outcome = await handleAggregateMessage(context, message);
       context.log('aggregate.outcome', { ...message, outcome });
     },
-    { fifo: true },
+    { role: 'aggregate', fifo: true },
   );
 }
 

@@ -6,7 +6,7 @@ import { sqsBatchHandler, type SqsHandler } from './lib/sqs.js';
 
 /** Delayed round-deadline messages → the FIFO aggregate queue once due (SQS delays top out at 15 minutes). */
 export function createTimerHandler(getContext: () => Promise<PipelineContext>): SqsHandler {
-  return sqsBatchHandler(timerMessageSchema, async (message) => forwardDueDeadline(await getContext(), message));
+  return sqsBatchHandler(timerMessageSchema, getContext, forwardDueDeadline, { role: 'timer' });
 }
 
 export const handler = createTimerHandler(contextFromEnv);

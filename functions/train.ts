@@ -6,7 +6,7 @@ import { sqsBatchHandler, type SqsHandler } from './lib/sqs.js';
 
 /** One "train" message per client per round → local training → update in S3 → "update ready" message. */
 export function createTrainHandler(getContext: () => Promise<PipelineContext>): SqsHandler {
-  return sqsBatchHandler(trainMessageSchema, async (message) => trainClient(await getContext(), message));
+  return sqsBatchHandler(trainMessageSchema, getContext, trainClient, { role: 'train' });
 }
 
 export const handler = createTrainHandler(contextFromEnv);

@@ -135,7 +135,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     };
     const pipelineQueueUrls = { train: queueUrls.train, aggregate: queueUrls.aggregate, timer: queueUrls.timer };
 
-    const context = createCloudContext({ endpoint, region, bucket, queueUrls: pipelineQueueUrls, log });
+    const context = createCloudContext({
+      endpoint,
+      region,
+      bucket,
+      queueUrls: pipelineQueueUrls,
+      log,
+      ...(options.experimentRetentionDays !== undefined ? { experimentRetentionDays: options.experimentRetentionDays } : {}),
+    });
     const handlers = typeof options.handlers === 'function' ? options.handlers(context) : options.handlers;
 
     // Workers load their modules on the other cores while this thread copies MNIST into the bucket.

@@ -51,6 +51,8 @@ export interface LocalCloudOptions {
   readonly uploadMnist?: boolean;
   /** Where the runtime and the handlers (worker threads too) log. Default: JSON lines on stdout. */
   readonly log?: PipelineContext['log'];
+  /** Tell the pipeline that experiment objects expire after this many days, as a deployed bucket's lifecycle rule does. Default: never. */
+  readonly experimentRetentionDays?: number;
 }
 
 export interface LocalQueueUrls {
