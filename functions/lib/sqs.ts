@@ -27,8 +27,14 @@ export const LEASE_SECONDS = 60;
 const LEASE_RENEW_MS = 20_000;
 export const RETRY_DELAYS_SECONDS: readonly number[] = [5, 15, 30, 60];
 
-export function retryDelaySeconds(receiveCount: number): number {
-  return RETRY_DELAYS_SECONDS[Math.min(Math.max(receiveCount, 1), RETRY_DELAYS_SECONDS.length) - 1]!;
+export function retryDelaySeconds(receiveCount: number, delays: readonly number[] = RETRY_DELAYS_SECONDS): number {
+  return delays[Math.min(Math.max(receiveCount, 1), delays.length) - 1]!;
+}
+
+/** What a deployment may tune; the defaults are what the stack runs with. */
+export interface RetryOptions {
+  /** seconds before a failed record is retried, by receive (the last repeats); default RETRY_DELAYS_SECONDS */
+  readonly retryDelaysSeconds?: readonly number[];
 }
 
 function parseBody<T extends z.ZodType>(record: SQSRecord, schema: T): z.output<T> {
@@ -78,7 +84,7 @@ function lease(queue: MessageQueue, record: SQSRecord, log: Log): { stop(): Prom
   };
 }
 
-export interface SqsBatchHandlerOptions {
+export interface SqsBatchHandlerOptions extends RetryOptions {
   /** The queue the records come from: a failed record's visibility is changed there. */
   readonly role: QueueRole;
   readonly fifo?: boolean;
@@ -110,7 +116,7 @@ export function sqsBatchHandler<T extends z.ZodType>(
         } catch (error) {
           await held.stop();
           const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? 1);
-          const retryInSeconds = retryDelaySeconds(receiveCount);
+          const retryInSeconds = retryDelaySeconds(receiveCount, options.retryDelaysSeconds);
           context.log('sqs.record-failed', {
             queue: options.role,
             messageId: record.messageId,

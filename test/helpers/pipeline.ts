@@ -27,6 +27,8 @@ export interface ScriptedCloudOptions extends Partial<LocalCloudOptions> {
   readonly wrapContext?: (role: HandlerRole, context: PipelineContext) => PipelineContext;
   /** Run the real train handler in this thread (still recording the messages) instead of letting the test play the clients. */
   readonly realTrainer?: boolean;
+  /** Handlers' retry delays; default 1 s while the queues keep this helper's 1 s visibility timeouts, else the production ones. */
+  readonly retryDelaysSeconds?: readonly number[];
 }
 
 /**
@@ -37,7 +39,8 @@ export interface ScriptedCloudOptions extends Partial<LocalCloudOptions> {
 export async function startCloudWithScriptedClients(options: ScriptedCloudOptions = {}) {
   const trainMessages: TrainMessage[] = [];
   const logs: LogEntry[] = [];
-  const { wrapContext, realTrainer, ...cloudOptions } = options;
+  const { wrapContext, realTrainer, retryDelaysSeconds, ...cloudOptions } = options;
+  const retry = retryDelaysSeconds ? { retryDelaysSeconds } : cloudOptions.visibilityTimeoutSeconds === undefined ? { retryDelaysSeconds: [1] } : {};
   const cloud: LocalCloud = await startLocalCloud({
     visibilityTimeoutSeconds: { aggregate: 1, timer: 1, train: 1 },
     startRetryDelaysMs: [100, 200],
@@ -48,11 +51,11 @@ export async function startCloudWithScriptedClients(options: ScriptedCloudOption
         const wrapped = wrapContext ? wrapContext(role, context) : context;
         return async () => wrapped;
       };
-      const realTrain = realTrainer ? createTrainHandler(contextFor('train')) : undefined;
+      const realTrain = realTrainer ? createTrainHandler(contextFor('train'), retry) : undefined;
       return {
         start: createStartHandler(contextFor('start')),
-        aggregate: createAggregateHandler(contextFor('aggregate')),
-        timer: createTimerHandler(contextFor('timer')),
+        aggregate: createAggregateHandler(contextFor('aggregate'), retry),
+        timer: createTimerHandler(contextFor('timer'), retry),
         train: async (event: SQSEvent) => {
           for (const record of event.Records) trainMessages.push(trainMessageSchema.parse(JSON.parse(record.body)));
           return realTrain ? realTrain(event) : { batchItemFailures: [] };
