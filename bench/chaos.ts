@@ -14,9 +14,8 @@ import {
   deliverySchedules,
   randomSchedules,
   readErrorSchedules,
-  REFERENCE_SEED,
   runCampaign,
-  runSchedule,
+  runReference,
   scenario,
   SIM_DEADLINE_SECONDS,
   SIM_QUEUES,
@@ -100,12 +99,13 @@ async function main(): Promise<number> {
   const reports: ScenarioReport[] = [];
   let cost: UpdateCost | undefined;
   for (const plan of plans) {
-    const reference = await runSchedule(plan.target, { seed: REFERENCE_SEED, faults: [] });
-    if (reference.limit || !reference.status || reference.status.state === 'running') {
-      throw new Error(`${plan.target.name}: the fault-free reference run did not finish (${reference.limit ?? reference.status?.state ?? 'no status'})`);
+    const reference = await runReference(plan.target);
+    const outcome = reference.outcome;
+    if (outcome.limit || !outcome.status || outcome.status.state === 'running') {
+      throw new Error(`${plan.target.name}: the fault-free reference run did not finish (${outcome.limit ?? outcome.status?.state ?? 'no status'})`);
     }
-    cost ??= updateCost(reference, Number(plan.target.settings.config.clients));
-    const planned = plan.select(reference);
+    cost ??= updateCost(outcome, Number(plan.target.settings.config.clients));
+    const planned = plan.select(outcome);
     const bar = new cliProgress.SingleBar(
       { format: `  ${plan.target.name.padEnd(40)} |{bar}| {value}/{total} runs, {failed} not survived | {duration_formatted}`, hideCursor: true },
       cliProgress.Presets.shades_classic,
@@ -118,7 +118,7 @@ async function main(): Promise<number> {
       bar.increment(1, { failed });
     });
     bar.stop();
-    reports.push({ name: plan.target.name, reference, results, seconds: (performance.now() - scenarioStarted) / 1000 });
+    reports.push({ name: plan.target.name, reference: outcome, results, seconds: (performance.now() - scenarioStarted) / 1000 });
     for (const result of results.filter((r) => r.judgement !== 'survived')) console.log(`    ✘ ${result.label}: ${result.judgement} — ${result.detail}`);
   }
   const seconds = (performance.now() - started) / 1000;

@@ -6,11 +6,13 @@ import {
   readErrorSchedules,
   REFERENCE_SEED,
   runCampaign,
+  runReference,
   runSchedule,
   scenario,
+  type Reference,
   type RunResult,
 } from './chaos/campaign.js';
-import type { SimOutcome } from './chaos/simulation.js';
+import { Simulation, type SimOutcome } from './chaos/simulation.js';
 
 /**
  * The exhaustive crash-point sweep, inside the test suite: FedAvg, 2 clients × 2 rounds, real handlers and training
@@ -25,25 +27,29 @@ const notSurvived = (results: readonly RunResult[]) =>
   results.filter((result) => result.judgement !== 'survived').map((result) => `${result.label}: ${result.judgement} — ${result.detail}`);
 
 describe('fault-injection sweep (FedAvg, 2 clients × 2 rounds)', () => {
-  let reference: SimOutcome;
+  let reference: Reference;
 
-  it('completes fault-free, deterministically', async () => {
-    reference = await runSchedule(target, { seed: REFERENCE_SEED, faults: [] });
-    expect(reference.status?.state).toBe('completed');
-    expect(reference.accepted).toEqual([['client-000', 'client-001'], ['client-000', 'client-001']]);
+  it('completes fault-free, deterministically, also when resumed from any point of the run', async () => {
+    reference = await runReference(target);
+    expect(reference.outcome.status?.state).toBe('completed');
+    expect(reference.outcome.accepted).toEqual([['client-000', 'client-001'], ['client-000', 'client-001']]);
     const again = await runSchedule(target, { seed: REFERENCE_SEED, faults: [] });
-    expect(judge(reference, again).judgement).toBe('survived');
+    expect(judge(reference.outcome, again).judgement).toBe('survived');
+    const middle = reference.snapshots[Math.floor(reference.snapshots.length / 2)]!;
+    const resumed = await new Simulation(target.settings, { seed: REFERENCE_SEED, faults: [] }).run({ from: middle });
+    expect(judge(reference.outcome, resumed).judgement).toBe('survived');
+    expect(resumed.operations).toEqual(reference.outcome.operations);
   });
 
   it('survives a crash before and after every S3 write, SQS send, visibility change and delete', async () => {
-    const planned = crashSchedules(reference);
-    console.log(`crash points enumerated: ${planned.length} (${reference.operations.length} mutating operations)`);
+    const planned = crashSchedules(reference.outcome);
+    console.log(`crash points enumerated: ${planned.length} (${reference.outcome.operations.length} mutating operations)`);
     expect(planned.length).toBeGreaterThan(100);
     expect(notSurvived(await runCampaign(target, reference, planned))).toEqual([]);
   }, 900_000);
 
   it('survives duplicated deliveries, early clocks and S3 errors on reads', async () => {
-    const planned = [...deliverySchedules(reference), ...readErrorSchedules(reference, { count: 30, seed: 7 })];
+    const planned = [...deliverySchedules(reference.outcome), ...readErrorSchedules(reference.outcome, { count: 30, seed: 7 })];
     expect(notSurvived(await runCampaign(target, reference, planned))).toEqual([]);
   }, 900_000);
 });

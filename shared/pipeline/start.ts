@@ -86,6 +86,11 @@ export async function startExperiment(context: PipelineContext, message: StartMe
     return 'superseded';
   }
   const eTag = unquote(message.configETag || info.eTag);
+  if (unquote(info.eTag) !== eTag) {
+    // An older upload (S3 notifications come in any order): the upload that replaced it has a message of its own.
+    context.log('start.superseded', { experimentId, eTag, current: unquote(info.eTag) });
+    return 'superseded';
+  }
   const status = await readStatus(store, experimentId);
   const decision = startDecision(status, eTag);
   if (decision === 'already-started') {
@@ -100,10 +105,6 @@ export async function startExperiment(context: PipelineContext, message: StartMe
       context.log('start.re-upload-refused', { experimentId, eTag, notice });
     }
     return 're-upload-refused';
-  }
-  if (unquote(info.eTag) !== eTag) {
-    context.log('start.superseded', { experimentId, eTag, current: unquote(info.eTag) });
-    return 'superseded';
   }
 
   const refuse = async (errors: string[]): Promise<StartOutcome> => {

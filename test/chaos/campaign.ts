@@ -1,5 +1,5 @@
 import { createRandom } from '../../shared/random.js';
-import { prepareSimulation, Simulation, type Fault, type Schedule, type SimOutcome, type SimSettings } from './simulation.js';
+import { prepareSimulation, Simulation, type Fault, type Schedule, type SimOutcome, type SimSettings, type SimSnapshot } from './simulation.js';
 
 /**
  * Fault-injection campaigns over the simulated cloud: a scenario (strategy × variant) runs fault-free once for its
@@ -110,9 +110,46 @@ export interface RunResult extends PlannedRun, Judged {
 
 export const REFERENCE_SEED = 1;
 
-export async function runSchedule(target: Scenario, schedule: Schedule): Promise<SimOutcome> {
+/** A scenario's fault-free run: the outcome every faulted run is judged against, and its state before each delivery. */
+export interface Reference {
+  readonly outcome: SimOutcome;
+  readonly snapshots: readonly SimSnapshot[];
+}
+
+export async function runReference(target: Scenario): Promise<Reference> {
   await prepareSimulation();
-  return new Simulation(target.settings, { seed: schedule.seed, faults: [...target.baseFaults, ...schedule.faults] }).run();
+  const snapshots: SimSnapshot[] = [];
+  const outcome = await new Simulation(target.settings, { seed: REFERENCE_SEED, faults: target.baseFaults }).run({ onSnapshot: (snapshot) => snapshots.push(snapshot) });
+  return { outcome, snapshots };
+}
+
+/** The latest snapshot of the reference run that comes before every fault of `schedule` (none for another seed). */
+function resumePoint(reference: Reference | undefined, schedule: Schedule): SimSnapshot | undefined {
+  if (!reference || schedule.seed !== REFERENCE_SEED || schedule.faults.length === 0) return undefined;
+  const before = (snapshot: SimSnapshot) =>
+    schedule.faults.every((fault) => {
+      switch (fault.kind) {
+        case 'crash':
+          return fault.at >= snapshot.operations.length;
+        case 'read-error':
+          return fault.at >= snapshot.reads;
+        case 'duplicate':
+        case 'skew':
+          return fault.at >= snapshot.deliveries;
+        case 'delay-train':
+          return false;
+      }
+    });
+  let point: SimSnapshot | undefined;
+  for (const snapshot of reference.snapshots) if (before(snapshot)) point = snapshot;
+  return point;
+}
+
+/** Runs `schedule` (plus the scenario's own faults), resumed from the reference run where it can be. */
+export async function runSchedule(target: Scenario, schedule: Schedule, reference?: Reference): Promise<SimOutcome> {
+  await prepareSimulation();
+  const from = resumePoint(reference, schedule);
+  return new Simulation(target.settings, { seed: schedule.seed, faults: [...target.baseFaults, ...schedule.faults] }).run(from ? { from } : {});
 }
 
 /** A crash just before and just after each mutating operation (after an event-source delete nothing is left to crash). */
@@ -180,15 +217,15 @@ export function describeFault(fault: Fault): string {
 /** Runs `planned` against `target`'s reference, one at a time, reporting each result. */
 export async function runCampaign(
   target: Scenario,
-  reference: SimOutcome,
+  reference: Reference,
   planned: readonly PlannedRun[],
   onResult: (result: RunResult) => void = () => {},
 ): Promise<RunResult[]> {
   const results: RunResult[] = [];
   for (const run of planned) {
     const started = performance.now();
-    const outcome = await runSchedule(target, run.schedule);
-    const result: RunResult = { ...run, ...judge(reference, outcome), ms: performance.now() - started };
+    const outcome = await runSchedule(target, run.schedule, reference);
+    const result: RunResult = { ...run, ...judge(reference.outcome, outcome), ms: performance.now() - started };
     results.push(result);
     onResult(result);
   }

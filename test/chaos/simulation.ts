@@ -9,13 +9,14 @@ import type { MessageQueue, ObjectStore, PipelineQueues } from '../../shared/clo
 import type { QueueRole } from '../../shared/cloud/resources.js';
 import { MNIST_FILES, readMnistFile, type MnistFile } from '../../shared/data/mnist.js';
 import { initBackend } from '../../shared/engine/backend.js';
-import type { ExperimentStatus } from '../../shared/metrics/types.js';
 import type { PipelineContext } from '../../shared/pipeline/context.js';
 import { loadTestSet, loadTrainSet } from '../../shared/pipeline/datasets.js';
 import { keys } from '../../shared/protocol/keys.js';
 import { statusSchema } from '../../shared/protocol/records.js';
-import { createRandom, type Random } from '../../shared/random.js';
-import { SimClock, SimQueue, SimStore, type Envelope, type SimQueueSettings } from './sim-cloud.js';
+import { SimClock, SimQueue, SimStore, type Envelope, type QueueSnapshot, type StoreSnapshot } from './sim-cloud.js';
+import type { FunctionName, InvocationStats, Operation, OperationKind, Schedule, SimOutcome, SimSettings } from './sim-types.js';
+
+export type * from './sim-types.js';
 
 /**
  * One experiment run to quiescence on the simulated cloud with the real handlers (functions/*.ts, so real training,
@@ -24,63 +25,6 @@ import { SimClock, SimQueue, SimStore, type Envelope, type SimQueueSettings } fr
  * a successful invocation) and the reads, and injects the schedule's faults at those numbers. Deliveries are chosen
  * one at a time from the messages a receive could return, by a seeded random stream: the same schedule is the same run.
  */
-
-export type FunctionName = 'start' | QueueRole;
-export type OperationKind = 's3.put' | 's3.delete' | 'sqs.send' | 'sqs.visibility' | 'sqs.delete';
-
-export interface Operation {
-  readonly index: number;
-  readonly kind: OperationKind;
-  readonly target: string;
-  readonly fn: FunctionName;
-}
-
-export type Fault =
-  /** the invocation performing mutating operation `at` dies just before or just after it */
-  | { readonly kind: 'crash'; readonly at: number; readonly when: 'before' | 'after' }
-  /** read number `at` fails with an S3 error (as after the SDK's own retries) */
-  | { readonly kind: 'read-error'; readonly at: number }
-  /** delivery number `at`, once handled, is delivered again */
-  | { readonly kind: 'duplicate'; readonly at: number }
-  /** the invocation of delivery number `at` sees a clock `seconds` ahead (a timer firing early) */
-  | { readonly kind: 'skew'; readonly at: number; readonly seconds: number }
-  /** the train message of this client and round waits `seconds` before it can be received (a slow client) */
-  | { readonly kind: 'delay-train'; readonly round: number; readonly clientId: string; readonly seconds: number };
-
-export interface Schedule {
-  readonly seed: number;
-  readonly faults: readonly Fault[];
-}
-
-export interface SimSettings {
-  readonly experimentId: string;
-  readonly config: Record<string, unknown>;
-  /** visibility timeouts and redrive, as deployed */
-  readonly queues: Readonly<Record<QueueRole, Omit<SimQueueSettings, 'name'>>>;
-  /** seconds between Lambda's retries of a failed asynchronous (S3-triggered) invocation */
-  readonly startRetryDelaysSeconds: readonly number[];
-  readonly maxVirtualSeconds: number;
-  readonly maxInvocations: number;
-}
-
-export interface SimOutcome {
-  readonly status: ExperimentStatus | undefined;
-  /** sha-256 of the final model, and of each round's global model */
-  readonly finalModel: string | undefined;
-  readonly globals: readonly (string | undefined)[];
-  /** the accepted clients of each round, as its metrics list them */
-  readonly accepted: readonly (readonly string[])[];
-  readonly operations: readonly Operation[];
-  readonly reads: number;
-  readonly deliveries: number;
-  readonly invocations: number;
-  readonly deadLetters: number;
-  readonly faultsFired: number;
-  readonly virtualSeconds: number;
-  readonly invocationStats: readonly InvocationStats[];
-  /** the run hit a limit (virtual time or invocations) instead of draining */
-  readonly limit?: string;
-}
 
 export class SimulatedCrash extends Error {
   override name = 'SimulatedCrash';
@@ -96,18 +40,6 @@ interface Invocation {
   readonly skewMs: number;
   dead: boolean;
   readonly stats: InvocationStats;
-}
-
-/** What one invocation cost: S3 requests and bytes, SQS calls (the lease and sends; the event source's delete apart). */
-export interface InvocationStats {
-  readonly fn: FunctionName;
-  /** the message's type (train, start, update, deadline) */
-  readonly type: string;
-  s3Reads: number;
-  s3ReadBytes: number;
-  s3Writes: number;
-  s3WriteBytes: number;
-  sqsCalls: number;
 }
 
 const BUCKET = 'flambda-sim';
@@ -133,6 +65,37 @@ export async function prepareSimulation(): Promise<void> {
 
 export const sha256 = (bytes: Uint8Array | undefined) => (bytes ? createHash('sha256').update(bytes).digest('hex') : undefined);
 
+/** mulberry32: a small seeded generator whose whole state is one number, so a run can be resumed from a snapshot. */
+class SimRandom {
+  constructor(public state: number) {}
+
+  nextInt(maxExclusive: number): number {
+    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4_294_967_296) * maxExclusive);
+  }
+}
+
+/**
+ * Everything a run is between two deliveries: a run resumed from it goes on exactly as the run it was taken from, so a
+ * schedule whose faults all lie later can start there instead of from the upload (the crash sweep's prefixes are the
+ * same run).
+ */
+export interface SimSnapshot {
+  readonly clockMs: number;
+  readonly store: StoreSnapshot;
+  readonly queues: Readonly<Record<QueueRole, QueueSnapshot>>;
+  readonly operations: readonly Operation[];
+  readonly reads: number;
+  readonly deliveries: number;
+  readonly invocations: number;
+  readonly lostStarts: number;
+  readonly starts: readonly PendingStart[];
+  readonly stats: readonly InvocationStats[];
+  readonly random: number;
+}
+
 interface PendingStart {
   readonly event: ReturnType<typeof s3EventFor>;
   readonly attempt: number;
@@ -143,15 +106,15 @@ export class Simulation {
   readonly clock = new SimClock(START_TIME);
   readonly store = new SimStore(BUCKET);
   readonly queues: Readonly<Record<QueueRole, SimQueue>>;
-  private readonly random: Random;
-  private readonly operations: Operation[] = [];
+  private readonly random: SimRandom;
+  private operations: Operation[] = [];
   private reads = 0;
   private deliveries = 0;
   private invocations = 0;
   private faultsFired = 0;
   /** S3 notifications whose start failed every attempt (Lambda's on-failure destination) */
   private lostStarts = 0;
-  private readonly invocationStats: InvocationStats[] = [];
+  private invocationStats: InvocationStats[] = [];
   private starts: PendingStart[] = [];
   private current: Invocation | undefined;
   private readonly handlers;
@@ -167,7 +130,7 @@ export class Simulation {
       aggregate: new SimQueue({ name: QUEUE_NAMES.aggregate, ...settings.queues.aggregate }, this.clock),
       timer: new SimQueue({ name: QUEUE_NAMES.timer, ...settings.queues.timer }, this.clock),
     };
-    this.random = createRandom(schedule.seed);
+    this.random = new SimRandom(schedule.seed);
     const getContext = async () => this.contextFor(this.current!);
     this.handlers = {
       start: createStartHandler(getContext),
@@ -276,10 +239,46 @@ export class Simulation {
     return times.length ? Math.min(...times) : undefined;
   }
 
-  async run(): Promise<SimOutcome> {
-    await this.uploadConfig();
+  snapshot(): SimSnapshot {
+    return {
+      clockMs: this.clock.nowMs,
+      store: this.store.capture(),
+      queues: { train: this.queues.train.capture(), aggregate: this.queues.aggregate.capture(), timer: this.queues.timer.capture() },
+      operations: [...this.operations],
+      reads: this.reads,
+      deliveries: this.deliveries,
+      invocations: this.invocations,
+      lostStarts: this.lostStarts,
+      starts: [...this.starts],
+      stats: this.invocationStats.map((stats) => ({ ...stats })),
+      random: this.random.state,
+    };
+  }
+
+  private restore(snapshot: SimSnapshot): void {
+    this.clock.nowMs = snapshot.clockMs;
+    this.store.restore(snapshot.store);
+    for (const role of ROLES) this.queues[role].restore(snapshot.queues[role]);
+    this.operations = [...snapshot.operations];
+    this.reads = snapshot.reads;
+    this.deliveries = snapshot.deliveries;
+    this.invocations = snapshot.invocations;
+    this.lostStarts = snapshot.lostStarts;
+    this.starts = [...snapshot.starts];
+    this.invocationStats = snapshot.stats.map((stats) => ({ ...stats }));
+    this.random.state = snapshot.random;
+  }
+
+  /**
+   * Runs to quiescence: from the config upload, or from `from` (a snapshot of a run with the same seed whose faults,
+   * if any, all came after it). `onSnapshot` sees the run before each delivery.
+   */
+  async run(options: { readonly from?: SimSnapshot; readonly onSnapshot?: (snapshot: SimSnapshot) => void } = {}): Promise<SimOutcome> {
+    if (options.from) this.restore(options.from);
+    else await this.uploadConfig();
     let limit: string | undefined;
     for (;;) {
+      options.onSnapshot?.(this.snapshot());
       if (this.invocations >= this.settings.maxInvocations) {
         limit = `more than ${this.settings.maxInvocations} invocations`;
         break;
