@@ -1,9 +1,10 @@
-import { scenario, runReference, runCampaign, crashSchedules } from './test/chaos/campaign.js';
-const s = scenario('fedavg', 'plain', { clients: 2, rounds: 2 });
-let t = performance.now();
+import { scenario, runReference, runCampaign, crashSchedules, deliverySchedules } from './test/chaos/campaign.js';
+const which = (process.argv[2] ?? 'fedavg') as never;
+const variant = (process.argv[3] ?? 'plain') as never;
+const s = scenario(which, variant);
 const ref = await runReference(s);
-console.log('ref ms', performance.now() - t, 'snapshots', ref.snapshots.length);
-const planned = crashSchedules(ref.outcome);
-t = performance.now();
-const results = await runCampaign(s, ref, planned);
-console.log('crash', planned.length, 'bad', results.filter(r => r.judgement !== 'survived').map(r => r.label + ' ' + r.detail), 'per run ms', (performance.now() - t) / planned.length);
+console.log(s.name, ref.outcome.status?.state, JSON.stringify(ref.outcome.accepted), 'ops', ref.outcome.operations.length);
+const planned = [...crashSchedules(ref.outcome), ...deliverySchedules(ref.outcome)];
+const t = performance.now();
+const results = await runCampaign(s, ref, planned, (r) => { if (r.judgement !== 'survived') console.log('BAD', r.label, r.judgement, r.detail); });
+console.log('ran', results.length, 'bad', results.filter(r => r.judgement !== 'survived').length, 'per run ms', Math.round((performance.now() - t) / results.length));

@@ -81,7 +81,7 @@ describe('issue 11: rounds survive crashes, lost messages and bad reports', () =
     const round1 = await roundOne(id);
     // All three trained and wrote their reports; client-002's message was lost after its report was written.
     await reportAll(id, round1, round1.slice(0, 2));
-    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 30_000);
+    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
     expect(status, JSON.stringify(status.errors)).toMatchObject({ state: 'completed' });
     expect((await roundMetrics(id)).clients.map((client) => client.clientId)).toEqual(['client-000', 'client-001', 'client-002']);
   });
@@ -91,7 +91,7 @@ describe('issue 11: rounds survive crashes, lost messages and bad reports', () =
     // The deadline is far away: only the redelivery itself can close the round in time.
     await uploadConfig(cloud, id, { ...small, round: { deadlineSeconds: 600 } });
     await reportAll(id, await roundOne(id));
-    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 30_000);
+    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
     expect(status, JSON.stringify(status.errors)).toMatchObject({ state: 'completed' });
     expect(aggregatorStore.fired.some((fired) => fired.key.includes(id))).toBe(true);
     expect(count(logs, 'round.closed', { experimentId: id, round: 1 })).toBe(1);
@@ -108,7 +108,7 @@ describe('issue 11: rounds survive crashes, lost messages and bad reports', () =
     await waitFor('two accepted updates', async () => (count(logs, 'aggregate.update-accepted', { experimentId: id }) >= 2 ? true : undefined));
     await cloud.context.store.put(keys.update(id, 1, 'client-000'), Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256));
     await announceUpdate(cloud, round1[2]!);
-    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 40_000);
+    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
     expect(status.state).toBe('failed');
     expect(status.errors?.join('\n')).toMatch(/client-000/);
   });
@@ -118,7 +118,7 @@ describe('issue 11: rounds survive crashes, lost messages and bad reports', () =
     await uploadConfig(cloud, id, { ...small, round: { deadlineSeconds: 2 } });
     const round1 = await roundOne(id);
     await reportAll(id, round1.slice(0, 1));
-    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 30_000);
+    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
     expect(status.state).toBe('failed');
     expect(status.errors?.join('\n')).toContain('missing clients: client-001, client-002');
   });
@@ -127,7 +127,7 @@ describe('issue 11: rounds survive crashes, lost messages and bad reports', () =
     const id = 'transient-read';
     await uploadConfig(cloud, id, small);
     await reportAll(id, await roundOne(id));
-    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 30_000);
+    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
     expect(status, JSON.stringify(status.errors)).toMatchObject({ state: 'completed' });
     const metrics = await roundMetrics(id);
     expect(metrics.rejectedClients).toEqual([]);
@@ -150,7 +150,7 @@ describe('issue 11: rounds survive crashes, lost messages and bad reports', () =
     await rewrite(impostor!, { clientId: good!.clientId });
     await rewrite(negative!, { trainMs: -1 });
     for (const message of [good!, impostor!, negative!]) await announceUpdate(cloud, message);
-    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 30_000);
+    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
     expect(status, JSON.stringify(status.errors)).toMatchObject({ state: 'completed' });
     const metrics = await roundMetrics(id);
     expect(metrics.clients.map((client) => client.clientId)).toEqual([good!.clientId]);
@@ -166,7 +166,7 @@ describe('issue 11: rounds survive crashes, lost messages and bad reports', () =
     // Clock skew: a deadline forwarded before it is due.
     await cloud.context.queues.timer.send({ type: 'deadline', experimentId: id, round: 1, dueAt: new Date().toISOString() });
     await reportAll(id, round1.slice(0, 2));
-    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 40_000);
+    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
     expect(status, JSON.stringify(status.errors)).toMatchObject({ state: 'completed' });
     expect((await roundMetrics(id)).missingClients).toEqual(['client-002']);
   });
@@ -183,7 +183,7 @@ describe('issue 11: rounds survive crashes, lost messages and bad reports', () =
       await cloud.context.queues.aggregate.send({ type: 'update', experimentId: id, round: 1, clientId }, { groupId: 'bogus', deduplicationId: clientId.slice(0, 100) });
     }
     await reportAll(id, round1);
-    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 30_000);
+    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
     expect(status.state).toBe('completed');
     const state = (await cloud.context.store.getText(keys.roundState(id, 1)))!;
     expect(state).not.toMatch(/client-5\d\d/);
@@ -205,7 +205,7 @@ describe('issue 11: rounds survive crashes, lost messages and bad reports', () =
     garbage.set([0x03, 0xff, 0x7a, 0xfe], 0);
     await writeUpdate(cloud, corrupt!, garbage, 10);
     for (const message of [a!, b!, corrupt!]) await announceUpdate(cloud, message);
-    await waitForStatus(cloud, id, (s) => s.state === 'completed', 30_000);
+    await waitForStatus(cloud, id, (s) => s.state === 'completed', 60_000);
     const reason = (await roundMetrics(id)).rejectedClients[0]?.reason ?? '';
     expect(reason).toMatch(/03 ff 7a fe/);
     // eslint-disable-next-line no-control-regex

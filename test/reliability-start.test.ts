@@ -73,7 +73,7 @@ describe('issue 11: starting, reading and recording', () => {
     await writeUpdate(cloud, { experimentId: id, round: 1, clientId: 'client-001' }, shifted(global0, 2), 10);
     await writeUpdate(cloud, { experimentId: id, round: 1, clientId: 'client-002' }, new Uint8Array(48 * 1024 * 1024), 10);
     for (const clientId of ['client-000', 'client-001', 'client-002']) await announceUpdate(cloud, { experimentId: id, round: 1, clientId });
-    await waitForStatus(cloud, id, (s) => s.state !== 'running', 30_000);
+    await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
     const metrics = JSON.parse((await cloud.context.store.getText(keys.roundMetrics(id, 1)))!) as RoundMetrics;
     expect(metrics.rejectedClients.map((r) => r.clientId)).toEqual(['client-002']);
     expect(metrics.rejectedClients[0]!.reason).toMatch(/bytes/);
@@ -102,7 +102,7 @@ describe('issue 11: starting, reading and recording', () => {
     expect(clients).toHaveLength(resolved.clients);
     expect((await cloud.context.store.list(`experiments/${id}/shards/`)).length).toBe(resolved.clients);
     await playRound(id, 1, clients);
-    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 30_000);
+    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
     expect(status, JSON.stringify(status.errors)).toMatchObject({ state: 'completed' });
     if (resolved.name === 'first') expect((status as { notices?: string[] }).notices?.join('\n')).toMatch(/uploaded again/);
   });
@@ -112,10 +112,10 @@ describe('issue 11: starting, reading and recording', () => {
     await uploadConfig(cloud, id, { ...small, name: 'original' });
     const clients = await expectedClients(id, 1);
     await uploadConfig(cloud, id, { ...small, name: 'changed', clients: 4 });
-    const noticed = await waitForStatus(cloud, id, (s) => ((s as { notices?: string[] }).notices ?? []).length > 0, 30_000);
+    const noticed = await waitForStatus(cloud, id, (s) => ((s as { notices?: string[] }).notices ?? []).length > 0, 60_000);
     expect((noticed as { notices?: string[] }).notices?.join('\n')).toMatch(/uploaded again.*still runs/s);
     await playRound(id, 1, clients);
-    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 30_000);
+    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
     expect(status.state).toBe('completed');
     expect(JSON.parse((await cloud.context.store.getText(keys.resolvedConfig(id)))!)).toMatchObject({ name: 'original', clients: 3 });
   });
@@ -124,7 +124,7 @@ describe('issue 11: starting, reading and recording', () => {
     const id = 'metrics-once';
     await uploadConfig(cloud, id, { ...small, rounds: 3 });
     for (const round of [1, 2, 3]) await playRound(id, round, await expectedClients(id, round));
-    await waitForStatus(cloud, id, (s) => s.state === 'completed', 30_000);
+    await waitForStatus(cloud, id, (s) => s.state === 'completed', 60_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
     const metricsKey = keys.metrics(id);
     expect(calls.filter((call) => call.key === metricsKey && call.operation === 'put')).toHaveLength(1);
@@ -136,7 +136,7 @@ describe('issue 11: starting, reading and recording', () => {
   it('F12: refuses at start an experiment that could outlive the bucket\'s retention of its objects', async () => {
     const id = 'outlives-retention';
     await uploadConfig(cloud, id, { ...small, rounds: 50, round: { deadlineSeconds: 3600 } });
-    const status = await waitForStatus(cloud, id, () => true, 30_000);
+    const status = await waitForStatus(cloud, id, () => true, 60_000);
     expect(status.state).toBe('failed');
     expect(status.errors?.join('\n')).toMatch(/retention|expire/i);
     expect(messagesFor(id, 1)).toHaveLength(0);

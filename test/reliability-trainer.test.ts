@@ -40,12 +40,13 @@ describe('issue 11: training failures', () => {
     const id = 'trainer-retry';
     const uploadedAt = Date.now();
     await uploadConfig(cloud, id, { ...tiny, round: { deadlineSeconds: 600 } });
-    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
+    // Left to the queue, the failed message would come back after 900 s; generous bounds for a loaded machine.
+    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 150_000);
     expect(status, JSON.stringify(status.errors)).toMatchObject({ state: 'completed' });
-    expect(Date.now() - uploadedAt).toBeLessThan(60_000);
+    expect(Date.now() - uploadedAt).toBeLessThan(150_000);
     const metrics = JSON.parse((await cloud.context.store.getText(keys.roundMetrics(id, 1)))!) as RoundMetrics;
     expect(metrics.clients.map((client) => client.clientId)).toEqual(['client-000', 'client-001', 'client-002']);
-  });
+  }, 200_000);
 
   it('F15: logs the cause of a failed record with its experiment, round and client', () => {
     const failure = logs.find((entry) => JSON.stringify(entry.fields).includes('injected fault'));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RoundState, UpdateReport, VerdictRecord } from '../shared/protocol/records.js';
-import { transition, type Closing, type RoundEffect, type RoundEvent, type Verdict } from '../shared/pipeline/round-machine.js';
+import { transition, type Closing, type Discovered, type RoundEffect, type RoundEvent, type Verdict } from '../shared/pipeline/round-machine.js';
 
 /** The round machine is pure: every branch is checked here by its next state, its effects (in order) and its outcome. */
 
@@ -46,7 +46,7 @@ describe('round machine: updates', () => {
 
   it('records an accepted update: the verdict before the state that counts it', () => {
     const verdict: Verdict = { outcome: 'accepted', report: report('client-001') };
-    const result = step(roundState({ answered: 1 }), { type: 'inspected', clientId: 'client-001', verdict });
+    const result = step(roundState({ answered: 1 }), { type: 'inspected', clientId: 'client-001', verdict, reportedAt: undefined });
     expect(result.outcome).toBe('recorded');
     expect(result.state.answered).toBe(2);
     expect(types(result.effects)).toEqual(['record-verdict', 'save-state']);
@@ -54,13 +54,13 @@ describe('round machine: updates', () => {
   });
 
   it('records a rejected update with its reason', () => {
-    const result = step(roundState(), { type: 'inspected', clientId: 'client-002', verdict: { outcome: 'rejected', reason: 'NaN' } });
+    const result = step(roundState(), { type: 'inspected', clientId: 'client-002', verdict: { outcome: 'rejected', reason: 'NaN' }, reportedAt: beforeDeadline.toISOString() });
     expect(result.outcome).toBe('rejected');
     expect(result.effects[0]).toEqual({ type: 'record-verdict', verdict: rejected('client-002', 1, 'NaN') });
   });
 
   it('starts the close when the last expected client is recorded', () => {
-    const result = step(roundState({ answered: 2 }), { type: 'inspected', clientId: 'client-002', verdict: { outcome: 'accepted', report: report('client-002') } });
+    const result = step(roundState({ answered: 2 }), { type: 'inspected', clientId: 'client-002', verdict: { outcome: 'accepted', report: report('client-002') }, reportedAt: undefined });
     expect(types(result.effects)).toEqual(['record-verdict', 'save-state', 'gather-answers']);
     expect(result.effects.at(-1)).toEqual({ type: 'gather-answers', reason: 'all-reported' });
   });
@@ -81,6 +81,21 @@ describe('round machine: updates', () => {
     expect(result.outcome).toBe('recovered');
     expect(result.state.answered).toBe(3);
     expect(result.effects).toEqual([{ type: 'save-state', state: roundState({ answered: 3 }) }, { type: 'gather-answers', reason: 'all-reported' }]);
+  });
+
+  it('records an update whose report was written after the deadline as late, never counting it, and closes the round', () => {
+    const verdict: Verdict = { outcome: 'accepted', report: report('client-001') };
+    const result = step(roundState({ answered: 1 }), { type: 'inspected', clientId: 'client-001', verdict, reportedAt: afterDeadline.toISOString() }, afterDeadline);
+    expect(result.outcome).toBe('late');
+    expect(result.state.answered).toBe(1);
+    expect(types(result.effects)).toEqual(['record-verdict', 'gather-answers']);
+    expect(result.effects[0]).toEqual({ type: 'record-verdict', verdict: { clientId: 'client-001', ordinal: 0, outcome: 'late', reason: "its report was written after the round's deadline" } });
+    expect(result.effects.at(-1)).toEqual({ type: 'gather-answers', reason: 'deadline' });
+  });
+
+  it('closes a round whose deadline has passed on any update, without waiting for the deadline message', () => {
+    const result = step(roundState({ answered: 1 }), { type: 'update', clientId: 'client-000', known: accepted('client-000', 1) }, afterDeadline);
+    expect(result.effects).toEqual([{ type: 'gather-answers', reason: 'deadline' }]);
   });
 
   it('logs an update from a client that was not sampled and writes nothing', () => {
@@ -138,18 +153,28 @@ describe('round machine: deadlines', () => {
 });
 
 describe('round machine: closing', () => {
-  const answers = (verdicts: VerdictRecord[], discovered: { clientId: string; verdict: Verdict }[] = [], reason: Closing['reason'] = 'deadline'): RoundEvent =>
+  const answers = (verdicts: VerdictRecord[], discovered: Discovered[] = [], reason: Closing['reason'] = 'deadline'): RoundEvent =>
     ({ type: 'answers', reason, verdicts, discovered });
 
   it('aggregates the accepted updates when the quorum is met, counting reports found for clients never heard from', () => {
     const state = roundState({ answered: 2 });
-    const found = { clientId: 'client-002', verdict: { outcome: 'accepted', report: report('client-002', 30) } as const };
+    const found = { clientId: 'client-002', verdict: { outcome: 'accepted', report: report('client-002', 30) } as const, reportedAt: beforeDeadline.toISOString() };
     const result = step(state, answers([accepted('client-000', 1), accepted('client-001', 2)], [found]), afterDeadline);
     expect(types(result.effects)).toEqual(['record-verdict', 'aggregate']);
     expect(result.effects[0]).toEqual({ type: 'record-verdict', verdict: { clientId: 'client-002', ordinal: 3, ...found.verdict } });
     const aggregate = result.effects.at(-1) as Extract<RoundEffect, { type: 'aggregate' }>;
     expect(aggregate.accepted).toEqual([{ clientId: 'client-000', samples: 10 }, { clientId: 'client-001', samples: 10 }, { clientId: 'client-002', samples: 30 }]);
     expect(aggregate.closing).toMatchObject({ reason: 'deadline', closedAt: afterDeadline.toISOString() });
+  });
+
+  it('does not count a report found at close time that was written after the deadline', () => {
+    const state = roundState({ answered: 2, minClients: 2 });
+    const late = { clientId: 'client-002', verdict: { outcome: 'accepted', report: report('client-002') } as const, reportedAt: afterDeadline.toISOString() };
+    const result = step(state, answers([accepted('client-000', 1), accepted('client-001', 2)], [late]), afterDeadline);
+    expect(types(result.effects)).toEqual(['record-verdict', 'aggregate']);
+    expect(result.effects[0]).toMatchObject({ verdict: { clientId: 'client-002', outcome: 'late', ordinal: 0 } });
+    const aggregate = result.effects.at(-1) as Extract<RoundEffect, { type: 'aggregate' }>;
+    expect(aggregate.accepted.map((update) => update.clientId)).toEqual(['client-000', 'client-001']);
   });
 
   it('fails the experiment when the quorum is missed: the status before the closed round state', () => {

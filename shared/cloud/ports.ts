@@ -5,6 +5,8 @@ export interface ObjectInfo {
   readonly size: number;
   /** as S3 returns it, quotes included */
   readonly eTag: string;
+  /** when the object was last written, by the store's clock, to the second (ISO-8601); absent if the store does not say */
+  readonly lastModified?: string;
 }
 
 export interface GetOptions {

@@ -158,7 +158,11 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { size: response.ContentLength ?? 0, eTag: response.ETag ?? '' };
+      return {
+        size: response.ContentLength ?? 0,
+        eTag: response.ETag ?? '',
+        ...(response.LastModified ? { lastModified: response.LastModified.toISOString() } : {}),
+      };
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw this.failure('HeadObject', key, error);

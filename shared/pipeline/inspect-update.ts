@@ -1,4 +1,4 @@
-import type { ObjectStore } from '../cloud/ports.js';
+import type { ObjectInfo, ObjectStore } from '../cloud/ports.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { shardSampleCount, ShardFormatError } from '../data/shard-codec.js';
 import { MODEL_INPUT_SHAPE, weightSpecs } from '../models/index.js';
@@ -68,22 +68,29 @@ const reject = (reason: string): never => {
   throw new UpdateRejectedError(reason);
 };
 
+export interface Inspection {
+  readonly verdict: Verdict;
+  /** when the client's report was written, by the store's clock (undefined when there is none, or the store does not say) */
+  readonly reportedAt: string | undefined;
+}
+
 export async function inspectUpdate(
   store: ObjectStore,
   layout: UpdateLayout,
   message: { readonly experimentId: string; readonly round: number; readonly clientId: string },
-): Promise<Verdict> {
+): Promise<Inspection> {
+  const info = await store.head(keys.updateReport(message.experimentId, message.round, message.clientId));
+  const reportedAt = info?.lastModified;
   try {
-    return { outcome: 'accepted', report: await checkUpdate(store, layout, message) };
+    return { verdict: { outcome: 'accepted', report: await checkUpdate(store, layout, message, info) }, reportedAt };
   } catch (error) {
-    if (isClientFault(error)) return { outcome: 'rejected', reason: printable(error.message) };
+    if (isClientFault(error)) return { verdict: { outcome: 'rejected', reason: printable(error.message) }, reportedAt };
     throw error;
   }
 }
 
-async function readReport(store: ObjectStore, message: { experimentId: string; round: number; clientId: string }) {
+async function readReport(store: ObjectStore, message: { experimentId: string; round: number; clientId: string }, info: ObjectInfo | undefined) {
   const key = keys.updateReport(message.experimentId, message.round, message.clientId);
-  const info = await store.head(key);
   if (!info) return reject(`announced an update but wrote no report (${key})`);
   if (info.size > MAX_REPORT_BYTES) return reject(`its report is ${info.size} bytes; a report is at most ${MAX_REPORT_BYTES} bytes`);
   const text = await store.getText(key);
@@ -124,9 +131,14 @@ async function readWeights(store: ObjectStore, layout: UpdateLayout, key: string
   return bytes.byteLength;
 }
 
-async function checkUpdate(store: ObjectStore, layout: UpdateLayout, message: { experimentId: string; round: number; clientId: string }): Promise<UpdateReport> {
+async function checkUpdate(
+  store: ObjectStore,
+  layout: UpdateLayout,
+  message: { experimentId: string; round: number; clientId: string },
+  reportInfo: ObjectInfo | undefined,
+): Promise<UpdateReport> {
   const { experimentId, round, clientId } = message;
-  const report = await readReport(store, message);
+  const report = await readReport(store, message, reportInfo);
 
   const shard = await store.head(keys.shard(experimentId, clientId));
   if (!shard) return reject(`its shard ${keys.shard(experimentId, clientId)} does not exist`);

@@ -35,19 +35,27 @@ export interface AcceptedUpdate {
   readonly samples: number;
 }
 
+/** A report found at close time for a client whose "update ready" never came, and what inspecting it said. */
+export interface Discovered {
+  readonly clientId: string;
+  readonly verdict: Verdict;
+  readonly reportedAt: string | undefined;
+}
+
 export type AggregationResult = { readonly ok: true } | { readonly ok: false; readonly problem: string };
 
 export type RoundEvent =
   /** an "update ready" message; `known` is the client's verdict if one was recorded before */
   | { readonly type: 'update'; readonly clientId: string; readonly known: VerdictRecord | undefined }
   | { readonly type: 'deadline'; readonly attempt: number }
-  | { readonly type: 'inspected'; readonly clientId: string; readonly verdict: Verdict }
+  /** `reportedAt`: when the client's report was written (the store's clock), if known */
+  | { readonly type: 'inspected'; readonly clientId: string; readonly verdict: Verdict; readonly reportedAt: string | undefined }
   /** every expected client's verdict, and those found at close time for clients whose message never came */
   | {
       readonly type: 'answers';
       readonly reason: CloseReason;
       readonly verdicts: readonly VerdictRecord[];
-      readonly discovered: readonly { readonly clientId: string; readonly verdict: Verdict }[];
+      readonly discovered: readonly Discovered[];
     }
   | { readonly type: 'aggregated'; readonly closing: Closing; readonly result: AggregationResult }
   | { readonly type: 'evaluated'; readonly closing: Closing; readonly evaluation: Evaluation; readonly finishedAt: string };
@@ -93,11 +101,11 @@ export interface Transition {
 export function transition(state: RoundState, event: RoundEvent, now: Date): Transition {
   switch (event.type) {
     case 'update':
-      return onUpdate(state, event.clientId, event.known);
+      return onUpdate(state, event.clientId, event.known, now);
     case 'deadline':
       return onDeadline(state, event.attempt, now);
     case 'inspected':
-      return onInspected(state, event.clientId, event.verdict);
+      return onInspected(state, event, now);
     case 'answers':
       return onAnswers(state, event, now);
     case 'aggregated':
@@ -117,10 +125,26 @@ function where(state: RoundState) {
   return { experimentId: state.experimentId, round: state.round };
 }
 
-/** A round whose clients have all answered closes on any message for it (one that crashed before closing, too). */
-function closeIfAllAnswered(state: RoundState): readonly RoundEffect[] {
-  return !state.closed && allAnswered(state) ? [{ type: 'gather-answers', reason: 'all-reported' }] : [];
+/**
+ * A round closes on any message for it once every client has answered (a message whose invocation crashed before
+ * closing, too), or once its deadline has passed: the deadline message is only the wake-up for a round nobody
+ * writes to.
+ */
+function closeIfDue(state: RoundState, now: Date): readonly RoundEffect[] {
+  if (state.closed) return [];
+  if (allAnswered(state)) return [{ type: 'gather-answers', reason: 'all-reported' }];
+  return now.getTime() >= Date.parse(state.deadlineAt) ? [{ type: 'gather-answers', reason: 'deadline' }] : [];
 }
+
+/**
+ * A round counts exactly the updates whose reports were complete by its deadline, by the store's clock: how late its
+ * messages are processed (a retry, a crashed invocation, a timer held up) changes nothing about what it aggregates.
+ */
+export function reportedLate(state: RoundState, reportedAt: string | undefined): boolean {
+  return reportedAt !== undefined && Date.parse(reportedAt) > Date.parse(state.deadlineAt);
+}
+
+const LATE_REASON = 'its report was written after the round\'s deadline';
 
 function followUp(state: RoundState): Transition {
   return {
@@ -147,30 +171,30 @@ function onClosedRound(state: RoundState, clientId: string | undefined, known: V
 }
 
 /** A client that was not asked to train: logged only, so no stream of bogus messages can grow a record. */
-function unsampled(state: RoundState, clientId: string): Transition {
+function unsampled(state: RoundState, clientId: string, now?: Date): Transition {
   return {
     state,
-    effects: [log('aggregate.unsampled-update', { ...where(state), clientId }), ...closeIfAllAnswered(state)],
+    effects: [log('aggregate.unsampled-update', { ...where(state), clientId }), ...(now ? closeIfDue(state, now) : [])],
     outcome: 'unsampled',
   };
 }
 
-function onUpdate(state: RoundState, clientId: string, known: VerdictRecord | undefined): Transition {
+function onUpdate(state: RoundState, clientId: string, known: VerdictRecord | undefined, now: Date): Transition {
   if (state.closed) return onClosedRound(state, clientId, known);
-  if (!state.expected.includes(clientId)) return unsampled(state, clientId);
+  if (!state.expected.includes(clientId)) return unsampled(state, clientId, now);
   if (!known) return { state, effects: [{ type: 'inspect-update', clientId }] };
   if (known.ordinal > state.answered) {
     // Recorded by an invocation that crashed before saving the state that counts it.
     const next = { ...state, answered: known.ordinal };
-    return { state: next, effects: [{ type: 'save-state', state: next }, ...closeIfAllAnswered(next)], outcome: 'recovered' };
+    return { state: next, effects: [{ type: 'save-state', state: next }, ...closeIfDue(next, now)], outcome: 'recovered' };
   }
-  return { state, effects: closeIfAllAnswered(state), outcome: 'duplicate' };
+  return { state, effects: closeIfDue(state, now), outcome: 'duplicate' };
 }
 
 function onDeadline(state: RoundState, attempt: number, now: Date): Transition {
   if (state.closed) return onClosedRound(state, undefined, undefined);
   if (now.getTime() < Date.parse(state.deadlineAt)) {
-    if (allAnswered(state)) return { state, effects: closeIfAllAnswered(state), outcome: 'closing' };
+    if (allAnswered(state)) return { state, effects: closeIfDue(state, now), outcome: 'closing' };
     // Fired early (clock skew between timer and aggregator): armed again, as a new attempt, or the round could
     // wait forever for a straggler.
     return {
@@ -182,8 +206,17 @@ function onDeadline(state: RoundState, attempt: number, now: Date): Transition {
   return { state, effects: [{ type: 'gather-answers', reason: 'deadline' }], outcome: 'closing' };
 }
 
-function onInspected(state: RoundState, clientId: string, verdict: Verdict): Transition {
+function onInspected(state: RoundState, event: Extract<RoundEvent, { type: 'inspected' }>, now: Date): Transition {
+  const { clientId, verdict } = event;
   if (state.closed) return { state, effects: [], outcome: 'stale' };
+  if (reportedLate(state, event.reportedAt)) {
+    const late: VerdictRecord = { clientId, ordinal: 0, outcome: 'late', reason: LATE_REASON };
+    return {
+      state,
+      effects: [{ type: 'record-verdict', verdict: late }, log('aggregate.late-update', { ...where(state), clientId }), ...closeIfDue(state, now)],
+      outcome: 'late',
+    };
+  }
   const record: VerdictRecord = { clientId, ordinal: state.answered + 1, ...verdict };
   const next = { ...state, answered: record.ordinal };
   const logged =
@@ -192,7 +225,7 @@ function onInspected(state: RoundState, clientId: string, verdict: Verdict): Tra
       : log('aggregate.update-rejected', { ...where(state), clientId, reason: verdict.reason });
   return {
     state: next,
-    effects: [{ type: 'record-verdict', verdict: record }, { type: 'save-state', state: next }, logged, ...closeIfAllAnswered(next)],
+    effects: [{ type: 'record-verdict', verdict: record }, { type: 'save-state', state: next }, logged, ...closeIfDue(next, now)],
     outcome: verdict.outcome === 'accepted' ? 'recorded' : 'rejected',
   };
 }
@@ -207,11 +240,13 @@ function inExpectedOrder(state: RoundState, verdicts: readonly VerdictRecord[]):
 
 function onAnswers(state: RoundState, event: Extract<RoundEvent, { type: 'answers' }>, now: Date): Transition {
   if (state.closed) return { state, effects: [], outcome: 'stale' };
-  const discovered: VerdictRecord[] = event.discovered.map(({ clientId, verdict }, index) => ({
-    clientId,
-    ordinal: state.answered + 1 + index,
-    ...verdict,
-  }));
+  const onTime = event.discovered.filter((found) => !reportedLate(state, found.reportedAt));
+  const discovered: VerdictRecord[] = [
+    ...onTime.map(({ clientId, verdict }, index): VerdictRecord => ({ clientId, ordinal: state.answered + 1 + index, ...verdict })),
+    ...event.discovered
+      .filter((found) => reportedLate(state, found.reportedAt))
+      .map(({ clientId }): VerdictRecord => ({ clientId, ordinal: 0, outcome: 'late', reason: LATE_REASON })),
+  ];
   const verdicts = inExpectedOrder(state, [...event.verdicts, ...discovered]);
   const recordDiscovered: RoundEffect[] = discovered.flatMap((verdict) => [
     { type: 'record-verdict', verdict } as const,

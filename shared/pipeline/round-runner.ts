@@ -14,8 +14,8 @@ import { aggregateRound } from './aggregate-round.js';
 import { PipelineRecordError, requireObject, requireRecord, writeRecord, type PipelineContext } from './context.js';
 import { loadTestSet } from './datasets.js';
 import { assembleExperimentMetrics, readVerdict, writeStatus } from './experiment.js';
-import { inspectUpdate, isClientFault, printable, type UpdateLayout } from './inspect-update.js';
-import { QUERY_EFFECTS, transition, type RoundEffect, type RoundEvent, type RoundOutcome, type Verdict } from './round-machine.js';
+import { inspectUpdate, isClientFault, printable, type Inspection, type UpdateLayout } from './inspect-update.js';
+import { QUERY_EFFECTS, transition, type Discovered, type RoundEffect, type RoundEvent, type RoundOutcome } from './round-machine.js';
 import { armDeadline, openRound } from './rounds.js';
 
 /**
@@ -58,8 +58,10 @@ export class RoundRunner {
     const { store } = this.context;
     const { experimentId, round } = this.where;
     switch (effect.type) {
-      case 'inspect-update':
-        return { type: 'inspected', clientId: effect.clientId, verdict: await this.inspect(effect.clientId) };
+      case 'inspect-update': {
+        const { verdict, reportedAt } = await this.inspect(effect.clientId);
+        return { type: 'inspected', clientId: effect.clientId, verdict, reportedAt };
+      }
       case 'gather-answers':
         return this.gatherAnswers(effect.reason);
       case 'aggregate':
@@ -105,7 +107,7 @@ export class RoundRunner {
     }
   }
 
-  private inspect(clientId: string): Promise<Verdict> {
+  private inspect(clientId: string): Promise<Inspection> {
     return inspectUpdate(this.context.store, this.layout, { ...this.where, clientId });
   }
 
@@ -114,11 +116,11 @@ export class RoundRunner {
     const { store } = this.context;
     const { experimentId, round } = this.where;
     const verdicts = [];
-    const discovered = [];
+    const discovered: Discovered[] = [];
     for (const clientId of this.state.expected) {
       const verdict = await readVerdict(store, experimentId, round, clientId);
       if (verdict) verdicts.push(verdict);
-      else if (await store.head(keys.updateReport(experimentId, round, clientId))) discovered.push({ clientId, verdict: await this.inspect(clientId) });
+      else if (await store.head(keys.updateReport(experimentId, round, clientId))) discovered.push({ clientId, ...(await this.inspect(clientId)) });
     }
     return { type: 'answers', reason, verdicts, discovered };
   }

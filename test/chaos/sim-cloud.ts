@@ -22,17 +22,28 @@ const md5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest('hex')
 /** Content hashes for records (a config uploaded twice keeps its ETag, as on S3); a cheap unique tag for weights and shards. */
 const HASHED_BYTES = 64 * 1024;
 
+export interface StoredObject {
+  readonly body: Uint8Array;
+  readonly eTag: string;
+  /** ms since the epoch, to the second as S3 keeps it */
+  readonly modifiedAt: number;
+}
+
 export class SimStore implements ObjectStore {
-  readonly objects = new Map<string, { readonly body: Uint8Array; readonly eTag: string }>();
+  readonly objects = new Map<string, StoredObject>();
   private versions = 0;
 
-  constructor(readonly bucket: string) {}
+  constructor(
+    readonly bucket: string,
+    private readonly clock?: SimClock,
+  ) {}
 
   async put(key: string, body: Uint8Array | string): Promise<void> {
     // Not copied: the pipeline never changes a buffer after writing it, and runs read hundreds of MB.
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
     const eTag = bytes.byteLength <= HASHED_BYTES ? md5(bytes) : `large-${bytes.byteLength}-${++this.versions}`;
-    this.objects.set(key, { body: bytes, eTag: `"${eTag}"` });
+    const now = this.clock?.nowMs ?? 0;
+    this.objects.set(key, { body: bytes, eTag: `"${eTag}"`, modifiedAt: now - (now % 1000) });
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Uint8Array | undefined> {
@@ -51,7 +62,7 @@ export class SimStore implements ObjectStore {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     const object = this.objects.get(key);
-    return object ? { size: object.body.byteLength, eTag: object.eTag } : undefined;
+    return object ? { size: object.body.byteLength, eTag: object.eTag, lastModified: new Date(object.modifiedAt).toISOString() } : undefined;
   }
 
   async exists(key: string): Promise<boolean> {
@@ -79,7 +90,7 @@ export class SimStore implements ObjectStore {
 }
 
 export interface StoreSnapshot {
-  readonly objects: ReadonlyMap<string, { readonly body: Uint8Array; readonly eTag: string }>;
+  readonly objects: ReadonlyMap<string, StoredObject>;
   readonly versions: number;
 }
 

@@ -57,7 +57,7 @@ export async function prepareSimulation(): Promise<void> {
   const files = new Map<string, Uint8Array>();
   for (const file of Object.keys(MNIST_FILES) as MnistFile[]) files.set(keys.mnist(file), await readMnistFile(file));
   const store = new SimStore(BUCKET);
-  for (const [key, body] of files) store.objects.set(key, { body, eTag: '"mnist"' });
+  for (const [key, body] of files) store.objects.set(key, { body, eTag: '"mnist"', modifiedAt: 0 });
   await loadTrainSet(store);
   await loadTestSet(store);
   mnist = files;
@@ -104,7 +104,7 @@ interface PendingStart {
 
 export class Simulation {
   readonly clock = new SimClock(START_TIME);
-  readonly store = new SimStore(BUCKET);
+  readonly store = new SimStore(BUCKET, this.clock);
   readonly queues: Readonly<Record<QueueRole, SimQueue>>;
   private readonly random: SimRandom;
   private operations: Operation[] = [];
@@ -124,7 +124,7 @@ export class Simulation {
     private readonly schedule: Schedule,
   ) {
     if (!mnist) throw new Error('call prepareSimulation() first');
-    for (const [key, body] of mnist) this.store.objects.set(key, { body, eTag: '"mnist"' });
+    for (const [key, body] of mnist) this.store.objects.set(key, { body, eTag: '"mnist"', modifiedAt: 0 });
     this.queues = {
       train: new SimQueue({ name: QUEUE_NAMES.train, ...settings.queues.train }, this.clock),
       aggregate: new SimQueue({ name: QUEUE_NAMES.aggregate, ...settings.queues.aggregate }, this.clock),
