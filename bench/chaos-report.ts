@@ -77,7 +77,7 @@ export function renderReliabilityDoc(input: ReliabilityDocInput): string {
     '',
     `**${failures.length === 0 ? 'Every' : `${total - failures.length} of ${total}`} schedule${failures.length === 0 ? '' : 's'} survived**: ` +
       `${failures.filter((f) => f.result.judgement === 'stuck').length} stuck, ${failures.filter((f) => f.result.judgement === 'double-counted').length} double-counted, ` +
-      `${failures.filter((f) => f.result.judgement === 'diverged').length} diverged models. The FedAvg run (3 clients × 3 rounds) has **${crashPoints} crash points**, ` +
+      `${failures.filter((f) => f.result.judgement === 'diverged').length} with a diverged model. The FedAvg run (3 clients × 3 rounds) has **${crashPoints} crash points**, ` +
       `each run as its own schedule.`,
     '',
     ...resultsTable(reports),
@@ -103,7 +103,8 @@ export function renderReliabilityDoc(input: ReliabilityDocInput): string {
     '  runs out; a start dies and is retried like an asynchronous Lambda invocation (after 60 s, then 120 s).',
     '- **read-error**: one read (GET, HEAD) fails with an S3 error, as after the SDK\'s own retries' + (input.quick ? ' (a sample of 40 reads for FedAvg, 12 elsewhere in --quick).' : '.'),
     '- **duplicate**: one delivery is handed out a second time after it succeeded (SQS\'s at-least-once delivery).',
-    `- **skew**: one invocation sees a clock ${input.deadlineSeconds} s ahead: a timer forwards its deadline early, a round opens with a later deadline.`,
+    `- **skew**: one timer invocation sees a clock ${input.deadlineSeconds} s ahead and forwards its deadline early. (The aggregator's clock decides deadlines and`,
+    '  is trusted: a round counts the updates whose reports S3 stamped by its deadline, and a decider whose clock ran ahead would close it early.)',
     `- **random**: ${input.randomRuns} runs per exhaustive scenario (half elsewhere) under other delivery orders (their own seed), each with 2–4 faults of the kinds above at random points.`,
     input.quick ? '- **--quick**: FedAvg exhaustively (all crash points and deliveries); FedAdam, SCAFFOLD, FedPer and the straggler on 48 crash points spread evenly over the run, 12 reads, 12 deliveries.' : '- Every scenario exhaustively.',
     '',

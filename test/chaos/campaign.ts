@@ -170,11 +170,13 @@ export function readErrorSchedules(reference: SimOutcome, sample?: { count: numb
   return indices.map((at) => ({ family: 'read-error' as const, label: `S3 error on read #${at}`, schedule: { seed: REFERENCE_SEED, faults: [{ kind: 'read-error', at }] } }));
 }
 
-/** Each delivery handed out a second time; and each invocation's clock a deadline ahead (early timers). */
+/** Each delivery handed out a second time; and each timer invocation with its clock a deadline ahead (early deadlines). */
 export function deliverySchedules(reference: SimOutcome): PlannedRun[] {
   return Array.from({ length: reference.deliveries }, (_, at): PlannedRun[] => [
     { family: 'duplicate', label: `delivery #${at} twice`, schedule: { seed: REFERENCE_SEED, faults: [{ kind: 'duplicate', at }] } },
-    { family: 'skew', label: `delivery #${at} ${SIM_DEADLINE_SECONDS} s early`, schedule: { seed: REFERENCE_SEED, faults: [{ kind: 'skew', at, seconds: SIM_DEADLINE_SECONDS }] } },
+    ...(reference.invocationStats[at]?.fn === 'timer'
+      ? [{ family: 'skew' as const, label: `timer delivery #${at} ${SIM_DEADLINE_SECONDS} s early`, schedule: { seed: REFERENCE_SEED, faults: [{ kind: 'skew' as const, at, seconds: SIM_DEADLINE_SECONDS }] } }]
+      : []),
   ]).flat();
 }
 
@@ -208,7 +210,7 @@ export function describeFault(fault: Fault): string {
     case 'duplicate':
       return `delivery #${fault.at} twice`;
     case 'skew':
-      return `delivery #${fault.at} ${fault.seconds} s ahead`;
+      return `timer of delivery #${fault.at} ${fault.seconds} s ahead`;
     case 'delay-train':
       return `${fault.clientId} round ${fault.round} ${fault.seconds} s late`;
   }

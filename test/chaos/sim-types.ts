@@ -21,7 +21,7 @@ export type Fault =
   | { readonly kind: 'read-error'; readonly at: number }
   /** delivery number `at`, once handled, is delivered again */
   | { readonly kind: 'duplicate'; readonly at: number }
-  /** the invocation of delivery number `at` sees a clock `seconds` ahead (a timer firing early) */
+  /** if delivery number `at` is a timer's, it sees a clock `seconds` ahead: it forwards its deadline early */
   | { readonly kind: 'skew'; readonly at: number; readonly seconds: number }
   /** the train message of this client and round waits `seconds` before it can be received (a slow client) */
   | { readonly kind: 'delay-train'; readonly round: number; readonly clientId: string; readonly seconds: number };
