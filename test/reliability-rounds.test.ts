@@ -77,7 +77,7 @@ async function reportAll(experimentId: string, messages: readonly TrainMessage[]
 describe('issue 11: rounds survive crashes, lost messages and bad reports', () => {
   it('F1: counts at the deadline the reports of clients whose "update ready" never arrived', async () => {
     const id = 'lost-announcement';
-    await uploadConfig(cloud, id, { ...small, round: { deadlineSeconds: 3 } });
+    await uploadConfig(cloud, id, { ...small, round: { deadlineSeconds: 10 } });
     const round1 = await roundOne(id);
     // All three trained and wrote their reports; client-002's message was lost after its report was written.
     await reportAll(id, round1, round1.slice(0, 2));
@@ -99,7 +99,7 @@ describe('issue 11: rounds survive crashes, lost messages and bad reports', () =
 
   it('F2: a close that cannot succeed (an accepted update overwritten with garbage) fails the experiment, naming why', async () => {
     const id = 'close-cannot-succeed';
-    await uploadConfig(cloud, id, { ...small, rounds: 2, round: { deadlineSeconds: 3 } });
+    await uploadConfig(cloud, id, { ...small, rounds: 2, round: { deadlineSeconds: 10 } });
     const round1 = await roundOne(id);
     const global0 = await readGlobal(cloud, id, 0);
     for (const [index, message] of round1.entries()) await writeUpdate(cloud, message, shifted(global0, index + 1), 10);
@@ -115,7 +115,7 @@ describe('issue 11: rounds survive crashes, lost messages and bad reports', () =
 
   it('F3: a failed close that crashes after writing the round state still marks the experiment failed', async () => {
     const id = 'failed-close-crash';
-    await uploadConfig(cloud, id, { ...small, round: { deadlineSeconds: 2 } });
+    await uploadConfig(cloud, id, { ...small, round: { deadlineSeconds: 6 } });
     const round1 = await roundOne(id);
     await reportAll(id, round1.slice(0, 1));
     const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
@@ -161,7 +161,7 @@ describe('issue 11: rounds survive crashes, lost messages and bad reports', () =
 
   it('F8: a deadline that fires early is re-armed and still closes the round (no reused deduplication id)', async () => {
     const id = 'early-deadline';
-    await uploadConfig(cloud, id, { ...small, round: { deadlineSeconds: 4, minClients: 2 } });
+    await uploadConfig(cloud, id, { ...small, round: { deadlineSeconds: 8, minClients: 2 } });
     const round1 = await roundOne(id);
     // Clock skew: a deadline forwarded before it is due.
     await cloud.context.queues.timer.send({ type: 'deadline', experimentId: id, round: 1, dueAt: new Date().toISOString() });
