@@ -18,6 +18,10 @@ export interface UpdateCost {
   readonly writeBytes: number;
   readonly sqsCalls: number;
   readonly stateBytesAt: { readonly small: number; readonly thousand: number };
+  /** the size of one update of the scenario's model, read once per update */
+  readonly modelBytes: number;
+  /** an update of cnn-small, the default model, for scale */
+  readonly cnnSmallBytes: number;
 }
 
 export interface ReliabilityDocInput {
@@ -64,7 +68,8 @@ export function renderReliabilityDoc(input: ReliabilityDocInput): string {
   const fedavg = reports[0]!;
   const crashPoints = fedavg.results.filter((result) => result.family === 'crash').length;
   const other = machine.otherCpuShare === undefined ? '' : `, other work took ${(machine.otherCpuShare * 100).toFixed(0)} % of the CPU`;
-  const perUpdateAt1000 = cost.readBytes + cost.writeBytes + 2 * (cost.stateBytesAt.thousand - cost.stateBytesAt.small);
+  const records = cost.readBytes - cost.modelBytes + cost.writeBytes;
+  const recordsAt1000 = records + 2 * (cost.stateBytesAt.thousand - cost.stateBytesAt.small);
   return [
     '# Reliability: the fault-injection campaign',
     '',
@@ -126,10 +131,11 @@ export function renderReliabilityDoc(input: ReliabilityDocInput): string {
     '|---|---:|---:|---:|---:|---:|',
     `| measured | ${cost.s3Reads.toFixed(1)} | ${cost.s3Writes.toFixed(1)} | ${kb(cost.readBytes)} | ${kb(cost.writeBytes)} | ${cost.sqsCalls.toFixed(1)} |`,
     '',
-    `The bytes read are mostly the update itself (the model's size). Only state.json grows with the clients of a round: its`,
-    `\`expected\` list. It is ${kb(cost.stateBytesAt.small)} at ${cost.clients} clients and ${kb(cost.stateBytesAt.thousand)} at 1,000, read and written once per update,`,
-    `so at 1,000 clients an update costs the same requests and about ${kb(perUpdateAt1000)} plus the model's size beyond the update itself`,
-    '(before this design, every update read and rewrote a state.json holding every client\'s report: O(n) per update, O(n²) a round).',
+    `The bytes read are the update itself (${kb(cost.modelBytes)} here, mlp; ${kb(cost.cnnSmallBytes)} for cnn-small) and ${kb(records)} of records in all.`,
+    `Only state.json grows with the clients of a round, by its \`expected\` list: ${kb(cost.stateBytesAt.small)} at ${cost.clients} clients, ${kb(cost.stateBytesAt.thousand)} at 1,000,`,
+    `read and written once per update. So at 1,000 clients an update costs the same ${(cost.s3Reads + cost.s3Writes).toFixed(0)} S3 requests, the update itself and`,
+    `about ${kb(recordsAt1000)} of records (before this design every update read and rewrote a state.json holding every client's report:`,
+    'O(n) bytes per update, O(n²) a round).',
     'SQS calls: the lease and the event source\'s delete.',
     '',
     '## Settings the runs used, and what they ask of the deployment',

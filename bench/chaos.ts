@@ -26,7 +26,10 @@ import {
 import type { SimOutcome } from '../test/chaos/simulation.js';
 import { newRoundState } from '../shared/pipeline/rounds.js';
 import { parseExperimentConfig } from '../shared/config/parse.js';
+import type { ModelName } from '../shared/config/schema.js';
 import { clientIdFor } from '../shared/protocol/keys.js';
+import { weightSpecs } from '../shared/models/index.js';
+import { encodedWeightsSize } from '../shared/weights/codec.js';
 import { describeMachine, finishMachineInfo, startCpuMeter } from './machine.js';
 import { renderReliabilityDoc, type ScenarioReport, type UpdateCost } from './chaos-report.js';
 
@@ -70,7 +73,7 @@ const plans: Plan[] = [
 ];
 
 /** Per-update cost of the aggregator, measured on the reference run, and state.json's size at 1,000 clients. */
-function updateCost(reference: SimOutcome, clients: number): UpdateCost {
+function updateCost(reference: SimOutcome, clients: number, model: ModelName): UpdateCost {
   const updates = reference.invocationStats.filter((stats) => stats.fn === 'aggregate' && stats.type === 'update');
   // The last update of a round also closes it: the cost of recording an update is that of the others.
   const recorded = updates.filter((stats) => stats.s3Writes === 2);
@@ -88,6 +91,8 @@ function updateCost(reference: SimOutcome, clients: number): UpdateCost {
     writeBytes: mean((stats) => stats.s3WriteBytes),
     sqsCalls: mean((stats) => stats.sqsCalls) + 1,
     stateBytesAt: { small: stateBytes(clients), thousand: stateBytes(1000) },
+    modelBytes: encodedWeightsSize(weightSpecs(model)),
+    cnnSmallBytes: encodedWeightsSize(weightSpecs('cnn-small')),
   };
 }
 
@@ -105,7 +110,7 @@ async function main(): Promise<number> {
     if (outcome.limit || !outcome.status || outcome.status.state === 'running') {
       throw new Error(`${plan.target.name}: the fault-free reference run did not finish (${outcome.limit ?? outcome.status?.state ?? 'no status'})`);
     }
-    cost ??= updateCost(outcome, Number(plan.target.settings.config.clients));
+    cost ??= updateCost(outcome, Number(plan.target.settings.config.clients), plan.target.settings.config.model as ModelName);
     const planned = plan.select(outcome);
     const bar = new cliProgress.SingleBar(
       {
