@@ -146,6 +146,10 @@ describe('round machine: deadlines', () => {
     expect(step(roundState({ answered: 3 }), { type: 'deadline', attempt: 0 }).effects).toEqual([{ type: 'gather-answers', reason: 'all-reported' }]);
   });
 
+  it('closes a due round whose clients all answered as a round closed by its last answer (a close that was cut short)', () => {
+    expect(step(roundState({ answered: 3 }), { type: 'deadline', attempt: 0 }, afterDeadline).effects).toEqual([{ type: 'gather-answers', reason: 'all-reported' }]);
+  });
+
   it('ignores a deadline of a closed round', () => {
     const closed = roundState({ closed: { at: beforeDeadline.toISOString(), reason: 'all-reported', outcome: 'aggregated' }, followUpDone: true });
     expect(step(closed, { type: 'deadline', attempt: 0 }, afterDeadline)).toEqual({ state: closed, effects: [], outcome: 'stale' });

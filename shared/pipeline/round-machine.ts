@@ -203,7 +203,8 @@ function onDeadline(state: RoundState, attempt: number, now: Date): Transition {
       outcome: 'not-due',
     };
   }
-  return { state, effects: [{ type: 'gather-answers', reason: 'deadline' }], outcome: 'closing' };
+  // Due: closes with the reason a round closed by its last answer would give, should that close have been cut short.
+  return { state, effects: closeIfDue(state, now), outcome: 'closing' };
 }
 
 function onInspected(state: RoundState, event: Extract<RoundEvent, { type: 'inspected' }>, now: Date): Transition {
