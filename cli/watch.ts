@@ -36,7 +36,7 @@ export async function watchExperiment(store: ObjectStore, experimentId: string, 
     const progress: Progress = {
       round: status?.round ?? 0,
       rounds: status?.rounds ?? 0,
-      clientsDone: roundState ? Object.keys(roundState.reported).length + Object.keys(roundState.rejected).length : 0,
+      clientsDone: roundState?.answered ?? 0,
       clientsExpected: roundState?.expected.length ?? 0,
       ...(status?.lastAccuracy !== undefined ? { lastAccuracy: status.lastAccuracy } : {}),
     };

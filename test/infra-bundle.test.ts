@@ -95,7 +95,8 @@ describe('full synth (bundling, template validation, cdk-nag)', () => {
         expect(packages.has(forbidden), `${name} bundles ${forbidden}`).toBe(false);
       }
       expect(sources.some((source) => source.endsWith(`functions/${name}.ts`))).toBe(true);
-      if (name !== 'timer') expect(packages.has('@tensorflow/tfjs-backend-wasm')).toBe(true);
+      // start only forwards the upload to the aggregate queue (the aggregator partitions and builds model 0)
+      if (name !== 'timer' && name !== 'start') expect(packages.has('@tensorflow/tfjs-backend-wasm')).toBe(true);
     }
   });
 });
@@ -208,13 +209,18 @@ describe('the bundles run as Lambda would run them', () => {
       bucket,
       key: configKey,
       size: JSON.stringify(config).length,
-      eTag: 'etag',
+      eTag: (await store.head(configKey))!.eTag,
       sourceIp: '127.0.0.1',
       requestId: 'bundle-test',
       time: new Date(),
       sequence: 1,
     };
     await invoke('start', s3EventFor(created, region, 'start'));
+    // The start function forwards the upload to the experiment's FIFO group, where the aggregator starts it.
+    const [start] = await drain('aggregate', 1);
+    expect(JSON.parse(start!.body)).toMatchObject({ type: 'start', experimentId });
+    expect((await invoke<SQSBatchResponse>('aggregate', sqsEventFor([start!], queues.aggregate.arn, region))).batchItemFailures).toEqual([]);
+    await queues.aggregate.queue.deleteMessages([start!.receiptHandle]);
     expect(JSON.parse((await store.getText(keys.status(experimentId)))!)).toMatchObject({ state: 'running', round: 1 });
 
     const trainMessages = await drain('train', 2);
@@ -242,14 +248,14 @@ describe('the bundles run as Lambda would run them', () => {
     expect(JSON.parse((await store.getText(keys.status(experimentId)))!)).toMatchObject({ state: 'completed' });
 
     // A due deadline: the timer forwards it to the FIFO aggregate queue (the real round-1 timer is 15 minutes out).
-    const due: TimerMessage = { type: 'deadline', experimentId, round: 1, dueAt: new Date(Date.now() - 1000).toISOString() };
+    const due: TimerMessage = { type: 'deadline', experimentId, round: 1, dueAt: new Date(Date.now() - 1000).toISOString(), attempt: 0 };
     await queues.timer.queue.send(due);
     const deadlines = await drain('timer', 1);
     expect(deadlines.map((message) => JSON.parse(message.body) as unknown)).toEqual([due]);
     const timed = await invoke<SQSBatchResponse>('timer', sqsEventFor(deadlines, queues.timer.arn, region));
     expect(timed.batchItemFailures).toEqual([]);
     const forwarded = await drain('aggregate', 1);
-    expect(forwarded.map((message) => JSON.parse(message.body) as unknown)).toEqual([{ type: 'deadline', experimentId, round: 1 }]);
+    expect(forwarded.map((message) => JSON.parse(message.body) as unknown)).toEqual([{ type: 'deadline', experimentId, round: 1, dueAt: due.dueAt, attempt: 0 }]);
     expect(forwarded[0]!.attributes.MessageGroupId).toBe(experimentId);
   });
 });

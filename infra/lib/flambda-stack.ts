@@ -119,6 +119,8 @@ export class FlambdaStack extends Stack {
       FLAMBDA_TRAIN_QUEUE_URL: queues.train.queue.queueUrl,
       FLAMBDA_AGGREGATE_QUEUE_URL: queues.aggregate.queue.queueUrl,
       FLAMBDA_TIMER_QUEUE_URL: queues.timer.queue.queueUrl,
+      // The start refuses experiments that could outlive the bucket's expiry of their objects (0: they never expire).
+      FLAMBDA_EXPERIMENT_RETENTION_DAYS: String(settings.experimentRetentionDays),
     };
     const common = { architecture: settings.architecture, environment, logRetention };
     const constructs: Record<FunctionName, PipelineFunction | TrainerFunction> = {

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { QueueRole } from '../../shared/cloud/resources.js';
 import { DEFAULT_STACK_NAME, stackNameProblem } from './names.js';
 
 export { DEFAULT_STACK_NAME } from './names.js';
@@ -84,17 +83,8 @@ export interface FlambdaSettings {
   readonly bootstrapKmsKeyId: string | undefined;
 }
 
-/**
- * Receives before SQS moves a message to its queue's dead-letter queue. AWS recommends at least 5 for a Lambda
- * event source, because a throttled invocation counts as a receive too. docs/deploy.md ("Retries") has the reasoning:
- * - train 10: a failed training attempt is retried within seconds to a minute (the handler shortens the failed
- *   message's visibility), so several real attempts plus a few throttled receives fit in the default 900 s round.
- * - aggregate 5: its retries re-run idempotent steps, but every failed receive holds the experiment's FIFO group for
- *   a visibility timeout, so a message that cannot succeed should reach the DLQ (and its alarm) early.
- * - timer 10: forwarding a deadline is cheap and idempotent, and a lost deadline leaves a round open until every
- *   client answers; retrying longer costs next to nothing.
- */
-export const MAX_RECEIVE_COUNTS: Readonly<Record<QueueRole, number>> = { train: 10, aggregate: 5, timer: 10 };
+/** Receives before a message moves to its dead-letter queue: shared with the local cloud, reasons beside it. */
+export { MAX_RECEIVE_COUNTS } from '../../shared/cloud/resources.js';
 
 export const CONTEXT_KEYS = Object.keys(contextSchema.shape) as readonly (keyof typeof contextSchema.shape)[];
 

@@ -53,6 +53,21 @@ export function assertLittleEndian(): void {
 const sizeOf = (shape: readonly number[]) => shape.reduce((size, dimension) => size * dimension, 1);
 const formatShape = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
+/** Bytes as hex pairs ("03 ff 7a"): what is shown of data that is not text, so a reason never carries raw binary. */
+export function hexBytes(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join(' ');
+}
+
+function manifestFor(layout: readonly TensorLayout[]): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(layout.map(({ name, shape }) => ({ name, shape: [...shape], dtype: 'float32' }))));
+}
+
+/** The exact size encodeModelWeights gives weights of this layout: an update of any other size cannot be one. */
+export function encodedWeightsSize(layout: readonly TensorLayout[]): number {
+  const values = layout.reduce((total, tensor) => total + sizeOf(tensor.shape), 0);
+  return alignTo4(PREFIX_BYTES + manifestFor(layout).byteLength) + 4 * values;
+}
+
 export function encodeModelWeights(weights: ModelWeights): Uint8Array {
   assertLittleEndian();
   weights.forEach((tensor, index) => {
@@ -67,9 +82,7 @@ export function encodeModelWeights(weights: ModelWeights): Uint8Array {
       );
     }
   });
-  const manifest = new TextEncoder().encode(
-    JSON.stringify(weights.map(({ name, shape }) => ({ name, shape: [...shape], dtype: 'float32' }))),
-  );
+  const manifest = manifestFor(weights);
   const dataOffset = alignTo4(PREFIX_BYTES + manifest.byteLength);
   const dataBytes = weights.reduce((total, tensor) => total + tensor.values.byteLength, 0);
   const bytes = new Uint8Array(dataOffset + dataBytes);
@@ -99,7 +112,7 @@ export function decodeModelWeights(bytes: Uint8Array, expected?: ModelWeights | 
     throw new WeightsError('weights: this is a compressed update (FLW2), a difference from the global model: decode it with decodeUpdate(bytes, global)');
   }
   if (magic !== MAGIC) {
-    throw new WeightsError(`weights: not a flambda weights object (starts with ${JSON.stringify(magic)}, expected ${JSON.stringify(MAGIC)})`);
+    throw new WeightsError(`weights: not a flambda weights object (starts with bytes ${hexBytes(bytes.subarray(0, 8))}, expected ${hexBytes(new TextEncoder().encode(MAGIC))} "${MAGIC}")`);
   }
   const manifestBytes = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
   if (PREFIX_BYTES + manifestBytes > bytes.byteLength) {
