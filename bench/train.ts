@@ -10,6 +10,7 @@ import { experimentConfigSchema, MODEL_NAMES, type ModelName } from '../shared/c
 import { loadMnistFromPackage } from '../shared/data/mnist.js';
 import { PARTITIONS, runEndToEndSuite, type PartitionName } from './e2e.js';
 import { formatEndToEndTable, formatThroughputTable, renderBenchmarksDoc } from './report.js';
+import { updateDocBlocks } from './doc-blocks.js';
 import { DEFAULT_RESULTS_FILE, mergeResults, readResults, writeAtomically, type BenchResults } from './results.js';
 import { runThroughputSuite } from './throughput.js';
 import { ensureTorch, pythonFromEnv } from './torch.js';
@@ -132,6 +133,8 @@ async function main(argv: readonly string[]): Promise<number> {
     const merged = await mergeResults(options.results, update);
     await writeAtomically(options.docs, renderBenchmarksDoc(merged));
     log(`bench: wrote ${options.docs} and ${options.results}`);
+    // The figures README, docs/deploy.md, docs/results.md and the infra sizing quote from these results.
+    if (options.results === DEFAULT_RESULTS_FILE) log(`bench: refreshed generated blocks in ${(await updateDocBlocks(merged)).join(', ') || 'no file'}`);
   };
   if (!write) log('bench: will write nothing (--quick or --no-write)');
 

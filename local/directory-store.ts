@@ -1,7 +1,8 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { ObjectStore } from '../shared/cloud/ports.js';
+import { createHash } from 'node:crypto';
+import { ObjectChangedError, type GetOptions, type ObjectInfo, type ObjectStore } from '../shared/cloud/ports.js';
 
 /**
  * A folder as an object store: keys are relative paths. The local dataset library is one (default ~/.flambda): what
@@ -30,13 +31,26 @@ export class DirectoryObjectStore implements ObjectStore {
     await rename(temporary, file);
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
+  async get(key: string, options?: GetOptions): Promise<Uint8Array | undefined> {
+    let body: Uint8Array;
     try {
-      return new Uint8Array(await readFile(this.file(key)));
+      body = new Uint8Array(await readFile(this.file(key)));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
+    if (options?.ifMatch !== undefined && eTagOf(body) !== options.ifMatch) {
+      throw new ObjectChangedError(`${key} is no longer the version ${options.ifMatch} asked for`);
+    }
+    return body;
+  }
+
+  /** S3's ETag for a single-part upload (the MD5 of the body, quoted), so ETags mean the same here as in a bucket. */
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const body = await this.get(key);
+    if (body === undefined) return undefined;
+    const info = await stat(this.file(key));
+    return { size: body.byteLength, eTag: eTagOf(body), lastModified: new Date(Math.floor(info.mtimeMs / 1000) * 1000).toISOString() };
   }
 
   async getText(key: string): Promise<string | undefined> {
@@ -68,6 +82,8 @@ export class DirectoryObjectStore implements ObjectStore {
     await rm(this.file(key), { force: true });
   }
 }
+
+const eTagOf = (body: Uint8Array) => `"${createHash('md5').update(body).digest('hex')}"`;
 
 /** The local dataset library: $FLAMBDA_DATA_DIR, else ~/.flambda. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {

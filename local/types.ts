@@ -42,7 +42,7 @@ export interface LocalCloudOptions {
   readonly concurrency?: Partial<Record<QueueRole, number>>;
   /** Per queue, or one value for all. Defaults: train 900, aggregate 120, timer 60. */
   readonly visibilityTimeoutSeconds?: number | Partial<Record<QueueRole, number>>;
-  /** Default 3, as on AWS. */
+  /** One count for every queue; default: per queue, as on AWS (MAX_RECEIVE_COUNTS in shared/cloud/resources.ts). */
   readonly maxReceiveCount?: number;
   /** How often idle() re-checks, and the pause after a failed receive. Default 100 ms. */
   readonly pollIntervalMs?: number;
@@ -54,6 +54,8 @@ export interface LocalCloudOptions {
   readonly datasets?: { readonly from: ObjectStore; readonly names?: readonly string[] };
   /** Where the runtime and the handlers (worker threads too) log. Default: JSON lines on stdout. */
   readonly log?: PipelineContext['log'];
+  /** Tell the pipeline that experiment objects expire after this many days, as a deployed bucket's lifecycle rule does. Default: never. */
+  readonly experimentRetentionDays?: number;
 }
 
 export interface LocalQueueUrls {

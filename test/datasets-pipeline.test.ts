@@ -46,6 +46,7 @@ function recording(store: ObjectStore, role: string): ObjectStore {
     get: (key) => (note(key), store.get(key)),
     getText: (key) => (note(key), store.getText(key)),
     exists: (key) => (note(key), store.exists(key)),
+    head: (key) => (note(key), store.head(key)),
     list: (prefix) => (note(`list:${prefix}`), store.list(prefix)),
     delete: (key) => store.delete(key),
   };

@@ -62,6 +62,10 @@ function recordingStore(fn: FunctionName): ObjectStore {
       const body = read(key);
       return body === undefined ? undefined : new TextDecoder().decode(body);
     },
+    head: async (key) => {
+      const body = read(key);
+      return body === undefined ? undefined : { size: body.byteLength, eTag: '"e"' };
+    },
     exists: async (key) => read(key) !== undefined,
     list: async (prefix) => {
       accesses.push({ fn, operation: 'list', key: prefix });
@@ -80,6 +84,8 @@ function recordingQueues(from: FunctionName): PipelineQueues {
     send: async (body, options = {}) => {
       sent.push({ from, to, body, options });
     },
+    // Visibility is the trigger queue's business (granted with the event source), not an object or send grant.
+    changeVisibility: async () => {},
   });
   return { train: queue('train'), aggregate: queue('aggregate'), timer: queue('timer') };
 }
@@ -147,6 +153,8 @@ async function runExperiment(strategy: StrategyName): Promise<void> {
   objects.set(configKey, new TextEncoder().encode(JSON.stringify(config)));
   const created = { eventName: 'ObjectCreated:Put' as const, bucket: BUCKET, key: configKey, size: 1, eTag: 'e', sourceIp: '127.0.0.1', requestId: 'r', time: clock, sequence: 1 };
   await handlers.start(s3EventFor(created, 'us-east-1', 'start'));
+  // The start function forwards the upload to the experiment's FIFO group; the aggregator starts it.
+  await deliver('aggregate', mine);
 
   const firstTrain = sent.find((message) => message.to === 'train' && mine(message))!;
   await deliver('train', mine);

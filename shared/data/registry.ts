@@ -12,9 +12,8 @@ export type BuiltinDatasetName = (typeof BUILTIN_DATASET_NAMES)[number];
 export const DATASET_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const DATASET_NAME_RULE = 'lowercase letters, digits, ".", "_" and "-", starting with a letter or digit, at most 64 characters';
 
-/** Client ids of natural partitions become S3 key segments too. */
-export const CLIENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-export const CLIENT_ID_RULE = 'letters, digits, ".", "_" and "-", starting with a letter or digit, at most 64 characters';
+/** Client ids of natural partitions become S3 key segments too: the key layout's rule. */
+export { CLIENT_ID_PATTERN, CLIENT_ID_RULE } from '../protocol/keys.js';
 
 /** The four files of an IDX dataset, by role. */
 export const IDX_ROLES = ['train-images', 'train-labels', 'test-images', 'test-labels'] as const;

@@ -72,6 +72,18 @@ export function encodeShard(dataset: Dataset): Uint8Array {
   return bytes;
 }
 
+/**
+ * How many images a shard of `byteLength` bytes holds, for images of `pixelsPerImage` pixels: what the aggregator
+ * checks a client's claimed sample count against from the shard's size alone (HEAD), without reading it.
+ */
+export function shardSampleCount(byteLength: number, pixelsPerImage: number): number {
+  const count = (byteLength - HEADER_BYTES) / (1 + pixelsPerImage);
+  if (!Number.isInteger(count) || count < 0) {
+    throw new ShardFormatError(`a shard of ${byteLength} bytes cannot hold whole images of ${pixelsPerImage} pixels`);
+  }
+  return count;
+}
+
 /** The shard in `bytes`. Its arrays are copies, so a caller may reuse `bytes` (e.g. a pooled Buffer) afterwards. */
 export function decodeShard(bytes: Uint8Array): Dataset {
   if (bytes.byteLength < 8) {
@@ -79,7 +91,8 @@ export function decodeShard(bytes: Uint8Array): Dataset {
   }
   const magic = new TextDecoder().decode(bytes.subarray(0, 4));
   if (magic !== MAGIC) {
-    throw new ShardFormatError(`not a shard: starts with ${JSON.stringify(magic)}, expected ${JSON.stringify(MAGIC)}`);
+    const hex = (data: Uint8Array) => Array.from(data, (byte) => byte.toString(16).padStart(2, '0')).join(' ');
+    throw new ShardFormatError(`not a shard: starts with bytes ${hex(bytes.subarray(0, 8))}, expected ${hex(new TextEncoder().encode(MAGIC))} "${MAGIC}"`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(4, true);

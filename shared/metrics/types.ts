@@ -76,6 +76,10 @@ export interface ExperimentStatus {
   readonly lastAccuracy?: number;
   /** for failed: what went wrong, in words a person can act on */
   readonly errors?: readonly string[];
+  /** the ETag of the config.json upload this experiment runs */
+  readonly configETag?: string;
+  /** what a person should know that did not stop the experiment (e.g. config.json uploaded again while it ran) */
+  readonly notices?: readonly string[];
 }
 
 export interface ExperimentSummary {
