@@ -38,6 +38,8 @@ const pattern = {
   serverState: anyRound(keys.serverState(ANY, 0)),
   clientControl: keys.clientControl(ANY, ANY),
   personalLayers: keys.personalLayersPrefix(ANY, ANY) + ANY,
+  residual: keys.residualPrefix(ANY, ANY) + ANY,
+  robustState: anyRound(keys.robustState(ANY, 0)),
   metrics: keys.metrics(ANY),
   summary: keys.summary(ANY),
   finalModel: keys.finalModel(ANY),
@@ -58,11 +60,14 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     // serverState, clientControl: SCAFFOLD's server and own control variates
     // personalLayers: FedPer's client-private layers, which only the trainer ever touches
     // datasetClientData: a natural partition's client data, which no other function may read
+    // residual: compression's error-feedback residual, client-private like the personal layers
+    // roundState: who is sampled, for the simulated "a little is enough" attackers (docs/robustness.md)
     read: [
       pattern.status, pattern.resolvedConfig, pattern.globalModel, pattern.shard, pattern.updateReport,
-      pattern.serverState, pattern.clientControl, pattern.personalLayers, pattern.datasetClientData,
+      pattern.serverState, pattern.clientControl, pattern.personalLayers, pattern.datasetClientData, pattern.residual,
+      pattern.roundState,
     ],
-    write: [pattern.update, pattern.updateReport, pattern.personalLayers],
+    write: [pattern.update, pattern.updateReport, pattern.personalLayers, pattern.residual],
     sendsTo: ['aggregate'],
   },
   // The one writer of an experiment's records, one message at a time: the start (config → partition, shards, round-0
@@ -73,13 +78,13 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     read: [
       pattern.config, pattern.status, pattern.mnistTrain, pattern.roundState, pattern.resolvedConfig, pattern.partition,
       pattern.shard, pattern.globalModel, pattern.update, pattern.updateReport, pattern.verdict, pattern.serverState,
-      pattern.roundMetrics, pattern.backend, pattern.mnistTest,
+      pattern.roundMetrics, pattern.backend, pattern.mnistTest, pattern.robustState,
       pattern.datasetInfo, pattern.datasetTrain, pattern.datasetTest, pattern.datasetClientInfo,
     ],
     write: [
       pattern.shard, pattern.partition, pattern.resolvedConfig, pattern.roundState, pattern.verdict, pattern.status,
       pattern.globalModel, pattern.serverState, pattern.roundMetrics, pattern.backend, pattern.metrics, pattern.summary,
-      pattern.finalModel, pattern.clientControl,
+      pattern.finalModel, pattern.clientControl, pattern.robustState,
     ],
     sendsTo: ['train', 'timer'],
   },

@@ -8,7 +8,7 @@ import { EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { EVENT_SOURCE_BATCH_SIZE, START_TRIGGER_FILTER, type QueueRole } from '../../shared/cloud/resources.js';
+import { AGGREGATOR_MEMORY_MB, EVENT_SOURCE_BATCH_SIZE, START_TRIGGER_FILTER, type QueueRole } from '../../shared/cloud/resources.js';
 import { DATASETS_PREFIX, keys } from '../../shared/protocol/keys.js';
 import { acknowledgeBucketGrants, acknowledgeCdkHandlers } from './acknowledgements.js';
 import { BUCKET_ACCESS, type FunctionName } from './bucket-access.js';
@@ -44,7 +44,7 @@ export { queueNames } from './names.js';
 export const FUNCTION_SIZING = {
   start: { memorySize: 1024, timeout: Duration.minutes(5) },
   train: { memorySize: 1769, timeout: Duration.minutes(15) },
-  aggregate: { memorySize: 1769, timeout: Duration.minutes(5) },
+  aggregate: { memorySize: AGGREGATOR_MEMORY_MB, timeout: Duration.minutes(5) },
   timer: { memorySize: 256, timeout: Duration.seconds(30) },
 } as const;
 

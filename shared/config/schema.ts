@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { BUILTIN_DATASET_NAMES, CLIENT_ID_PATTERN, CLIENT_ID_RULE, DATASET_NAME_PATTERN, DATASET_NAME_RULE } from '../data/registry.js';
 import { clientsPerRound } from '../sampling/count.js';
+import { adversariesSchema } from './adversaries.js';
+import { compressionSchema } from './compression.js';
+import { aggregatorSchema } from './robust.js';
+import { robustnessProblems } from './robustness-rules.js';
 
 /**
  * The experiment config: the user's contract. Defaults reproduce the original proof of concept
@@ -209,8 +213,12 @@ export const experimentConfigSchema = z
       .default(null)
       .describe('Evaluate the global model on the first N test images; null uses all 10,000.'),
     round: roundSchema.default(roundSchema.parse({})),
+    aggregator: aggregatorSchema.optional(),
+    adversaries: adversariesSchema.optional(),
+    compression: compressionSchema.optional(),
   })
   .superRefine((config, ctx) => {
+    for (const problem of robustnessProblems(config)) ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
     const minClients = config.round.minClients;
     if (minClients !== undefined && minClients > config.clients) {
       ctx.addIssue({

@@ -58,6 +58,7 @@ export const roundMetricsSchema = z.object({
   ),
   missingClients: z.array(z.string()),
   rejectedClients: z.array(z.object({ clientId: z.string(), reason: z.string() })),
+  attackers: z.array(z.string()).optional(),
   timing: z.object({
     startedAt: z.string(),
     closedAt: z.string(),

@@ -44,6 +44,11 @@ export interface RoundMetrics {
   /** clients expected but absent when the round closed (deadline with quorum) */
   readonly missingClients: readonly string[];
   readonly rejectedClients: readonly { readonly clientId: string; readonly reason: string }[];
+  /**
+   * simulated attackers (config `adversaries`) among the clients asked to train this round: recorded for the report
+   * from the config, after the round closed; the aggregation never sees it
+   */
+  readonly attackers?: readonly string[];
   readonly timing: {
     readonly startedAt: string;
     readonly closedAt: string;

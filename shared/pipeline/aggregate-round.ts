@@ -1,14 +1,14 @@
 import type { ObjectStore } from '../cloud/ports.js';
 import type { ExperimentConfig } from '../config/schema.js';
-import { createWeightedMean } from '../aggregate/weighted-mean.js';
 import { keys } from '../protocol/keys.js';
 import { strategyFor } from '../strategies/index.js';
 import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
-import { readClientWeights, requireObject } from './context.js';
+import { requireObject } from './context.js';
 import { adoptClientControls, foldControlDeltas } from './control-variates.js';
 import { mergeWeights, splitWeights } from './personalization.js';
 import type { AcceptedUpdate } from './round-machine.js';
+import { combineUpdates } from './robust-round.js';
 
 /**
  * The global model after round r, and the part of it the server averages: all of it, or with personalization its
@@ -38,16 +38,13 @@ export async function aggregateRound(
   const strategy = strategyFor(config.strategy);
   const previous = await readAveragedGlobal(store, config, experimentId, round - 1);
   const global = previous.averaged;
-  const mean = createWeightedMean(global);
-  for (const { clientId, samples } of accepted) {
-    mean.add(await readClientWeights(store, keys.update(experimentId, round, clientId), clientId, global), samples);
-  }
+  const mean = await combineUpdates(store, config, experimentId, round, accepted, global);
   const previousServerState = await store.get(keys.serverState(experimentId, round - 1));
   const clients = accepted.map((update) => update.clientId);
   const step = strategy.serverStep({
     round,
     global,
-    mean: mean.result(),
+    mean,
     state: previousServerState ? decodeModelWeights(previousServerState) : undefined,
     ...(strategy.controlVariates
       ? { controlVariates: await foldControlDeltas(store, experimentId, round, clients, global, config.clients) }

@@ -1,4 +1,5 @@
 import type { ObjectInfo, ObjectStore } from '../cloud/ports.js';
+import type { CompressionConfig } from '../config/compression.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { weightSpecs } from '../models/index.js';
 import { keys } from '../protocol/keys.js';
@@ -6,6 +7,7 @@ import { clientReportSchema, type UpdateReport } from '../protocol/records.js';
 import { strategyFor } from '../strategies/index.js';
 import { decodeModelWeights, encodedWeightsSize, WeightsError, type TensorLayout } from '../weights/codec.js';
 import { decodeSharedUpdate, PersonalizationError, splitWeights } from './personalization.js';
+import { isCompressed, readCompressedUpdate } from './update-format.js';
 import type { Verdict } from './round-machine.js';
 
 /**
@@ -29,6 +31,8 @@ export interface UpdateLayout {
   readonly modelBytes: number;
   readonly localLayers: readonly string[] | undefined;
   readonly controlVariates: boolean;
+  /** the experiment's update compression (undefined or "none": float32 weights) */
+  readonly compression: CompressionConfig | undefined;
 }
 
 export function updateLayoutFor(config: ExperimentConfig): UpdateLayout {
@@ -43,6 +47,7 @@ export function updateLayoutFor(config: ExperimentConfig): UpdateLayout {
     modelBytes: encodedWeightsSize(model),
     localLayers,
     controlVariates: strategyFor(config.strategy).controlVariates === true,
+    compression: config.compression,
   };
 }
 
@@ -118,6 +123,7 @@ async function readReport(store: ObjectStore, message: { experimentId: string; r
 
 /** Reads and decodes a weights object of the update's layout, after checking its size; throws a client fault if unusable. */
 async function readWeights(store: ObjectStore, layout: UpdateLayout, key: string, what: string) {
+  if (what === 'update' && isCompressed(layout.compression)) return readCompressedUpdate(store, layout, layout.compression, key);
   const info = await store.head(key);
   if (!info) return reject(`its ${what} ${key} does not exist`);
   if (info.size !== layout.averagedBytes && info.size > layout.modelBytes + DIAGNOSE_SLACK_BYTES) {

@@ -6,6 +6,7 @@ import { partitionStatsSchema, roundMetricsSchema } from '../metrics/schema.js';
 import type { ExperimentSummary } from '../metrics/types.js';
 import { parameterCount } from '../models/index.js';
 import { PersonalizationError } from './personalization.js';
+import { RobustAggregationError } from '../robust/types.js';
 import { keys } from '../protocol/keys.js';
 import { roundStateSchema, type RoundState } from '../protocol/records.js';
 import { decodeModelWeights, WeightsError } from '../weights/codec.js';
@@ -17,6 +18,7 @@ import { assembleExperimentMetrics, readVerdict, writeStatus } from './experimen
 import { inspectUpdate, isClientFault, printable, type Inspection, type UpdateLayout } from './inspect-update.js';
 import { QUERY_EFFECTS, transition, type Discovered, type RoundEffect, type RoundEvent, type RoundOutcome } from './round-machine.js';
 import { armDeadline, openRound } from './rounds.js';
+import { withAttackers } from './attack-metrics.js';
 
 /**
  * Performs what the round machine decides, in the order it decides it: the only place the aggregator writes. Effects
@@ -87,7 +89,7 @@ export class RoundRunner {
         await writeRecord(store, keys.roundState(experimentId, round), effect.state);
         return undefined;
       case 'write-round-metrics':
-        await writeRecord(store, keys.roundMetrics(experimentId, round), effect.metrics);
+        await writeRecord(store, keys.roundMetrics(experimentId, round), withAttackers(this.config, this.state, effect.metrics));
         if (round === 1 && effect.backend) await writeRecord(store, keys.backend(experimentId), effect.backend);
         return undefined;
       case 'fail-experiment':
@@ -199,5 +201,8 @@ export class RoundRunner {
 
 /** What makes a close impossible rather than merely failed this time: retrying would only fail again. */
 function isUnusable(error: unknown): error is Error {
-  return isClientFault(error) || error instanceof WeightsError || error instanceof PersonalizationError || error instanceof PipelineRecordError;
+  return (
+    isClientFault(error) || error instanceof WeightsError || error instanceof PersonalizationError || error instanceof PipelineRecordError ||
+    error instanceof RobustAggregationError
+  );
 }

@@ -6,10 +6,11 @@ import type { TrainMessage } from '../protocol/messages.js';
 import type { TrainingFailure, UpdateReport } from '../protocol/records.js';
 import { deriveSeed } from '../random.js';
 import { strategyFor } from '../strategies/index.js';
-import { decodeModelWeights, encodeModelWeights, WeightsError } from '../weights/codec.js';
+import { decodeModelWeights, WeightsError } from '../weights/codec.js';
 import { requireObject, writeRecord, type PipelineContext } from './context.js';
 import { gradientCorrection, proposeClientControl, readClientControls } from './control-variates.js';
 import { readResolvedConfig, readStatus } from './experiment.js';
+import { encodeUpload, shardToTrainOn } from './client-upload.js';
 import { loadClientData } from './datasets.js';
 import { notifyUpdateReady } from './notify.js';
 import { beginPersonalRound, finishPersonalRound, PersonalizationError, withZeroLocalCorrection } from './personalization.js';
@@ -63,7 +64,7 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
 
   const config = await readResolvedConfig(store, experimentId);
   const globalWeights = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
-  const shard = await loadClientData(store, experimentId, config, clientId);
+  const shard = shardToTrainOn(config, clientId, await loadClientData(store, experimentId, config, clientId));
   const backend = await initBackend();
   const strategy = strategyFor(config.strategy);
   const personal = config.personalization
@@ -93,7 +94,7 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
   if (controls) {
     await proposeClientControl(store, message, { config, controls, global: averaged, trained: uploaded, samples: result.samples });
   }
-  const update = encodeModelWeights(uploaded);
+  const update = await encodeUpload(store, message, { config, global: averaged, trained: uploaded, objective: strategy.clientObjective });
   await store.put(keys.update(experimentId, round, clientId), update);
   const report: UpdateReport = {
     experimentId,

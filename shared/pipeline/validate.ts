@@ -4,6 +4,7 @@ import { isBuiltinDataset } from '../data/registry.js';
 import { formatShape } from '../data/types.js';
 import { modelInputProblem } from '../models/index.js';
 import { personalizationProblems } from './personalization.js';
+import { aggregatorMemoryProblems } from './robust-config.js';
 
 /**
  * The schema's checks plus those that need the model's layer names (personalization.localLayers) or a built-in
@@ -14,7 +15,7 @@ export function validateExperimentConfig(input: string | Uint8Array | unknown): 
   const parsed = parseExperimentConfig(input);
   if (!parsed.ok) return parsed;
   const { config } = parsed;
-  const problems = personalizationProblems(config.model, config.personalization);
+  const problems = [...personalizationProblems(config.model, config.personalization), ...aggregatorMemoryProblems(config)];
   if (isBuiltinDataset(config.dataset)) {
     const dataset = describeBuiltin(config.dataset);
     const problem = modelInputProblem(config.model, { shape: dataset.shape, classes: dataset.classes });

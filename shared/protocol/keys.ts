@@ -25,6 +25,7 @@ export function isExperimentId(value: string): boolean {
 
 const round = (r: number) => String(r).padStart(4, '0');
 const personalPrefix = (id: string, clientId: string) => `experiments/${id}/clients/${clientId}/personal/`;
+const residualPrefix = (id: string, clientId: string) => `experiments/${id}/clients/${clientId}/residual/`;
 
 export const keys = {
   config: (id: string) => `experiments/${id}/config.json`,
@@ -56,6 +57,14 @@ export const keys = {
   personalLayers: (id: string, clientId: string, r: number) => `${personalPrefix(id, clientId)}${round(r)}.bin`,
   /** FedPer: everything of one client's local layers lives under this prefix (e.g. for an IAM grant to the trainer) */
   personalLayersPrefix: (id: string, clientId: string) => personalPrefix(id, clientId),
+  /**
+   * Compression with error feedback: what the client's compressed update of round r left out, added to its next
+   * update. Trainer only, round-stamped like the personal layers so a retried round re-reads the same residual.
+   */
+  residual: (id: string, clientId: string, r: number) => `${residualPrefix(id, clientId)}${round(r)}.bin`,
+  residualPrefix: (id: string, clientId: string) => residualPrefix(id, clientId),
+  /** centered clipping: the aggregated Δ of round r, the centre round r + 1 starts clipping from (aggregator only) */
+  robustState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/robust-state.bin`,
   serverState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/server-state.bin`,
   /** every closed round's metrics, assembled once when the experiment ends (each round's own file is written as it closes) */
   metrics: (id: string) => `experiments/${id}/metrics.json`,

@@ -172,3 +172,11 @@ export function classCount(metrics: ExperimentMetrics): number {
   const fromPartition = Math.max(0, ...metrics.partition.clients.map((client) => client.labelHistogram.length));
   return Math.max(fromRounds, fromPartition);
 }
+
+/** Simulated attackers (config `adversaries`) are marked wherever the report lists clients. */
+export const ATTACKER_MARK = '(simulated attacker)';
+
+/** The clients the round metrics record as simulated attackers in any round. */
+export function attackerIds(metrics: ExperimentMetrics): Set<string> {
+  return new Set(metrics.rounds.flatMap((round) => round.attackers ?? []));
+}

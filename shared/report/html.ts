@@ -5,7 +5,7 @@
 
 import type { ClientRoundMetrics, ExperimentMetrics, RoundMetrics } from '../metrics/types.js';
 import { heatmap, lineChart, stackedBars } from './charts.js';
-import { classCount, classNames, classNoun, digestExperiment, type ExperimentDigest, type ReportContext } from './digest.js';
+import { ATTACKER_MARK, attackerIds, classCount, classNames, classNoun, digestExperiment, type ExperimentDigest, type ReportContext } from './digest.js';
 import { escapeHtml } from './escape.js';
 import {
   formatBytes,
@@ -280,6 +280,7 @@ function clientsTable(metrics: ExperimentMetrics): string {
   for (const round of metrics.rounds) {
     for (const client of round.clients) updatesByClient.get(client.clientId)?.push(client);
   }
+  const attackers = attackerIds(metrics);
   const rows = ids.map((id) => {
     const held = partition.get(id);
     const updates = updatesByClient.get(id) ?? [];
@@ -287,7 +288,7 @@ function clientsTable(metrics: ExperimentMetrics): string {
     const meanTrainMs = updates.length > 0 ? updates.reduce((sum, client) => sum + client.trainMs, 0) / updates.length : Number.NaN;
     const labelsHeld = held ? held.labelHistogram.filter((count) => count > 0).length : Number.NaN;
     return [
-      id,
+      attackers.has(id) ? `${id} ${ATTACKER_MARK}` : id,
       held ? formatCount(held.samples) : '—',
       Number.isFinite(labelsHeld) ? String(labelsHeld) : '—',
       `${updates.length}/${metrics.rounds.length}`,

@@ -3,7 +3,7 @@
  */
 
 import type { ExperimentMetrics } from '../metrics/types.js';
-import { classCount, classNames, classNoun, digestExperiment, type ReportContext } from './digest.js';
+import { ATTACKER_MARK, attackerIds, classCount, classNames, classNoun, digestExperiment, type ReportContext } from './digest.js';
 import { escapeMarkdown } from './escape.js';
 import { formatBytes, formatCount, formatDuration, formatLoss, formatPercent, pluralise } from './format.js';
 
@@ -90,6 +90,7 @@ export function renderSummaryMarkdown(metrics: ExperimentMetrics, context: Repor
   }
 
   if (metrics.partition.clients.length > 0) {
+    const attackers = attackerIds(metrics);
     lines.push(
       '',
       `## Data split (${escapeMarkdown(metrics.partition.kind)}, seed ${metrics.partition.seed})`,
@@ -103,7 +104,7 @@ export function renderSummaryMarkdown(metrics: ExperimentMetrics, context: Repor
           );
           const share = client.samples > 0 ? largest.count / client.samples : Number.NaN;
           return [
-            escapeMarkdown(client.clientId),
+            escapeMarkdown(attackers.has(client.clientId) ? `${client.clientId} ${ATTACKER_MARK}` : client.clientId),
             formatCount(client.samples),
             String(client.labelHistogram.filter((count) => count > 0).length),
             largest.digit >= 0 ? `${escapeMarkdown(names[largest.digit] ?? String(largest.digit))} (${formatPercent(share, 0)})` : '—',

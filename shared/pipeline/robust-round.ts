@@ -1,0 +1,74 @@
+import { createWeightedMean } from '../aggregate/weighted-mean.js';
+import type { ObjectStore } from '../cloud/ports.js';
+import { decodeUpdate, decodeUpdateWeights } from '../compression/index.js';
+import type { ExperimentConfig } from '../config/schema.js';
+import { keys } from '../protocol/keys.js';
+import { aggregateUpdates, applyFlatDelta, flatLength, holdsAllUpdates, type RobustUpdate } from '../robust/index.js';
+import { RobustAggregationError } from '../robust/types.js';
+import { decodeModelWeights, encodeModelWeights, WeightsError } from '../weights/codec.js';
+import type { ModelWeights } from '../weights/types.js';
+import { readClientWeights, requireObject } from './context.js';
+import type { AcceptedUpdate } from './round-machine.js';
+
+/**
+ * The server half's combine step, between the accepted updates and the strategy's server step: what the strategy gets
+ * as its "mean". The plain mean folds one update at a time (float32 weights as before, or a compressed Δ decoded onto
+ * the global model); a robust aggregator (config `aggregator`) decodes every update to its Δ, holds them all, and
+ * returns global + its robust Δ, so FedAvg, FedAvgM, FedAdam, … step along it as they would along the mean.
+ * Everything it reads is immutable once the round closes, so a retry returns the same weights.
+ */
+export async function combineUpdates(
+  store: ObjectStore,
+  config: ExperimentConfig,
+  experimentId: string,
+  round: number,
+  accepted: readonly AcceptedUpdate[],
+  global: ModelWeights,
+): Promise<ModelWeights> {
+  const aggregator = config.aggregator;
+  const compression = config.compression;
+  if (!aggregator || !holdsAllUpdates(aggregator)) {
+    const mean = createWeightedMean(global);
+    for (const { clientId, samples } of accepted) {
+      const key = keys.update(experimentId, round, clientId);
+      const weights = compression
+        ? decodeUpdateWeights(await requireObject(store, key), global, { compression, context: `${clientId}'s ${key}` })
+        : await readClientWeights(store, key, clientId, global);
+      mean.add(weights, samples);
+    }
+    return mean.result();
+  }
+
+  const updates: RobustUpdate[] = [];
+  for (const { clientId, samples } of accepted) {
+    const key = keys.update(experimentId, round, clientId);
+    const { flat } = decodeUpdate(await requireObject(store, key), global, { compression, context: `${clientId}'s ${key}` });
+    updates.push({ delta: flat, samples });
+  }
+  const previousAggregate = aggregator.kind === 'centered-clipping' ? await readCentre(store, experimentId, round - 1, global) : undefined;
+  let outcome;
+  try {
+    outcome = aggregateUpdates(aggregator, updates, { previousAggregate });
+  } catch (error) {
+    if (error instanceof RobustAggregationError) {
+      throw new RobustAggregationError(`aggregator "${aggregator.kind}" cannot combine the ${updates.length} accepted updates of round ${round}: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+  if (aggregator.kind === 'centered-clipping') {
+    await store.put(keys.robustState(experimentId, round), encodeModelWeights([{ name: 'centre', shape: [outcome.delta.length], values: outcome.delta }]));
+  }
+  return applyFlatDelta(global, outcome.delta);
+}
+
+/** Centered clipping's centre: the previous round's aggregated Δ (zeros before the first round, or after a mean round). */
+async function readCentre(store: ObjectStore, experimentId: string, round: number, global: ModelWeights): Promise<Float32Array | undefined> {
+  if (round < 1) return undefined;
+  const bytes = await store.get(keys.robustState(experimentId, round));
+  if (!bytes) return undefined;
+  const [centre] = decodeModelWeights(bytes);
+  if (!centre || centre.values.length !== flatLength(global)) {
+    throw new WeightsError(`${keys.robustState(experimentId, round)}: the centered-clipping centre does not have the model's ${flatLength(global)} values`);
+  }
+  return centre.values;
+}
