@@ -205,6 +205,12 @@ beforeAll(async () => {
   for (const strategy of STRATEGIES) await runExperiment(strategy);
   await runToSummary('access-imported', { dataset: 'tiny', clients: 2, rounds: 2, model: 'mlp' });
   await runToSummary('access-natural', { dataset: 'silos', clients: 2, rounds: 2, model: 'mlp', partition: { kind: 'natural' } });
+  // A robust aggregator with a centre between rounds, colluding attackers that read who was sampled, and compression
+  // with error feedback (each client's residual is its own, under clients/<id>/residual/).
+  await runToSummary('access-robust', {
+    clients: 3, rounds: 2, model: 'mlp', samplesPerClient: 32, testSamples: 50,
+    aggregator: { kind: 'centered-clipping', tau: 1 }, adversaries: { kind: 'alie', fraction: 0.67 }, compression: { kind: 'topk', ratio: 0.1 },
+  });
 }, 180_000);
 
 describe('what the functions touch at run time', () => {

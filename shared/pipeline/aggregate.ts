@@ -1,6 +1,7 @@
 import type { AggregateMessage } from '../protocol/messages.js';
 import { PipelineRecordError, type PipelineContext } from './context.js';
 import { readResolvedConfig, readRoundState, readVerdict } from './experiment.js';
+import { datasetModelInput } from './datasets.js';
 import { updateLayoutFor } from './inspect-update.js';
 import type { RoundEvent, RoundOutcome } from './round-machine.js';
 import { RoundRunner } from './round-runner.js';
@@ -24,5 +25,5 @@ export async function handleAggregateMessage(context: PipelineContext, message: 
     message.type === 'update'
       ? { type: 'update', clientId: message.clientId, known: await readVerdict(context.store, experimentId, round, message.clientId) }
       : { type: 'deadline', attempt: message.attempt };
-  return new RoundRunner(context, config, updateLayoutFor(config), state).run(first);
+  return new RoundRunner(context, config, updateLayoutFor(config, await datasetModelInput(context.store, config.dataset)), state).run(first);
 }

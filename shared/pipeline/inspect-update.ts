@@ -1,7 +1,7 @@
 import type { ObjectInfo, ObjectStore } from '../cloud/ports.js';
 import type { CompressionConfig } from '../config/compression.js';
 import type { ExperimentConfig } from '../config/schema.js';
-import { weightSpecs } from '../models/index.js';
+import { weightSpecs, type ModelInput } from '../models/index.js';
 import { keys } from '../protocol/keys.js';
 import { clientReportSchema, type UpdateReport } from '../protocol/records.js';
 import { strategyFor } from '../strategies/index.js';
@@ -35,8 +35,8 @@ export interface UpdateLayout {
   readonly compression: CompressionConfig | undefined;
 }
 
-export function updateLayoutFor(config: ExperimentConfig): UpdateLayout {
-  const model = weightSpecs(config.model);
+export function updateLayoutFor(config: ExperimentConfig, input?: ModelInput): UpdateLayout {
+  const model = weightSpecs(config.model, input);
   const localLayers = config.personalization?.localLayers;
   const averaged = localLayers ? splitWeights(model, localLayers).shared : model;
   return {

@@ -138,7 +138,7 @@ export class RoundRunner {
   private async evaluate() {
     const weights = this.aggregated ?? decodeModelWeights(await requireObject(this.context.store, keys.globalModel(this.state.experimentId, this.state.round)));
     await initBackend();
-    const testSet = await loadTestSet(this.context.store);
+    const testSet = await loadTestSet(this.context.store, this.config.dataset);
     const { accuracy, loss, perClassAccuracy, confusion } = await evaluate({
       model: this.config.model,
       weights,
