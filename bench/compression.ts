@@ -1,0 +1,143 @@
+/**
+ * `npm run bench:compression`: the original study (MNIST, 5 clients, 5 rounds, cnn-small; IID and label skew,
+ * examples/mnist-iid.json and examples/mnist-label-skew.json) with each update compression, each cell a real
+ * `flambda run`: bytes up per client per round as metered, final accuracy, and its loss against float32. Writes
+ * docs/compression.md (section compression-results).
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { replaceDocSection } from './doc-section.js';
+import { GridConfigError, listFlag, loadRange, meanFinalAccuracy, percent, runGridCell, type GridResult } from './grid-run.js';
+import { describeMachine, withEndLoad } from './machine.js';
+
+const HELP = `Usage: npm run bench:compression -- [options]
+
+  --kinds a,b        of none, float16, int8, topk-1, topk-10 (default all)
+  --partitions a,b   of iid, label-skew (default both)
+  --rounds N         rounds per run (default 5, as the original study)
+  --seeds 1,2        seeds per cell (default 42)
+  --quick            samplesPerClient 300, testSamples 1000 (default: the study's whole shards, all test images)
+  --out DIR          result folders (default results/bench-compression)
+  --resume           reuse completed runs in --out that ran exactly the same config
+  --no-write         print the table only`;
+
+const KINDS = {
+  none: { label: 'float32 (none)', compression: undefined },
+  float16: { label: 'float16', compression: { kind: 'float16' } },
+  int8: { label: 'int8, stochastic rounding', compression: { kind: 'int8' } },
+  'topk-1': { label: 'top-k 1 % + error feedback', compression: { kind: 'topk', ratio: 0.01, errorFeedback: true } },
+  'topk-10': { label: 'top-k 10 % + error feedback', compression: { kind: 'topk', ratio: 0.1, errorFeedback: true } },
+} as const;
+type KindName = keyof typeof KINDS;
+const KIND_NAMES = Object.keys(KINDS) as KindName[];
+const PARTITIONS = { iid: 'examples/mnist-iid.json', 'label-skew': 'examples/mnist-label-skew.json' } as const;
+type PartitionName = keyof typeof PARTITIONS;
+const PARTITION_NAMES = Object.keys(PARTITIONS) as PartitionName[];
+
+const { values } = parseArgs({
+  options: {
+    kinds: { type: 'string' },
+    partitions: { type: 'string' },
+    rounds: { type: 'string', default: '5' },
+    seeds: { type: 'string', default: '42' },
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'results/bench-compression' },
+    resume: { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+/** Metered bytes up per accepted update, over every round of every completed seed. */
+function bytesPerUpdate(results: readonly GridResult[]): number | undefined {
+  let bytes = 0;
+  let updates = 0;
+  for (const result of results) {
+    for (const round of result.metrics?.rounds ?? []) {
+      bytes += round.bytes.up;
+      updates += round.clients.length;
+    }
+  }
+  return updates ? bytes / updates : undefined;
+}
+
+async function main(): Promise<number> {
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const kinds = listFlag('kinds', values.kinds, KIND_NAMES, (item) => KIND_NAMES.find((name) => name === item));
+  const partitions = listFlag('partitions', values.partitions, PARTITION_NAMES, (item) => PARTITION_NAMES.find((name) => name === item));
+  const seeds = listFlag('seeds', values.seeds, [42], (item) => (/^\d+$/.test(item) ? Number(item) : undefined));
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new GridConfigError(`--rounds must be a positive integer (got ${values.rounds})`);
+  if (!kinds.includes('none')) kinds.unshift('none');
+
+  const machine = await describeMachine();
+  const cells = new Map<string, GridResult[]>();
+  const tag = values.quick ? 'quick-' : '';
+  for (const partition of partitions) {
+    const { $schema: _editorOnly, name: _name, ...study } = JSON.parse(await readFile(PARTITIONS[partition], 'utf8')) as Record<string, unknown>;
+    for (const kind of kinds) {
+      const results: GridResult[] = [];
+      for (const seed of seeds) {
+        const id = `compression-${tag}${partition}-${kind}-r${rounds}-s${seed}`;
+        const compression = KINDS[kind].compression;
+        console.log(`\n▶ ${id}`);
+        results.push(
+          await runGridCell(values.out!, id, {
+            ...study, rounds, seed, ...(compression ? { compression } : {}),
+            ...(values.quick ? { samplesPerClient: 300, testSamples: 1000 } : {}),
+          }, values.resume!),
+        );
+      }
+      cells.set(`${partition}|${kind}`, results);
+    }
+  }
+  const finished = withEndLoad(machine);
+  const all = [...cells.values()].flat();
+
+  const header = ['partition', 'compression', 'bytes up per client per round', 'of float32', 'final accuracy', 'loss against float32 (points)'];
+  const rows = partitions.flatMap((partition) => {
+    const reference = cells.get(`${partition}|none`) ?? [];
+    const referenceBytes = bytesPerUpdate(reference);
+    const referenceAccuracy = meanFinalAccuracy(reference);
+    return kinds.map((kind) => {
+      const results = cells.get(`${partition}|${kind}`) ?? [];
+      const bytes = bytesPerUpdate(results);
+      const accuracy = meanFinalAccuracy(results);
+      const loss = accuracy !== undefined && referenceAccuracy !== undefined ? ((referenceAccuracy - accuracy) * 100).toFixed(2) : '—';
+      return [
+        partition,
+        KINDS[kind].label,
+        bytes !== undefined ? Math.round(bytes).toLocaleString('en-US') : '—',
+        bytes !== undefined && referenceBytes ? percent(bytes / referenceBytes, 2) : '—',
+        accuracy !== undefined ? percent(accuracy, 2) : (results[0]?.failure ?? 'not run'),
+        kind === 'none' ? '—' : loss,
+      ];
+    });
+  });
+  const table = [`| ${header.join(' | ')} |`, `| --- | --- | ${header.slice(2).map(() => '---:').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+  const failures = all.flatMap((result) => (result.failure ? [`- ${result.id}: ${result.failure}`] : []));
+  const scale = values.quick ? 'samplesPerClient 300, testSamples 1,000 (--quick)' : 'the study\'s whole shards, all 10,000 test images';
+  const body = [
+    `Measured by \`npm run bench:compression -- ${process.argv.slice(2).join(' ')}\` on ${new Date().toISOString().slice(0, 10)}: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.nodeVersion},`,
+    `load average ${machine.loadAverage.start} at the start and ${finished.loadAverage.end} at the end (per run: ${loadRange(all)}).`,
+    `The original study (MNIST, 5 clients, cnn-small, ${rounds} rounds; examples/mnist-iid.json and examples/mnist-label-skew.json), ${scale};`,
+    `seeds ${seeds.join(', ')}. Bytes up are the round metrics' metered update bytes divided by the accepted updates; accuracy is the final round's.`,
+    '',
+    table,
+    ...(failures.length ? ['', 'Not run or failed:', '', ...failures] : []),
+  ].join('\n');
+  console.log(`\n${body}`);
+  if (!values['no-write']) await replaceDocSection('docs/compression.md', 'compression-results', body);
+  return failures.length ? 1 : 0;
+}
+
+try {
+  process.exitCode = await main();
+} catch (error) {
+  if (!(error instanceof GridConfigError)) throw error;
+  console.error(`bench:compression: ${error.message}`);
+  process.exitCode = 1;
+}
