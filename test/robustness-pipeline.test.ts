@@ -95,3 +95,14 @@ describe('compressed uploads', () => {
     expect(await cloud.context.store.exists(keys.residual('int8', 'client-002', 1))).toBe(false);
   });
 });
+
+describe('"a little is enough" attackers', () => {
+  it('each retrain their fellow attackers\' honest updates and upload the same μ − z·σ', async () => {
+    const metrics = await run('alie', { rounds: 1, adversaries: { kind: 'alie', clients: ['client-001', 'client-003'] } });
+    expect(metrics.rounds[0]!.attackers).toEqual(['client-001', 'client-003']);
+    const update = async (clientId: string) => (await cloud.context.store.get(keys.update('alie', 1, clientId)))!;
+    const [first, second, honest] = await Promise.all([update('client-001'), update('client-003'), update('client-000')]);
+    expect(Buffer.from(first).equals(Buffer.from(second))).toBe(true);
+    expect(Buffer.from(first).equals(Buffer.from(honest))).toBe(false);
+  }, 300_000);
+});
