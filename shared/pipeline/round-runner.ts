@@ -4,7 +4,6 @@ import { initBackend } from '../engine/backend.js';
 import { evaluate } from '../engine/evaluate.js';
 import { partitionStatsSchema, roundMetricsSchema } from '../metrics/schema.js';
 import type { ExperimentSummary } from '../metrics/types.js';
-import { parameterCount } from '../models/index.js';
 import { PersonalizationError } from './personalization.js';
 import { RobustAggregationError } from '../robust/types.js';
 import { keys } from '../protocol/keys.js';
@@ -190,7 +189,8 @@ export class RoundRunner {
       finishedAt: finishedAt.toISOString(),
       wallMs: finishedAt.getTime() - new Date(firstRound.startedAt).getTime() + last.timing.aggregateMs,
       backend: assembled.backend,
-      parameters: parameterCount(this.config.model),
+      // the model as the dataset shapes it (an imported dataset's images and classes), not MNIST's
+      parameters: this.layout.modelLayout.reduce((total, { shape }) => total + shape.reduce((size, dimension) => size * dimension, 1), 0),
     };
     await writeRecord(store, keys.summary(experimentId), summary);
     await writeRecord(store, keys.metrics(experimentId), { ...assembled, summary });
