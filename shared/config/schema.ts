@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BUILTIN_DATASET_NAMES, CLIENT_ID_PATTERN, CLIENT_ID_RULE, DATASET_NAME_PATTERN, DATASET_NAME_RULE } from '../data/registry.js';
 import { clientsPerRound } from '../sampling/count.js';
+import { privacySchema } from './privacy.js';
 
 /**
  * The experiment config: the user's contract. Defaults reproduce the original proof of concept
@@ -10,7 +11,7 @@ import { clientsPerRound } from '../sampling/count.js';
 
 export const MODEL_NAMES = ['cnn-mcmahan', 'cnn-small', 'mlp', 'cnn-cifar'] as const;
 export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'scaffold'] as const;
-export const SAMPLING_METHODS = ['uniform', 'stratified'] as const;
+export const SAMPLING_METHODS = ['uniform', 'stratified', 'poisson'] as const;
 
 /** MNIST's training set: no partition can deal out more samples than this. */
 const MNIST_TRAIN_SAMPLES = 60_000;
@@ -128,7 +129,7 @@ const samplingSchema = z
     method: z
       .enum(SAMPLING_METHODS)
       .default('uniform')
-      .describe('uniform: a seeded random subset. stratified: a subset whose summed label histogram is close to the whole federation\'s.'),
+      .describe('uniform: a seeded random subset. stratified: a subset whose summed label histogram is close to the whole federation\'s. poisson: each client independently with probability fraction (or perRound/clients), so the number varies and can be 0; required by privacy.'),
   })
   // Here rather than with the cross-field rules, so it is reported alongside problems elsewhere in the config.
   .superRefine(({ fraction, perRound }, ctx) => {
@@ -194,6 +195,7 @@ export const experimentConfigSchema = z
     strategy: strategySchema.default({ name: 'fedavg' }),
     sampling: samplingSchema.optional(),
     personalization: personalizationSchema.optional(),
+    privacy: privacySchema.optional(),
     samplesPerClient: z
       .int()
       .min(1)

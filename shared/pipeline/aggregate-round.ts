@@ -8,6 +8,7 @@ import type { ModelWeights } from '../weights/types.js';
 import { readClientWeights, requireObject } from './context.js';
 import { adoptClientControls, foldControlDeltas } from './control-variates.js';
 import { mergeWeights, splitWeights } from './personalization.js';
+import { aggregatePrivateRound } from './privacy-round.js';
 import type { AcceptedUpdate } from './round-machine.js';
 
 /**
@@ -35,6 +36,8 @@ export async function aggregateRound(
   round: number,
   accepted: readonly AcceptedUpdate[],
 ): Promise<ModelWeights> {
+  // DP-FedAvg replaces the weighted mean by a clipped, noised sum over a fixed denominator (privacy-round.ts).
+  if (config.privacy) return aggregatePrivateRound(store, config, experimentId, round, accepted);
   const strategy = strategyFor(config.strategy);
   const previous = await readAveragedGlobal(store, config, experimentId, round - 1);
   const global = previous.averaged;

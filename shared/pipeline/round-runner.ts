@@ -17,6 +17,7 @@ import { assembleExperimentMetrics, readVerdict, writeStatus } from './experimen
 import { inspectUpdate, isClientFault, printable, type Inspection, type UpdateLayout } from './inspect-update.js';
 import { QUERY_EFFECTS, transition, type Discovered, type RoundEffect, type RoundEvent, type RoundOutcome } from './round-machine.js';
 import { armDeadline, openRound } from './rounds.js';
+import { PrivacyBudgetError, privacySummary, withPrivacyMetrics } from './privacy-round.js';
 
 /**
  * Performs what the round machine decides, in the order it decides it: the only place the aggregator writes. Effects
@@ -87,8 +88,11 @@ export class RoundRunner {
         await writeRecord(store, keys.roundState(experimentId, round), effect.state);
         return undefined;
       case 'write-round-metrics':
-        await writeRecord(store, keys.roundMetrics(experimentId, round), effect.metrics);
-        if (round === 1 && effect.backend) await writeRecord(store, keys.backend(experimentId), effect.backend);
+        await writeRecord(store, keys.roundMetrics(experimentId, round), this.config.privacy ? await withPrivacyMetrics(store, experimentId, effect.metrics) : effect.metrics);
+        // Poisson sampling can leave round 1 empty: then the first round with an update records the backend.
+        if (effect.backend && (round === 1 || (this.config.sampling?.method === 'poisson' && !(await store.head(keys.backend(experimentId)))))) {
+          await writeRecord(store, keys.backend(experimentId), effect.backend);
+        }
         return undefined;
       case 'fail-experiment':
         await this.failExperiment(effect.errors);
@@ -189,6 +193,7 @@ export class RoundRunner {
       wallMs: finishedAt.getTime() - new Date(firstRound.startedAt).getTime() + last.timing.aggregateMs,
       backend: assembled.backend,
       parameters: parameterCount(this.config.model),
+      ...privacySummary(this.config, assembled.rounds),
     };
     await writeRecord(store, keys.summary(experimentId), summary);
     await writeRecord(store, keys.metrics(experimentId), { ...assembled, summary });
@@ -199,5 +204,7 @@ export class RoundRunner {
 
 /** What makes a close impossible rather than merely failed this time: retrying would only fail again. */
 function isUnusable(error: unknown): error is Error {
-  return isClientFault(error) || error instanceof WeightsError || error instanceof PersonalizationError || error instanceof PipelineRecordError;
+  return (
+    isClientFault(error) || error instanceof WeightsError || error instanceof PersonalizationError || error instanceof PipelineRecordError || error instanceof PrivacyBudgetError
+  );
 }

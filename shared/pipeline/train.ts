@@ -13,6 +13,7 @@ import { readResolvedConfig, readStatus } from './experiment.js';
 import { loadClientData } from './datasets.js';
 import { notifyUpdateReady } from './notify.js';
 import { beginPersonalRound, finishPersonalRound, PersonalizationError, withZeroLocalCorrection } from './personalization.js';
+import { clipForUpload } from './privacy-round.js';
 
 export type TrainOutcome = 'trained' | 'already-trained' | 'experiment-over' | 'training-failed';
 
@@ -93,7 +94,9 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
   if (controls) {
     await proposeClientControl(store, message, { config, controls, global: averaged, trained: uploaded, samples: result.samples });
   }
-  const update = encodeModelWeights(uploaded);
+  // Differential privacy: the upload is Δ = w_local − w_global clipped to the round's C, not the weights.
+  const clipped = config.privacy ? await clipForUpload(store, experimentId, round, globalWeights, uploaded) : undefined;
+  const update = encodeModelWeights(clipped ? clipped.delta : uploaded);
   await store.put(keys.update(experimentId, round, clientId), update);
   const report: UpdateReport = {
     experimentId,
@@ -108,6 +111,7 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
     ...(personalResult?.personalized
       ? { personalizedAccuracy: personalResult.personalized.accuracy, holdoutSamples: personalResult.personalized.samples }
       : {}),
+    ...(clipped ? { clipped: clipped.clipped, updateNorm: clipped.norm } : {}),
   };
   // The report goes last: its existence is what marks the update complete.
   await writeRecord(store, keys.updateReport(experimentId, round, clientId), report);

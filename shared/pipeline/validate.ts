@@ -1,4 +1,5 @@
 import { parseExperimentConfig, type ConfigParseResult } from '../config/parse.js';
+import { privacyProblems } from '../config/privacy.js';
 import { describeBuiltin } from '../data/catalog.js';
 import { isBuiltinDataset } from '../data/registry.js';
 import { formatShape } from '../data/types.js';
@@ -15,6 +16,8 @@ export function validateExperimentConfig(input: string | Uint8Array | unknown): 
   if (!parsed.ok) return parsed;
   const { config } = parsed;
   const problems = personalizationProblems(config.model, config.personalization);
+  // Needs the accountant (calibrating σ for targetEpsilon), so it runs here, once, rather than on every schema parse.
+  problems.push(...privacyProblems(config));
   if (isBuiltinDataset(config.dataset)) {
     const dataset = describeBuiltin(config.dataset);
     const problem = modelInputProblem(config.model, { shape: dataset.shape, classes: dataset.classes });

@@ -56,6 +56,8 @@ export const keys = {
   personalLayers: (id: string, clientId: string, r: number) => `${personalPrefix(id, clientId)}${round(r)}.bin`,
   /** FedPer: everything of one client's local layers lives under this prefix (e.g. for an IAM grant to the trainer) */
   personalLayersPrefix: (id: string, clientId: string) => personalPrefix(id, clientId),
+  /** DP runs: what round r released and what it cost (ε so far, clip norm, noise); written before global model r */
+  privacyRound: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/privacy.json`,
   serverState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/server-state.bin`,
   /** every closed round's metrics, assembled once when the experiment ends (each round's own file is written as it closes) */
   metrics: (id: string) => `experiments/${id}/metrics.json`,
