@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatRoundTable } from '../cli/tables.js';
 import { startLocalCloud, type LocalCloud } from '../local/cloud.js';
+import { renderReportHtml } from '../shared/report/html.js';
 import { defaultHandlers } from '../local/default-handlers.js';
 import type { ExperimentConfigInput } from '../shared/config/schema.js';
 import { calibrateNoiseMultiplier } from '../shared/privacy/calibrate.js';
@@ -84,6 +86,16 @@ describe('differential privacy through the whole pipeline (local cloud, real tra
       expect(round.privacy!.medianUpdateNorm!).toBeGreaterThan(0.1);
       expect(round.privacy!.clippedFraction).toBeGreaterThan(0);
     }
+    // the CLI's round table (flambda run, flambda status) and the HTML report show ε per round
+    const table = formatRoundTable(metrics).split('\n');
+    expect(table[0]).toMatch(/ε\s+clip C\s+clipped$/);
+    metrics.rounds.forEach((round, index) => {
+      expect(table[index + 2]).toMatch(new RegExp(`${round.privacy!.epsilon.toFixed(3)}\\s+0\\.100\\s+\\d+\\.\\d\\d %$`));
+    });
+    expect(formatRoundTable(metrics)).toContain(`differential privacy: ε = ${metrics.rounds[2]!.privacy!.epsilon.toFixed(3)} at δ = 0.001 after round 3`);
+    const html = renderReportHtml(metrics);
+    expect(html).toContain('Accuracy against ε');
+    expect(html).toContain(`ε = ${metrics.rounds[2]!.privacy!.epsilon.toFixed(3)} at δ = 0.001 after round 3`);
   });
 
   it('calibrates σ for targetEpsilon at start, records it in config.resolved.json, and ends within the budget', async () => {

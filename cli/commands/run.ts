@@ -186,6 +186,7 @@ async function runOne(target: Target, experiment: Planned, outDir: string, stall
     const summary = metrics?.summary;
     console.log(
       `\n✔ ${experimentId} completed: accuracy ${((status.lastAccuracy ?? 0) * 100).toFixed(2)} %` +
+        (summary?.privacy ? ` at ε ${summary.privacy.epsilon.toFixed(3)} (δ ${summary.privacy.delta})` : '') +
         (summary ? ` in ${(summary.wallMs / 1000).toFixed(1)} s on ${summary.backend.backend}` : '') +
         `\n  results: ${folder}`,
     );
