@@ -10,6 +10,7 @@ import { poissonSample } from '../shared/privacy/sampling.js';
 import type { ExperimentMetrics } from '../shared/metrics/types.js';
 import { readResolvedConfigRecord } from '../shared/pipeline/experiment.js';
 import { validateExperimentConfig } from '../shared/pipeline/validate.js';
+import { selectClients } from '../shared/sampling/select.js';
 import { keys } from '../shared/protocol/keys.js';
 import { clientIdFor } from '../shared/protocol/keys.js';
 import type { ModelWeights } from '../shared/weights/types.js';
@@ -226,5 +227,22 @@ describe('a DP config is refused before anything runs, each problem naming its f
   it('accepts a sound one, with Poisson sampling now a sampling method of its own', () => {
     expect(errorsOf({ ...dp, privacy: { clipping: fixed, targetEpsilon: 4 } })).toEqual([]);
     expect(errorsOf({ ...dp })).toEqual([]);
+  });
+});
+
+describe('Poisson client sampling (sampling.method "poisson")', () => {
+  const ids = Array.from({ length: 200 }, (_, index) => clientIdFor(index));
+  const sampling = { method: 'poisson', fraction: 0.1 } as const;
+
+  it('is seeded and reproducible, its size varies round to round around q·N, and a round can be empty', () => {
+    const sizes = Array.from({ length: 300 }, (_, index) => selectClients({ clientIds: ids, round: index + 1, seed: 7, sampling }).length);
+    expect(selectClients({ clientIds: ids, round: 3, seed: 7, sampling })).toEqual(selectClients({ clientIds: ids, round: 3, seed: 7, sampling }));
+    expect(selectClients({ clientIds: ids, round: 3, seed: 8, sampling })).not.toEqual(selectClients({ clientIds: ids, round: 3, seed: 7, sampling }));
+    const mean = sizes.reduce((a, b) => a + b, 0) / sizes.length;
+    // Binomial(200, 0.1): mean 20, sd 4.24; the mean of 300 rounds is within 1 of 20 with overwhelming probability
+    expect(Math.abs(mean - 20)).toBeLessThan(1);
+    expect(new Set(sizes).size).toBeGreaterThan(10);
+    const few = Array.from({ length: 100 }, (_, index) => selectClients({ clientIds: ids.slice(0, 3), round: index + 1, seed: 7, sampling }).length);
+    expect(few).toContain(0);
   });
 });
