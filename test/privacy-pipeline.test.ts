@@ -178,6 +178,10 @@ describe('differential privacy through the whole pipeline (local cloud, real tra
     const moved = distance(await readGlobal(cloud, 'dp-empty', 2), await readGlobal(cloud, 'dp-empty', 1));
     expect(moved).toBeCloseTo(empty.privacy!.noiseNorm, 3);
     expect(empty.privacy!.signalNorm).toBe(0);
+    // without privacy the same empty round proposes no change: FedAvg keeps the model as it was
+    const plain = await run('poisson-empty', { ...tiny, seed, sampling: { method: 'poisson', fraction: 0.25 } });
+    expect(plain.rounds[1]!.clients).toEqual([]);
+    expect(distance(await readGlobal(cloud, 'poisson-empty', 2), await readGlobal(cloud, 'poisson-empty', 1))).toBe(0);
   });
 
   it('moves an adaptive clip norm by the noised unclipped count: C ← C·exp(−η(b̃ − γ))', async () => {

@@ -50,7 +50,8 @@ export async function aggregateRound(
   const step = strategy.serverStep({
     round,
     global,
-    mean: mean.result(),
+    // Poisson sampling (sampling.method "poisson") can choose nobody: the round then proposes no change.
+    mean: accepted.length > 0 ? mean.result() : global,
     state: previousServerState ? decodeModelWeights(previousServerState) : undefined,
     ...(strategy.controlVariates
       ? { controlVariates: await foldControlDeltas(store, experimentId, round, clients, global, config.clients) }
