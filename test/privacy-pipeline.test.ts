@@ -14,7 +14,8 @@ import { selectClients } from '../shared/sampling/select.js';
 import { keys } from '../shared/protocol/keys.js';
 import { clientIdFor } from '../shared/protocol/keys.js';
 import type { ModelWeights } from '../shared/weights/types.js';
-import { readGlobal, uploadConfig, waitForStatus } from './helpers/pipeline.js';
+import type { PipelineContext } from '../shared/pipeline/context.js';
+import { readGlobal, startCloudWithScriptedClients, uploadConfig, waitForStatus } from './helpers/pipeline.js';
 
 /** Real tfjs training on tiny slices: 40 MNIST images per client, the MLP, 200 test images. */
 const tiny = {
@@ -248,5 +249,44 @@ describe('Poisson client sampling (sampling.method "poisson")', () => {
     expect(new Set(sizes).size).toBeGreaterThan(10);
     const few = Array.from({ length: 100 }, (_, index) => selectClients({ clientIds: ids.slice(0, 3), round: index + 1, seed: 7, sampling }).length);
     expect(few).toContain(0);
+  });
+});
+
+describe('the accountant runs before each release', () => {
+  let cloud: LocalCloud;
+  afterAll(async () => {
+    await cloud?.stop();
+  });
+
+  it('refuses to release a round that would spend more than the budget: the experiment fails there, naming it', async () => {
+    // The aggregator sees a budget below what one round costs (as if the plan had been calibrated for fewer rounds):
+    // the accountant must stop the release rather than publish a model past it.
+    const shrinkBudget = (store: PipelineContext['store']): PipelineContext['store'] =>
+      new Proxy(store, {
+        get(target, property, receiver) {
+          if (property !== 'getText') return Reflect.get(target, property, receiver);
+          return async (key: string) => {
+            const text = await target.getText(key);
+            if (text === undefined || !key.endsWith('config.resolved.json')) return text;
+            const record = JSON.parse(text) as { privacyPlan: { budget: { epsilon: number } } };
+            record.privacyPlan.budget.epsilon = 0.5;
+            return JSON.stringify(record);
+          };
+        },
+      });
+    ({ cloud } = await startCloudWithScriptedClients({
+      realTrainer: true,
+      wrapContext: (role, context) => (role === 'aggregate' ? { ...context, store: shrinkBudget(context.store) } : context),
+    }));
+    await uploadConfig(cloud, 'dp-budget', {
+      ...tiny,
+      rounds: 1,
+      privacy: { clipping: { kind: 'fixed', norm: 1 }, targetEpsilon: 5, delta: 1e-3, randomness: 'seeded' },
+    });
+    const status = await waitForStatus(cloud, 'dp-budget', (s) => s.state !== 'running', 120_000);
+    expect(status.state).toBe('failed');
+    expect(status.errors?.join('\n')).toMatch(/round 1 could not be aggregated: releasing round 1 would spend ε = [0-9.]+ at δ = 0\.001, over the budget privacy\.targetEpsilon = 0\.5/);
+    expect(await cloud.context.store.exists(keys.globalModel('dp-budget', 1))).toBe(false);
+    expect(await cloud.context.store.exists(keys.privacyRound('dp-budget', 1))).toBe(false);
   });
 });
