@@ -1,0 +1,525 @@
+;; Convolution and matrix-multiply kernels for the fused training step, on the tfjs wasm heap (its memory is
+;; imported). Written with f32x4.relaxed_madd (relaxed SIMD's fused multiply-add, one rounding); `npm run build:wasm`
+;; assembles this file twice: as it is (the "fma" build) and with every relaxed_madd spelled f32x4.mul + f32x4.add
+;; (the "simd" build, for runtimes without relaxed SIMD and for tests on both paths). All pointers and strides are
+;; byte offsets. Each kernel keeps a 4×8 block of outputs in eight f32x4 accumulators (locals, so registers) while
+;; it walks the reduction: per step two vector loads of the 8-wide operand, four broadcast loads of the other and
+;; eight multiply-adds, which leaves room in x64's sixteen xmm registers and keeps the FMA units, not the loads,
+;; the limit. test/engine-conv-kernels.test.ts checks every kernel against float64 arithmetic, both builds.
+(module
+  (import "env" "memory" (memory 0))
+
+  ;; 'valid' correlation of zero-padded NHWC images with a [k, k, c, o] filter, stride 1:
+  ;;   y[img, i, j, q] = act(bias[q] + Σ_{a<k} Σ_{t<k·c} x[img, i + a, j·c + t] · w[a, t, q])
+  ;; where x[img, r, ·] is padded row r read as k·c consecutive floats from pixel j on (pixel j + t/c, channel t%c),
+  ;; and w[a, t, ·] the filter row (kh = a, kw = t/c, channel t%c). `x` points at padded pixel (0, 0) of image 0;
+  ;; `y` at output pixel (0, 0) of image 0 (it may sit inside a padded buffer: its row and image strides are given,
+  ;; pixels are o floats apart). `bias` 0: none. `relu` ≠ 0: max(·, 0). `o` a multiple of 8. The input gradient of a
+  ;; conv is this kernel too: dz padded, the filter rotated by 180° with its channels swapped, no bias.
+  (func (export "conv2d")
+    (param $x i32) (param $xRow i32) (param $xImage i32)
+    (param $w i32) (param $bias i32)
+    (param $y i32) (param $yRow i32) (param $yImage i32)
+    (param $n i32) (param $h i32) (param $width i32) (param $c i32) (param $o i32) (param $k i32) (param $relu i32)
+    (local $img i32) (local $i i32) (local $j i32) (local $q i32) (local $a i32)
+    (local $pixel i32) (local $pixel2 i32) (local $pixel3 i32) (local $wRow i32) (local $wTap i32) (local $tapBytes i32)
+    (local $xRowStart i32) (local $xp i32) (local $xEnd i32) (local $wp i32) (local $yp i32) (local $yPixel i32)
+    (local $width4 i32)
+    (local $b0 v128) (local $b1 v128) (local $s v128) (local $zero v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local.set $pixel (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $pixel2 (i32.shl (local.get $pixel) (i32.const 1)))
+    (local.set $pixel3 (i32.add (local.get $pixel2) (local.get $pixel)))
+    (local.set $wRow (i32.shl (local.get $o) (i32.const 2)))
+    (local.set $tapBytes (i32.mul (local.get $k) (local.get $pixel)))
+    (local.set $wTap (i32.mul (local.get $tapBytes) (local.get $o)))
+    (local.set $yPixel (i32.shl (local.get $o) (i32.const 2)))
+    (local.set $width4 (i32.and (local.get $width) (i32.const -4)))
+    (local.set $zero (v128.const i32x4 0 0 0 0))
+    (local.set $img (i32.const 0))
+    (block $doneImg (loop $loopImg
+      (br_if $doneImg (i32.ge_u (local.get $img) (local.get $n)))
+      (local.set $i (i32.const 0))
+      (block $doneI (loop $loopI
+        (br_if $doneI (i32.ge_u (local.get $i) (local.get $h)))
+        (local.set $xRowStart
+          (i32.add (local.get $x)
+            (i32.add (i32.mul (local.get $img) (local.get $xImage)) (i32.mul (local.get $i) (local.get $xRow)))))
+        (local.set $q (i32.const 0))
+        (block $doneQ (loop $loopQ
+          (br_if $doneQ (i32.ge_u (local.get $q) (local.get $o)))
+          ;; four pixels at a time
+          (local.set $j (i32.const 0))
+          (block $doneJ (loop $loopJ
+            (br_if $doneJ (i32.ge_u (local.get $j) (local.get $width4)))
+            (if (local.get $bias)
+              (then
+                (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2)))))
+                (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2))))))
+              (else
+                (local.set $c00 (local.get $zero))
+                (local.set $c01 (local.get $zero))))
+            (local.set $c10 (local.get $c00)) (local.set $c11 (local.get $c01))
+            (local.set $c20 (local.get $c00)) (local.set $c21 (local.get $c01))
+            (local.set $c30 (local.get $c00)) (local.set $c31 (local.get $c01))
+            (local.set $a (i32.const 0))
+            (block $doneA (loop $loopA
+              (br_if $doneA (i32.ge_u (local.get $a) (local.get $k)))
+              (local.set $xp
+                (i32.add (i32.add (local.get $xRowStart) (i32.mul (local.get $a) (local.get $xRow)))
+                         (i32.mul (local.get $j) (local.get $pixel))))
+              (local.set $xEnd (i32.add (local.get $xp) (local.get $tapBytes)))
+              (local.set $wp
+                (i32.add (i32.add (local.get $w) (i32.mul (local.get $a) (local.get $wTap))) (i32.shl (local.get $q) (i32.const 2))))
+              (loop $loopT
+                (local.set $b0 (v128.load (local.get $wp)))
+                (local.set $b1 (v128.load offset=16 (local.get $wp)))
+                (local.set $s (v128.load32_splat (local.get $xp)))
+                (local.set $c00 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c00)))
+                (local.set $c01 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c01)))
+                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $pixel))))
+                (local.set $c10 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c10)))
+                (local.set $c11 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c11)))
+                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $pixel2))))
+                (local.set $c20 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c20)))
+                (local.set $c21 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c21)))
+                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $pixel3))))
+                (local.set $c30 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c30)))
+                (local.set $c31 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c31)))
+                (local.set $wp (i32.add (local.get $wp) (local.get $wRow)))
+                (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+                (br_if $loopT (i32.lt_u (local.get $xp) (local.get $xEnd))))
+              (local.set $a (i32.add (local.get $a) (i32.const 1)))
+              (br $loopA)))
+            (if (local.get $relu)
+              (then
+                (local.set $c00 (f32x4.max (local.get $c00) (local.get $zero)))
+                (local.set $c01 (f32x4.max (local.get $c01) (local.get $zero)))
+                (local.set $c10 (f32x4.max (local.get $c10) (local.get $zero)))
+                (local.set $c11 (f32x4.max (local.get $c11) (local.get $zero)))
+                (local.set $c20 (f32x4.max (local.get $c20) (local.get $zero)))
+                (local.set $c21 (f32x4.max (local.get $c21) (local.get $zero)))
+                (local.set $c30 (f32x4.max (local.get $c30) (local.get $zero)))
+                (local.set $c31 (f32x4.max (local.get $c31) (local.get $zero)))))
+            (local.set $yp
+              (i32.add
+                (i32.add (local.get $y) (i32.add (i32.mul (local.get $img) (local.get $yImage)) (i32.mul (local.get $i) (local.get $yRow))))
+                (i32.add (i32.mul (local.get $j) (local.get $yPixel)) (i32.shl (local.get $q) (i32.const 2)))))
+            (v128.store (local.get $yp) (local.get $c00))
+            (v128.store offset=16 (local.get $yp) (local.get $c01))
+            (local.set $yp (i32.add (local.get $yp) (local.get $yPixel)))
+            (v128.store (local.get $yp) (local.get $c10))
+            (v128.store offset=16 (local.get $yp) (local.get $c11))
+            (local.set $yp (i32.add (local.get $yp) (local.get $yPixel)))
+            (v128.store (local.get $yp) (local.get $c20))
+            (v128.store offset=16 (local.get $yp) (local.get $c21))
+            (local.set $yp (i32.add (local.get $yp) (local.get $yPixel)))
+            (v128.store (local.get $yp) (local.get $c30))
+            (v128.store offset=16 (local.get $yp) (local.get $c31))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $loopJ)))
+          ;; the last width % 4 pixels, one at a time
+          (block $doneTail (loop $loopTail
+            (br_if $doneTail (i32.ge_u (local.get $j) (local.get $width)))
+            (if (local.get $bias)
+              (then
+                (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2)))))
+                (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2))))))
+              (else
+                (local.set $c00 (local.get $zero))
+                (local.set $c01 (local.get $zero))))
+            (local.set $a (i32.const 0))
+            (block $doneA1 (loop $loopA1
+              (br_if $doneA1 (i32.ge_u (local.get $a) (local.get $k)))
+              (local.set $xp
+                (i32.add (i32.add (local.get $xRowStart) (i32.mul (local.get $a) (local.get $xRow)))
+                         (i32.mul (local.get $j) (local.get $pixel))))
+              (local.set $xEnd (i32.add (local.get $xp) (local.get $tapBytes)))
+              (local.set $wp
+                (i32.add (i32.add (local.get $w) (i32.mul (local.get $a) (local.get $wTap))) (i32.shl (local.get $q) (i32.const 2))))
+              (loop $loopT1
+                (local.set $s (v128.load32_splat (local.get $xp)))
+                (local.set $c00 (f32x4.relaxed_madd (local.get $s) (v128.load (local.get $wp)) (local.get $c00)))
+                (local.set $c01 (f32x4.relaxed_madd (local.get $s) (v128.load offset=16 (local.get $wp)) (local.get $c01)))
+                (local.set $wp (i32.add (local.get $wp) (local.get $wRow)))
+                (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+                (br_if $loopT1 (i32.lt_u (local.get $xp) (local.get $xEnd))))
+              (local.set $a (i32.add (local.get $a) (i32.const 1)))
+              (br $loopA1)))
+            (if (local.get $relu)
+              (then
+                (local.set $c00 (f32x4.max (local.get $c00) (local.get $zero)))
+                (local.set $c01 (f32x4.max (local.get $c01) (local.get $zero)))))
+            (local.set $yp
+              (i32.add
+                (i32.add (local.get $y) (i32.add (i32.mul (local.get $img) (local.get $yImage)) (i32.mul (local.get $i) (local.get $yRow))))
+                (i32.add (i32.mul (local.get $j) (local.get $yPixel)) (i32.shl (local.get $q) (i32.const 2)))))
+            (v128.store (local.get $yp) (local.get $c00))
+            (v128.store offset=16 (local.get $yp) (local.get $c01))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $loopTail)))
+          (local.set $q (i32.add (local.get $q) (i32.const 8)))
+          (br $loopQ)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $loopI)))
+      (local.set $img (i32.add (local.get $img) (i32.const 1)))
+      (br $loopImg)))
+  )
+
+  ;; Filter gradient of the conv above, added to what `dw` holds (zero it first):
+  ;;   dw[a, t, q] += Σ_{img, i, j} x[img, i + a, j·c + t] · dz[img, i, j, q]     a < k, t < k·c, q < o
+  ;; x as in conv2d (padded, row and image strides given); dz with its own strides (pixels o floats apart), so it may
+  ;; sit inside a padded buffer; dw is [k, k, c, o]. Rows t come in blocks of 4; a last, partial block (k·c not a
+  ;; multiple of 4, e.g. one input channel) reads a valid row in place of the missing ones and stores only the real
+  ;; ones. Image by image, so the image's x and dz stay in cache for every block of the filter.
+  (func (export "conv2dFilterGrad")
+    (param $x i32) (param $xRow i32) (param $xImage i32)
+    (param $dz i32) (param $dzRow i32) (param $dzImage i32)
+    (param $dw i32)
+    (param $n i32) (param $h i32) (param $width i32) (param $c i32) (param $o i32) (param $k i32)
+    (local $img i32) (local $a i32) (local $t i32) (local $q i32) (local $i i32) (local $j i32)
+    (local $kc i32) (local $pixel i32) (local $dzPixel i32) (local $off1 i32) (local $off2 i32) (local $off3 i32)
+    (local $xp i32) (local $dzp i32) (local $dzEnd i32) (local $out i32) (local $rows i32) (local $xImg i32) (local $dzImg i32)
+    (local $b0 v128) (local $b1 v128) (local $s v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local.set $kc (i32.mul (local.get $k) (local.get $c)))
+    (local.set $pixel (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $dzPixel (i32.shl (local.get $o) (i32.const 2)))
+    (local.set $img (i32.const 0))
+    (block $doneImg (loop $loopImg
+      (br_if $doneImg (i32.ge_u (local.get $img) (local.get $n)))
+      (local.set $xImg (i32.add (local.get $x) (i32.mul (local.get $img) (local.get $xImage))))
+      (local.set $dzImg (i32.add (local.get $dz) (i32.mul (local.get $img) (local.get $dzImage))))
+      (local.set $a (i32.const 0))
+      (block $doneA (loop $loopA
+        (br_if $doneA (i32.ge_u (local.get $a) (local.get $k)))
+        (local.set $t (i32.const 0))
+        (block $doneT (loop $loopT
+          (br_if $doneT (i32.ge_u (local.get $t) (local.get $kc)))
+          ;; rows t .. t + 3, the missing ones of a last block read row kc − 1 instead
+          (local.set $rows (i32.sub (local.get $kc) (local.get $t)))
+          (local.set $off1 (select (i32.const 4) (i32.shl (i32.sub (local.get $rows) (i32.const 1)) (i32.const 2)) (i32.gt_u (local.get $rows) (i32.const 1))))
+          (local.set $off2 (select (i32.const 8) (i32.shl (i32.sub (local.get $rows) (i32.const 1)) (i32.const 2)) (i32.gt_u (local.get $rows) (i32.const 2))))
+          (local.set $off3 (select (i32.const 12) (i32.shl (i32.sub (local.get $rows) (i32.const 1)) (i32.const 2)) (i32.gt_u (local.get $rows) (i32.const 3))))
+          (local.set $q (i32.const 0))
+          (block $doneQ (loop $loopQ
+            (br_if $doneQ (i32.ge_u (local.get $q) (local.get $o)))
+            (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
+            (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
+            (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
+            (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
+            (local.set $i (i32.const 0))
+            (block $doneI (loop $loopI
+              (br_if $doneI (i32.ge_u (local.get $i) (local.get $h)))
+              (local.set $xp
+                (i32.add (local.get $xImg)
+                  (i32.add (i32.mul (i32.add (local.get $i) (local.get $a)) (local.get $xRow)) (i32.shl (local.get $t) (i32.const 2)))))
+              (local.set $dzp
+                (i32.add (local.get $dzImg) (i32.add (i32.mul (local.get $i) (local.get $dzRow)) (i32.shl (local.get $q) (i32.const 2)))))
+              (local.set $dzEnd (i32.add (local.get $dzp) (i32.mul (local.get $width) (local.get $dzPixel))))
+              (loop $loopJ
+                (local.set $b0 (v128.load (local.get $dzp)))
+                (local.set $b1 (v128.load offset=16 (local.get $dzp)))
+                (local.set $s (v128.load32_splat (local.get $xp)))
+                (local.set $c00 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c00)))
+                (local.set $c01 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c01)))
+                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $off1))))
+                (local.set $c10 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c10)))
+                (local.set $c11 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c11)))
+                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $off2))))
+                (local.set $c20 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c20)))
+                (local.set $c21 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c21)))
+                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $off3))))
+                (local.set $c30 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c30)))
+                (local.set $c31 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c31)))
+                (local.set $xp (i32.add (local.get $xp) (local.get $pixel)))
+                (local.set $dzp (i32.add (local.get $dzp) (local.get $dzPixel)))
+                (br_if $loopJ (i32.lt_u (local.get $dzp) (local.get $dzEnd))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $loopI)))
+            ;; dw[a, t + r, q .. q + 8) += row r
+            (local.set $out
+              (i32.add (local.get $dw)
+                (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $a) (local.get $kc)) (local.get $t)) (local.get $o)) (local.get $q))
+                         (i32.const 2))))
+            (v128.store (local.get $out) (f32x4.add (v128.load (local.get $out)) (local.get $c00)))
+            (v128.store offset=16 (local.get $out) (f32x4.add (v128.load offset=16 (local.get $out)) (local.get $c01)))
+            (if (i32.gt_u (local.get $rows) (i32.const 1))
+              (then
+                (local.set $out (i32.add (local.get $out) (local.get $dzPixel)))
+                (v128.store (local.get $out) (f32x4.add (v128.load (local.get $out)) (local.get $c10)))
+                (v128.store offset=16 (local.get $out) (f32x4.add (v128.load offset=16 (local.get $out)) (local.get $c11)))))
+            (if (i32.gt_u (local.get $rows) (i32.const 2))
+              (then
+                (local.set $out (i32.add (local.get $out) (local.get $dzPixel)))
+                (v128.store (local.get $out) (f32x4.add (v128.load (local.get $out)) (local.get $c20)))
+                (v128.store offset=16 (local.get $out) (f32x4.add (v128.load offset=16 (local.get $out)) (local.get $c21)))))
+            (if (i32.gt_u (local.get $rows) (i32.const 3))
+              (then
+                (local.set $out (i32.add (local.get $out) (local.get $dzPixel)))
+                (v128.store (local.get $out) (f32x4.add (v128.load (local.get $out)) (local.get $c30)))
+                (v128.store offset=16 (local.get $out) (f32x4.add (v128.load offset=16 (local.get $out)) (local.get $c31)))))
+            (local.set $q (i32.add (local.get $q) (i32.const 8)))
+            (br $loopQ)))
+          (local.set $t (i32.add (local.get $t) (i32.const 4)))
+          (br $loopT)))
+        (local.set $a (i32.add (local.get $a) (i32.const 1)))
+        (br $loopA)))
+      (local.set $img (i32.add (local.get $img) (i32.const 1)))
+      (br $loopImg)))
+  )
+
+  ;; C[r, q] = act(bias[q] + Σ_{t<depth} A[r, t] · B[t, q])   r < m, q < cols
+  ;; with A[r, t] at a + r·aRow + t·aCol (any strides: A is only ever broadcast, so a transposed A costs nothing),
+  ;; B[t, q] at b + t·bRow + 4q and C[r, q] at c + r·cRow + 4q. `bias` 0: none; `relu` ≠ 0: max(·, 0). Rows in
+  ;; blocks of 4 (a last, partial block reads a real row in place of the missing ones and stores only the real
+  ;; ones), columns in blocks of 8, the last cols % 8 columns one at a time.
+  (func (export "gemm")
+    (param $a i32) (param $aRow i32) (param $aCol i32)
+    (param $b i32) (param $bRow i32)
+    (param $c i32) (param $cRow i32)
+    (param $m i32) (param $cols i32) (param $depth i32) (param $bias i32) (param $relu i32)
+    (local $r i32) (local $q i32) (local $t i32) (local $rows i32) (local $cols8 i32)
+    (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $bp i32) (local $cp i32)
+    (local $b0 v128) (local $b1 v128) (local $s v128) (local $zero v128) (local $sum f32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local.set $zero (v128.const i32x4 0 0 0 0))
+    (local.set $cols8 (i32.and (local.get $cols) (i32.const -8)))
+    (local.set $r (i32.const 0))
+    (block $doneR (loop $loopR
+      (br_if $doneR (i32.ge_u (local.get $r) (local.get $m)))
+      (local.set $rows (i32.sub (local.get $m) (local.get $r)))
+      (local.set $a0 (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $aRow))))
+      (local.set $a1 (select (i32.add (local.get $a0) (local.get $aRow)) (local.get $a0) (i32.gt_u (local.get $rows) (i32.const 1))))
+      (local.set $a2 (select (i32.add (local.get $a1) (local.get $aRow)) (local.get $a1) (i32.gt_u (local.get $rows) (i32.const 2))))
+      (local.set $a3 (select (i32.add (local.get $a2) (local.get $aRow)) (local.get $a2) (i32.gt_u (local.get $rows) (i32.const 3))))
+      (local.set $q (i32.const 0))
+      (block $doneQ (loop $loopQ
+        (br_if $doneQ (i32.ge_u (local.get $q) (local.get $cols8)))
+        (if (local.get $bias)
+          (then
+            (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2)))))
+            (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2))))))
+          (else
+            (local.set $c00 (local.get $zero))
+            (local.set $c01 (local.get $zero))))
+        (local.set $c10 (local.get $c00)) (local.set $c11 (local.get $c01))
+        (local.set $c20 (local.get $c00)) (local.set $c21 (local.get $c01))
+        (local.set $c30 (local.get $c00)) (local.set $c31 (local.get $c01))
+        (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $q) (i32.const 2))))
+        (local.set $t (i32.const 0))
+        (block $doneT (loop $loopT
+          (br_if $doneT (i32.ge_u (local.get $t) (local.get $depth)))
+          (local.set $b0 (v128.load (local.get $bp)))
+          (local.set $b1 (v128.load offset=16 (local.get $bp)))
+          (local.set $s (v128.load32_splat (local.get $a0)))
+          (local.set $c00 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c00)))
+          (local.set $c01 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c01)))
+          (local.set $s (v128.load32_splat (local.get $a1)))
+          (local.set $c10 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c10)))
+          (local.set $c11 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c11)))
+          (local.set $s (v128.load32_splat (local.get $a2)))
+          (local.set $c20 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c20)))
+          (local.set $c21 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c21)))
+          (local.set $s (v128.load32_splat (local.get $a3)))
+          (local.set $c30 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c30)))
+          (local.set $c31 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c31)))
+          (local.set $a0 (i32.add (local.get $a0) (local.get $aCol)))
+          (local.set $a1 (i32.add (local.get $a1) (local.get $aCol)))
+          (local.set $a2 (i32.add (local.get $a2) (local.get $aCol)))
+          (local.set $a3 (i32.add (local.get $a3) (local.get $aCol)))
+          (local.set $bp (i32.add (local.get $bp) (local.get $bRow)))
+          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+          (br $loopT)))
+        ;; rewind the row pointers for the next block of columns
+        (local.set $t (i32.mul (local.get $depth) (local.get $aCol)))
+        (local.set $a0 (i32.sub (local.get $a0) (local.get $t)))
+        (local.set $a1 (i32.sub (local.get $a1) (local.get $t)))
+        (local.set $a2 (i32.sub (local.get $a2) (local.get $t)))
+        (local.set $a3 (i32.sub (local.get $a3) (local.get $t)))
+        (if (local.get $relu)
+          (then
+            (local.set $c00 (f32x4.max (local.get $c00) (local.get $zero)))
+            (local.set $c01 (f32x4.max (local.get $c01) (local.get $zero)))
+            (local.set $c10 (f32x4.max (local.get $c10) (local.get $zero)))
+            (local.set $c11 (f32x4.max (local.get $c11) (local.get $zero)))
+            (local.set $c20 (f32x4.max (local.get $c20) (local.get $zero)))
+            (local.set $c21 (f32x4.max (local.get $c21) (local.get $zero)))
+            (local.set $c30 (f32x4.max (local.get $c30) (local.get $zero)))
+            (local.set $c31 (f32x4.max (local.get $c31) (local.get $zero)))))
+        (local.set $cp
+          (i32.add (local.get $c) (i32.add (i32.mul (local.get $r) (local.get $cRow)) (i32.shl (local.get $q) (i32.const 2)))))
+        (v128.store (local.get $cp) (local.get $c00))
+        (v128.store offset=16 (local.get $cp) (local.get $c01))
+        (if (i32.gt_u (local.get $rows) (i32.const 1))
+          (then
+            (local.set $cp (i32.add (local.get $cp) (local.get $cRow)))
+            (v128.store (local.get $cp) (local.get $c10))
+            (v128.store offset=16 (local.get $cp) (local.get $c11))))
+        (if (i32.gt_u (local.get $rows) (i32.const 2))
+          (then
+            (local.set $cp (i32.add (local.get $cp) (local.get $cRow)))
+            (v128.store (local.get $cp) (local.get $c20))
+            (v128.store offset=16 (local.get $cp) (local.get $c21))))
+        (if (i32.gt_u (local.get $rows) (i32.const 3))
+          (then
+            (local.set $cp (i32.add (local.get $cp) (local.get $cRow)))
+            (v128.store (local.get $cp) (local.get $c30))
+            (v128.store offset=16 (local.get $cp) (local.get $c31))))
+        (local.set $q (i32.add (local.get $q) (i32.const 8)))
+        (br $loopQ)))
+      (local.set $r (i32.add (local.get $r) (i32.const 4)))
+      (br $loopR)))
+    ;; the last cols % 8 columns, one output at a time
+    (local.set $q (local.get $cols8))
+    (block $doneTailQ (loop $loopTailQ
+      (br_if $doneTailQ (i32.ge_u (local.get $q) (local.get $cols)))
+      (local.set $r (i32.const 0))
+      (block $doneTailR (loop $loopTailR
+        (br_if $doneTailR (i32.ge_u (local.get $r) (local.get $m)))
+        (local.set $sum (if (result f32) (local.get $bias)
+          (then (f32.load (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2)))))
+          (else (f32.const 0))))
+        (local.set $a0 (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $aRow))))
+        (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $q) (i32.const 2))))
+        (local.set $t (i32.const 0))
+        (block $doneT1 (loop $loopT1
+          (br_if $doneT1 (i32.ge_u (local.get $t) (local.get $depth)))
+          (local.set $sum (f32.add (local.get $sum) (f32.mul (f32.load (local.get $a0)) (f32.load (local.get $bp)))))
+          (local.set $a0 (i32.add (local.get $a0) (local.get $aCol)))
+          (local.set $bp (i32.add (local.get $bp) (local.get $bRow)))
+          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+          (br $loopT1)))
+        (if (i32.and (local.get $relu) (i32.eqz (f32.gt (local.get $sum) (f32.const 0))))
+          (then (local.set $sum (f32.const 0))))
+        (f32.store
+          (i32.add (local.get $c) (i32.add (i32.mul (local.get $r) (local.get $cRow)) (i32.shl (local.get $q) (i32.const 2))))
+          (local.get $sum))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $loopTailR)))
+      (local.set $q (i32.add (local.get $q) (i32.const 1)))
+      (br $loopTailQ)))
+  )
+
+  ;; 2×2, stride-2 max-pool of x [n, h, w, c] (c a multiple of 4) into y, whose rows and images are yRow and yImage
+  ;; bytes apart (pixels c floats apart), so the next conv's zero padding can be around it already.
+  (func (export "maxPool2x2")
+    (param $x i32) (param $y i32) (param $yRow i32) (param $yImage i32)
+    (param $n i32) (param $h i32) (param $w i32) (param $c i32)
+    (local $img i32) (local $r i32) (local $col i32) (local $ch i32) (local $outH i32) (local $outW i32)
+    (local $rowBytes i32) (local $pixel i32) (local $xp i32) (local $yp i32) (local $chBytes i32)
+    (local.set $outH (i32.shr_u (local.get $h) (i32.const 1)))
+    (local.set $outW (i32.shr_u (local.get $w) (i32.const 1)))
+    (local.set $pixel (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $rowBytes (i32.mul (local.get $w) (local.get $pixel)))
+    (local.set $img (i32.const 0))
+    (block $doneImg (loop $loopImg
+      (br_if $doneImg (i32.ge_u (local.get $img) (local.get $n)))
+      (local.set $r (i32.const 0))
+      (block $doneR (loop $loopR
+        (br_if $doneR (i32.ge_u (local.get $r) (local.get $outH)))
+        (local.set $col (i32.const 0))
+        (block $doneCol (loop $loopCol
+          (br_if $doneCol (i32.ge_u (local.get $col) (local.get $outW)))
+          (local.set $xp
+            (i32.add (local.get $x)
+              (i32.add (i32.mul (i32.add (i32.mul (local.get $img) (local.get $h)) (i32.shl (local.get $r) (i32.const 1))) (local.get $rowBytes))
+                       (i32.mul (i32.shl (local.get $col) (i32.const 1)) (local.get $pixel)))))
+          (local.set $yp
+            (i32.add (local.get $y)
+              (i32.add (i32.add (i32.mul (local.get $img) (local.get $yImage)) (i32.mul (local.get $r) (local.get $yRow)))
+                       (i32.mul (local.get $col) (local.get $pixel)))))
+          (local.set $chBytes (i32.const 0))
+          (block $doneCh (loop $loopCh
+            (br_if $doneCh (i32.ge_u (local.get $chBytes) (local.get $pixel)))
+            (v128.store (i32.add (local.get $yp) (local.get $chBytes))
+              (f32x4.max
+                (f32x4.max (v128.load (i32.add (local.get $xp) (local.get $chBytes)))
+                           (v128.load (i32.add (i32.add (local.get $xp) (local.get $pixel)) (local.get $chBytes))))
+                (f32x4.max (v128.load (i32.add (i32.add (local.get $xp) (local.get $rowBytes)) (local.get $chBytes)))
+                           (v128.load (i32.add (i32.add (i32.add (local.get $xp) (local.get $rowBytes)) (local.get $pixel)) (local.get $chBytes))))))
+            (local.set $chBytes (i32.add (local.get $chBytes) (i32.const 16)))
+            (br $loopCh)))
+          (local.set $col (i32.add (local.get $col) (i32.const 1)))
+          (br $loopCol)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $loopR)))
+      (local.set $img (i32.add (local.get $img) (i32.const 1)))
+      (br $loopImg)))
+  )
+
+  ;; Back through the max-pool above and the relu before it, for every channel of every window: dy goes to the
+  ;; window's first maximum in row-major order (the cpu backend's rule) unless that maximum is not positive (the
+  ;; relu passes nothing there), into dz, whose untouched entries the caller has zeroed; bias[ch] receives the
+  ;; sum over all windows. x: the relu output [n, h, w, c] (contiguous); pooled: as maxPool2x2 wrote it (yRow,
+  ;; yImage strides); dy[img, f] at dy + img·dyImage + f·dyStep with f = (row·w/2 + col)·c + ch, so a transposed dy
+  ;; ([f, n], a dense layer's dxᵀ) needs no copy; dz[img, i, j, ch] with dzRow and dzImage strides.
+  (func (export "poolReluBackward")
+    (param $x i32) (param $pooled i32) (param $pRow i32) (param $pImage i32)
+    (param $dy i32) (param $dyImage i32) (param $dyStep i32)
+    (param $dz i32) (param $dzRow i32) (param $dzImage i32) (param $bias i32)
+    (param $n i32) (param $h i32) (param $w i32) (param $c i32)
+    (local $img i32) (local $r i32) (local $col i32) (local $ch i32) (local $outH i32) (local $outW i32)
+    (local $pixel i32) (local $rowBytes i32) (local $xp i32) (local $pp i32) (local $dyp i32) (local $dzp i32)
+    (local $at i32) (local $dzAt i32) (local $max f32) (local $grad f32) (local $biasAt i32)
+    (local.set $outH (i32.shr_u (local.get $h) (i32.const 1)))
+    (local.set $outW (i32.shr_u (local.get $w) (i32.const 1)))
+    (local.set $pixel (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $rowBytes (i32.mul (local.get $w) (local.get $pixel)))
+    (memory.fill (local.get $bias) (i32.const 0) (local.get $pixel))
+    (local.set $img (i32.const 0))
+    (block $doneImg (loop $loopImg
+      (br_if $doneImg (i32.ge_u (local.get $img) (local.get $n)))
+      (local.set $dyp (i32.add (local.get $dy) (i32.mul (local.get $img) (local.get $dyImage))))
+      (local.set $r (i32.const 0))
+      (block $doneR (loop $loopR
+        (br_if $doneR (i32.ge_u (local.get $r) (local.get $outH)))
+        (local.set $col (i32.const 0))
+        (block $doneCol (loop $loopCol
+          (br_if $doneCol (i32.ge_u (local.get $col) (local.get $outW)))
+          (local.set $xp
+            (i32.add (local.get $x)
+              (i32.add (i32.mul (i32.add (i32.mul (local.get $img) (local.get $h)) (i32.shl (local.get $r) (i32.const 1))) (local.get $rowBytes))
+                       (i32.mul (i32.shl (local.get $col) (i32.const 1)) (local.get $pixel)))))
+          (local.set $pp
+            (i32.add (local.get $pooled)
+              (i32.add (i32.add (i32.mul (local.get $img) (local.get $pImage)) (i32.mul (local.get $r) (local.get $pRow)))
+                       (i32.mul (local.get $col) (local.get $pixel)))))
+          (local.set $dzp
+            (i32.add (local.get $dz)
+              (i32.add (i32.add (i32.mul (local.get $img) (local.get $dzImage)) (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $dzRow)))
+                       (i32.mul (i32.shl (local.get $col) (i32.const 1)) (local.get $pixel)))))
+          (local.set $ch (i32.const 0))
+          (block $doneCh (loop $loopCh
+            (br_if $doneCh (i32.ge_u (local.get $ch) (local.get $pixel)))
+            (local.set $max (f32.load (i32.add (local.get $pp) (local.get $ch))))
+            (if (f32.gt (local.get $max) (f32.const 0))
+              (then
+                (local.set $grad (f32.load (local.get $dyp)))
+                (local.set $at (i32.add (local.get $xp) (local.get $ch)))
+                (local.set $dzAt (i32.add (local.get $dzp) (local.get $ch)))
+                (if (f32.ne (f32.load (local.get $at)) (local.get $max))
+                  (then
+                    (if (f32.eq (f32.load (i32.add (local.get $at) (local.get $pixel))) (local.get $max))
+                      (then (local.set $dzAt (i32.add (local.get $dzAt) (local.get $pixel))))
+                      (else
+                        (if (f32.eq (f32.load (i32.add (local.get $at) (local.get $rowBytes))) (local.get $max))
+                          (then (local.set $dzAt (i32.add (local.get $dzAt) (local.get $dzRow))))
+                          (else (local.set $dzAt (i32.add (local.get $dzAt) (i32.add (local.get $dzRow) (local.get $pixel))))))))))
+                (f32.store (local.get $dzAt) (local.get $grad))
+                (local.set $biasAt (i32.add (local.get $bias) (local.get $ch)))
+                (f32.store (local.get $biasAt) (f32.add (f32.load (local.get $biasAt)) (local.get $grad)))))
+            (local.set $dyp (i32.add (local.get $dyp) (local.get $dyStep)))
+            (local.set $ch (i32.add (local.get $ch) (i32.const 4)))
+            (br $loopCh)))
+          (local.set $col (i32.add (local.get $col) (i32.const 1)))
+          (br $loopCol)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $loopR)))
+      (local.set $img (i32.add (local.get $img) (i32.const 1)))
+      (br $loopImg)))
+  )
+)
