@@ -4,7 +4,8 @@ import { experimentConfigSchema, type LocalTrainingConfig, type ModelName } from
 import { head, loadMnistFromPackage } from '../shared/data/mnist.js';
 import type { Dataset } from '../shared/data/types.js';
 import { initBackend } from '../shared/engine/backend.js';
-import { FusedTrainer } from '../shared/engine/fused-wasm.js';
+import { FusedTrainer, type ConvolutionKernels } from '../shared/engine/fused-wasm.js';
+import { relaxedSimdSupport } from '../shared/engine/simd/conv.js';
 import { trainLocal } from '../shared/engine/train.js';
 import { writeModelWeights } from '../shared/engine/weights-bridge.js';
 import { buildModel, initialWeights } from '../shared/models/index.js';
@@ -16,6 +17,11 @@ import type { ModelWeights } from '../shared/weights/types.js';
  */
 
 let mnist: Dataset;
+const references = new Map<string, Awaited<ReturnType<typeof cpuGradients>>>();
+
+/** Every way the fused step can run its convolutions here: XNNPACK, our kernels without FMA, and with it where available. */
+const support = relaxedSimdSupport();
+const KERNELS: ConvolutionKernels[] = ['xnnpack', 'mul-add', ...(support.status === 'built in' || support.status === 'flag' ? (['fma'] as const) : [])];
 
 function localConfig(overrides: Partial<LocalTrainingConfig> = {}): LocalTrainingConfig {
   return experimentConfigSchema.parse({ local: overrides }).local;
@@ -72,23 +78,28 @@ beforeAll(async () => {
   mnist = (await loadMnistFromPackage()).train;
 });
 
-describe('fused wasm step: gradients match tfjs autograd on the cpu backend', () => {
+describe.each(KERNELS)('fused wasm step on %s kernels: gradients match tfjs autograd on the cpu backend', (kernels) => {
   it.each([
     ['cnn-small', 6],
+    ['cnn-small', 1],
     ['cnn-mcmahan', 3],
     ['mlp', 8],
   ] as const)('%s, a batch of %i MNIST images', async (model, batch) => {
     const weights = initialWeights(model, 21);
     const images = pixels(mnist, batch);
     const labels = mnist.labels.slice(0, batch);
-    const trainer = new FusedTrainer(model, weights, { local: localConfig() });
+    const trainer = new FusedTrainer(model, weights, { local: localConfig(), kernels });
+    expect(trainer.kernelsUsed).toBe(kernels);
     let fused;
     try {
       fused = trainer.gradients(images, labels);
     } finally {
       trainer.dispose();
     }
-    const reference = await cpuGradients(model, weights, images, labels);
+    // The cpu backend takes ~1 min for cnn-mcmahan: one reference serves every kind of kernels.
+    const key = `${model}/${batch}`;
+    if (!references.has(key)) references.set(key, await cpuGradients(model, weights, images, labels));
+    const reference = references.get(key)!;
     expect(fused.loss).toBeCloseTo(reference.loss, 5);
     for (const [name, error] of relativeErrors(fused.gradients, reference.gradients)) {
       expect(error, `relative error of ${name}`).toBeLessThan(1e-4);

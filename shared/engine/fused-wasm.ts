@@ -4,7 +4,9 @@ import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { LocalTrainingConfig, ModelName } from '../config/schema.js';
 import { NUM_CLASSES, type Dataset } from '../data/types.js';
 import { architecture, MODEL_INPUT_SHAPE, weightSpecs } from '../models/index.js';
-import { CONV1_FILTER_BLOCK, simdKernels, type SimdKernels } from './simd/index.js';
+import { FmaPasses, fmaPassesCover } from './fused-fma.js';
+import { convKernels, relaxedSimdSupport, type MaddBuild } from './simd/conv.js';
+import { CONV1_FILTER_BLOCK, heapOffset, simdKernels, type SimdKernels } from './simd/index.js';
 import { callKernel, transpose } from './wasm-kernels.js';
 import type { ModelWeights } from '../weights/types.js';
 
@@ -32,7 +34,7 @@ export function fusedStepAvailable(model: ModelName): boolean {
 }
 
 /** Float32 tensors on the wasm heap, outside the tfjs engine: nothing here is tracked, so every owner frees. */
-class Heap {
+export class Heap {
   constructor(readonly backend: BackendWasm) {}
 
   alloc(shape: readonly number[]): TensorInfo {
@@ -60,9 +62,14 @@ class Heap {
   transpose(info: TensorInfo, perm: number[]): TensorInfo {
     return transpose(this.backend, info, perm);
   }
+
+  /** where the tensor's data starts in the heap, in bytes */
+  offset(info: TensorInfo): number {
+    return heapOffset(this.backend, info);
+  }
 }
 
-interface ConvLayer {
+export interface ConvLayer {
   readonly kind: 'conv';
   readonly kernel: number;
   readonly bias: number;
@@ -77,7 +84,7 @@ interface PoolLayer {
 interface FlattenLayer {
   readonly kind: 'flatten';
 }
-interface DenseLayer {
+export interface DenseLayer {
   readonly kind: 'dense';
   readonly kernel: number;
   readonly bias: number;
@@ -85,7 +92,7 @@ interface DenseLayer {
   readonly units: number;
   readonly relu: boolean;
 }
-type Layer = ConvLayer | PoolLayer | FlattenLayer | DenseLayer;
+export type Layer = ConvLayer | PoolLayer | FlattenLayer | DenseLayer;
 
 /** What a layer's backward pass needs from its forward pass. Owned tensors are freed after the step. */
 interface Saved {
@@ -164,6 +171,22 @@ export interface FusedStepOptions {
   readonly anchor?: ModelWeights;
   /** SCAFFOLD's c − cᵢ, added to every gradient as it is */
   readonly correction?: ModelWeights;
+  /**
+   * Who runs the convolutions and matrix products: 'auto' (default) our relaxed-SIMD FMA kernels (simd/conv.wat)
+   * where the runtime has relaxed SIMD and the CPU a fused multiply-add, else XNNPACK through tfjs; 'fma',
+   * 'mul-add' (our kernels built without FMA) and 'xnnpack' force one, for tests and benchmarks.
+   */
+  readonly kernels?: ConvolutionKernels;
+  /** when given, the milliseconds spent in each phase of the step are added to it (bench/profile-step.ts) */
+  readonly profile?: Map<string, number>;
+}
+
+export type ConvolutionKernels = 'auto' | 'xnnpack' | MaddBuild;
+
+/** Which kernels 'auto' picks on this runtime: ours with FMA where relaxed SIMD gives a real one, XNNPACK elsewhere. */
+export function autoConvolutionKernels(): 'fma' | 'xnnpack' {
+  const support = relaxedSimdSupport();
+  return support.fused && (support.status === 'built in' || support.status === 'flag') ? 'fma' : 'xnnpack';
 }
 
 /**
@@ -190,6 +213,10 @@ export class FusedTrainer {
   private readonly anchor: readonly Float32Array[];
   private readonly correction: readonly Float32Array[];
   private disposed = false;
+  /** our kernels' passes, when they run the convolutions (see FusedStepOptions.kernels) */
+  private readonly fma?: FmaPasses;
+  /** who runs the convolutions and matrix products */
+  readonly kernelsUsed: 'xnnpack' | MaddBuild;
 
   constructor(
     model: ModelName,
@@ -205,6 +232,16 @@ export class FusedTrainer {
     const compiledModel = plan(model);
     if (!compiledModel) throw new Error(`the fused training step does not cover model ${model}`);
     ({ layers: this.layers, specs: this.specs } = compiledModel);
+    const wanted = options.kernels ?? 'auto';
+    const build = wanted === 'auto' ? autoConvolutionKernels() : wanted;
+    if (build !== 'xnnpack' && fmaPassesCover(this.layers)) {
+      const conv = convKernels(backend, build);
+      if (!conv && wanted !== 'auto') throw new Error(`the ${build} build of our convolution kernels cannot run here (no relaxed SIMD?)`);
+      if (conv) this.fma = new FmaPasses(this.heap, conv, this.layers, (phase, run) => this.time(phase, run));
+    } else if (build !== 'xnnpack' && wanted !== 'auto') {
+      throw new Error(`our convolution kernels do not cover ${model}: every conv's channels must come in blocks of 8`);
+    }
+    this.kernelsUsed = this.fma ? build : 'xnnpack';
     const packed = new Set(this.layers.flatMap((layer) => (layer.kind === 'conv' ? [layer.kernel, layer.bias] : [])));
     this.packedByXnnpack = this.specs.map((_, i) => packed.has(i));
     const ordered = (what: string, given: ModelWeights) => this.inSpecOrder(given, what);
@@ -228,6 +265,18 @@ export class FusedTrainer {
       this.heap.view(info).set(initial[i]!);
       return info;
     });
+  }
+
+  /** Runs `run`, adding its milliseconds to the profile's `phase` when profiling. */
+  private time<T>(phase: string, run: () => T): T {
+    const profile = this.options.profile;
+    if (!profile) return run();
+    const started = performance.now();
+    try {
+      return run();
+    } finally {
+      profile.set(phase, (profile.get(phase) ?? 0) + performance.now() - started);
+    }
   }
 
   private inSpecOrder(weights: ModelWeights, what: string): Float32Array[] {
@@ -287,16 +336,16 @@ export class FusedTrainer {
       labels[row] = label;
     }
     const { images } = dataset;
-    const { input, inputPadded } = this.uploadBatch(count, (pixels) => {
+    const { input, inputPadded } = this.time('batch upload', () => this.uploadBatch(count, (pixels) => {
       for (let row = 0; row < count; row++) {
         const from = rows[start + row]! * PIXELS;
         const to = row * PIXELS;
         for (let p = 0; p < PIXELS; p++) pixels[to + p] = images[from + p]! / 255;
       }
-    });
+    }));
     const { loss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
     try {
-      if (Number.isFinite(loss)) this.applyGradients(grads);
+      if (Number.isFinite(loss)) this.time('optimizer update', () => this.applyGradients(grads));
     } finally {
       this.heap.free(...grads);
     }
@@ -326,21 +375,22 @@ export class FusedTrainer {
     labels: Uint8Array,
   ): { loss: number; correct: number; grads: TensorInfo[] } {
     if (this.disposed) throw new Error('this trainer was disposed');
+    if (this.fma) return this.fmaForwardBackward(this.fma, input, inputPadded, labels);
     const owned: TensorInfo[] = [input];
     if (inputPadded) owned.push(inputPadded);
     const saved: Saved[] = [];
     const grads: (TensorInfo | undefined)[] = this.specs.map(() => undefined);
     try {
       let x = input;
-      for (const layer of this.layers) {
-        const entry = this.forward(layer, x, owned);
+      for (const [index, layer] of this.layers.entries()) {
+        const entry = this.time(`${layer.kind} ${index} forward`, () => this.forward(layer, x, owned));
         saved.push(entry);
         x = entry.output;
       }
       const batch = labels.length;
       const dLogits = this.heap.alloc([batch, NUM_CLASSES]);
       owned.push(dLogits);
-      const { loss, correct } = softmaxCrossEntropy(this.heap.view(x), labels, this.heap.view(dLogits));
+      const { loss, correct } = this.time('softmax cross-entropy', () => softmaxCrossEntropy(this.heap.view(x), labels, this.heap.view(dLogits)));
 
       let dy: TensorInfo | undefined = dLogits;
       for (let i = this.layers.length - 1; i >= 0 && dy; i--) {
@@ -349,12 +399,46 @@ export class FusedTrainer {
           // compile() guarantees a conv right below: both go back in one pass.
           const conv = this.layers[i - 1] as ConvLayer;
           const padded = i - 1 === 0 ? inputPadded : undefined;
-          dy = this.poolConvBackward(conv, saved[i - 1]!, saved[i]!, dy, padded, this.firstWeighted(i - 1), grads, owned);
+          const below: TensorInfo = dy;
+          dy = this.time(`conv ${i - 1} + pool backward`, () =>
+            this.poolConvBackward(conv, saved[i - 1]!, saved[i]!, below, padded, this.firstWeighted(i - 1), grads, owned),
+          );
           i--;
         } else {
-          dy = this.backward(layer, saved[i]!, dy, this.firstWeighted(i), grads, owned);
+          const above: TensorInfo = dy;
+          dy = this.time(`${layer.kind} ${i} backward`, () => this.backward(layer, saved[i]!, above, this.firstWeighted(i), grads, owned));
         }
       }
+      const complete = grads.map((grad, i) => {
+        if (!grad) throw new Error(`no gradient for ${this.specs[i]!.name}`);
+        return grad;
+      });
+      return { loss, correct, grads: complete };
+    } catch (error) {
+      this.heap.free(...grads);
+      throw error;
+    } finally {
+      this.heap.free(...owned);
+    }
+  }
+
+  /** forwardBackward on our kernels (fused-fma.ts). */
+  private fmaForwardBackward(
+    fma: FmaPasses,
+    input: TensorInfo,
+    inputPadded: TensorInfo | undefined,
+    labels: Uint8Array,
+  ): { loss: number; correct: number; grads: TensorInfo[] } {
+    const owned: TensorInfo[] = [input];
+    if (inputPadded) owned.push(inputPadded);
+    const grads: (TensorInfo | undefined)[] = this.specs.map(() => undefined);
+    try {
+      const saved: Parameters<FmaPasses['forward']>[4] = [];
+      const logits = fma.forward(this.params, input, inputPadded, owned, saved);
+      const dLogits = this.heap.alloc([labels.length, NUM_CLASSES]);
+      owned.push(dLogits);
+      const { loss, correct } = this.time('softmax cross-entropy', () => softmaxCrossEntropy(this.heap.view(logits), labels, this.heap.view(dLogits)));
+      fma.backward(this.params, saved, dLogits, labels.length, grads, owned);
       const complete = grads.map((grad, i) => {
         if (!grad) throw new Error(`no gradient for ${this.specs[i]!.name}`);
         return grad;
@@ -599,7 +683,7 @@ export class FusedTrainer {
 }
 
 /** Mean cross-entropy of softmax(logits) against the labels; writes d(loss)/d(logits) and counts argmax hits. */
-function softmaxCrossEntropy(logits: Float32Array, labels: Uint8Array, dLogits: Float32Array): FusedBatchResult {
+export function softmaxCrossEntropy(logits: Float32Array, labels: Uint8Array, dLogits: Float32Array): FusedBatchResult {
   const batch = labels.length;
   let total = 0;
   let correct = 0;
