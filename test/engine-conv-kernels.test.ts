@@ -250,7 +250,7 @@ describe.each(builds)('conv.wat, %s build', (build) => {
       const actual = withHeap((heap) => {
         const c = heap.put(new Float32Array(m * cRow).fill(5));
         const [aRow, aCol] = transposedA ? [4, m * 4] : [depth * 4, 4];
-        kernels(build).gemm(heap.put(a), aRow, aCol, heap.put(b), cols * 4, c, cRow * 4, m, cols, depth, withBias ? heap.put(bias) : 0, withBias ? 1 : 0);
+        kernels(build).gemm(heap.put(a), aRow, aCol, heap.put(b), cols * 4, c, cRow * 4, m, cols, depth, withBias ? heap.put(bias) : 0, withBias ? 1 : 0, 0);
         const all = heap.read(c, m * cRow);
         for (let r = 0; r < m; r++) expect(Array.from(all.subarray(r * cRow + cols, (r + 1) * cRow))).toEqual([5, 5, 5]);
         return Float32Array.from({ length: m * cols }, (_, i) => all[Math.floor(i / cols) * cRow + (i % cols)]!);
@@ -258,12 +258,39 @@ describe.each(builds)('conv.wat, %s build', (build) => {
       expectClose(actual, expected);
     }
   });
+  it('gemm in slices of depth (accumulate) adds up to the whole product, bias first and relu last', () => {
+    const [m, cols, depth] = [6, 19, 50];
+    const a = randomValues(m * depth, 21);
+    const b = randomValues(depth * cols, 22);
+    const bias = randomValues(cols, 23);
+    const expected = new Float64Array(m * cols);
+    for (let r = 0; r < m; r++)
+      for (let q = 0; q < cols; q++) {
+        let sum = bias[q]!;
+        for (let t = 0; t < depth; t++) sum += a[r * depth + t]! * b[t * cols + q]!;
+        expected[r * cols + q] = Math.max(0, sum);
+      }
+    const actual = withHeap((heap) => {
+      const [aAt, bAt, biasAt] = [heap.put(a), heap.put(b), heap.put(bias)];
+      const c = heap.put(new Float32Array(m * cols).fill(Number.NaN));
+      const slices = [0, 16, 17, 50];
+      for (let s = 0; s + 1 < slices.length; s++) {
+        const [from, to] = [slices[s]!, slices[s + 1]!];
+        const last = s + 2 === slices.length;
+        kernels(build).gemm(aAt + from * 4, depth * 4, 4, bAt + from * cols * 4, cols * 4, c, cols * 4, m, cols, to - from, biasAt, last ? 1 : 0, s > 0 ? 1 : 0);
+      }
+      return heap.read(c, m * cols);
+    });
+    expect(actual.some((v) => v === 0)).toBe(true);
+    expectClose(actual, expected);
+  });
 });
 
 describe('conv.wat pooling (the same in both builds)', () => {
   it.each([
     [2, 28, 28, 16],
     [1, 7, 5, 8],
+    [3, 5, 4, 4],
   ])('maxPool2x2 and poolReluBackward: n %i, %i×%i, %i channels, ties and non-positive windows included', (n, h, w, c) => {
     const k = kernels('mul-add');
     const outH = h >> 1;
@@ -314,7 +341,8 @@ describe('conv.wat pooling (the same in both builds)', () => {
       expect(Array.from(pooledInner)).toEqual(Array.from(pooled));
       const dzRow = (w + 1) * c * 4;
       const dzImage = (h + 1) * dzRow;
-      const dzBuffer = heap.put(new Float32Array(n * (h + 1) * (w + 1) * c));
+      // every window position is written (0 where the gradient does not go); anything else is left alone
+      const dzBuffer = heap.put(new Float32Array(n * (h + 1) * (w + 1) * c).fill(9));
       const biasAt = heap.put(new Float32Array(c).fill(3));
       k.poolReluBackward(xAt, pooledAt, pRow, pImage, heap.put(dyT), 4, n * 4, dzBuffer, dzRow, dzImage, biasAt, n, h, w, c);
       const dzAll = heap.read(dzBuffer, n * (h + 1) * (w + 1) * c);
@@ -325,7 +353,13 @@ describe('conv.wat pooling (the same in both builds)', () => {
         const img = Math.floor(i / (c * w * h));
         return dzAll[((img * (h + 1) + r) * (w + 1) + j) * c + ch]!;
       });
-      expect(Array.from(dzInner)).toEqual(Array.from(dz));
+      const inWindow = (i: number) => {
+        const j = Math.floor(i / c) % w;
+        const r = Math.floor(i / (c * w)) % h;
+        return r < 2 * outH && j < 2 * outW;
+      };
+      expect(Array.from(dzInner, (v, i) => (inWindow(i) ? v : v - 9))).toEqual(Array.from(dz));
+      expect(dzAll.filter((v) => v === 9).length).toBe(dzAll.length - 4 * outH * outW * c * n);
       expectClose(heap.read(biasAt, c), bias);
     });
   });

@@ -13,6 +13,10 @@ import { CONV_CHANNEL_BLOCK, type ConvKernels } from './simd/conv.js';
  */
 
 const FLOAT = 4;
+/** A dense forward pass whose weights exceed this goes in slices (see denseForward). */
+const DENSE_SLICE_BYTES = 512 * 1024;
+const DENSE_SLICE_INPUTS = 256;
+const DENSE_SLICE_UNITS = 64;
 
 /** Images on the heap: `origin` is the byte offset of pixel (0, 0) of image 0, rows and images `row`/`image` bytes apart. */
 interface Images {
@@ -149,12 +153,7 @@ export class FmaPasses {
           const inputInfo = x as TensorInfo;
           const output = this.heap.alloc([count, layer.units]);
           owned.push(output);
-          this.time(`dense ${i} forward`, () =>
-            this.kernels.gemm(
-              this.offset(inputInfo), layer.inputs * FLOAT, FLOAT, this.offset(params[layer.kernel]!), layer.units * FLOAT,
-              this.offset(output), layer.units * FLOAT, count, layer.units, layer.inputs, this.offset(params[layer.bias]!), layer.relu ? 1 : 0,
-            ),
-          );
+          this.time(`dense ${i} forward`, () => this.denseForward(layer, params, inputInfo, output, count));
           saved.push({ kind: 'dense', input: inputInfo, output });
           x = output;
           break;
@@ -163,6 +162,33 @@ export class FmaPasses {
     }
     if ('origin' in x || x.shape[1] !== NUM_CLASSES) throw new Error('the fused forward pass must end in a dense layer of 10 logits');
     return x;
+  }
+
+  /**
+   * y = act(x·W + b). Every block of 4 rows sweeps all of W, so a W much bigger than the cache (cnn-mcmahan's dense1:
+   * 6.4 MB) goes in slices of 256 inputs × 64 units (64 KB) that stay cached for the whole batch: measured 3× faster.
+   */
+  private denseForward(layer: DenseLayer, params: readonly TensorInfo[], input: TensorInfo, output: TensorInfo, count: number): void {
+    const { inputs, units } = layer;
+    const x = this.offset(input);
+    const w = this.offset(params[layer.kernel]!);
+    const y = this.offset(output);
+    const bias = this.offset(params[layer.bias]!);
+    const relu = layer.relu ? 1 : 0;
+    if (inputs * units * FLOAT <= DENSE_SLICE_BYTES || units % DENSE_SLICE_UNITS !== 0) {
+      this.kernels.gemm(x, inputs * FLOAT, FLOAT, w, units * FLOAT, y, units * FLOAT, count, units, inputs, bias, relu, 0);
+      return;
+    }
+    for (let from = 0; from < inputs; from += DENSE_SLICE_INPUTS) {
+      const depth = Math.min(DENSE_SLICE_INPUTS, inputs - from);
+      const last = from + depth === inputs;
+      for (let unit = 0; unit < units; unit += DENSE_SLICE_UNITS) {
+        this.kernels.gemm(
+          x + from * FLOAT, inputs * FLOAT, FLOAT, w + (from * units + unit) * FLOAT, units * FLOAT, y + unit * FLOAT, units * FLOAT,
+          count, DENSE_SLICE_UNITS, depth, bias + unit * FLOAT, last ? relu : 0, from > 0 ? 1 : 0,
+        );
+      }
+    }
   }
 
   /**
@@ -220,14 +246,14 @@ export class FmaPasses {
     const kernelGrad = this.heap.alloc([inputs, units]);
     grads[layer.kernel] = kernelGrad;
     this.kernels.gemm(
-      this.offset(saved.input), FLOAT, inputs * FLOAT, this.offset(dz), units * FLOAT, this.offset(kernelGrad), units * FLOAT, inputs, units, count, 0, 0,
+      this.offset(saved.input), FLOAT, inputs * FLOAT, this.offset(dz), units * FLOAT, this.offset(kernelGrad), units * FLOAT, inputs, units, count, 0, 0, 0,
     );
     if (isFirst) return undefined;
     // dxᵀ = W·dzᵀ [inputs, n]: the layer below reads it transposed.
     const dxT = this.heap.alloc([inputs, count]);
     owned.push(dxT);
     this.kernels.gemm(
-      this.offset(params[layer.kernel]!), units * FLOAT, FLOAT, this.offset(dzT), count * FLOAT, this.offset(dxT), count * FLOAT, inputs, count, units, 0, 0,
+      this.offset(params[layer.kernel]!), units * FLOAT, FLOAT, this.offset(dzT), count * FLOAT, this.offset(dxT), count * FLOAT, inputs, count, units, 0, 0, 0,
     );
     return { info: dxT, sample: 1, feature: count };
   }

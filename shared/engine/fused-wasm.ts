@@ -177,8 +177,15 @@ export interface FusedStepOptions {
    * 'mul-add' (our kernels built without FMA) and 'xnnpack' force one, for tests and benchmarks.
    */
   readonly kernels?: ConvolutionKernels;
-  /** when given, the milliseconds spent in each phase of the step are added to it (bench/profile-step.ts) */
-  readonly profile?: Map<string, number>;
+  /** when given, the time spent in each phase of the step is added up here (bench/profile-step.ts) */
+  readonly profile?: StepProfile;
+}
+
+export interface StepProfile {
+  /** milliseconds by phase */
+  readonly phases: Map<string, number>;
+  /** milliseconds, e.g. performance.now() or this process's CPU time */
+  readonly clock: () => number;
 }
 
 export type ConvolutionKernels = 'auto' | 'xnnpack' | MaddBuild;
@@ -271,11 +278,11 @@ export class FusedTrainer {
   private time<T>(phase: string, run: () => T): T {
     const profile = this.options.profile;
     if (!profile) return run();
-    const started = performance.now();
+    const started = profile.clock();
     try {
       return run();
     } finally {
-      profile.set(phase, (profile.get(phase) ?? 0) + performance.now() - started);
+      profile.phases.set(phase, (profile.phases.get(phase) ?? 0) + profile.clock() - started);
     }
   }
 

@@ -20,7 +20,7 @@ export interface ConvKernels {
   ): void;
   gemm(
     a: number, aRow: number, aCol: number, b: number, bRow: number, c: number, cRow: number,
-    m: number, cols: number, depth: number, bias: number, relu: number,
+    m: number, cols: number, depth: number, bias: number, relu: number, accumulate: number,
   ): void;
   maxPool2x2(x: number, y: number, yRow: number, yImage: number, n: number, h: number, w: number, c: number): void;
   poolReluBackward(

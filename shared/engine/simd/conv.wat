@@ -271,16 +271,18 @@
       (br $loopImg)))
   )
 
-  ;; C[r, q] = act(bias[q] + Σ_{t<depth} A[r, t] · B[t, q])   r < m, q < cols
+  ;; C[r, q] = act(start[r, q] + Σ_{t<depth} A[r, t] · B[t, q])   r < m, q < cols
   ;; with A[r, t] at a + r·aRow + t·aCol (any strides: A is only ever broadcast, so a transposed A costs nothing),
-  ;; B[t, q] at b + t·bRow + 4q and C[r, q] at c + r·cRow + 4q. `bias` 0: none; `relu` ≠ 0: max(·, 0). Rows in
-  ;; blocks of 4 (a last, partial block reads a real row in place of the missing ones and stores only the real
-  ;; ones), columns in blocks of 8, the last cols % 8 columns one at a time.
+  ;; B[t, q] at b + t·bRow + 4q and C[r, q] at c + r·cRow + 4q. start: C itself when `accumulate` ≠ 0 (a product
+  ;; taken in slices of depth), else bias[q] (`bias` 0: none). `relu` ≠ 0: max(·, 0). Rows in blocks of 4 (a last,
+  ;; partial block reads a real row in place of the missing ones and stores only the real ones), columns in blocks
+  ;; of 8, the last cols % 8 columns one at a time. Each block of rows sweeps all of B: the caller slices a B too
+  ;; big for the cache (see fused-fma.ts).
   (func (export "gemm")
     (param $a i32) (param $aRow i32) (param $aCol i32)
     (param $b i32) (param $bRow i32)
     (param $c i32) (param $cRow i32)
-    (param $m i32) (param $cols i32) (param $depth i32) (param $bias i32) (param $relu i32)
+    (param $m i32) (param $cols i32) (param $depth i32) (param $bias i32) (param $relu i32) (param $accumulate i32)
     (local $r i32) (local $q i32) (local $t i32) (local $rows i32) (local $cols8 i32)
     (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $bp i32) (local $cp i32)
     (local $b0 v128) (local $b1 v128) (local $s v128) (local $zero v128) (local $sum f32)
@@ -299,16 +301,33 @@
       (local.set $q (i32.const 0))
       (block $doneQ (loop $loopQ
         (br_if $doneQ (i32.ge_u (local.get $q) (local.get $cols8)))
-        (if (local.get $bias)
+        (local.set $cp
+          (i32.add (local.get $c) (i32.add (i32.mul (local.get $r) (local.get $cRow)) (i32.shl (local.get $q) (i32.const 2)))))
+        (if (local.get $accumulate)
           (then
-            (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2)))))
-            (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2))))))
+            ;; missing rows of a last block read the last real one; their sums are never stored
+            (local.set $c00 (v128.load (local.get $cp)))
+            (local.set $c01 (v128.load offset=16 (local.get $cp)))
+            (local.set $bp (select (i32.add (local.get $cp) (local.get $cRow)) (local.get $cp) (i32.gt_u (local.get $rows) (i32.const 1))))
+            (local.set $c10 (v128.load (local.get $bp)))
+            (local.set $c11 (v128.load offset=16 (local.get $bp)))
+            (local.set $bp (select (i32.add (local.get $bp) (local.get $cRow)) (local.get $bp) (i32.gt_u (local.get $rows) (i32.const 2))))
+            (local.set $c20 (v128.load (local.get $bp)))
+            (local.set $c21 (v128.load offset=16 (local.get $bp)))
+            (local.set $bp (select (i32.add (local.get $bp) (local.get $cRow)) (local.get $bp) (i32.gt_u (local.get $rows) (i32.const 3))))
+            (local.set $c30 (v128.load (local.get $bp)))
+            (local.set $c31 (v128.load offset=16 (local.get $bp))))
           (else
-            (local.set $c00 (local.get $zero))
-            (local.set $c01 (local.get $zero))))
-        (local.set $c10 (local.get $c00)) (local.set $c11 (local.get $c01))
-        (local.set $c20 (local.get $c00)) (local.set $c21 (local.get $c01))
-        (local.set $c30 (local.get $c00)) (local.set $c31 (local.get $c01))
+            (if (local.get $bias)
+              (then
+                (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2)))))
+                (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2))))))
+              (else
+                (local.set $c00 (local.get $zero))
+                (local.set $c01 (local.get $zero))))
+            (local.set $c10 (local.get $c00)) (local.set $c11 (local.get $c01))
+            (local.set $c20 (local.get $c00)) (local.set $c21 (local.get $c01))
+            (local.set $c30 (local.get $c00)) (local.set $c31 (local.get $c01))))
         (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $q) (i32.const 2))))
         (local.set $t (i32.const 0))
         (block $doneT (loop $loopT
@@ -350,8 +369,6 @@
             (local.set $c21 (f32x4.max (local.get $c21) (local.get $zero)))
             (local.set $c30 (f32x4.max (local.get $c30) (local.get $zero)))
             (local.set $c31 (f32x4.max (local.get $c31) (local.get $zero)))))
-        (local.set $cp
-          (i32.add (local.get $c) (i32.add (i32.mul (local.get $r) (local.get $cRow)) (i32.shl (local.get $q) (i32.const 2)))))
         (v128.store (local.get $cp) (local.get $c00))
         (v128.store offset=16 (local.get $cp) (local.get $c01))
         (if (i32.gt_u (local.get $rows) (i32.const 1))
@@ -380,9 +397,15 @@
       (local.set $r (i32.const 0))
       (block $doneTailR (loop $loopTailR
         (br_if $doneTailR (i32.ge_u (local.get $r) (local.get $m)))
-        (local.set $sum (if (result f32) (local.get $bias)
-          (then (f32.load (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2)))))
-          (else (f32.const 0))))
+        (local.set $cp
+          (i32.add (local.get $c) (i32.add (i32.mul (local.get $r) (local.get $cRow)) (i32.shl (local.get $q) (i32.const 2)))))
+        (local.set $sum
+          (if (result f32) (local.get $accumulate)
+            (then (f32.load (local.get $cp)))
+            (else
+              (if (result f32) (local.get $bias)
+                (then (f32.load (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2)))))
+                (else (f32.const 0))))))
         (local.set $a0 (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $aRow))))
         (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $q) (i32.const 2))))
         (local.set $t (i32.const 0))
@@ -395,9 +418,7 @@
           (br $loopT1)))
         (if (i32.and (local.get $relu) (i32.eqz (f32.gt (local.get $sum) (f32.const 0))))
           (then (local.set $sum (f32.const 0))))
-        (f32.store
-          (i32.add (local.get $c) (i32.add (i32.mul (local.get $r) (local.get $cRow)) (i32.shl (local.get $q) (i32.const 2))))
-          (local.get $sum))
+        (f32.store (local.get $cp) (local.get $sum))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $loopTailR)))
       (local.set $q (i32.add (local.get $q) (i32.const 1)))
@@ -451,24 +472,27 @@
       (br $loopImg)))
   )
 
-  ;; Back through the max-pool above and the relu before it, for every channel of every window: dy goes to the
-  ;; window's first maximum in row-major order (the cpu backend's rule) unless that maximum is not positive (the
-  ;; relu passes nothing there), into dz, whose untouched entries the caller has zeroed; bias[ch] receives the
-  ;; sum over all windows. x: the relu output [n, h, w, c] (contiguous); pooled: as maxPool2x2 wrote it (yRow,
-  ;; yImage strides); dy[img, f] at dy + img·dyImage + f·dyStep with f = (row·w/2 + col)·c + ch, so a transposed dy
-  ;; ([f, n], a dense layer's dxᵀ) needs no copy; dz[img, i, j, ch] with dzRow and dzImage strides.
+  ;; Back through the max-pool above and the relu before it, four channels at a time (c a multiple of 4): dy goes to
+  ;; each window's first maximum in row-major order (the cpu backend's rule) unless that maximum is not positive
+  ;; (the relu passes nothing there); the window's other positions get 0, so only rows and columns outside every
+  ;; window (an odd h or w) need zeroing beforehand; bias[ch] receives the sum over all windows. x: the relu output
+  ;; [n, h, w, c] (contiguous); pooled: as maxPool2x2 wrote it (pRow, pImage strides); dy[img, f] at dy + img·dyImage
+  ;; + f·dyStep with f = (row·w/2 + col)·c + ch, so a transposed dy ([f, n], a dense layer's dxᵀ) needs no copy;
+  ;; dz[img, i, j, ch] with dzRow and dzImage strides.
   (func (export "poolReluBackward")
     (param $x i32) (param $pooled i32) (param $pRow i32) (param $pImage i32)
     (param $dy i32) (param $dyImage i32) (param $dyStep i32)
     (param $dz i32) (param $dzRow i32) (param $dzImage i32) (param $bias i32)
     (param $n i32) (param $h i32) (param $w i32) (param $c i32)
     (local $img i32) (local $r i32) (local $col i32) (local $ch i32) (local $outH i32) (local $outW i32)
-    (local $pixel i32) (local $rowBytes i32) (local $xp i32) (local $pp i32) (local $dyp i32) (local $dzp i32)
-    (local $at i32) (local $dzAt i32) (local $max f32) (local $grad f32) (local $biasAt i32)
+    (local $pixel i32) (local $rowBytes i32) (local $xp i32) (local $pp i32) (local $dyp i32) (local $dzp i32) (local $dyStep4 i32)
+    (local $max v128) (local $g v128) (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $taken v128) (local $zero v128)
     (local.set $outH (i32.shr_u (local.get $h) (i32.const 1)))
     (local.set $outW (i32.shr_u (local.get $w) (i32.const 1)))
     (local.set $pixel (i32.shl (local.get $c) (i32.const 2)))
     (local.set $rowBytes (i32.mul (local.get $w) (local.get $pixel)))
+    (local.set $dyStep4 (i32.shl (local.get $dyStep) (i32.const 2)))
+    (local.set $zero (v128.const i32x4 0 0 0 0))
     (memory.fill (local.get $bias) (i32.const 0) (local.get $pixel))
     (local.set $img (i32.const 0))
     (block $doneImg (loop $loopImg
@@ -495,25 +519,34 @@
           (local.set $ch (i32.const 0))
           (block $doneCh (loop $loopCh
             (br_if $doneCh (i32.ge_u (local.get $ch) (local.get $pixel)))
-            (local.set $max (f32.load (i32.add (local.get $pp) (local.get $ch))))
-            (if (f32.gt (local.get $max) (f32.const 0))
-              (then
-                (local.set $grad (f32.load (local.get $dyp)))
-                (local.set $at (i32.add (local.get $xp) (local.get $ch)))
-                (local.set $dzAt (i32.add (local.get $dzp) (local.get $ch)))
-                (if (f32.ne (f32.load (local.get $at)) (local.get $max))
-                  (then
-                    (if (f32.eq (f32.load (i32.add (local.get $at) (local.get $pixel))) (local.get $max))
-                      (then (local.set $dzAt (i32.add (local.get $dzAt) (local.get $pixel))))
-                      (else
-                        (if (f32.eq (f32.load (i32.add (local.get $at) (local.get $rowBytes))) (local.get $max))
-                          (then (local.set $dzAt (i32.add (local.get $dzAt) (local.get $dzRow))))
-                          (else (local.set $dzAt (i32.add (local.get $dzAt) (i32.add (local.get $dzRow) (local.get $pixel))))))))))
-                (f32.store (local.get $dzAt) (local.get $grad))
-                (local.set $biasAt (i32.add (local.get $bias) (local.get $ch)))
-                (f32.store (local.get $biasAt) (f32.add (f32.load (local.get $biasAt)) (local.get $grad)))))
-            (local.set $dyp (i32.add (local.get $dyp) (local.get $dyStep)))
-            (local.set $ch (i32.add (local.get $ch) (i32.const 4)))
+            (local.set $max (v128.load (i32.add (local.get $pp) (local.get $ch))))
+            (local.set $g
+              (if (result v128) (i32.eq (local.get $dyStep) (i32.const 4))
+                (then (v128.load (local.get $dyp)))
+                (else
+                  (v128.load32_lane 3 (i32.add (local.get $dyp) (i32.mul (local.get $dyStep) (i32.const 3)))
+                    (v128.load32_lane 2 (i32.add (local.get $dyp) (i32.shl (local.get $dyStep) (i32.const 1)))
+                      (v128.load32_lane 1 (i32.add (local.get $dyp) (local.get $dyStep))
+                        (v128.load32_zero (local.get $dyp))))))))
+            (local.set $g (v128.and (local.get $g) (f32x4.gt (local.get $max) (local.get $zero))))
+            (local.set $m0 (f32x4.eq (v128.load (i32.add (local.get $xp) (local.get $ch))) (local.get $max)))
+            (local.set $m1
+              (v128.andnot (f32x4.eq (v128.load (i32.add (i32.add (local.get $xp) (local.get $pixel)) (local.get $ch))) (local.get $max))
+                           (local.get $m0)))
+            (local.set $taken (v128.or (local.get $m0) (local.get $m1)))
+            (local.set $m2
+              (v128.andnot (f32x4.eq (v128.load (i32.add (i32.add (local.get $xp) (local.get $rowBytes)) (local.get $ch))) (local.get $max))
+                           (local.get $taken)))
+            (local.set $taken (v128.or (local.get $taken) (local.get $m2)))
+            (v128.store (i32.add (local.get $dzp) (local.get $ch)) (v128.and (local.get $g) (local.get $m0)))
+            (v128.store (i32.add (i32.add (local.get $dzp) (local.get $pixel)) (local.get $ch)) (v128.and (local.get $g) (local.get $m1)))
+            (v128.store (i32.add (i32.add (local.get $dzp) (local.get $dzRow)) (local.get $ch)) (v128.and (local.get $g) (local.get $m2)))
+            (v128.store (i32.add (i32.add (i32.add (local.get $dzp) (local.get $dzRow)) (local.get $pixel)) (local.get $ch))
+              (v128.andnot (local.get $g) (local.get $taken)))
+            (v128.store (i32.add (local.get $bias) (local.get $ch))
+              (f32x4.add (v128.load (i32.add (local.get $bias) (local.get $ch))) (local.get $g)))
+            (local.set $dyp (i32.add (local.get $dyp) (local.get $dyStep4)))
+            (local.set $ch (i32.add (local.get $ch) (i32.const 16)))
             (br $loopCh)))
           (local.set $col (i32.add (local.get $col) (i32.const 1)))
           (br $loopCol)))
