@@ -102,6 +102,7 @@ const CONV_SHAPES = [
   [3, 5, 7, 3, 8, 3],
   [1, 1, 1, 1, 8, 1],
   [2, 6, 9, 5, 24, 4],
+  [2, 3, 2, 8, 16, 3],
 ] as const;
 
 describe.each(builds)('conv.wat, %s build', (build) => {
@@ -136,7 +137,10 @@ describe.each(builds)('conv.wat, %s build', (build) => {
       const y = heap.put(new Float32Array(n * yRows * yCols * o).fill(7));
       const yRow = yCols * o * 4;
       const yImage = yRows * yRow;
-      kernels(build).conv2d(heap.put(xp), wp * c * 4, hp * wp * c * 4, heap.put(filter), heap.put(bias), y + yRow + o * 4, yRow, yImage, n, h, w, c, o, k, 1);
+      // the filter packed in panels of 8 outputs, as the fused step hands it over
+      const packed = heap.put(new Float32Array(filter.length));
+      kernels(build).packPanels(heap.put(filter), packed, k * k * c, o);
+      kernels(build).conv2d(heap.put(xp), wp * c * 4, hp * wp * c * 4, packed, 32, k * k * c * 32, heap.put(bias), y + yRow + o * 4, yRow, yImage, n, h, w, c, o, k, 1);
       const all = heap.read(y, n * yRows * yCols * o);
       const inner = new Float32Array(n * h * w * o);
       for (let img = 0; img < n; img++)
@@ -151,7 +155,7 @@ describe.each(builds)('conv.wat, %s build', (build) => {
     expectClose(actual, expected);
   });
 
-  it('conv2d without bias or relu keeps negative outputs', () => {
+  it('conv2d without bias or relu keeps negative outputs, reading an unpacked filter', () => {
     const [n, h, w, c, o, k] = [1, 4, 5, 2, 8, 3];
     const xp = padded(randomValues(n * h * w * c, 1), n, h, w, c, 1);
     const filter = randomValues(k * k * c * o, 2);
@@ -165,7 +169,8 @@ describe.each(builds)('conv.wat, %s build', (build) => {
         }
     const actual = withHeap((heap) => {
       const y = heap.put(new Float32Array(n * h * w * o));
-      kernels(build).conv2d(heap.put(xp), (w + 2) * c * 4, 0, heap.put(filter), 0, y, w * o * 4, 0, n, h, w, c, o, k, 0);
+      // the filter as tfjs stores it, [k, k, c, o]
+      kernels(build).conv2d(heap.put(xp), (w + 2) * c * 4, 0, heap.put(filter), o * 4, 32, 0, y, w * o * 4, 0, n, h, w, c, o, k, 0);
       return heap.read(y, n * h * w * o);
     });
     expect(actual.some((v) => v < 0)).toBe(true);

@@ -13,6 +13,8 @@ import { CONV_CHANNEL_BLOCK, type ConvKernels } from './simd/conv.js';
  */
 
 const FLOAT = 4;
+/** a filter row of a panel of 8 outputs, in bytes (simd/conv.wat's packPanels) */
+const PANEL_ROW = CONV_CHANNEL_BLOCK * FLOAT;
 /** A dense forward pass whose weights exceed this goes in slices (see denseForward). */
 const DENSE_SLICE_BYTES = 512 * 1024;
 const DENSE_SLICE_INPUTS = 256;
@@ -114,12 +116,16 @@ export class FmaPasses {
           const output = this.dense(out, images.height, images.width, layer.filters);
           const pad = padBefore(layer.kernelSize);
           const origin = images.origin - pad * images.row - pad * images.channels * FLOAT;
-          this.time(`conv ${i} forward`, () =>
+          const rows = layer.kernelSize * layer.kernelSize * images.channels;
+          const panels = this.heap.alloc([rows * layer.filters]);
+          owned.push(panels);
+          this.time(`conv ${i} forward`, () => {
+            this.kernels.packPanels(this.offset(params[layer.kernel]!), this.offset(panels), rows, layer.filters);
             this.kernels.conv2d(
-              origin, images.row, images.image, this.offset(params[layer.kernel]!), this.offset(params[layer.bias]!),
+              origin, images.row, images.image, this.offset(panels), PANEL_ROW, rows * PANEL_ROW, this.offset(params[layer.bias]!),
               output.origin, output.row, output.image, count, images.height, images.width, images.channels, layer.filters, layer.kernelSize, 1,
-            ),
-          );
+            );
+          });
           saved.push({ kind: 'conv', input: images, output });
           x = output;
           break;
@@ -295,17 +301,20 @@ export class FmaPasses {
     );
     if (isFirst) return undefined;
 
-    // dx = dz ⋆ rot180(W) with in/out channels swapped: [k, k, O, C].
-    const rotated = this.heap.alloc([k, k, filters, inChannels]);
+    // dx = dz ⋆ rot180(W) with in/out channels swapped ([k, k, O, C]), written straight into panels of 8 of the C
+    // outputs ([C/8, k·k·O, 8]).
+    const rows = k * k * filters;
+    const rotated = this.heap.alloc([rows * inChannels]);
     owned.push(rotated);
     {
       const w = this.heap.view(params[conv.kernel]!);
       const r = this.heap.view(rotated);
+      const block = CONV_CHANNEL_BLOCK;
       for (let tap = 0; tap < k * k; tap++) {
         const source = (k * k - 1 - tap) * inChannels * filters;
-        const target = tap * filters * inChannels;
         for (let c = 0; c < inChannels; c++) {
-          for (let o = 0; o < filters; o++) r[target + o * inChannels + c] = w[source + c * filters + o]!;
+          const target = (Math.floor(c / block) * rows + tap * filters) * block + (c % block);
+          for (let o = 0; o < filters; o++) r[target + o * block] = w[source + c * filters + o]!;
         }
       }
     }
@@ -314,7 +323,7 @@ export class FmaPasses {
     const origin = dz.origin - (k - 1 - pad) * dz.row - (k - 1 - pad) * filters * FLOAT;
     this.time(`conv ${index} input gradient`, () =>
       this.kernels.conv2d(
-        origin, dz.row, dz.image, this.offset(rotated), 0, this.offset(dx), width * inChannels * FLOAT, height * width * inChannels * FLOAT,
+        origin, dz.row, dz.image, this.offset(rotated), PANEL_ROW, rows * PANEL_ROW, 0, this.offset(dx), width * inChannels * FLOAT, height * width * inChannels * FLOAT,
         count, height, width, filters, inChannels, k, 0,
       ),
     );

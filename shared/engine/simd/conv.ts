@@ -11,9 +11,11 @@ export interface ConvKernels {
   /** 'fma': relaxed SIMD's fused multiply-add; 'mul-add': the same kernels with a multiply and an add */
   readonly madd: MaddBuild;
   conv2d(
-    x: number, xRow: number, xImage: number, w: number, bias: number, y: number, yRow: number, yImage: number,
+    x: number, xRow: number, xImage: number, w: number, wRow: number, wBlock: number, bias: number, y: number, yRow: number, yImage: number,
     n: number, h: number, width: number, c: number, o: number, k: number, relu: number,
   ): void;
+  /** [rows, o] → [o/8, rows, 8] */
+  packPanels(src: number, dst: number, rows: number, o: number): void;
   conv2dFilterGrad(
     x: number, xRow: number, xImage: number, dz: number, dzRow: number, dzImage: number, dw: number,
     n: number, h: number, width: number, c: number, o: number, k: number,
@@ -92,7 +94,7 @@ export function convKernels(backend: BackendWasm, madd: MaddBuild): ConvKernels 
   return builds.get(madd) ?? undefined;
 }
 
-const EXPORTS = ['conv2d', 'conv2dFilterGrad', 'gemm', 'maxPool2x2', 'poolReluBackward'] as const;
+const EXPORTS = ['conv2d', 'packPanels', 'conv2dFilterGrad', 'gemm', 'maxPool2x2', 'poolReluBackward'] as const;
 
 function instantiate(backend: BackendWasm, madd: MaddBuild): ConvKernels | undefined {
   const memory = tfjsMemory(backend);

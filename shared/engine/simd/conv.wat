@@ -9,182 +9,211 @@
 (module
   (import "env" "memory" (memory 0))
 
-  ;; 'valid' correlation of zero-padded NHWC images with a [k, k, c, o] filter, stride 1:
-  ;;   y[img, i, j, q] = act(bias[q] + Σ_{a<k} Σ_{t<k·c} x[img, i + a, j·c + t] · w[a, t, q])
-  ;; where x[img, r, ·] is padded row r read as k·c consecutive floats from pixel j on (pixel j + t/c, channel t%c),
-  ;; and w[a, t, ·] the filter row (kh = a, kw = t/c, channel t%c). `x` points at padded pixel (0, 0) of image 0;
-  ;; `y` at output pixel (0, 0) of image 0 (it may sit inside a padded buffer: its row and image strides are given,
-  ;; pixels are o floats apart). `bias` 0: none. `relu` ≠ 0: max(·, 0). `o` a multiple of 8. The input gradient of a
+  ;; 'valid' correlation of zero-padded NHWC images with a filter, stride 1:
+  ;;   y[img, i, j, q] = act(bias[q] + Σ_{a<k} Σ_{t<k·c} x[img, i + a, j·c + t] · w[a·k·c + t, q])
+  ;; where x[img, r, ·] is padded row r read as floats from pixel 0 (so j·c + t is pixel j + t/c, channel t%c) and
+  ;; w row a·k·c + t the filter's (kh = a, kw = t/c, channel t%c). Filter row u, outputs q .. q + 8 are at
+  ;; w + (q/8)·wBlock + u·wRow: [k, k, c, o] as tfjs stores it is wRow = 4o, wBlock = 32; packed in panels of 8
+  ;; outputs ([o/8, k·k·c, 8], packPanels) wRow = 32, wBlock = 4·8·k·k·c, each panel contiguous and cached while
+  ;; it serves every pixel of the batch. `x` points at padded pixel (0, 0) of image 0, `y` at output pixel (0, 0)
+  ;; of image 0 (it may sit inside a padded buffer); rows and images are xRow/xImage and yRow/yImage bytes apart,
+  ;; pixels c and o floats. `bias` 0: none. `relu` ≠ 0: max(·, 0). `o` a multiple of 8. The input gradient of a
   ;; conv is this kernel too: dz padded, the filter rotated by 180° with its channels swapped, no bias.
+  ;; Pixels go in blocks of 4 taken in row-major order across row ends (a 14-pixel row leaves no remainder to do one
+  ;; pixel at a time); a last, partial block recomputes the last pixel in place of the missing ones.
   (func (export "conv2d")
     (param $x i32) (param $xRow i32) (param $xImage i32)
-    (param $w i32) (param $bias i32)
+    (param $w i32) (param $wRow i32) (param $wBlock i32) (param $bias i32)
     (param $y i32) (param $yRow i32) (param $yImage i32)
     (param $n i32) (param $h i32) (param $width i32) (param $c i32) (param $o i32) (param $k i32) (param $relu i32)
-    (local $img i32) (local $i i32) (local $j i32) (local $q i32) (local $a i32)
-    (local $pixel i32) (local $pixel2 i32) (local $pixel3 i32) (local $wRow i32) (local $wTap i32) (local $tapBytes i32)
-    (local $xRowStart i32) (local $xp i32) (local $xEnd i32) (local $wp i32) (local $yp i32) (local $yPixel i32)
-    (local $width4 i32)
-    (local $b0 v128) (local $b1 v128) (local $s v128) (local $zero v128)
+    (local $q i32) (local $img i32) (local $p i32) (local $pi i32) (local $pj i32) (local $pr i32) (local $ri i32) (local $rj i32)
+    (local $hw i32) (local $a i32) (local $pixel i32) (local $yPixel i32) (local $tapBytes i32)
+    (local $xImg i32) (local $yImg i32) (local $wq i32) (local $wp i32) (local $end i32)
+    (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $y0 i32) (local $y1 i32) (local $y2 i32) (local $y3 i32)
+    (local $t0 i32) (local $t1 i32) (local $t2 i32) (local $t3 i32)
+    (local $b0 v128) (local $b1 v128) (local $s v128) (local $bias0 v128) (local $bias1 v128) (local $floor v128)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local.set $pixel (i32.shl (local.get $c) (i32.const 2)))
-    (local.set $pixel2 (i32.shl (local.get $pixel) (i32.const 1)))
-    (local.set $pixel3 (i32.add (local.get $pixel2) (local.get $pixel)))
-    (local.set $wRow (i32.shl (local.get $o) (i32.const 2)))
-    (local.set $tapBytes (i32.mul (local.get $k) (local.get $pixel)))
-    (local.set $wTap (i32.mul (local.get $tapBytes) (local.get $o)))
     (local.set $yPixel (i32.shl (local.get $o) (i32.const 2)))
-    (local.set $width4 (i32.and (local.get $width) (i32.const -4)))
-    (local.set $zero (v128.const i32x4 0 0 0 0))
-    (local.set $img (i32.const 0))
-    (block $doneImg (loop $loopImg
-      (br_if $doneImg (i32.ge_u (local.get $img) (local.get $n)))
-      (local.set $i (i32.const 0))
-      (block $doneI (loop $loopI
-        (br_if $doneI (i32.ge_u (local.get $i) (local.get $h)))
-        (local.set $xRowStart
-          (i32.add (local.get $x)
-            (i32.add (i32.mul (local.get $img) (local.get $xImage)) (i32.mul (local.get $i) (local.get $xRow)))))
-        (local.set $q (i32.const 0))
-        (block $doneQ (loop $loopQ
-          (br_if $doneQ (i32.ge_u (local.get $q) (local.get $o)))
-          ;; four pixels at a time
-          (local.set $j (i32.const 0))
-          (block $doneJ (loop $loopJ
-            (br_if $doneJ (i32.ge_u (local.get $j) (local.get $width4)))
-            (if (local.get $bias)
-              (then
-                (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2)))))
-                (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2))))))
-              (else
-                (local.set $c00 (local.get $zero))
-                (local.set $c01 (local.get $zero))))
-            (local.set $c10 (local.get $c00)) (local.set $c11 (local.get $c01))
-            (local.set $c20 (local.get $c00)) (local.set $c21 (local.get $c01))
-            (local.set $c30 (local.get $c00)) (local.set $c31 (local.get $c01))
-            (local.set $a (i32.const 0))
-            (block $doneA (loop $loopA
-              (br_if $doneA (i32.ge_u (local.get $a) (local.get $k)))
-              (local.set $xp
-                (i32.add (i32.add (local.get $xRowStart) (i32.mul (local.get $a) (local.get $xRow)))
-                         (i32.mul (local.get $j) (local.get $pixel))))
-              (local.set $xEnd (i32.add (local.get $xp) (local.get $tapBytes)))
-              (local.set $wp
-                (i32.add (i32.add (local.get $w) (i32.mul (local.get $a) (local.get $wTap))) (i32.shl (local.get $q) (i32.const 2))))
-              (loop $loopT
-                (local.set $b0 (v128.load (local.get $wp)))
-                (local.set $b1 (v128.load offset=16 (local.get $wp)))
-                (local.set $s (v128.load32_splat (local.get $xp)))
+    (local.set $tapBytes (i32.mul (local.get $k) (local.get $pixel)))
+    (local.set $hw (i32.mul (local.get $h) (local.get $width)))
+    ;; max(·, −∞) leaves every value (NaN included) as it is
+    (local.set $floor
+      (if (result v128) (local.get $relu)
+        (then (v128.const i32x4 0 0 0 0))
+        (else (v128.const f32x4 -inf -inf -inf -inf))))
+    (local.set $q (i32.const 0))
+    (block $doneQ (loop $loopQ
+      (br_if $doneQ (i32.ge_u (local.get $q) (local.get $o)))
+      (local.set $wq (i32.add (local.get $w) (i32.mul (i32.shr_u (local.get $q) (i32.const 3)) (local.get $wBlock))))
+      (if (local.get $bias)
+        (then
+          (local.set $bias0 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2)))))
+          (local.set $bias1 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2))))))
+        (else
+          (local.set $bias0 (v128.const i32x4 0 0 0 0))
+          (local.set $bias1 (v128.const i32x4 0 0 0 0))))
+      (local.set $img (i32.const 0))
+      (block $doneImg (loop $loopImg
+        (br_if $doneImg (i32.ge_u (local.get $img) (local.get $n)))
+        (local.set $xImg (i32.add (local.get $x) (i32.mul (local.get $img) (local.get $xImage))))
+        (local.set $yImg (i32.add (i32.add (local.get $y) (i32.mul (local.get $img) (local.get $yImage))) (i32.shl (local.get $q) (i32.const 2))))
+        ;; block of pixels p .. p + 3; pixel p is (pi, pj)
+        (local.set $p (i32.const 0))
+        (local.set $pi (i32.const 0))
+        (local.set $pj (i32.const 0))
+        (block $doneP (loop $loopP
+          (br_if $doneP (i32.ge_u (local.get $p) (local.get $hw)))
+          (local.set $x0 (i32.add (local.get $xImg) (i32.add (i32.mul (local.get $pi) (local.get $xRow)) (i32.mul (local.get $pj) (local.get $pixel)))))
+          (local.set $y0 (i32.add (local.get $yImg) (i32.add (i32.mul (local.get $pi) (local.get $yRow)) (i32.mul (local.get $pj) (local.get $yPixel)))))
+          (if (i32.lt_u (i32.add (local.get $pj) (i32.const 1)) (local.get $width))
+            (then
+              (local.set $x1 (i32.add (local.get $x0) (i32.mul (local.get $pixel) (i32.const 1))))
+              (local.set $y1 (i32.add (local.get $y0) (i32.mul (local.get $yPixel) (i32.const 1)))))
+            (else
+              ;; past the row's end: pixel p + 1 of the image (the last one for a last, partial block)
+              (local.set $pr (select (i32.add (local.get $p) (i32.const 1)) (i32.sub (local.get $hw) (i32.const 1))
+                                     (i32.lt_u (i32.add (local.get $p) (i32.const 1)) (local.get $hw))))
+              (local.set $ri (i32.div_u (local.get $pr) (local.get $width)))
+              (local.set $rj (i32.sub (local.get $pr) (i32.mul (local.get $ri) (local.get $width))))
+              (local.set $x1 (i32.add (local.get $xImg) (i32.add (i32.mul (local.get $ri) (local.get $xRow)) (i32.mul (local.get $rj) (local.get $pixel)))))
+              (local.set $y1 (i32.add (local.get $yImg) (i32.add (i32.mul (local.get $ri) (local.get $yRow)) (i32.mul (local.get $rj) (local.get $yPixel)))))))
+          (if (i32.lt_u (i32.add (local.get $pj) (i32.const 2)) (local.get $width))
+            (then
+              (local.set $x2 (i32.add (local.get $x0) (i32.mul (local.get $pixel) (i32.const 2))))
+              (local.set $y2 (i32.add (local.get $y0) (i32.mul (local.get $yPixel) (i32.const 2)))))
+            (else
+              ;; past the row's end: pixel p + 2 of the image (the last one for a last, partial block)
+              (local.set $pr (select (i32.add (local.get $p) (i32.const 2)) (i32.sub (local.get $hw) (i32.const 1))
+                                     (i32.lt_u (i32.add (local.get $p) (i32.const 2)) (local.get $hw))))
+              (local.set $ri (i32.div_u (local.get $pr) (local.get $width)))
+              (local.set $rj (i32.sub (local.get $pr) (i32.mul (local.get $ri) (local.get $width))))
+              (local.set $x2 (i32.add (local.get $xImg) (i32.add (i32.mul (local.get $ri) (local.get $xRow)) (i32.mul (local.get $rj) (local.get $pixel)))))
+              (local.set $y2 (i32.add (local.get $yImg) (i32.add (i32.mul (local.get $ri) (local.get $yRow)) (i32.mul (local.get $rj) (local.get $yPixel)))))))
+          (if (i32.lt_u (i32.add (local.get $pj) (i32.const 3)) (local.get $width))
+            (then
+              (local.set $x3 (i32.add (local.get $x0) (i32.mul (local.get $pixel) (i32.const 3))))
+              (local.set $y3 (i32.add (local.get $y0) (i32.mul (local.get $yPixel) (i32.const 3)))))
+            (else
+              ;; past the row's end: pixel p + 3 of the image (the last one for a last, partial block)
+              (local.set $pr (select (i32.add (local.get $p) (i32.const 3)) (i32.sub (local.get $hw) (i32.const 1))
+                                     (i32.lt_u (i32.add (local.get $p) (i32.const 3)) (local.get $hw))))
+              (local.set $ri (i32.div_u (local.get $pr) (local.get $width)))
+              (local.set $rj (i32.sub (local.get $pr) (i32.mul (local.get $ri) (local.get $width))))
+              (local.set $x3 (i32.add (local.get $xImg) (i32.add (i32.mul (local.get $ri) (local.get $xRow)) (i32.mul (local.get $rj) (local.get $pixel)))))
+              (local.set $y3 (i32.add (local.get $yImg) (i32.add (i32.mul (local.get $ri) (local.get $yRow)) (i32.mul (local.get $rj) (local.get $yPixel)))))))
+          (local.set $c00 (local.get $bias0)) (local.set $c01 (local.get $bias1))
+          (local.set $c10 (local.get $bias0)) (local.set $c11 (local.get $bias1))
+          (local.set $c20 (local.get $bias0)) (local.set $c21 (local.get $bias1))
+          (local.set $c30 (local.get $bias0)) (local.set $c31 (local.get $bias1))
+          (local.set $wp (local.get $wq))
+          (local.set $a (i32.const 0))
+          (block $doneA (loop $loopA
+            (br_if $doneA (i32.ge_u (local.get $a) (local.get $k)))
+            ;; padded row i + a of each pixel's window: k·c consecutive floats from the pixel on
+            (local.set $t0 (local.get $x0))
+            (local.set $t1 (local.get $x1))
+            (local.set $t2 (local.get $x2))
+            (local.set $t3 (local.get $x3))
+            (local.set $end (i32.add (local.get $x0) (local.get $tapBytes)))
+            (loop $loopT
+              (local.set $b0 (v128.load (local.get $wp)))
+              (local.set $b1 (v128.load offset=16 (local.get $wp)))
+                (local.set $s (v128.load32_splat (local.get $t0)))
                 (local.set $c00 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c00)))
                 (local.set $c01 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c01)))
-                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $pixel))))
+                (local.set $s (v128.load32_splat (local.get $t1)))
                 (local.set $c10 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c10)))
                 (local.set $c11 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c11)))
-                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $pixel2))))
+                (local.set $s (v128.load32_splat (local.get $t2)))
                 (local.set $c20 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c20)))
                 (local.set $c21 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c21)))
-                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $pixel3))))
+                (local.set $s (v128.load32_splat (local.get $t3)))
                 (local.set $c30 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c30)))
                 (local.set $c31 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c31)))
-                (local.set $wp (i32.add (local.get $wp) (local.get $wRow)))
-                (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
-                (br_if $loopT (i32.lt_u (local.get $xp) (local.get $xEnd))))
-              (local.set $a (i32.add (local.get $a) (i32.const 1)))
-              (br $loopA)))
-            (if (local.get $relu)
-              (then
-                (local.set $c00 (f32x4.max (local.get $c00) (local.get $zero)))
-                (local.set $c01 (f32x4.max (local.get $c01) (local.get $zero)))
-                (local.set $c10 (f32x4.max (local.get $c10) (local.get $zero)))
-                (local.set $c11 (f32x4.max (local.get $c11) (local.get $zero)))
-                (local.set $c20 (f32x4.max (local.get $c20) (local.get $zero)))
-                (local.set $c21 (f32x4.max (local.get $c21) (local.get $zero)))
-                (local.set $c30 (f32x4.max (local.get $c30) (local.get $zero)))
-                (local.set $c31 (f32x4.max (local.get $c31) (local.get $zero)))))
-            (local.set $yp
-              (i32.add
-                (i32.add (local.get $y) (i32.add (i32.mul (local.get $img) (local.get $yImage)) (i32.mul (local.get $i) (local.get $yRow))))
-                (i32.add (i32.mul (local.get $j) (local.get $yPixel)) (i32.shl (local.get $q) (i32.const 2)))))
-            (v128.store (local.get $yp) (local.get $c00))
-            (v128.store offset=16 (local.get $yp) (local.get $c01))
-            (local.set $yp (i32.add (local.get $yp) (local.get $yPixel)))
-            (v128.store (local.get $yp) (local.get $c10))
-            (v128.store offset=16 (local.get $yp) (local.get $c11))
-            (local.set $yp (i32.add (local.get $yp) (local.get $yPixel)))
-            (v128.store (local.get $yp) (local.get $c20))
-            (v128.store offset=16 (local.get $yp) (local.get $c21))
-            (local.set $yp (i32.add (local.get $yp) (local.get $yPixel)))
-            (v128.store (local.get $yp) (local.get $c30))
-            (v128.store offset=16 (local.get $yp) (local.get $c31))
-            (local.set $j (i32.add (local.get $j) (i32.const 4)))
-            (br $loopJ)))
-          ;; the last width % 4 pixels, one at a time
-          (block $doneTail (loop $loopTail
-            (br_if $doneTail (i32.ge_u (local.get $j) (local.get $width)))
-            (if (local.get $bias)
-              (then
-                (local.set $c00 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2)))))
-                (local.set $c01 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $q) (i32.const 2))))))
-              (else
-                (local.set $c00 (local.get $zero))
-                (local.set $c01 (local.get $zero))))
-            (local.set $a (i32.const 0))
-            (block $doneA1 (loop $loopA1
-              (br_if $doneA1 (i32.ge_u (local.get $a) (local.get $k)))
-              (local.set $xp
-                (i32.add (i32.add (local.get $xRowStart) (i32.mul (local.get $a) (local.get $xRow)))
-                         (i32.mul (local.get $j) (local.get $pixel))))
-              (local.set $xEnd (i32.add (local.get $xp) (local.get $tapBytes)))
-              (local.set $wp
-                (i32.add (i32.add (local.get $w) (i32.mul (local.get $a) (local.get $wTap))) (i32.shl (local.get $q) (i32.const 2))))
-              (loop $loopT1
-                (local.set $s (v128.load32_splat (local.get $xp)))
-                (local.set $c00 (f32x4.relaxed_madd (local.get $s) (v128.load (local.get $wp)) (local.get $c00)))
-                (local.set $c01 (f32x4.relaxed_madd (local.get $s) (v128.load offset=16 (local.get $wp)) (local.get $c01)))
-                (local.set $wp (i32.add (local.get $wp) (local.get $wRow)))
-                (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
-                (br_if $loopT1 (i32.lt_u (local.get $xp) (local.get $xEnd))))
-              (local.set $a (i32.add (local.get $a) (i32.const 1)))
-              (br $loopA1)))
-            (if (local.get $relu)
-              (then
-                (local.set $c00 (f32x4.max (local.get $c00) (local.get $zero)))
-                (local.set $c01 (f32x4.max (local.get $c01) (local.get $zero)))))
-            (local.set $yp
-              (i32.add
-                (i32.add (local.get $y) (i32.add (i32.mul (local.get $img) (local.get $yImage)) (i32.mul (local.get $i) (local.get $yRow))))
-                (i32.add (i32.mul (local.get $j) (local.get $yPixel)) (i32.shl (local.get $q) (i32.const 2)))))
-            (v128.store (local.get $yp) (local.get $c00))
-            (v128.store offset=16 (local.get $yp) (local.get $c01))
-            (local.set $j (i32.add (local.get $j) (i32.const 1)))
-            (br $loopTail)))
-          (local.set $q (i32.add (local.get $q) (i32.const 8)))
-          (br $loopQ)))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $loopI)))
-      (local.set $img (i32.add (local.get $img) (i32.const 1)))
-      (br $loopImg)))
+              (local.set $t0 (i32.add (local.get $t0) (i32.const 4)))
+              (local.set $t1 (i32.add (local.get $t1) (i32.const 4)))
+              (local.set $t2 (i32.add (local.get $t2) (i32.const 4)))
+              (local.set $t3 (i32.add (local.get $t3) (i32.const 4)))
+              (local.set $wp (i32.add (local.get $wp) (local.get $wRow)))
+              (br_if $loopT (i32.lt_u (local.get $t0) (local.get $end))))
+            (local.set $x0 (i32.add (local.get $x0) (local.get $xRow)))
+            (local.set $x1 (i32.add (local.get $x1) (local.get $xRow)))
+            (local.set $x2 (i32.add (local.get $x2) (local.get $xRow)))
+            (local.set $x3 (i32.add (local.get $x3) (local.get $xRow)))
+            (local.set $a (i32.add (local.get $a) (i32.const 1)))
+            (br $loopA)))
+          (v128.store (local.get $y0) (f32x4.max (local.get $c00) (local.get $floor)))
+            (v128.store offset=16 (local.get $y0) (f32x4.max (local.get $c01) (local.get $floor)))
+          (if (i32.lt_u (i32.add (local.get $p) (i32.const 1)) (local.get $hw))
+            (then
+              (v128.store (local.get $y1) (f32x4.max (local.get $c10) (local.get $floor)))
+            (v128.store offset=16 (local.get $y1) (f32x4.max (local.get $c11) (local.get $floor)))))
+          (if (i32.lt_u (i32.add (local.get $p) (i32.const 2)) (local.get $hw))
+            (then
+              (v128.store (local.get $y2) (f32x4.max (local.get $c20) (local.get $floor)))
+            (v128.store offset=16 (local.get $y2) (f32x4.max (local.get $c21) (local.get $floor)))))
+          (if (i32.lt_u (i32.add (local.get $p) (i32.const 3)) (local.get $hw))
+            (then
+              (v128.store (local.get $y3) (f32x4.max (local.get $c30) (local.get $floor)))
+            (v128.store offset=16 (local.get $y3) (f32x4.max (local.get $c31) (local.get $floor)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (local.set $pj (i32.add (local.get $pj) (i32.const 4)))
+          (block $inRow (loop $nextRow
+            (br_if $inRow (i32.lt_u (local.get $pj) (local.get $width)))
+            (local.set $pj (i32.sub (local.get $pj) (local.get $width)))
+            (local.set $pi (i32.add (local.get $pi) (i32.const 1)))
+            (br $nextRow)))
+          (br $loopP)))
+        (local.set $img (i32.add (local.get $img) (i32.const 1)))
+        (br $loopImg)))
+      (local.set $q (i32.add (local.get $q) (i32.const 8)))
+      (br $loopQ)))
   )
 
-  ;; Filter gradient of the conv above, added to what `dw` holds (zero it first):
-  ;;   dw[a, t, q] += Σ_{img, i, j} x[img, i + a, j·c + t] · dz[img, i, j, q]     a < k, t < k·c, q < o
-  ;; x as in conv2d (padded, row and image strides given); dz with its own strides (pixels o floats apart), so it may
-  ;; sit inside a padded buffer; dw is [k, k, c, o]. Rows t come in blocks of 4; a last, partial block (k·c not a
-  ;; multiple of 4, e.g. one input channel) reads a valid row in place of the missing ones and stores only the real
-  ;; ones. Image by image, so the image's x and dz stay in cache for every block of the filter.
+  ;; Copies a [rows, o] matrix (o a multiple of 8) into panels of 8 columns, [o/8, rows, 8]: the filter layout
+  ;; conv2d reads fastest (wRow = 32, wBlock = 32·rows).
+  (func (export "packPanels") (param $src i32) (param $dst i32) (param $rows i32) (param $o i32)
+    (local $q i32) (local $sp i32) (local $end i32) (local $rowBytes i32)
+    (local.set $rowBytes (i32.shl (local.get $o) (i32.const 2)))
+    (local.set $q (i32.const 0))
+    (block $doneQ (loop $loopQ
+      (br_if $doneQ (i32.ge_u (local.get $q) (local.get $o)))
+      (local.set $sp (i32.add (local.get $src) (i32.shl (local.get $q) (i32.const 2))))
+      (local.set $end (i32.add (local.get $sp) (i32.mul (local.get $rows) (local.get $rowBytes))))
+      (block $doneR (loop $loopR
+        (br_if $doneR (i32.ge_u (local.get $sp) (local.get $end)))
+        (v128.store (local.get $dst) (v128.load (local.get $sp)))
+        (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $sp)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+        (local.set $sp (i32.add (local.get $sp) (local.get $rowBytes)))
+        (br $loopR)))
+      (local.set $q (i32.add (local.get $q) (i32.const 8)))
+      (br $loopQ)))
+  )
+
+  ;; Filter gradient of conv2d, added to what `dw` holds (zero it first):
+  ;;   dw[u, q] += Σ_{img, i, j} x[img, i + a, j·c + t] · dz[img, i, j, q]     u = a·k·c + t < k·k·c, q < o
+  ;; x as in conv2d (padded, row and image strides given); dz with its own row and image strides (pixels o floats
+  ;; apart), so it may sit inside a padded buffer; dw is [k, k, c, o]. Image by image, then by blocks of 8 outputs
+  ;; (so the block's dz stays cached), 4 filter rows u at a time, each row a fixed offset into the padded image; a
+  ;; last, partial block reads the last row in place of the missing ones and stores only the real ones (with one
+  ;; input channel a 5×5 filter is 25 rows: 7 blocks, not 5 blocks of 5 rows rounded up to 8).
   (func (export "conv2dFilterGrad")
     (param $x i32) (param $xRow i32) (param $xImage i32)
     (param $dz i32) (param $dzRow i32) (param $dzImage i32)
     (param $dw i32)
     (param $n i32) (param $h i32) (param $width i32) (param $c i32) (param $o i32) (param $k i32)
-    (local $img i32) (local $a i32) (local $t i32) (local $q i32) (local $i i32) (local $j i32)
-    (local $kc i32) (local $pixel i32) (local $dzPixel i32) (local $off1 i32) (local $off2 i32) (local $off3 i32)
-    (local $xp i32) (local $dzp i32) (local $dzEnd i32) (local $out i32) (local $rows i32) (local $xImg i32) (local $dzImg i32)
+    (local $img i32) (local $q i32) (local $u i32) (local $a i32) (local $t i32) (local $ra i32) (local $rt i32) (local $i i32)
+    (local $kc i32) (local $rows i32) (local $pixel i32) (local $dzPixel i32)
+    (local $off0 i32) (local $off1 i32) (local $off2 i32) (local $off3 i32) (local $d1 i32) (local $d2 i32) (local $d3 i32)
+    (local $xp i32) (local $dzp i32) (local $dzEnd i32) (local $out i32) (local $xImg i32) (local $dzImg i32)
     (local $b0 v128) (local $b1 v128) (local $s v128)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local.set $kc (i32.mul (local.get $k) (local.get $c)))
+    (local.set $rows (i32.mul (local.get $k) (local.get $kc)))
     (local.set $pixel (i32.shl (local.get $c) (i32.const 2)))
     (local.set $dzPixel (i32.shl (local.get $o) (i32.const 2)))
     (local.set $img (i32.const 0))
@@ -192,81 +221,126 @@
       (br_if $doneImg (i32.ge_u (local.get $img) (local.get $n)))
       (local.set $xImg (i32.add (local.get $x) (i32.mul (local.get $img) (local.get $xImage))))
       (local.set $dzImg (i32.add (local.get $dz) (i32.mul (local.get $img) (local.get $dzImage))))
-      (local.set $a (i32.const 0))
-      (block $doneA (loop $loopA
-        (br_if $doneA (i32.ge_u (local.get $a) (local.get $k)))
+      (local.set $q (i32.const 0))
+      (block $doneQ (loop $loopQ
+        (br_if $doneQ (i32.ge_u (local.get $q) (local.get $o)))
+        ;; rows u .. u + 3; row u is (a, t)
+        (local.set $u (i32.const 0))
+        (local.set $a (i32.const 0))
         (local.set $t (i32.const 0))
-        (block $doneT (loop $loopT
-          (br_if $doneT (i32.ge_u (local.get $t) (local.get $kc)))
-          ;; rows t .. t + 3, the missing ones of a last block read row kc − 1 instead
-          (local.set $rows (i32.sub (local.get $kc) (local.get $t)))
-          (local.set $off1 (select (i32.const 4) (i32.shl (i32.sub (local.get $rows) (i32.const 1)) (i32.const 2)) (i32.gt_u (local.get $rows) (i32.const 1))))
-          (local.set $off2 (select (i32.const 8) (i32.shl (i32.sub (local.get $rows) (i32.const 1)) (i32.const 2)) (i32.gt_u (local.get $rows) (i32.const 2))))
-          (local.set $off3 (select (i32.const 12) (i32.shl (i32.sub (local.get $rows) (i32.const 1)) (i32.const 2)) (i32.gt_u (local.get $rows) (i32.const 3))))
-          (local.set $q (i32.const 0))
-          (block $doneQ (loop $loopQ
-            (br_if $doneQ (i32.ge_u (local.get $q) (local.get $o)))
-            (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
-            (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
-            (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
-            (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
-            (local.set $i (i32.const 0))
-            (block $doneI (loop $loopI
-              (br_if $doneI (i32.ge_u (local.get $i) (local.get $h)))
-              (local.set $xp
-                (i32.add (local.get $xImg)
-                  (i32.add (i32.mul (i32.add (local.get $i) (local.get $a)) (local.get $xRow)) (i32.shl (local.get $t) (i32.const 2)))))
-              (local.set $dzp
-                (i32.add (local.get $dzImg) (i32.add (i32.mul (local.get $i) (local.get $dzRow)) (i32.shl (local.get $q) (i32.const 2)))))
-              (local.set $dzEnd (i32.add (local.get $dzp) (i32.mul (local.get $width) (local.get $dzPixel))))
-              (loop $loopJ
-                (local.set $b0 (v128.load (local.get $dzp)))
-                (local.set $b1 (v128.load offset=16 (local.get $dzp)))
+        (block $doneU (loop $loopU
+          (br_if $doneU (i32.ge_u (local.get $u) (local.get $rows)))
+            (local.set $ra (local.get $a))
+            (local.set $rt (i32.add (local.get $t) (i32.const 0)))
+            (block $in0 (loop $wrap0
+              (br_if $in0 (i32.lt_u (local.get $rt) (local.get $kc)))
+              (local.set $rt (i32.sub (local.get $rt) (local.get $kc)))
+              (local.set $ra (i32.add (local.get $ra) (i32.const 1)))
+              (br $wrap0)))
+            (if (i32.ge_u (local.get $ra) (local.get $k))
+              (then
+                (local.set $ra (i32.sub (local.get $k) (i32.const 1)))
+                (local.set $rt (i32.sub (local.get $kc) (i32.const 1)))))
+            (local.set $off0 (i32.add (i32.mul (local.get $ra) (local.get $xRow)) (i32.shl (local.get $rt) (i32.const 2))))
+            (local.set $ra (local.get $a))
+            (local.set $rt (i32.add (local.get $t) (i32.const 1)))
+            (block $in1 (loop $wrap1
+              (br_if $in1 (i32.lt_u (local.get $rt) (local.get $kc)))
+              (local.set $rt (i32.sub (local.get $rt) (local.get $kc)))
+              (local.set $ra (i32.add (local.get $ra) (i32.const 1)))
+              (br $wrap1)))
+            (if (i32.ge_u (local.get $ra) (local.get $k))
+              (then
+                (local.set $ra (i32.sub (local.get $k) (i32.const 1)))
+                (local.set $rt (i32.sub (local.get $kc) (i32.const 1)))))
+            (local.set $off1 (i32.add (i32.mul (local.get $ra) (local.get $xRow)) (i32.shl (local.get $rt) (i32.const 2))))
+            (local.set $ra (local.get $a))
+            (local.set $rt (i32.add (local.get $t) (i32.const 2)))
+            (block $in2 (loop $wrap2
+              (br_if $in2 (i32.lt_u (local.get $rt) (local.get $kc)))
+              (local.set $rt (i32.sub (local.get $rt) (local.get $kc)))
+              (local.set $ra (i32.add (local.get $ra) (i32.const 1)))
+              (br $wrap2)))
+            (if (i32.ge_u (local.get $ra) (local.get $k))
+              (then
+                (local.set $ra (i32.sub (local.get $k) (i32.const 1)))
+                (local.set $rt (i32.sub (local.get $kc) (i32.const 1)))))
+            (local.set $off2 (i32.add (i32.mul (local.get $ra) (local.get $xRow)) (i32.shl (local.get $rt) (i32.const 2))))
+            (local.set $ra (local.get $a))
+            (local.set $rt (i32.add (local.get $t) (i32.const 3)))
+            (block $in3 (loop $wrap3
+              (br_if $in3 (i32.lt_u (local.get $rt) (local.get $kc)))
+              (local.set $rt (i32.sub (local.get $rt) (local.get $kc)))
+              (local.set $ra (i32.add (local.get $ra) (i32.const 1)))
+              (br $wrap3)))
+            (if (i32.ge_u (local.get $ra) (local.get $k))
+              (then
+                (local.set $ra (i32.sub (local.get $k) (i32.const 1)))
+                (local.set $rt (i32.sub (local.get $kc) (i32.const 1)))))
+            (local.set $off3 (i32.add (i32.mul (local.get $ra) (local.get $xRow)) (i32.shl (local.get $rt) (i32.const 2))))
+          (local.set $d1 (i32.sub (local.get $off1) (local.get $off0)))
+          (local.set $d2 (i32.sub (local.get $off2) (local.get $off0)))
+          (local.set $d3 (i32.sub (local.get $off3) (local.get $off0)))
+          (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
+          (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
+          (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
+          (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
+          (local.set $i (i32.const 0))
+          (block $doneI (loop $loopI
+            (br_if $doneI (i32.ge_u (local.get $i) (local.get $h)))
+            (local.set $xp (i32.add (i32.add (local.get $xImg) (i32.mul (local.get $i) (local.get $xRow))) (local.get $off0)))
+            (local.set $dzp
+              (i32.add (local.get $dzImg) (i32.add (i32.mul (local.get $i) (local.get $dzRow)) (i32.shl (local.get $q) (i32.const 2)))))
+            (local.set $dzEnd (i32.add (local.get $dzp) (i32.mul (local.get $width) (local.get $dzPixel))))
+            (loop $loopJ
+              (local.set $b0 (v128.load (local.get $dzp)))
+              (local.set $b1 (v128.load offset=16 (local.get $dzp)))
                 (local.set $s (v128.load32_splat (local.get $xp)))
                 (local.set $c00 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c00)))
                 (local.set $c01 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c01)))
-                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $off1))))
+                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $d1))))
                 (local.set $c10 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c10)))
                 (local.set $c11 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c11)))
-                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $off2))))
+                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $d2))))
                 (local.set $c20 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c20)))
                 (local.set $c21 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c21)))
-                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $off3))))
+                (local.set $s (v128.load32_splat (i32.add (local.get $xp) (local.get $d3))))
                 (local.set $c30 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c30)))
                 (local.set $c31 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c31)))
-                (local.set $xp (i32.add (local.get $xp) (local.get $pixel)))
-                (local.set $dzp (i32.add (local.get $dzp) (local.get $dzPixel)))
-                (br_if $loopJ (i32.lt_u (local.get $dzp) (local.get $dzEnd))))
-              (local.set $i (i32.add (local.get $i) (i32.const 1)))
-              (br $loopI)))
-            ;; dw[a, t + r, q .. q + 8) += row r
-            (local.set $out
-              (i32.add (local.get $dw)
-                (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $a) (local.get $kc)) (local.get $t)) (local.get $o)) (local.get $q))
-                         (i32.const 2))))
+              (local.set $xp (i32.add (local.get $xp) (local.get $pixel)))
+              (local.set $dzp (i32.add (local.get $dzp) (local.get $dzPixel)))
+              (br_if $loopJ (i32.lt_u (local.get $dzp) (local.get $dzEnd))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $loopI)))
+          ;; dw[u + r, q .. q + 8) += row r
+          (local.set $out (i32.add (local.get $dw) (i32.shl (i32.add (i32.mul (local.get $u) (local.get $o)) (local.get $q)) (i32.const 2))))
             (v128.store (local.get $out) (f32x4.add (v128.load (local.get $out)) (local.get $c00)))
             (v128.store offset=16 (local.get $out) (f32x4.add (v128.load offset=16 (local.get $out)) (local.get $c01)))
-            (if (i32.gt_u (local.get $rows) (i32.const 1))
+            (if (i32.lt_u (i32.add (local.get $u) (i32.const 1)) (local.get $rows))
               (then
                 (local.set $out (i32.add (local.get $out) (local.get $dzPixel)))
                 (v128.store (local.get $out) (f32x4.add (v128.load (local.get $out)) (local.get $c10)))
                 (v128.store offset=16 (local.get $out) (f32x4.add (v128.load offset=16 (local.get $out)) (local.get $c11)))))
-            (if (i32.gt_u (local.get $rows) (i32.const 2))
+            (if (i32.lt_u (i32.add (local.get $u) (i32.const 2)) (local.get $rows))
               (then
                 (local.set $out (i32.add (local.get $out) (local.get $dzPixel)))
                 (v128.store (local.get $out) (f32x4.add (v128.load (local.get $out)) (local.get $c20)))
                 (v128.store offset=16 (local.get $out) (f32x4.add (v128.load offset=16 (local.get $out)) (local.get $c21)))))
-            (if (i32.gt_u (local.get $rows) (i32.const 3))
+            (if (i32.lt_u (i32.add (local.get $u) (i32.const 3)) (local.get $rows))
               (then
                 (local.set $out (i32.add (local.get $out) (local.get $dzPixel)))
                 (v128.store (local.get $out) (f32x4.add (v128.load (local.get $out)) (local.get $c30)))
                 (v128.store offset=16 (local.get $out) (f32x4.add (v128.load offset=16 (local.get $out)) (local.get $c31)))))
-            (local.set $q (i32.add (local.get $q) (i32.const 8)))
-            (br $loopQ)))
+          (local.set $u (i32.add (local.get $u) (i32.const 4)))
           (local.set $t (i32.add (local.get $t) (i32.const 4)))
-          (br $loopT)))
-        (local.set $a (i32.add (local.get $a) (i32.const 1)))
-        (br $loopA)))
+          (block $inTap (loop $nextTap
+            (br_if $inTap (i32.lt_u (local.get $t) (local.get $kc)))
+            (local.set $t (i32.sub (local.get $t) (local.get $kc)))
+            (local.set $a (i32.add (local.get $a) (i32.const 1)))
+            (br $nextTap)))
+          (br $loopU)))
+        (local.set $q (i32.add (local.get $q) (i32.const 8)))
+        (br $loopQ)))
       (local.set $img (i32.add (local.get $img) (i32.const 1)))
       (br $loopImg)))
   )
