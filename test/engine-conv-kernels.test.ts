@@ -177,7 +177,7 @@ describe.each(builds)('conv.wat, %s build', (build) => {
     expectClose(actual, expected);
   });
 
-  it.each(CONV_SHAPES)('conv2dFilterGrad: n %i, %i×%i×%i, %i filters, kernel %i, dz inside a padded buffer', (n, h, w, c, o, k) => {
+  it.each(CONV_SHAPES)('conv2dFilterGrad: n %i, %i×%i×%i, %i filters, kernel %i, dz in panels and inside a padded buffer', (n, h, w, c, o, k) => {
     const pad = Math.floor((k - 1) / 2);
     const x = randomValues(n * h * w * c, h * c + 1);
     const dz = randomValues(n * h * w * o, o * k + 2);
@@ -200,15 +200,30 @@ describe.each(builds)('conv.wat, %s build', (build) => {
     const hp = h + k - 1;
     const wp = w + k - 1;
     const xp = padded(x, n, h, w, c, pad, hp, wp);
+    // dz as NHWC inside a buffer with a 2-pixel border, and in panels of 8 channels ([n, o/8, h·w, 8])
     const dzPadded = padded(dz, n, h, w, o, 2);
-    const actual = withHeap((heap) => {
-      const dw = heap.put(new Float32Array(k * k * c * o));
-      const dzRow = (w + 4) * o * 4;
-      const dzImage = (h + 4) * dzRow;
-      kernels(build).conv2dFilterGrad(heap.put(xp), wp * c * 4, hp * wp * c * 4, heap.put(dzPadded) + 2 * dzRow + 2 * o * 4, dzRow, dzImage, dw, n, h, w, c, o, k);
-      return heap.read(dw, k * k * c * o);
+    const dzPanels = new Float32Array(dz.length);
+    dz.forEach((value, at) => {
+      const q = at % o;
+      const pixel = Math.floor(at / o) % (h * w);
+      const img = Math.floor(at / (o * h * w));
+      dzPanels[((img * (o / 8) + Math.floor(q / 8)) * h * w + pixel) * 8 + (q % 8)] = value;
     });
-    expectClose(actual, expected, 2e-5);
+    for (const layout of ['padded', 'panels'] as const) {
+      const actual = withHeap((heap) => {
+        const dw = heap.put(new Float32Array(k * k * c * o));
+        const x = heap.put(xp);
+        if (layout === 'padded') {
+          const dzRow = (w + 4) * o * 4;
+          const dzImage = (h + 4) * dzRow;
+          kernels(build).conv2dFilterGrad(x, wp * c * 4, hp * wp * c * 4, heap.put(dzPadded) + 2 * dzRow + 2 * o * 4, o * 4, dzRow, dzImage, 32, dw, n, h, w, c, o, k);
+        } else {
+          kernels(build).conv2dFilterGrad(x, wp * c * 4, hp * wp * c * 4, heap.put(dzPanels), 32, w * 32, o * h * w * 4, h * w * 32, dw, n, h, w, c, o, k);
+        }
+        return heap.read(dw, k * k * c * o);
+      });
+      expectClose(actual, expected, 2e-5);
+    }
   });
 
   it('conv2dFilterGrad adds to what the output holds', () => {
@@ -217,7 +232,7 @@ describe.each(builds)('conv.wat, %s build', (build) => {
     const dz = randomValues(9 * o, 5);
     const [once, twice] = withHeap((heap) => {
       const dw = heap.put(new Float32Array(k * k * o));
-      const args = [heap.put(xp), 5 * 4, 0, heap.put(dz), 3 * o * 4, 0, dw, n, h, w, c, o, k] as const;
+      const args = [heap.put(xp), 5 * 4, 0, heap.put(dz), o * 4, 3 * o * 4, 0, 32, dw, n, h, w, c, o, k] as const;
       kernels(build).conv2dFilterGrad(...args);
       const first = heap.read(dw, k * k * o);
       kernels(build).conv2dFilterGrad(...args);
@@ -349,7 +364,21 @@ describe('conv.wat pooling (the same in both builds)', () => {
       // every window position is written (0 where the gradient does not go); anything else is left alone
       const dzBuffer = heap.put(new Float32Array(n * (h + 1) * (w + 1) * c).fill(9));
       const biasAt = heap.put(new Float32Array(c).fill(3));
-      k.poolReluBackward(xAt, pooledAt, pRow, pImage, heap.put(dyT), 4, n * 4, dzBuffer, dzRow, dzImage, biasAt, n, h, w, c);
+      // and, with 8 channels or more, in panels of 8 channels ([n, c/8, h·w, 8]) as well
+      const withPanels = c % 8 === 0;
+      const panels = withPanels ? heap.put(new Float32Array(n * h * w * c)) : 0;
+      const panelBlock = h * w * 32;
+      k.poolReluBackward(xAt, pooledAt, pRow, pImage, heap.put(dyT), 4, n * 4, dzBuffer, dzRow, dzImage, panels, (c / 8) * panelBlock, panelBlock, biasAt, n, h, w, c);
+      if (withPanels) {
+        const fromPanels = heap.read(panels, n * h * w * c);
+        const asNhwc = Float32Array.from({ length: dz.length }, (_, at) => {
+          const ch = at % c;
+          const pixel = Math.floor(at / c) % (h * w);
+          const img = Math.floor(at / (c * h * w));
+          return fromPanels[((img * (c / 8) + Math.floor(ch / 8)) * h * w + pixel) * 8 + (ch % 8)]!;
+        });
+        expect(Array.from(asNhwc)).toEqual(Array.from(dz));
+      }
       const dzAll = heap.read(dzBuffer, n * (h + 1) * (w + 1) * c);
       const dzInner = Float32Array.from({ length: dz.length }, (_, i) => {
         const ch = i % c;

@@ -272,21 +272,21 @@ export class FmaPasses {
     const { kernelSize: k, inChannels, filters } = conv;
     const { input, output } = convSaved;
     const { height, width } = output;
-    // The input gradient is a 'full' correlation of dz with the rotated kernel: dz padded the other way round.
-    const dz = isFirst
-      ? (() => {
-          const info = this.heap.alloc([count, height, width, filters]);
-          owned.push(info);
-          this.heap.view(info).fill(0);
-          return this.dense(info, height, width, filters);
-        })()
-      : this.padded(count, height, width, filters, k, k - 1 - padBefore(k), owned);
+    // dz twice: in panels of 8 channels for the filter gradient and, unless this is the first layer, padded the
+    // other way round for the input gradient, a 'full' correlation of dz with the rotated kernel.
+    const dz = isFirst ? undefined : this.padded(count, height, width, filters, k, k - 1 - padBefore(k), owned);
+    const panels = this.heap.alloc([count, height, width, filters]);
+    owned.push(panels);
+    // Windows cover every pixel of an even-sized image; odd rows and columns outside them must read as 0.
+    if (height % 2 || width % 2) this.heap.view(panels).fill(0);
+    const panelBlock = height * width * PANEL_ROW;
+    const panelImage = (filters / CONV_CHANNEL_BLOCK) * panelBlock;
     const biasGrad = this.heap.alloc([filters]);
     grads[conv.bias] = biasGrad;
     this.time(`pool ${index + 1} + relu backward`, () =>
       this.kernels.poolReluBackward(
         output.origin, pooled.origin, pooled.row, pooled.image, this.offset(dy.info), dy.sample * FLOAT, dy.feature * FLOAT,
-        dz.origin, dz.row, dz.image, this.offset(biasGrad), count, height, width, filters,
+        dz?.origin ?? 0, dz?.row ?? 0, dz?.image ?? 0, this.offset(panels), panelImage, panelBlock, this.offset(biasGrad), count, height, width, filters,
       ),
     );
     const kernelGrad = this.heap.alloc([k, k, inChannels, filters]);
@@ -295,11 +295,12 @@ export class FmaPasses {
     const pad = padBefore(k);
     this.time(`conv ${index} filter gradient`, () =>
       this.kernels.conv2dFilterGrad(
-        input.origin - pad * input.row - pad * inChannels * FLOAT, input.row, input.image, dz.origin, dz.row, dz.image,
+        input.origin - pad * input.row - pad * inChannels * FLOAT, input.row, input.image,
+        this.offset(panels), PANEL_ROW, width * PANEL_ROW, panelImage, panelBlock,
         this.offset(kernelGrad), count, height, width, inChannels, filters, k,
       ),
     );
-    if (isFirst) return undefined;
+    if (!dz) return undefined;
 
     // dx = dz ⋆ rot180(W) with in/out channels swapped ([k, k, O, C]), written straight into panels of 8 of the C
     // outputs ([C/8, k·k·O, 8]).

@@ -17,7 +17,7 @@ export interface ConvKernels {
   /** [rows, o] → [o/8, rows, 8] */
   packPanels(src: number, dst: number, rows: number, o: number): void;
   conv2dFilterGrad(
-    x: number, xRow: number, xImage: number, dz: number, dzRow: number, dzImage: number, dw: number,
+    x: number, xRow: number, xImage: number, dz: number, dzPixel: number, dzRow: number, dzImage: number, dzBlock: number, dw: number,
     n: number, h: number, width: number, c: number, o: number, k: number,
   ): void;
   gemm(
@@ -27,7 +27,8 @@ export interface ConvKernels {
   maxPool2x2(x: number, y: number, yRow: number, yImage: number, n: number, h: number, w: number, c: number): void;
   poolReluBackward(
     x: number, pooled: number, pRow: number, pImage: number, dy: number, dyImage: number, dyStep: number,
-    dz: number, dzRow: number, dzImage: number, bias: number, n: number, h: number, w: number, c: number,
+    dz: number, dzRow: number, dzImage: number, panels: number, panelImage: number, panelBlock: number,
+    bias: number, n: number, h: number, w: number, c: number,
   ): void;
 }
 

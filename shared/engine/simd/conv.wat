@@ -195,27 +195,33 @@
 
   ;; Filter gradient of conv2d, added to what `dw` holds (zero it first):
   ;;   dw[u, q] += Σ_{img, i, j} x[img, i + a, j·c + t] · dz[img, i, j, q]     u = a·k·c + t < k·k·c, q < o
-  ;; x as in conv2d (padded, row and image strides given); dz with its own row and image strides (pixels o floats
-  ;; apart), so it may sit inside a padded buffer; dw is [k, k, c, o]. Image by image, then by blocks of 8 outputs
-  ;; (so the block's dz stays cached), 4 filter rows u at a time, each row a fixed offset into the padded image; a
-  ;; last, partial block reads the last row in place of the missing ones and stores only the real ones (with one
-  ;; input channel a 5×5 filter is 25 rows: 7 blocks, not 5 blocks of 5 rows rounded up to 8).
+  ;; x as in conv2d (padded, row and image strides given); dz[img, i, j, q .. q + 8) at dz + img·dzImage + i·dzRow +
+  ;; j·dzPixel + (q/8)·dzBlock: NHWC (dzPixel = 4o, dzBlock = 32, possibly inside a padded buffer) or, faster, in
+  ;; panels of 8 channels ([n, o/8, h·w, 8]: dzPixel = 32, dzBlock = 32·h·w), which poolReluBackward writes: NHWC
+  ;; strides of 128 or 256 bytes crowd a few L1 cache sets and cost ~30 %. dw is [k, k, c, o]. Image by image, by blocks of 8 outputs, by
+  ;; slices of rows whose padded input takes ~16 KB (so the slice's x and dz stay in the L1 cache across the whole
+  ;; filter), then 4 filter rows u at a time, each a fixed offset into the padded image; a last, partial block of
+  ;; filter rows reads the last one in place of the missing ones and stores only the real ones (with one input
+  ;; channel a 5×5 filter is 25 rows: 7 blocks, not 5 blocks of 5 rows rounded up to 8).
   (func (export "conv2dFilterGrad")
     (param $x i32) (param $xRow i32) (param $xImage i32)
-    (param $dz i32) (param $dzRow i32) (param $dzImage i32)
+    (param $dz i32) (param $dzPixel i32) (param $dzRow i32) (param $dzImage i32) (param $dzBlock i32)
     (param $dw i32)
     (param $n i32) (param $h i32) (param $width i32) (param $c i32) (param $o i32) (param $k i32)
     (local $img i32) (local $q i32) (local $u i32) (local $a i32) (local $t i32) (local $ra i32) (local $rt i32) (local $i i32)
-    (local $kc i32) (local $rows i32) (local $pixel i32) (local $dzPixel i32)
+    (local $kc i32) (local $rows i32) (local $pixel i32) (local $outRow i32)
     (local $off0 i32) (local $off1 i32) (local $off2 i32) (local $off3 i32) (local $d1 i32) (local $d2 i32) (local $d3 i32)
     (local $xp i32) (local $dzp i32) (local $dzEnd i32) (local $out i32) (local $xImg i32) (local $dzImg i32)
+    (local $slice i32) (local $i0 i32) (local $iEnd i32) (local $last i32)
     (local $b0 v128) (local $b1 v128) (local $s v128)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local.set $kc (i32.mul (local.get $k) (local.get $c)))
     (local.set $rows (i32.mul (local.get $k) (local.get $kc)))
     (local.set $pixel (i32.shl (local.get $c) (i32.const 2)))
-    (local.set $dzPixel (i32.shl (local.get $o) (i32.const 2)))
+    (local.set $outRow (i32.shl (local.get $o) (i32.const 2)))
+    (local.set $slice (i32.sub (i32.div_u (i32.const 16384) (local.get $xRow)) (i32.sub (local.get $k) (i32.const 1))))
+    (if (i32.lt_s (local.get $slice) (i32.const 1)) (then (local.set $slice (i32.const 1))))
     (local.set $img (i32.const 0))
     (block $doneImg (loop $loopImg
       (br_if $doneImg (i32.ge_u (local.get $img) (local.get $n)))
@@ -224,6 +230,11 @@
       (local.set $q (i32.const 0))
       (block $doneQ (loop $loopQ
         (br_if $doneQ (i32.ge_u (local.get $q) (local.get $o)))
+        (local.set $i0 (i32.const 0))
+        (block $doneSlice (loop $loopSlice
+        (br_if $doneSlice (i32.ge_u (local.get $i0) (local.get $h)))
+        (local.set $iEnd (select (i32.add (local.get $i0) (local.get $slice)) (local.get $h)
+                                 (i32.lt_u (i32.add (local.get $i0) (local.get $slice)) (local.get $h))))
         ;; rows u .. u + 3; row u is (a, t)
         (local.set $u (i32.const 0))
         (local.set $a (i32.const 0))
@@ -281,16 +292,26 @@
           (local.set $d1 (i32.sub (local.get $off1) (local.get $off0)))
           (local.set $d2 (i32.sub (local.get $off2) (local.get $off0)))
           (local.set $d3 (i32.sub (local.get $off3) (local.get $off0)))
-          (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
-          (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
-          (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
-          (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
-          (local.set $i (i32.const 0))
+          ;; the sums so far: dw rows u .. u + 3 (missing ones read the last row; they are never stored)
+          (local.set $out (i32.add (local.get $dw) (i32.shl (i32.add (i32.mul (local.get $u) (local.get $o)) (local.get $q)) (i32.const 2))))
+          (local.set $last (i32.add (local.get $dw) (i32.shl (i32.add (i32.mul (i32.sub (local.get $rows) (i32.const 1)) (local.get $o)) (local.get $q)) (i32.const 2))))
+          (local.set $c00 (v128.load (local.get $out)))
+          (local.set $c01 (v128.load offset=16 (local.get $out)))
+          (local.set $xp (select (i32.add (local.get $out) (local.get $outRow)) (local.get $last) (i32.lt_u (i32.add (local.get $u) (i32.const 1)) (local.get $rows))))
+          (local.set $c10 (v128.load (local.get $xp)))
+          (local.set $c11 (v128.load offset=16 (local.get $xp)))
+          (local.set $xp (select (i32.add (local.get $out) (i32.shl (local.get $outRow) (i32.const 1))) (local.get $last) (i32.lt_u (i32.add (local.get $u) (i32.const 2)) (local.get $rows))))
+          (local.set $c20 (v128.load (local.get $xp)))
+          (local.set $c21 (v128.load offset=16 (local.get $xp)))
+          (local.set $xp (select (i32.add (local.get $out) (i32.mul (local.get $outRow) (i32.const 3))) (local.get $last) (i32.lt_u (i32.add (local.get $u) (i32.const 3)) (local.get $rows))))
+          (local.set $c30 (v128.load (local.get $xp)))
+          (local.set $c31 (v128.load offset=16 (local.get $xp)))
+          (local.set $i (local.get $i0))
           (block $doneI (loop $loopI
-            (br_if $doneI (i32.ge_u (local.get $i) (local.get $h)))
+            (br_if $doneI (i32.ge_u (local.get $i) (local.get $iEnd)))
             (local.set $xp (i32.add (i32.add (local.get $xImg) (i32.mul (local.get $i) (local.get $xRow))) (local.get $off0)))
             (local.set $dzp
-              (i32.add (local.get $dzImg) (i32.add (i32.mul (local.get $i) (local.get $dzRow)) (i32.shl (local.get $q) (i32.const 2)))))
+              (i32.add (local.get $dzImg) (i32.add (i32.mul (local.get $i) (local.get $dzRow)) (i32.mul (i32.shr_u (local.get $q) (i32.const 3)) (local.get $dzBlock)))))
             (local.set $dzEnd (i32.add (local.get $dzp) (i32.mul (local.get $width) (local.get $dzPixel))))
             (loop $loopJ
               (local.set $b0 (v128.load (local.get $dzp)))
@@ -312,25 +333,24 @@
               (br_if $loopJ (i32.lt_u (local.get $dzp) (local.get $dzEnd))))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br $loopI)))
-          ;; dw[u + r, q .. q + 8) += row r
-          (local.set $out (i32.add (local.get $dw) (i32.shl (i32.add (i32.mul (local.get $u) (local.get $o)) (local.get $q)) (i32.const 2))))
-            (v128.store (local.get $out) (f32x4.add (v128.load (local.get $out)) (local.get $c00)))
-            (v128.store offset=16 (local.get $out) (f32x4.add (v128.load offset=16 (local.get $out)) (local.get $c01)))
+          ;; dw[u + r, q .. q + 8) = row r
+            (v128.store (local.get $out) (local.get $c00))
+            (v128.store offset=16 (local.get $out) (local.get $c01))
             (if (i32.lt_u (i32.add (local.get $u) (i32.const 1)) (local.get $rows))
               (then
-                (local.set $out (i32.add (local.get $out) (local.get $dzPixel)))
-                (v128.store (local.get $out) (f32x4.add (v128.load (local.get $out)) (local.get $c10)))
-                (v128.store offset=16 (local.get $out) (f32x4.add (v128.load offset=16 (local.get $out)) (local.get $c11)))))
+                (local.set $out (i32.add (local.get $out) (local.get $outRow)))
+                (v128.store (local.get $out) (local.get $c10))
+                (v128.store offset=16 (local.get $out) (local.get $c11))))
             (if (i32.lt_u (i32.add (local.get $u) (i32.const 2)) (local.get $rows))
               (then
-                (local.set $out (i32.add (local.get $out) (local.get $dzPixel)))
-                (v128.store (local.get $out) (f32x4.add (v128.load (local.get $out)) (local.get $c20)))
-                (v128.store offset=16 (local.get $out) (f32x4.add (v128.load offset=16 (local.get $out)) (local.get $c21)))))
+                (local.set $out (i32.add (local.get $out) (local.get $outRow)))
+                (v128.store (local.get $out) (local.get $c20))
+                (v128.store offset=16 (local.get $out) (local.get $c21))))
             (if (i32.lt_u (i32.add (local.get $u) (i32.const 3)) (local.get $rows))
               (then
-                (local.set $out (i32.add (local.get $out) (local.get $dzPixel)))
-                (v128.store (local.get $out) (f32x4.add (v128.load (local.get $out)) (local.get $c30)))
-                (v128.store offset=16 (local.get $out) (f32x4.add (v128.load offset=16 (local.get $out)) (local.get $c31)))))
+                (local.set $out (i32.add (local.get $out) (local.get $outRow)))
+                (v128.store (local.get $out) (local.get $c30))
+                (v128.store offset=16 (local.get $out) (local.get $c31))))
           (local.set $u (i32.add (local.get $u) (i32.const 4)))
           (local.set $t (i32.add (local.get $t) (i32.const 4)))
           (block $inTap (loop $nextTap
@@ -339,6 +359,8 @@
             (local.set $a (i32.add (local.get $a) (i32.const 1)))
             (br $nextTap)))
           (br $loopU)))
+        (local.set $i0 (local.get $iEnd))
+        (br $loopSlice)))
         (local.set $q (i32.add (local.get $q) (i32.const 8)))
         (br $loopQ)))
       (local.set $img (i32.add (local.get $img) (i32.const 1)))
@@ -551,13 +573,17 @@
   ;; (the relu passes nothing there); the window's other positions get 0, so only rows and columns outside every
   ;; window (an odd h or w) need zeroing beforehand; bias[ch] receives the sum over all windows. x: the relu output
   ;; [n, h, w, c] (contiguous); pooled: as maxPool2x2 wrote it (pRow, pImage strides); dy[img, f] at dy + img·dyImage
-  ;; + f·dyStep with f = (row·w/2 + col)·c + ch, so a transposed dy ([f, n], a dense layer's dxᵀ) needs no copy;
-  ;; dz[img, i, j, ch] with dzRow and dzImage strides.
+  ;; + f·dyStep with f = (row·w/2 + col)·c + ch, so a transposed dy ([f, n], a dense layer's dxᵀ) needs no copy.
+  ;; dz is written as NHWC, dz[img, i, j, ch] at dz + img·dzImage + i·dzRow + 4(j·c + ch) (for the input-gradient
+  ;; conv), and/or in panels of 8 channels, at panels + img·panelImage + (ch/8)·panelBlock + 32(i·w + j) + 4(ch%8)
+  ;; (for the filter gradient); 0 skips either. The panels have no padding: every entry is written when h, w are even.
   (func (export "poolReluBackward")
     (param $x i32) (param $pooled i32) (param $pRow i32) (param $pImage i32)
     (param $dy i32) (param $dyImage i32) (param $dyStep i32)
-    (param $dz i32) (param $dzRow i32) (param $dzImage i32) (param $bias i32)
+    (param $dz i32) (param $dzRow i32) (param $dzImage i32)
+    (param $panels i32) (param $panelImage i32) (param $panelBlock i32) (param $bias i32)
     (param $n i32) (param $h i32) (param $w i32) (param $c i32)
+    (local $pp0 i32) (local $pq i32) (local $panelRow i32) (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128)
     (local $img i32) (local $r i32) (local $col i32) (local $ch i32) (local $outH i32) (local $outW i32)
     (local $pixel i32) (local $rowBytes i32) (local $xp i32) (local $pp i32) (local $dyp i32) (local $dzp i32) (local $dyStep4 i32)
     (local $max v128) (local $g v128) (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $taken v128) (local $zero v128)
@@ -566,6 +592,7 @@
     (local.set $pixel (i32.shl (local.get $c) (i32.const 2)))
     (local.set $rowBytes (i32.mul (local.get $w) (local.get $pixel)))
     (local.set $dyStep4 (i32.shl (local.get $dyStep) (i32.const 2)))
+    (local.set $panelRow (i32.shl (local.get $w) (i32.const 5)))
     (local.set $zero (v128.const i32x4 0 0 0 0))
     (memory.fill (local.get $bias) (i32.const 0) (local.get $pixel))
     (local.set $img (i32.const 0))
@@ -590,6 +617,10 @@
             (i32.add (local.get $dz)
               (i32.add (i32.add (i32.mul (local.get $img) (local.get $dzImage)) (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $dzRow)))
                        (i32.mul (i32.shl (local.get $col) (i32.const 1)) (local.get $pixel)))))
+          ;; the window's top-left pixel in the panels
+          (local.set $pp0
+            (i32.add (i32.add (local.get $panels) (i32.mul (local.get $img) (local.get $panelImage)))
+              (i32.shl (i32.add (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $w)) (i32.shl (local.get $col) (i32.const 1))) (i32.const 5))))
           (local.set $ch (i32.const 0))
           (block $doneCh (loop $loopCh
             (br_if $doneCh (i32.ge_u (local.get $ch) (local.get $pixel)))
@@ -612,11 +643,25 @@
               (v128.andnot (f32x4.eq (v128.load (i32.add (i32.add (local.get $xp) (local.get $rowBytes)) (local.get $ch))) (local.get $max))
                            (local.get $taken)))
             (local.set $taken (v128.or (local.get $taken) (local.get $m2)))
-            (v128.store (i32.add (local.get $dzp) (local.get $ch)) (v128.and (local.get $g) (local.get $m0)))
-            (v128.store (i32.add (i32.add (local.get $dzp) (local.get $pixel)) (local.get $ch)) (v128.and (local.get $g) (local.get $m1)))
-            (v128.store (i32.add (i32.add (local.get $dzp) (local.get $dzRow)) (local.get $ch)) (v128.and (local.get $g) (local.get $m2)))
-            (v128.store (i32.add (i32.add (i32.add (local.get $dzp) (local.get $dzRow)) (local.get $pixel)) (local.get $ch))
-              (v128.andnot (local.get $g) (local.get $taken)))
+            (local.set $g0 (v128.and (local.get $g) (local.get $m0)))
+            (local.set $g1 (v128.and (local.get $g) (local.get $m1)))
+            (local.set $g2 (v128.and (local.get $g) (local.get $m2)))
+            (local.set $g3 (v128.andnot (local.get $g) (local.get $taken)))
+            (if (local.get $dz)
+              (then
+                (v128.store (i32.add (local.get $dzp) (local.get $ch)) (local.get $g0))
+                (v128.store (i32.add (i32.add (local.get $dzp) (local.get $pixel)) (local.get $ch)) (local.get $g1))
+                (v128.store (i32.add (i32.add (local.get $dzp) (local.get $dzRow)) (local.get $ch)) (local.get $g2))
+                (v128.store (i32.add (i32.add (i32.add (local.get $dzp) (local.get $dzRow)) (local.get $pixel)) (local.get $ch)) (local.get $g3))))
+            (if (local.get $panels)
+              (then
+                (local.set $pq
+                  (i32.add (local.get $pp0)
+                    (i32.add (i32.mul (i32.shr_u (local.get $ch) (i32.const 5)) (local.get $panelBlock)) (i32.and (local.get $ch) (i32.const 16)))))
+                (v128.store (local.get $pq) (local.get $g0))
+                (v128.store offset=32 (local.get $pq) (local.get $g1))
+                (v128.store (i32.add (local.get $pq) (local.get $panelRow)) (local.get $g2))
+                (v128.store offset=32 (i32.add (local.get $pq) (local.get $panelRow)) (local.get $g3))))
             (v128.store (i32.add (local.get $bias) (local.get $ch))
               (f32x4.add (v128.load (i32.add (local.get $bias) (local.get $ch))) (local.get $g)))
             (local.set $dyp (i32.add (local.get $dyp) (local.get $dyStep4)))
