@@ -4,6 +4,7 @@ import { experimentConfigSchema, type LocalTrainingConfig, type ModelName } from
 import { head, loadMnistFromPackage } from '../shared/data/mnist.js';
 import type { Dataset } from '../shared/data/types.js';
 import { initBackend } from '../shared/engine/backend.js';
+import { fusedEvaluate } from '../shared/engine/fused-evaluate.js';
 import { FusedTrainer, type ConvolutionKernels } from '../shared/engine/fused-wasm.js';
 import { relaxedSimdSupport } from '../shared/engine/simd/conv.js';
 import { trainLocal } from '../shared/engine/train.js';
@@ -147,5 +148,35 @@ describe('fused wasm step: training runs match the tape loop', () => {
     } finally {
       await tf.setBackend('wasm');
     }
+  });
+});
+
+describe.each(KERNELS)('fused evaluation on %s kernels', (kernels) => {
+  it.each(['cnn-small', 'cnn-mcmahan', 'mlp'] as const)('%s: the tfjs model\'s predictions and loss, batch by batch', async (model) => {
+    const weights = initialWeights(model, 41);
+    const testSet = head(mnist, 150);
+    // The reference: the tfjs model on the same backend, one batch.
+    const built = buildModel(model, 0);
+    let expectedLoss: number;
+    let expectedPredictions: Int32Array;
+    try {
+      writeModelWeights(built, weights);
+      [expectedLoss, expectedPredictions] = tf.tidy(() => {
+        const logits = built.apply(tf.tensor4d(pixels(mnist, testSet.count), [testSet.count, 28, 28, 1]), { training: false }) as tf.Tensor;
+        const labels = tf.oneHot(tf.tensor1d(Array.from(testSet.labels.subarray(0, testSet.count)), 'int32'), 10);
+        const loss = tf.losses.softmaxCrossEntropy(labels, logits, undefined, undefined, tf.Reduction.SUM);
+        return [loss.dataSync()[0]! / testSet.count, tf.argMax(logits, 1).dataSync() as Int32Array] as const;
+      });
+    } finally {
+      built.dispose();
+    }
+    // 64 does not divide 150: a short last batch
+    const result = fusedEvaluate(model, weights, testSet, 64, kernels);
+    expect(result.samples).toBe(testSet.count);
+    expect(result.loss).toBeCloseTo(expectedLoss, 5);
+    const confusion = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
+    expectedPredictions.forEach((predicted, i) => confusion[testSet.labels[i]!]![predicted]!++);
+    expect(result.confusion).toEqual(confusion);
+    expect(result.accuracy).toBe(expectedPredictions.filter((p, i) => p === testSet.labels[i]).length / testSet.count);
   });
 });

@@ -4,6 +4,7 @@ import { NUM_CLASSES, type Dataset } from '../data/types.js';
 import type { ModelWeights } from '../weights/types.js';
 import { initBackend } from './backend.js';
 import { BatchMaker, checkDataset } from './batches.js';
+import { fusedEvaluate, fusedEvaluationPays } from './fused-evaluate.js';
 import { cachedModel, runExclusive } from './model-cache.js';
 import type { EvaluationResult } from './types.js';
 import { writeModelWeights } from './weights-bridge.js';
@@ -25,6 +26,7 @@ export async function evaluate(args: EvaluateArgs): Promise<EvaluationResult> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
   await initBackend();
   return runExclusive(async () => {
+    if (fusedEvaluationPays(args.model)) return fusedEvaluate(args.model, args.weights, args.testSet, batchSize);
     const { testSet } = args;
     const model = cachedModel(args.model);
     writeModelWeights(model, args.weights);

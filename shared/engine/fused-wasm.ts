@@ -334,6 +334,38 @@ export class FusedTrainer {
    * leaves the weights untouched so the caller can stop without a poisoned update.
    */
   step(dataset: Dataset, rows: ArrayLike<number>, start: number, end: number): FusedBatchResult {
+    const { labels, input, inputPadded } = this.time('batch upload', () => this.uploadRows(dataset, rows, start, end));
+    const { loss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
+    try {
+      if (Number.isFinite(loss)) this.time('optimizer update', () => this.applyGradients(grads));
+    } finally {
+      this.heap.free(...grads);
+    }
+    return { loss, correct };
+  }
+
+  /**
+   * The logits [end − start, 10] of samples start..end − 1 of the dataset under the current weights, and their
+   * labels: the forward pass alone, for evaluation.
+   */
+  logits(dataset: Dataset, start: number, end: number): { logits: Float32Array; labels: Uint8Array } {
+    if (this.disposed) throw new Error('this trainer was disposed');
+    const rows = Uint32Array.from({ length: end - start }, (_, i) => start + i);
+    const { labels, input, inputPadded } = this.uploadRows(dataset, rows, 0, rows.length);
+    const owned: TensorInfo[] = [input];
+    if (inputPadded) owned.push(inputPadded);
+    try {
+      let x = input;
+      if (this.fma) x = this.fma.forward(this.params, input, inputPadded, owned, []);
+      else for (const layer of this.layers) x = this.forward(layer, x, owned).output;
+      return { logits: new Float32Array(this.heap.view(x)), labels };
+    } finally {
+      this.heap.free(...owned);
+    }
+  }
+
+  /** Rows `rows[start..end)` of the dataset on the heap (see uploadBatch), with their labels. */
+  private uploadRows(dataset: Dataset, rows: ArrayLike<number>, start: number, end: number): { labels: Uint8Array; input: TensorInfo; inputPadded?: TensorInfo } {
     const count = end - start;
     const labels = new Uint8Array(count);
     for (let row = 0; row < count; row++) {
@@ -343,20 +375,14 @@ export class FusedTrainer {
       labels[row] = label;
     }
     const { images } = dataset;
-    const { input, inputPadded } = this.time('batch upload', () => this.uploadBatch(count, (pixels) => {
+    const batch = this.uploadBatch(count, (pixels) => {
       for (let row = 0; row < count; row++) {
         const from = rows[start + row]! * PIXELS;
         const to = row * PIXELS;
         for (let p = 0; p < PIXELS; p++) pixels[to + p] = images[from + p]! / 255;
       }
-    }));
-    const { loss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
-    try {
-      if (Number.isFinite(loss)) this.time('optimizer update', () => this.applyGradients(grads));
-    } finally {
-      this.heap.free(...grads);
-    }
-    return { loss, correct };
+    });
+    return { labels, ...batch };
   }
 
   /**
