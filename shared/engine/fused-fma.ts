@@ -72,13 +72,34 @@ export class FmaPasses {
     return this.heap.offset(info);
   }
 
-  /** Zeroed images of `height`×`width`×`channels` with `pad` rows/columns before and `k − 1 − pad` after. */
-  private padded(count: number, height: number, width: number, channels: number, k: number, pad: number, owned: TensorInfo[]): Images {
+  /**
+   * Images of `height`×`width`×`channels` with `pad` zero rows/columns before and `k − 1 − pad` after. Only the
+   * border is zeroed when the caller's kernel writes every interior value (a megabyte less to clear a step).
+   */
+  private padded(
+    count: number, height: number, width: number, channels: number, k: number, pad: number, owned: TensorInfo[], interiorWritten: boolean,
+  ): Images {
     const rows = height + k - 1;
     const cols = width + k - 1;
     const info = this.heap.alloc([count, rows, cols, channels]);
     owned.push(info);
-    this.heap.view(info).fill(0);
+    const values = this.heap.view(info);
+    if (!interiorWritten) values.fill(0);
+    else {
+      const rowFloats = cols * channels;
+      const before = pad * channels;
+      const after = (k - 1 - pad) * channels;
+      for (let n = 0; n < count; n++) {
+        const image = n * rows * rowFloats;
+        values.fill(0, image, image + pad * rowFloats);
+        values.fill(0, image + (pad + height) * rowFloats, image + rows * rowFloats);
+        for (let i = pad; i < pad + height; i++) {
+          const row = image + i * rowFloats;
+          values.fill(0, row, row + before);
+          values.fill(0, row + rowFloats - after, row + rowFloats);
+        }
+      }
+    }
     const row = cols * channels * FLOAT;
     return { info, origin: this.offset(info) + pad * row + pad * channels * FLOAT, row, image: rows * row, height, width, channels };
   }
@@ -103,7 +124,7 @@ export class FmaPasses {
         const origin = this.offset(inputPadded) + pad * row + pad * channels * FLOAT;
         x = { info: inputPadded, origin, row, image: (height + first.kernelSize - 1) * row, height, width, channels };
       } else {
-        x = this.padded(count, height, width, channels, first.kernelSize, pad, owned);
+        x = this.padded(count, height, width, channels, first.kernelSize, pad, owned, false);
         copyImages(this.heap.view(input), this.heap.view(x.info), x, this.offset(x.info), count);
       }
     }
@@ -136,7 +157,8 @@ export class FmaPasses {
           const height = images.height >> 1;
           const width = images.width >> 1;
           let output: Images;
-          if (next?.kind === 'conv') output = this.padded(count, height, width, images.channels, next.kernelSize, padBefore(next.kernelSize), owned);
+          // maxPool2x2 writes every pooled value
+          if (next?.kind === 'conv') output = this.padded(count, height, width, images.channels, next.kernelSize, padBefore(next.kernelSize), owned, true);
           else {
             const info = this.heap.alloc([count, height, width, images.channels]);
             owned.push(info);
@@ -274,11 +296,12 @@ export class FmaPasses {
     const { height, width } = output;
     // dz twice: in panels of 8 channels for the filter gradient and, unless this is the first layer, padded the
     // other way round for the input gradient, a 'full' correlation of dz with the rotated kernel.
-    const dz = isFirst ? undefined : this.padded(count, height, width, filters, k, k - 1 - padBefore(k), owned);
+    // The pooling windows cover every pixel of an even-sized image; odd rows and columns outside them must read as 0.
+    const covered = height % 2 === 0 && width % 2 === 0;
+    const dz = isFirst ? undefined : this.padded(count, height, width, filters, k, k - 1 - padBefore(k), owned, covered);
     const panels = this.heap.alloc([count, height, width, filters]);
     owned.push(panels);
-    // Windows cover every pixel of an even-sized image; odd rows and columns outside them must read as 0.
-    if (height % 2 || width % 2) this.heap.view(panels).fill(0);
+    if (!covered) this.heap.view(panels).fill(0);
     const panelBlock = height * width * PANEL_ROW;
     const panelImage = (filters / CONV_CHANNEL_BLOCK) * panelBlock;
     const biasGrad = this.heap.alloc([filters]);
