@@ -39,7 +39,7 @@ interface Gradient {
 }
 
 /** What each layer's backward pass needs from the forward pass. */
-type Saved =
+export type FmaSaved =
   | { readonly kind: 'conv'; readonly input: Images; readonly output: Images }
   | { readonly kind: 'maxPool'; readonly output: Images }
   | { readonly kind: 'flatten' }
@@ -113,7 +113,7 @@ export class FmaPasses {
    * The batch's logits. `input` is the batch [n, h, w, c]; `inputPadded`, when given, the same zero-padded for the
    * first conv ([n, h + k − 1, w + k − 1, c], pad before = ⌊(k − 1)/2⌋). Everything allocated goes to `owned`.
    */
-  forward(params: readonly TensorInfo[], input: TensorInfo, inputPadded: TensorInfo | undefined, owned: TensorInfo[], saved: Saved[]): TensorInfo {
+  forward(params: readonly TensorInfo[], input: TensorInfo, inputPadded: TensorInfo | undefined, owned: TensorInfo[], saved: FmaSaved[]): TensorInfo {
     const [count = 0, height = 0, width = 0, channels = 1] = input.shape;
     const first = this.layers[0];
     let x: Images | TensorInfo = input;
@@ -223,7 +223,7 @@ export class FmaPasses {
    * Gradients of the mean loss whose gradient for the logits is `dLogits` [n, 10], in the order of `grads` (spec
    * order); every gradient is allocated here and owned by the caller, everything else goes to `owned`.
    */
-  backward(params: readonly TensorInfo[], saved: readonly Saved[], dLogits: TensorInfo, count: number, grads: (TensorInfo | undefined)[], owned: TensorInfo[]): void {
+  backward(params: readonly TensorInfo[], saved: readonly FmaSaved[], dLogits: TensorInfo, count: number, grads: (TensorInfo | undefined)[], owned: TensorInfo[]): void {
     let dy: Gradient | undefined = { info: dLogits, sample: NUM_CLASSES, feature: 1 };
     const firstWeighted = this.layers.findIndex((layer) => layer.kind === 'conv' || layer.kind === 'dense');
     for (let i = this.layers.length - 1; i >= 0 && dy; i--) {

@@ -4,7 +4,7 @@ import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { LocalTrainingConfig, ModelName } from '../config/schema.js';
 import { NUM_CLASSES, type Dataset } from '../data/types.js';
 import { architecture, MODEL_INPUT_SHAPE, weightSpecs } from '../models/index.js';
-import { FmaPasses, fmaPassesCover } from './fused-fma.js';
+import { FmaPasses, fmaPassesCover, type FmaSaved } from './fused-fma.js';
 import { convKernels, relaxedSimdSupport, type MaddBuild } from './simd/conv.js';
 import { CONV1_FILTER_BLOCK, heapOffset, simdKernels, type SimdKernels } from './simd/index.js';
 import { callKernel, transpose } from './wasm-kernels.js';
@@ -15,8 +15,9 @@ import type { ModelWeights } from '../weights/types.js';
  * conv + bias + relu, backward in the order of the layers, the SGD update in place on the heap. The tfjs tape path
  * spends ~60 % of a cnn-small step outside the convolutions and matmuls (recording the tape, ~30 elementwise
  * kernels for the momentum update, a generic MaxPoolGrad, bias reductions); here the convolutions and matmuls go
- * to XNNPACK, and the rest to a few loops and our SIMD kernels (simd/kernels.wat), all on the wasm heap.
- * Checked against tfjs autograd on the cpu backend in test/engine-fused.test.ts.
+ * to our relaxed-SIMD FMA kernels (fused-fma.ts, simd/conv.wat) where the runtime has them, to XNNPACK elsewhere,
+ * and the rest to a few loops and our SIMD kernels (simd/kernels.wat), all on the wasm heap.
+ * Checked against tfjs autograd on the cpu backend in test/engine-fused.test.ts, on every kind of kernels.
  */
 
 const [IMAGE_ROWS, IMAGE_COLS, IMAGE_CHANNELS] = MODEL_INPUT_SHAPE;
@@ -466,7 +467,7 @@ export class FusedTrainer {
     if (inputPadded) owned.push(inputPadded);
     const grads: (TensorInfo | undefined)[] = this.specs.map(() => undefined);
     try {
-      const saved: Parameters<FmaPasses['forward']>[4] = [];
+      const saved: FmaSaved[] = [];
       const logits = fma.forward(this.params, input, inputPadded, owned, saved);
       const dLogits = this.heap.alloc([labels.length, NUM_CLASSES]);
       owned.push(dLogits);
@@ -716,7 +717,7 @@ export class FusedTrainer {
 }
 
 /** Mean cross-entropy of softmax(logits) against the labels; writes d(loss)/d(logits) and counts argmax hits. */
-export function softmaxCrossEntropy(logits: Float32Array, labels: Uint8Array, dLogits: Float32Array): FusedBatchResult {
+function softmaxCrossEntropy(logits: Float32Array, labels: Uint8Array, dLogits: Float32Array): FusedBatchResult {
   const batch = labels.length;
   let total = 0;
   let correct = 0;
