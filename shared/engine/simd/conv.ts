@@ -55,10 +55,11 @@ export interface RelaxedSimdSupport {
 let support: RelaxedSimdSupport | undefined;
 
 /**
- * Relaxed SIMD, once per process. V8 11.3 (Node 20) has it behind --experimental-wasm-relaxed-simd; V8's flags are
- * process-wide and read when a module is compiled, so setting the flag here, before our module is compiled, turns
- * it on for this thread and every worker thread. Node 20's V8 is the last without it on by default and shipped it
- * unchanged one version later; no other flag is touched. FLAMBDA_WASM_FMA=off leaves it alone (and our kernels off).
+ * Relaxed SIMD, once per process. V8 11.3 (Node 20) has it behind --experimental-wasm-relaxed-simd (V8 11.4, Chrome
+ * 114, turned it on by default); V8's flags are process-wide and read when a module is validated or compiled, so
+ * setting the flag here, before our module is compiled, turns it on for this thread and for worker threads (checked
+ * in both). It only adds the instructions: tfjs's own module does not use them, and every kernel of ours is tested
+ * on Node 20 with the flag. No other flag is touched. FLAMBDA_WASM_FMA=off leaves it alone (and our kernels off).
  */
 export function relaxedSimdSupport(env: NodeJS.ProcessEnv = process.env): RelaxedSimdSupport {
   if (support) return support;
