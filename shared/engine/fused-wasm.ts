@@ -305,6 +305,7 @@ export class FusedTrainer {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.fma?.dispose();
     this.heap.free(...this.params, ...this.momentumBuffers);
     this.params = [];
     this.momentumBuffers = [];
