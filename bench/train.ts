@@ -19,7 +19,8 @@ import { ensureTorch, pythonFromEnv } from './torch.js';
 const DEFAULT_DOCS_FILE = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 
 /**
- * Full run: ~3 minutes on 2 cores. --quick: under a minute, a smoke test whose numbers are not worth keeping.
+ * Full run: ~5 minutes on 2 cores (throughput and step profile). --quick: a few minutes, a smoke test whose numbers are
+ * not worth keeping.
  * Parallel clients default to one per core, the local runtime's own worker pool size.
  */
 const FULL = { samples: 2048, repeats: 3, clients: os.availableParallelism() } as const;

@@ -69,11 +69,13 @@ export function relaxedSimdSupport(env: NodeJS.ProcessEnv = process.env): Relaxe
   }
   if (setting === 'off') return (support = { status: 'off', fused: false });
   const api = wasmApi();
-  let status: RelaxedSimdSupport['status'] = 'unavailable';
-  if (api.validate(FUSED_PROBE)) status = 'built in';
-  else if (/^11\.3\./.test(process.versions.v8)) {
-    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-    if (api.validate(FUSED_PROBE)) status = 'flag';
+  let status: RelaxedSimdSupport['status'];
+  // Judged by the V8 version, not by a first validate(): another thread of this process may have set the flag already.
+  if (/^11\.3\./.test(process.versions.v8)) {
+    if (!api.validate(FUSED_PROBE)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    status = api.validate(FUSED_PROBE) ? 'flag' : 'unavailable';
+  } else {
+    status = api.validate(FUSED_PROBE) ? 'built in' : 'unavailable';
   }
   let fused = false;
   if (status !== 'unavailable') {
