@@ -137,12 +137,13 @@ export function endToEndMarkdown(suite: EndToEndSuite): string {
 const BUSY_SHARE = 0.1;
 
 export function machineLines(suite: ThroughputSuite | EndToEndSuite | ProfileSuite): string[] {
+  const worst = 'profile' in suite.settings || 'clock' in suite.settings ? '' : ", PyTorch's 2-thread rows most of all";
   const { machine } = suite;
   const other = machine.otherCpuShare;
   const busy = other !== undefined ? other > BUSY_SHARE : machine.loadAverage.start > machine.cores / 2;
   const warning = busy
     ? [
-        `- **Warning: the machine was busy** (${other !== undefined ? `other work took ${percentOf(other)} of its CPU time` : `load average ${machine.loadAverage.start} at start`}): the numbers are low and noisy, PyTorch's 2-thread rows most of all.`,
+        `- **Warning: the machine was busy** (${other !== undefined ? `other work took ${percentOf(other)} of its CPU time` : `load average ${machine.loadAverage.start} at start`}): the numbers are low and noisy${worst}.`,
       ]
     : [];
   return [

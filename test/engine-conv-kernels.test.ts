@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,25 @@ it('relaxed SIMD is available on Node ≥ 20 (built in from V8 11.4, by flag on 
   expect(support.status === 'built in' || support.status === 'flag').toBe(true);
   expect(support.status).toBe(/^11\.3\./.test(process.versions.v8) ? 'flag' : 'built in');
   expect(support.fused).toBe(true);
+});
+
+it('a worker thread sees the same status once this thread has switched relaxed SIMD on', async () => {
+  const moduleUrl = new URL('../shared/engine/simd/conv.ts', import.meta.url).href;
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(moduleUrl)}, ${JSON.stringify(import.meta.url)}))
+       .then((conv) => parentPort.postMessage(conv.relaxedSimdSupport({})));`,
+    { eval: true },
+  );
+  try {
+    const fromWorker = await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    expect(fromWorker).toEqual(relaxedSimdSupport());
+  } finally {
+    await worker.terminate();
+  }
 });
 
 /** Float32 arrays on the wasm heap for one test; freed by `free()`. */

@@ -160,7 +160,7 @@ export class FmaPasses {
             owned.push(info);
             output = this.dense(info, height, width, images.channels);
           }
-          this.time(`pool ${i} forward`, () =>
+          this.time(`maxPool ${i} forward`, () =>
             this.kernels.maxPool2x2(images.origin, output.origin, output.row, output.image, count, images.height, images.width, images.channels),
           );
           saved.push({ kind: 'maxPool', output });
@@ -302,7 +302,7 @@ export class FmaPasses {
     const panelImage = (filters / CONV_CHANNEL_BLOCK) * panelBlock;
     const biasGrad = this.heap.alloc([filters]);
     grads[conv.bias] = biasGrad;
-    this.time(`pool ${index + 1} + relu backward`, () =>
+    this.time(`maxPool ${index + 1} + relu backward`, () =>
       this.kernels.poolReluBackward(
         output.origin, pooled.origin, pooled.row, pooled.image, this.offset(dy.info), dy.sample * FLOAT, dy.feature * FLOAT,
         dz?.origin ?? 0, dz?.row ?? 0, dz?.image ?? 0, this.offset(panels), panelImage, panelBlock, this.offset(biasGrad), count, height, width, filters,

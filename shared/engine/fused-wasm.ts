@@ -275,6 +275,15 @@ export class FusedTrainer {
     });
   }
 
+  /** When profiling: adds the time since `since` to `phase` and returns the clock now (for phases timed in a row). */
+  private lap(phase: string, since: number | undefined): number | undefined {
+    const profile = this.options.profile;
+    if (!profile || since === undefined) return undefined;
+    const now = profile.clock();
+    profile.phases.set(phase, (profile.phases.get(phase) ?? 0) + now - since);
+    return now;
+  }
+
   /** Runs `run`, adding its milliseconds to the profile's `phase` when profiling. */
   private time<T>(phase: string, run: () => T): T {
     const profile = this.options.profile;
@@ -434,10 +443,7 @@ export class FusedTrainer {
           // compile() guarantees a conv right below: both go back in one pass.
           const conv = this.layers[i - 1] as ConvLayer;
           const padded = i - 1 === 0 ? inputPadded : undefined;
-          const below: TensorInfo = dy;
-          dy = this.time(`conv ${i - 1} + pool backward`, () =>
-            this.poolConvBackward(conv, saved[i - 1]!, saved[i]!, below, padded, this.firstWeighted(i - 1), grads, owned),
-          );
+          dy = this.poolConvBackward(i - 1, conv, saved[i - 1]!, saved[i]!, dy, padded, this.firstWeighted(i - 1), grads, owned);
           i--;
         } else {
           const above: TensorInfo = dy;
@@ -595,6 +601,7 @@ export class FusedTrainer {
    * faster than with dz as the filter. The input gradient is a 'full' correlation of dz with the rotated kernel.
    */
   private poolConvBackward(
+    index: number,
     conv: ConvLayer,
     convSaved: Saved,
     poolSaved: Saved,
@@ -619,6 +626,7 @@ export class FusedTrainer {
     const biasGrad = heap.alloc([filters]);
     grads[conv.bias] = biasGrad;
     const { kernels } = this;
+    let clock = this.options.profile?.clock();
     kernels.maxPoolReluBackward(
       kernels.offset(convSaved.output),
       kernels.offset(poolSaved.output),
@@ -631,6 +639,7 @@ export class FusedTrainer {
       width,
       filters,
     );
+    clock = this.lap(`maxPool ${index + 1} + relu backward`, clock);
 
     if (inputPadded && dz) {
       const kernelGrad = heap.alloc([k, k, inChannels, filters]);
@@ -653,6 +662,7 @@ export class FusedTrainer {
         }
       }
     }
+    clock = this.lap(`conv ${index} filter gradient`, clock);
     if (isFirst || !dz) return undefined;
 
     // dx = dz ⋆ rot180(W) with in/out channels swapped: [k, k, O, C].
@@ -671,6 +681,7 @@ export class FusedTrainer {
     }
     const dx = heap.run('Conv2D', { x: dz, filter: rotated }, convAttrs(padAfter, padBefore));
     owned.push(dx);
+    this.lap(`conv ${index} input gradient`, clock);
     return dx;
   }
 
