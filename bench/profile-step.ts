@@ -13,7 +13,7 @@ import type { Dataset } from '../shared/data/types.js';
 import { initBackend } from '../shared/engine/backend.js';
 import { FusedTrainer, type ConvolutionKernels } from '../shared/engine/fused-wasm.js';
 import { relaxedSimdSupport } from '../shared/engine/simd/conv.js';
-import { initialWeights } from '../shared/models/index.js';
+import { initialWeights } from '../shared/engine/build-model.js';
 import { describeMachine, finishMachineInfo, startCpuMeter } from './machine.js';
 import { formatProfileTables } from './report.js';
 import type { ProfileSuite } from './results.js';

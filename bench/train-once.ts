@@ -8,7 +8,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { MODEL_NAMES, experimentConfigSchema, type ModelName } from '../shared/config/schema.js';
 import { head, loadMnistFromPackage } from '../shared/data/mnist.js';
 import { backendLabel, evaluate, initBackend, trainLocal, type BackendRequest } from '../shared/engine/index.js';
-import { initialWeights, parameterCount } from '../shared/models/index.js';
+import { initialWeights } from '../shared/engine/build-model.js';
+import { parameterCount } from '../shared/models/index.js';
 
 function positiveInt(value: string): number {
   const parsed = Number(value);

@@ -12,6 +12,7 @@ import { PARTITIONS, runEndToEndSuite, type PartitionName } from './e2e.js';
 import { DEFAULT_PROFILE, runProfileSuite } from './profile-step.js';
 import { renderBenchmarksDoc } from './report-doc.js';
 import { formatEndToEndTable, formatProfileTables, formatThroughputTable } from './report.js';
+import { updateDocBlocks } from './doc-blocks.js';
 import { DEFAULT_RESULTS_FILE, mergeResults, readResults, writeAtomically, type MachineResults } from './results.js';
 import { runThroughputSuite } from './throughput.js';
 import { ensureTorch, pythonFromEnv } from './torch.js';
@@ -140,6 +141,8 @@ async function main(argv: readonly string[]): Promise<number> {
     const merged = await mergeResults(options.results, update);
     await writeAtomically(options.docs, renderBenchmarksDoc(merged));
     log(`bench: wrote ${options.docs} and ${options.results}`);
+    // The figures README, docs/deploy.md, docs/results.md and the infra sizing quote from these results.
+    if (options.results === DEFAULT_RESULTS_FILE) log(`bench: refreshed generated blocks in ${(await updateDocBlocks(merged)).join(', ') || 'no file'}`);
   };
   if (!write) log('bench: will write nothing (--quick or --no-write)');
 

@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendLabel, backendRequestFromEnv, currentBackendInfo, initBackend, wasmDirectory } from '../shared/engine/backend.js';
-import { initialWeights } from '../shared/models/index.js';
+import { initialWeights } from '../shared/engine/build-model.js';
 
 const backendModule = fileURLToPath(new URL('../shared/engine/backend.ts', import.meta.url));
 const installedWasmDir = path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));

@@ -9,7 +9,7 @@ import { FusedTrainer, type ConvolutionKernels } from '../shared/engine/fused-wa
 import { relaxedSimdSupport } from '../shared/engine/simd/conv.js';
 import { trainLocal } from '../shared/engine/train.js';
 import { writeModelWeights } from '../shared/engine/weights-bridge.js';
-import { buildModel, initialWeights } from '../shared/models/index.js';
+import { buildModel, initialWeights } from '../shared/engine/build-model.js';
 import type { ModelWeights } from '../shared/weights/types.js';
 
 /**

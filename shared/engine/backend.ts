@@ -32,6 +32,27 @@ export function backendRequestFromEnv(env: NodeJS.ProcessEnv = process.env): Bac
   throw new Error(`FLAMBDA_BACKEND='${env.FLAMBDA_BACKEND}' is not a backend: use one of auto, ${BACKEND_NAMES.join(', ')}`);
 }
 
+/**
+ * tfjs's cpu backend prints "Hi, looks like you are running TensorFlow.js in Node.js…" on first use in every process
+ * and worker (tests compare against cpu; `auto` may fall back to it). We report the backend we run on ourselves,
+ * and warn loudly when it is cpu (startBackend), so that advice is dropped; every other warning still prints.
+ */
+const TFJS_NODE_BANNER = 'Hi, looks like you are running TensorFlow.js in Node.js';
+const BANNER_FILTER = Symbol.for('flambda.tfjsBannerFilter');
+function dropTfjsNodeBanner(): void {
+  const current = console.warn as typeof console.warn & { [BANNER_FILTER]?: true };
+  if (current[BANNER_FILTER]) return;
+  const filtered = Object.assign(
+    (...args: unknown[]) => {
+      if (typeof args[0] === 'string' && args[0].includes(TFJS_NODE_BANNER)) return;
+      current(...args);
+    },
+    { [BANNER_FILTER]: true as const },
+  );
+  console.warn = filtered;
+}
+dropTfjsNodeBanner();
+
 let pendingInit: Promise<BackendInfo> | undefined;
 let initialised: BackendInfo | undefined;
 

@@ -1,5 +1,7 @@
-import { NUM_CLASSES, type Dataset } from '../data/types.js';
+import type { Dataset } from '../data/types.js';
 import type { ModelName } from '../config/schema.js';
+import { toModelSpec, type ModelSpec } from '../models/index.js';
+import { modelInputOf } from './batches.js';
 import type { ModelWeights } from '../weights/types.js';
 import { autoConvolutionKernels, FusedTrainer, fusedStepAvailable, type ConvolutionKernels } from './fused-wasm.js';
 import { cachedModel } from './model-cache.js';
@@ -11,7 +13,7 @@ import { matchWeights } from './weights-bridge.js';
  * the time of the tfjs model's (10,000 MNIST test images, cnn-small 1.1 s against 2.2 s of CPU, cnn-mcmahan 9.5
  * against 16.3 s, on a busy AMD EPYC); on XNNPACK it gains nothing (2.4 against 2.2 s, 15.2 against 16.5 s).
  */
-export function fusedEvaluationPays(model: ModelName): boolean {
+export function fusedEvaluationPays(model: ModelName | ModelSpec): boolean {
   return fusedStepAvailable(model) && autoConvolutionKernels() === 'fma';
 }
 
@@ -21,35 +23,37 @@ export function fusedEvaluationPays(model: ModelName): boolean {
  * tf.argMax does), checked against the tfjs path in test/engine-fused.test.ts.
  */
 export function fusedEvaluate(
-  model: ModelName,
+  model: ModelName | ModelSpec,
   weights: ModelWeights,
   testSet: Dataset,
   batchSize: number,
   kernels: ConvolutionKernels = 'auto',
 ): EvaluationResult {
   // The tfjs path's checks and messages for weights that do not fit.
-  matchWeights(cachedModel(model), weights, 'weights');
+  const spec = toModelSpec(model, modelInputOf(testSet));
+  const classes = spec.input.classes;
+  matchWeights(cachedModel(spec), weights, 'weights');
   // Plain SGD: no optimizer state is allocated for a trainer that never steps.
   const local = { epochs: 1, batchSize, optimizer: 'sgd', learningRate: 1, momentum: 0 } as const;
-  const trainer = new FusedTrainer(model, weights, { local, kernels });
-  const confusion = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
+  const trainer = new FusedTrainer(spec, weights, { local, kernels });
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   let lossSum = 0;
   try {
     for (let start = 0; start < testSet.count; start += batchSize) {
       const end = Math.min(start + batchSize, testSet.count);
       const { logits, labels } = trainer.logits(testSet, start, end);
       for (let n = 0; n < labels.length; n++) {
-        const row = n * NUM_CLASSES;
+        const row = n * classes;
         let max = -Infinity;
         let argmax = 0;
-        for (let c = 0; c < NUM_CLASSES; c++) {
+        for (let c = 0; c < classes; c++) {
           if (logits[row + c]! > max) {
             max = logits[row + c]!;
             argmax = c;
           }
         }
         let sum = 0;
-        for (let c = 0; c < NUM_CLASSES; c++) sum += Math.exp(logits[row + c]! - max);
+        for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max);
         const label = labels[n]!;
         lossSum += Math.log(sum) + max - logits[row + label]!;
         confusion[label]![argmax]!++;

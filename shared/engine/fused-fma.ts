@@ -1,5 +1,4 @@
 import type { TensorInfo } from '@tensorflow/tfjs';
-import { NUM_CLASSES } from '../data/types.js';
 import type { ConvLayer, DenseLayer, Heap, Layer } from './fused-wasm.js';
 import { CONV_CHANNEL_BLOCK, type ConvKernels } from './simd/conv.js';
 
@@ -184,7 +183,7 @@ export class FmaPasses {
         }
       }
     }
-    if ('origin' in x || x.shape[1] !== NUM_CLASSES) throw new Error('the fused forward pass must end in a dense layer of 10 logits');
+    if ('origin' in x) throw new Error('the fused forward pass must end in a dense layer (the logits)');
     return x;
   }
 
@@ -217,11 +216,11 @@ export class FmaPasses {
   }
 
   /**
-   * Gradients of the mean loss whose gradient for the logits is `dLogits` [n, 10], in the order of `grads` (spec
+   * Gradients of the mean loss whose gradient for the logits is `dLogits` [n, classes], in the order of `grads` (spec
    * order); every gradient is allocated here and owned by the caller, everything else goes to `owned`.
    */
   backward(params: readonly TensorInfo[], saved: readonly FmaSaved[], dLogits: TensorInfo, count: number, grads: (TensorInfo | undefined)[], owned: TensorInfo[]): void {
-    let dy: Gradient | undefined = { info: dLogits, sample: NUM_CLASSES, feature: 1 };
+    let dy: Gradient | undefined = { info: dLogits, sample: dLogits.shape[1]!, feature: 1 };
     const firstWeighted = this.layers.findIndex((layer) => layer.kind === 'conv' || layer.kind === 'dense');
     for (let i = this.layers.length - 1; i >= 0 && dy; i--) {
       const layer = this.layers[i]!;

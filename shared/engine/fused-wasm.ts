@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { LocalTrainingConfig, ModelName } from '../config/schema.js';
-import { NUM_CLASSES, type Dataset } from '../data/types.js';
-import { architecture, MODEL_INPUT_SHAPE, weightSpecs } from '../models/index.js';
+import type { Dataset } from '../data/types.js';
+import { toModelSpec, type ModelSpec } from '../models/index.js';
+import { writeModelInput } from './batches.js';
 import { FmaPasses, fmaPassesCover, type FmaSaved } from './fused-fma.js';
 import { convKernels, relaxedSimdSupport, type MaddBuild } from './simd/conv.js';
 import { CONV1_FILTER_BLOCK, heapOffset, simdKernels, type SimdKernels } from './simd/index.js';
@@ -20,16 +21,13 @@ import type { ModelWeights } from '../weights/types.js';
  * Checked against tfjs autograd on the cpu backend in test/engine-fused.test.ts, on every kind of kernels.
  */
 
-const [IMAGE_ROWS, IMAGE_COLS, IMAGE_CHANNELS] = MODEL_INPUT_SHAPE;
-const PIXELS = IMAGE_ROWS * IMAGE_COLS * IMAGE_CHANNELS;
-
 /** tfjs's Adam epsilon for float32 (ENGINE.backend.epsilon()), so both paths take the same steps. */
 const ADAM_EPSILON = 1e-7;
 const ADAM_BETA1 = 0.9;
 const ADAM_BETA2 = 0.999;
 
 /** Whether the fused step can train `model` now: it needs the wasm backend active and an architecture it covers. */
-export function fusedStepAvailable(model: ModelName): boolean {
+export function fusedStepAvailable(model: ModelName | ModelSpec): boolean {
   const backend = tf.getBackend() === 'wasm' ? tf.backend() : undefined;
   return backend instanceof BackendWasm && simdKernels(backend) !== undefined && plan(model) !== undefined;
 }
@@ -105,7 +103,12 @@ interface Saved {
 
 interface Compiled {
   readonly layers: readonly Layer[];
-  readonly specs: ReturnType<typeof weightSpecs>;
+  readonly specs: ModelSpec['weights'];
+  /** the input, [height, width, channels] */
+  readonly shape: ModelSpec['input']['shape'];
+  readonly classes: number;
+  /** whether the first conv's filter gradient is our SIMD kernel's, which reads the input padded (grey images only) */
+  readonly padsInput: boolean;
 }
 
 /**
@@ -113,23 +116,28 @@ interface Compiled {
  * (always relu) being followed by a 2×2 max-pool, whose backward pass then also does the relu's and hands the
  * conv its gradient in the two layouts the conv's own backward pass wants.
  */
-function compile(model: ModelName): Compiled | undefined {
-  const specs = weightSpecs(model);
+function compile(model: ModelSpec): Compiled | undefined {
+  const specs = model.weights;
   const index = (name: string) => {
     const at = specs.findIndex((spec) => spec.name === name);
-    if (at < 0) throw new Error(`model ${model} has no weight ${name}`);
+    if (at < 0) throw new Error(`model ${model.key} has no weight ${name}`);
     return at;
   };
-  const plan = architecture(model);
+  const plan = model.layers;
   const layers: Layer[] = [];
+  let padsInput = false;
   for (const [i, layer] of plan.entries()) {
     switch (layer.kind) {
       case 'conv': {
         if (plan[i + 1]?.kind !== 'maxPool') return undefined;
         const kernel = index(`${layer.name}/kernel`);
         const [, , inChannels = 0] = specs[kernel]!.shape;
-        // A first layer's filter gradient is our SIMD kernel's job, which works in blocks of 16 filters.
-        if (i === 0 && (inChannels !== 1 || layer.filters % CONV1_FILTER_BLOCK !== 0)) return undefined;
+        // A first layer's filter gradient is our SIMD kernel's job for grey images (in blocks of 16 filters); colour
+        // images take the correlation path every other conv takes.
+        if (i === 0) {
+          padsInput = inChannels === 1;
+          if (padsInput && layer.filters % CONV1_FILTER_BLOCK !== 0) return undefined;
+        }
         layers.push({ kind: 'conv', kernel, bias: index(`${layer.name}/bias`), kernelSize: layer.kernelSize, inChannels, filters: layer.filters });
         break;
       }
@@ -148,14 +156,15 @@ function compile(model: ModelName): Compiled | undefined {
       }
     }
   }
-  return { layers, specs };
+  return { layers, specs, shape: model.input.shape, classes: model.input.classes, padsInput };
 }
 
-const compiled = new Map<ModelName, Compiled | undefined>();
+const compiled = new Map<string, Compiled | undefined>();
 
-function plan(model: ModelName): Compiled | undefined {
-  if (!compiled.has(model)) compiled.set(model, compile(model));
-  return compiled.get(model);
+function plan(model: ModelName | ModelSpec): Compiled | undefined {
+  const spec = toModelSpec(model);
+  if (!compiled.has(spec.key)) compiled.set(spec.key, compile(spec));
+  return compiled.get(spec.key);
 }
 
 export interface FusedBatchResult {
@@ -207,7 +216,8 @@ export class FusedTrainer {
   private readonly heap: Heap;
   private readonly kernels: SimdKernels;
   private readonly layers: readonly Layer[];
-  private readonly specs: ReturnType<typeof weightSpecs>;
+  private readonly specs: Compiled['specs'];
+  private readonly compiled: Compiled;
   private params: TensorInfo[];
   /** SGD momentum buffers, on the heap for our SIMD update (none for plain SGD) */
   private momentumBuffers: TensorInfo[];
@@ -227,7 +237,7 @@ export class FusedTrainer {
   readonly kernelsUsed: 'xnnpack' | MaddBuild;
 
   constructor(
-    model: ModelName,
+    model: ModelName | ModelSpec,
     weights: ModelWeights,
     private readonly options: FusedStepOptions,
   ) {
@@ -238,7 +248,8 @@ export class FusedTrainer {
     this.kernels = kernels;
     this.heap = new Heap(backend);
     const compiledModel = plan(model);
-    if (!compiledModel) throw new Error(`the fused training step does not cover model ${model}`);
+    if (!compiledModel) throw new Error(`the fused training step does not cover model ${toModelSpec(model).key}`);
+    this.compiled = compiledModel;
     ({ layers: this.layers, specs: this.specs } = compiledModel);
     const wanted = options.kernels ?? 'auto';
     const build = wanted === 'auto' ? autoConvolutionKernels() : wanted;
@@ -322,11 +333,12 @@ export class FusedTrainer {
 
   /**
    * Loss and gradients of one batch without a step (for tests and gradient checks); `images` are
-   * [n, 28, 28, 1] floats. The caller owns nothing: gradients are copied off the heap.
+   * [n, height, width, channels] floats. The caller owns nothing: gradients are copied off the heap.
    */
   gradients(images: Float32Array, labels: Uint8Array): { loss: number; correct: number; gradients: ModelWeights } {
     const count = labels.length;
-    if (images.length !== count * PIXELS) throw new Error(`expected ${count} images of ${PIXELS} values, got ${images.length} values`);
+    const pixels = this.compiled.shape.reduce((a, b) => a * b, 1);
+    if (images.length !== count * pixels) throw new Error(`expected ${count} images of ${pixels} values, got ${images.length} values`);
     const { input, inputPadded } = this.uploadBatch(count, (pixels) => pixels.set(images));
     const { loss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
     try {
@@ -379,36 +391,31 @@ export class FusedTrainer {
   private uploadRows(dataset: Dataset, rows: ArrayLike<number>, start: number, end: number): { labels: Uint8Array; input: TensorInfo; inputPadded?: TensorInfo } {
     const count = end - start;
     const labels = new Uint8Array(count);
+    const { classes } = this.compiled;
     for (let row = 0; row < count; row++) {
       const sample = rows[start + row]!;
       const label = dataset.labels[sample]!;
-      if (label >= NUM_CLASSES) throw new Error(`sample ${sample} has label ${label}, expected 0–${NUM_CLASSES - 1}`);
+      if (label >= classes) throw new Error(`sample ${sample} has label ${label}, expected 0–${classes - 1}`);
       labels[row] = label;
     }
-    const { images } = dataset;
-    const batch = this.uploadBatch(count, (pixels) => {
-      for (let row = 0; row < count; row++) {
-        const from = rows[start + row]! * PIXELS;
-        const to = row * PIXELS;
-        for (let p = 0; p < PIXELS; p++) pixels[to + p] = images[from + p]! / 255;
-      }
-    });
+    const batch = this.uploadBatch(count, (pixels) => writeModelInput(dataset, rows, start, end, pixels));
     return { labels, ...batch };
   }
 
   /**
-   * The batch as [n, 28, 28, 1] and, when the first layer is a conv, also zero-padded by its kernel
-   * ([n, 28 + k − 1, 28 + k − 1]), the layout our SIMD kernel reads for that conv's filter gradient.
+   * The batch as [n, height, width, channels] and, when the first layer is a conv on grey images, also zero-padded by
+   * its kernel ([n, height + k − 1, width + k − 1]), the layout our SIMD kernel reads for that conv's filter gradient.
    */
   private uploadBatch(count: number, fill: (pixels: Float32Array) => void): { input: TensorInfo; inputPadded?: TensorInfo } {
     const first = this.layers[0];
-    const k = first?.kind === 'conv' ? first.kernelSize : 0;
-    const input = this.heap.alloc([count, IMAGE_ROWS, IMAGE_COLS, IMAGE_CHANNELS]);
-    const padded = k ? this.heap.alloc([count, IMAGE_ROWS + k - 1, IMAGE_COLS + k - 1]) : undefined;
+    const k = first?.kind === 'conv' && this.compiled.padsInput ? first.kernelSize : 0;
+    const [rows, cols, channels] = this.compiled.shape;
+    const input = this.heap.alloc([count, rows, cols, channels]);
+    const padded = k ? this.heap.alloc([count, rows + k - 1, cols + k - 1]) : undefined;
     const pixels = this.heap.view(input);
     fill(pixels);
     if (!padded) return { input };
-    writePadded(pixels, count, k, this.heap.view(padded));
+    writePadded(pixels, count, k, this.heap.view(padded), rows, cols);
     return { input, inputPadded: padded };
   }
 
@@ -432,9 +439,11 @@ export class FusedTrainer {
         x = entry.output;
       }
       const batch = labels.length;
-      const dLogits = this.heap.alloc([batch, NUM_CLASSES]);
+      const dLogits = this.heap.alloc([batch, this.compiled.classes]);
       owned.push(dLogits);
-      const { loss, correct } = this.time('softmax cross-entropy', () => softmaxCrossEntropy(this.heap.view(x), labels, this.heap.view(dLogits)));
+      const { loss, correct } = this.time('softmax cross-entropy', () =>
+        softmaxCrossEntropy(this.heap.view(x), labels, this.heap.view(dLogits), this.compiled.classes),
+      );
 
       let dy: TensorInfo | undefined = dLogits;
       for (let i = this.layers.length - 1; i >= 0 && dy; i--) {
@@ -476,9 +485,10 @@ export class FusedTrainer {
     try {
       const saved: FmaSaved[] = [];
       const logits = fma.forward(this.params, input, inputPadded, owned, saved);
-      const dLogits = this.heap.alloc([labels.length, NUM_CLASSES]);
+      const { classes } = this.compiled;
+      const dLogits = this.heap.alloc([labels.length, classes]);
       owned.push(dLogits);
-      const { loss, correct } = this.time('softmax cross-entropy', () => softmaxCrossEntropy(this.heap.view(logits), labels, this.heap.view(dLogits)));
+      const { loss, correct } = this.time('softmax cross-entropy', () => softmaxCrossEntropy(this.heap.view(logits), labels, this.heap.view(dLogits), classes));
       fma.backward(this.params, saved, dLogits, labels.length, grads, owned);
       const complete = grads.map((grad, i) => {
         if (!grad) throw new Error(`no gradient for ${this.specs[i]!.name}`);
@@ -729,15 +739,15 @@ export class FusedTrainer {
 }
 
 /** Mean cross-entropy of softmax(logits) against the labels; writes d(loss)/d(logits) and counts argmax hits. */
-function softmaxCrossEntropy(logits: Float32Array, labels: Uint8Array, dLogits: Float32Array): FusedBatchResult {
+function softmaxCrossEntropy(logits: Float32Array, labels: Uint8Array, dLogits: Float32Array, classes: number): FusedBatchResult {
   const batch = labels.length;
   let total = 0;
   let correct = 0;
   for (let n = 0; n < batch; n++) {
-    const row = n * NUM_CLASSES;
+    const row = n * classes;
     let max = -Infinity;
     let argmax = 0;
-    for (let c = 0; c < NUM_CLASSES; c++) {
+    for (let c = 0; c < classes; c++) {
       const value = logits[row + c]!;
       if (value > max) {
         max = value;
@@ -745,11 +755,11 @@ function softmaxCrossEntropy(logits: Float32Array, labels: Uint8Array, dLogits: 
       }
     }
     let sum = 0;
-    for (let c = 0; c < NUM_CLASSES; c++) sum += Math.exp(logits[row + c]! - max);
+    for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max);
     const label = labels[n]!;
     total += Math.log(sum) + max - logits[row + label]!;
     if (argmax === label) correct++;
-    for (let c = 0; c < NUM_CLASSES; c++) {
+    for (let c = 0; c < classes; c++) {
       const p = Math.exp(logits[row + c]! - max) / sum;
       dLogits[row + c] = (p - (c === label ? 1 : 0)) / batch;
     }
@@ -772,16 +782,16 @@ function convAttrs(before: number, after: number): tf.NamedAttrMap {
   };
 }
 
-/** The grey images zero-padded for a k×k 'same' kernel: [n, 28 + k − 1, 28 + k − 1], the top/left pad first. */
-function writePadded(pixels: Float32Array, count: number, k: number, padded: Float32Array): void {
+/** The grey images zero-padded for a k×k 'same' kernel: [n, rows + k − 1, cols + k − 1], the top/left pad first. */
+function writePadded(pixels: Float32Array, count: number, k: number, padded: Float32Array, rows: number, cols: number): void {
   const pad = Math.floor((k - 1) / 2);
-  const paddedCols = IMAGE_COLS + k - 1;
-  const paddedPlane = (IMAGE_ROWS + k - 1) * paddedCols;
+  const paddedCols = cols + k - 1;
+  const paddedPlane = (rows + k - 1) * paddedCols;
   padded.fill(0);
   for (let n = 0; n < count; n++) {
-    for (let i = 0; i < IMAGE_ROWS; i++) {
-      const from = n * PIXELS + i * IMAGE_COLS;
-      padded.set(pixels.subarray(from, from + IMAGE_COLS), n * paddedPlane + (i + pad) * paddedCols + pad);
+    for (let i = 0; i < rows; i++) {
+      const from = n * rows * cols + i * cols;
+      padded.set(pixels.subarray(from, from + cols), n * paddedPlane + (i + pad) * paddedCols + pad);
     }
   }
 }

@@ -8,6 +8,8 @@ export {
   wasmDirectory,
   type BackendRequest,
 } from './backend.js';
+export { modelInputOf } from './batches.js';
+export { buildModel, initialWeights } from './build-model.js';
 export { evaluate, type EvaluateArgs } from './evaluate.js';
 export { releaseCachedModels } from './model-cache.js';
 export { trainLocal, TrainingDivergedError, type TrainLocalArgs } from './train.js';
