@@ -52,6 +52,8 @@ export const torchExperimentSchema = engineSchema.extend({
   parameters: z.int().min(1),
   partition: z.string(),
   seed: z.int(),
+  /** the clients' local loss (absent from results of a script that predates --objective) */
+  objective: z.object({ kind: z.string(), tau: z.number().optional(), alpha: z.number().optional() }).optional(),
   epochs: z.int().min(1),
   batchSize: z.int().min(1),
   learningRate: z.number().positive(),
@@ -109,6 +111,23 @@ export interface TorchExperimentOptions extends TorchTrainingOptions {
   /** JSON list of per-client training-sample indices: the exact shards flambda trains on */
   readonly partitionFile: string;
   readonly testSamples: number | null;
+  /** the clients' local loss, as `local.objective` in a flambda config; plain cross-entropy when absent */
+  readonly objective?: TorchObjective;
+}
+
+export type TorchObjective =
+  | { readonly kind: 'cross-entropy' }
+  | { readonly kind: 'fedlc'; readonly tau: number }
+  | { readonly kind: 'fedrs'; readonly alpha: number }
+  | { readonly kind: 'masked' };
+
+function objectiveArgs(objective: TorchObjective | undefined): string[] {
+  if (!objective) return [];
+  return [
+    '--objective', objective.kind,
+    ...(objective.kind === 'fedlc' ? ['--tau', String(objective.tau)] : []),
+    ...(objective.kind === 'fedrs' ? ['--alpha', String(objective.alpha)] : []),
+  ];
 }
 
 /** The installed version of a Debian package (e.g. python3-torch reports itself as 1.13.0a0 but is 1.13.1+dfsg). */
@@ -181,6 +200,7 @@ export async function torchExperiment(options: TorchExperimentOptions, python = 
     '--epochs', String(options.epochs),
     '--partition-file', options.partitionFile,
     ...(options.testSamples === null ? [] : ['--test-samples', String(options.testSamples)]),
+    ...objectiveArgs(options.objective),
     ...trainingArgs(options),
   ];
   return runReference(python, args, torchExperimentSchema);

@@ -6,6 +6,8 @@ import { NUM_CLASSES, type Dataset } from '../data/types.js';
 import { architecture, MODEL_INPUT_SHAPE, weightSpecs } from '../models/index.js';
 import { CONV1_FILTER_BLOCK, simdKernels, type SimdKernels } from './simd/index.js';
 import { callKernel, transpose } from './wasm-kernels.js';
+import { softmaxCrossEntropy } from './softmax-loss.js';
+import type { LogitAdjustment } from '../strategies/types.js';
 import type { ModelWeights } from '../weights/types.js';
 
 /**
@@ -153,6 +155,8 @@ function plan(model: ModelName): Compiled | undefined {
 export interface FusedBatchResult {
   /** mean softmax cross-entropy over the batch */
   readonly loss: number;
+  /** mean loss the step descended: `loss`, or the adjusted cross-entropy with a logit adjustment */
+  readonly objectiveLoss: number;
   /** how many of the batch the model (before this step) classified right */
   readonly correct: number;
 }
@@ -164,6 +168,8 @@ export interface FusedStepOptions {
   readonly anchor?: ModelWeights;
   /** SCAFFOLD's c − cᵢ, added to every gradient as it is */
   readonly correction?: ModelWeights;
+  /** a label-skew local objective's per-class transform of the logits in the loss (see softmax-loss.ts) */
+  readonly logitAdjustment?: LogitAdjustment;
 }
 
 /**
@@ -257,14 +263,15 @@ export class FusedTrainer {
    * Loss and gradients of one batch without a step (for tests and gradient checks); `images` are
    * [n, 28, 28, 1] floats. The caller owns nothing: gradients are copied off the heap.
    */
-  gradients(images: Float32Array, labels: Uint8Array): { loss: number; correct: number; gradients: ModelWeights } {
+  gradients(images: Float32Array, labels: Uint8Array): FusedBatchResult & { gradients: ModelWeights } {
     const count = labels.length;
     if (images.length !== count * PIXELS) throw new Error(`expected ${count} images of ${PIXELS} values, got ${images.length} values`);
     const { input, inputPadded } = this.uploadBatch(count, (pixels) => pixels.set(images));
-    const { loss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
+    const { loss, objectiveLoss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
     try {
       return {
         loss,
+        objectiveLoss,
         correct,
         gradients: this.specs.map((spec, i) => ({ name: spec.name, shape: [...spec.shape], values: new Float32Array(this.heap.view(grads[i]!)) })),
       };
@@ -294,13 +301,13 @@ export class FusedTrainer {
         for (let p = 0; p < PIXELS; p++) pixels[to + p] = images[from + p]! / 255;
       }
     });
-    const { loss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
+    const { loss, objectiveLoss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
     try {
-      if (Number.isFinite(loss)) this.applyGradients(grads);
+      if (Number.isFinite(loss) && Number.isFinite(objectiveLoss)) this.applyGradients(grads);
     } finally {
       this.heap.free(...grads);
     }
-    return { loss, correct };
+    return { loss, objectiveLoss, correct };
   }
 
   /**
@@ -324,7 +331,7 @@ export class FusedTrainer {
     input: TensorInfo,
     inputPadded: TensorInfo | undefined,
     labels: Uint8Array,
-  ): { loss: number; correct: number; grads: TensorInfo[] } {
+  ): FusedBatchResult & { grads: TensorInfo[] } {
     if (this.disposed) throw new Error('this trainer was disposed');
     const owned: TensorInfo[] = [input];
     if (inputPadded) owned.push(inputPadded);
@@ -340,7 +347,7 @@ export class FusedTrainer {
       const batch = labels.length;
       const dLogits = this.heap.alloc([batch, NUM_CLASSES]);
       owned.push(dLogits);
-      const { loss, correct } = softmaxCrossEntropy(this.heap.view(x), labels, this.heap.view(dLogits));
+      const { loss, objectiveLoss, correct } = softmaxCrossEntropy(this.heap.view(x), labels, this.heap.view(dLogits), this.options.logitAdjustment);
 
       let dy: TensorInfo | undefined = dLogits;
       for (let i = this.layers.length - 1; i >= 0 && dy; i--) {
@@ -359,7 +366,7 @@ export class FusedTrainer {
         if (!grad) throw new Error(`no gradient for ${this.specs[i]!.name}`);
         return grad;
       });
-      return { loss, correct, grads: complete };
+      return { loss, objectiveLoss, correct, grads: complete };
     } catch (error) {
       this.heap.free(...grads);
       throw error;
@@ -596,35 +603,6 @@ export class FusedTrainer {
       this.adamPower2 *= ADAM_BETA2;
     }
   }
-}
-
-/** Mean cross-entropy of softmax(logits) against the labels; writes d(loss)/d(logits) and counts argmax hits. */
-function softmaxCrossEntropy(logits: Float32Array, labels: Uint8Array, dLogits: Float32Array): FusedBatchResult {
-  const batch = labels.length;
-  let total = 0;
-  let correct = 0;
-  for (let n = 0; n < batch; n++) {
-    const row = n * NUM_CLASSES;
-    let max = -Infinity;
-    let argmax = 0;
-    for (let c = 0; c < NUM_CLASSES; c++) {
-      const value = logits[row + c]!;
-      if (value > max) {
-        max = value;
-        argmax = c;
-      }
-    }
-    let sum = 0;
-    for (let c = 0; c < NUM_CLASSES; c++) sum += Math.exp(logits[row + c]! - max);
-    const label = labels[n]!;
-    total += Math.log(sum) + max - logits[row + label]!;
-    if (argmax === label) correct++;
-    for (let c = 0; c < NUM_CLASSES; c++) {
-      const p = Math.exp(logits[row + c]! - max) / sum;
-      dLogits[row + c] = (p - (c === label ? 1 : 0)) / batch;
-    }
-  }
-  return { loss: total / batch, correct };
 }
 
 /** Stride-1 conv attributes with explicit padding: `before` rows/columns at the top/left, `after` at the bottom/right. */
