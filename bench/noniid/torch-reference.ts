@@ -34,29 +34,28 @@ export function torchObjective(objective: LocalObjectiveConfig | undefined): Tor
   return objective ?? { kind: 'cross-entropy' };
 }
 
+/** run: always run; resume: reuse a result from the same arguments, run the rest; load: reuse only, run nothing. */
+export type TorchMode = 'run' | 'resume' | 'load';
+
 /**
- * Runs every case at every seed, one after the other (each uses both cores). A result already in `folder` from the
- * same arguments is reused when `resume` is set, so an interrupted comparison picks up where it stopped.
+ * Every case at every seed, one after the other (each uses both cores). Results are kept in `folder` with the
+ * arguments that made them, so an interrupted comparison picks up where it stopped and a page can be rendered from
+ * them; a case left out (mode load, no result yet) is simply absent from the list.
  */
 export async function runTorchReference(
   cases: readonly TorchCase[],
   seeds: readonly number[],
-  options: { readonly folder: string; readonly resume: boolean; readonly threads: number; readonly log?: (line: string) => void },
+  options: { readonly folder: string; readonly mode: (key: string) => TorchMode; readonly threads: number; readonly log?: (line: string) => void },
 ): Promise<TorchRun[]> {
-  const { train } = await loadMnistFromPackage();
+  if (cases.length === 0) return [];
+  let mnist: ReturnType<typeof loadMnistFromPackage> | undefined;
   await mkdir(options.folder, { recursive: true });
   const runs: TorchRun[] = [];
   for (const seed of seeds) {
     for (const { key, config } of cases) {
+      const mode = options.mode(key);
       const seeded = { ...config, seed };
       const partitionFile = path.join(options.folder, `partition-${partitionName(seeded)}-s${seed}.json`);
-      const { clientIndices } = partitionIndices(train.labels, {
-        clients: seeded.clients,
-        partition: seeded.partition,
-        seed,
-        samplesPerClient: seeded.samplesPerClient,
-      });
-      await writeFile(partitionFile, JSON.stringify(clientIndices.map((indices) => Array.from(indices))));
       const request = {
         model: seeded.model,
         threads: options.threads,
@@ -71,14 +70,22 @@ export async function runTorchReference(
         objective: torchObjective(seeded.local.objective),
       };
       const resultFile = path.join(options.folder, `${key}-s${seed}.json`);
-      if (options.resume) {
+      if (mode !== 'run') {
         const previous = await readPrevious(resultFile, request);
         if (previous) {
-          options.log?.(`↺ PyTorch ${key} seed ${seed}: reusing ${resultFile}`);
+          if (mode === 'resume') options.log?.(`↺ PyTorch ${key} seed ${seed}: reusing ${resultFile}`);
           runs.push({ key, seed, result: previous, reused: true });
           continue;
         }
+        if (mode === 'load') continue;
       }
+      const { clientIndices } = partitionIndices((await (mnist ??= loadMnistFromPackage())).train.labels, {
+        clients: seeded.clients,
+        partition: seeded.partition,
+        seed,
+        samplesPerClient: seeded.samplesPerClient,
+      });
+      await writeFile(partitionFile, JSON.stringify(clientIndices.map((indices) => Array.from(indices))));
       options.log?.(`▶ PyTorch ${key} seed ${seed}`);
       try {
         const result = await torchExperiment(request);
