@@ -110,7 +110,7 @@ export async function derive(
   const parsed = parseExperimentConfig(changed);
   if (!parsed.ok) throw new BenchError(`${source.file} as ${describeScenario(scenario)} is not a valid experiment config:\n  - ${parsed.errors.join('\n  - ')}`);
   const id = [options.prefix, scenarioTag(scenario, source.key), `s${seed}`].join('-');
-  if (sameJson(parsed.config, source.config)) return { id, source, scenario, seed, file: source.file, text: source.text, config: source.config };
+  if (sameJson(withoutSchema(parsed.config), withoutSchema(source.config))) return { id, source, scenario, seed, file: source.file, text: source.text, config: source.config };
 
   const text = `${JSON.stringify({ ...changed, name: id }, null, 2)}\n`;
   const file = path.join(options.out, 'configs', `${id}.json`);
@@ -155,6 +155,12 @@ function merge(target: Readonly<Record<string, unknown>>, patch: ConfigPatch): R
     result[key] = typeof value === 'number' ? value : merge(typeof current === 'object' && current !== null ? (current as Record<string, unknown>) : {}, value);
   }
   return result;
+}
+
+/** `$schema` only points editors at the JSON Schema: it changes nothing about a run. */
+function withoutSchema(config: ExperimentConfig): Omit<ExperimentConfig, '$schema'> {
+  const { $schema: _editorOnly, ...rest } = config;
+  return rest;
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
