@@ -19,7 +19,7 @@ const WIDTH = 760;
 const LABEL_WIDTH = 250;
 const RIGHT = 24;
 const ROW = 28;
-const TOP = 52;
+const TOP = 66;
 const BOTTOM = 48;
 const AXIS = '#5b6475';
 const GRID = '#e3e6ec';
@@ -59,14 +59,17 @@ export function spreadChartSvg(options: { readonly title: string; readonly rows:
     `<text x="${px((plotLeft + plotRight) / 2)}" y="${height - 10}" text-anchor="middle" font-size="13" fill="${AXIS}">Final test accuracy (dots: seeds; bar: worst to best; tick: mean)</text>`,
   );
   if (baselineMean !== undefined && goal !== undefined) {
-    for (const [value, label, dash] of [
-      [baselineMean, 'IID FedAvg mean', ''],
-      [goal, `goal: IID − ${options.goalPoints} points`, ' stroke-dasharray="5 4"'],
+    // One line of text each, centred on its line but kept inside the picture.
+    for (const [value, label, dash, textY] of [
+      [baselineMean, 'IID FedAvg mean', '', TOP - 16],
+      [goal, `goal: IID − ${options.goalPoints} points`, ' stroke-dasharray="5 4"', TOP - 30],
     ] as const) {
       if (value < low || value > high) continue;
+      const halfText = (label.length * 6) / 2;
+      const textX = Math.min(WIDTH - 4 - halfText, Math.max(plotLeft + halfText, x(value)));
       parts.push(
-        `<line x1="${px(x(value))}" x2="${px(x(value))}" y1="${TOP - 14}" y2="${TOP + rows.length * ROW}" stroke="${AXIS}" stroke-width="1.2"${dash}/>`,
-        `<text x="${px(x(value))}" y="${TOP - 18}" text-anchor="middle" fill="${AXIS}" font-size="11">${escapeHtml(label)}</text>`,
+        `<line x1="${px(x(value))}" x2="${px(x(value))}" y1="${TOP - 10}" y2="${TOP + rows.length * ROW}" stroke="${AXIS}" stroke-width="1.2"${dash}/>`,
+        `<text x="${px(textX)}" y="${textY}" text-anchor="middle" fill="${AXIS}" font-size="11">${escapeHtml(label)}</text>`,
       );
     }
   }
