@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { head } from '../shared/data/mnist.js';
 import { initBackend, trainLocal } from '../shared/engine/index.js';
-import { initialWeights } from '../shared/models/index.js';
+import { initialWeights } from '../shared/engine/build-model.js';
 import type { ClientWorkerData, FromClientWorker } from './tfjs.js';
 
 if (!parentPort) throw new Error('bench/client-worker.ts runs as a worker thread of bench/tfjs.ts, not on its own');

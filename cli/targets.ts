@@ -8,6 +8,7 @@ import type { ObjectStore } from '../shared/cloud/ports.js';
 import { S3ObjectStore } from '../shared/cloud/s3-store.js';
 import { startLocalCloud } from '../local/cloud.js';
 import { defaultHandlers } from '../local/default-handlers.js';
+import { defaultDataDir, DirectoryObjectStore } from '../local/directory-store.js';
 import { STACK_OUTPUTS } from '../infra/lib/outputs.js';
 import { UserError } from './errors.js';
 
@@ -26,6 +27,8 @@ export interface TargetOptions {
   readonly logFile?: string;
   /** local target: training worker threads (default: one per core) */
   readonly trainWorkers?: number;
+  /** local target: imported datasets to copy from the local dataset library (default: none) */
+  readonly datasets?: readonly string[];
 }
 
 /** Where experiments go: a bucket to upload configs to and watch, and how to let go of it afterwards. */
@@ -62,6 +65,7 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
     const logStream = options.logFile ? await openLogFile(options.logFile) : undefined;
     const cloud = await startLocalCloud({
       handlers: defaultHandlers(),
+      ...(options.datasets?.length ? { datasets: { from: new DirectoryObjectStore(defaultDataDir()), names: options.datasets } } : {}),
       ...(options.trainWorkers ? { trainWorkers: options.trainWorkers } : {}),
       ...(logStream ? { log: (event, fields = {}) => logStream.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`) } : {}),
     });

@@ -16,6 +16,8 @@ export interface WatchOptions {
   readonly pollMs?: number;
   /** give up after this long without the status changing */
   readonly stallTimeoutMs: number;
+  /** stops watching (rejecting with the signal's reason), e.g. on Ctrl-C */
+  readonly signal?: AbortSignal;
 }
 
 export class WatchTimeoutError extends Error {
@@ -27,13 +29,14 @@ export async function watchExperiment(store: ObjectStore, experimentId: string, 
   let lastChange = Date.now();
   let lastSeen = '';
   for (;;) {
+    options.signal?.throwIfAborted();
     const status = await readStatus(store, experimentId);
     if (status && status.state !== 'running') return status;
     const roundState = status && status.round > 0 ? await readRoundState(store, experimentId, status.round) : undefined;
     const progress: Progress = {
       round: status?.round ?? 0,
       rounds: status?.rounds ?? 0,
-      clientsDone: roundState ? Object.keys(roundState.reported).length + Object.keys(roundState.rejected).length : 0,
+      clientsDone: roundState?.answered ?? 0,
       clientsExpected: roundState?.expected.length ?? 0,
       ...(status?.lastAccuracy !== undefined ? { lastAccuracy: status.lastAccuracy } : {}),
     };
@@ -48,6 +51,8 @@ export async function watchExperiment(store: ObjectStore, experimentId: string, 
           `${progress.clientsDone}/${progress.clientsExpected} clients)`,
       );
     }
-    await sleep(options.pollMs ?? 500);
+    await sleep(options.pollMs ?? 500, undefined, options.signal ? { signal: options.signal } : {}).catch((error: unknown) => {
+      throw options.signal?.aborted ? options.signal.reason : error;
+    });
   }
 }

@@ -2,18 +2,18 @@ import { handleAggregateMessage } from '../shared/pipeline/aggregate.js';
 import { contextFromEnv } from '../shared/pipeline/context-from-env.js';
 import type { PipelineContext } from '../shared/pipeline/context.js';
 import { aggregateMessageSchema } from '../shared/protocol/messages.js';
-import { sqsBatchHandler, type SqsHandler } from './lib/sqs.js';
+import { sqsBatchHandler, type RetryOptions, type SqsHandler } from './lib/sqs.js';
 
-/** FIFO "update ready" / "deadline" messages, one experiment at a time → FedAvg, evaluation, next round. */
-export function createAggregateHandler(getContext: () => Promise<PipelineContext>): SqsHandler {
+/** FIFO "start" / "update ready" / "deadline" messages, one experiment at a time → start, verdicts, rounds, results. */
+export function createAggregateHandler(getContext: () => Promise<PipelineContext>, retry: RetryOptions = {}): SqsHandler {
   return sqsBatchHandler(
     aggregateMessageSchema,
-    async (message) => {
-      const context = await getContext();
+    getContext,
+    async (context, message) => {
       const outcome = await handleAggregateMessage(context, message);
       context.log('aggregate.outcome', { ...message, outcome });
     },
-    { fifo: true },
+    { ...retry, role: 'aggregate', fifo: true },
   );
 }
 

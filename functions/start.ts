@@ -1,10 +1,14 @@
 import type { S3Event } from 'aws-lambda';
 import { contextFromEnv } from '../shared/pipeline/context-from-env.js';
 import type { PipelineContext } from '../shared/pipeline/context.js';
-import { startExperiment } from '../shared/pipeline/start.js';
+import { notifyStart } from '../shared/pipeline/notify.js';
 import { experimentIdFromConfigKey } from '../shared/protocol/keys.js';
 
-/** S3 ObjectCreated on experiments/<id>/config.json → partition, shards, round-0 model, round 1. */
+/**
+ * S3 ObjectCreated on experiments/<id>/config.json → a "start" message in the experiment's FIFO group, naming the
+ * upload (its ETag and size). The aggregator starts it there, so two uploads moments apart are started one after the
+ * other and never build a mixed experiment.
+ */
 export function createStartHandler(getContext: () => Promise<PipelineContext>) {
   return async (event: S3Event): Promise<void> => {
     const context = await getContext();
@@ -16,8 +20,9 @@ export function createStartHandler(getContext: () => Promise<PipelineContext>) {
         context.log('start.ignored-key', { key });
         continue;
       }
-      const outcome = await startExperiment(context, experimentId);
-      context.log('start.outcome', { experimentId, ...outcome });
+      const { eTag = '', size } = record.s3.object as { eTag?: string; size?: number };
+      await notifyStart(context, experimentId, eTag, size);
+      context.log('start.forwarded', { experimentId, eTag, size });
     }
   };
 }

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createS3Client, createSqsClient } from '../shared/cloud/clients.js';
 import {
   EVENT_SOURCE_BATCH_SIZE,
-  MAX_RECEIVE_COUNT,
+  MAX_RECEIVE_COUNTS,
   RESOURCE_NAMES,
   START_TRIGGER_FILTER,
   type QueueRole,
@@ -14,6 +14,7 @@ import { MNIST_FILES, readMnistFile, type MnistFile } from '../shared/data/mnist
 import { createCloudContext } from '../shared/pipeline/context-from-env.js';
 import { jsonLineLog } from '../shared/pipeline/context.js';
 import { keys } from '../shared/protocol/keys.js';
+import { copyDatasets } from './directory-store.js';
 import { startEmulator, type Emulator } from './emulator.js';
 import { SqsEventSource } from './sqs-event-source.js';
 import { StartTrigger } from './start-trigger.js';
@@ -68,11 +69,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const region = options.region ?? 'us-east-1';
   const log = options.log ?? jsonLineLog;
   const pollIntervalMs = options.pollIntervalMs ?? 100;
-  const maxReceiveCount = options.maxReceiveCount ?? MAX_RECEIVE_COUNT;
+  const maxReceiveCount = (role: QueueRole) => options.maxReceiveCount ?? MAX_RECEIVE_COUNTS[role];
   const visibility = visibilityTimeouts(options.visibilityTimeoutSeconds);
   const bucket = RESOURCE_NAMES.bucket;
-  if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
-    throw new RangeError(`maxReceiveCount must be an integer in 1–1000, got ${maxReceiveCount}`);
+  if (options.maxReceiveCount !== undefined && (!Number.isInteger(options.maxReceiveCount) || options.maxReceiveCount < 1 || options.maxReceiveCount > 1000)) {
+    throw new RangeError(`maxReceiveCount must be an integer in 1–1000, got ${options.maxReceiveCount}`);
   }
 
   const trigger = new StartTrigger({
@@ -121,7 +122,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       const main = await createQueue(sqs, {
         name: QUEUE_NAMES[role].queue,
         visibilityTimeoutSeconds: visibility[role],
-        deadLetter: { targetArn: deadLetter.arn, maxReceiveCount },
+        deadLetter: { targetArn: deadLetter.arn, maxReceiveCount: maxReceiveCount(role) },
       });
       queues[role] = { queue: new SqsMessageQueue(sqs, main.url), arn: main.arn, deadLetter: new SqsMessageQueue(sqs, deadLetter.url) };
     }
@@ -135,11 +136,21 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     };
     const pipelineQueueUrls = { train: queueUrls.train, aggregate: queueUrls.aggregate, timer: queueUrls.timer };
 
-    const context = createCloudContext({ endpoint, region, bucket, queueUrls: pipelineQueueUrls, log });
+    const context = createCloudContext({
+      endpoint,
+      region,
+      bucket,
+      queueUrls: pipelineQueueUrls,
+      log,
+      ...(options.experimentRetentionDays !== undefined ? { experimentRetentionDays: options.experimentRetentionDays } : {}),
+    });
     const handlers = typeof options.handlers === 'function' ? options.handlers(context) : options.handlers;
 
-    // Workers load their modules on the other cores while this thread copies MNIST into the bucket.
-    const mnistUploaded = options.uploadMnist ?? true ? uploadMnist(store) : Promise.resolve();
+    // Workers load their modules on the other cores while this thread copies MNIST (and imported datasets) into the bucket.
+    const mnistUploaded = Promise.all([
+      options.uploadMnist ?? true ? uploadMnist(store) : undefined,
+      options.datasets ? copyDatasets(options.datasets.from, store, options.datasets.names) : undefined,
+    ]);
     const poolStarted = isWorkerModule(handlers.train)
       ? TrainWorkerPool.start({
           size: trainWorkers,
@@ -164,7 +175,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           region,
           batchSize: EVENT_SOURCE_BATCH_SIZE[role],
           concurrency: role === 'train' ? trainConcurrency : (options.concurrency?.[role] ?? DEFAULT_CONCURRENCY[role]),
-          maxReceiveCount,
+          maxReceiveCount: maxReceiveCount(role),
           handler: handlerFor[role],
           retryDelayMs: pollIntervalMs,
           log,

@@ -1,5 +1,6 @@
 import { buildApp } from 'fauxqs';
 import type { ObjectCreatedEventName } from './events.js';
+import { attachSqsFront } from './sqs-front.js';
 
 /** An object write the emulator has just acknowledged. */
 export interface ObjectWrite {
@@ -50,11 +51,13 @@ interface HookReply {
 
 /**
  * fauxqs's S3 + SQS emulator, in-process. Built from its fastify app rather than `startFauxqs`, which binds every
- * interface; and so that a response hook can see object writes, as fauxqs accepts bucket notification
- * configurations but never delivers them.
+ * interface; so that a response hook can see object writes, as fauxqs accepts bucket notification
+ * configurations but never delivers them; and so that SQS answers older clients' Query protocol with queue URLs
+ * that resolve (local/sqs-front.ts).
  */
 export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
   const app = buildApp({ logger: false, defaultRegion: options.region });
+  attachSqsFront(app);
 
   // onResponse runs once the client has its answer, whichever S3 client or URL style it used (fastify has rewritten
   // virtual-hosted requests to /bucket/key by then): the same moment S3 emits the notification.
@@ -82,7 +85,17 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     });
   });
 
-  await app.listen({ port: options.port, host: options.host });
+  // A failed listen rejects here and is also emitted as the server's 'error' event, which would crash the process.
+  const reportedByListen = () => {};
+  app.server.on('error', reportedByListen);
+  try {
+    await app.listen({ port: options.port, host: options.host });
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw error;
+  } finally {
+    setImmediate(() => app.server.off('error', reportedByListen));
+  }
   const address = app.server.address();
   if (address === null || typeof address === 'string') {
     await app.close();

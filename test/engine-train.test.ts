@@ -7,7 +7,7 @@ import { initBackend } from '../shared/engine/backend.js';
 import { evaluate } from '../shared/engine/evaluate.js';
 import { releaseCachedModels } from '../shared/engine/model-cache.js';
 import { TrainingDivergedError, trainLocal } from '../shared/engine/train.js';
-import { initialWeights } from '../shared/models/index.js';
+import { initialWeights } from '../shared/engine/build-model.js';
 import type { ModelWeights } from '../shared/weights/types.js';
 import { flatValues } from './helpers/weights.js';
 
@@ -257,8 +257,10 @@ describe('trainLocal on wasm', () => {
   it('rejects data the models cannot take', async () => {
     const weights = initialWeights('mlp', 9);
     const local = localConfig();
-    const wrongSize: Dataset = { count: 2, rows: 14, cols: 14, images: new Uint8Array(2 * 196), labels: new Uint8Array(2) };
-    await expect(trainLocal({ model: 'mlp', weights, shard: wrongSize, local, seed: 1 })).rejects.toThrow(/14×14.*28×28/);
+    const wrongSize: Dataset = { count: 2, rows: 14, cols: 14, channels: 1, classes: 10, images: new Uint8Array(2 * 196), labels: new Uint8Array(2) };
+    await expect(trainLocal({ model: 'cnn-mcmahan', weights, shard: wrongSize, local, seed: 1 })).rejects.toThrow(/cnn-mcmahan takes 28×28×1 images.*not 14×14×1/);
+    // mlp follows its input's size: MNIST-sized weights do not fit a model built for 14×14 images
+    await expect(trainLocal({ model: 'mlp', weights, shard: wrongSize, local, seed: 1 })).rejects.toThrow(/dense1\/kernel/);
     await expect(trainLocal({ model: 'mlp', weights, shard: head(small, 0), local, seed: 1 })).rejects.toThrow(/no samples/);
   });
 });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../shared/engine/backend.js';
-import { buildModel } from '../shared/models/index.js';
+import { buildModel } from '../shared/engine/build-model.js';
 import { randomValues } from './helpers/random.js';
 
 /**

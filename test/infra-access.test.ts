@@ -8,11 +8,13 @@ import { BUCKET_ACCESS, keyMatches, type FunctionName } from '../infra/lib/bucke
 import type { MessageQueue, ObjectStore, PipelineQueues, SendOptions } from '../shared/cloud/ports.js';
 import type { QueueRole } from '../shared/cloud/resources.js';
 import { STRATEGY_NAMES } from '../shared/config/schema.js';
+import { planImport } from '../shared/data/import.js';
 import { MNIST_FILES, readMnistFile, type MnistFile } from '../shared/data/mnist.js';
 import type { PipelineContext } from '../shared/pipeline/context.js';
 import { keys } from '../shared/protocol/keys.js';
 import { s3EventFor, sqsEventFor } from '../local/events.js';
 import type { ReceivedMessage } from '../shared/cloud/sqs-queue.js';
+import { idxFiles, syntheticImages } from './helpers/datasets.js';
 
 /**
  * Least privilege, checked against behaviour: the real handlers run a small two-round experiment per strategy (one
@@ -60,6 +62,10 @@ function recordingStore(fn: FunctionName): ObjectStore {
       const body = read(key);
       return body === undefined ? undefined : new TextDecoder().decode(body);
     },
+    head: async (key) => {
+      const body = read(key);
+      return body === undefined ? undefined : { size: body.byteLength, eTag: '"e"' };
+    },
     exists: async (key) => read(key) !== undefined,
     list: async (prefix) => {
       accesses.push({ fn, operation: 'list', key: prefix });
@@ -78,6 +84,8 @@ function recordingQueues(from: FunctionName): PipelineQueues {
     send: async (body, options = {}) => {
       sent.push({ from, to, body, options });
     },
+    // Visibility is the trigger queue's business (granted with the event source), not an object or send grant.
+    changeVisibility: async () => {},
   });
   return { train: queue('train'), aggregate: queue('aggregate'), timer: queue('timer') };
 }
@@ -145,6 +153,8 @@ async function runExperiment(strategy: StrategyName): Promise<void> {
   objects.set(configKey, new TextEncoder().encode(JSON.stringify(config)));
   const created = { eventName: 'ObjectCreated:Put' as const, bucket: BUCKET, key: configKey, size: 1, eTag: 'e', sourceIp: '127.0.0.1', requestId: 'r', time: clock, sequence: 1 };
   await handlers.start(s3EventFor(created, 'us-east-1', 'start'));
+  // The start function forwards the upload to the experiment's FIFO group; the aggregator starts it.
+  await deliver('aggregate', mine);
 
   const firstTrain = sent.find((message) => message.to === 'train' && mine(message))!;
   await deliver('train', mine);
@@ -159,10 +169,43 @@ async function runExperiment(strategy: StrategyName): Promise<void> {
   await deliver('aggregate', mine);
 }
 
+/** Imports datasets the way `flambda dataset import` does: an imported central one, and a natural one of two clients. */
+async function importDatasets(): Promise<void> {
+  const pair = (count: number, seed: number, name: string) => {
+    const files = idxFiles(syntheticImages(count, [8, 8, 1], 3, seed), [8, 8, 1]);
+    return [{ path: `${name}-images-idx3-ubyte`, bytes: files.images }, { path: `${name}-labels-idx1-ubyte`, bytes: files.labels }];
+  };
+  const store = (plan: Awaited<ReturnType<typeof planImport>>) => {
+    for (const object of plan.objects) objects.set(object.key, typeof object.body === 'string' ? new TextEncoder().encode(object.body) : object.body);
+    return plan.record;
+  };
+  store(await planImport({ name: 'tiny', classes: 3, files: [...pair(40, 1, 'train'), ...pair(20, 2, 't10k')] }));
+  let record = store(await planImport({ name: 'silos', client: 'north', classes: 3, files: pair(20, 3, 'north') }));
+  record = store(await planImport({ name: 'silos', client: 'south', files: pair(24, 4, 'south'), existing: record }));
+  store(await planImport({ name: 'silos', test: true, files: pair(20, 5, 'test'), existing: record }));
+}
+
+/** Start, then every message as it comes, until the experiment's summary exists. */
+async function runToSummary(experimentId: string, config: Record<string, unknown>): Promise<void> {
+  const mine = of(experimentId);
+  const configKey = keys.config(experimentId);
+  objects.set(configKey, new TextEncoder().encode(JSON.stringify({ name: experimentId, ...config })));
+  const created = { eventName: 'ObjectCreated:Put' as const, bucket: BUCKET, key: configKey, size: 1, eTag: 'e', sourceIp: '127.0.0.1', requestId: 'r', time: clock, sequence: 1 };
+  await handlers.start(s3EventFor(created, 'us-east-1', 'start'));
+  for (let step = 0; step < 10 && !objects.has(keys.summary(experimentId)); step++) {
+    await deliver('train', mine);
+    await deliver('aggregate', mine);
+  }
+  expect(objects.has(keys.summary(experimentId)), experimentId).toBe(true);
+}
+
 beforeAll(async () => {
   for (const file of Object.keys(MNIST_FILES) as MnistFile[]) objects.set(keys.mnist(file), await readMnistFile(file));
+  await importDatasets();
   for (const strategy of STRATEGIES) await runExperiment(strategy);
-}, 120_000);
+  await runToSummary('access-imported', { dataset: 'tiny', clients: 2, rounds: 2, model: 'mlp' });
+  await runToSummary('access-natural', { dataset: 'silos', clients: 2, rounds: 2, model: 'mlp', partition: { kind: 'natural' } });
+}, 180_000);
 
 describe('what the functions touch at run time', () => {
   it.each(STRATEGIES)('completes the %s experiment, its second round at the deadline (so every step ran)', (strategy) => {
@@ -191,6 +234,19 @@ describe('what the functions touch at run time', () => {
       ),
     );
     expect(unused).toEqual([]);
+  });
+
+  it('lets only the trainer read a natural partition\'s client data, which it did, and the aggregator (which starts experiments) only the clients\' metadata', () => {
+    const clientData = keys.datasetClientData('silos', 'north');
+    const readers = (Object.keys(BUCKET_ACCESS) as FunctionName[]).filter((fn) => BUCKET_ACCESS[fn].read.some((pattern) => keyMatches(pattern, clientData)));
+    expect(readers).toEqual(['train']);
+    const dataReads = accesses.filter(({ operation, key }) => operation === 'read' && /^datasets\/silos\/clients\/[^/]+\/data\.bin$/.test(key));
+    expect(dataReads.map(({ fn }) => fn)).toEqual(expect.arrayContaining(['train']));
+    expect(new Set(dataReads.map(({ fn }) => fn))).toEqual(new Set(['train']));
+    const aggregatorReads = accesses.filter(({ fn, operation, key }) => fn === 'aggregate' && operation === 'read' && key.startsWith('datasets/silos/'));
+    expect(new Set(aggregatorReads.map(({ key }) => key))).toEqual(
+      new Set([keys.datasetInfo('silos'), keys.datasetClientInfo('silos', 'north'), keys.datasetClientInfo('silos', 'south'), keys.datasetSplit('silos', 'test')]),
+    );
   });
 
   it('sends only to the queues the stack lets each function send to, and uses each of those', () => {

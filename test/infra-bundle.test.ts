@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import type { S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IMAGE_MANIFEST, IMAGE_PACKAGES, imagePinMismatches } from '../infra/docker/bundle-trainer.js';
 import { WASM_BINARIES } from '../infra/lib/bundle-options.js';
 import { REPO_ROOT } from '../infra/lib/paths.js';
 import type { FunctionName } from '../infra/lib/bucket-access.js';
@@ -26,6 +27,11 @@ import { s3EventFor, sqsEventFor } from '../local/events.js';
  * resolves from our node_modules), against S3 + SQS emulated by fauxqs: start → train → aggregate → timer.
  */
 const LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1000 * 1000;
+/**
+ * The Node binary the bundles run on: this one, or FLAMBDA_BUNDLE_NODE to try Lambda's major, e.g.
+ * FLAMBDA_BUNDLE_NODE="$(npx -y -p node@24 which node)" npx vitest run test/infra-bundle.test.ts
+ */
+const BUNDLE_NODE = process.env.FLAMBDA_BUNDLE_NODE || process.execPath;
 const execFileAsync = promisify(execFile);
 
 const cleanup: string[] = [];
@@ -89,13 +95,14 @@ describe('full synth (bundling, template validation, cdk-nag)', () => {
         expect(packages.has(forbidden), `${name} bundles ${forbidden}`).toBe(false);
       }
       expect(sources.some((source) => source.endsWith(`functions/${name}.ts`))).toBe(true);
-      if (name !== 'timer') expect(packages.has('@tensorflow/tfjs-backend-wasm')).toBe(true);
+      // start only forwards the upload to the aggregate queue (the aggregator partitions and builds model 0)
+      if (name !== 'timer' && name !== 'start') expect(packages.has('@tensorflow/tfjs-backend-wasm')).toBe(true);
     }
   });
 });
 
 describe('the container image trainer bundle (built inside `docker build`, which cannot run here)', () => {
-  it('leaves every @tensorflow package to the image and pins them to package-lock.json', async () => {
+  it('leaves every @tensorflow package to the image, whose package.json pins package-lock.json\'s versions', async () => {
     const dist = mkdtempSync(path.join(os.tmpdir(), 'flambda-image-bundle-'));
     cleanup.push(dist);
     await execFileAsync(process.execPath, ['--import', 'tsx', 'infra/docker/bundle-trainer.ts', dist], { cwd: REPO_ROOT });
@@ -104,12 +111,16 @@ describe('the container image trainer bundle (built inside `docker build`, which
     const imported = new Set([...code.matchAll(/(?:\bfrom|\bimport\(?)"([^"]+)"/g)].map((match) => match[1]!));
     const packages = [...imported].filter((specifier) => !specifier.startsWith('node:'));
     expect(packages.sort()).toEqual(['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm']);
+    // The bundle brings no package.json of its own: the image's (COPY'd before it) must survive.
+    expect(readdirSync(dist).sort()).toEqual(['index.mjs', 'index.mjs.map']);
     const lock = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
-    const manifest = JSON.parse(readFileSync(path.join(dist, 'package.json'), 'utf8')) as { type: string; dependencies: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, IMAGE_MANIFEST), 'utf8')) as { type: string; dependencies: Record<string, string> };
     expect(manifest.type).toBe('module');
-    expect(manifest.dependencies).toEqual(
-      Object.fromEntries(['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node'].map((name) => [name, lock.packages[`node_modules/${name}`]!.version])),
-    );
+    expect(manifest.dependencies).toEqual(Object.fromEntries(IMAGE_PACKAGES.map((name) => [name, lock.packages[`node_modules/${name}`]!.version])));
+    expect(imagePinMismatches(lock, manifest)).toEqual([]);
+    expect(imagePinMismatches(lock, { dependencies: { ...manifest.dependencies, '@tensorflow/tfjs-node': '4.21.0' } })).toEqual([
+      `@tensorflow/tfjs-node: ${IMAGE_MANIFEST} pins 4.21.0, package-lock.json has ${lock.packages['node_modules/@tensorflow/tfjs-node']!.version}`,
+    ]);
   });
 });
 
@@ -121,6 +132,7 @@ describe('the bundles run as Lambda would run them', () => {
   let store: S3ObjectStore;
   let queues: Record<'train' | 'aggregate' | 'timer', { queue: SqsMessageQueue; arn: string; url: string }>;
   let workDir: string;
+  const nodeVersions = new Set<string>();
 
   /** Runs `handler(event)` from a bundle in a fresh process, with the variables the stack sets (and cwd = task root). */
   async function invoke<T>(name: FunctionName, event: S3Event | SQSEvent): Promise<T> {
@@ -129,9 +141,9 @@ describe('the bundles run as Lambda would run them', () => {
     const script =
       "const { handler } = await import(process.argv[1]);" +
       "const result = await handler(JSON.parse((await import('node:fs')).readFileSync(process.argv[2], 'utf8')));" +
-      "process.stdout.write('\\n@@result ' + JSON.stringify(result ?? null) + '\\n');";
+      "process.stdout.write('\\n@@result ' + JSON.stringify(result ?? null) + '\\n@@node ' + process.version + '\\n');";
     const { stdout } = await execFileAsync(
-      process.execPath,
+      BUNDLE_NODE,
       ['--input-type=module', '--enable-source-maps', '-e', script, path.join(assetDirs[name], 'index.mjs'), eventFile],
       {
         cwd: assetDirs[name],
@@ -151,6 +163,7 @@ describe('the bundles run as Lambda would run them', () => {
       },
     );
     const line = stdout.split('\n').find((text) => text.startsWith('@@result '));
+    nodeVersions.add(stdout.split('\n').find((text) => text.startsWith('@@node '))?.slice('@@node '.length) ?? 'unknown');
     if (!line) throw new Error(`${name} printed no result:\n${stdout}`);
     return JSON.parse(line.slice('@@result '.length)) as T;
   }
@@ -184,6 +197,7 @@ describe('the bundles run as Lambda would run them', () => {
 
   afterAll(async () => {
     await server?.stop();
+    console.info(`[infra-bundle] the bundles ran on Node ${[...nodeVersions].join(', ')}`);
   });
 
   it('start → train → aggregate completes an experiment on the wasm backend loaded from the task root', async () => {
@@ -195,13 +209,18 @@ describe('the bundles run as Lambda would run them', () => {
       bucket,
       key: configKey,
       size: JSON.stringify(config).length,
-      eTag: 'etag',
+      eTag: (await store.head(configKey))!.eTag,
       sourceIp: '127.0.0.1',
       requestId: 'bundle-test',
       time: new Date(),
       sequence: 1,
     };
     await invoke('start', s3EventFor(created, region, 'start'));
+    // The start function forwards the upload to the experiment's FIFO group, where the aggregator starts it.
+    const [start] = await drain('aggregate', 1);
+    expect(JSON.parse(start!.body)).toMatchObject({ type: 'start', experimentId });
+    expect((await invoke<SQSBatchResponse>('aggregate', sqsEventFor([start!], queues.aggregate.arn, region))).batchItemFailures).toEqual([]);
+    await queues.aggregate.queue.deleteMessages([start!.receiptHandle]);
     expect(JSON.parse((await store.getText(keys.status(experimentId)))!)).toMatchObject({ state: 'running', round: 1 });
 
     const trainMessages = await drain('train', 2);
@@ -229,14 +248,14 @@ describe('the bundles run as Lambda would run them', () => {
     expect(JSON.parse((await store.getText(keys.status(experimentId)))!)).toMatchObject({ state: 'completed' });
 
     // A due deadline: the timer forwards it to the FIFO aggregate queue (the real round-1 timer is 15 minutes out).
-    const due: TimerMessage = { type: 'deadline', experimentId, round: 1, dueAt: new Date(Date.now() - 1000).toISOString() };
+    const due: TimerMessage = { type: 'deadline', experimentId, round: 1, dueAt: new Date(Date.now() - 1000).toISOString(), attempt: 0 };
     await queues.timer.queue.send(due);
     const deadlines = await drain('timer', 1);
     expect(deadlines.map((message) => JSON.parse(message.body) as unknown)).toEqual([due]);
     const timed = await invoke<SQSBatchResponse>('timer', sqsEventFor(deadlines, queues.timer.arn, region));
     expect(timed.batchItemFailures).toEqual([]);
     const forwarded = await drain('aggregate', 1);
-    expect(forwarded.map((message) => JSON.parse(message.body) as unknown)).toEqual([{ type: 'deadline', experimentId, round: 1 }]);
+    expect(forwarded.map((message) => JSON.parse(message.body) as unknown)).toEqual([{ type: 'deadline', experimentId, round: 1, dueAt: due.dueAt, attempt: 0 }]);
     expect(forwarded[0]!.attributes.MessageGroupId).toBe(experimentId);
   });
 });

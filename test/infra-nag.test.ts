@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExperimentBucket } from '../infra/lib/constructs/experiment-bucket.js';
 import { PipelineFunction } from '../infra/lib/constructs/pipeline-function.js';
@@ -27,11 +27,19 @@ describe('cdk-nag AwsSolutions', () => {
     expect(validationFindings(outdir)).toEqual([]);
   });
 
+  it('finds nothing unacknowledged with an adopted bucket (-c bucketName) and a bootstrap KMS key', () => {
+    const context = { bucketName: 'my-old-flambda-bucket', bootstrapKmsKeyId: '1234abcd-12ab-34cd-56ef-1234567890ab' };
+    const { app, outdir } = createTestApp({ checks: true, context });
+    outdirs.push(outdir);
+    app.synth();
+    expect(validationFindings(outdir)).toEqual([]);
+  });
+
   it('flags a bucket-wide grant, and nothing else, on the image trainer + LocalStack variant', () => {
     const { app, stack, outdir } = createTestApp({ checks: true, context: { trainer: 'image', target: 'localstack' } });
     outdirs.push(outdir);
     // The one deliberate mistake: read/write/delete on every object, as `grantReadWrite(fn)` without a prefix gives.
-    const bucket: Bucket = (stack.node.findChild('Experiments') as ExperimentBucket).bucket;
+    const bucket: IBucket = (stack.node.findChild('Experiments') as ExperimentBucket).bucket;
     bucket.grantReadWrite((stack.node.findChild('Timer') as PipelineFunction).function);
     expect(() => app.synth()).toThrow(/AwsSolutions-IAM5\[Resource::<ExperimentsBucket[0-9A-F]+\.Arn>\/\*\]/);
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -6,64 +6,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUCKET_ACCESS, type FunctionName } from '../infra/lib/bucket-access.js';
 import { FUNCTION_SIZING, queueNames, VISIBILITY_TIMEOUT_FACTOR } from '../infra/lib/flambda-stack.js';
 import { STACK_OUTPUTS } from '../infra/lib/outputs.js';
-import { SettingsError, settingsFromContext } from '../infra/lib/settings.js';
+import { MAX_RECEIVE_COUNTS, SettingsError, settingsFromContext } from '../infra/lib/settings.js';
 import { createTestApp } from '../infra/lib/synth.js';
-import { EVENT_SOURCE_BATCH_SIZE, MAX_RECEIVE_COUNT, RESOURCE_NAMES, START_TRIGGER_FILTER } from '../shared/cloud/resources.js';
+import { EVENT_SOURCE_BATCH_SIZE, RESOURCE_NAMES, START_TRIGGER_FILTER } from '../shared/cloud/resources.js';
 import { keys } from '../shared/protocol/keys.js';
+import { asList, logicalIds, only, resourceText, statementsOf, templateSynth, type Json, type Resources } from './helpers/template.js';
 
 // The built-in CloudFormation validation and cdk-nag run in test/infra-nag.test.ts; here only the template matters.
 process.env.CDK_VALIDATION = 'false';
 
-type Json = Record<string, unknown>;
-type Resources = Record<string, { Type: string; Properties?: Json; DeletionPolicy?: string; DependsOn?: unknown }>;
-
-const outdirs: string[] = [];
-afterAll(() => {
-  for (const outdir of outdirs) rmSync(outdir, { recursive: true, force: true });
-});
-
-function synth(context: Record<string, string> = {}) {
-  const { stack, outdir } = createTestApp({ context });
-  outdirs.push(outdir);
-  const template = Template.fromStack(stack);
-  return { template, resources: template.toJSON().Resources as Resources };
-}
-
-/** Logical ids of the resources of `type` whose construct path (in the id) starts with `prefix`. */
-function logicalIds(resources: Resources, type: string, prefix: string): string[] {
-  return Object.keys(resources).filter((id) => resources[id]!.Type === type && id.startsWith(prefix));
-}
-
-function only(resources: Resources, type: string, prefix: string): string {
-  const ids = logicalIds(resources, type, prefix);
-  expect(ids, `${type} under ${prefix}`).toHaveLength(1);
-  return ids[0]!;
-}
-
-/** Flattens `Fn::Join`s over `Fn::GetAtt [id, Arn]` into `<id>/suffix` strings. */
-function resourceText(resource: unknown): string {
-  if (typeof resource === 'string') return resource;
-  const value = resource as Json;
-  if ('Fn::GetAtt' in value) return `<${(value['Fn::GetAtt'] as string[]).join('.')}>`;
-  if ('Ref' in value) return `<${String(value.Ref)}>`;
-  if ('Fn::Join' in value) return ((value['Fn::Join'] as [string, unknown[]])[1]).map(resourceText).join('');
-  return JSON.stringify(value);
-}
-
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Principal?: unknown;
-  Condition?: Json;
-}
-
-function statementsOf(resources: Resources, policyId: string): Statement[] {
-  const document = resources[policyId]!.Properties!.PolicyDocument as { Statement: Statement[] };
-  return document.Statement;
-}
-
-const asList = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+const { synth, track, cleanup } = templateSynth();
+afterAll(cleanup);
 
 const FUNCTION_PREFIX: Record<FunctionName, string> = { start: 'Start', train: 'TrainZip', aggregate: 'Aggregate', timer: 'Timer' };
 
@@ -98,7 +51,7 @@ describe('settings from CDK context', () => {
     const context = { trainr: 'image', '@aws-cdk/core:newStyleStackSynthesis': true, 'aws:cdk:bundling-stacks': [] };
     expect(() => settingsFromContext(lookup(context), context)).toThrow(/unknown CDK context -c trainr: flambda reads stackName, target, trainer/);
     const outdir = mkdtempSync(path.join(os.tmpdir(), 'flambda-cdk-'));
-    outdirs.push(outdir);
+    track(outdir);
     expect(() => createTestApp({ context: { trainr: 'image' }, outdir })).toThrow(SettingsError);
   });
 });
@@ -142,7 +95,7 @@ describe('FlambdaStack template (zip trainer, defaults)', () => {
     expect(statements.filter((statement) => statement.Effect === 'Allow')).toEqual([]);
   });
 
-  it('creates the three queues and their dead-letter queues with the contract names, SSE and redrive after 3 receives', () => {
+  it('creates the three queues and their dead-letter queues with the contract names, SSE and a redrive policy', () => {
     const names = queueNames('Flambda');
     const pairs = [
       { role: 'train', name: RESOURCE_NAMES.trainQueue, dlq: RESOURCE_NAMES.trainDeadLetterQueue, fifo: false },
@@ -158,8 +111,7 @@ describe('FlambdaStack template (zip trainer, defaults)', () => {
     for (const pair of pairs) {
       const queue = byName.get(pair.name)!;
       const dlq = byName.get(pair.dlq)!;
-      expect(queue.properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [dlq.id, 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT });
-      expect(queue.properties.RedrivePolicy).toMatchObject({ maxReceiveCount: 3 });
+      expect(queue.properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [dlq.id, 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNTS[pair.role] });
       for (const properties of [queue.properties, dlq.properties]) {
         expect(properties.SqsManagedSseEnabled).toBe(true);
         expect(properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
@@ -201,11 +153,11 @@ describe('FlambdaStack template (zip trainer, defaults)', () => {
     expect(watched.sort()).toEqual([names.trainDeadLetter, names.aggregateDeadLetter, names.timerDeadLetter, names.startFailures].sort());
   });
 
-  it('sizes the functions as measured and runs zip functions on nodejs22.x arm64', () => {
+  it('sizes the functions as measured and runs zip functions on nodejs24.x arm64', () => {
     for (const [name, prefix] of Object.entries(FUNCTION_PREFIX) as [FunctionName, string][]) {
       const fn = resources[only(resources, 'AWS::Lambda::Function', `${prefix}Function`)]!.Properties!;
       expect(fn).toMatchObject({
-        Runtime: 'nodejs22.x',
+        Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
         MemorySize: FUNCTION_SIZING[name].memorySize,
@@ -373,6 +325,9 @@ describe('FlambdaStack template (zip trainer, defaults)', () => {
       `aws s3 cp examples/mnist-iid.json s3://<${bucketId}>/${keys.config('my-first-experiment')}`,
     );
     expect(outputs[STACK_OUTPUTS.trainerPackaging]!.Value).toBe('zip');
+    expect(resourceText(outputs[STACK_OUTPUTS.importDatasetCommand]!.Value)).toBe(
+      `flambda dataset import fashion-mnist /usr/share/datasets/fashion-mnist --target aws --bucket <${bucketId}>`,
+    );
   });
 });
 
@@ -395,7 +350,7 @@ describe('FlambdaStack template variants', () => {
 
   it('packages the trainer as an x86_64 container image with -c trainer=image, staging only the files the build needs', () => {
     const { stack, outdir } = createTestApp({ context: { trainer: 'image' } });
-    outdirs.push(outdir);
+    track(outdir);
     const template = Template.fromStack(stack);
     const resources = template.toJSON().Resources as Resources;
     const train = resources[only(resources, 'AWS::Lambda::Function', 'TrainImage')]!.Properties!;

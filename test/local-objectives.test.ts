@@ -9,7 +9,7 @@ import { FusedTrainer } from '../shared/engine/fused-wasm.js';
 import { softmaxCrossEntropy } from '../shared/engine/softmax-loss.js';
 import { trainLocal } from '../shared/engine/train.js';
 import { writeModelWeights } from '../shared/engine/weights-bridge.js';
-import { buildModel, initialWeights } from '../shared/models/index.js';
+import { buildModel, initialWeights } from '../shared/engine/build-model.js';
 import { decodeShard } from '../shared/data/shard-codec.js';
 import { readResolvedConfig } from '../shared/pipeline/experiment.js';
 import { trainClient } from '../shared/pipeline/train.js';
@@ -59,7 +59,7 @@ describe('the per-class transform from a client\'s label counts', () => {
   });
 
   it('counts labels from the training set and adds the transform to the strategy\'s objective', () => {
-    const shard: Dataset = { count: 4, rows: 1, cols: 1, images: new Uint8Array(4), labels: Uint8Array.of(3, 3, 7, 3) };
+    const shard: Dataset = { count: 4, rows: 1, cols: 1, channels: 1, classes: 10, images: new Uint8Array(4), labels: Uint8Array.of(3, 3, 7, 3) };
     expect(labelCounts(shard.labels)).toEqual([0, 0, 0, 3, 0, 0, 0, 1, 0, 0]);
     const objective = withLocalObjective({ proximalMu: 0.1 }, { kind: 'masked' }, shard);
     expect(objective.proximalMu).toBe(0.1);
@@ -75,7 +75,7 @@ describe('the loss and its gradient on hand-computed logits', () => {
   const label = Uint8Array.of(0);
   const run = (made?: LogitAdjustment) => {
     const dLogits = new Float32Array(10);
-    return { ...softmaxCrossEntropy(logits, label, dLogits, made), dLogits };
+    return { ...softmaxCrossEntropy(logits, label, dLogits, 10, made), dLogits };
   };
 
   it('plain: log(e² + e + e⁴ + 7) − 2, gradient p − onehot', () => {
@@ -111,8 +111,8 @@ describe('the loss and its gradient on hand-computed logits', () => {
     const labels = Uint8Array.of(0, 1, 0);
     for (const made of [adjustment({ kind: 'fedlc', tau: 1.5 }), adjustment({ kind: 'fedrs', alpha: 0.3 }), adjustment({ kind: 'masked' })]) {
       const dLogits = new Float32Array(rows * 10);
-      softmaxCrossEntropy(values, labels, dLogits, made);
-      const objectiveAt = (at: Float32Array) => softmaxCrossEntropy(at, labels, new Float32Array(rows * 10), made).objectiveLoss;
+      softmaxCrossEntropy(values, labels, dLogits, 10, made);
+      const objectiveAt = (at: Float32Array) => softmaxCrossEntropy(at, labels, new Float32Array(rows * 10), 10, made).objectiveLoss;
       const h = 1e-2;
       for (let i = 0; i < values.length; i++) {
         const up = Float32Array.from(values);

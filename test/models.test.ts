@@ -1,8 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MODEL_NAMES, type ModelName } from '../shared/config/schema.js';
 import { initBackend } from '../shared/engine/backend.js';
-import { buildModel, initialWeights, parameterCount, weightSpecs } from '../shared/models/index.js';
+import { buildModel, initialWeights } from '../shared/engine/build-model.js';
+import { parameterCount, weightSpecs } from '../shared/models/index.js';
 import { flatValues } from './helpers/weights.js';
 
 beforeAll(async () => {
@@ -19,15 +21,16 @@ function countDiffering(a: Float32Array, b: Float32Array): number {
 
 describe('model architectures', () => {
   it.each([
-    ['cnn-mcmahan', 1_663_370],
-    ['cnn-small', 206_922],
-    ['mlp', 199_210],
-  ] as const)('%s has exactly %i parameters, and the built tfjs model agrees', (name, expected) => {
+    ['cnn-mcmahan', 1_663_370, [28, 28, 1]],
+    ['cnn-small', 206_922, [28, 28, 1]],
+    ['mlp', 199_210, [28, 28, 1]],
+    ['cnn-cifar', 1_756_426, [32, 32, 3]],
+  ] as const)('%s has exactly %i parameters on %j images, and the built tfjs model agrees', (name, expected, shape) => {
     expect(parameterCount(name)).toBe(expected);
     const model = buildModel(name, 1);
     try {
       expect(model.countParams()).toBe(expected);
-      expect(model.inputs[0]!.shape).toEqual([null, 28, 28, 1]);
+      expect(model.inputs[0]!.shape).toEqual([null, ...shape]);
       expect(model.outputs[0]!.shape).toEqual([null, 10]);
     } finally {
       model.dispose();
@@ -93,6 +96,12 @@ describe('seeded initialisation', () => {
     } finally {
       built.dispose();
     }
+  });
+
+  it('are pure data: shared/models imports neither tfjs nor the engine (the engine builds them)', async () => {
+    const source = await readFile(new URL('../shared/models/index.ts', import.meta.url), 'utf8');
+    expect(source).not.toMatch(/from '@tensorflow/);
+    expect(source).not.toMatch(/from '\.\.\/engine/);
   });
 
   it('rejects an unknown model name', () => {

@@ -93,7 +93,7 @@ describe('rounds under real queue semantics', () => {
 
   it('closes a round at the deadline with the clients that arrived when the quorum holds', async () => {
     const id = 'deadline-quorum';
-    await uploadConfig(cloud, id, { ...small, rounds: 1, name: 'quorum', round: { deadlineSeconds: 2, minClients: 2 } });
+    await uploadConfig(cloud, id, { ...small, rounds: 1, name: 'quorum', round: { deadlineSeconds: 6, minClients: 2 } });
     const [first, second] = await waitForTrainMessages(id, 1, 3);
     const global0 = await readGlobal(cloud, id, 0);
     for (const message of [first!, second!]) {
@@ -111,7 +111,7 @@ describe('rounds under real queue semantics', () => {
 
   it('fails the experiment at the deadline without a quorum, naming the missing clients', async () => {
     const id = 'deadline-no-quorum';
-    await uploadConfig(cloud, id, { ...small, name: 'no quorum', round: { deadlineSeconds: 2 } });
+    await uploadConfig(cloud, id, { ...small, name: 'no quorum', round: { deadlineSeconds: 6 } });
     const [first] = await waitForTrainMessages(id, 1, 3);
     await writeUpdate(cloud, first!, shifted(await readGlobal(cloud, id, 0), 1), 10);
     await announceUpdate(cloud, first!);

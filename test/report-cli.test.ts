@@ -179,6 +179,31 @@ describe('flambda compare', () => {
     expect(stderr).toContain(output);
   });
 
+  it('writes compare.html next to the experiments by default and says where', async () => {
+    const { stderr } = await run(compareCommand(), [iid.experimentId, skew.experimentId, '--out', out]);
+    const written = path.join(out, 'compare.html');
+    expect(stderr).toContain(written);
+    expect(await readFile(written, 'utf8')).toContain('class="series"');
+  });
+
+  it('says a folder is not an experiment, and what it expected, instead of listing schema errors', async () => {
+    const notExperiment = await writeExperiment(workspace, JSON.stringify({ samplesPerSecond: 2883 }), 'bench-output');
+    const error = await failure(run(compareCommand(), [notExperiment, iid.experimentId, '--out', out]));
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toBe(
+      `${notExperiment} is not an experiment: expected an experiment's results folder, as \`flambda run\` writes it ` +
+        "(<out>/<experimentId>/), whose metrics.json has the experimentId, config and rounds of a whole experiment",
+    );
+  });
+
+  it("points from one round's folder to its experiment", async () => {
+    const experiment = path.join(workspace, 'exp-with-rounds');
+    const round = await writeExperiment(path.join(experiment, 'rounds'), JSON.stringify({ round: 1, accuracy: 0.5 }), '0001');
+    const error = await failure(run(compareCommand(), [round, iid.experimentId, '--out', out]));
+    expect(error.message).toMatch(new RegExp(`^${round.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is round 1 of an experiment, not an experiment: pass ${experiment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `));
+    expect(error.message).not.toContain('Invalid input');
+  });
+
   it('needs two experiments', async () => {
     const error = await failure(run(compareCommand(), [iid.experimentId, '--out', out]));
     expect(error).toBeInstanceOf(UserError);

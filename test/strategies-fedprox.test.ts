@@ -3,7 +3,7 @@ import { experimentConfigSchema, parseStrategyConfig } from '../shared/config/sc
 import type { Dataset } from '../shared/data/types.js';
 import { initBackend } from '../shared/engine/backend.js';
 import { trainLocal } from '../shared/engine/train.js';
-import { initialWeights } from '../shared/models/index.js';
+import { initialWeights } from '../shared/engine/build-model.js';
 import { createRandom } from '../shared/random.js';
 import { strategyFor } from '../shared/strategies/index.js';
 import type { ModelWeights } from '../shared/weights/types.js';
@@ -15,6 +15,8 @@ function randomShard(count: number, seed: number): Dataset {
     count,
     rows: 28,
     cols: 28,
+    channels: 1,
+    classes: 10,
     images: Uint8Array.from({ length: count * 784 }, () => random.nextInt(256)),
     labels: Uint8Array.from({ length: count }, (_, index) => index % 10),
   };

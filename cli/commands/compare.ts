@@ -13,8 +13,10 @@ import { asUserError } from './report.js';
 
 interface CompareOptions {
   out: string;
-  output: string;
+  output?: string;
 }
+
+export const COMPARE_FILE = 'compare.html';
 
 export function compareCommand(): Command {
   return new Command('compare')
@@ -24,7 +26,7 @@ export function compareCommand(): Command {
     )
     .argument('<experiments...>', 'two or more experiment ids (looked up under --out) or results folders; the first is the baseline')
     .option('-o, --out <dir>', 'results folder that `flambda run` wrote to', 'results')
-    .option('--output <file>', 'HTML file to write', 'compare.html')
+    .option('--output <file>', `HTML file to write (default: ${COMPARE_FILE} in the folder holding the experiments, or in --out)`)
     .addHelpText(
       'after',
       '\nThe Markdown table goes to stdout and the path of the HTML file to stderr, so\n' +
@@ -36,20 +38,30 @@ export function compareCommand(): Command {
       if (experiments.length < 2) throw new UserError('compare needs at least two experiments (the first is the baseline)');
       const { markdown, output } = await writeComparison(experiments, options);
       console.log(markdown);
-      console.error(`comparison: ${output}`);
+      console.error(`comparison page: ${output}`);
     });
 }
 
 async function writeComparison(experiments: readonly string[], options: CompareOptions): Promise<{ markdown: string; output: string }> {
   try {
+    const folders: string[] = [];
     const list: ExperimentMetrics[] = [];
     for (const experiment of experiments) {
-      list.push(await loadExperimentMetrics(await resolveExperimentFolder(experiment, options.out)));
+      const folder = await resolveExperimentFolder(experiment, options.out);
+      folders.push(folder);
+      list.push(await loadExperimentMetrics(folder));
     }
-    await mkdir(path.dirname(path.resolve(options.output)), { recursive: true });
-    await writeFile(options.output, renderComparisonHtml(list));
-    return { markdown: renderComparisonMarkdown(list), output: options.output };
+    const output = options.output ?? path.join(commonParent(folders) ?? options.out, COMPARE_FILE);
+    await mkdir(path.dirname(path.resolve(output)), { recursive: true });
+    await writeFile(output, renderComparisonHtml(list));
+    return { markdown: renderComparisonMarkdown(list), output };
   } catch (error) {
     throw asUserError(error);
   }
+}
+
+/** The folder the experiment folders sit in, as the user named it, when they all sit in the same one. */
+function commonParent(folders: readonly string[]): string | undefined {
+  const parents = new Set(folders.map((folder) => path.dirname(path.resolve(folder))));
+  return parents.size === 1 ? path.dirname(folders[0]!) : undefined;
 }

@@ -62,5 +62,6 @@ function printStatus(status: ExperimentStatus, metrics: ExperimentMetrics | unde
   const accuracy = status.lastAccuracy === undefined ? '' : `, accuracy ${(status.lastAccuracy * 100).toFixed(2)} %`;
   console.log(`${status.experimentId}: ${status.state}, round ${status.round}/${status.rounds}${accuracy} (updated ${status.updatedAt})`);
   for (const error of status.errors ?? []) console.log(`  - ${error}`);
+  for (const notice of status.notices ?? []) console.log(`  ! ${notice}`);
   if (metrics && metrics.rounds.length > 0) console.log(`\n${formatRoundTable(metrics)}`);
 }

@@ -3,7 +3,7 @@
  * environment it needs. Usage: tsx infra/bin/localstack.ts deploy|destroy [extra cdk arguments]
  */
 import { spawnSync } from 'node:child_process';
-import { cdklocalEnvironment, localStackEndpoint, probeLocalStack } from '../lib/localstack.js';
+import { cdklocalEnvironment, LOCALSTACK_START_HINT, localStackEndpoint, MIN_LOCALSTACK_VERSION, probeLocalStack } from '../lib/localstack.js';
 import { REPO_ROOT } from '../lib/paths.js';
 
 const COMMANDS: Record<string, string[][]> = {
@@ -25,8 +25,8 @@ async function main(): Promise<number> {
   const probe = await probeLocalStack(endpoint);
   if (!probe.ok) {
     console.error(
-      `flambda: ${probe.reason}.\nStart LocalStack first (it needs Docker), e.g. \`localstack start -d\`, or point ` +
-        'LOCALSTACK_ENDPOINT / AWS_ENDPOINT_URL at a running one.',
+      `flambda: ${probe.reason}.\nStart LocalStack ${MIN_LOCALSTACK_VERSION} or newer first (it needs Docker and an auth token), e.g.\n  ` +
+        `${LOCALSTACK_START_HINT}\nor point LOCALSTACK_ENDPOINT / AWS_ENDPOINT_URL at a running one.`,
     );
     return 1;
   }

@@ -1,5 +1,5 @@
-import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
-import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import { CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
 
 /**
@@ -30,7 +30,7 @@ export const GRANT_ACTION_REASONS = {
  */
 export function acknowledgeBucketGrants(
   scope: IConstruct,
-  bucket: Bucket,
+  bucket: IBucket,
   grants: { readonly read: readonly string[]; readonly write: readonly string[] },
   wildcards: string,
 ): void {
@@ -42,7 +42,7 @@ export function acknowledgeBucketGrants(
   for (const [finding, reason] of Object.entries(actions)) {
     validations.acknowledge({ id: `AwsSolutions-IAM5[${finding}]`, reason });
   }
-  const bucketArn = `<${Stack.of(bucket).getLogicalId(bucket.node.defaultChild as CfnElement)}.Arn>`;
+  const bucketArn = bucketArnAsNagShowsIt(bucket);
   for (const pattern of new Set([...grants.read, ...grants.write])) {
     validations.acknowledge({
       id: `AwsSolutions-IAM5[Resource::${bucketArn}/${pattern}]`,
@@ -51,9 +51,16 @@ export function acknowledgeBucketGrants(
   }
 }
 
+/** A bucket's ARN as cdk-nag prints it: `<LogicalId.Arn>` for one this stack creates, the literal ARN for an adopted one. */
+function bucketArnAsNagShowsIt(bucket: IBucket): string {
+  const resource = bucket.node.defaultChild;
+  if (resource instanceof CfnElement) return `<${Stack.of(bucket).getLogicalId(resource)}.Arn>`;
+  return `arn:<AWS::Partition>:s3:::${bucket.bucketName}`;
+}
+
 /** Lambda runtime pin (AwsSolutions-L1), acknowledged on each zip function. */
 export const RUNTIME_PIN_REASON =
-  'Pinned to nodejs22.x on purpose: the bundles target node22 and are run by the test suite; a newer runtime is ' +
+  'Pinned to nodejs24.x on purpose: the bundles target node24 and are run by the test suite; a newer runtime is ' +
   'adopted as a tested change (tfjs 4.22 wasm glue, native fetch/streams), not automatically.';
 
 /** aws-cdk-lib's BucketNotificationsHandler comes with AWSLambdaBasicExecutionRole; it runs only during deployments. */

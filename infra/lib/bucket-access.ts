@@ -33,6 +33,8 @@ const pattern = {
   roundMetrics: anyRound(keys.roundMetrics(ANY, 0)),
   update: anyRound(keys.update(ANY, 0, ANY)),
   updateReport: anyRound(keys.updateReport(ANY, 0, ANY)),
+  verdict: anyRound(keys.verdict(ANY, 0, ANY)),
+  backend: keys.backend(ANY),
   serverState: anyRound(keys.serverState(ANY, 0)),
   clientControl: keys.clientControl(ANY, ANY),
   personalLayers: keys.personalLayersPrefix(ANY, ANY) + ANY,
@@ -41,33 +43,43 @@ const pattern = {
   finalModel: keys.finalModel(ANY),
   mnistTrain: keys.mnist('train-images').replace('train-images', 'train-*'),
   mnistTest: keys.mnist('test-images').replace('test-images', 'test-*'),
+  datasetInfo: keys.datasetInfo(ANY),
+  datasetTrain: keys.datasetSplit(ANY, 'train'),
+  datasetTest: keys.datasetSplit(ANY, 'test'),
+  datasetClientInfo: keys.datasetClientInfo(ANY, ANY),
+  datasetClientData: keys.datasetClientData(ANY, ANY),
 } as const;
 
 export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
-  start: {
-    // partition: stratified client sampling reads the label histograms when round 1 opens
-    read: [pattern.config, pattern.status, pattern.roundState, pattern.partition, pattern.mnistTrain],
-    write: [pattern.shard, pattern.partition, pattern.resolvedConfig, pattern.globalModel, pattern.roundState, pattern.status],
-    sendsTo: ['train', 'timer'],
-  },
+  // Forwards each config.json upload (its ETag and size, from the S3 event) to the experiment's FIFO group, where the
+  // aggregator starts it: two uploads can never interleave two starts. It touches no object.
+  start: { read: [], write: [], sendsTo: ['aggregate'] },
   train: {
     // serverState, clientControl: SCAFFOLD's server and own control variates
     // personalLayers: FedPer's client-private layers, which only the trainer ever touches
+    // datasetClientData: a natural partition's client data, which no other function may read
     read: [
       pattern.status, pattern.resolvedConfig, pattern.globalModel, pattern.shard, pattern.updateReport,
-      pattern.serverState, pattern.clientControl, pattern.personalLayers,
+      pattern.serverState, pattern.clientControl, pattern.personalLayers, pattern.datasetClientData,
     ],
     write: [pattern.update, pattern.updateReport, pattern.personalLayers],
     sendsTo: ['aggregate'],
   },
+  // The one writer of an experiment's records, one message at a time: the start (config → partition, shards, round-0
+  // model, round 1; partition also for stratified sampling and to bound a client's claimed samples), verdicts, rounds
+  // and results. dataset*: an imported dataset's description, train set (the start) and test
+  // set (evaluation); of a natural partition's clients only their metadata, never their data.
   aggregate: {
     read: [
-      pattern.roundState, pattern.resolvedConfig, pattern.partition, pattern.globalModel, pattern.update,
-      pattern.updateReport, pattern.serverState, pattern.metrics, pattern.mnistTest,
+      pattern.config, pattern.status, pattern.mnistTrain, pattern.roundState, pattern.resolvedConfig, pattern.partition,
+      pattern.globalModel, pattern.update, pattern.updateReport, pattern.verdict, pattern.serverState,
+      pattern.roundMetrics, pattern.backend, pattern.mnistTest,
+      pattern.datasetInfo, pattern.datasetTrain, pattern.datasetTest, pattern.datasetClientInfo,
     ],
     write: [
-      pattern.roundState, pattern.status, pattern.globalModel, pattern.serverState, pattern.roundMetrics,
-      pattern.metrics, pattern.summary, pattern.finalModel, pattern.clientControl,
+      pattern.shard, pattern.partition, pattern.resolvedConfig, pattern.roundState, pattern.verdict, pattern.status,
+      pattern.globalModel, pattern.serverState, pattern.roundMetrics, pattern.backend, pattern.metrics, pattern.summary,
+      pattern.finalModel, pattern.clientControl,
     ],
     sendsTo: ['train', 'timer'],
   },

@@ -3,8 +3,14 @@
  * (infra/docker/bundle-trainer.ts, run inside `docker build`). Free of aws-cdk-lib so the image build can load it.
  */
 
-/** Lambda's Node major for every function; infra/docker/trainer.Dockerfile's base image uses the same. */
-export const NODE_TARGET = 'node22';
+/** The zip functions' Node major: Lambda's nodejs24.x (NODE_RUNTIME in constructs/pipeline-function.ts). */
+export const ZIP_NODE_TARGET = 'node24';
+
+/**
+ * The container-image trainer's Node major, the NODE_MAJOR of infra/docker/trainer.Dockerfile. Not 24: tfjs-node
+ * 4.22.0 (the latest release) calls util.isNullOrUndefined, removed in Node 23 (tensorflow/tfjs#8609).
+ */
+export const IMAGE_NODE_TARGET = 'node22';
 
 /** Every tfjs-backend-wasm binary: on Node tfjs loads the SIMD one, the others cover CPUs or settings without it. */
 export const WASM_BINARIES = ['tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'] as const;

@@ -8,8 +8,8 @@ import { EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { EVENT_SOURCE_BATCH_SIZE, RESOURCE_NAMES, START_TRIGGER_FILTER, type QueueRole } from '../../shared/cloud/resources.js';
-import { keys } from '../../shared/protocol/keys.js';
+import { EVENT_SOURCE_BATCH_SIZE, START_TRIGGER_FILTER, type QueueRole } from '../../shared/cloud/resources.js';
+import { DATASETS_PREFIX, keys } from '../../shared/protocol/keys.js';
 import { acknowledgeBucketGrants, acknowledgeCdkHandlers } from './acknowledgements.js';
 import { BUCKET_ACCESS, type FunctionName } from './bucket-access.js';
 import { DatasetDeployment } from './constructs/dataset-deployment.js';
@@ -17,8 +17,11 @@ import { ExperimentBucket } from './constructs/experiment-bucket.js';
 import { PipelineFunction } from './constructs/pipeline-function.js';
 import { depthAlarm, PipelineQueue, terminalQueue } from './constructs/pipeline-queue.js';
 import { TrainerFunction } from './constructs/trainer-function.js';
-import { STACK_OUTPUTS } from './outputs.js';
-import { DEFAULT_STACK_NAME, type FlambdaSettings } from './settings.js';
+import { LOG_GROUP_OUTPUTS, STACK_OUTPUTS } from './outputs.js';
+import { logGroupNames, queueNames } from './names.js';
+import { MAX_RECEIVE_COUNTS, type FlambdaSettings } from './settings.js';
+
+export { queueNames } from './names.js';
 
 /**
  * Memory and timeouts, sized from measurements of the real engine and pipeline on our 2-core machines (Node 20,
@@ -27,9 +30,12 @@ import { DEFAULT_STACK_NAME, type FlambdaSettings } from './settings.js';
  *   get exactly that: more memory does not train faster, less trains proportionally slower for about the same
  *   GB-seconds. Peak RSS stays under 400 MiB (cnn-mcmahan on a 12,000-sample shard: 357 MiB; cnn-small: 333 MiB),
  *   so memory is never the limit.
- * - train: Lambda's maximum, 15 min. cnn-mcmahan trained at 108–158 samples/s, so the default 5-client split
- *   (12,000 samples a client) takes 76–111 s an epoch: 8 local epochs fit; heavier configs need more clients or
- *   the image trainer. cnn-small: 976 samples/s.
+ * - train: Lambda's maximum, 15 min (figures from bench/benchmarks.json, refreshed by `npm run docs`):
+ *   <!-- generated:train-sizing -->
+ *   cnn-mcmahan trains at 223–294 samples/s (the fused wasm step, median–best of `npm run bench:train` on AMD EPYC,
+ *   2026-11-30), so a 12,000-sample shard (the default 5-client split) takes 41–54 s an epoch: 13 local epochs fit in
+ *   80 % of 15 minutes; heavier configs need more clients or the image trainer. cnn-small: 2,125–2,295 samples/s.
+ *   <!-- /generated -->
  * - aggregate: evaluating cnn-mcmahan on the 10,000 test images took 11 s; FedAvg reads one update at a time. 5 min.
  * - start: partitioning all 60,000 training images, writing the shards and the round-0 model took 0.7 s and
  *   312 MiB for 5 clients (1.5 s for 100) against an in-memory store; on Lambda add the S3 transfers. 1,024 MB, 5 min.
@@ -52,27 +58,13 @@ export interface FlambdaStackProps extends StackProps {
   readonly settings: FlambdaSettings;
 }
 
-/** The queue names of RESOURCE_NAMES, under the stack's own prefix when it is not the default stack (two stacks, one account). */
-export function queueNames(stackName: string) {
-  const prefix = stackName === DEFAULT_STACK_NAME ? 'flambda' : stackName.toLowerCase();
-  const rename = (name: string) => name.replace(/^flambda/, prefix);
-  return {
-    train: rename(RESOURCE_NAMES.trainQueue),
-    trainDeadLetter: rename(RESOURCE_NAMES.trainDeadLetterQueue),
-    aggregate: rename(RESOURCE_NAMES.aggregateQueue),
-    aggregateDeadLetter: rename(RESOURCE_NAMES.aggregateDeadLetterQueue),
-    timer: rename(RESOURCE_NAMES.timerQueue),
-    timerDeadLetter: rename(RESOURCE_NAMES.timerDeadLetterQueue),
-    startFailures: `${prefix}-start-failures`,
-  };
-}
-
 /** The whole pipeline: bucket (+ MNIST), queues with DLQs and alarms, and the start/train/aggregate/timer functions. */
 export class FlambdaStack extends Stack {
   constructor(scope: Construct, id: string, props: FlambdaStackProps) {
     super(scope, id, props);
     const { settings } = props;
     const names = queueNames(this.stackName);
+    const logGroups = logGroupNames(this.stackName);
     const alarmAction = settings.alarmTopicArn
       ? new SnsAction(Topic.fromTopicArn(this, 'AlarmTopic', settings.alarmTopicArn))
       : undefined;
@@ -81,8 +73,14 @@ export class FlambdaStack extends Stack {
     const { bucket } = new ExperimentBucket(this, 'Experiments', {
       removal: settings.removal,
       experimentRetentionDays: settings.experimentRetentionDays,
+      ...(settings.bucketName !== undefined ? { existingBucketName: settings.bucketName } : {}),
     });
-    new DatasetDeployment(this, 'Mnist', { bucket, logRetention, removal: settings.removal });
+    new DatasetDeployment(this, 'Mnist', {
+      bucket,
+      logRetention,
+      logGroupName: logGroups.datasetCopy,
+      ...(settings.bootstrapKmsKeyId !== undefined ? { bootstrapKmsKeyId: settings.bootstrapKmsKeyId } : {}),
+    });
 
     const visibility = (fn: keyof typeof FUNCTION_SIZING) =>
       Duration.seconds(FUNCTION_SIZING[fn].timeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
@@ -91,6 +89,7 @@ export class FlambdaStack extends Stack {
         queueName: names.train,
         deadLetterQueueName: names.trainDeadLetter,
         visibilityTimeout: visibility('train'),
+        maxReceiveCount: MAX_RECEIVE_COUNTS.train,
         alarmAction,
       }),
       aggregate: new PipelineQueue(this, 'AggregateQueue', {
@@ -98,12 +97,14 @@ export class FlambdaStack extends Stack {
         deadLetterQueueName: names.aggregateDeadLetter,
         fifo: true,
         visibilityTimeout: visibility('aggregate'),
+        maxReceiveCount: MAX_RECEIVE_COUNTS.aggregate,
         alarmAction,
       }),
       timer: new PipelineQueue(this, 'TimerQueue', {
         queueName: names.timer,
         deadLetterQueueName: names.timerDeadLetter,
         visibilityTimeout: visibility('timer'),
+        maxReceiveCount: MAX_RECEIVE_COUNTS.timer,
         alarmAction,
       }),
     };
@@ -118,12 +119,15 @@ export class FlambdaStack extends Stack {
       FLAMBDA_TRAIN_QUEUE_URL: queues.train.queue.queueUrl,
       FLAMBDA_AGGREGATE_QUEUE_URL: queues.aggregate.queue.queueUrl,
       FLAMBDA_TIMER_QUEUE_URL: queues.timer.queue.queueUrl,
+      // The start refuses experiments that could outlive the bucket's expiry of their objects (0: they never expire).
+      FLAMBDA_EXPERIMENT_RETENTION_DAYS: String(settings.experimentRetentionDays),
     };
-    const common = { architecture: settings.architecture, environment, logRetention, removal: settings.removal };
+    const common = { architecture: settings.architecture, environment, logRetention };
     const constructs: Record<FunctionName, PipelineFunction | TrainerFunction> = {
       start: new PipelineFunction(this, 'Start', {
         ...common,
         ...FUNCTION_SIZING.start,
+        logGroupName: logGroups.start,
         handler: 'start',
         description: 'flambda start: config.json upload → partition, shards, round-0 model, round 1',
         tfjs: true,
@@ -131,11 +135,13 @@ export class FlambdaStack extends Stack {
       train: new TrainerFunction(this, 'Train', {
         ...common,
         ...FUNCTION_SIZING.train,
+        logGroupName: logGroups.train,
         packaging: settings.trainer,
       }),
       aggregate: new PipelineFunction(this, 'Aggregate', {
         ...common,
         ...FUNCTION_SIZING.aggregate,
+        logGroupName: logGroups.aggregate,
         handler: 'aggregate',
         description: 'flambda aggregate: FedAvg, evaluation, next round or summary (FIFO, one experiment at a time)',
         tfjs: true,
@@ -143,6 +149,7 @@ export class FlambdaStack extends Stack {
       timer: new PipelineFunction(this, 'Timer', {
         ...common,
         ...FUNCTION_SIZING.timer,
+        logGroupName: logGroups.timer,
         handler: 'timer',
         description: 'flambda timer: forwards due round deadlines to the aggregate queue',
         tfjs: false,
@@ -189,15 +196,24 @@ export class FlambdaStack extends Stack {
     output(STACK_OUTPUTS.trainQueueUrl, queues.train.queue.queueUrl, 'Train queue (one message per client per round)');
     output(STACK_OUTPUTS.aggregateQueueUrl, queues.aggregate.queue.queueUrl, 'Aggregate FIFO queue (grouped by experiment)');
     output(STACK_OUTPUTS.timerQueueUrl, queues.timer.queue.queueUrl, 'Timer queue (round deadlines)');
-    output(STACK_OUTPUTS.trainDeadLetterQueueUrl, queues.train.deadLetterQueue.queueUrl, 'Train messages that failed 3 times');
-    output(STACK_OUTPUTS.aggregateDeadLetterQueueUrl, queues.aggregate.deadLetterQueue.queueUrl, 'Aggregate messages that failed 3 times');
-    output(STACK_OUTPUTS.timerDeadLetterQueueUrl, queues.timer.deadLetterQueue.queueUrl, 'Timer messages that failed 3 times');
+    const failedAfter = (role: QueueRole) => `messages received ${MAX_RECEIVE_COUNTS[role]} times without success`;
+    output(STACK_OUTPUTS.trainDeadLetterQueueUrl, queues.train.deadLetterQueue.queueUrl, `Train ${failedAfter('train')}`);
+    output(STACK_OUTPUTS.aggregateDeadLetterQueueUrl, queues.aggregate.deadLetterQueue.queueUrl, `Aggregate ${failedAfter('aggregate')}`);
+    output(STACK_OUTPUTS.timerDeadLetterQueueUrl, queues.timer.deadLetterQueue.queueUrl, `Timer ${failedAfter('timer')}`);
     output(STACK_OUTPUTS.startFailureQueueUrl, startFailures.queueUrl, 'S3 events whose experiment could not be started');
+    for (const name of ['start', 'train', 'aggregate', 'timer'] as const) {
+      output(LOG_GROUP_OUTPUTS[name], constructs[name].logGroup.logGroupName, `The ${name} function's log group (aws logs tail <name> --follow)`);
+    }
     output(STACK_OUTPUTS.trainerPackaging, settings.trainer, 'zip (tfjs wasm backend) or image (tfjs-node)');
     output(
       STACK_OUTPUTS.startExperimentCommand,
       `aws s3 cp examples/mnist-iid.json s3://${bucket.bucketName}/${keys.config('my-first-experiment')}`,
       'Starts an experiment: upload a config to experiments/<id>/config.json (pick a new id each time)',
+    );
+    output(
+      STACK_OUTPUTS.importDatasetCommand,
+      `flambda dataset import fashion-mnist /usr/share/datasets/fashion-mnist --target aws --bucket ${bucket.bucketName}`,
+      `Imports a dataset into s3://<bucket>/${DATASETS_PREFIX}<name>/ (fashion-mnist, cifar10 or your own: docs/datasets.md)`,
     );
     acknowledgeCdkHandlers(this);
   }

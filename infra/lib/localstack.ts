@@ -5,6 +5,27 @@
 
 export const DEFAULT_LOCALSTACK_ENDPOINT = 'http://127.0.0.1:4566';
 
+/**
+ * The oldest LocalStack that can run the stack: 4.11 added the nodejs24.x Lambda runtime (localstack/localstack#13410,
+ * Nov 2025), which the zip functions and aws-cdk-lib's own custom-resource handlers use. Later releases are
+ * calendar-versioned (2026.03, …) and compare as newer.
+ */
+export const MIN_LOCALSTACK_VERSION = '4.11.0';
+
+/**
+ * Lambda runtimes in the template that MIN_LOCALSTACK_VERSION supports (test/infra-hardening.test.ts checks that the
+ * stack uses no other: a newer one from an aws-cdk-lib upgrade means raising the minimum).
+ */
+export const LOCALSTACK_MIN_VERSION_RUNTIMES: readonly string[] = ['nodejs20.x', 'nodejs22.x', 'nodejs24.x', 'python3.12', 'python3.13'];
+
+/** The variable LocalStack's images require since March 2026 (they refuse to start without it). */
+export const LOCALSTACK_AUTH_TOKEN_VARIABLE = 'LOCALSTACK_AUTH_TOKEN';
+
+/** The start command the docs give and the error messages repeat. */
+export const LOCALSTACK_START_HINT =
+  `${LOCALSTACK_AUTH_TOKEN_VARIABLE}=<your auth token> localstack start -d   ` +
+  `(or: docker run -d -p 4566:4566 -e ${LOCALSTACK_AUTH_TOKEN_VARIABLE} -v /var/run/docker.sock:/var/run/docker.sock localstack/localstack)`;
+
 /** What the stack and its deployment use; a LocalStack started with SERVICES=… must include these. */
 export const REQUIRED_SERVICES = ['cloudformation', 'iam', 'lambda', 'logs', 's3', 'sqs', 'sts', 'ssm', 'cloudwatch'] as const;
 
@@ -39,7 +60,26 @@ export async function probeLocalStack(endpoint: string, timeoutMs = 3000): Promi
   if (missing.length > 0) {
     return { ok: false, endpoint, reason: `LocalStack at ${endpoint} lacks ${missing.map((service) => `${service} (${services[service] ?? 'missing'})`).join(', ')}` };
   }
-  return { ok: true, endpoint, version: health.version ?? 'unknown', edition: health.edition ?? 'unknown' };
+  const version = health.version ?? 'unknown';
+  if (versionAtLeast(version, MIN_LOCALSTACK_VERSION) === false) {
+    return { ok: false, endpoint, reason: `LocalStack at ${endpoint} is ${version}; flambda needs ${MIN_LOCALSTACK_VERSION} or newer (its functions run nodejs24.x)` };
+  }
+  return { ok: true, endpoint, version, edition: health.edition ?? 'unknown' };
+}
+
+/**
+ * Whether a LocalStack version (`4.11.1`, `4.12.1.dev23`, `2026.03.0`) is at least `minimum`; undefined when it
+ * cannot be read, so that an unusual build is let through rather than refused.
+ */
+export function versionAtLeast(version: string, minimum: string): boolean | undefined {
+  const parse = (text: string) => /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(text.trim())?.slice(1).map((part) => Number(part ?? 0));
+  const have = parse(version);
+  const need = parse(minimum);
+  if (!have || !need) return undefined;
+  for (let index = 0; index < need.length; index++) {
+    if (have[index]! !== need[index]!) return have[index]! > need[index]!;
+  }
+  return true;
 }
 
 /**

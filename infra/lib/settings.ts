@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { DEFAULT_STACK_NAME, stackNameProblem } from './names.js';
+
+export { DEFAULT_STACK_NAME } from './names.js';
 
 /**
  * Deploy-time choices, read from CDK context (`-c key=value` or cdk.json). CDK passes every context value from the
@@ -6,10 +9,22 @@ import { z } from 'zod';
  */
 
 const TARGETS = ['aws', 'localstack'] as const;
+
+/** The train event source's default maximum concurrency (`-c trainConcurrency`). */
+export const DEFAULT_TRAIN_CONCURRENCY = 50;
+const KEY_ID = /^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+const KEY_ARN = /^arn:aws[a-zA-Z-]*:kms:[a-z0-9-]+:\d{12}:key\/(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 const contextSchema = z.strictObject({
-  stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'letters, digits and hyphens, starting with a letter').optional(),
+  stackName: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'letters, digits and hyphens, starting with a letter')
+    .superRefine((name, context) => {
+      const problem = stackNameProblem(name);
+      if (problem) context.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   /** `localstack` changes only defaults (destroyable data, host architecture); every value can still be set. */
   target: z.enum(TARGETS).default('aws'),
   trainer: z.enum(['zip', 'image']).default('zip'),
@@ -24,9 +39,28 @@ const contextSchema = z.strictObject({
     .refine((days) => LOG_RETENTION_DAYS.includes(days), `one of CloudWatch Logs' retention periods: ${LOG_RETENTION_DAYS.join(', ')}`)
     .default(30),
   /** Upper bound on concurrently running trainers (SQS event source maxConcurrency, 2–1000). */
-  trainConcurrency: z.coerce.number().int().min(2).max(1000).default(50),
+  trainConcurrency: z.coerce.number().int().min(2).max(1000).default(DEFAULT_TRAIN_CONCURRENCY),
   /** An SNS topic that every alarm notifies; without it the alarms only change state in CloudWatch. */
   alarmTopicArn: z.string().regex(/^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN').optional(),
+  /**
+   * Adopt an existing bucket instead of creating one, e.g. the bucket a destroyed stack retained. The stack then
+   * only adds its S3 notification and the functions' grants; the bucket's own settings stay as they are.
+   */
+  bucketName: z
+    .string()
+    .regex(/^(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3–63 lower-case letters, digits, dots and hyphens')
+    .optional(),
+  /** The KMS key given to `cdk bootstrap --bootstrap-kms-key-id`: the MNIST copy reads the assets it encrypts. */
+  bootstrapKmsKeyId: z
+    .string()
+    .superRefine((value, context) => {
+      if (/(^alias\/)|(:alias\/)/.test(value)) {
+        context.addIssue({ code: 'custom', message: 'a key id or key ARN, not an alias (IAM cannot grant kms:Decrypt through an alias)' });
+      } else if (!KEY_ID.test(value) && !KEY_ARN.test(value)) {
+        context.addIssue({ code: 'custom', message: 'a KMS key id (1234abcd-12ab-34cd-56ef-1234567890ab, mrk-…) or key ARN (arn:aws:kms:<region>:<account>:key/<id>)' });
+      }
+    })
+    .optional(),
 });
 
 export type DeployTarget = (typeof TARGETS)[number];
@@ -45,11 +79,14 @@ export interface FlambdaSettings {
   readonly logRetentionDays: number;
   readonly trainConcurrency: number;
   readonly alarmTopicArn: string | undefined;
+  readonly bucketName: string | undefined;
+  readonly bootstrapKmsKeyId: string | undefined;
 }
 
-export const CONTEXT_KEYS = Object.keys(contextSchema.shape) as readonly (keyof typeof contextSchema.shape)[];
+/** Receives before a message moves to its dead-letter queue: shared with the local cloud, reasons beside it. */
+export { MAX_RECEIVE_COUNTS } from '../../shared/cloud/resources.js';
 
-export const DEFAULT_STACK_NAME = 'Flambda';
+export const CONTEXT_KEYS = Object.keys(contextSchema.shape) as readonly (keyof typeof contextSchema.shape)[];
 
 export class SettingsError extends Error {
   override name = 'SettingsError';
@@ -104,5 +141,7 @@ export function settingsFromContext(
     logRetentionDays: context.logRetentionDays,
     trainConcurrency: context.trainConcurrency,
     alarmTopicArn: context.alarmTopicArn,
+    bucketName: context.bucketName,
+    bootstrapKmsKeyId: context.bootstrapKmsKeyId,
   };
 }

@@ -13,6 +13,9 @@ export interface CloudClientOptions {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** The services flambda talks to, as named in the SDK's service-specific endpoint variables (AWS_ENDPOINT_URL_<NAME>). */
+export type CloudService = 'S3' | 'SQS' | 'CLOUDFORMATION' | 'LAMBDA' | 'CLOUDWATCH_LOGS';
+
 const EMULATOR_REGION = 'us-east-1';
 // Emulators accept any key, but the SDK refuses to sign without one.
 const EMULATOR_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
@@ -22,7 +25,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 /** The endpoint a client of `service` talks to: the explicit one, else the SDK's standard environment variables. */
-export function resolveEndpoint(options: CloudClientOptions, service: 'S3' | 'SQS' | 'CLOUDFORMATION', env: Env = process.env): string | undefined {
+export function resolveEndpoint(options: CloudClientOptions, service: CloudService, env: Env = process.env): string | undefined {
   return nonEmpty(options.endpoint) ?? nonEmpty(env[`AWS_ENDPOINT_URL_${service}`]) ?? nonEmpty(env.AWS_ENDPOINT_URL);
 }
 
@@ -32,14 +35,15 @@ function hasCredentialsInEnv(env: Env): boolean {
   );
 }
 
-interface CommonConfig {
+export interface CommonConfig {
   endpoint?: string;
   region?: string;
   credentials?: typeof EMULATOR_CREDENTIALS;
   requestHandler?: { httpAgent: { maxSockets: number }; httpsAgent: { maxSockets: number } };
 }
 
-function commonConfig(options: CloudClientOptions, service: 'S3' | 'SQS' | 'CLOUDFORMATION', env: Env): CommonConfig {
+/** Endpoint, region, credentials for an emulator, sockets: the configuration every client here starts from. */
+export function commonConfig(options: CloudClientOptions, service: CloudService, env: Env): CommonConfig {
   const endpoint = resolveEndpoint(options, service, env);
   const region = nonEmpty(options.region) ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION);
   const sockets = options.maxSockets;

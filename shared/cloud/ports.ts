@@ -1,12 +1,32 @@
 /**
  * The ports the pipeline talks through. Only shared/cloud/*-adapter files implement them with the AWS SDK.
  */
+export interface ObjectInfo {
+  readonly size: number;
+  /** as S3 returns it, quotes included */
+  readonly eTag: string;
+  /** when the object was last written, by the store's clock, to the second (ISO-8601); absent if the store does not say */
+  readonly lastModified?: string;
+}
+
+export interface GetOptions {
+  /** Read only this version (S3 `IfMatch`, and the returned ETag checked too): throws ObjectChangedError otherwise. */
+  readonly ifMatch?: string;
+}
+
+/** A conditional read found another version of the object than the one asked for. */
+export class ObjectChangedError extends Error {
+  override name = 'ObjectChangedError';
+}
+
 export interface ObjectStore {
   readonly bucket: string;
   put(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
   /** undefined when the key does not exist */
-  get(key: string): Promise<Uint8Array | undefined>;
+  get(key: string, options?: GetOptions): Promise<Uint8Array | undefined>;
   getText(key: string): Promise<string | undefined>;
+  /** size and ETag without the body (HEAD): how a reader refuses an object too large to read; undefined when absent */
+  head(key: string): Promise<ObjectInfo | undefined>;
   exists(key: string): Promise<boolean>;
   /** every key under prefix (paginates) */
   list(prefix: string): Promise<string[]>;
@@ -25,6 +45,11 @@ export interface SendOptions {
 export interface MessageQueue {
   readonly url: string;
   send(body: unknown, options?: SendOptions): Promise<void>;
+  /**
+   * Makes a received message visible again after `seconds` (SQS ChangeMessageVisibility): how a handler retries a
+   * failed record within seconds instead of the queue's visibility timeout, and keeps a long one leased.
+   */
+  changeVisibility(receiptHandle: string, seconds: number): Promise<void>;
 }
 
 /** The queues the pipeline sends to, by role. */

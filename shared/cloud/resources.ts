@@ -11,10 +11,20 @@ export const RESOURCE_NAMES = {
   timerDeadLetterQueue: 'flambda-timer-dlq',
 } as const;
 
-/** Receives before SQS moves a message to its queue's dead-letter queue, on every queue. */
-export const MAX_RECEIVE_COUNT = 3;
-
 export type QueueRole = 'train' | 'aggregate' | 'timer';
+
+/**
+ * Receives before SQS moves a message to its queue's dead-letter queue, on AWS and in the local cloud alike. AWS
+ * recommends at least 5 for a Lambda event source, because a throttled invocation counts as a receive too.
+ * docs/deploy.md ("Retries") has the reasoning:
+ * - train 10: a failed training attempt is retried within seconds to a minute (the handler shortens the failed
+ *   message's visibility), so several real attempts plus a few throttled receives fit in the default 900 s round.
+ * - aggregate 5: its retries re-run idempotent steps, but every failed receive holds the experiment's FIFO group for
+ *   a visibility timeout, so a message that cannot succeed should reach the DLQ (and its alarm) early.
+ * - timer 10: forwarding a deadline is cheap and idempotent, and a lost deadline leaves a round open until every
+ *   client answers; retrying longer costs next to nothing.
+ */
+export const MAX_RECEIVE_COUNTS: Readonly<Record<QueueRole, number>> = { train: 10, aggregate: 5, timer: 10 };
 
 /** Lambda event-source batch sizes; all three report partial batch failures. */
 export const EVENT_SOURCE_BATCH_SIZE: Readonly<Record<QueueRole, number>> = { train: 1, aggregate: 1, timer: 10 };

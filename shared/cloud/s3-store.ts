@@ -13,7 +13,7 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { ObjectStore } from './ports.js';
+import { ObjectChangedError, type GetOptions, type ObjectInfo, type ObjectStore } from './ports.js';
 
 /** An S3 call failed for a reason other than a missing key; names the operation and the object. */
 export class ObjectStoreError extends Error {
@@ -48,6 +48,8 @@ function httpStatus(error: unknown): number | undefined {
 function isMissing(error: unknown): boolean {
   return errorName(error) === 'NotFound' || errorName(error) === 'NoSuchKey' || httpStatus(error) === 404;
 }
+
+const unquote = (eTag: string) => eTag.replace(/"/g, '');
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -118,14 +120,27 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
+  async get(key: string, options: GetOptions = {}): Promise<Uint8Array | undefined> {
+    const { ifMatch } = options;
+    let response;
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      if (!response.Body) return new Uint8Array(0);
-      return await response.Body.transformToByteArray();
+      response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(ifMatch ? { IfMatch: ifMatch } : {}) }));
     } catch (error) {
       // Only a missing key means "absent": a missing bucket (NoSuchBucket, also a 404) is a deployment error.
       if (errorName(error) === 'NoSuchKey') return undefined;
+      if (ifMatch && (errorName(error) === 'PreconditionFailed' || httpStatus(error) === 412)) {
+        throw new ObjectChangedError(`s3://${this.bucket}/${key} changed: it is no longer the version with ETag ${ifMatch}`, { cause: error });
+      }
+      throw this.failure('GetObject', key, error);
+    }
+    // Checked here as well, so a store that ignores IfMatch cannot hand over another version unnoticed.
+    if (ifMatch && response.ETag !== undefined && unquote(response.ETag) !== unquote(ifMatch)) {
+      throw new ObjectChangedError(`s3://${this.bucket}/${key} changed: read ETag ${response.ETag}, expected ${ifMatch}`);
+    }
+    try {
+      if (!response.Body) return new Uint8Array(0);
+      return await response.Body.transformToByteArray();
+    } catch (error) {
       throw this.failure('GetObject', key, error);
     }
   }
@@ -140,10 +155,14 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /** Size and ETag of an object, or undefined when the key does not exist. */
-  async head(key: string): Promise<{ size: number; eTag: string } | undefined> {
+  async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { size: response.ContentLength ?? 0, eTag: response.ETag ?? '' };
+      return {
+        size: response.ContentLength ?? 0,
+        eTag: response.ETag ?? '',
+        ...(response.LastModified ? { lastModified: response.LastModified.toISOString() } : {}),
+      };
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw this.failure('HeadObject', key, error);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BUILTIN_DATASET_NAMES, CLIENT_ID_PATTERN, CLIENT_ID_RULE, DATASET_NAME_PATTERN, DATASET_NAME_RULE } from '../data/registry.js';
 import { clientsPerRound } from '../sampling/count.js';
 
 /**
@@ -7,7 +8,7 @@ import { clientsPerRound } from '../sampling/count.js';
  * The descriptions end up in docs/config.schema.json, where editors show them as hover help.
  */
 
-export const MODEL_NAMES = ['cnn-mcmahan', 'cnn-small', 'mlp'] as const;
+export const MODEL_NAMES = ['cnn-mcmahan', 'cnn-small', 'mlp', 'cnn-cifar'] as const;
 export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'scaffold'] as const;
 export const SAMPLING_METHODS = ['uniform', 'stratified'] as const;
 
@@ -31,6 +32,21 @@ const partitionSchema = z
         alpha: z.number().positive().max(1000).default(0.5).describe('Concentration: small (0.1) is very skewed, large (100) is close to IID.'),
       })
       .describe('Label-distribution skew (Hsu et al., 2019).'),
+    z
+      .strictObject({
+        kind: z.literal('natural').describe('Each client trains on its own data, imported with `flambda dataset import <name> --client <id>`; nothing is partitioned centrally.'),
+        clients: z
+          .array(z.string())
+          .superRefine((ids, ctx) => {
+            ids.forEach((id, index) => {
+              if (!CLIENT_ID_PATTERN.test(id)) ctx.addIssue({ code: 'custom', path: [index], message: `client ids use ${CLIENT_ID_RULE} (got ${JSON.stringify(id.slice(0, 70))})` });
+              else if (ids.indexOf(id) !== index) ctx.addIssue({ code: 'custom', path: [index], message: `${JSON.stringify(id)} is listed twice` });
+            });
+          })
+          .optional()
+          .describe("The imported clients that take part (as many as clients); omitted: every client of the dataset, in name order."),
+      })
+      .describe('Natural partition (cross-silo): the data never moves; the start step reads only each client\'s sample count and label histogram.'),
   ])
   .describe('How the training set is split across clients.');
 
@@ -182,7 +198,16 @@ export const experimentConfigSchema = z
     $schema: z.string().optional().describe('Path or URL of this JSON Schema, for editor completion and checks; ignored by flambda.'),
     name: z.string().min(1).max(128).default('experiment').describe('A label for reports and the experiment id.'),
     seed: z.int().min(0).max(2 ** 31 - 1).default(42).describe('Seeds the partition, initial model and client shuffles: same config, same run.'),
-    dataset: z.enum(['mnist']).default('mnist').describe('Training and test data.'),
+    dataset: z
+      .string()
+      .superRefine((name, ctx) => {
+        if (!DATASET_NAME_PATTERN.test(name)) {
+          ctx.addIssue({ code: 'custom', message: `must be ${BUILTIN_DATASET_NAMES.map((n) => JSON.stringify(n)).join(', ')} or the name of a dataset imported with \`flambda dataset import\` (${DATASET_NAME_RULE}) (got ${JSON.stringify(name.slice(0, 70))})` });
+        }
+      })
+      .default('mnist')
+      .meta({ examples: [...BUILTIN_DATASET_NAMES] })
+      .describe('Training and test data: "mnist", "fashion-mnist", "cifar10" (both imported once with `flambda dataset import`), or your own imported dataset (docs/datasets.md).'),
     clients: z.int().min(1).max(1000).default(5).describe('Number of clients (K).'),
     rounds: z.int().min(1).max(1000).default(5).describe('Federated rounds.'),
     partition: partitionSchema.default({ kind: 'iid' }),
@@ -222,6 +247,13 @@ export const experimentConfigSchema = z
         code: 'custom',
         path: ['local', 'optimizer'],
         message: `must be "sgd" when strategy.name is "scaffold", whose control-variate update assumes SGD steps (got ${JSON.stringify(config.local.optimizer)})`,
+      });
+    }
+    if (config.partition.kind === 'natural' && config.partition.clients !== undefined && config.partition.clients.length !== config.clients) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['partition', 'clients'],
+        message: `must list as many clients as "clients", ${config.clients} (got ${config.partition.clients.length})`,
       });
     }
     if (config.partition.kind === 'shards' && config.clients * config.partition.shardsPerClient > MNIST_TRAIN_SAMPLES) {

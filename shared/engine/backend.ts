@@ -4,6 +4,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths, version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendInfo, BackendName } from './types.js';
+export { backendLabel } from './label.js';
+import { relaxedSimdSupport, type RelaxedSimdSupport } from './simd/conv.js';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './wasm-kernels.js';
 
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -29,6 +31,27 @@ export function backendRequestFromEnv(env: NodeJS.ProcessEnv = process.env): Bac
   if (raw === 'auto' || (BACKEND_NAMES as readonly string[]).includes(raw)) return raw as BackendRequest;
   throw new Error(`FLAMBDA_BACKEND='${env.FLAMBDA_BACKEND}' is not a backend: use one of auto, ${BACKEND_NAMES.join(', ')}`);
 }
+
+/**
+ * tfjs's cpu backend prints "Hi, looks like you are running TensorFlow.js in Node.js…" on first use in every process
+ * and worker (tests compare against cpu; `auto` may fall back to it). We report the backend we run on ourselves,
+ * and warn loudly when it is cpu (startBackend), so that advice is dropped; every other warning still prints.
+ */
+const TFJS_NODE_BANNER = 'Hi, looks like you are running TensorFlow.js in Node.js';
+const BANNER_FILTER = Symbol.for('flambda.tfjsBannerFilter');
+function dropTfjsNodeBanner(): void {
+  const current = console.warn as typeof console.warn & { [BANNER_FILTER]?: true };
+  if (current[BANNER_FILTER]) return;
+  const filtered = Object.assign(
+    (...args: unknown[]) => {
+      if (typeof args[0] === 'string' && args[0].includes(TFJS_NODE_BANNER)) return;
+      current(...args);
+    },
+    { [BANNER_FILTER]: true as const },
+  );
+  console.warn = filtered;
+}
+dropTfjsNodeBanner();
 
 let pendingInit: Promise<BackendInfo> | undefined;
 let initialised: BackendInfo | undefined;
@@ -155,6 +178,8 @@ export function wasmDirectory(env: NodeJS.ProcessEnv = process.env): { dir: stri
 
 async function startWasm(): Promise<BackendInfo> {
   const { dir, source } = wasmDirectory();
+  // Before anything compiles: on Node 20 this is where relaxed SIMD gets switched on (see simd/conv.ts).
+  const relaxed = relaxedSimdSupport();
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const multithread = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
   // The same choice tfjs-backend-wasm makes when it loads the binary.
@@ -189,6 +214,7 @@ async function startWasm(): Promise<BackendInfo> {
     );
   }
   registerWasmTrainingKernels();
+  const fma = relaxed.fused && (relaxed.status === 'built in' || relaxed.status === 'flag');
   return {
     backend: 'wasm',
     tfjsVersion: tf.version_core,
@@ -198,9 +224,21 @@ async function startWasm(): Promise<BackendInfo> {
       threads: getThreadsCount(),
       binary: binaryPath,
       trainingKernels: WASM_TRAINING_KERNELS.join(','),
+      // who runs the fused training step's convolutions and matrix products (fused-wasm.ts)
+      convolutions: fma ? 'flambda relaxed-SIMD FMA' : 'XNNPACK',
+      relaxedSimd: describeRelaxedSimd(relaxed),
+      fma,
     },
   };
 }
+
+function describeRelaxedSimd({ status, fused }: RelaxedSimdSupport): string {
+  if (status === 'off') return 'off (FLAMBDA_WASM_FMA=off)';
+  if (status === 'unavailable') return 'unavailable in this runtime';
+  const how = status === 'flag' ? 'enabled with --experimental-wasm-relaxed-simd' : 'built in';
+  return fused ? how : `${how}, but without a hardware fused multiply-add`;
+}
+
 
 async function startCpu(): Promise<BackendInfo> {
   if (!(await tf.setBackend('cpu'))) throw new BackendUnavailableError('cpu', 'tfjs could not initialise it');

@@ -1,21 +1,28 @@
 import * as tf from '@tensorflow/tfjs';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
-import { NUM_CLASSES, type Dataset } from '../data/types.js';
-import { MODEL_INPUT_SHAPE } from '../models/index.js';
+import { formatShape, sampleShape, sampleSize, type Dataset } from '../data/types.js';
+import type { ModelInput, ModelSpec } from '../models/index.js';
 
-const [IMAGE_ROWS, IMAGE_COLS] = MODEL_INPUT_SHAPE;
-const PIXELS = IMAGE_ROWS * IMAGE_COLS;
+/** The model input a dataset calls for: its sample shape and its class count. */
+export function modelInputOf(dataset: Dataset): ModelInput {
+  return { shape: sampleShape(dataset), classes: dataset.classes };
+}
 
-/** Rejects data the models cannot take, with a message that says what is wrong. */
-export function checkDataset(dataset: Dataset, what: string): void {
-  if (dataset.rows !== IMAGE_ROWS || dataset.cols !== IMAGE_COLS) {
-    throw new Error(`${what}: images are ${dataset.rows}×${dataset.cols}, the models take ${IMAGE_ROWS}×${IMAGE_COLS}`);
+/** Rejects data the model cannot take, with a message that says what is wrong. */
+export function checkDataset(dataset: Dataset, what: string, spec: ModelSpec): void {
+  const shape = formatShape(sampleShape(dataset));
+  if (shape !== formatShape(spec.input.shape)) {
+    throw new Error(`${what}: images are ${shape}, the model ${spec.name} was built for ${formatShape(spec.input.shape)}`);
+  }
+  if (dataset.classes !== spec.input.classes) {
+    throw new Error(`${what}: the dataset has ${dataset.classes} classes, the model ${spec.name} was built for ${spec.input.classes}`);
   }
   if (!Number.isInteger(dataset.count) || dataset.count < 1) throw new Error(`${what} has no samples`);
-  if (dataset.images.length < dataset.count * PIXELS || dataset.labels.length < dataset.count) {
+  const size = sampleSize(dataset);
+  if (dataset.images.length < dataset.count * size || dataset.labels.length < dataset.count) {
     throw new Error(
-      `${what}: ${dataset.count} samples need ${dataset.count * PIXELS} pixels and ${dataset.count} labels, ` +
+      `${what}: ${dataset.count} samples need ${dataset.count * size} pixel values and ${dataset.count} labels, ` +
         `got ${dataset.images.length} and ${dataset.labels.length}`,
     );
   }
@@ -35,42 +42,73 @@ export function shuffledIndices(count: number, rng: RandomGenerator): Uint32Arra
 }
 
 /**
+ * Writes rows `indices[start..end)` of the dataset as model input into `out`: pixels scaled to [0, 1], then
+ * standardised per channel when the dataset carries a normalisation. Shared by the tape loop and the fused step, so
+ * both see exactly the same floats.
+ */
+export function writeModelInput(dataset: Dataset, indices: ArrayLike<number>, start: number, end: number, out: Float32Array): void {
+  const { images, channels, normalization } = dataset;
+  const size = sampleSize(dataset);
+  if (!normalization) {
+    for (let row = 0; row < end - start; row++) {
+      const from = indices[start + row]! * size;
+      const to = row * size;
+      for (let p = 0; p < size; p++) out[to + p] = images[from + p]! / 255;
+    }
+    return;
+  }
+  const mean = Float32Array.from(normalization.mean);
+  const std = Float32Array.from(normalization.std);
+  for (let row = 0; row < end - start; row++) {
+    const from = indices[start + row]! * size;
+    const to = row * size;
+    for (let p = 0; p < size; p++) {
+      const channel = p % channels;
+      out[to + p] = (images[from + p]! / 255 - mean[channel]!) / std[channel]!;
+    }
+  }
+}
+
+/**
  * Builds float batches on demand from the uint8 dataset, so a whole shard is never held as float32
  * (60,000 MNIST images would take 188 MB). Reuses one staging buffer per call.
  */
 export class BatchMaker {
   private readonly pixels: Float32Array;
   private readonly oneHot: Float32Array;
+  private readonly size: number;
+  private readonly classes: number;
 
   constructor(
     private readonly dataset: Dataset,
     private readonly maxBatch: number,
   ) {
-    this.pixels = new Float32Array(maxBatch * PIXELS);
-    this.oneHot = new Float32Array(maxBatch * NUM_CLASSES);
+    this.size = sampleSize(dataset);
+    this.classes = dataset.classes;
+    this.pixels = new Float32Array(maxBatch * this.size);
+    this.oneHot = new Float32Array(maxBatch * this.classes);
   }
 
-  /** Images [n, 28, 28, 1] in [0, 1], one-hot labels [n, 10], and the raw labels, for rows `indices[start..end)`. */
+  /** Images [n, height, width, channels], one-hot labels [n, classes], and the raw labels, for rows `indices[start..end)`. */
   make(indices: ArrayLike<number>, start: number, end: number): { xs: tf.Tensor4D; ys: tf.Tensor2D; labels: Uint8Array } {
     const size = end - start;
     if (size < 1 || size > this.maxBatch) throw new Error(`batch of ${size} outside 1..${this.maxBatch}`);
-    const { images } = this.dataset;
+    const { classes } = this;
     const labels = new Uint8Array(size);
-    this.oneHot.fill(0, 0, size * NUM_CLASSES);
+    this.oneHot.fill(0, 0, size * classes);
     for (let row = 0; row < size; row++) {
       const sample = indices[start + row]!;
-      const from = sample * PIXELS;
-      const to = row * PIXELS;
-      for (let p = 0; p < PIXELS; p++) this.pixels[to + p] = images[from + p]! / 255;
       const label = this.dataset.labels[sample]!;
-      if (label >= NUM_CLASSES) throw new Error(`sample ${sample} has label ${label}, expected 0–${NUM_CLASSES - 1}`);
+      if (label >= classes) throw new Error(`sample ${sample} has label ${label}, expected 0–${classes - 1}`);
       labels[row] = label;
-      this.oneHot[row * NUM_CLASSES + label] = 1;
+      this.oneHot[row * classes + label] = 1;
     }
+    writeModelInput(this.dataset, indices, start, end, this.pixels);
     // tf.tensor copies into the wasm heap; on cpu it may keep a view, which is safe because the
     // caller disposes each batch before asking for the next.
-    const xs = tf.tensor4d(this.pixels.subarray(0, size * PIXELS), [size, IMAGE_ROWS, IMAGE_COLS, 1], 'float32');
-    const ys = tf.tensor2d(this.oneHot.subarray(0, size * NUM_CLASSES), [size, NUM_CLASSES], 'float32');
+    const [height, width, channels] = sampleShape(this.dataset);
+    const xs = tf.tensor4d(this.pixels.subarray(0, size * this.size), [size, height, width, channels], 'float32');
+    const ys = tf.tensor2d(this.oneHot.subarray(0, size * classes), [size, classes], 'float32');
     return { xs, ys, labels };
   }
 }

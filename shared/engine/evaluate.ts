@@ -1,15 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelName } from '../config/schema.js';
-import { NUM_CLASSES, type Dataset } from '../data/types.js';
+import type { Dataset } from '../data/types.js';
+import { toModelSpec, type ModelSpec } from '../models/index.js';
 import type { ModelWeights } from '../weights/types.js';
 import { initBackend } from './backend.js';
-import { BatchMaker, checkDataset } from './batches.js';
+import { BatchMaker, checkDataset, modelInputOf } from './batches.js';
+import { fusedEvaluate, fusedEvaluationPays } from './fused-evaluate.js';
 import { cachedModel, runExclusive } from './model-cache.js';
 import type { EvaluationResult } from './types.js';
 import { writeModelWeights } from './weights-bridge.js';
 
 export interface EvaluateArgs {
-  readonly model: ModelName;
+  /** a name (built for the test set's shape and classes) or a spec */
+  readonly model: ModelName | ModelSpec;
   readonly weights: ModelWeights;
   readonly testSet: Dataset;
   /** inference batch size; only memory and speed depend on it (default 256) */
@@ -20,15 +23,18 @@ const DEFAULT_EVAL_BATCH = 256;
 
 /** Accuracy, mean cross-entropy, per-class accuracy and the confusion matrix of `weights` on `testSet`. */
 export async function evaluate(args: EvaluateArgs): Promise<EvaluationResult> {
-  checkDataset(args.testSet, 'test set');
+  const spec = toModelSpec(args.model, modelInputOf(args.testSet));
+  checkDataset(args.testSet, 'test set', spec);
+  const classes = spec.input.classes;
   const batchSize = args.batchSize ?? DEFAULT_EVAL_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
   await initBackend();
   return runExclusive(async () => {
+    if (fusedEvaluationPays(spec)) return fusedEvaluate(spec, args.weights, args.testSet, batchSize);
     const { testSet } = args;
-    const model = cachedModel(args.model);
+    const model = cachedModel(spec);
     writeModelWeights(model, args.weights);
-    const confusion = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
+    const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
     const batches = new BatchMaker(testSet, Math.min(batchSize, testSet.count));
     const order = Array.from({ length: testSet.count }, (_, i) => i);
     let lossSum = 0;

@@ -2,9 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { LocalTrainingConfig, ModelName } from '../config/schema.js';
-import { NUM_CLASSES, type Dataset } from '../data/types.js';
-import { architecture, MODEL_INPUT_SHAPE, weightSpecs } from '../models/index.js';
-import { CONV1_FILTER_BLOCK, simdKernels, type SimdKernels } from './simd/index.js';
+import type { Dataset } from '../data/types.js';
+import { toModelSpec, type ModelSpec } from '../models/index.js';
+import { writeModelInput } from './batches.js';
+import { FmaPasses, fmaPassesCover, type FmaSaved } from './fused-fma.js';
+import { convKernels, relaxedSimdSupport, type MaddBuild } from './simd/conv.js';
+import { CONV1_FILTER_BLOCK, heapOffset, simdKernels, type SimdKernels } from './simd/index.js';
 import { callKernel, transpose } from './wasm-kernels.js';
 import { softmaxCrossEntropy } from './softmax-loss.js';
 import type { LogitAdjustment } from '../strategies/types.js';
@@ -15,12 +18,10 @@ import type { ModelWeights } from '../weights/types.js';
  * conv + bias + relu, backward in the order of the layers, the SGD update in place on the heap. The tfjs tape path
  * spends ~60 % of a cnn-small step outside the convolutions and matmuls (recording the tape, ~30 elementwise
  * kernels for the momentum update, a generic MaxPoolGrad, bias reductions); here the convolutions and matmuls go
- * to XNNPACK, and the rest to a few loops and our SIMD kernels (simd/kernels.wat), all on the wasm heap.
- * Checked against tfjs autograd on the cpu backend in test/engine-fused.test.ts.
+ * to our relaxed-SIMD FMA kernels (fused-fma.ts, simd/conv.wat) where the runtime has them, to XNNPACK elsewhere,
+ * and the rest to a few loops and our SIMD kernels (simd/kernels.wat), all on the wasm heap.
+ * Checked against tfjs autograd on the cpu backend in test/engine-fused.test.ts, on every kind of kernels.
  */
-
-const [IMAGE_ROWS, IMAGE_COLS, IMAGE_CHANNELS] = MODEL_INPUT_SHAPE;
-const PIXELS = IMAGE_ROWS * IMAGE_COLS * IMAGE_CHANNELS;
 
 /** tfjs's Adam epsilon for float32 (ENGINE.backend.epsilon()), so both paths take the same steps. */
 const ADAM_EPSILON = 1e-7;
@@ -28,13 +29,13 @@ const ADAM_BETA1 = 0.9;
 const ADAM_BETA2 = 0.999;
 
 /** Whether the fused step can train `model` now: it needs the wasm backend active and an architecture it covers. */
-export function fusedStepAvailable(model: ModelName): boolean {
+export function fusedStepAvailable(model: ModelName | ModelSpec): boolean {
   const backend = tf.getBackend() === 'wasm' ? tf.backend() : undefined;
   return backend instanceof BackendWasm && simdKernels(backend) !== undefined && plan(model) !== undefined;
 }
 
 /** Float32 tensors on the wasm heap, outside the tfjs engine: nothing here is tracked, so every owner frees. */
-class Heap {
+export class Heap {
   constructor(readonly backend: BackendWasm) {}
 
   alloc(shape: readonly number[]): TensorInfo {
@@ -62,9 +63,14 @@ class Heap {
   transpose(info: TensorInfo, perm: number[]): TensorInfo {
     return transpose(this.backend, info, perm);
   }
+
+  /** where the tensor's data starts in the heap, in bytes */
+  offset(info: TensorInfo): number {
+    return heapOffset(this.backend, info);
+  }
 }
 
-interface ConvLayer {
+export interface ConvLayer {
   readonly kind: 'conv';
   readonly kernel: number;
   readonly bias: number;
@@ -79,7 +85,7 @@ interface PoolLayer {
 interface FlattenLayer {
   readonly kind: 'flatten';
 }
-interface DenseLayer {
+export interface DenseLayer {
   readonly kind: 'dense';
   readonly kernel: number;
   readonly bias: number;
@@ -87,7 +93,7 @@ interface DenseLayer {
   readonly units: number;
   readonly relu: boolean;
 }
-type Layer = ConvLayer | PoolLayer | FlattenLayer | DenseLayer;
+export type Layer = ConvLayer | PoolLayer | FlattenLayer | DenseLayer;
 
 /** What a layer's backward pass needs from its forward pass. Owned tensors are freed after the step. */
 interface Saved {
@@ -99,7 +105,12 @@ interface Saved {
 
 interface Compiled {
   readonly layers: readonly Layer[];
-  readonly specs: ReturnType<typeof weightSpecs>;
+  readonly specs: ModelSpec['weights'];
+  /** the input, [height, width, channels] */
+  readonly shape: ModelSpec['input']['shape'];
+  readonly classes: number;
+  /** whether the first conv's filter gradient is our SIMD kernel's, which reads the input padded (grey images only) */
+  readonly padsInput: boolean;
 }
 
 /**
@@ -107,23 +118,28 @@ interface Compiled {
  * (always relu) being followed by a 2×2 max-pool, whose backward pass then also does the relu's and hands the
  * conv its gradient in the two layouts the conv's own backward pass wants.
  */
-function compile(model: ModelName): Compiled | undefined {
-  const specs = weightSpecs(model);
+function compile(model: ModelSpec): Compiled | undefined {
+  const specs = model.weights;
   const index = (name: string) => {
     const at = specs.findIndex((spec) => spec.name === name);
-    if (at < 0) throw new Error(`model ${model} has no weight ${name}`);
+    if (at < 0) throw new Error(`model ${model.key} has no weight ${name}`);
     return at;
   };
-  const plan = architecture(model);
+  const plan = model.layers;
   const layers: Layer[] = [];
+  let padsInput = false;
   for (const [i, layer] of plan.entries()) {
     switch (layer.kind) {
       case 'conv': {
         if (plan[i + 1]?.kind !== 'maxPool') return undefined;
         const kernel = index(`${layer.name}/kernel`);
         const [, , inChannels = 0] = specs[kernel]!.shape;
-        // A first layer's filter gradient is our SIMD kernel's job, which works in blocks of 16 filters.
-        if (i === 0 && (inChannels !== 1 || layer.filters % CONV1_FILTER_BLOCK !== 0)) return undefined;
+        // A first layer's filter gradient is our SIMD kernel's job for grey images (in blocks of 16 filters); colour
+        // images take the correlation path every other conv takes.
+        if (i === 0) {
+          padsInput = inChannels === 1;
+          if (padsInput && layer.filters % CONV1_FILTER_BLOCK !== 0) return undefined;
+        }
         layers.push({ kind: 'conv', kernel, bias: index(`${layer.name}/bias`), kernelSize: layer.kernelSize, inChannels, filters: layer.filters });
         break;
       }
@@ -142,14 +158,15 @@ function compile(model: ModelName): Compiled | undefined {
       }
     }
   }
-  return { layers, specs };
+  return { layers, specs, shape: model.input.shape, classes: model.input.classes, padsInput };
 }
 
-const compiled = new Map<ModelName, Compiled | undefined>();
+const compiled = new Map<string, Compiled | undefined>();
 
-function plan(model: ModelName): Compiled | undefined {
-  if (!compiled.has(model)) compiled.set(model, compile(model));
-  return compiled.get(model);
+function plan(model: ModelName | ModelSpec): Compiled | undefined {
+  const spec = toModelSpec(model);
+  if (!compiled.has(spec.key)) compiled.set(spec.key, compile(spec));
+  return compiled.get(spec.key);
 }
 
 export interface FusedBatchResult {
@@ -170,6 +187,29 @@ export interface FusedStepOptions {
   readonly correction?: ModelWeights;
   /** a label-skew local objective's per-class transform of the logits in the loss (see softmax-loss.ts) */
   readonly logitAdjustment?: LogitAdjustment;
+  /**
+   * Who runs the convolutions and matrix products: 'auto' (default) our relaxed-SIMD FMA kernels (simd/conv.wat)
+   * where the runtime has relaxed SIMD and the CPU a fused multiply-add, else XNNPACK through tfjs; 'fma',
+   * 'mul-add' (our kernels built without FMA) and 'xnnpack' force one, for tests and benchmarks.
+   */
+  readonly kernels?: ConvolutionKernels;
+  /** when given, the time spent in each phase of the step is added up here (bench/profile-step.ts) */
+  readonly profile?: StepProfile;
+}
+
+export interface StepProfile {
+  /** milliseconds by phase */
+  readonly phases: Map<string, number>;
+  /** milliseconds, e.g. performance.now() or this process's CPU time */
+  readonly clock: () => number;
+}
+
+export type ConvolutionKernels = 'auto' | 'xnnpack' | MaddBuild;
+
+/** Which kernels 'auto' picks on this runtime: ours with FMA where relaxed SIMD gives a real one, XNNPACK elsewhere. */
+export function autoConvolutionKernels(): 'fma' | 'xnnpack' {
+  const support = relaxedSimdSupport();
+  return support.fused && (support.status === 'built in' || support.status === 'flag') ? 'fma' : 'xnnpack';
 }
 
 /**
@@ -182,7 +222,8 @@ export class FusedTrainer {
   private readonly heap: Heap;
   private readonly kernels: SimdKernels;
   private readonly layers: readonly Layer[];
-  private readonly specs: ReturnType<typeof weightSpecs>;
+  private readonly specs: Compiled['specs'];
+  private readonly compiled: Compiled;
   private params: TensorInfo[];
   /** SGD momentum buffers, on the heap for our SIMD update (none for plain SGD) */
   private momentumBuffers: TensorInfo[];
@@ -196,9 +237,13 @@ export class FusedTrainer {
   private readonly anchor: readonly Float32Array[];
   private readonly correction: readonly Float32Array[];
   private disposed = false;
+  /** our kernels' passes, when they run the convolutions (see FusedStepOptions.kernels) */
+  private readonly fma?: FmaPasses;
+  /** who runs the convolutions and matrix products */
+  readonly kernelsUsed: 'xnnpack' | MaddBuild;
 
   constructor(
-    model: ModelName,
+    model: ModelName | ModelSpec,
     weights: ModelWeights,
     private readonly options: FusedStepOptions,
   ) {
@@ -209,8 +254,19 @@ export class FusedTrainer {
     this.kernels = kernels;
     this.heap = new Heap(backend);
     const compiledModel = plan(model);
-    if (!compiledModel) throw new Error(`the fused training step does not cover model ${model}`);
+    if (!compiledModel) throw new Error(`the fused training step does not cover model ${toModelSpec(model).key}`);
+    this.compiled = compiledModel;
     ({ layers: this.layers, specs: this.specs } = compiledModel);
+    const wanted = options.kernels ?? 'auto';
+    const build = wanted === 'auto' ? autoConvolutionKernels() : wanted;
+    if (build !== 'xnnpack' && fmaPassesCover(this.layers)) {
+      const conv = convKernels(backend, build);
+      if (!conv && wanted !== 'auto') throw new Error(`the ${build} build of our convolution kernels cannot run here (no relaxed SIMD?)`);
+      if (conv) this.fma = new FmaPasses(this.heap, conv, this.layers, (phase, run) => this.time(phase, run));
+    } else if (build !== 'xnnpack' && wanted !== 'auto') {
+      throw new Error(`our convolution kernels do not cover ${model}: every conv's channels must come in blocks of 8`);
+    }
+    this.kernelsUsed = this.fma ? build : 'xnnpack';
     const packed = new Set(this.layers.flatMap((layer) => (layer.kind === 'conv' ? [layer.kernel, layer.bias] : [])));
     this.packedByXnnpack = this.specs.map((_, i) => packed.has(i));
     const ordered = (what: string, given: ModelWeights) => this.inSpecOrder(given, what);
@@ -236,6 +292,27 @@ export class FusedTrainer {
     });
   }
 
+  /** When profiling: adds the time since `since` to `phase` and returns the clock now (for phases timed in a row). */
+  private lap(phase: string, since: number | undefined): number | undefined {
+    const profile = this.options.profile;
+    if (!profile || since === undefined) return undefined;
+    const now = profile.clock();
+    profile.phases.set(phase, (profile.phases.get(phase) ?? 0) + now - since);
+    return now;
+  }
+
+  /** Runs `run`, adding its milliseconds to the profile's `phase` when profiling. */
+  private time<T>(phase: string, run: () => T): T {
+    const profile = this.options.profile;
+    if (!profile) return run();
+    const started = profile.clock();
+    try {
+      return run();
+    } finally {
+      profile.phases.set(phase, (profile.phases.get(phase) ?? 0) + profile.clock() - started);
+    }
+  }
+
   private inSpecOrder(weights: ModelWeights, what: string): Float32Array[] {
     const byName = new Map(weights.map((tensor) => [tensor.name, tensor]));
     return this.specs.map((spec) => {
@@ -254,6 +331,7 @@ export class FusedTrainer {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.fma?.dispose();
     this.heap.free(...this.params, ...this.momentumBuffers);
     this.params = [];
     this.momentumBuffers = [];
@@ -261,11 +339,12 @@ export class FusedTrainer {
 
   /**
    * Loss and gradients of one batch without a step (for tests and gradient checks); `images` are
-   * [n, 28, 28, 1] floats. The caller owns nothing: gradients are copied off the heap.
+   * [n, height, width, channels] floats. The caller owns nothing: gradients are copied off the heap.
    */
   gradients(images: Float32Array, labels: Uint8Array): FusedBatchResult & { gradients: ModelWeights } {
     const count = labels.length;
-    if (images.length !== count * PIXELS) throw new Error(`expected ${count} images of ${PIXELS} values, got ${images.length} values`);
+    const pixels = this.compiled.shape.reduce((a, b) => a * b, 1);
+    if (images.length !== count * pixels) throw new Error(`expected ${count} images of ${pixels} values, got ${images.length} values`);
     const { input, inputPadded } = this.uploadBatch(count, (pixels) => pixels.set(images));
     const { loss, objectiveLoss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
     try {
@@ -285,25 +364,10 @@ export class FusedTrainer {
    * leaves the weights untouched so the caller can stop without a poisoned update.
    */
   step(dataset: Dataset, rows: ArrayLike<number>, start: number, end: number): FusedBatchResult {
-    const count = end - start;
-    const labels = new Uint8Array(count);
-    for (let row = 0; row < count; row++) {
-      const sample = rows[start + row]!;
-      const label = dataset.labels[sample]!;
-      if (label >= NUM_CLASSES) throw new Error(`sample ${sample} has label ${label}, expected 0–${NUM_CLASSES - 1}`);
-      labels[row] = label;
-    }
-    const { images } = dataset;
-    const { input, inputPadded } = this.uploadBatch(count, (pixels) => {
-      for (let row = 0; row < count; row++) {
-        const from = rows[start + row]! * PIXELS;
-        const to = row * PIXELS;
-        for (let p = 0; p < PIXELS; p++) pixels[to + p] = images[from + p]! / 255;
-      }
-    });
+    const { labels, input, inputPadded } = this.time('batch upload', () => this.uploadRows(dataset, rows, start, end));
     const { loss, objectiveLoss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
     try {
-      if (Number.isFinite(loss) && Number.isFinite(objectiveLoss)) this.applyGradients(grads);
+      if (Number.isFinite(loss) && Number.isFinite(objectiveLoss)) this.time('optimizer update', () => this.applyGradients(grads));
     } finally {
       this.heap.free(...grads);
     }
@@ -311,18 +375,54 @@ export class FusedTrainer {
   }
 
   /**
-   * The batch as [n, 28, 28, 1] and, when the first layer is a conv, also zero-padded by its kernel
-   * ([n, 28 + k − 1, 28 + k − 1]), the layout our SIMD kernel reads for that conv's filter gradient.
+   * The logits [end − start, 10] of samples start..end − 1 of the dataset under the current weights, and their
+   * labels: the forward pass alone, for evaluation.
+   */
+  logits(dataset: Dataset, start: number, end: number): { logits: Float32Array; labels: Uint8Array } {
+    if (this.disposed) throw new Error('this trainer was disposed');
+    const rows = Uint32Array.from({ length: end - start }, (_, i) => start + i);
+    const { labels, input, inputPadded } = this.uploadRows(dataset, rows, 0, rows.length);
+    const owned: TensorInfo[] = [input];
+    if (inputPadded) owned.push(inputPadded);
+    try {
+      let x = input;
+      if (this.fma) x = this.fma.forward(this.params, input, inputPadded, owned, []);
+      else for (const layer of this.layers) x = this.forward(layer, x, owned).output;
+      return { logits: new Float32Array(this.heap.view(x)), labels };
+    } finally {
+      this.heap.free(...owned);
+    }
+  }
+
+  /** Rows `rows[start..end)` of the dataset on the heap (see uploadBatch), with their labels. */
+  private uploadRows(dataset: Dataset, rows: ArrayLike<number>, start: number, end: number): { labels: Uint8Array; input: TensorInfo; inputPadded?: TensorInfo } {
+    const count = end - start;
+    const labels = new Uint8Array(count);
+    const { classes } = this.compiled;
+    for (let row = 0; row < count; row++) {
+      const sample = rows[start + row]!;
+      const label = dataset.labels[sample]!;
+      if (label >= classes) throw new Error(`sample ${sample} has label ${label}, expected 0–${classes - 1}`);
+      labels[row] = label;
+    }
+    const batch = this.uploadBatch(count, (pixels) => writeModelInput(dataset, rows, start, end, pixels));
+    return { labels, ...batch };
+  }
+
+  /**
+   * The batch as [n, height, width, channels] and, when the first layer is a conv on grey images, also zero-padded by
+   * its kernel ([n, height + k − 1, width + k − 1]), the layout our SIMD kernel reads for that conv's filter gradient.
    */
   private uploadBatch(count: number, fill: (pixels: Float32Array) => void): { input: TensorInfo; inputPadded?: TensorInfo } {
     const first = this.layers[0];
-    const k = first?.kind === 'conv' ? first.kernelSize : 0;
-    const input = this.heap.alloc([count, IMAGE_ROWS, IMAGE_COLS, IMAGE_CHANNELS]);
-    const padded = k ? this.heap.alloc([count, IMAGE_ROWS + k - 1, IMAGE_COLS + k - 1]) : undefined;
+    const k = first?.kind === 'conv' && this.compiled.padsInput ? first.kernelSize : 0;
+    const [rows, cols, channels] = this.compiled.shape;
+    const input = this.heap.alloc([count, rows, cols, channels]);
+    const padded = k ? this.heap.alloc([count, rows + k - 1, cols + k - 1]) : undefined;
     const pixels = this.heap.view(input);
     fill(pixels);
     if (!padded) return { input };
-    writePadded(pixels, count, k, this.heap.view(padded));
+    writePadded(pixels, count, k, this.heap.view(padded), rows, cols);
     return { input, inputPadded: padded };
   }
 
@@ -333,21 +433,24 @@ export class FusedTrainer {
     labels: Uint8Array,
   ): FusedBatchResult & { grads: TensorInfo[] } {
     if (this.disposed) throw new Error('this trainer was disposed');
+    if (this.fma) return this.fmaForwardBackward(this.fma, input, inputPadded, labels);
     const owned: TensorInfo[] = [input];
     if (inputPadded) owned.push(inputPadded);
     const saved: Saved[] = [];
     const grads: (TensorInfo | undefined)[] = this.specs.map(() => undefined);
     try {
       let x = input;
-      for (const layer of this.layers) {
-        const entry = this.forward(layer, x, owned);
+      for (const [index, layer] of this.layers.entries()) {
+        const entry = this.time(`${layer.kind} ${index} forward`, () => this.forward(layer, x, owned));
         saved.push(entry);
         x = entry.output;
       }
       const batch = labels.length;
-      const dLogits = this.heap.alloc([batch, NUM_CLASSES]);
+      const dLogits = this.heap.alloc([batch, this.compiled.classes]);
       owned.push(dLogits);
-      const { loss, objectiveLoss, correct } = softmaxCrossEntropy(this.heap.view(x), labels, this.heap.view(dLogits), this.options.logitAdjustment);
+      const { loss, objectiveLoss, correct } = this.time('softmax cross-entropy', () =>
+        softmaxCrossEntropy(this.heap.view(x), labels, this.heap.view(dLogits), this.compiled.classes, this.options.logitAdjustment),
+      );
 
       let dy: TensorInfo | undefined = dLogits;
       for (let i = this.layers.length - 1; i >= 0 && dy; i--) {
@@ -356,12 +459,46 @@ export class FusedTrainer {
           // compile() guarantees a conv right below: both go back in one pass.
           const conv = this.layers[i - 1] as ConvLayer;
           const padded = i - 1 === 0 ? inputPadded : undefined;
-          dy = this.poolConvBackward(conv, saved[i - 1]!, saved[i]!, dy, padded, this.firstWeighted(i - 1), grads, owned);
+          dy = this.poolConvBackward(i - 1, conv, saved[i - 1]!, saved[i]!, dy, padded, this.firstWeighted(i - 1), grads, owned);
           i--;
         } else {
-          dy = this.backward(layer, saved[i]!, dy, this.firstWeighted(i), grads, owned);
+          const above: TensorInfo = dy;
+          dy = this.time(`${layer.kind} ${i} backward`, () => this.backward(layer, saved[i]!, above, this.firstWeighted(i), grads, owned));
         }
       }
+      const complete = grads.map((grad, i) => {
+        if (!grad) throw new Error(`no gradient for ${this.specs[i]!.name}`);
+        return grad;
+      });
+      return { loss, objectiveLoss, correct, grads: complete };
+    } catch (error) {
+      this.heap.free(...grads);
+      throw error;
+    } finally {
+      this.heap.free(...owned);
+    }
+  }
+
+  /** forwardBackward on our kernels (fused-fma.ts). */
+  private fmaForwardBackward(
+    fma: FmaPasses,
+    input: TensorInfo,
+    inputPadded: TensorInfo | undefined,
+    labels: Uint8Array,
+  ): FusedBatchResult & { grads: TensorInfo[] } {
+    const owned: TensorInfo[] = [input];
+    if (inputPadded) owned.push(inputPadded);
+    const grads: (TensorInfo | undefined)[] = this.specs.map(() => undefined);
+    try {
+      const saved: FmaSaved[] = [];
+      const logits = fma.forward(this.params, input, inputPadded, owned, saved);
+      const { classes } = this.compiled;
+      const dLogits = this.heap.alloc([labels.length, classes]);
+      owned.push(dLogits);
+      const { loss, objectiveLoss, correct } = this.time('softmax cross-entropy', () =>
+        softmaxCrossEntropy(this.heap.view(logits), labels, this.heap.view(dLogits), classes, this.options.logitAdjustment),
+      );
+      fma.backward(this.params, saved, dLogits, labels.length, grads, owned);
       const complete = grads.map((grad, i) => {
         if (!grad) throw new Error(`no gradient for ${this.specs[i]!.name}`);
         return grad;
@@ -483,6 +620,7 @@ export class FusedTrainer {
    * faster than with dz as the filter. The input gradient is a 'full' correlation of dz with the rotated kernel.
    */
   private poolConvBackward(
+    index: number,
     conv: ConvLayer,
     convSaved: Saved,
     poolSaved: Saved,
@@ -507,6 +645,7 @@ export class FusedTrainer {
     const biasGrad = heap.alloc([filters]);
     grads[conv.bias] = biasGrad;
     const { kernels } = this;
+    let clock = this.options.profile?.clock();
     kernels.maxPoolReluBackward(
       kernels.offset(convSaved.output),
       kernels.offset(poolSaved.output),
@@ -519,6 +658,7 @@ export class FusedTrainer {
       width,
       filters,
     );
+    clock = this.lap(`maxPool ${index + 1} + relu backward`, clock);
 
     if (inputPadded && dz) {
       const kernelGrad = heap.alloc([k, k, inChannels, filters]);
@@ -541,6 +681,7 @@ export class FusedTrainer {
         }
       }
     }
+    clock = this.lap(`conv ${index} filter gradient`, clock);
     if (isFirst || !dz) return undefined;
 
     // dx = dz ⋆ rot180(W) with in/out channels swapped: [k, k, O, C].
@@ -559,6 +700,7 @@ export class FusedTrainer {
     }
     const dx = heap.run('Conv2D', { x: dz, filter: rotated }, convAttrs(padAfter, padBefore));
     owned.push(dx);
+    this.lap(`conv ${index} input gradient`, clock);
     return dx;
   }
 
@@ -620,16 +762,16 @@ function convAttrs(before: number, after: number): tf.NamedAttrMap {
   };
 }
 
-/** The grey images zero-padded for a k×k 'same' kernel: [n, 28 + k − 1, 28 + k − 1], the top/left pad first. */
-function writePadded(pixels: Float32Array, count: number, k: number, padded: Float32Array): void {
+/** The grey images zero-padded for a k×k 'same' kernel: [n, rows + k − 1, cols + k − 1], the top/left pad first. */
+function writePadded(pixels: Float32Array, count: number, k: number, padded: Float32Array, rows: number, cols: number): void {
   const pad = Math.floor((k - 1) / 2);
-  const paddedCols = IMAGE_COLS + k - 1;
-  const paddedPlane = (IMAGE_ROWS + k - 1) * paddedCols;
+  const paddedCols = cols + k - 1;
+  const paddedPlane = (rows + k - 1) * paddedCols;
   padded.fill(0);
   for (let n = 0; n < count; n++) {
-    for (let i = 0; i < IMAGE_ROWS; i++) {
-      const from = n * PIXELS + i * IMAGE_COLS;
-      padded.set(pixels.subarray(from, from + IMAGE_COLS), n * paddedPlane + (i + pad) * paddedCols + pad);
+    for (let i = 0; i < rows; i++) {
+      const from = n * rows * cols + i * cols;
+      padded.set(pixels.subarray(from, from + cols), n * paddedPlane + (i + pad) * paddedCols + pad);
     }
   }
 }

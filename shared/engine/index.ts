@@ -1,12 +1,15 @@
 export {
   BACKEND_NAMES,
   BackendUnavailableError,
+  backendLabel,
   backendRequestFromEnv,
   currentBackendInfo,
   initBackend,
   wasmDirectory,
   type BackendRequest,
 } from './backend.js';
+export { modelInputOf } from './batches.js';
+export { buildModel, initialWeights } from './build-model.js';
 export { evaluate, type EvaluateArgs } from './evaluate.js';
 export { releaseCachedModels } from './model-cache.js';
 export { trainLocal, TrainingDivergedError, type TrainLocalArgs } from './train.js';

@@ -1,18 +1,18 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { ModelName } from '../config/schema.js';
-import { buildModel } from '../models/index.js';
+import type { ModelSpec } from '../models/index.js';
+import { buildModel } from './build-model.js';
 
 /**
- * One built model per name per process: a warm Lambda trains many rounds, and rebuilding (graph + weight
- * allocation) each time costs more than overwriting the weights. Its initial weights never matter.
+ * One built model per architecture and input per process: a warm Lambda trains many rounds, and rebuilding (graph +
+ * weight allocation) each time costs more than overwriting the weights. Its initial weights never matter.
  */
-const models = new Map<ModelName, tf.LayersModel>();
+const models = new Map<string, tf.LayersModel>();
 
-export function cachedModel(name: ModelName): tf.LayersModel {
-  let model = models.get(name);
+export function cachedModel(spec: ModelSpec): tf.LayersModel {
+  let model = models.get(spec.key);
   if (!model) {
-    model = buildModel(name, 0);
-    models.set(name, model);
+    model = buildModel(spec, 0);
+    models.set(spec.key, model);
   }
   return model;
 }

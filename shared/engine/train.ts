@@ -2,18 +2,20 @@ import * as tf from '@tensorflow/tfjs';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { LocalTrainingConfig, ModelName } from '../config/schema.js';
 import type { Dataset } from '../data/types.js';
+import { toModelSpec, type ModelSpec } from '../models/index.js';
 import type { ClientObjective, LogitAdjustment } from '../strategies/types.js';
 import type { ModelWeights } from '../weights/types.js';
 import { initBackend } from './backend.js';
 import { FusedTrainer, fusedStepAvailable, type FusedStepOptions } from './fused-wasm.js';
-import { BatchMaker, checkDataset, shuffledIndices } from './batches.js';
+import { BatchMaker, checkDataset, modelInputOf, shuffledIndices } from './batches.js';
 import { checkLogitAdjustment } from './softmax-loss.js';
 import { cachedModel, runExclusive } from './model-cache.js';
 import type { TrainResult } from './types.js';
 import { matchWeights, readModelWeights, writeModelWeights } from './weights-bridge.js';
 
 export interface TrainLocalArgs {
-  readonly model: ModelName;
+  /** a name (built for the shard's shape and classes) or a spec */
+  readonly model: ModelName | ModelSpec;
   /** the global weights this round starts from */
   readonly weights: ModelWeights;
   readonly shard: Dataset;
@@ -86,13 +88,14 @@ function checkLocalConfig(local: LocalTrainingConfig): void {
  * one at a time.
  */
 export async function trainLocal(args: TrainLocalArgs): Promise<TrainResult> {
-  checkDataset(args.shard, 'training shard');
+  const spec = toModelSpec(args.model, modelInputOf(args.shard));
+  checkDataset(args.shard, 'training shard', spec);
   checkLocalConfig(args.local);
   const mu = args.objective?.proximalMu ?? 0;
   if (!(mu >= 0) || !Number.isFinite(mu)) throw new Error(`objective.proximalMu must be a finite number ≥ 0, got ${mu}`);
-  if (args.objective?.logitAdjustment) checkLogitAdjustment(args.objective.logitAdjustment, args.shard.labels);
+  if (args.objective?.logitAdjustment) checkLogitAdjustment(args.objective.logitAdjustment, args.shard.labels, spec.input.classes);
   await initBackend();
-  return runExclusive(() => train(args, mu));
+  return runExclusive(() => train(args, spec, mu));
 }
 
 /** Named tensors as tfjs tensors in the order of the model's trainable variables (validated first). */
@@ -112,17 +115,17 @@ interface StepRunner {
 }
 
 /** The hand-written step (fused-wasm.ts), ~1.5–2× faster, wherever the wasm backend runs; tfjs autograd elsewhere. */
-function stepRunner(args: TrainLocalArgs, mu: number): StepRunner {
+function stepRunner(args: TrainLocalArgs, spec: ModelSpec, mu: number): StepRunner {
   const loop = args.loop ?? 'auto';
-  const fused = fusedStepAvailable(args.model);
+  const fused = fusedStepAvailable(spec);
   if (loop === 'fused' && !fused) {
-    throw new Error(`the fused training loop needs the wasm backend (running: ${tf.getBackend()}) and a model it covers (${args.model})`);
+    throw new Error(`the fused training loop needs the wasm backend (running: ${tf.getBackend()}) and a model it covers (${spec.key})`);
   }
-  if (loop === 'fused' || (loop === 'auto' && fused)) return fusedRunner(args, mu);
-  return tapeRunner(args, mu);
+  if (loop === 'fused' || (loop === 'auto' && fused)) return fusedRunner(args, spec, mu);
+  return tapeRunner(args, spec, mu);
 }
 
-function fusedRunner(args: TrainLocalArgs, mu: number): StepRunner {
+function fusedRunner(args: TrainLocalArgs, spec: ModelSpec, mu: number): StepRunner {
   const correction = args.objective?.gradientCorrection;
   const logitAdjustment = args.objective?.logitAdjustment;
   const options: FusedStepOptions = {
@@ -133,10 +136,10 @@ function fusedRunner(args: TrainLocalArgs, mu: number): StepRunner {
     ...(logitAdjustment ? { logitAdjustment } : {}),
   };
   // Same name/shape checks (and messages) as the tape path, before anything is allocated.
-  const model = cachedModel(args.model);
+  const model = cachedModel(spec);
   matchWeights(model, args.weights, 'weights');
   if (correction) matchWeights(model, correction, 'objective.gradientCorrection');
-  const trainer = new FusedTrainer(args.model, args.weights, options);
+  const trainer = new FusedTrainer(spec, args.weights, options);
   return {
     step: (order, start, end) => trainer.step(args.shard, order, start, end),
     weights: () => trainer.weights(),
@@ -144,9 +147,9 @@ function fusedRunner(args: TrainLocalArgs, mu: number): StepRunner {
   };
 }
 
-function tapeRunner(args: TrainLocalArgs, mu: number): StepRunner {
+function tapeRunner(args: TrainLocalArgs, spec: ModelSpec, mu: number): StepRunner {
   const { shard, local } = args;
-  const model = cachedModel(args.model);
+  const model = cachedModel(spec);
   const correction = args.objective?.gradientCorrection;
   // Check the correction before touching the model, so a bad one leaves everything as it was.
   if (correction) matchWeights(model, correction, 'objective.gradientCorrection');
@@ -235,11 +238,11 @@ function logitAdjustmentTensors(adjustment: LogitAdjustment): { apply(logits: tf
   };
 }
 
-async function train(args: TrainLocalArgs, mu: number): Promise<TrainResult> {
+async function train(args: TrainLocalArgs, spec: ModelSpec, mu: number): Promise<TrainResult> {
   const started = performance.now();
   const { shard, local } = args;
   const rng = xoroshiro128plus(args.seed);
-  const runner = stepRunner(args, mu);
+  const runner = stepRunner(args, spec, mu);
   let lastYield = performance.now();
   let epochLoss = 0;
   let epochCorrect = 0;

@@ -23,7 +23,7 @@ export interface TrainResult {
 export interface EvaluationResult {
   readonly accuracy: number;
   readonly loss: number;
-  /** accuracy per true label 0..9 (NaN-free: a class with no test samples reports 0 and count 0). */
+  /** accuracy per true label 0..classes−1 (NaN-free: a class with no test samples reports 0 and count 0). */
   readonly perClassAccuracy: readonly number[];
   /** confusion[trueLabel][predictedLabel] = count */
   readonly confusion: readonly (readonly number[])[];

@@ -75,6 +75,8 @@ export const partitionStatsSchema = z.object({
   kind: z.string(),
   seed: z.number(),
   clients: z.array(z.object({ clientId: z.string(), samples: count, labelHistogram: z.array(count) })),
+  dataset: z.string().optional(),
+  classNames: z.array(z.string()).optional(),
 });
 
 /** experiments/<id>/metrics.json */

@@ -3,7 +3,7 @@ import type { BackendInfo } from '../engine/types.js';
 export interface ClientPartitionStats {
   readonly clientId: string;
   readonly samples: number;
-  /** samples per label 0..9 */
+  /** samples per label 0..classes−1 */
   readonly labelHistogram: readonly number[];
 }
 
@@ -11,6 +11,9 @@ export interface PartitionStats {
   readonly kind: string;
   readonly seed: number;
   readonly clients: readonly ClientPartitionStats[];
+  /** the dataset partitioned, and its class names in label order (absent in records of earlier builds: MNIST's digits) */
+  readonly dataset?: string;
+  readonly classNames?: readonly string[];
 }
 
 export interface ClientRoundMetrics {
@@ -73,6 +76,10 @@ export interface ExperimentStatus {
   readonly lastAccuracy?: number;
   /** for failed: what went wrong, in words a person can act on */
   readonly errors?: readonly string[];
+  /** the ETag of the config.json upload this experiment runs */
+  readonly configETag?: string;
+  /** what a person should know that did not stop the experiment (e.g. config.json uploaded again while it ran) */
+  readonly notices?: readonly string[];
 }
 
 export interface ExperimentSummary {

@@ -6,9 +6,9 @@ import { indicesByLabel } from './labels.js';
  * from Dir(alpha). Small alpha concentrates a label on few clients; large alpha tends to IID. A client left empty
  * takes one sample from the largest client, so every client has at least one sample.
  */
-export function partitionDirichlet(labels: Uint8Array, clients: number, alpha: number, random: Random): Uint32Array[] {
+export function partitionDirichlet(labels: Uint8Array, clients: number, alpha: number, random: Random, classes?: number): Uint32Array[] {
   const assigned: number[][] = Array.from({ length: clients }, () => []);
-  for (const labelIndices of indicesByLabel(labels)) {
+  for (const labelIndices of indicesByLabel(labels, classes)) {
     if (labelIndices.length === 0) continue;
     random.shuffleInPlace(labelIndices);
     const proportions = random.dirichlet(alpha, clients);

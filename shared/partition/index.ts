@@ -1,4 +1,5 @@
 import type { PartitionConfig } from '../config/schema.js';
+import { NUM_CLASSES } from '../data/types.js';
 import type { PartitionStats } from '../metrics/types.js';
 import { clientIdFor } from '../protocol/keys.js';
 import { createRandom, deriveSeed } from '../random.js';
@@ -17,6 +18,8 @@ export interface PartitionOptions {
   readonly seed: number;
   /** at most this many samples per client (a label-preserving random subset); null keeps every sample */
   readonly samplesPerClient: number | null;
+  /** the dataset's class count (default 10): labels run 0..classes−1 */
+  readonly classes?: number;
 }
 
 export interface Partition {
@@ -31,6 +34,7 @@ export interface Partition {
  */
 export function partitionIndices(labels: Uint8Array, options: PartitionOptions): Partition {
   const { clients, partition, seed, samplesPerClient } = options;
+  const classes = options.classes ?? NUM_CLASSES;
   assertOptions(labels, options);
   const random = createRandom(deriveSeed(seed, 'partition', partition.kind));
 
@@ -39,9 +43,11 @@ export function partitionIndices(labels: Uint8Array, options: PartitionOptions):
       case 'iid':
         return partitionIid(labels.length, clients, random);
       case 'shards':
-        return partitionShards(labels, clients, partition.shardsPerClient, random);
+        return partitionShards(labels, clients, partition.shardsPerClient, random, classes);
       case 'dirichlet':
-        return partitionDirichlet(labels, clients, partition.alpha, random);
+        return partitionDirichlet(labels, clients, partition.alpha, random, classes);
+      case 'natural':
+        throw new PartitionError('a natural partition is not computed from a central dataset: each client imported its own data');
     }
   })();
 
@@ -49,7 +55,7 @@ export function partitionIndices(labels: Uint8Array, options: PartitionOptions):
     // Each client's cap draws from its own stream, so capping never changes which samples the partition dealt.
     const capped = samplesPerClient === null
       ? indices
-      : capPreservingLabelMix(indices, labels, samplesPerClient, createRandom(deriveSeed(seed, 'partition-cap', client)));
+      : capPreservingLabelMix(indices, labels, samplesPerClient, createRandom(deriveSeed(seed, 'partition-cap', client)), classes);
     return Uint32Array.from(capped).sort();
   });
 
@@ -61,13 +67,13 @@ export function partitionIndices(labels: Uint8Array, options: PartitionOptions):
       clients: clientIndices.map((indices, client) => ({
         clientId: clientIdFor(client),
         samples: indices.length,
-        labelHistogram: labelHistogram(labels, indices),
+        labelHistogram: labelHistogram(labels, indices, classes),
       })),
     },
   };
 }
 
-function assertOptions(labels: Uint8Array, { clients, partition, samplesPerClient }: PartitionOptions): void {
+function assertOptions(labels: Uint8Array, { clients, partition, samplesPerClient, classes = NUM_CLASSES }: PartitionOptions): void {
   if (!Number.isSafeInteger(clients) || clients < 1) {
     throw new PartitionError(`clients must be a positive integer (got ${clients})`);
   }
@@ -82,5 +88,5 @@ function assertOptions(labels: Uint8Array, { clients, partition, samplesPerClien
       `clients × shardsPerClient = ${clients * partition.shardsPerClient} shards, more than the ${labels.length} samples`,
     );
   }
-  assertLabelsInRange(labels);
+  assertLabelsInRange(labels, classes);
 }

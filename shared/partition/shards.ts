@@ -11,8 +11,9 @@ export function partitionShards(
   clients: number,
   shardsPerClient: number,
   random: Random,
+  classes?: number,
 ): Uint32Array[] {
-  const sortedByLabel = concat(indicesByLabel(labels));
+  const sortedByLabel = concat(indicesByLabel(labels, classes));
   const shardCount = clients * shardsPerClient;
   const shardStart = (shard: number) => Math.floor((shard * sortedByLabel.length) / shardCount);
   const shardOrder = random.shuffleInPlace(Uint32Array.from({ length: shardCount }, (_, shard) => shard));

@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import type { ObjectStore, PipelineQueues } from '../cloud/ports.js';
+import { decodeModelWeights, WeightsError, type TensorLayout } from '../weights/codec.js';
+import type { ModelWeights } from '../weights/types.js';
 
 export type Log = (event: string, fields?: Readonly<Record<string, unknown>>) => void;
 
@@ -9,6 +11,8 @@ export interface PipelineContext {
   readonly queues: PipelineQueues;
   readonly now: () => Date;
   readonly log: Log;
+  /** The bucket's lifecycle expiry of experiments/ objects, in days (undefined: never): longer experiments are refused. */
+  readonly experimentRetentionDays?: number;
 }
 
 /** One JSON line per event, as CloudWatch Logs Insights and the local runtime's log file both read easily. */
@@ -16,6 +20,7 @@ export const jsonLineLog: Log = (event, fields = {}) => {
   console.log(JSON.stringify({ time: new Date().toISOString(), event, ...fields }));
 };
 
+/** A record the pipeline needs is missing or malformed: retrying cannot fix it. */
 export class PipelineRecordError extends Error {
   override name = 'PipelineRecordError';
 }
@@ -54,4 +59,15 @@ export async function requireObject(store: ObjectStore, key: string): Promise<Ui
 
 export function writeRecord(store: ObjectStore, key: string, record: unknown): Promise<void> {
   return store.put(key, JSON.stringify(record, null, 1), 'application/json');
+}
+
+/** A client's weights object, decoded against `layout`; what is wrong with it names the client. */
+export async function readClientWeights(store: ObjectStore, key: string, clientId: string, layout: readonly TensorLayout[]): Promise<ModelWeights> {
+  const bytes = await requireObject(store, key);
+  try {
+    return decodeModelWeights(bytes, layout);
+  } catch (error) {
+    if (error instanceof WeightsError) throw new WeightsError(`${clientId}'s ${key}: ${error.message}`, { cause: error });
+    throw error;
+  }
 }

@@ -12,7 +12,7 @@ import type { ControlVariateRound } from '../strategies/types.js';
 import { filledLike } from '../strategies/tensor-math.js';
 import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
-import { requireObject } from './context.js';
+import { readClientWeights, requireObject } from './context.js';
 
 /**
  * SCAFFOLD's per-client state across rounds. A client's control variate c_i lives at clients/<client>/control.bin and
@@ -79,7 +79,7 @@ export async function foldControlDeltas(
 ): Promise<ControlVariateRound> {
   const mean = createWeightedMean(global);
   for (const clientId of accepted) {
-    mean.add(decodeModelWeights(await requireObject(store, keys.controlDelta(experimentId, round, clientId)), global), 1);
+    mean.add(await readClientWeights(store, keys.controlDelta(experimentId, round, clientId), clientId, global), 1);
   }
   return { meanDelta: mean.result(), contributors: accepted.length, clients };
 }

@@ -1,14 +1,46 @@
+import type { z } from 'zod';
 import type { ObjectStore } from '../cloud/ports.js';
 import { experimentConfigSchema, type ExperimentConfig } from '../config/schema.js';
-import { experimentMetricsSchema } from '../metrics/schema.js';
-import type { ExperimentMetrics, ExperimentStatus } from '../metrics/types.js';
+import { backendInfoSchema, experimentMetricsSchema, partitionStatsSchema, roundMetricsSchema } from '../metrics/schema.js';
+import type { ExperimentMetrics, ExperimentStatus, ExperimentSummary } from '../metrics/types.js';
 import { keys } from '../protocol/keys.js';
-import { roundStateSchema, statusSchema, type RoundState } from '../protocol/records.js';
-import { readRecord, requireRecord } from './context.js';
+import { pinnedConfigSchema, roundStateSchema, statusSchema, verdictSchema, type RoundState, type VerdictRecord } from '../protocol/records.js';
+import { PipelineRecordError, readRecord, requireRecord, writeRecord, type PipelineContext } from './context.js';
 
-/** The config as the start step resolved it (defaults filled in). */
-export function readResolvedConfig(store: ObjectStore, experimentId: string): Promise<ExperimentConfig> {
-  return requireRecord(store, keys.resolvedConfig(experimentId), experimentConfigSchema);
+/** config.resolved.json: the config with every default filled in, and which upload of config.json it came from. */
+export interface ResolvedConfigRecord {
+  readonly config: ExperimentConfig;
+  readonly pinned: z.output<typeof pinnedConfigSchema> | undefined;
+}
+
+const PINNED_FIELD = 'pinnedUpload';
+
+export function resolvedConfigRecord(config: ExperimentConfig, pinned: z.output<typeof pinnedConfigSchema>): Record<string, unknown> {
+  return { ...config, [PINNED_FIELD]: pinned };
+}
+
+/** The config as the start step resolved it (defaults filled in) and pinned it. */
+export async function readResolvedConfigRecord(store: ObjectStore, experimentId: string): Promise<ResolvedConfigRecord> {
+  const key = keys.resolvedConfig(experimentId);
+  const text = await store.getText(key);
+  if (text === undefined) throw new PipelineRecordError(`s3://${store.bucket}/${key} does not exist`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new PipelineRecordError(`s3://${store.bucket}/${key} is not valid JSON: ${(error as Error).message}`);
+  }
+  const { [PINNED_FIELD]: pinnedValue, ...rest } = (json ?? {}) as Record<string, unknown>;
+  const config = experimentConfigSchema.safeParse(rest);
+  const pinned = pinnedValue === undefined ? undefined : pinnedConfigSchema.safeParse(pinnedValue);
+  if (!config.success || (pinned && !pinned.success)) {
+    throw new PipelineRecordError(`s3://${store.bucket}/${key} has an unexpected shape: ${(config.error ?? pinned?.error)?.message}`);
+  }
+  return { config: config.data, pinned: pinned?.data };
+}
+
+export async function readResolvedConfig(store: ObjectStore, experimentId: string): Promise<ExperimentConfig> {
+  return (await readResolvedConfigRecord(store, experimentId)).config;
 }
 
 export function readStatus(store: ObjectStore, experimentId: string): Promise<ExperimentStatus | undefined> {
@@ -19,7 +51,59 @@ export function readRoundState(store: ObjectStore, experimentId: string, round: 
   return readRecord(store, keys.roundState(experimentId, round), roundStateSchema);
 }
 
-/** metrics.json: every closed round so far, and the summary once the experiment completed. */
-export function readExperimentMetrics(store: ObjectStore, experimentId: string): Promise<ExperimentMetrics | undefined> {
-  return readRecord(store, keys.metrics(experimentId), experimentMetricsSchema);
+export function readVerdict(store: ObjectStore, experimentId: string, round: number, clientId: string): Promise<VerdictRecord | undefined> {
+  return readRecord(store, keys.verdict(experimentId, round, clientId), verdictSchema);
+}
+
+/**
+ * Writes status.json, keeping what it records about the whole experiment (the pinned config's ETag, notices) from
+ * the status before: only the aggregator writes it after the start, one message at a time.
+ */
+export async function writeStatus(
+  context: PipelineContext,
+  status: Omit<ExperimentStatus, 'updatedAt' | 'notices' | 'configETag'> & { readonly configETag?: string },
+): Promise<void> {
+  const before = await readStatus(context.store, status.experimentId);
+  const configETag = status.configETag ?? before?.configETag;
+  const record: ExperimentStatus = {
+    ...status,
+    ...(configETag !== undefined ? { configETag } : {}),
+    ...(before?.notices?.length ? { notices: before.notices } : {}),
+    updatedAt: context.now().toISOString(),
+  };
+  await writeRecord(context.store, keys.status(status.experimentId), record);
+}
+
+/**
+ * metrics.json as a reader wants it: the file written when the experiment ended, or, while it runs, assembled from
+ * the per-round files of the rounds closed so far (undefined before the first round closes).
+ */
+export async function readExperimentMetrics(store: ObjectStore, experimentId: string): Promise<ExperimentMetrics | undefined> {
+  const written = await readRecord(store, keys.metrics(experimentId), experimentMetricsSchema);
+  if (written) return written;
+  if (!(await store.head(keys.backend(experimentId)))) return undefined;
+  return assembleExperimentMetrics(store, experimentId, await readResolvedConfig(store, experimentId));
+}
+
+/** Every closed round's metrics file, read once: O(rounds) when an experiment ends, rather than O(rounds) each round. */
+export async function assembleExperimentMetrics(
+  store: ObjectStore,
+  experimentId: string,
+  config: ExperimentConfig,
+  summary?: ExperimentSummary,
+): Promise<ExperimentMetrics> {
+  const rounds: ExperimentMetrics['rounds'][number][] = [];
+  for (let round = 1; round <= config.rounds; round++) {
+    const metrics = await readRecord(store, keys.roundMetrics(experimentId, round), roundMetricsSchema);
+    if (!metrics) break;
+    rounds.push(metrics);
+  }
+  return {
+    experimentId,
+    config,
+    backend: await requireRecord(store, keys.backend(experimentId), backendInfoSchema),
+    partition: await requireRecord(store, keys.partition(experimentId), partitionStatsSchema),
+    rounds,
+    ...(summary ? { summary } : {}),
+  };
 }

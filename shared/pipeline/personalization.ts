@@ -231,7 +231,7 @@ export async function finishPersonalRound(
  * An update as a personalized round must send it: it decodes, holds no local-layer tensor, and has exactly the shared
  * layout of the global model. The local-layer check comes first so the reason names what went wrong.
  */
-export function decodeSharedUpdate(bytes: Uint8Array, global: ModelWeights, localLayers: readonly string[]): ModelWeights {
+export function decodeSharedUpdate(bytes: Uint8Array, global: readonly TensorLayout[], localLayers: readonly string[]): ModelWeights {
   const update = decodeModelWeights(bytes);
   const leaked = update.filter((tensor) => isLocalWeight(tensor.name, localLayers)).map((tensor) => tensor.name);
   if (leaked.length) {

@@ -1,16 +1,18 @@
-import type { ExperimentConfig } from '../config/schema.js';
-import type { ExperimentStatus } from '../metrics/types.js';
+import { resolveMinClients, type ExperimentConfig } from '../config/schema.js';
 import { keys, clientIdFor } from '../protocol/keys.js';
 import type { TimerMessage, TrainMessage } from '../protocol/messages.js';
 import { partitionStatsSchema } from '../metrics/schema.js';
-import { roundStateSchema, type RoundState } from '../protocol/records.js';
+import type { RoundState } from '../protocol/records.js';
 import { selectClients } from '../sampling/select.js';
-import { readRecord, requireRecord, writeRecord, type PipelineContext } from './context.js';
+import { requireRecord, writeRecord, type PipelineContext } from './context.js';
+import { readRoundState, writeStatus } from './experiment.js';
 
 /** SQS caps a single message's delay at 15 minutes; longer deadlines hop through the timer queue again. */
 export const MAX_SQS_DELAY_SECONDS = 900;
 
 export function clientIds(config: ExperimentConfig): string[] {
+  // A natural partition's clients keep the ids they were imported under (the start step resolves the list).
+  if (config.partition.kind === 'natural' && config.partition.clients) return [...config.partition.clients];
   return Array.from({ length: config.clients }, (_, index) => clientIdFor(index));
 }
 
@@ -28,9 +30,42 @@ export function delayUntil(dueAt: Date, now: Date): number {
 }
 
 /**
+ * Arms a round's deadline: the one place a deadline timer is sent, when a round opens (attempt 0) and when one fired
+ * early (the next attempt). An early one waits at least a second, so a skewed clock cannot make it spin.
+ */
+export function armDeadline(context: PipelineContext, state: Pick<RoundState, 'experimentId' | 'round' | 'deadlineAt'>, attempt: number): Promise<void> {
+  const message: TimerMessage = { type: 'deadline', experimentId: state.experimentId, round: state.round, dueAt: state.deadlineAt, attempt };
+  const delaySeconds = delayUntil(new Date(state.deadlineAt), context.now());
+  return context.queues.timer.send(message, { delaySeconds: attempt > 0 ? Math.max(1, delaySeconds) : delaySeconds });
+}
+
+/** A new round's state: who is expected, when the deadline falls, how many usable updates it needs. */
+export function newRoundState(
+  config: ExperimentConfig,
+  experimentId: string,
+  round: number,
+  expected: readonly string[],
+  globalModelBytes: number,
+  now: Date,
+): RoundState {
+  return {
+    experimentId,
+    round,
+    expected: [...expected],
+    startedAt: now.toISOString(),
+    deadlineAt: new Date(now.getTime() + config.round.deadlineSeconds * 1000).toISOString(),
+    globalModelBytes,
+    minClients: Math.min(resolveMinClients(config), expected.length),
+    lastRound: round >= config.rounds,
+    answered: 0,
+    followUpDone: false,
+  };
+}
+
+/**
  * Opens round `round`: records who is expected and when the deadline falls, then sends the train messages and the
- * deadline timer. Safe to repeat: an existing round state is kept (reports may already be in it) and duplicate
- * train messages are absorbed by the trainer's and aggregator's idempotency.
+ * deadline timer, then says so in status.json. Safe to repeat: an existing round state is kept (verdicts may already
+ * count against it) and duplicate train messages are absorbed by the trainer's and aggregator's idempotency.
  */
 export async function openRound(
   context: PipelineContext,
@@ -38,40 +73,18 @@ export async function openRound(
   config: ExperimentConfig,
   round: number,
   globalModelBytes: number,
-  lastAccuracy?: number,
+  status: { readonly lastAccuracy?: number; readonly configETag?: string } = {},
 ): Promise<RoundState> {
-  const now = context.now();
-  const existing = await readRecord(context.store, keys.roundState(experimentId, round), roundStateSchema);
-  const state: RoundState = existing ?? {
-    experimentId,
-    round,
-    expected: await sampledClients(context, experimentId, config, round),
-    startedAt: now.toISOString(),
-    deadlineAt: new Date(now.getTime() + config.round.deadlineSeconds * 1000).toISOString(),
-    globalModelBytes,
-    reported: {},
-    rejected: {},
-    ignored: [],
-    followUpDone: false,
-  };
+  const existing = await readRoundState(context.store, experimentId, round);
+  const state = existing ?? newRoundState(config, experimentId, round, await sampledClients(context, experimentId, config, round), globalModelBytes, context.now());
   if (!existing) await writeRecord(context.store, keys.roundState(experimentId, round), state);
 
   for (const clientId of state.expected) {
     const message: TrainMessage = { type: 'train', experimentId, round, clientId };
     await context.queues.train.send(message);
   }
-  const timer: TimerMessage = { type: 'deadline', experimentId, round, dueAt: state.deadlineAt };
-  await context.queues.timer.send(timer, { delaySeconds: delayUntil(new Date(state.deadlineAt), now) });
-
-  await writeStatus(context, { experimentId, state: 'running', round, rounds: config.rounds, lastAccuracy });
+  await armDeadline(context, state, 0);
+  await writeStatus(context, { experimentId, state: 'running', round, rounds: config.rounds, ...status });
   context.log('round.opened', { experimentId, round, clients: state.expected.length, deadlineAt: state.deadlineAt });
   return state;
-}
-
-export function writeStatus(
-  context: PipelineContext,
-  status: Omit<ExperimentStatus, 'updatedAt'>,
-): Promise<void> {
-  const record: ExperimentStatus = { ...status, updatedAt: context.now().toISOString() };
-  return writeRecord(context.store, keys.status(status.experimentId), record);
 }

@@ -9,6 +9,6 @@ export async function forwardDueDeadline(context: PipelineContext, message: Time
     await context.queues.timer.send(message, { delaySeconds });
     return 'delayed-again';
   }
-  await notifyDeadline(context, message.experimentId, message.round);
+  await notifyDeadline(context, message.experimentId, message.round, message.dueAt, message.attempt);
   return 'forwarded';
 }

@@ -1,19 +1,30 @@
-import { decodeShard } from '../data/shard-codec.js';
+import { ShardFormatError } from '../data/shard-codec.js';
 import { initBackend } from '../engine/backend.js';
-import { trainLocal } from '../engine/train.js';
+import { TrainingDivergedError, trainLocal } from '../engine/train.js';
 import { keys } from '../protocol/keys.js';
 import type { TrainMessage } from '../protocol/messages.js';
-import type { UpdateReport } from '../protocol/records.js';
+import type { TrainingFailure, UpdateReport } from '../protocol/records.js';
 import { deriveSeed } from '../random.js';
 import { strategyFor, withLocalObjective } from '../strategies/index.js';
-import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
+import { decodeModelWeights, encodeModelWeights, WeightsError } from '../weights/codec.js';
 import { requireObject, writeRecord, type PipelineContext } from './context.js';
 import { gradientCorrection, proposeClientControl, readClientControls } from './control-variates.js';
 import { readResolvedConfig, readStatus } from './experiment.js';
+import { loadClientData } from './datasets.js';
 import { notifyUpdateReady } from './notify.js';
-import { beginPersonalRound, finishPersonalRound, withZeroLocalCorrection } from './personalization.js';
+import { beginPersonalRound, finishPersonalRound, PersonalizationError, withZeroLocalCorrection } from './personalization.js';
 
-export type TrainOutcome = 'trained' | 'already-trained' | 'experiment-over';
+export type TrainOutcome = 'trained' | 'already-trained' | 'experiment-over' | 'training-failed';
+
+/**
+ * Failures that happen again on every attempt with the same inputs: the loss diverging, or weights, a shard or
+ * client-private state that do not decode. Retrying them only burns the round's deadline; the client reports them
+ * instead, and the aggregator records the client as rejected with the reason. Anything else (an S3 or SQS error, a
+ * crash) is thrown, and the message is retried.
+ */
+export function isDeterministicTrainingFailure(error: unknown): error is Error {
+  return error instanceof TrainingDivergedError || error instanceof WeightsError || error instanceof ShardFormatError || error instanceof PersonalizationError;
+}
 
 /**
  * One client's round: global model r−1 + own shard → local training → update r (S3) → "update ready" (SQS).
@@ -23,6 +34,20 @@ export type TrainOutcome = 'trained' | 'already-trained' | 'experiment-over';
  * re-announces it, and the aggregator ignores announcements it has already counted.
  */
 export async function trainClient(context: PipelineContext, message: TrainMessage): Promise<TrainOutcome> {
+  try {
+    return await trainOnce(context, message);
+  } catch (error) {
+    if (!isDeterministicTrainingFailure(error)) throw error;
+    const { experimentId, round, clientId } = message;
+    const failure: TrainingFailure = { experimentId, round, clientId, failed: `${error.name}: ${error.message}`.slice(0, 2000) };
+    await writeRecord(context.store, keys.updateReport(experimentId, round, clientId), failure);
+    context.log('train.failed', { experimentId, round, clientId, reason: failure.failed });
+    await notifyUpdateReady(context, message);
+    return 'training-failed';
+  }
+}
+
+async function trainOnce(context: PipelineContext, message: TrainMessage): Promise<TrainOutcome> {
   const { store } = context;
   const { experimentId, round, clientId } = message;
 
@@ -38,7 +63,7 @@ export async function trainClient(context: PipelineContext, message: TrainMessag
 
   const config = await readResolvedConfig(store, experimentId);
   const globalWeights = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
-  const shard = decodeShard(await requireObject(store, keys.shard(experimentId, clientId)));
+  const shard = await loadClientData(store, experimentId, config, clientId);
   const backend = await initBackend();
   const strategy = strategyFor(config.strategy);
   const personal = config.personalization

@@ -3,10 +3,24 @@
  */
 export const EXPERIMENTS_PREFIX = 'experiments/';
 export const DATASETS_PREFIX = 'datasets/';
+
+/** What an experiment id may be: one path segment of a key, never `.` or `..`. Messages and the CLI check the same rule. */
+export const EXPERIMENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
+export const EXPERIMENT_ID_RULE = '1–80 characters of A–Z a–z 0–9 . _ -, starting with a letter or digit';
+/**
+ * What a client id may be: one path segment of a key, never `.` or `..`. clientIdFor writes client-000 … client-999
+ * (wider once there are more clients); a natural partition's clients keep the ids they were imported under.
+ */
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const CLIENT_ID_RULE = 'letters, digits, ".", "_" and "-", starting with a letter or digit, at most 64 characters';
 const CONFIG_KEY = /^experiments\/([A-Za-z0-9][A-Za-z0-9._-]{0,79})\/config\.json$/;
 
 export function clientIdFor(index: number): string {
   return `client-${String(index).padStart(3, '0')}`;
+}
+
+export function isExperimentId(value: string): boolean {
+  return EXPERIMENT_ID_PATTERN.test(value);
 }
 
 const round = (r: number) => String(r).padStart(4, '0');
@@ -18,6 +32,7 @@ export const keys = {
   resolvedConfig: (id: string) => `experiments/${id}/config.resolved.json`,
   status: (id: string) => `experiments/${id}/status.json`,
   partition: (id: string) => `experiments/${id}/partition.json`,
+  /** the training backend of the first accepted update, written when round 1 closes */
   backend: (id: string) => `experiments/${id}/backend.json`,
   shard: (id: string, clientId: string) => `experiments/${id}/shards/${clientId}.bin`,
   /** global model after round r; r = 0 is the initial model */
@@ -27,6 +42,8 @@ export const keys = {
   updatesPrefix: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/updates/`,
   update: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.bin`,
   updateReport: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.json`,
+  /** the aggregator's verdict on one client's update (accepted with its report, rejected with the reason, or late) */
+  verdict: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/verdicts/${clientId}.json`,
   /** SCAFFOLD: the client's proposed control variate c_i⁺ and its change Δc_i, written before the update report */
   controlProposal: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.control.bin`,
   controlDelta: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.control-delta.bin`,
@@ -40,10 +57,19 @@ export const keys = {
   /** FedPer: everything of one client's local layers lives under this prefix (e.g. for an IAM grant to the trainer) */
   personalLayersPrefix: (id: string, clientId: string) => personalPrefix(id, clientId),
   serverState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/server-state.bin`,
+  /** every closed round's metrics, assembled once when the experiment ends (each round's own file is written as it closes) */
   metrics: (id: string) => `experiments/${id}/metrics.json`,
   summary: (id: string) => `experiments/${id}/summary.json`,
   finalModel: (id: string) => `experiments/${id}/model/final.bin`,
   mnist: (file: 'train-images' | 'train-labels' | 'test-images' | 'test-labels') => `datasets/mnist/${file}.idx`,
+  /** an imported dataset's description (shared/data/catalog.ts), written last by an import */
+  datasetInfo: (name: string) => `datasets/${name}/dataset.json`,
+  /** an imported dataset's train or test set, in the shard format */
+  datasetSplit: (name: string, split: 'train' | 'test') => `datasets/${name}/${split}.bin`,
+  /** natural partitions: a client's sample count and label histogram, all the start step reads of it */
+  datasetClientInfo: (name: string, clientId: string) => `datasets/${name}/clients/${clientId}/meta.json`,
+  /** natural partitions: a client's own training data, read by that client's trainer only */
+  datasetClientData: (name: string, clientId: string) => `datasets/${name}/clients/${clientId}/data.bin`,
 } as const;
 
 /** The experiment id of an `experiments/<id>/config.json` key, or undefined for any other key. */

@@ -1,28 +1,52 @@
 import { z } from 'zod';
+import { CLIENT_ID_PATTERN, CLIENT_ID_RULE, EXPERIMENT_ID_PATTERN, EXPERIMENT_ID_RULE } from './keys.js';
+
+/**
+ * Every id in a message must be one an S3 key of the layout can hold (shared/protocol/keys.ts): a message naming
+ * anything else is malformed, fails at the handler's edge and ends in the dead-letter queue, never in a record.
+ */
+const experimentId = z.string().regex(EXPERIMENT_ID_PATTERN, `an experiment id is ${EXPERIMENT_ID_RULE}`);
+const clientId = z.string().regex(CLIENT_ID_PATTERN, `a client id is ${CLIENT_ID_RULE}`);
+/** The config allows at most 1000 rounds. */
+const round = z.int().min(1).max(1000);
+/** How often a deadline was re-armed after firing early: part of its deduplication id, so a re-armed one is never dropped. */
+const attempt = z.int().min(0).max(1000).default(0);
 
 /** train queue (standard): one message per sampled client per round. */
 export const trainMessageSchema = z.strictObject({
   type: z.literal('train'),
-  experimentId: z.string().min(1),
-  round: z.int().min(1),
-  clientId: z.string().min(1),
+  experimentId,
+  round,
+  clientId,
 });
 
 /**
- * aggregate queue (FIFO, MessageGroupId = experimentId): all of an experiment's aggregation work is serialised,
- * so the read-check-write of a round's state never races, on AWS, LocalStack and the local runtime alike.
+ * aggregate queue (FIFO, MessageGroupId = experimentId): everything that changes an experiment's records after its
+ * config was uploaded is serialised here, so no read-check-write ever races, on AWS, LocalStack and the local runtime
+ * alike. `start` comes from the start function (one per config.json upload), `update` from trainers, `deadline`
+ * from the timer.
  */
 export const aggregateMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({
+    type: z.literal('start'),
+    experimentId,
+    /** the uploaded config.json's ETag from the S3 event: the start reads exactly that version (empty: whatever is there) */
+    configETag: z.string().max(200),
+    /** its size from the S3 event, so an oversized config is refused before it is read */
+    configBytes: z.int().min(0).optional(),
+  }),
+  z.strictObject({
     type: z.literal('update'),
-    experimentId: z.string().min(1),
-    round: z.int().min(1),
-    clientId: z.string().min(1),
+    experimentId,
+    round,
+    clientId,
   }),
   z.strictObject({
     type: z.literal('deadline'),
-    experimentId: z.string().min(1),
-    round: z.int().min(1),
+    experimentId,
+    round,
+    dueAt: z.iso.datetime().optional(),
+    attempt,
   }),
 ]);
 
@@ -32,11 +56,15 @@ export const aggregateMessageSchema = z.discriminatedUnion('type', [
  */
 export const timerMessageSchema = z.strictObject({
   type: z.literal('deadline'),
-  experimentId: z.string().min(1),
-  round: z.int().min(1),
+  experimentId,
+  round,
   dueAt: z.iso.datetime(),
+  attempt,
 });
 
 export type TrainMessage = z.infer<typeof trainMessageSchema>;
 export type AggregateMessage = z.infer<typeof aggregateMessageSchema>;
+export type StartMessage = Extract<AggregateMessage, { type: 'start' }>;
+export type UpdateMessage = Extract<AggregateMessage, { type: 'update' }>;
+export type DeadlineMessage = Extract<AggregateMessage, { type: 'deadline' }>;
 export type TimerMessage = z.infer<typeof timerMessageSchema>;

@@ -6,8 +6,12 @@ import { backendInfoSchema } from '../metrics/schema.js';
  * hand-edited or truncated object fails with a message naming the key instead of corrupting a round.
  */
 
+const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 
-/** experiments/<id>/rounds/<r>/updates/<client>.json: written by the trainer next to its weights. */
+/**
+ * experiments/<id>/rounds/<r>/updates/<client>.json: written by the trainer after its weights. It comes from a client,
+ * so it is checked as strictly as the metrics it feeds (a negative time would make every later metrics read fail).
+ */
 export const updateReportSchema = z
   .object({
     experimentId: z.string(),
@@ -15,10 +19,10 @@ export const updateReportSchema = z
     clientId: z.string(),
     /** samples trained on: the FedAvg weight (with personalization, the shard minus its held-out part) */
     samples: z.int().min(1),
-    trainLoss: z.number(),
-    trainAccuracy: z.number(),
-    trainMs: z.number(),
-    updateBytes: z.int(),
+    trainLoss: finite,
+    trainAccuracy: z.number().min(0).max(1),
+    trainMs: finite.pipe(z.number().min(0)),
+    updateBytes: z.int().min(0),
     backend: backendInfoSchema,
     /** personalization: accuracy of the client's own model (global shared layers + its local layers) on its held-out samples */
     personalizedAccuracy: z.number().min(0).max(1).optional(),
@@ -31,8 +35,39 @@ export const updateReportSchema = z
 export type UpdateReport = z.infer<typeof updateReportSchema>;
 
 /**
- * experiments/<id>/rounds/<r>/state.json: the round's bookkeeping. Only the aggregator writes it after the round
- * opens, and the FIFO queue serialises the aggregator per experiment, so read-modify-write needs no lock.
+ * The same key when training failed for a reason a retry cannot fix (the loss diverged, the client's own state is
+ * corrupt): the aggregator records the client as rejected with this reason instead of waiting for it.
+ */
+export const trainingFailureSchema = z.strictObject({
+  experimentId: z.string(),
+  round: z.int(),
+  clientId: z.string(),
+  failed: z.string().min(1).max(2000),
+});
+export type TrainingFailure = z.infer<typeof trainingFailureSchema>;
+
+export const clientReportSchema = z.union([trainingFailureSchema, updateReportSchema]);
+export type ClientReport = z.infer<typeof clientReportSchema>;
+
+/**
+ * experiments/<id>/rounds/<r>/verdicts/<client>.json: what the aggregator decided about one client's update. One small
+ * record per client, so recording an update costs the same with 3 clients or 1,000. `ordinal` is the round state's
+ * `answered` count this verdict made: a verdict whose ordinal the state does not reach yet was recorded by an
+ * invocation that crashed before saving the state, and the next message for the round brings the state up to it.
+ */
+export const verdictSchema = z.discriminatedUnion('outcome', [
+  z.strictObject({ clientId: z.string(), ordinal: z.int().min(1), outcome: z.literal('accepted'), report: updateReportSchema }),
+  z.strictObject({ clientId: z.string(), ordinal: z.int().min(1), outcome: z.literal('rejected'), reason: z.string() }),
+  /** arrived after the round closed: kept for the record, never counted */
+  z.strictObject({ clientId: z.string(), ordinal: z.literal(0), outcome: z.literal('late'), reason: z.string() }),
+]);
+export type VerdictRecord = z.infer<typeof verdictSchema>;
+
+/**
+ * experiments/<id>/rounds/<r>/state.json: the round's bookkeeping, small whatever the number of clients reporting.
+ * Only the aggregator writes it, and the FIFO queue serialises the aggregator per experiment, so read-modify-write
+ * needs no lock. The per-client verdicts are the truth; `answered` counts them so that the last one can close the
+ * round without reading them all.
  */
 export const roundStateSchema = z.object({
   experimentId: z.string(),
@@ -41,10 +76,11 @@ export const roundStateSchema = z.object({
   startedAt: z.iso.datetime(),
   deadlineAt: z.iso.datetime(),
   globalModelBytes: z.int(),
-  reported: z.record(z.string(), updateReportSchema),
-  rejected: z.record(z.string(), z.string()),
-  /** messages for clients that were not expected or arrived after the round closed: kept for the record */
-  ignored: z.array(z.object({ clientId: z.string(), reason: z.string() })).default([]),
+  /** usable updates the round needs to be aggregated: round.minClients, at most the clients expected */
+  minClients: z.int().min(1),
+  /** the experiment's last round: its follow-up completes the experiment instead of opening the next round */
+  lastRound: z.boolean(),
+  answered: z.int().min(0),
   closed: z
     .object({
       at: z.iso.datetime(),
@@ -53,9 +89,13 @@ export const roundStateSchema = z.object({
     })
     .optional(),
   /** set once the next round's messages (or the completion records) are written: a retry redoes only what is missing */
-  followUpDone: z.boolean().default(false),
+  followUpDone: z.boolean(),
 });
 export type RoundState = z.infer<typeof roundStateSchema>;
+export type CloseReason = NonNullable<RoundState['closed']>['reason'];
+
+/** config.resolved.json's record of which upload of config.json the experiment runs. */
+export const pinnedConfigSchema = z.object({ eTag: z.string(), bytes: z.int().min(0) });
 
 export const statusSchema = z.object({
   experimentId: z.string(),
@@ -65,5 +105,8 @@ export const statusSchema = z.object({
   updatedAt: z.iso.datetime(),
   lastAccuracy: z.number().optional(),
   errors: z.array(z.string()).optional(),
+  /** the ETag of the config.json upload this experiment runs */
+  configETag: z.string().optional(),
+  /** things a person should know that did not stop the experiment, e.g. a config.json uploaded again while it ran */
+  notices: z.array(z.string()).optional(),
 });
-

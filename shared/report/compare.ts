@@ -5,7 +5,7 @@
 
 import type { ExperimentMetrics } from '../metrics/types.js';
 import { lineChart } from './charts.js';
-import { classCount, digestExperiment, experimentLabels } from './digest.js';
+import { classCount, classNames, classNoun, digestExperiment, experimentLabels } from './digest.js';
 import { escapeHtml, escapeMarkdown } from './escape.js';
 import { formatCount, formatDuration, formatPercent, formatPercentTick, formatPoints } from './format.js';
 import { markdownTable } from './markdown.js';
@@ -193,12 +193,14 @@ export function renderComparisonHtml(list: readonly ExperimentMetrics[]): string
   );
 
   const classes = Math.max(0, ...list.map(classCount));
+  const names = list[0] ? classNames(list[0]) : [];
+  const noun = classNoun(names);
   const perClass =
     classes > 0
       ? table(
-          ['Digit', ...labels],
+          [noun === 'digit' ? 'Digit' : 'Class', ...labels],
           Array.from({ length: classes }, (_, digit) => [
-            String(digit),
+            escapeHtml(names[digit] ?? String(digit)),
             ...list.map((metrics) => escapeHtml(formatPercent(metrics.rounds.at(-1)?.perClassAccuracy[digit] ?? Number.NaN))),
           ]),
         )
@@ -215,7 +217,7 @@ export function renderComparisonHtml(list: readonly ExperimentMetrics[]): string
     ),
     section('Round by round', `Test accuracy, and the gap to ${escapeHtml(baseline)} in percentage points.`, roundsTable, 'rounds'),
     section('Experiments', 'What differs between the runs.', overview, 'experiments'),
-    perClass ? section('Final accuracy by digit', 'Where the accuracy is lost: label skew hurts some digits far more than others.', perClass, 'per-class') : '',
+    perClass ? section(`Final accuracy by ${noun}`, `Where the accuracy is lost: label skew hurts some ${noun === 'digit' ? 'digits' : 'classes'} far more than others.`, perClass, 'per-class') : '',
   ].join('\n');
 
   const title = labels.join(' vs ');

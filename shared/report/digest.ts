@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import type { BackendInfo } from '../engine/types.js';
+import { BUILTIN_DATASETS, isBuiltinDataset } from '../data/registry.js';
 import type { ExperimentMetrics, ExperimentState, ExperimentStatus, RoundMetrics } from '../metrics/types.js';
 
 /**
@@ -147,6 +148,22 @@ export function experimentLabels(list: readonly ExperimentMetrics[]): string[] {
   const withIds = names.map((name, index) => (repeated(names, name) ? `${name} (${list[index]?.experimentId})` : name));
   // The same folder given twice still needs two tellable-apart series.
   return withIds.map((label, index) => (repeated(withIds, label) ? `${label} #${index + 1}` : label));
+}
+
+/**
+ * The classes' names in label order: as the start step recorded them with the partition, else the built-in dataset's
+ * the config names, else the labels themselves (MNIST's names are its digits, so its reports read as before).
+ */
+export function classNames(metrics: ExperimentMetrics): string[] {
+  const count = classCount(metrics);
+  const dataset = z.object({ dataset: z.string() }).safeParse(metrics.config ?? {});
+  const known = metrics.partition.classNames ?? (dataset.success && isBuiltinDataset(dataset.data.dataset) ? BUILTIN_DATASETS[dataset.data.dataset].classNames : []);
+  return Array.from({ length: Math.max(count, known.length) }, (_, label) => known[label] ?? String(label));
+}
+
+/** What a class is called in prose: "digit" when the classes are the digits 0–9 (MNIST), "class" otherwise. */
+export function classNoun(names: readonly string[]): 'digit' | 'class' {
+  return names.every((name, label) => name === String(label)) && names.length <= 10 ? 'digit' : 'class';
 }
 
 /** Number of classes, from whichever per-class data the metrics carry. */

@@ -5,7 +5,7 @@
 
 import type { ClientRoundMetrics, ExperimentMetrics, RoundMetrics } from '../metrics/types.js';
 import { heatmap, lineChart, stackedBars } from './charts.js';
-import { classCount, digestExperiment, type ExperimentDigest, type ReportContext } from './digest.js';
+import { classCount, classNames, classNoun, digestExperiment, type ExperimentDigest, type ReportContext } from './digest.js';
 import { escapeHtml } from './escape.js';
 import {
   formatBytes,
@@ -65,32 +65,36 @@ function lossChart(metrics: ExperimentMetrics): string {
 
 function perClassHeatmap(metrics: ExperimentMetrics, classes: number): string {
   const rounds = metrics.rounds;
+  const names = classNames(metrics);
+  const noun = classNoun(names);
   return heatmap({
     id: 'per-class-accuracy',
     title: 'Per-class test accuracy',
-    subtitle: 'Each cell: share of test images of that digit the global model classified correctly',
-    rowLabels: Array.from({ length: classes }, (_, digit) => String(digit)),
+    subtitle: `Each cell: share of test images of that ${noun} the global model classified correctly`,
+    rowLabels: Array.from({ length: classes }, (_, label) => names[label] ?? String(label)),
     columnLabels: rounds.map((round) => String(round.round)),
-    rowAxisLabel: 'Digit',
+    rowAxisLabel: noun === 'digit' ? 'Digit' : 'Class',
     columnAxisLabel: 'Round',
     values: Array.from({ length: classes }, (_, digit) => rounds.map((round) => round.perClassAccuracy[digit])),
     domain: [0, 1],
     formatValue: (value) => formatPercent(value, 0),
-    describeCell: (digit, column, value) =>
-      `Digit ${digit} · round ${rounds[column]?.round ?? column + 1}: ${value === undefined ? 'not measured' : formatPercent(value)}`,
+    describeCell: (label, column, value) =>
+      `${noun === 'digit' ? `Digit ${label}` : names[label] ?? `Class ${label}`} · round ${rounds[column]?.round ?? column + 1}: ${value === undefined ? 'not measured' : formatPercent(value)}`,
     legendLabel: 'accuracy',
     emptyMessage: 'No round has closed yet.',
   });
 }
 
 export function labelDistributionChart(metrics: ExperimentMetrics, classes: number): string {
+  const names = classNames(metrics);
+  const noun = classNoun(names);
   return stackedBars({
     id: 'label-distribution',
-    title: 'Training samples per client, by digit',
+    title: `Training samples per client, by ${noun}`,
     subtitle: `${metrics.partition.kind} partition, seed ${metrics.partition.seed}`,
     orientation: 'horizontal',
     bars: metrics.partition.clients.map((client) => ({ label: client.clientId, values: client.labelHistogram })),
-    segments: Array.from({ length: classes }, (_, digit) => ({ name: `digit ${digit}`, colour: classColour(digit) })),
+    segments: Array.from({ length: classes }, (_, label) => ({ name: noun === 'digit' ? `digit ${label}` : names[label] ?? `class ${label}`, colour: classColour(label) })),
     categoryAxisLabel: 'Client',
     valueAxisLabel: 'Training samples',
     formatValue: formatCount,
@@ -169,24 +173,25 @@ function clientLossHeatmap(metrics: ExperimentMetrics): string {
   });
 }
 
-function confusionHeatmap(round: RoundMetrics | undefined, classes: number): string {
+function confusionHeatmap(round: RoundMetrics | undefined, classes: number, names: readonly string[]): string {
+  const noun = classNoun(names);
   const frame = {
     id: 'confusion',
     title: round ? `Confusion matrix after round ${round.round}` : 'Confusion matrix',
-    subtitle: 'Row-normalised: where the test images of each digit ended up',
+    subtitle: `Row-normalised: where the test images of each ${noun} ended up`,
   };
   if (round === undefined || round.confusion.length === 0) {
     return heatmap({ ...frame, rowLabels: [], columnLabels: [], rowAxisLabel: '', columnAxisLabel: '', values: [], domain: [0, 1], formatValue: String, legendLabel: '', emptyMessage: 'No round has closed yet.' });
   }
   const size = Math.max(classes, round.confusion.length);
   const rowTotals = round.confusion.map((row) => row.reduce((sum, value) => sum + value, 0));
-  const labels = Array.from({ length: size }, (_, digit) => String(digit));
+  const labels = Array.from({ length: size }, (_, label) => names[label] ?? String(label));
   return heatmap({
     ...frame,
     rowLabels: labels,
     columnLabels: labels,
-    rowAxisLabel: 'True digit',
-    columnAxisLabel: 'Predicted digit',
+    rowAxisLabel: `True ${noun}`,
+    columnAxisLabel: `Predicted ${noun}`,
     values: labels.map((_, actual) =>
       labels.map((__, predicted) => {
         const total = rowTotals[actual] ?? 0;
@@ -201,8 +206,8 @@ function confusionHeatmap(round: RoundMetrics | undefined, classes: number): str
     describeCell: (actual, predicted, share) => {
       const countOf = round.confusion[actual]?.[predicted] ?? 0;
       const total = rowTotals[actual] ?? 0;
-      if (share === undefined) return `True ${actual}: no test images`;
-      return `True ${actual} → predicted ${predicted}: ${formatCount(countOf)} of ${formatCount(total)} (${formatPercent(share)})`;
+      if (share === undefined) return `True ${labels[actual]}: no test images`;
+      return `True ${labels[actual]} → predicted ${labels[predicted]}: ${formatCount(countOf)} of ${formatCount(total)} (${formatPercent(share)})`;
     },
     legendLabel: 'share of row',
   });
@@ -375,7 +380,7 @@ export function renderReportHtml(metrics: ExperimentMetrics, context: ReportCont
     section(
       'Errors and clients',
       'Which digits the final model confuses, and what each client contributed.',
-      `<div class="grid-2">${confusionHeatmap(lastRound, classes)}<div><h3>Clients</h3>${clientsTable(metrics)}</div></div>`,
+      `<div class="grid-2">${confusionHeatmap(lastRound, classes, classNames(metrics))}<div><h3>Clients</h3>${clientsTable(metrics)}</div></div>`,
       'errors',
     ),
     section('Rounds', 'Every round as recorded in metrics.json.', roundsTable(metrics), 'rounds'),

@@ -78,6 +78,8 @@ export async function loadExperimentMetrics(folder: string): Promise<ExperimentM
   const metricsFile = path.join(folder, METRICS_FILE);
   if (!(await isDirectory(folder))) throw new ReportInputError(`results folder not found: ${folder}`);
   const raw = await readJson(metricsFile, `${METRICS_FILE} (the per-round metrics an experiment writes)`);
+  const notAnExperiment = describeNonExperiment(raw, folder);
+  if (notAnExperiment) throw new ReportInputError(notAnExperiment);
   const parsed = experimentMetricsSchema.safeParse(raw);
   if (!parsed.success) {
     throw new ReportInputError(
@@ -94,6 +96,23 @@ export async function loadExperimentMetrics(folder: string): Promise<ExperimentM
     throw new ReportInputError(`${summaryFile} is not a valid experiment summary:\n${describeIssues(summary.error)}`);
   }
   return { ...metrics, summary: asExperimentSummary(summary.data) };
+}
+
+/**
+ * A metrics.json without an experiment's two identifying fields is some other file (one round's metrics, a
+ * benchmark's output): say what the folder is not and what was expected, rather than list every missing field.
+ */
+function describeNonExperiment(raw: unknown, folder: string): string | undefined {
+  const record = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  if (typeof record.experimentId === 'string' && Array.isArray(record.rounds)) return undefined;
+  const expected =
+    `expected an experiment's results folder, as \`flambda run\` writes it (<out>/<experimentId>/), whose ${METRICS_FILE} ` +
+    'has the experimentId, config and rounds of a whole experiment';
+  if (typeof record.round === 'number' && path.basename(path.dirname(path.resolve(folder))) === 'rounds') {
+    const experiment = path.dirname(path.dirname(folder));
+    return `${folder} is round ${record.round} of an experiment, not an experiment: pass ${experiment} (${expected})`;
+  }
+  return `${folder} is not an experiment: ${expected}`;
 }
 
 /**

@@ -3,7 +3,7 @@
  */
 
 import type { ExperimentMetrics } from '../metrics/types.js';
-import { classCount, digestExperiment, type ReportContext } from './digest.js';
+import { classCount, classNames, classNoun, digestExperiment, type ReportContext } from './digest.js';
 import { escapeMarkdown } from './escape.js';
 import { formatBytes, formatCount, formatDuration, formatLoss, formatPercent, pluralise } from './format.js';
 
@@ -76,13 +76,16 @@ export function renderSummaryMarkdown(metrics: ExperimentMetrics, context: Repor
   }
 
   const classes = classCount(metrics);
+  const names = classNames(metrics);
+  const noun = classNoun(names);
+  const Noun = noun === 'digit' ? 'Digit' : 'Class';
   if (last && last.perClassAccuracy.length > 0) {
-    const digits = Array.from({ length: classes }, (_, digit) => String(digit));
+    const shown = Array.from({ length: classes }, (_, label) => escapeMarkdown(names[label] ?? String(label)));
     lines.push(
       '',
-      `## Accuracy by digit after round ${last.round}`,
+      `## Accuracy by ${noun} after round ${last.round}`,
       '',
-      markdownTable(['Digit', ...digits], [['Accuracy', ...digits.map((_, digit) => formatPercent(last.perClassAccuracy[digit] ?? Number.NaN))]]),
+      markdownTable([Noun, ...shown], [['Accuracy', ...shown.map((_, label) => formatPercent(last.perClassAccuracy[label] ?? Number.NaN))]]),
     );
   }
 
@@ -92,7 +95,7 @@ export function renderSummaryMarkdown(metrics: ExperimentMetrics, context: Repor
       `## Data split (${escapeMarkdown(metrics.partition.kind)}, seed ${metrics.partition.seed})`,
       '',
       markdownTable(
-        ['Client', 'Samples', 'Digits held', 'Largest digit'],
+        ['Client', 'Samples', `${Noun === 'Digit' ? 'Digits' : 'Classes'} held`, `Largest ${noun}`],
         metrics.partition.clients.map((client) => {
           const largest = client.labelHistogram.reduce(
             (top, count, digit) => (count > top.count ? { digit, count } : top),
@@ -103,7 +106,7 @@ export function renderSummaryMarkdown(metrics: ExperimentMetrics, context: Repor
             escapeMarkdown(client.clientId),
             formatCount(client.samples),
             String(client.labelHistogram.filter((count) => count > 0).length),
-            largest.digit >= 0 ? `${largest.digit} (${formatPercent(share, 0)})` : '—',
+            largest.digit >= 0 ? `${escapeMarkdown(names[largest.digit] ?? String(largest.digit))} (${formatPercent(share, 0)})` : '—',
           ];
         }),
       ),

@@ -16,11 +16,11 @@ import type { ClientObjective, LogitAdjustment } from './types.js';
  * - Masked softmax: the softmax runs over the client's present classes only, so absent classes get no gradient at all.
  */
 
-/** How many samples of each class 0..NUM_CLASSES−1 the labels hold. */
-export function labelCounts(labels: Uint8Array): number[] {
-  const counts = new Array<number>(NUM_CLASSES).fill(0);
+/** How many samples of each class 0..classes−1 the labels hold. */
+export function labelCounts(labels: Uint8Array, classes = NUM_CLASSES): number[] {
+  const counts = new Array<number>(classes).fill(0);
   for (const label of labels) {
-    if (label >= NUM_CLASSES) throw new Error(`label ${label} is outside 0–${NUM_CLASSES - 1}`);
+    if (label >= classes) throw new Error(`label ${label} is outside 0–${classes - 1}`);
     counts[label]!++;
   }
   return counts;
@@ -28,7 +28,7 @@ export function labelCounts(labels: Uint8Array): number[] {
 
 /** The per-class transform of `objective` for a client with these label counts; undefined for plain cross-entropy. */
 export function logitAdjustmentFor(objective: LocalObjectiveConfig | undefined, counts: readonly number[]): LogitAdjustment | undefined {
-  if (counts.length !== NUM_CLASSES) throw new Error(`expected ${NUM_CLASSES} label counts, got ${counts.length}`);
+  if (counts.length < 2) throw new Error(`expected a label count per class (at least 2), got ${counts.length}`);
   if (counts.some((count) => !Number.isSafeInteger(count) || count < 0)) throw new Error(`label counts must be whole numbers ≥ 0, got [${counts.join(', ')}]`);
   if (!objective) return undefined;
   const present = counts.map((count) => count > 0);
@@ -47,6 +47,6 @@ export function logitAdjustmentFor(objective: LocalObjectiveConfig | undefined, 
 
 /** The strategy's client objective plus the local objective's logit transform for this client's training set. */
 export function withLocalObjective(objective: ClientObjective, local: LocalObjectiveConfig | undefined, trainingSet: Dataset): ClientObjective {
-  const logitAdjustment = logitAdjustmentFor(local, labelCounts(trainingSet.labels));
+  const logitAdjustment = logitAdjustmentFor(local, labelCounts(trainingSet.labels, trainingSet.classes));
   return logitAdjustment ? { ...objective, logitAdjustment } : objective;
 }

@@ -10,9 +10,20 @@ import type { ModelWeights, WeightTensor } from './types.js';
  *   8        M     manifest: UTF-8 JSON, tfjs `WeightsManifestEntry[]` ({ name, shape, dtype: "float32" })
  *   8+M      0–3   zero padding, so the data starts 4-byte aligned
  *   …        4·N   every tensor's values in manifest order, float32 little-endian (N = Σ product(shape))
+ *
+ * The magic is the format's version. "FLW2" is a compressed update Δ (float16, int8 or top-k; shared/compression/
+ * format.ts, docs/compression.md): it holds a difference from the global model, not weights, so this decoder refuses
+ * it by name, and shared/compression's `decodeUpdate` reads both.
  */
 const MAGIC = 'FLW1';
+export const WEIGHTS_MAGIC = MAGIC;
+export const COMPRESSED_UPDATE_MAGIC = 'FLW2';
 const PREFIX_BYTES = 8;
+
+/** The 4-byte magic an object starts with ("FLW1", "FLW2", or anything else), or undefined when it is shorter. */
+export function formatMagic(bytes: Uint8Array): string | undefined {
+  return bytes.byteLength < 4 ? undefined : new TextDecoder().decode(bytes.subarray(0, 4));
+}
 
 export class WeightsError extends Error {
   override name = 'WeightsError';
@@ -34,13 +45,28 @@ const manifestSchema = z.array(
 
 const isLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-function assertLittleEndian(): void {
+export function assertLittleEndian(): void {
   // Tensor bytes are copied as they lie in memory; every platform Node and Lambda run on is little-endian.
   if (!isLittleEndian) throw new WeightsError('weights: this codec needs a little-endian platform');
 }
 
 const sizeOf = (shape: readonly number[]) => shape.reduce((size, dimension) => size * dimension, 1);
 const formatShape = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+
+/** Bytes as hex pairs ("03 ff 7a"): what is shown of data that is not text, so a reason never carries raw binary. */
+export function hexBytes(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join(' ');
+}
+
+function manifestFor(layout: readonly TensorLayout[]): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(layout.map(({ name, shape }) => ({ name, shape: [...shape], dtype: 'float32' }))));
+}
+
+/** The exact size encodeModelWeights gives weights of this layout: an update of any other size cannot be one. */
+export function encodedWeightsSize(layout: readonly TensorLayout[]): number {
+  const values = layout.reduce((total, tensor) => total + sizeOf(tensor.shape), 0);
+  return alignTo4(PREFIX_BYTES + manifestFor(layout).byteLength) + 4 * values;
+}
 
 export function encodeModelWeights(weights: ModelWeights): Uint8Array {
   assertLittleEndian();
@@ -56,9 +82,7 @@ export function encodeModelWeights(weights: ModelWeights): Uint8Array {
       );
     }
   });
-  const manifest = new TextEncoder().encode(
-    JSON.stringify(weights.map(({ name, shape }) => ({ name, shape: [...shape], dtype: 'float32' }))),
-  );
+  const manifest = manifestFor(weights);
   const dataOffset = alignTo4(PREFIX_BYTES + manifest.byteLength);
   const dataBytes = weights.reduce((total, tensor) => total + tensor.values.byteLength, 0);
   const bytes = new Uint8Array(dataOffset + dataBytes);
@@ -84,8 +108,11 @@ export function decodeModelWeights(bytes: Uint8Array, expected?: ModelWeights | 
     throw new WeightsError(`weights: ${bytes.byteLength} bytes is too short for the ${PREFIX_BYTES}-byte header`);
   }
   const magic = new TextDecoder().decode(bytes.subarray(0, 4));
+  if (magic === COMPRESSED_UPDATE_MAGIC) {
+    throw new WeightsError('weights: this is a compressed update (FLW2), a difference from the global model: decode it with decodeUpdate(bytes, global)');
+  }
   if (magic !== MAGIC) {
-    throw new WeightsError(`weights: not a flambda weights object (starts with ${JSON.stringify(magic)}, expected ${JSON.stringify(MAGIC)})`);
+    throw new WeightsError(`weights: not a flambda weights object (starts with bytes ${hexBytes(bytes.subarray(0, 8))}, expected ${hexBytes(new TextEncoder().encode(MAGIC))} "${MAGIC}")`);
   }
   const manifestBytes = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
   if (PREFIX_BYTES + manifestBytes > bytes.byteLength) {
@@ -175,6 +202,6 @@ function parseManifest(manifestBytes: Uint8Array): readonly TensorLayout[] {
   return parsed.data;
 }
 
-function alignTo4(offset: number): number {
+export function alignTo4(offset: number): number {
   return Math.ceil(offset / 4) * 4;
 }

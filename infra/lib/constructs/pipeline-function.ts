@@ -6,14 +6,17 @@ import { NodejsFunction, OutputFormat, SourceMapMode, type BundlingOptions } fro
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { RUNTIME_PIN_REASON } from '../acknowledgements.js';
-import { ESM_REQUIRE_BANNER, NEVER_BUNDLED, NODE_TARGET, WASM_BINARIES } from '../bundle-options.js';
+import { ESM_REQUIRE_BANNER, NEVER_BUNDLED, ZIP_NODE_TARGET, WASM_BINARIES } from '../bundle-options.js';
 import { FUNCTIONS_DIR, LOCK_FILE, REPO_ROOT } from '../paths.js';
-import type { LambdaArchitecture, RemovalChoice } from '../settings.js';
+import type { LambdaArchitecture } from '../settings.js';
 
 export type HandlerName = 'start' | 'train' | 'aggregate' | 'timer';
 
-/** Lambda's Node runtime for every zip function (infra/docker/trainer.Dockerfile's base image has the same major). */
-export const NODE_RUNTIME = Runtime.NODEJS_22_X;
+/**
+ * Lambda's Node runtime for every zip function, the major of ZIP_NODE_TARGET. The container-image trainer stays on
+ * Node 22 (IMAGE_NODE_TARGET): tfjs-node 4.22.0 calls util.isNullOrUndefined, which Node 23 removed.
+ */
+export const NODE_RUNTIME = Runtime.NODEJS_24_X;
 
 /** Lambda unpacks zip code here; FLAMBDA_WASM_DIR points at it because the bundle's .wasm files sit next to index.mjs. */
 export const LAMBDA_TASK_ROOT = '/var/task';
@@ -22,7 +25,7 @@ export const LAMBDA_TASK_ROOT = '/var/task';
 export function esmBundling(withWasm: boolean): BundlingOptions {
   return {
     format: OutputFormat.ESM,
-    target: NODE_TARGET,
+    target: ZIP_NODE_TARGET,
     banner: ESM_REQUIRE_BANNER,
     minify: true,
     // Stack traces in CloudWatch name our source files (NODE_OPTIONS=--enable-source-maps below).
@@ -57,7 +60,8 @@ export interface PipelineFunctionProps {
   readonly tfjs: boolean;
   readonly environment: Readonly<Record<string, string>>;
   readonly logRetention: RetentionDays;
-  readonly removal: RemovalChoice;
+  /** A fixed name (logGroupNames in names.ts), so the log group is known before the deploy. */
+  readonly logGroupName: string;
 }
 
 /**
@@ -72,7 +76,7 @@ export class PipelineFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     super(scope, id);
-    this.logGroup = functionLogGroup(this, props.logRetention, props.removal);
+    this.logGroup = functionLogGroup(this, props.logGroupName, props.logRetention);
     this.role = functionRole(this, this.logGroup);
     this.function = new NodejsFunction(this, 'Function', {
       entry: path.join(FUNCTIONS_DIR, `${props.handler}.ts`),
@@ -97,11 +101,12 @@ export class PipelineFunction extends Construct {
   }
 }
 
-export function functionLogGroup(scope: Construct, retention: RetentionDays, removal: RemovalChoice): LogGroup {
-  return new LogGroup(scope, 'Logs', {
-    retention,
-    removalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-  });
+/**
+ * A function's log group under a fixed name. Deleted with the stack whatever `removal` says: a retained group with a
+ * fixed name would make the next deploy of the same stack fail ("already exists"), and results live in the bucket.
+ */
+export function functionLogGroup(scope: Construct, logGroupName: string, retention: RetentionDays): LogGroup {
+  return new LogGroup(scope, 'Logs', { logGroupName, retention, removalPolicy: RemovalPolicy.DESTROY });
 }
 
 export function functionRole(scope: Construct, logGroup: LogGroup): Role {

@@ -2,7 +2,6 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData, type IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { MAX_RECEIVE_COUNT } from '../../../shared/cloud/resources.js';
 
 /**
  * Standard queues expire a message by its original enqueue time even after it moves to the DLQ, so main queues and
@@ -16,10 +15,12 @@ export interface PipelineQueueProps {
   readonly fifo?: boolean;
   /** AWS guidance for SQS-triggered Lambdas: at least 6× the consumer's timeout. */
   readonly visibilityTimeout: Duration;
+  /** Receives before a message moves to the dead-letter queue (MAX_RECEIVE_COUNTS in settings.ts). */
+  readonly maxReceiveCount: number;
   readonly alarmAction?: IAlarmAction;
 }
 
-/** A queue, its dead-letter queue (after MAX_RECEIVE_COUNT receives) and an alarm as soon as the DLQ holds a message. */
+/** A queue, its dead-letter queue (after `maxReceiveCount` receives) and an alarm as soon as the DLQ holds a message. */
 export class PipelineQueue extends Construct {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
@@ -44,10 +45,10 @@ export class PipelineQueue extends Construct {
       enforceSSL: true,
       retentionPeriod: RETENTION,
       visibilityTimeout: props.visibilityTimeout,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
     });
     this.deadLetterAlarm = depthAlarm(this, 'DeadLetterAlarm', this.deadLetterQueue, props.alarmAction,
-      `${props.deadLetterQueueName} holds messages that failed ${MAX_RECEIVE_COUNT} times on ${props.queueName}: ` +
+      `${props.deadLetterQueueName} holds messages that failed ${props.maxReceiveCount} times on ${props.queueName}: ` +
         'inspect them, fix the cause, then redrive them (SQS console "Start DLQ redrive").');
   }
 }

@@ -7,7 +7,7 @@ import type { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { IgnoreMode } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { REPO_ROOT, TRAINER_DOCKERFILE, TRAINER_DOCKERIGNORE } from '../paths.js';
-import type { LambdaArchitecture, RemovalChoice, TrainerPackaging } from '../settings.js';
+import type { LambdaArchitecture, TrainerPackaging } from '../settings.js';
 import { functionLogGroup, functionRole, PipelineFunction } from './pipeline-function.js';
 
 export interface TrainerFunctionProps {
@@ -19,7 +19,7 @@ export interface TrainerFunctionProps {
   readonly architecture: LambdaArchitecture;
   readonly environment: Readonly<Record<string, string>>;
   readonly logRetention: RetentionDays;
-  readonly removal: RemovalChoice;
+  readonly logGroupName: string;
 }
 
 /** The patterns of trainer.Dockerfile.dockerignore, so `cdk synth` stages the same small context `docker build` sees. */
@@ -46,7 +46,7 @@ export class TrainerFunction extends Construct {
       this.logGroup = zip.logGroup;
       return;
     }
-    this.logGroup = functionLogGroup(this, props.logRetention, props.removal);
+    this.logGroup = functionLogGroup(this, props.logGroupName, props.logRetention);
     this.role = functionRole(this, this.logGroup);
     this.function = new DockerImageFunction(this, 'Image', {
       code: DockerImageCode.fromImageAsset(REPO_ROOT, {

@@ -1,0 +1,135 @@
+import { z } from 'zod';
+import { clientsPerRound, type SamplingSize } from '../sampling/count.js';
+import { maxQuantizationBits } from '../secagg/quantize.js';
+
+/**
+ * The `secureAggregation` config section and the cross-field rules it needs. Not yet part of
+ * experimentConfigSchema: the pipeline integration adds `secureAggregation: secureAggregationSchema.optional()` there
+ * and reports secureAggregationProblems(config) from the schema's superRefine.
+ */
+export const secureAggregationSchema = z
+  .strictObject({
+    threshold: z
+      .int()
+      .min(1)
+      .max(10_000)
+      .describe(
+        "t: how many of a client's neighbours must answer to remove its masks. More than half of k and at most k; a round survives up to k − t dropouts in any client's neighbourhood.",
+      ),
+    neighbours: z
+      .int()
+      .min(2)
+      .max(10_000)
+      .optional()
+      .describe(
+        'k: how many neighbours each client shares its masks and secrets with (SecAgg+, Bell et al. 2020), an even number. Omit it for the complete graph (SecAgg, Bonawitz et al. 2017): O(n) work and bytes per client instead of O(k).',
+      ),
+    clippingRange: z.number().positive().max(1e6).describe('c: every coordinate of a masked update is clipped to [−c, c] before it is quantized.'),
+    quantizationBits: z
+      .int()
+      .min(1)
+      .max(31)
+      .describe('Each coordinate becomes an integer of this many bits; clients per round × 2^bits must stay below 2^32 so the masked sum cannot wrap.'),
+    rounding: z
+      .enum(['stochastic', 'nearest'])
+      .default('stochastic')
+      .describe('stochastic: unbiased rounding (the error averages out over clients); nearest: at most half a step off, deterministic.'),
+  })
+  .superRefine(({ neighbours }, ctx) => {
+    if (neighbours !== undefined && Number.isSafeInteger(neighbours) && neighbours % 2 !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['neighbours'], message: `must be an even number: each client is joined to k/2 clients on either side of a random cycle (got ${neighbours})` });
+    }
+  })
+  .describe('Secure aggregation (SecAgg/SecAgg+): clients mask their updates so that the server learns only their sum. Omit it to send updates in the clear.');
+
+export type SecureAggregationConfig = z.output<typeof secureAggregationSchema>;
+export type SecureAggregationConfigInput = z.input<typeof secureAggregationSchema>;
+
+/**
+ * Aggregators that need each client's own update (distances, medians, norms): under secure aggregation the server has
+ * only the sum. Names as issue 12 proposes them; the integration keeps this list in step with the real ones.
+ */
+export const AGGREGATORS_NEEDING_INDIVIDUAL_UPDATES = ['median', 'trimmed-mean', 'krum', 'multi-krum', 'bulyan', 'centered-clipping', 'norm-bounded', 'geometric-median'] as const;
+
+/** The parts of an experiment config secure aggregation depends on (ExperimentConfig satisfies it once wired). */
+export interface SecureAggregationContext {
+  readonly clients: number;
+  readonly sampling?: SamplingSize | undefined;
+  readonly strategy: { readonly name: string };
+  /** a robust aggregator, wherever the config ends up naming it */
+  readonly aggregator?: { readonly name?: string | undefined; readonly kind?: string | undefined } | undefined;
+  readonly secureAggregation?: SecureAggregationConfig | undefined;
+}
+
+export interface ConfigProblem {
+  readonly path: readonly (string | number)[];
+  /** what is allowed and what was given, for a line `path: message` */
+  readonly message: string;
+}
+
+function sampledClients(config: SecureAggregationContext): number | undefined {
+  try {
+    return config.sampling === undefined ? config.clients : clientsPerRound(config.sampling, config.clients);
+  } catch {
+    return undefined; // an invalid sampling section is reported by its own rules
+  }
+}
+
+/**
+ * Every reason this config cannot run with secure aggregation; empty when it can (or when the section is absent).
+ * FedPer is not refused: its local layers never leave the client, so they simply stay out of the masked vector
+ * (flattenWeights' `include` in shared/secagg/weights-adapter.ts). Server optimizers (FedAvgM, FedAdam, …) and FedProx
+ * need only the mean, which is what unmasking yields.
+ */
+export function secureAggregationProblems(config: SecureAggregationContext): ConfigProblem[] {
+  const section = config.secureAggregation;
+  if (section === undefined) return [];
+  const problems: ConfigProblem[] = [];
+  const at = (...path: (string | number)[]) => ['secureAggregation', ...path];
+  const n = sampledClients(config);
+  if (n !== undefined) {
+    if (n < 2) {
+      problems.push({ path: at(), message: `needs at least 2 clients per round: the sum of one client's update is that update (got ${n})` });
+    } else {
+      const complete = section.neighbours === undefined || section.neighbours >= n - 1;
+      const k = complete ? n - 1 : section.neighbours!;
+      const graph = complete ? `the complete graph of ${n} clients per round` : `${k} neighbours`;
+      const t = section.threshold;
+      if (t > k) {
+        problems.push({ path: at('threshold'), message: `must be at most k = ${k}, the neighbours each client shares its secrets with (${graph}) (got ${t})` });
+      } else if (2 * t <= k) {
+        problems.push({
+          path: at('threshold'),
+          message: `must be more than half of k = ${k} (${graph}), i.e. at least ${Math.floor(k / 2) + 1}, so that no server can collect both shares of a client (got ${t})`,
+        });
+      }
+      const maxBits = maxQuantizationBits(n);
+      if (section.quantizationBits > maxBits) {
+        problems.push({
+          path: at('quantizationBits'),
+          message: `must be at most ${maxBits} for ${n} clients per round: clients × 2^bits must stay below 2^32 so that the masked sum cannot wrap (got ${section.quantizationBits})`,
+        });
+      }
+    }
+  }
+  if (config.strategy.name === 'scaffold') {
+    problems.push({
+      path: ['strategy', 'name'],
+      message: `cannot be "scaffold" with secureAggregation: SCAFFOLD's server reads and stores each client's own control variate, which secure aggregation exists to hide (got "scaffold")`,
+    });
+  }
+  const robust: [readonly (string | number)[], string | undefined][] = [
+    [['strategy', 'name'], config.strategy.name],
+    [['aggregator', 'name'], config.aggregator?.name],
+    [['aggregator', 'kind'], config.aggregator?.kind],
+  ];
+  for (const [path, name] of robust) {
+    if (name !== undefined && (AGGREGATORS_NEEDING_INDIVIDUAL_UPDATES as readonly string[]).includes(name)) {
+      problems.push({
+        path,
+        message: `cannot be "${name}" with secureAggregation: it needs every client's individual update (medians, distances or norms), and the server sees only their sum; use an averaging strategy such as "fedavg" (got "${name}")`,
+      });
+    }
+  }
+  return problems;
+}

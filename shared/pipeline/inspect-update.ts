@@ -1,0 +1,160 @@
+import type { ObjectInfo, ObjectStore } from '../cloud/ports.js';
+import type { ExperimentConfig } from '../config/schema.js';
+import { weightSpecs, type ModelInput } from '../models/index.js';
+import { keys } from '../protocol/keys.js';
+import { clientReportSchema, type UpdateReport } from '../protocol/records.js';
+import { strategyFor } from '../strategies/index.js';
+import { decodeModelWeights, encodedWeightsSize, WeightsError, type TensorLayout } from '../weights/codec.js';
+import { decodeSharedUpdate, PersonalizationError, splitWeights } from './personalization.js';
+import type { Verdict } from './round-machine.js';
+
+/**
+ * Checks one client's update before it may count, reading no more than the model's size: the report (at most 64 KiB),
+ * the update's size (HEAD) before its bytes; a claimed sample count is bounded by what partition.json says the client holds. What the client sent wrong becomes a rejection
+ * with the reason; anything else (an S3 error, a record of ours missing) is thrown, so SQS retries the message.
+ */
+
+/** A report is a few hundred bytes; anything near this is not one. */
+export const MAX_REPORT_BYTES = 64 * 1024;
+/** A wrong-size update up to the whole model's size (+ this) is still read, to name exactly what is wrong with it. */
+const DIAGNOSE_SLACK_BYTES = 64 * 1024;
+
+/** The layout updates must have, worked out once per invocation from the config (no global model is read for it). */
+export interface UpdateLayout {
+  readonly model: string;
+  readonly input: ModelInput;
+  readonly modelLayout: readonly TensorLayout[];
+  /** what clients upload and the server averages: the whole model, or with personalization its shared layers */
+  readonly averaged: readonly TensorLayout[];
+  readonly averagedBytes: number;
+  readonly modelBytes: number;
+  readonly localLayers: readonly string[] | undefined;
+  readonly controlVariates: boolean;
+}
+
+export function updateLayoutFor(config: ExperimentConfig, input: ModelInput): UpdateLayout {
+  const model = weightSpecs(config.model, input);
+  const localLayers = config.personalization?.localLayers;
+  const averaged = localLayers ? splitWeights(model, localLayers).shared : model;
+  return {
+    model: config.model,
+    input,
+    modelLayout: model,
+    averaged,
+    averagedBytes: encodedWeightsSize(averaged),
+    modelBytes: encodedWeightsSize(model),
+    localLayers,
+    controlVariates: strategyFor(config.strategy).controlVariates === true,
+  };
+}
+
+/** Something the client sent is wrong: the update is rejected with this message. */
+export class UpdateRejectedError extends Error {
+  override name = 'UpdateRejectedError';
+}
+
+/** Errors that say the client's update is unusable, as opposed to the pipeline being unable to look at it right now. */
+export function isClientFault(error: unknown): error is Error {
+  return error instanceof UpdateRejectedError || error instanceof WeightsError || error instanceof PersonalizationError;
+}
+
+/** Control characters and undecodable bytes as escapes: a reason is read by people and must never carry raw binary. */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const reject = (reason: string): never => {
+  throw new UpdateRejectedError(reason);
+};
+
+export interface Inspection {
+  readonly verdict: Verdict;
+  /** when the client's report was written, by the store's clock (undefined when there is none, or the store does not say) */
+  readonly reportedAt: string | undefined;
+}
+
+export async function inspectUpdate(
+  store: ObjectStore,
+  layout: UpdateLayout,
+  message: { readonly experimentId: string; readonly round: number; readonly clientId: string },
+  /** how many samples the client holds, as partition.json records them (its shard, or its natural data, capped) */
+  samplesHeld: number | undefined,
+): Promise<Inspection> {
+  const info = await store.head(keys.updateReport(message.experimentId, message.round, message.clientId));
+  const reportedAt = info?.lastModified;
+  try {
+    return { verdict: { outcome: 'accepted', report: await checkUpdate(store, layout, message, info, samplesHeld) }, reportedAt };
+  } catch (error) {
+    if (isClientFault(error)) return { verdict: { outcome: 'rejected', reason: printable(error.message) }, reportedAt };
+    throw error;
+  }
+}
+
+async function readReport(store: ObjectStore, message: { experimentId: string; round: number; clientId: string }, info: ObjectInfo | undefined) {
+  const key = keys.updateReport(message.experimentId, message.round, message.clientId);
+  if (!info) return reject(`announced an update but wrote no report (${key})`);
+  if (info.size > MAX_REPORT_BYTES) return reject(`its report is ${info.size} bytes; a report is at most ${MAX_REPORT_BYTES} bytes`);
+  const text = await store.getText(key);
+  if (text === undefined) return reject(`announced an update but wrote no report (${key})`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return reject(`its report is not JSON: ${(error as Error).message}`);
+  }
+  const parsed = clientReportSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'report'}: ${issue.message}`);
+    return reject(`its report is not valid: ${issues.slice(0, 5).join('; ')}`);
+  }
+  const report = parsed.data;
+  for (const field of ['experimentId', 'round', 'clientId'] as const) {
+    if (report[field] !== message[field]) {
+      reject(`its report's ${field} is ${JSON.stringify(report[field])}, but the message's is ${JSON.stringify(message[field])}`);
+    }
+  }
+  if ('failed' in report) return reject(`training failed: ${report.failed}`);
+  return report;
+}
+
+/** Reads and decodes a weights object of the update's layout, after checking its size; throws a client fault if unusable. */
+async function readWeights(store: ObjectStore, layout: UpdateLayout, key: string, what: string) {
+  const info = await store.head(key);
+  if (!info) return reject(`its ${what} ${key} does not exist`);
+  if (info.size !== layout.averagedBytes && info.size > layout.modelBytes + DIAGNOSE_SLACK_BYTES) {
+    return reject(`its ${what} is ${info.size} bytes; weights of model ${layout.model} ${layout.localLayers ? 'without its local layers ' : ''}are exactly ${layout.averagedBytes} bytes`);
+  }
+  const bytes = await store.get(key);
+  if (bytes === undefined) return reject(`its ${what} ${key} does not exist`);
+  if (layout.localLayers) decodeSharedUpdate(bytes, layout.modelLayout, layout.localLayers);
+  else decodeModelWeights(bytes, layout.averaged);
+  if (bytes.byteLength !== layout.averagedBytes) reject(`its ${what} is ${bytes.byteLength} bytes; it must be exactly ${layout.averagedBytes}`);
+  return bytes.byteLength;
+}
+
+async function checkUpdate(
+  store: ObjectStore,
+  layout: UpdateLayout,
+  message: { experimentId: string; round: number; clientId: string },
+  reportInfo: ObjectInfo | undefined,
+  samplesHeld: number | undefined,
+): Promise<UpdateReport> {
+  const { experimentId, round, clientId } = message;
+  const report = await readReport(store, message, reportInfo);
+
+  if (samplesHeld === undefined) return reject(`it is not one of the experiment's clients (${keys.partition(experimentId)} does not list it)`);
+  const claimed = report.samples + (report.holdoutSamples ?? 0);
+  if (claimed > samplesHeld) {
+    const held = report.holdoutSamples ? ` (${report.samples} trained on + ${report.holdoutSamples} held out)` : '';
+    reject(`claims ${claimed} samples${held} but its data holds ${samplesHeld}`);
+  }
+
+  const updateBytes = await readWeights(store, layout, keys.update(experimentId, round, clientId), 'update');
+  if (report.updateBytes !== updateBytes) reject(`its report says updateBytes ${report.updateBytes}, but the update is ${updateBytes} bytes`);
+  if (layout.controlVariates) {
+    await readWeights(store, layout, keys.controlProposal(experimentId, round, clientId), 'control variate');
+    await readWeights(store, layout, keys.controlDelta(experimentId, round, clientId), 'control variate change');
+  }
+  return report;
+}

@@ -1,0 +1,203 @@
+import type { ExperimentConfig } from '../config/schema.js';
+import { head } from '../data/mnist.js';
+import { initBackend } from '../engine/backend.js';
+import { evaluate } from '../engine/evaluate.js';
+import { partitionStatsSchema, roundMetricsSchema } from '../metrics/schema.js';
+import type { ExperimentSummary } from '../metrics/types.js';
+import { parameterCount } from '../models/index.js';
+import { PersonalizationError } from './personalization.js';
+import { keys } from '../protocol/keys.js';
+import { roundStateSchema, type RoundState } from '../protocol/records.js';
+import { decodeModelWeights, WeightsError } from '../weights/codec.js';
+import type { ModelWeights } from '../weights/types.js';
+import { aggregateRound } from './aggregate-round.js';
+import { PipelineRecordError, requireObject, requireRecord, writeRecord, type PipelineContext } from './context.js';
+import { loadTestSet } from './datasets.js';
+import { assembleExperimentMetrics, readVerdict, writeStatus } from './experiment.js';
+import { inspectUpdate, isClientFault, printable, type Inspection, type UpdateLayout } from './inspect-update.js';
+import { QUERY_EFFECTS, transition, type Discovered, type RoundEffect, type RoundEvent, type RoundOutcome } from './round-machine.js';
+import { armDeadline, openRound } from './rounds.js';
+
+/**
+ * Performs what the round machine decides, in the order it decides it: the only place the aggregator writes. Effects
+ * that read hand their result back to the machine as the next event, until a transition asks for nothing more.
+ */
+export class RoundRunner {
+  /** the global model this invocation aggregated, so the evaluation need not read it back */
+  private aggregated: ModelWeights | undefined;
+  private clientSamples: Promise<ReadonlyMap<string, number>> | undefined;
+
+  constructor(
+    private readonly context: PipelineContext,
+    private readonly config: ExperimentConfig,
+    private readonly layout: UpdateLayout,
+    private state: RoundState,
+  ) {}
+
+  async run(first: RoundEvent): Promise<RoundOutcome> {
+    let outcome: RoundOutcome | undefined;
+    let event: RoundEvent | undefined = first;
+    while (event) {
+      const step = transition(this.state, event, this.context.now());
+      this.state = step.state;
+      outcome = step.outcome ?? outcome;
+      event = undefined;
+      for (const [index, effect] of step.effects.entries()) {
+        const isQuery = (QUERY_EFFECTS as readonly string[]).includes(effect.type);
+        if (isQuery && index !== step.effects.length - 1) throw new Error(`round machine: ${effect.type} must be the last effect of its step`);
+        event = await this.perform(effect);
+      }
+    }
+    return outcome ?? 'stale';
+  }
+
+  private get where() {
+    return { experimentId: this.state.experimentId, round: this.state.round };
+  }
+
+  private async perform(effect: RoundEffect): Promise<RoundEvent | undefined> {
+    const { store } = this.context;
+    const { experimentId, round } = this.where;
+    switch (effect.type) {
+      case 'inspect-update': {
+        const { verdict, reportedAt } = await this.inspect(effect.clientId);
+        return { type: 'inspected', clientId: effect.clientId, verdict, reportedAt };
+      }
+      case 'gather-answers':
+        return this.gatherAnswers(effect.reason);
+      case 'aggregate':
+        try {
+          this.aggregated = await aggregateRound(store, this.config, experimentId, round, effect.accepted);
+          return { type: 'aggregated', closing: effect.closing, result: { ok: true } };
+        } catch (error) {
+          if (!isUnusable(error)) throw error;
+          return { type: 'aggregated', closing: effect.closing, result: { ok: false, problem: printable(error.message) } };
+        }
+      case 'evaluate':
+        return {
+          type: 'evaluated',
+          closing: effect.closing,
+          evaluation: await this.evaluate(),
+          finishedAt: this.context.now().toISOString(),
+        };
+      case 'record-verdict':
+        await writeRecord(store, keys.verdict(experimentId, round, effect.verdict.clientId), effect.verdict);
+        return undefined;
+      case 'save-state':
+        await writeRecord(store, keys.roundState(experimentId, round), effect.state);
+        return undefined;
+      case 'write-round-metrics':
+        await writeRecord(store, keys.roundMetrics(experimentId, round), effect.metrics);
+        if (round === 1 && effect.backend) await writeRecord(store, keys.backend(experimentId), effect.backend);
+        return undefined;
+      case 'fail-experiment':
+        await this.failExperiment(effect.errors);
+        return undefined;
+      case 'open-next-round':
+        await this.openNextRound();
+        return undefined;
+      case 'complete-experiment':
+        await this.completeExperiment();
+        return undefined;
+      case 'arm-deadline':
+        await armDeadline(this.context, { experimentId, round, deadlineAt: effect.dueAt }, effect.attempt);
+        return undefined;
+      case 'log':
+        this.context.log(effect.event, effect.fields);
+        return undefined;
+    }
+  }
+
+  private async inspect(clientId: string): Promise<Inspection> {
+    return inspectUpdate(this.context.store, this.layout, { ...this.where, clientId }, (await this.samplesHeld()).get(clientId));
+  }
+
+  /** Each client's sample count from partition.json, read once per invocation: it bounds what a report may claim. */
+  private async samplesHeld(): Promise<ReadonlyMap<string, number>> {
+    this.clientSamples ??= requireRecord(this.context.store, keys.partition(this.state.experimentId), partitionStatsSchema)
+      .then((partition) => new Map(partition.clients.map((client) => [client.clientId, client.samples])));
+    return this.clientSamples;
+  }
+
+  /** Every expected client's verdict; for a client never heard from, its report if it wrote one (the message was lost). */
+  private async gatherAnswers(reason: Extract<RoundEffect, { type: 'gather-answers' }>['reason']): Promise<RoundEvent> {
+    const { store } = this.context;
+    const { experimentId, round } = this.where;
+    const verdicts = [];
+    const discovered: Discovered[] = [];
+    for (const clientId of this.state.expected) {
+      const verdict = await readVerdict(store, experimentId, round, clientId);
+      if (verdict) verdicts.push(verdict);
+      else if (await store.head(keys.updateReport(experimentId, round, clientId))) discovered.push({ clientId, ...(await this.inspect(clientId)) });
+    }
+    return { type: 'answers', reason, verdicts, discovered };
+  }
+
+  private async evaluate() {
+    const weights = this.aggregated ?? decodeModelWeights(await requireObject(this.context.store, keys.globalModel(this.state.experimentId, this.state.round)));
+    await initBackend();
+    const testSet = await loadTestSet(this.context.store, this.config.dataset);
+    const { accuracy, loss, perClassAccuracy, confusion } = await evaluate({
+      model: this.config.model,
+      weights,
+      testSet: this.config.testSamples === null ? testSet : head(testSet, this.config.testSamples),
+    });
+    return { accuracy, loss, perClassAccuracy, confusion };
+  }
+
+  private roundMetrics() {
+    return requireRecord(this.context.store, keys.roundMetrics(this.state.experimentId, this.state.round), roundMetricsSchema);
+  }
+
+  /** metrics.json (the rounds closed so far, if any), then status.json: a reader that sees "failed" finds the metrics. */
+  private async failExperiment(errors: readonly string[]): Promise<void> {
+    const { store } = this.context;
+    const { experimentId, round } = this.where;
+    if (await store.head(keys.backend(experimentId))) {
+      await writeRecord(store, keys.metrics(experimentId), await assembleExperimentMetrics(store, experimentId, this.config));
+    }
+    await writeStatus(this.context, { experimentId, state: 'failed', round, rounds: this.config.rounds, errors: [...errors] });
+  }
+
+  private async openNextRound(): Promise<void> {
+    const { experimentId, round } = this.where;
+    const global = await this.context.store.head(keys.globalModel(experimentId, round));
+    if (!global) throw new PipelineRecordError(`s3://${this.context.store.bucket}/${keys.globalModel(experimentId, round)} does not exist`);
+    const { accuracy } = await this.roundMetrics();
+    await openRound(this.context, experimentId, this.config, round + 1, global.size, { lastAccuracy: accuracy });
+  }
+
+  /** The final model, summary and metrics.json, then status.json: "completed" is written last. Repeats safely. */
+  private async completeExperiment(): Promise<void> {
+    const { store } = this.context;
+    const { experimentId, round } = this.where;
+    await store.put(keys.finalModel(experimentId), await requireObject(store, keys.globalModel(experimentId, round)));
+    const last = await this.roundMetrics();
+    const firstRound = await requireRecord(store, keys.roundState(experimentId, 1), roundStateSchema);
+    const assembled = await assembleExperimentMetrics(store, experimentId, this.config);
+    const finishedAt = new Date(last.timing.closedAt);
+    const summary: ExperimentSummary = {
+      experimentId,
+      name: this.config.name,
+      state: 'completed',
+      rounds: this.config.rounds,
+      finalAccuracy: last.accuracy,
+      finalLoss: last.loss,
+      bestAccuracy: Math.max(...assembled.rounds.map((r) => r.accuracy)),
+      startedAt: firstRound.startedAt,
+      finishedAt: finishedAt.toISOString(),
+      wallMs: finishedAt.getTime() - new Date(firstRound.startedAt).getTime() + last.timing.aggregateMs,
+      backend: assembled.backend,
+      parameters: parameterCount(this.config.model, this.layout.input),
+    };
+    await writeRecord(store, keys.summary(experimentId), summary);
+    await writeRecord(store, keys.metrics(experimentId), { ...assembled, summary });
+    await writeStatus(this.context, { experimentId, state: 'completed', round, rounds: this.config.rounds, lastAccuracy: last.accuracy });
+    this.context.log('experiment.completed', { experimentId, accuracy: last.accuracy });
+  }
+}
+
+/** What makes a close impossible rather than merely failed this time: retrying would only fail again. */
+function isUnusable(error: unknown): error is Error {
+  return isClientFault(error) || error instanceof WeightsError || error instanceof PersonalizationError || error instanceof PipelineRecordError;
+}
