@@ -65,7 +65,10 @@ describe('the per-class transform from a client\'s label counts', () => {
     expect(objective.proximalMu).toBe(0.1);
     expect(objective.logitAdjustment?.include.flatMap((included, c) => (included ? [c] : []))).toEqual([3, 7]);
     expect(withLocalObjective({ proximalMu: 0.1 }, undefined, shard)).toEqual({ proximalMu: 0.1 });
-    expect(() => logitAdjustmentFor({ kind: 'masked' }, [1, 2])).toThrow(/10 label counts/);
+    expect(() => logitAdjustmentFor({ kind: 'masked' }, [1])).toThrow(/a label count per class/);
+    // Datasets other than MNIST have their own class count: the counts follow it.
+    expect(labelCounts(Uint8Array.of(0, 2, 2), 3)).toEqual([1, 0, 2]);
+    expect(() => labelCounts(Uint8Array.of(3), 3)).toThrow(/outside 0–2/);
   });
 });
 
