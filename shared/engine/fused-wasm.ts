@@ -9,6 +9,8 @@ import { FmaPasses, fmaPassesCover, type FmaSaved } from './fused-fma.js';
 import { convKernels, relaxedSimdSupport, type MaddBuild } from './simd/conv.js';
 import { CONV1_FILTER_BLOCK, heapOffset, simdKernels, type SimdKernels } from './simd/index.js';
 import { callKernel, transpose } from './wasm-kernels.js';
+import { softmaxCrossEntropy } from './softmax-loss.js';
+import type { LogitAdjustment } from '../strategies/types.js';
 import type { ModelWeights } from '../weights/types.js';
 
 /**
@@ -170,6 +172,8 @@ function plan(model: ModelName | ModelSpec): Compiled | undefined {
 export interface FusedBatchResult {
   /** mean softmax cross-entropy over the batch */
   readonly loss: number;
+  /** mean loss the step descended: `loss`, or the adjusted cross-entropy with a logit adjustment */
+  readonly objectiveLoss: number;
   /** how many of the batch the model (before this step) classified right */
   readonly correct: number;
 }
@@ -181,6 +185,8 @@ export interface FusedStepOptions {
   readonly anchor?: ModelWeights;
   /** SCAFFOLD's c − cᵢ, added to every gradient as it is */
   readonly correction?: ModelWeights;
+  /** a label-skew local objective's per-class transform of the logits in the loss (see softmax-loss.ts) */
+  readonly logitAdjustment?: LogitAdjustment;
   /**
    * Who runs the convolutions and matrix products: 'auto' (default) our relaxed-SIMD FMA kernels (simd/conv.wat)
    * where the runtime has relaxed SIMD and the CPU a fused multiply-add, else XNNPACK through tfjs; 'fma',
@@ -335,15 +341,16 @@ export class FusedTrainer {
    * Loss and gradients of one batch without a step (for tests and gradient checks); `images` are
    * [n, height, width, channels] floats. The caller owns nothing: gradients are copied off the heap.
    */
-  gradients(images: Float32Array, labels: Uint8Array): { loss: number; correct: number; gradients: ModelWeights } {
+  gradients(images: Float32Array, labels: Uint8Array): FusedBatchResult & { gradients: ModelWeights } {
     const count = labels.length;
     const pixels = this.compiled.shape.reduce((a, b) => a * b, 1);
     if (images.length !== count * pixels) throw new Error(`expected ${count} images of ${pixels} values, got ${images.length} values`);
     const { input, inputPadded } = this.uploadBatch(count, (pixels) => pixels.set(images));
-    const { loss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
+    const { loss, objectiveLoss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
     try {
       return {
         loss,
+        objectiveLoss,
         correct,
         gradients: this.specs.map((spec, i) => ({ name: spec.name, shape: [...spec.shape], values: new Float32Array(this.heap.view(grads[i]!)) })),
       };
@@ -358,13 +365,13 @@ export class FusedTrainer {
    */
   step(dataset: Dataset, rows: ArrayLike<number>, start: number, end: number): FusedBatchResult {
     const { labels, input, inputPadded } = this.time('batch upload', () => this.uploadRows(dataset, rows, start, end));
-    const { loss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
+    const { loss, objectiveLoss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
     try {
-      if (Number.isFinite(loss)) this.time('optimizer update', () => this.applyGradients(grads));
+      if (Number.isFinite(loss) && Number.isFinite(objectiveLoss)) this.time('optimizer update', () => this.applyGradients(grads));
     } finally {
       this.heap.free(...grads);
     }
-    return { loss, correct };
+    return { loss, objectiveLoss, correct };
   }
 
   /**
@@ -424,7 +431,7 @@ export class FusedTrainer {
     input: TensorInfo,
     inputPadded: TensorInfo | undefined,
     labels: Uint8Array,
-  ): { loss: number; correct: number; grads: TensorInfo[] } {
+  ): FusedBatchResult & { grads: TensorInfo[] } {
     if (this.disposed) throw new Error('this trainer was disposed');
     if (this.fma) return this.fmaForwardBackward(this.fma, input, inputPadded, labels);
     const owned: TensorInfo[] = [input];
@@ -441,8 +448,8 @@ export class FusedTrainer {
       const batch = labels.length;
       const dLogits = this.heap.alloc([batch, this.compiled.classes]);
       owned.push(dLogits);
-      const { loss, correct } = this.time('softmax cross-entropy', () =>
-        softmaxCrossEntropy(this.heap.view(x), labels, this.heap.view(dLogits), this.compiled.classes),
+      const { loss, objectiveLoss, correct } = this.time('softmax cross-entropy', () =>
+        softmaxCrossEntropy(this.heap.view(x), labels, this.heap.view(dLogits), this.compiled.classes, this.options.logitAdjustment),
       );
 
       let dy: TensorInfo | undefined = dLogits;
@@ -463,7 +470,7 @@ export class FusedTrainer {
         if (!grad) throw new Error(`no gradient for ${this.specs[i]!.name}`);
         return grad;
       });
-      return { loss, correct, grads: complete };
+      return { loss, objectiveLoss, correct, grads: complete };
     } catch (error) {
       this.heap.free(...grads);
       throw error;
@@ -478,7 +485,7 @@ export class FusedTrainer {
     input: TensorInfo,
     inputPadded: TensorInfo | undefined,
     labels: Uint8Array,
-  ): { loss: number; correct: number; grads: TensorInfo[] } {
+  ): FusedBatchResult & { grads: TensorInfo[] } {
     const owned: TensorInfo[] = [input];
     if (inputPadded) owned.push(inputPadded);
     const grads: (TensorInfo | undefined)[] = this.specs.map(() => undefined);
@@ -488,13 +495,15 @@ export class FusedTrainer {
       const { classes } = this.compiled;
       const dLogits = this.heap.alloc([labels.length, classes]);
       owned.push(dLogits);
-      const { loss, correct } = this.time('softmax cross-entropy', () => softmaxCrossEntropy(this.heap.view(logits), labels, this.heap.view(dLogits), classes));
+      const { loss, objectiveLoss, correct } = this.time('softmax cross-entropy', () =>
+        softmaxCrossEntropy(this.heap.view(logits), labels, this.heap.view(dLogits), classes, this.options.logitAdjustment),
+      );
       fma.backward(this.params, saved, dLogits, labels.length, grads, owned);
       const complete = grads.map((grad, i) => {
         if (!grad) throw new Error(`no gradient for ${this.specs[i]!.name}`);
         return grad;
       });
-      return { loss, correct, grads: complete };
+      return { loss, objectiveLoss, correct, grads: complete };
     } catch (error) {
       this.heap.free(...grads);
       throw error;
@@ -736,35 +745,6 @@ export class FusedTrainer {
       this.adamPower2 *= ADAM_BETA2;
     }
   }
-}
-
-/** Mean cross-entropy of softmax(logits) against the labels; writes d(loss)/d(logits) and counts argmax hits. */
-function softmaxCrossEntropy(logits: Float32Array, labels: Uint8Array, dLogits: Float32Array, classes: number): FusedBatchResult {
-  const batch = labels.length;
-  let total = 0;
-  let correct = 0;
-  for (let n = 0; n < batch; n++) {
-    const row = n * classes;
-    let max = -Infinity;
-    let argmax = 0;
-    for (let c = 0; c < classes; c++) {
-      const value = logits[row + c]!;
-      if (value > max) {
-        max = value;
-        argmax = c;
-      }
-    }
-    let sum = 0;
-    for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max);
-    const label = labels[n]!;
-    total += Math.log(sum) + max - logits[row + label]!;
-    if (argmax === label) correct++;
-    for (let c = 0; c < classes; c++) {
-      const p = Math.exp(logits[row + c]! - max) / sum;
-      dLogits[row + c] = (p - (c === label ? 1 : 0)) / batch;
-    }
-  }
-  return { loss: total / batch, correct };
 }
 
 /** Stride-1 conv attributes with explicit padding: `before` rows/columns at the top/left, `after` at the bottom/right. */
