@@ -50,6 +50,18 @@ async function runChild(options: ScaleRunOptions): Promise<ScaleRunResult> {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes('--help')) {
+    console.log(
+      'npm run bench:scale -- [--clients 10,100,1000] [--rounds 2] [--population 1000] [--quick] [--resume] [--no-write]\n' +
+        '  --clients     clients sampled per round, one configuration each (default 10,100,1000)\n' +
+        '  --rounds      rounds per configuration (default 2)\n' +
+        '  --population  clients MNIST is split over, 60 samples each (default and at most 1000)\n' +
+        '  --quick       10 and 100 clients a round, 1 round\n' +
+        '  --resume      keep the configurations already in bench/scale-results.json\n' +
+        '  --no-write    print the tables, leave docs/scale.md alone',
+    );
+    return;
+  }
   const quick = args.includes('--quick');
   const perRoundList = positiveIntegers(flag(args, '--clients') ?? (quick ? '10,100' : '10,100,1000'), '--clients');
   const rounds = positiveIntegers(flag(args, '--rounds') ?? (quick ? '1' : '2'), '--rounds')[0]!;
