@@ -261,12 +261,19 @@ Free tiers, storage, data transfer and CloudWatch Logs are left out of the cost.
   time (median ${ms(largest.aggregator.medianMs)}), which runs one message at a time.
 - **Modelled AWS round time at 1,000 clients within 2× the slowest client's training time: missed.**
 ${at1000.map(({ model, trainMs, estimate }) => `  ${model}: ${ms(estimate.roundMs)} against 2 × ${ms(trainMs)} = ${ms(2 * trainMs)}, ${(estimate.roundMs / (2 * trainMs)).toFixed(0)}× over; first limit: ${estimate.firstLimit ? LIMIT_NAMES[estimate.firstLimit] : 'none'}.`).join('\n')}
-  Training 60 samples takes milliseconds; a client's cold start and S3 round trips alone take seconds, so the goal as
-  written cannot be met by any design that starts a Lambda per client; the aggregator's serial path is the part a
-  design change can remove.
-- **Memory flat in clients: ** the aggregator folds one update at a time (O(model)); the process's growth over the
-  rounds is of the same order as the bytes the in-memory emulator keeps (see above), not a copy of all updates in the
-  aggregator. Measured per process, not per handler: the emulator, the trainer and the aggregator share it.
+  With the serial aggregator lifted (a tree of sums) the model gives ${at1000.map(({ model, estimate }) => `${ms(estimate.withoutLimit['serial-aggregator'])} for ${model}`).join(' and ')}:
+  still far over, because training 60 samples takes milliseconds while a client's cold start (assumed ${ms(AWS_FIGURES.coldStartMs)}) and
+  S3 round trips take seconds, and the fan-out and the event-source ramp add tens of seconds at 1,000 clients. Under
+  these figures the goal as written cannot be met by a design that starts a Lambda per client and round; the
+  aggregator's serial path is the part a design change inside flambda can remove.
+- **Memory flat in clients:** the process grew by ${mib(largest.memory.peakRssBytes - largest.memory.afterSetupRssBytes)} MiB over the rounds at ${largest.options.perRound} clients a round,
+  against ${mib(writtenInRounds(largest, trainer.s3PutBytes))} MiB written to the in-memory emulator in the same rounds: the growth is the emulator's store, not
+  the aggregator, which folds one update at a time into a running mean (O(model)). Consistent with a flat aggregator,
+  but measured per process, not per handler: the emulator, the trainer and the aggregator share it.
+- **The aggregator's calls per update** do not fall as rounds grow: ${num(aggregator.s3Gets)} GETs (${kib(aggregator.s3GetBytes)} KiB, about
+  ${(aggregator.s3GetBytes / (trainer.s3PutBytes || 1)).toFixed(1)}× an update's size: the update is read when its message is checked and again at the close), ${num(aggregator.s3Puts)} PUTs and
+  ${num(aggregator.s3Heads)} HEADs per update at ${largest.options.perRound} clients a round. The round state it rewrites per message lists every client, so
+  its size, and the bytes of each rewrite, grow with the round: ${kib(aggregator.s3PutBytes)} KiB written per update here.
 
 ## The serial aggregator, and the design change (not done)
 
@@ -278,13 +285,20 @@ update again, one after another. At the published S3 latency that is ${ms(at1000
 The change: partial aggregates per group of clients, folded as a tree of sums. Clients are assigned to G groups by a
 pure function of (seed, round, client) — the same assignment on every retry; each group has its own FIFO message
 group id (\`<experiment>:<round>:<group>\`), so G aggregator invocations run in parallel, each keeping the
-exactly-once bookkeeping of today's round state (verdict per client, state written with a conditional write) but
-for its group only, and writing its partial sum Σ nᵢ·wᵢ and Σ nᵢ as an immutable object when its group is complete or
+exactly-once bookkeeping of today's round state (a verdict record per client, effects that a redelivery repeats
+harmlessly) but for its group only, and writing its partial sum Σ nᵢ·wᵢ and Σ nᵢ as an immutable object when its group is complete or
 the deadline passes. A final step folds the G partial sums (one more level of the tree when G is large) into the
 global model. Weighted sums are associative, so the result equals the flat mean up to float rounding; the same
 shape carries secure aggregation's masked sums and the DP sums. With G ≈ √N the serial path drops from N to about
-2√N message times. **Not done in this change**: the aggregator is unchanged; this section records the measured
-reason and the design.
+2√N message times; the round state per group stays small, so the rewrite per message stops growing with N.
+
+Two smaller serial costs sit beside it: the fan-out sends one SendMessage per client, one after another
+(${ms(1000 * AWS_FIGURES.sqsLatencyMs)} at 1,000 clients at the assumed ${AWS_FIGURES.sqsLatencyMs} ms a call; SendMessageBatch takes 10 a call), and the train
+queue's event-source mapping starts with 5 concurrent batches and adds 300 a minute, which only provisioned mode or
+a warmed queue avoids.
+
+**Not done in this change**: the aggregator, the fan-out and the stack are unchanged; this section records the
+measured reason and the design.
 `;
   if (options.write) await writeFile(DOC, doc);
   console.log(localTable(runs, trainer.s3PutBytes));

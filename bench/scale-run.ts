@@ -85,7 +85,7 @@ export interface ScaleRunResult {
     /** highest RSS sampled during the experiment (every 50 ms) */
     readonly peakRssBytes: number;
     readonly peakHeapUsedBytes: number;
-    /** bytes written to the emulator, which keeps every object in this process's memory */
+    /** bytes the counted handlers wrote to the emulator, which keeps every object in this process's memory (a worker trainer's writes are not counted) */
     readonly storedBytes: number;
   };
 }
