@@ -267,13 +267,14 @@ ${at1000.map(({ model, trainMs, estimate }) => `  ${model}: ${ms(estimate.roundM
   these figures the goal as written cannot be met by a design that starts a Lambda per client and round; the
   aggregator's serial path is the part a design change inside flambda can remove.
 - **Memory flat in clients:** the process grew by ${mib(largest.memory.peakRssBytes - largest.memory.afterSetupRssBytes)} MiB over the rounds at ${largest.options.perRound} clients a round,
-  against ${mib(writtenInRounds(largest, trainer.s3PutBytes))} MiB written to the in-memory emulator in the same rounds: the growth is the emulator's store, not
-  the aggregator, which folds one update at a time into a running mean (O(model)). Consistent with a flat aggregator,
+  against ${mib(writtenInRounds(largest, trainer.s3PutBytes))} MiB written to the in-memory emulator in the same rounds: the growth is about what the emulator
+  holds, not the aggregator, which folds one update at a time into a running mean (O(model)). Consistent with a flat aggregator,
   but measured per process, not per handler: the emulator, the trainer and the aggregator share it.
 - **The aggregator's calls per update** do not fall as rounds grow: ${num(aggregator.s3Gets)} GETs (${kib(aggregator.s3GetBytes)} KiB, about
   ${(aggregator.s3GetBytes / (trainer.s3PutBytes || 1)).toFixed(1)}× an update's size: the update is read when its message is checked and again at the close), ${num(aggregator.s3Puts)} PUTs and
-  ${num(aggregator.s3Heads)} HEADs per update at ${largest.options.perRound} clients a round. The round state it rewrites per message lists every client, so
-  its size, and the bytes of each rewrite, grow with the round: ${kib(aggregator.s3PutBytes)} KiB written per update here.
+  ${num(aggregator.s3Heads)} HEADs per update at ${largest.options.perRound} clients a round. Bytes written per update (${runs.map((run) => `${run.options.perRound}: ${kib(callsPerUpdate(run.counts.aggregate, run.updates, run.updates).s3PutBytes)} KiB`).join(', ')}) mix
+  the global model's write, spread over more clients as rounds grow, with the round state, rewritten per message,
+  which lists every expected client and so grows with the round.
 
 ## The serial aggregator, and the design change (not done)
 

@@ -93,7 +93,8 @@ async function main(): Promise<void> {
     console.log(`${key}: ${result.state} in ${((Date.now() - started) / 1000).toFixed(0)} s, ${result.rounds.map((r) => `round ${r.round} ${(r.wallMs / 1000).toFixed(1)} s`).join(', ')}`);
     await save(withEndLoad(machine));
   }
-  await save(withEndLoad(machine));
+  // Nothing new measured (--resume with every configuration kept): the file keeps the date and load of its runs.
+  if (!previous || Object.keys(runs).length > Object.keys(previous.runs).length) await save(withEndLoad(machine));
   const { writeScaleDoc } = await import('./scale-doc.js');
   await writeScaleDoc(JSON.parse(await readFile(RESULTS_FILE, 'utf8')) as ScaleResults, { write: !args.includes('--no-write'), perRound: perRoundList, rounds });
 }
