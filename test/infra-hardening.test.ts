@@ -119,11 +119,12 @@ describe('5. redeploy after destroy', () => {
     const [notification] = logicalIds(resources, 'Custom::S3BucketNotifications', '').map((id) => resources[id]!.Properties!);
     // Managed: false: the handler leaves notifications it did not create alone, and removes only its own on delete.
     expect(notification).toMatchObject({ BucketName: 'my-old-flambda-bucket', Managed: false });
-    const startReads = logicalIds(resources, 'AWS::IAM::Policy', 'StartRole')
+    // The aggregator starts experiments (the start function only forwards the S3 event), so it reads the uploads.
+    const aggregatorReads = logicalIds(resources, 'AWS::IAM::Policy', 'AggregateRole')
       .flatMap((id) => statementsOf(resources, id))
       .filter((statement) => asList(statement.Action).includes('s3:GetObject*'))
       .flatMap((statement) => asList(statement.Resource).map(resourceText));
-    expect(startReads).toContain('arn:<AWS::Partition>:s3:::my-old-flambda-bucket/experiments/*/config.json');
+    expect(aggregatorReads).toContain('arn:<AWS::Partition>:s3:::my-old-flambda-bucket/experiments/*/config.json');
     expect(() => settingsFromContext(lookup({ bucketName: 'My_Bucket' }))).toThrow(/-c bucketName: an S3 bucket name/);
   });
 });

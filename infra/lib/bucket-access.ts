@@ -66,13 +66,13 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     sendsTo: ['aggregate'],
   },
   // The one writer of an experiment's records, one message at a time: the start (config → partition, shards, round-0
-  // model, round 1; partition also for stratified sampling), verdicts (shard: HEAD only, its size bounds a client's
-  // claimed samples), rounds and results. dataset*: an imported dataset's description, train set (the start) and test
+  // model, round 1; partition also for stratified sampling and to bound a client's claimed samples), verdicts, rounds
+  // and results. dataset*: an imported dataset's description, train set (the start) and test
   // set (evaluation); of a natural partition's clients only their metadata, never their data.
   aggregate: {
     read: [
       pattern.config, pattern.status, pattern.mnistTrain, pattern.roundState, pattern.resolvedConfig, pattern.partition,
-      pattern.shard, pattern.globalModel, pattern.update, pattern.updateReport, pattern.verdict, pattern.serverState,
+      pattern.globalModel, pattern.update, pattern.updateReport, pattern.verdict, pattern.serverState,
       pattern.roundMetrics, pattern.backend, pattern.mnistTest,
       pattern.datasetInfo, pattern.datasetTrain, pattern.datasetTest, pattern.datasetClientInfo,
     ],

@@ -5,6 +5,7 @@ import { updateLayoutFor } from './inspect-update.js';
 import type { RoundEvent, RoundOutcome } from './round-machine.js';
 import { RoundRunner } from './round-runner.js';
 import { startExperiment, type StartOutcome } from './start.js';
+import { datasetModelInput } from './datasets.js';
 
 export type AggregateOutcome = RoundOutcome | StartOutcome;
 
@@ -24,5 +25,6 @@ export async function handleAggregateMessage(context: PipelineContext, message: 
     message.type === 'update'
       ? { type: 'update', clientId: message.clientId, known: await readVerdict(context.store, experimentId, round, message.clientId) }
       : { type: 'deadline', attempt: message.attempt };
-  return new RoundRunner(context, config, updateLayoutFor(config), state).run(first);
+  const layout = updateLayoutFor(config, await datasetModelInput(context.store, config.dataset));
+  return new RoundRunner(context, config, layout, state).run(first);
 }

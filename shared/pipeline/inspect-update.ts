@@ -1,6 +1,6 @@
 import type { ObjectInfo, ObjectStore } from '../cloud/ports.js';
 import type { ExperimentConfig } from '../config/schema.js';
-import { weightSpecs } from '../models/index.js';
+import { weightSpecs, type ModelInput } from '../models/index.js';
 import { keys } from '../protocol/keys.js';
 import { clientReportSchema, type UpdateReport } from '../protocol/records.js';
 import { strategyFor } from '../strategies/index.js';
@@ -22,6 +22,7 @@ const DIAGNOSE_SLACK_BYTES = 64 * 1024;
 /** The layout updates must have, worked out once per invocation from the config (no global model is read for it). */
 export interface UpdateLayout {
   readonly model: string;
+  readonly input: ModelInput;
   readonly modelLayout: readonly TensorLayout[];
   /** what clients upload and the server averages: the whole model, or with personalization its shared layers */
   readonly averaged: readonly TensorLayout[];
@@ -31,12 +32,13 @@ export interface UpdateLayout {
   readonly controlVariates: boolean;
 }
 
-export function updateLayoutFor(config: ExperimentConfig): UpdateLayout {
-  const model = weightSpecs(config.model);
+export function updateLayoutFor(config: ExperimentConfig, input: ModelInput): UpdateLayout {
+  const model = weightSpecs(config.model, input);
   const localLayers = config.personalization?.localLayers;
   const averaged = localLayers ? splitWeights(model, localLayers).shared : model;
   return {
     model: config.model,
+    input,
     modelLayout: model,
     averaged,
     averagedBytes: encodedWeightsSize(averaged),

@@ -140,7 +140,7 @@ export class RoundRunner {
   private async evaluate() {
     const weights = this.aggregated ?? decodeModelWeights(await requireObject(this.context.store, keys.globalModel(this.state.experimentId, this.state.round)));
     await initBackend();
-    const testSet = await loadTestSet(this.context.store);
+    const testSet = await loadTestSet(this.context.store, this.config.dataset);
     const { accuracy, loss, perClassAccuracy, confusion } = await evaluate({
       model: this.config.model,
       weights,
@@ -192,7 +192,7 @@ export class RoundRunner {
       finishedAt: finishedAt.toISOString(),
       wallMs: finishedAt.getTime() - new Date(firstRound.startedAt).getTime() + last.timing.aggregateMs,
       backend: assembled.backend,
-      parameters: parameterCount(this.config.model),
+      parameters: parameterCount(this.config.model, this.layout.input),
       ...privacySummary(this.config, assembled.rounds),
     };
     await writeRecord(store, keys.summary(experimentId), summary);

@@ -5,7 +5,7 @@ import { keys } from '../protocol/keys.js';
 import type { TrainMessage } from '../protocol/messages.js';
 import type { TrainingFailure, UpdateReport } from '../protocol/records.js';
 import { deriveSeed } from '../random.js';
-import { strategyFor } from '../strategies/index.js';
+import { strategyFor, withLocalObjective } from '../strategies/index.js';
 import { decodeModelWeights, encodeModelWeights, WeightsError } from '../weights/codec.js';
 import { requireObject, writeRecord, type PipelineContext } from './context.js';
 import { gradientCorrection, proposeClientControl, readClientControls } from './control-variates.js';
@@ -83,9 +83,14 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
     shard: personal ? personal.trainSet : shard,
     local: config.local,
     seed: deriveSeed(config.seed, 'train', round, clientId),
-    objective: correction
-      ? { ...strategy.clientObjective, gradientCorrection: personal ? withZeroLocalCorrection(personal, correction) : correction }
-      : strategy.clientObjective,
+    // The local objective (FedLC, FedRS, masked softmax) from the label counts of the set this client trains on.
+    objective: withLocalObjective(
+      correction
+        ? { ...strategy.clientObjective, gradientCorrection: personal ? withZeroLocalCorrection(personal, correction) : correction }
+        : strategy.clientObjective,
+      config.local.objective,
+      personal ? personal.trainSet : shard,
+    ),
   });
 
   // The local layers are saved before the report, so a complete update always has them.
