@@ -25,13 +25,22 @@ const percent = (fraction: number) => `${(fraction * 100).toFixed(2)} %`;
 const ratio = (value: number) => `${value.toFixed(1)}×`;
 const day = (iso: string) => iso.slice(0, 10);
 
+/**
+ * Results are kept per machine kind and figures are never compared across kinds: a quoted figure comes from the kind
+ * whose run of that part is the most recent, and says which CPU it ran on where it is quoted.
+ */
+function latest<T extends { readonly date: string }>(suites: readonly (T | undefined)[]): T | undefined {
+  return suites.filter((suite): suite is T => suite !== undefined).sort((a, b) => b.date.localeCompare(a.date))[0];
+}
 function requireThroughput(results: BenchResults): ThroughputSuite {
-  if (!results.throughput) throw new Error('bench/benchmarks.json has no throughput results: run `npm run bench:train`');
-  return results.throughput;
+  const suite = latest(Object.values(results.machines).map((machine) => machine.throughput));
+  if (!suite) throw new Error('bench/benchmarks.json has no throughput results: run `npm run bench:train`');
+  return suite;
 }
 function requireEndToEnd(results: BenchResults): EndToEndSuite {
-  if (!results.endToEnd) throw new Error('bench/benchmarks.json has no end-to-end results: run `npm run bench:train -- --e2e`');
-  return results.endToEnd;
+  const suite = latest(Object.values(results.machines).map((machine) => machine.endToEnd));
+  if (!suite) throw new Error('bench/benchmarks.json has no end-to-end results: run `npm run bench:train -- --e2e`');
+  return suite;
 }
 
 /** Best run of a throughput variant (the benchmark leads with best runs: other work only ever slows one down). */

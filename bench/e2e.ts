@@ -42,6 +42,8 @@ export interface EndToEndOptions {
   /** overrides of ORIGINAL_EXPERIMENT (tests shrink it) */
   readonly overrides?: ExperimentConfigInput;
   readonly train: Dataset;
+  /** also run flambda with XNNPACK doing the convolutions (FLAMBDA_WASM_FMA=off): the time before our FMA kernels */
+  readonly includeXnnpack?: boolean;
   /** a `flambda run` still going after this is stopped and reported as failed */
   readonly flambdaTimeoutMs?: number;
   readonly onProgress?: (line: string) => void;
@@ -72,11 +74,17 @@ export async function runEndToEndSuite(options: EndToEndOptions): Promise<EndToE
       const configFile = path.join(workDir, `${partitionName}.json`);
       await writeFile(configFile, JSON.stringify(config, null, 2));
 
-      const flambdaLabel = 'flambda local runtime';
-      progress(`${partitionName}: ${flambdaLabel} …`);
-      const flambda = await runFlambda(configFile, path.join(workDir, `out-${partitionName}`), options.flambdaTimeoutMs ?? DEFAULT_FLAMBDA_TIMEOUT_MS);
-      progress(`${partitionName}: ${flambdaLabel}: ${describeRun(flambda)}`);
-      rows.push({ partition: partitionName, system: 'flambda', label: flambdaLabel, run: flambda });
+      const flambdaRuns: { label: string; env: Record<string, string> }[] = [
+        { label: 'flambda local runtime', env: {} },
+        ...(options.includeXnnpack ? [{ label: 'flambda local runtime, XNNPACK convolutions', env: { FLAMBDA_WASM_FMA: 'off' } }] : []),
+      ];
+      for (const { label, env } of flambdaRuns) {
+        progress(`${partitionName}: ${label} …`);
+        const outDir = path.join(workDir, `out-${partitionName}-${rows.length}`);
+        const flambda = await runFlambda(configFile, outDir, options.flambdaTimeoutMs ?? DEFAULT_FLAMBDA_TIMEOUT_MS, env);
+        progress(`${partitionName}: ${label}: ${describeRun(flambda)}`);
+        rows.push({ partition: partitionName, system: 'flambda', label, run: flambda });
+      }
 
       const partitionFile = path.join(workDir, `${partitionName}-partition.json`);
       await writePartitionFile(config, options.train, partitionFile);
@@ -129,10 +137,10 @@ const flambdaMetricsSchema = z.object({
   }),
 });
 
-async function runFlambda(configFile: string, outDir: string, timeoutMs: number): Promise<EndToEndRun> {
+async function runFlambda(configFile: string, outDir: string, timeoutMs: number, env: Readonly<Record<string, string>>): Promise<EndToEndRun> {
   if (!existsSync(FLAMBDA_BIN)) return { status: 'unavailable', reason: `not available yet: ${path.relative(REPO_ROOT, FLAMBDA_BIN)} does not exist` };
   const startedAt = performance.now();
-  const { code, output } = await runProcess(process.execPath, [FLAMBDA_BIN, 'run', configFile, '--out', outDir], timeoutMs);
+  const { code, output } = await runProcess(process.execPath, [FLAMBDA_BIN, 'run', configFile, '--out', outDir], timeoutMs, env);
   const processMs = performance.now() - startedAt;
   if (code !== 0) {
     const tail = output.trim().split('\n').slice(-6).join(' | ');
@@ -152,7 +160,7 @@ async function runFlambda(configFile: string, outDir: string, timeoutMs: number)
     finalAccuracy: summary.finalAccuracy,
     accuracyPerRound: rounds.map((round) => round.accuracy),
     labelHistograms: partition.clients.map((client) => client.labelHistogram),
-    engine: `tfjs ${summary.backend.backend}${typeof details.threads === 'number' ? `, ${details.threads} thread${details.threads === 1 ? '' : 's'} per worker` : ''}`,
+    engine: `tfjs ${details.fma === true ? 'wasm+fma' : summary.backend.backend}${typeof details.threads === 'number' ? `, ${details.threads} thread${details.threads === 1 ? '' : 's'} per worker` : ''}`,
   };
 }
 
@@ -212,9 +220,14 @@ async function findMetricsFile(outDir: string): Promise<string | undefined> {
  * Runs a child to completion, keeping its combined output for the error message; never rejects on exit codes.
  * A child still running after `timeoutMs` is stopped (SIGTERM, then SIGKILL) so one stuck run cannot stall the bench.
  */
-function runProcess(command: string, args: readonly string[], timeoutMs: number): Promise<{ code: number; output: string }> {
+function runProcess(
+  command: string,
+  args: readonly string[],
+  timeoutMs: number,
+  env: Readonly<Record<string, string>> = {},
+): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     const chunks: Buffer[] = [];
     let timedOut = false;
     const timer = setTimeout(() => {

@@ -9,6 +9,8 @@ export interface MachineInfo {
   readonly memoryGiB: number;
   readonly os: string;
   readonly nodeVersion: string;
+  /** the SIMD extensions that decide our kernels' speed (avx2, fma, avx512f), from /proc/cpuinfo; absent without it */
+  readonly cpuFlags?: readonly string[];
   /**
    * 1-minute load average when the benchmark started and ended. The end value counts the benchmark's own threads
    * too, so it cannot tell other work apart: otherCpuShare can.
@@ -22,14 +24,27 @@ export interface MachineInfo {
 }
 
 export async function describeMachine(): Promise<MachineInfo> {
+  const cpuFlags = await simdFlags();
   return {
     cpuModel: os.cpus()[0]?.model.trim() || 'unknown',
     cores: os.availableParallelism(),
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     os: `${await distribution()} (${os.type()} ${os.release()}, ${os.arch()})`,
     nodeVersion: process.version,
+    ...(cpuFlags ? { cpuFlags } : {}),
     loadAverage: { start: currentLoad() },
   };
+}
+
+const SIMD_FLAGS = ['avx2', 'fma', 'avx512f'] as const;
+
+async function simdFlags(): Promise<string[] | undefined> {
+  try {
+    const flags = /^flags\s*:\s*(.*)$/m.exec(await readFile('/proc/cpuinfo', 'utf8'))?.[1]?.split(/\s+/);
+    return flags ? SIMD_FLAGS.filter((flag) => flags.includes(flag)) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function withEndLoad(machine: MachineInfo): MachineInfo {

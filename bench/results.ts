@@ -5,8 +5,10 @@ import { z } from 'zod';
 
 /**
  * The raw numbers of the last benchmark runs, kept next to the code (bench/benchmarks.json) so
- * docs/benchmarks.md can be regenerated and checked. The end-to-end part is opt-in (--e2e, ~9 more minutes), so
- * each run replaces only the parts it measured.
+ * docs/benchmarks.md can be regenerated and checked: the latest run of each part on each kind of machine (CPU
+ * model), since our machines come as AMD EPYC or Intel Xeon and the same code runs up to 1.6× apart on them. The
+ * end-to-end part is opt-in (--e2e, ~9 more minutes), so each run replaces only the parts it measured, and only
+ * for its own kind of machine.
  */
 
 const machineSchema = z.object({
@@ -15,6 +17,8 @@ const machineSchema = z.object({
   memoryGiB: z.number(),
   os: z.string(),
   nodeVersion: z.string(),
+  /** the SIMD extensions that matter here (avx2, fma, avx512f), as /proc/cpuinfo lists them */
+  cpuFlags: z.array(z.string()).readonly().optional(),
   loadAverage: z.object({ start: z.number(), end: z.number().optional() }),
   otherCpuShare: z.number().min(0).max(1).optional(),
 });
@@ -34,7 +38,16 @@ const torchEngineSchema = z.object({
   mkldnn: z.boolean(),
 });
 
-export const VARIANT_IDS = ['tfjs-single', 'tfjs-single-tape', 'tfjs-parallel', 'torch-2', 'torch-1', 'torch-1-glibc'] as const;
+export const VARIANT_IDS = [
+  'tfjs-single',
+  'tfjs-single-xnnpack',
+  'tfjs-single-tape',
+  'tfjs-parallel',
+  'tfjs-parallel-xnnpack',
+  'torch-2',
+  'torch-1',
+  'torch-1-glibc',
+] as const;
 export type VariantId = (typeof VARIANT_IDS)[number];
 
 const throughputRowSchema = z.object({
@@ -118,31 +131,84 @@ export const endToEndSuiteSchema = z.object({
 });
 export type EndToEndSuite = z.infer<typeof endToEndSuiteSchema>;
 
-export const benchResultsSchema = z.object({
+const phaseSchema = z.object({ phase: z.string(), ms: z.number() });
+
+/** bench/profile-step.ts: the fused step's time per phase, for each kind of convolution kernels the runtime has. */
+export const profileSuiteSchema = z.object({
+  date: z.string(),
+  durationSeconds: z.number(),
+  machine: machineSchema,
+  settings: z.object({ steps: z.int(), rounds: z.int(), batchSize: z.int(), clock: z.enum(['cpu', 'wall']), relaxedSimd: z.string() }),
+  models: z.array(
+    z.object({
+      model: z.string(),
+      variants: z.array(z.object({ kernels: z.string(), msPerStep: z.number(), phases: z.array(phaseSchema) })),
+    }),
+  ),
+});
+export type ProfileSuite = z.infer<typeof profileSuiteSchema>;
+
+/** What the runs on one kind of machine measured. */
+export const machineResultsSchema = z.object({
   throughput: throughputSuiteSchema.optional(),
+  profile: profileSuiteSchema.optional(),
   endToEnd: endToEndSuiteSchema.optional(),
 });
+export type MachineResults = z.infer<typeof machineResultsSchema>;
+
+/** By machine kind: the CPU model (machineKind). */
+export const benchResultsSchema = z.object({ machines: z.record(z.string(), machineResultsSchema) });
 export type BenchResults = z.infer<typeof benchResultsSchema>;
+
+/** The file before results were kept per machine kind: one run of each part, whatever machine it ran on. */
+const singleMachineSchema = machineResultsSchema.strict();
+
+/** The kind of machine results are kept apart by: its CPU model, as the OS names it. */
+export function machineKind(machine: { readonly cpuModel: string }): string {
+  return machine.cpuModel;
+}
+
+function byKind(results: MachineResults): BenchResults {
+  const machines: Record<string, MachineResults> = {};
+  for (const [part, suite] of Object.entries(results) as [keyof MachineResults, MachineResults[keyof MachineResults]][]) {
+    if (!suite) continue;
+    const kind = machineKind(suite.machine);
+    machines[kind] = { ...machines[kind], [part]: suite };
+  }
+  return { machines };
+}
 
 export const DEFAULT_RESULTS_FILE = fileURLToPath(new URL('./benchmarks.json', import.meta.url));
 
-/** The stored results; none when the file does not exist yet. An unreadable file is an error, not silently dropped. */
+/**
+ * The stored results; none when the file does not exist yet. A file from before results were kept per machine is
+ * read as the runs of the machine each part names. An unreadable file is an error, not silently dropped.
+ */
 export async function readResults(file: string): Promise<BenchResults> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { machines: {} };
     throw error;
   }
-  const parsed = benchResultsSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${file} is not a benchmark results file: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  const json: unknown = JSON.parse(text);
+  const parsed = benchResultsSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const older = singleMachineSchema.safeParse(json);
+  if (older.success) return byKind(older.data);
+  throw new Error(`${file} is not a benchmark results file: ${z.prettifyError(parsed.error)}`);
 }
 
-/** Replaces the parts in `update`, keeps the others; written atomically so an interrupted run leaves the old file. */
-export async function mergeResults(file: string, update: BenchResults): Promise<BenchResults> {
-  const merged = { ...(await readResults(file)), ...update };
+/**
+ * Replaces the parts in `update` for the machine kind they ran on, keeps everything else; written atomically so
+ * an interrupted run leaves the old file.
+ */
+export async function mergeResults(file: string, update: MachineResults): Promise<BenchResults> {
+  const stored = await readResults(file);
+  const machines = { ...stored.machines };
+  for (const [kind, parts] of Object.entries(byKind(update).machines)) machines[kind] = { ...machines[kind], ...parts };
+  const merged = { machines };
   await writeAtomically(file, `${JSON.stringify(merged, null, 2)}\n`);
   return merged;
 }

@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/secagg-core.ts`: the secure-aggregation protocol core alone, in memory, at 10, 100 and 1,000 simulated
+ * `npm run bench:secagg-core`: the secure-aggregation protocol core alone, in memory, at 10, 100 and 1,000 simulated
  * clients: bytes per client per stage and time per stage (per client and for the server), SecAgg's complete graph
  * against SecAgg+'s O(log n) neighbours, with cnn-small's parameter count as the vector. Every round's unmasked sum is
  * checked against the plain quantized sum before its numbers are printed. Writes the table into the "core benchmark"

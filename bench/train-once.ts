@@ -7,7 +7,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MODEL_NAMES, experimentConfigSchema, type ModelName } from '../shared/config/schema.js';
 import { head, loadMnistFromPackage } from '../shared/data/mnist.js';
-import { evaluate, initBackend, trainLocal, type BackendRequest } from '../shared/engine/index.js';
+import { backendLabel, evaluate, initBackend, trainLocal, type BackendRequest } from '../shared/engine/index.js';
 import { initialWeights } from '../shared/engine/build-model.js';
 import { parameterCount } from '../shared/models/index.js';
 
@@ -54,7 +54,7 @@ const backend = await initBackend(options.backend);
 const details = Object.entries(backend.details)
   .map(([key, value]) => `${key}=${value}`)
   .join(' ');
-console.log(`backend      ${backend.backend} (tfjs ${backend.tfjsVersion}) ${details}`);
+console.log(`backend      ${backendLabel(backend)} (tfjs ${backend.tfjsVersion}) ${details}`);
 
 const mnist = await loadMnistFromPackage();
 const shard = head(mnist.train, options.samples);

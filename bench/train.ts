@@ -9,16 +9,19 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { experimentConfigSchema, MODEL_NAMES, type ModelName } from '../shared/config/schema.js';
 import { loadMnistFromPackage } from '../shared/data/mnist.js';
 import { PARTITIONS, runEndToEndSuite, type PartitionName } from './e2e.js';
-import { formatEndToEndTable, formatThroughputTable, renderBenchmarksDoc } from './report.js';
+import { DEFAULT_PROFILE, runProfileSuite } from './profile-step.js';
+import { renderBenchmarksDoc } from './report-doc.js';
+import { formatEndToEndTable, formatProfileTables, formatThroughputTable } from './report.js';
 import { updateDocBlocks } from './doc-blocks.js';
-import { DEFAULT_RESULTS_FILE, mergeResults, readResults, writeAtomically, type BenchResults } from './results.js';
+import { DEFAULT_RESULTS_FILE, mergeResults, readResults, writeAtomically, type MachineResults } from './results.js';
 import { runThroughputSuite } from './throughput.js';
 import { ensureTorch, pythonFromEnv } from './torch.js';
 
 const DEFAULT_DOCS_FILE = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 
 /**
- * Full run: ~3 minutes on 2 cores. --quick: under a minute, a smoke test whose numbers are not worth keeping.
+ * Full run: ~5 minutes on 2 cores (throughput and step profile). --quick: a few minutes, a smoke test whose numbers are
+ * not worth keeping.
  * Parallel clients default to one per core, the local runtime's own worker pool size.
  */
 const FULL = { samples: 2048, repeats: 3, clients: os.availableParallelism() } as const;
@@ -34,6 +37,8 @@ interface CliOptions {
   clients?: number;
   warmupBatches: number;
   throughput: boolean;
+  profile: boolean;
+  xnnpack: boolean;
   e2e: boolean;
   partitions: PartitionName[];
   torchThreads: number[];
@@ -82,7 +87,9 @@ function program(): Command {
     .option('--clients <n>', `clients training in parallel worker threads (default one per core: ${FULL.clients}; quick ${QUICK.clients})`, positiveInteger)
     .option('--warmup-batches <n>', 'batches trained before each clock starts', positiveInteger, 10)
     .option('--no-throughput', 'skip the training-speed measurements (with --e2e)')
-    .option('--e2e', 'also run the original experiment (5 clients × 5 rounds, all MNIST) end to end on both systems: ~9 min more', false)
+    .option('--no-profile', "skip the per-phase profile of a training step (npm run bench:profile)")
+    .option('--no-xnnpack', 'skip the runs with XNNPACK doing the convolutions (FLAMBDA_WASM_FMA=off), the speed before our FMA kernels')
+    .option('--e2e', 'also run the original experiment (5 clients × 5 rounds, all MNIST) end to end on both systems: ~12 min more', false)
     .addOption(
       new Option('--partitions <list>', 'partitions for --e2e')
         .argParser(listOf(Object.keys(PARTITIONS) as PartitionName[]))
@@ -117,7 +124,7 @@ async function main(argv: readonly string[]): Promise<number> {
     log(`bench: wrote ${options.docs} from ${options.results}`);
     return 0;
   }
-  if (!options.throughput && !options.e2e) throw new InvalidArgumentError('--no-throughput without --e2e leaves nothing to run');
+  if (!options.throughput && !options.profile && !options.e2e) throw new InvalidArgumentError('--no-throughput --no-profile without --e2e leaves nothing to run');
   const preset = options.quick ? QUICK : FULL;
   const explicitOutput = command.getOptionValueSource('docs') === 'cli' || command.getOptionValueSource('results') === 'cli';
   const write = options.write && (!options.quick || explicitOutput);
@@ -127,8 +134,9 @@ async function main(argv: readonly string[]): Promise<number> {
   log(`bench: PyTorch ${torchVersion} (${python}); loading MNIST`);
   const mnist = await loadMnistFromPackage();
   const local = experimentConfigSchema.parse({}).local;
-  // Each part is saved as soon as it finishes, so an interrupted --e2e run keeps the throughput numbers.
-  const save = async (update: BenchResults) => {
+  // Each part is saved as soon as it finishes (for this kind of machine only), so an interrupted --e2e run keeps the
+  // throughput numbers.
+  const save = async (update: MachineResults) => {
     if (!write) return;
     const merged = await mergeResults(options.results, update);
     await writeAtomically(options.docs, renderBenchmarksDoc(merged));
@@ -150,6 +158,7 @@ async function main(argv: readonly string[]): Promise<number> {
         repeats,
         parallelClients: options.clients ?? preset.clients,
         includeGlibcDefault: !options.quick,
+        includeXnnpack: options.xnnpack,
         local,
         seed: 42,
         python,
@@ -161,6 +170,17 @@ async function main(argv: readonly string[]): Promise<number> {
     await save({ throughput });
   }
 
+  if (options.profile) {
+    log('bench: where a training step\'s time goes, per kind of convolution kernels');
+    const profile = await runProfileSuite(
+      { ...DEFAULT_PROFILE, models: options.models, ...(options.quick ? { steps: 5, rounds: 1 } : {}) },
+      mnist.train,
+      (line) => log(`  ${line}`),
+    );
+    console.log(`\n${formatProfileTables(profile)}\n`);
+    await save({ profile });
+  }
+
   if (options.e2e) {
     log(`bench: original experiment end to end (${options.partitions.join(', ')})`);
     const endToEnd = await runEndToEndSuite({
@@ -168,6 +188,7 @@ async function main(argv: readonly string[]): Promise<number> {
       torchThreads: options.torchThreads,
       python,
       train: mnist.train,
+      includeXnnpack: options.xnnpack,
       ...(options.quick ? { overrides: QUICK_EXPERIMENT } : {}),
       onProgress: (line) => log(`  ${line}`),
     });

@@ -14,6 +14,7 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 
 /** The per-round table printed at the end of `flambda run` and by `flambda status`. */
 export function formatRoundTable(metrics: ExperimentMetrics): string {
+  const privacy = metrics.rounds.some((round) => round.privacy !== undefined);
   const rows = metrics.rounds.map((round) => [
     String(round.round),
     pct(round.accuracy),
@@ -24,10 +25,29 @@ export function formatRoundTable(metrics: ExperimentMetrics): string {
     seconds(round.timing.aggregateMs),
     megabytes(round.bytes.down),
     megabytes(round.bytes.up),
+    ...(privacy ? privacyCells(round.privacy) : []),
   ]);
-  const table = formatTable(['round', 'accuracy', 'loss', 'clients', 'train', 'wait', 'aggregate', 'MB down', 'MB up'], rows);
-  const perClass = formatPerClass(metrics);
-  return perClass ? `${table}\n\n${perClass}` : table;
+  const header = ['round', 'accuracy', 'loss', 'clients', 'train', 'wait', 'aggregate', 'MB down', 'MB up', ...(privacy ? PRIVACY_HEADER : [])];
+  const table = formatTable(header, rows);
+  const notes = [formatPrivacyLine(metrics), formatPerClass(metrics)].filter((line) => line !== undefined);
+  return notes.length ? `${table}\n\n${notes.join('\n')}` : table;
+}
+
+/** DP runs: ε spent so far (at δ), the round's clip norm C and the share of updates it clipped. */
+const PRIVACY_HEADER = ['ε', 'clip C', 'clipped'];
+
+function privacyCells(privacy: ExperimentMetrics['rounds'][number]['privacy']): string[] {
+  if (!privacy) return ['', '', ''];
+  const clipped = privacy.clippedFraction === null ? '—' : pct(privacy.clippedFraction);
+  return [privacy.epsilon.toFixed(3), privacy.clipNorm.toPrecision(3), clipped];
+}
+
+/** The line under the table of a DP run: what ε means there. */
+export function formatPrivacyLine(metrics: ExperimentMetrics): string | undefined {
+  const last = metrics.rounds.at(-1)?.privacy;
+  if (!last) return undefined;
+  const budget = metrics.summary?.privacy?.targetEpsilon;
+  return `differential privacy: ε = ${last.epsilon.toFixed(3)} at δ = ${last.delta} after round ${metrics.rounds.at(-1)!.round}${budget !== undefined ? ` (budget ${budget})` : ''}, σ = ${last.noiseMultiplier.toPrecision(4)}`;
 }
 
 /** The last round's accuracy per class, by name: every class when there are few, else the weakest. */

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backendRequestFromEnv, currentBackendInfo, initBackend, wasmDirectory } from '../shared/engine/backend.js';
+import { backendLabel, backendRequestFromEnv, currentBackendInfo, initBackend, wasmDirectory } from '../shared/engine/backend.js';
 import { initialWeights } from '../shared/engine/build-model.js';
 
 const backendModule = fileURLToPath(new URL('../shared/engine/backend.ts', import.meta.url));
@@ -48,6 +48,8 @@ function withEnv<T>(vars: Record<string, string | undefined>, run: () => Promise
 interface StepOutcome {
   readonly ok: boolean;
   readonly backend?: string;
+  readonly label?: string;
+  readonly convolutions?: string;
   readonly error?: string;
 }
 
@@ -56,11 +58,11 @@ function runInChild(env: Record<string, string>, requests: readonly string[]): {
   const script = path.join(scratch, 'init-steps.mts');
   writeFileSync(
     script,
-    `import { initBackend } from ${JSON.stringify(pathToFileURL(backendModule).href)};
+    `import { backendLabel, initBackend } from ${JSON.stringify(pathToFileURL(backendModule).href)};
 for (const request of process.argv.slice(2)) {
   try {
     const info = await initBackend(request === 'default' ? undefined : (request as 'auto'));
-    console.log(JSON.stringify({ ok: true, backend: info.backend }));
+    console.log(JSON.stringify({ ok: true, backend: info.backend, label: backendLabel(info), convolutions: info.details.convolutions }));
   } catch (error) {
     console.log(JSON.stringify({ ok: false, error: error instanceof Error ? error.message : String(error) }));
   }
@@ -126,7 +128,12 @@ describe('backend selection', () => {
       threads: 1,
       binary: path.join(taskRoot, 'tfjs-backend-wasm-simd.wasm'),
       trainingKernels: 'Conv2DBackpropFilter,Conv2DBackpropInput,BatchMatMul,MaxPoolGrad',
+      // relaxed SIMD: built into Node 22, switched on by flag in Node 20; every CPU we run on has FMA
+      convolutions: 'flambda relaxed-SIMD FMA',
+      fma: true,
+      relaxedSimd: /^11\.3\./.test(process.versions.v8) ? 'enabled with --experimental-wasm-relaxed-simd' : 'built in',
     });
+    expect(backendLabel(info)).toBe('wasm+fma');
     expect(tf.getBackend()).toBe('wasm');
     // tfjs 4.22 has no wasm Conv2DBackpropFilter of its own: this one is ours.
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
@@ -142,6 +149,14 @@ describe('backend selection', () => {
     expect(tf.getBackend()).toBe('wasm');
   });
 
+  it('FLAMBDA_WASM_FMA=off keeps XNNPACK for the convolutions; another value is an error that names it', () => {
+    const off = runInChild({ FLAMBDA_WASM_FMA: 'off' }, ['wasm']);
+    expect(off.steps).toEqual([{ ok: true, backend: 'wasm', label: 'wasm', convolutions: 'XNNPACK' }]);
+    const wrong = runInChild({ FLAMBDA_WASM_FMA: 'yes' }, ['wasm']);
+    expect(wrong.steps[0]?.ok).toBe(false);
+    expect(wrong.steps[0]?.error).toMatch(/FLAMBDA_WASM_FMA='yes' is not a setting: use auto \(the default\) or off/);
+  });
+
   it('a wasm binary tfjs cannot instantiate is an error when asked for; FLAMBDA_BACKEND=auto then falls back to cpu loudly', () => {
     const corrupt = path.join(scratch, 'corrupt');
     mkdirSync(corrupt);
@@ -150,7 +165,7 @@ describe('backend selection', () => {
     expect(steps).toHaveLength(2);
     expect(steps[0]).toMatchObject({ ok: false });
     expect(steps[0]!.error).toMatch(/'wasm' cannot start: tfjs could not instantiate .*corrupt\/tfjs-backend-wasm-simd\.wasm: .*expected magic word/);
-    expect(steps[1]).toEqual({ ok: true, backend: 'cpu' });
+    expect(steps[1]).toEqual({ ok: true, backend: 'cpu', label: 'cpu' });
     expect(stderr).toMatch(/\[flambda\] WARNING training on the pure-JavaScript 'cpu' backend: about 100× slower/);
     expect(stderr).toMatch(/skipped: .*'wasm' cannot start/);
   });

@@ -4,7 +4,9 @@ import { experimentConfigSchema, type LocalTrainingConfig, type ModelName } from
 import { head, loadMnistFromPackage } from '../shared/data/mnist.js';
 import type { Dataset } from '../shared/data/types.js';
 import { initBackend } from '../shared/engine/backend.js';
-import { FusedTrainer } from '../shared/engine/fused-wasm.js';
+import { fusedEvaluate } from '../shared/engine/fused-evaluate.js';
+import { FusedTrainer, type ConvolutionKernels } from '../shared/engine/fused-wasm.js';
+import { relaxedSimdSupport } from '../shared/engine/simd/conv.js';
 import { trainLocal } from '../shared/engine/train.js';
 import { writeModelWeights } from '../shared/engine/weights-bridge.js';
 import { buildModel, initialWeights } from '../shared/engine/build-model.js';
@@ -16,6 +18,11 @@ import type { ModelWeights } from '../shared/weights/types.js';
  */
 
 let mnist: Dataset;
+const references = new Map<string, Awaited<ReturnType<typeof cpuGradients>>>();
+
+/** Every way the fused step can run its convolutions here: XNNPACK, our kernels without FMA, and with it where available. */
+const support = relaxedSimdSupport();
+const KERNELS: ConvolutionKernels[] = ['xnnpack', 'mul-add', ...(support.status === 'built in' || support.status === 'flag' ? (['fma'] as const) : [])];
 
 function localConfig(overrides: Partial<LocalTrainingConfig> = {}): LocalTrainingConfig {
   return experimentConfigSchema.parse({ local: overrides }).local;
@@ -72,23 +79,28 @@ beforeAll(async () => {
   mnist = (await loadMnistFromPackage()).train;
 });
 
-describe('fused wasm step: gradients match tfjs autograd on the cpu backend', () => {
+describe.each(KERNELS)('fused wasm step on %s kernels: gradients match tfjs autograd on the cpu backend', (kernels) => {
   it.each([
     ['cnn-small', 6],
+    ['cnn-small', 1],
     ['cnn-mcmahan', 3],
     ['mlp', 8],
   ] as const)('%s, a batch of %i MNIST images', async (model, batch) => {
     const weights = initialWeights(model, 21);
     const images = pixels(mnist, batch);
     const labels = mnist.labels.slice(0, batch);
-    const trainer = new FusedTrainer(model, weights, { local: localConfig() });
+    const trainer = new FusedTrainer(model, weights, { local: localConfig(), kernels });
+    expect(trainer.kernelsUsed).toBe(kernels);
     let fused;
     try {
       fused = trainer.gradients(images, labels);
     } finally {
       trainer.dispose();
     }
-    const reference = await cpuGradients(model, weights, images, labels);
+    // The cpu backend takes ~1 min for cnn-mcmahan: one reference serves every kind of kernels.
+    const key = `${model}/${batch}`;
+    if (!references.has(key)) references.set(key, await cpuGradients(model, weights, images, labels));
+    const reference = references.get(key)!;
     expect(fused.loss).toBeCloseTo(reference.loss, 5);
     for (const [name, error] of relativeErrors(fused.gradients, reference.gradients)) {
       expect(error, `relative error of ${name}`).toBeLessThan(1e-4);
@@ -136,5 +148,35 @@ describe('fused wasm step: training runs match the tape loop', () => {
     } finally {
       await tf.setBackend('wasm');
     }
+  });
+});
+
+describe.each(KERNELS)('fused evaluation on %s kernels', (kernels) => {
+  it.each(['cnn-small', 'cnn-mcmahan', 'mlp'] as const)('%s: the tfjs model\'s predictions and loss, batch by batch', async (model) => {
+    const weights = initialWeights(model, 41);
+    const testSet = head(mnist, 150);
+    // The reference: the tfjs model on the same backend, one batch.
+    const built = buildModel(model, 0);
+    let expectedLoss: number;
+    let expectedPredictions: Int32Array;
+    try {
+      writeModelWeights(built, weights);
+      [expectedLoss, expectedPredictions] = tf.tidy(() => {
+        const logits = built.apply(tf.tensor4d(pixels(mnist, testSet.count), [testSet.count, 28, 28, 1]), { training: false }) as tf.Tensor;
+        const labels = tf.oneHot(tf.tensor1d(Array.from(testSet.labels.subarray(0, testSet.count)), 'int32'), 10);
+        const loss = tf.losses.softmaxCrossEntropy(labels, logits, undefined, undefined, tf.Reduction.SUM);
+        return [loss.dataSync()[0]! / testSet.count, tf.argMax(logits, 1).dataSync() as Int32Array] as const;
+      });
+    } finally {
+      built.dispose();
+    }
+    // 64 does not divide 150: a short last batch
+    const result = fusedEvaluate(model, weights, testSet, 64, kernels);
+    expect(result.samples).toBe(testSet.count);
+    expect(result.loss).toBeCloseTo(expectedLoss, 5);
+    const confusion = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
+    expectedPredictions.forEach((predicted, i) => confusion[testSet.labels[i]!]![predicted]!++);
+    expect(result.confusion).toEqual(confusion);
+    expect(result.accuracy).toBe(expectedPredictions.filter((p, i) => p === testSet.labels[i]).length / testSet.count);
   });
 });

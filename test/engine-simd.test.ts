@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { assembleKernels, GENERATED_FILE, renderGenerated } from '../scripts/build-wasm.js';
+import { renderGenerated, spellMaddAsMulAdd, WASM_SOURCES } from '../scripts/build-wasm.js';
 import { initBackend } from '../shared/engine/backend.js';
 import { simdKernels } from '../shared/engine/simd/index.js';
 import { randomValues } from './helpers/random.js';
@@ -12,8 +12,19 @@ beforeAll(async () => {
 });
 
 describe('our wasm SIMD kernels', () => {
-  it('kernels-wasm.ts is exactly what `npm run build:wasm` makes of kernels.wat', async () => {
-    expect(await readFile(GENERATED_FILE, 'utf8')).toBe(renderGenerated(await assembleKernels()));
+  it.each(WASM_SOURCES.map((source) => [source.generated.split('/').pop(), source] as const))(
+    '%s is exactly what `npm run build:wasm` makes of its .wat',
+    async (_, source) => {
+      expect(await readFile(source.generated, 'utf8')).toBe(await renderGenerated(source));
+    },
+  );
+
+  it('the multiply-add build spells every relaxed_madd, nested ones included, as a·b + c', () => {
+    const wat = '(local.set $x (f32x4.relaxed_madd (local.get $a) (f32x4.relaxed_madd (local.get $b) (local.get $c) (local.get $d))\n  (local.get $e)))';
+    expect(spellMaddAsMulAdd(wat)).toBe(
+      '(local.set $x (f32x4.add (f32x4.mul (local.get $a) (f32x4.add (f32x4.mul (local.get $b) (local.get $c)) (local.get $d))) (local.get $e)))',
+    );
+    expect(() => spellMaddAsMulAdd('(f32x4.relaxed_madd (local.get $a) (local.get $b))')).toThrow(/expected '\('/);
   });
 
   it.each([

@@ -242,17 +242,17 @@ describe('what the functions touch at run time', () => {
     expect(unused).toEqual([]);
   });
 
-  it('lets only the trainer read a natural partition\'s client data, which it did, and the aggregator only the clients\' metadata', () => {
+  it('lets only the trainer read a natural partition\'s client data, which it did, and the aggregator (which starts experiments) only the clients\' metadata', () => {
     const clientData = keys.datasetClientData('silos', 'north');
     const readers = (Object.keys(BUCKET_ACCESS) as FunctionName[]).filter((fn) => BUCKET_ACCESS[fn].read.some((pattern) => keyMatches(pattern, clientData)));
     expect(readers).toEqual(['train']);
     const dataReads = accesses.filter(({ operation, key }) => operation === 'read' && /^datasets\/silos\/clients\/[^/]+\/data\.bin$/.test(key));
     expect(dataReads.map(({ fn }) => fn)).toEqual(expect.arrayContaining(['train']));
     expect(new Set(dataReads.map(({ fn }) => fn))).toEqual(new Set(['train']));
-    // The aggregator starts experiments: of a natural partition's clients it reads only their metadata.
-    const aggregatorReads = accesses.filter(({ fn, operation, key }) => fn === 'aggregate' && operation === 'read' && key.startsWith('datasets/silos/clients/'));
-    expect(new Set(aggregatorReads.map(({ key }) => key))).toEqual(new Set([keys.datasetClientInfo('silos', 'north'), keys.datasetClientInfo('silos', 'south')]));
-    expect(accesses.some(({ fn, key }) => fn === 'start' && key.startsWith('datasets/'))).toBe(false);
+    const aggregatorReads = accesses.filter(({ fn, operation, key }) => fn === 'aggregate' && operation === 'read' && key.startsWith('datasets/silos/'));
+    expect(new Set(aggregatorReads.map(({ key }) => key))).toEqual(
+      new Set([keys.datasetInfo('silos'), keys.datasetClientInfo('silos', 'north'), keys.datasetClientInfo('silos', 'south'), keys.datasetSplit('silos', 'test')]),
+    );
   });
 
   it('sends only to the queues the stack lets each function send to, and uses each of those', () => {

@@ -28,6 +28,9 @@ async function refusal(experimentId: string, config: Record<string, unknown>): P
   return (status.errors ?? []).join('\n');
 }
 
+/** a DP section that is fine on its own: the refusals below are about what it is combined with */
+const dp = { clipping: { kind: 'fixed', norm: 1 }, noiseMultiplier: 1, delta: 1e-3 };
+
 describe('configs a robust aggregator cannot work with are refused at start, naming the field', () => {
   it.each([
     ['krum-too-few', { clients: 4, aggregator: { kind: 'krum', f: 1 } }, /aggregator\.f: Krum tolerates f attackers only with n ≥ 2f \+ 3 = 5 updates, but 4 clients are sampled per round; f must be at most ⌊\(n − 3\)\/2⌋ = 0 \(got 1\)/],
@@ -39,6 +42,9 @@ describe('configs a robust aggregator cannot work with are refused at start, nam
     ['unknown-attacker', { clients: 3, adversaries: { kind: 'sign-flip', clients: ['client-007'] } }, /adversaries\.clients\[0\]: "client-007" is not a client of this experiment/],
     ['no-attacker', { clients: 3, adversaries: { kind: 'scale', fraction: 0.1 } }, /adversaries\.fraction: selects round\(fraction × clients\) = 0 of the 3 clients/],
     ['bad-compression', { clients: 3, compression: { kind: 'int4' } }, /compression\.kind/],
+    ['dp-median', { clients: 10, sampling: { method: 'poisson', fraction: 0.5 }, privacy: dp, aggregator: { kind: 'median' } }, /aggregator\.kind: "median" cannot be combined with privacy yet/],
+    ['dp-int8', { clients: 10, sampling: { method: 'poisson', fraction: 0.5 }, privacy: dp, compression: { kind: 'int8' } }, /compression\.kind: "int8" cannot be combined with privacy yet/],
+    ['dp-attackers', { clients: 10, sampling: { method: 'poisson', fraction: 0.5 }, privacy: dp, adversaries: { kind: 'sign-flip', fraction: 0.2 } }, /adversaries: simulated attackers cannot be combined with privacy yet/],
   ])('%s', async (experimentId, config, expected) => {
     expect(await refusal(experimentId, config)).toMatch(expected);
   }, 60_000);

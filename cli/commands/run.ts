@@ -7,6 +7,7 @@ import { MAX_CONFIG_BYTES } from '../../shared/config/parse.js';
 import { validateExperimentConfig } from '../../shared/pipeline/validate.js';
 import type { ExperimentConfig } from '../../shared/config/schema.js';
 import type { ExperimentMetrics, ExperimentStatus } from '../../shared/metrics/types.js';
+import { backendLabel } from '../../shared/engine/label.js';
 import type { ObjectStore } from '../../shared/cloud/ports.js';
 import { EXPERIMENT_ID_RULE, isExperimentId, keys } from '../../shared/protocol/keys.js';
 import { UserError } from '../errors.js';
@@ -186,7 +187,8 @@ async function runOne(target: Target, experiment: Planned, outDir: string, stall
     const summary = metrics?.summary;
     console.log(
       `\n✔ ${experimentId} completed: accuracy ${((status.lastAccuracy ?? 0) * 100).toFixed(2)} %` +
-        (summary ? ` in ${(summary.wallMs / 1000).toFixed(1)} s on ${summary.backend.backend}` : '') +
+        (summary?.privacy ? ` at ε ${summary.privacy.epsilon.toFixed(3)} (δ ${summary.privacy.delta})` : '') +
+        (summary ? ` in ${(summary.wallMs / 1000).toFixed(1)} s on ${backendLabel(summary.backend)}` : '') +
         `\n  results: ${folder}`,
     );
   } else {

@@ -60,7 +60,9 @@ async function fromBucket(experimentId: string, options: StatusOptions) {
 
 function printStatus(status: ExperimentStatus, metrics: ExperimentMetrics | undefined): void {
   const accuracy = status.lastAccuracy === undefined ? '' : `, accuracy ${(status.lastAccuracy * 100).toFixed(2)} %`;
-  console.log(`${status.experimentId}: ${status.state}, round ${status.round}/${status.rounds}${accuracy} (updated ${status.updatedAt})`);
+  const privacy = metrics?.rounds.at(-1)?.privacy;
+  const epsilon = privacy ? `, ε ${privacy.epsilon.toFixed(3)} at δ ${privacy.delta}` : '';
+  console.log(`${status.experimentId}: ${status.state}, round ${status.round}/${status.rounds}${accuracy}${epsilon} (updated ${status.updatedAt})`);
   for (const error of status.errors ?? []) console.log(`  - ${error}`);
   for (const notice of status.notices ?? []) console.log(`  ! ${notice}`);
   if (metrics && metrics.rounds.length > 0) console.log(`\n${formatRoundTable(metrics)}`);

@@ -5,8 +5,8 @@ import { privacySpent } from '../privacy/rdp.js';
 
 /**
  * The `privacy` section: client-level differential privacy (DP-FedAvg with Gaussian noise, Poisson client sampling
- * and a Rényi-DP accountant; see docs/privacy.md). Not yet part of experimentConfigSchema: the pipeline integration
- * adds `privacy: privacySchema.optional()` there and calls `privacyProblems` from the config's cross-field checks.
+ * and a Rényi-DP accountant; see docs/privacy.md). experimentConfigSchema holds it as `privacy`; the cross-field rules
+ * (`privacyProblems`, which needs the accountant) run in validateExperimentConfig, once, not on every schema parse.
  */
 
 export const PRIVACY_RANDOMNESS = ['secure', 'seeded'] as const;

@@ -5,6 +5,7 @@ import { adversariesSchema } from './adversaries.js';
 import { compressionSchema } from './compression.js';
 import { aggregatorSchema } from './robust.js';
 import { robustnessProblems } from './robustness-rules.js';
+import { privacySchema } from './privacy.js';
 
 /**
  * The experiment config: the user's contract. Defaults reproduce the original proof of concept
@@ -14,7 +15,7 @@ import { robustnessProblems } from './robustness-rules.js';
 
 export const MODEL_NAMES = ['cnn-mcmahan', 'cnn-small', 'mlp', 'cnn-cifar'] as const;
 export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'scaffold'] as const;
-export const SAMPLING_METHODS = ['uniform', 'stratified'] as const;
+export const SAMPLING_METHODS = ['uniform', 'stratified', 'poisson'] as const;
 
 /** MNIST's training set: no partition can deal out more samples than this. */
 const MNIST_TRAIN_SAMPLES = 60_000;
@@ -54,6 +55,27 @@ const partitionSchema = z
   ])
   .describe('How the training set is split across clients.');
 
+const localObjectiveSchema = z
+  .discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('cross-entropy').describe('Plain softmax cross-entropy over all classes.') }).describe('The default.'),
+    z
+      .strictObject({
+        kind: z.literal('fedlc').describe("Logit calibration: subtract τ·n_c^(−1/4) from class c's logit, n_c the client's count of c (at least 1)."),
+        tau: z.number().min(0).max(100).default(1).describe('τ: calibration strength; 0 is plain cross-entropy.'),
+      })
+      .describe('FedLC (Zhang et al., 2022).'),
+    z
+      .strictObject({
+        kind: z.literal('fedrs').describe("Restricted softmax: the logits of classes absent from the client's data are scaled by α."),
+        alpha: z.number().min(0).max(1).default(0.5).describe('α: scale of absent classes\' logits; 1 is plain cross-entropy.'),
+      })
+      .describe('FedRS (Li & Zhan, 2021).'),
+    z
+      .strictObject({ kind: z.literal('masked').describe("Softmax over the classes present in the client's data only; absent classes get no gradient.") })
+      .describe('Masked softmax.'),
+  ])
+  .describe("The clients' training loss under label skew, from each client's own label counts; composes with every strategy. Evaluation always uses the plain logits. Omit it for plain cross-entropy.");
+
 const localTrainingSchema = z
   .strictObject({
     epochs: z.int().min(1).max(100).default(1).describe('Local epochs per round (E).'),
@@ -61,6 +83,7 @@ const localTrainingSchema = z
     learningRate: z.number().positive().max(10).default(0.05).describe('Client optimizer learning rate.'),
     optimizer: z.enum(['sgd', 'adam']).default('sgd').describe('Client optimizer.'),
     momentum: z.number().min(0).max(0.999).default(0.9).describe('SGD momentum (ignored by adam); 0 is plain SGD.'),
+    objective: localObjectiveSchema.optional(),
   })
   .describe('Client-side training in each round.');
 
@@ -132,7 +155,7 @@ const samplingSchema = z
     method: z
       .enum(SAMPLING_METHODS)
       .default('uniform')
-      .describe('uniform: a seeded random subset. stratified: a subset whose summed label histogram is close to the whole federation\'s.'),
+      .describe('uniform: a seeded random subset. stratified: a subset whose summed label histogram is close to the whole federation\'s. poisson: each client independently with probability fraction (or perRound/clients), so the number varies and can be 0; required by privacy.'),
   })
   // Here rather than with the cross-field rules, so it is reported alongside problems elsewhere in the config.
   .superRefine(({ fraction, perRound }, ctx) => {
@@ -198,6 +221,7 @@ export const experimentConfigSchema = z
     strategy: strategySchema.default({ name: 'fedavg' }),
     sampling: samplingSchema.optional(),
     personalization: personalizationSchema.optional(),
+    privacy: privacySchema.optional(),
     samplesPerClient: z
       .int()
       .min(1)
@@ -258,6 +282,7 @@ export type ExperimentConfigInput = z.input<typeof experimentConfigSchema>;
 export type ExperimentConfig = z.output<typeof experimentConfigSchema>;
 export type PartitionConfig = ExperimentConfig['partition'];
 export type LocalTrainingConfig = ExperimentConfig['local'];
+export type LocalObjectiveConfig = NonNullable<LocalTrainingConfig['objective']>;
 export type ModelName = (typeof MODEL_NAMES)[number];
 export type StrategyConfig = ExperimentConfig['strategy'];
 /** A strategy as a user writes it: only `name` is required. */

@@ -72,18 +72,6 @@ export function encodeShard(dataset: Dataset): Uint8Array {
   return bytes;
 }
 
-/**
- * How many images a shard of `byteLength` bytes holds, for images of `pixelsPerImage` pixels: what the aggregator
- * checks a client's claimed sample count against from the shard's size alone (HEAD), without reading it.
- */
-export function shardSampleCount(byteLength: number, pixelsPerImage: number): number {
-  const count = (byteLength - HEADER_BYTES) / (1 + pixelsPerImage);
-  if (!Number.isInteger(count) || count < 0) {
-    throw new ShardFormatError(`a shard of ${byteLength} bytes cannot hold whole images of ${pixelsPerImage} pixels`);
-  }
-  return count;
-}
-
 /** The shard in `bytes`. Its arrays are copies, so a caller may reuse `bytes` (e.g. a pooled Buffer) afterwards. */
 export function decodeShard(bytes: Uint8Array): Dataset {
   if (bytes.byteLength < 8) {

@@ -4,6 +4,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths, version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendInfo, BackendName } from './types.js';
+export { backendLabel } from './label.js';
+import { relaxedSimdSupport, type RelaxedSimdSupport } from './simd/conv.js';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './wasm-kernels.js';
 
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -176,6 +178,8 @@ export function wasmDirectory(env: NodeJS.ProcessEnv = process.env): { dir: stri
 
 async function startWasm(): Promise<BackendInfo> {
   const { dir, source } = wasmDirectory();
+  // Before anything compiles: on Node 20 this is where relaxed SIMD gets switched on (see simd/conv.ts).
+  const relaxed = relaxedSimdSupport();
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const multithread = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
   // The same choice tfjs-backend-wasm makes when it loads the binary.
@@ -210,6 +214,7 @@ async function startWasm(): Promise<BackendInfo> {
     );
   }
   registerWasmTrainingKernels();
+  const fma = relaxed.fused && (relaxed.status === 'built in' || relaxed.status === 'flag');
   return {
     backend: 'wasm',
     tfjsVersion: tf.version_core,
@@ -219,9 +224,21 @@ async function startWasm(): Promise<BackendInfo> {
       threads: getThreadsCount(),
       binary: binaryPath,
       trainingKernels: WASM_TRAINING_KERNELS.join(','),
+      // who runs the fused training step's convolutions and matrix products (fused-wasm.ts)
+      convolutions: fma ? 'flambda relaxed-SIMD FMA' : 'XNNPACK',
+      relaxedSimd: describeRelaxedSimd(relaxed),
+      fma,
     },
   };
 }
+
+function describeRelaxedSimd({ status, fused }: RelaxedSimdSupport): string {
+  if (status === 'off') return 'off (FLAMBDA_WASM_FMA=off)';
+  if (status === 'unavailable') return 'unavailable in this runtime';
+  const how = status === 'flag' ? 'enabled with --experimental-wasm-relaxed-simd' : 'built in';
+  return fused ? how : `${how}, but without a hardware fused multiply-add`;
+}
+
 
 async function startCpu(): Promise<BackendInfo> {
   if (!(await tf.setBackend('cpu'))) throw new BackendUnavailableError('cpu', 'tfjs could not initialise it');

@@ -5,6 +5,7 @@ import { toModelSpec, type ModelSpec } from '../models/index.js';
 import type { ModelWeights } from '../weights/types.js';
 import { initBackend } from './backend.js';
 import { BatchMaker, checkDataset, modelInputOf } from './batches.js';
+import { fusedEvaluate, fusedEvaluationPays } from './fused-evaluate.js';
 import { cachedModel, runExclusive } from './model-cache.js';
 import type { EvaluationResult } from './types.js';
 import { writeModelWeights } from './weights-bridge.js';
@@ -29,6 +30,7 @@ export async function evaluate(args: EvaluateArgs): Promise<EvaluationResult> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
   await initBackend();
   return runExclusive(async () => {
+    if (fusedEvaluationPays(spec)) return fusedEvaluate(spec, args.weights, args.testSet, batchSize);
     const { testSet } = args;
     const model = cachedModel(spec);
     writeModelWeights(model, args.weights);

@@ -5,8 +5,12 @@ import type { LocalTrainingConfig, ModelName } from '../config/schema.js';
 import type { Dataset } from '../data/types.js';
 import { toModelSpec, type ModelSpec } from '../models/index.js';
 import { writeModelInput } from './batches.js';
-import { CONV1_FILTER_BLOCK, simdKernels, type SimdKernels } from './simd/index.js';
+import { FmaPasses, fmaPassesCover, type FmaSaved } from './fused-fma.js';
+import { convKernels, relaxedSimdSupport, type MaddBuild } from './simd/conv.js';
+import { CONV1_FILTER_BLOCK, heapOffset, simdKernels, type SimdKernels } from './simd/index.js';
 import { callKernel, transpose } from './wasm-kernels.js';
+import { softmaxCrossEntropy } from './softmax-loss.js';
+import type { LogitAdjustment } from '../strategies/types.js';
 import type { ModelWeights } from '../weights/types.js';
 
 /**
@@ -14,8 +18,9 @@ import type { ModelWeights } from '../weights/types.js';
  * conv + bias + relu, backward in the order of the layers, the SGD update in place on the heap. The tfjs tape path
  * spends ~60 % of a cnn-small step outside the convolutions and matmuls (recording the tape, ~30 elementwise
  * kernels for the momentum update, a generic MaxPoolGrad, bias reductions); here the convolutions and matmuls go
- * to XNNPACK, and the rest to a few loops and our SIMD kernels (simd/kernels.wat), all on the wasm heap.
- * Checked against tfjs autograd on the cpu backend in test/engine-fused.test.ts.
+ * to our relaxed-SIMD FMA kernels (fused-fma.ts, simd/conv.wat) where the runtime has them, to XNNPACK elsewhere,
+ * and the rest to a few loops and our SIMD kernels (simd/kernels.wat), all on the wasm heap.
+ * Checked against tfjs autograd on the cpu backend in test/engine-fused.test.ts, on every kind of kernels.
  */
 
 /** tfjs's Adam epsilon for float32 (ENGINE.backend.epsilon()), so both paths take the same steps. */
@@ -30,7 +35,7 @@ export function fusedStepAvailable(model: ModelName | ModelSpec): boolean {
 }
 
 /** Float32 tensors on the wasm heap, outside the tfjs engine: nothing here is tracked, so every owner frees. */
-class Heap {
+export class Heap {
   constructor(readonly backend: BackendWasm) {}
 
   alloc(shape: readonly number[]): TensorInfo {
@@ -58,9 +63,14 @@ class Heap {
   transpose(info: TensorInfo, perm: number[]): TensorInfo {
     return transpose(this.backend, info, perm);
   }
+
+  /** where the tensor's data starts in the heap, in bytes */
+  offset(info: TensorInfo): number {
+    return heapOffset(this.backend, info);
+  }
 }
 
-interface ConvLayer {
+export interface ConvLayer {
   readonly kind: 'conv';
   readonly kernel: number;
   readonly bias: number;
@@ -75,7 +85,7 @@ interface PoolLayer {
 interface FlattenLayer {
   readonly kind: 'flatten';
 }
-interface DenseLayer {
+export interface DenseLayer {
   readonly kind: 'dense';
   readonly kernel: number;
   readonly bias: number;
@@ -83,7 +93,7 @@ interface DenseLayer {
   readonly units: number;
   readonly relu: boolean;
 }
-type Layer = ConvLayer | PoolLayer | FlattenLayer | DenseLayer;
+export type Layer = ConvLayer | PoolLayer | FlattenLayer | DenseLayer;
 
 /** What a layer's backward pass needs from its forward pass. Owned tensors are freed after the step. */
 interface Saved {
@@ -162,6 +172,8 @@ function plan(model: ModelName | ModelSpec): Compiled | undefined {
 export interface FusedBatchResult {
   /** mean softmax cross-entropy over the batch */
   readonly loss: number;
+  /** mean loss the step descended: `loss`, or the adjusted cross-entropy with a logit adjustment */
+  readonly objectiveLoss: number;
   /** how many of the batch the model (before this step) classified right */
   readonly correct: number;
 }
@@ -173,6 +185,31 @@ export interface FusedStepOptions {
   readonly anchor?: ModelWeights;
   /** SCAFFOLD's c − cᵢ, added to every gradient as it is */
   readonly correction?: ModelWeights;
+  /** a label-skew local objective's per-class transform of the logits in the loss (see softmax-loss.ts) */
+  readonly logitAdjustment?: LogitAdjustment;
+  /**
+   * Who runs the convolutions and matrix products: 'auto' (default) our relaxed-SIMD FMA kernels (simd/conv.wat)
+   * where the runtime has relaxed SIMD and the CPU a fused multiply-add, else XNNPACK through tfjs; 'fma',
+   * 'mul-add' (our kernels built without FMA) and 'xnnpack' force one, for tests and benchmarks.
+   */
+  readonly kernels?: ConvolutionKernels;
+  /** when given, the time spent in each phase of the step is added up here (bench/profile-step.ts) */
+  readonly profile?: StepProfile;
+}
+
+export interface StepProfile {
+  /** milliseconds by phase */
+  readonly phases: Map<string, number>;
+  /** milliseconds, e.g. performance.now() or this process's CPU time */
+  readonly clock: () => number;
+}
+
+export type ConvolutionKernels = 'auto' | 'xnnpack' | MaddBuild;
+
+/** Which kernels 'auto' picks on this runtime: ours with FMA where relaxed SIMD gives a real one, XNNPACK elsewhere. */
+export function autoConvolutionKernels(): 'fma' | 'xnnpack' {
+  const support = relaxedSimdSupport();
+  return support.fused && (support.status === 'built in' || support.status === 'flag') ? 'fma' : 'xnnpack';
 }
 
 /**
@@ -200,6 +237,10 @@ export class FusedTrainer {
   private readonly anchor: readonly Float32Array[];
   private readonly correction: readonly Float32Array[];
   private disposed = false;
+  /** our kernels' passes, when they run the convolutions (see FusedStepOptions.kernels) */
+  private readonly fma?: FmaPasses;
+  /** who runs the convolutions and matrix products */
+  readonly kernelsUsed: 'xnnpack' | MaddBuild;
 
   constructor(
     model: ModelName | ModelSpec,
@@ -216,6 +257,16 @@ export class FusedTrainer {
     if (!compiledModel) throw new Error(`the fused training step does not cover model ${toModelSpec(model).key}`);
     this.compiled = compiledModel;
     ({ layers: this.layers, specs: this.specs } = compiledModel);
+    const wanted = options.kernels ?? 'auto';
+    const build = wanted === 'auto' ? autoConvolutionKernels() : wanted;
+    if (build !== 'xnnpack' && fmaPassesCover(this.layers)) {
+      const conv = convKernels(backend, build);
+      if (!conv && wanted !== 'auto') throw new Error(`the ${build} build of our convolution kernels cannot run here (no relaxed SIMD?)`);
+      if (conv) this.fma = new FmaPasses(this.heap, conv, this.layers, (phase, run) => this.time(phase, run));
+    } else if (build !== 'xnnpack' && wanted !== 'auto') {
+      throw new Error(`our convolution kernels do not cover ${model}: every conv's channels must come in blocks of 8`);
+    }
+    this.kernelsUsed = this.fma ? build : 'xnnpack';
     const packed = new Set(this.layers.flatMap((layer) => (layer.kind === 'conv' ? [layer.kernel, layer.bias] : [])));
     this.packedByXnnpack = this.specs.map((_, i) => packed.has(i));
     const ordered = (what: string, given: ModelWeights) => this.inSpecOrder(given, what);
@@ -241,6 +292,27 @@ export class FusedTrainer {
     });
   }
 
+  /** When profiling: adds the time since `since` to `phase` and returns the clock now (for phases timed in a row). */
+  private lap(phase: string, since: number | undefined): number | undefined {
+    const profile = this.options.profile;
+    if (!profile || since === undefined) return undefined;
+    const now = profile.clock();
+    profile.phases.set(phase, (profile.phases.get(phase) ?? 0) + now - since);
+    return now;
+  }
+
+  /** Runs `run`, adding its milliseconds to the profile's `phase` when profiling. */
+  private time<T>(phase: string, run: () => T): T {
+    const profile = this.options.profile;
+    if (!profile) return run();
+    const started = profile.clock();
+    try {
+      return run();
+    } finally {
+      profile.phases.set(phase, (profile.phases.get(phase) ?? 0) + profile.clock() - started);
+    }
+  }
+
   private inSpecOrder(weights: ModelWeights, what: string): Float32Array[] {
     const byName = new Map(weights.map((tensor) => [tensor.name, tensor]));
     return this.specs.map((spec) => {
@@ -259,6 +331,7 @@ export class FusedTrainer {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.fma?.dispose();
     this.heap.free(...this.params, ...this.momentumBuffers);
     this.params = [];
     this.momentumBuffers = [];
@@ -268,15 +341,16 @@ export class FusedTrainer {
    * Loss and gradients of one batch without a step (for tests and gradient checks); `images` are
    * [n, height, width, channels] floats. The caller owns nothing: gradients are copied off the heap.
    */
-  gradients(images: Float32Array, labels: Uint8Array): { loss: number; correct: number; gradients: ModelWeights } {
+  gradients(images: Float32Array, labels: Uint8Array): FusedBatchResult & { gradients: ModelWeights } {
     const count = labels.length;
     const pixels = this.compiled.shape.reduce((a, b) => a * b, 1);
     if (images.length !== count * pixels) throw new Error(`expected ${count} images of ${pixels} values, got ${images.length} values`);
     const { input, inputPadded } = this.uploadBatch(count, (pixels) => pixels.set(images));
-    const { loss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
+    const { loss, objectiveLoss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
     try {
       return {
         loss,
+        objectiveLoss,
         correct,
         gradients: this.specs.map((spec, i) => ({ name: spec.name, shape: [...spec.shape], values: new Float32Array(this.heap.view(grads[i]!)) })),
       };
@@ -290,6 +364,38 @@ export class FusedTrainer {
    * leaves the weights untouched so the caller can stop without a poisoned update.
    */
   step(dataset: Dataset, rows: ArrayLike<number>, start: number, end: number): FusedBatchResult {
+    const { labels, input, inputPadded } = this.time('batch upload', () => this.uploadRows(dataset, rows, start, end));
+    const { loss, objectiveLoss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
+    try {
+      if (Number.isFinite(loss) && Number.isFinite(objectiveLoss)) this.time('optimizer update', () => this.applyGradients(grads));
+    } finally {
+      this.heap.free(...grads);
+    }
+    return { loss, objectiveLoss, correct };
+  }
+
+  /**
+   * The logits [end − start, 10] of samples start..end − 1 of the dataset under the current weights, and their
+   * labels: the forward pass alone, for evaluation.
+   */
+  logits(dataset: Dataset, start: number, end: number): { logits: Float32Array; labels: Uint8Array } {
+    if (this.disposed) throw new Error('this trainer was disposed');
+    const rows = Uint32Array.from({ length: end - start }, (_, i) => start + i);
+    const { labels, input, inputPadded } = this.uploadRows(dataset, rows, 0, rows.length);
+    const owned: TensorInfo[] = [input];
+    if (inputPadded) owned.push(inputPadded);
+    try {
+      let x = input;
+      if (this.fma) x = this.fma.forward(this.params, input, inputPadded, owned, []);
+      else for (const layer of this.layers) x = this.forward(layer, x, owned).output;
+      return { logits: new Float32Array(this.heap.view(x)), labels };
+    } finally {
+      this.heap.free(...owned);
+    }
+  }
+
+  /** Rows `rows[start..end)` of the dataset on the heap (see uploadBatch), with their labels. */
+  private uploadRows(dataset: Dataset, rows: ArrayLike<number>, start: number, end: number): { labels: Uint8Array; input: TensorInfo; inputPadded?: TensorInfo } {
     const count = end - start;
     const labels = new Uint8Array(count);
     const { classes } = this.compiled;
@@ -299,14 +405,8 @@ export class FusedTrainer {
       if (label >= classes) throw new Error(`sample ${sample} has label ${label}, expected 0–${classes - 1}`);
       labels[row] = label;
     }
-    const { input, inputPadded } = this.uploadBatch(count, (pixels) => writeModelInput(dataset, rows, start, end, pixels));
-    const { loss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
-    try {
-      if (Number.isFinite(loss)) this.applyGradients(grads);
-    } finally {
-      this.heap.free(...grads);
-    }
-    return { loss, correct };
+    const batch = this.uploadBatch(count, (pixels) => writeModelInput(dataset, rows, start, end, pixels));
+    return { labels, ...batch };
   }
 
   /**
@@ -331,23 +431,26 @@ export class FusedTrainer {
     input: TensorInfo,
     inputPadded: TensorInfo | undefined,
     labels: Uint8Array,
-  ): { loss: number; correct: number; grads: TensorInfo[] } {
+  ): FusedBatchResult & { grads: TensorInfo[] } {
     if (this.disposed) throw new Error('this trainer was disposed');
+    if (this.fma) return this.fmaForwardBackward(this.fma, input, inputPadded, labels);
     const owned: TensorInfo[] = [input];
     if (inputPadded) owned.push(inputPadded);
     const saved: Saved[] = [];
     const grads: (TensorInfo | undefined)[] = this.specs.map(() => undefined);
     try {
       let x = input;
-      for (const layer of this.layers) {
-        const entry = this.forward(layer, x, owned);
+      for (const [index, layer] of this.layers.entries()) {
+        const entry = this.time(`${layer.kind} ${index} forward`, () => this.forward(layer, x, owned));
         saved.push(entry);
         x = entry.output;
       }
       const batch = labels.length;
       const dLogits = this.heap.alloc([batch, this.compiled.classes]);
       owned.push(dLogits);
-      const { loss, correct } = softmaxCrossEntropy(this.heap.view(x), labels, this.heap.view(dLogits), this.compiled.classes);
+      const { loss, objectiveLoss, correct } = this.time('softmax cross-entropy', () =>
+        softmaxCrossEntropy(this.heap.view(x), labels, this.heap.view(dLogits), this.compiled.classes, this.options.logitAdjustment),
+      );
 
       let dy: TensorInfo | undefined = dLogits;
       for (let i = this.layers.length - 1; i >= 0 && dy; i--) {
@@ -356,17 +459,51 @@ export class FusedTrainer {
           // compile() guarantees a conv right below: both go back in one pass.
           const conv = this.layers[i - 1] as ConvLayer;
           const padded = i - 1 === 0 ? inputPadded : undefined;
-          dy = this.poolConvBackward(conv, saved[i - 1]!, saved[i]!, dy, padded, this.firstWeighted(i - 1), grads, owned);
+          dy = this.poolConvBackward(i - 1, conv, saved[i - 1]!, saved[i]!, dy, padded, this.firstWeighted(i - 1), grads, owned);
           i--;
         } else {
-          dy = this.backward(layer, saved[i]!, dy, this.firstWeighted(i), grads, owned);
+          const above: TensorInfo = dy;
+          dy = this.time(`${layer.kind} ${i} backward`, () => this.backward(layer, saved[i]!, above, this.firstWeighted(i), grads, owned));
         }
       }
       const complete = grads.map((grad, i) => {
         if (!grad) throw new Error(`no gradient for ${this.specs[i]!.name}`);
         return grad;
       });
-      return { loss, correct, grads: complete };
+      return { loss, objectiveLoss, correct, grads: complete };
+    } catch (error) {
+      this.heap.free(...grads);
+      throw error;
+    } finally {
+      this.heap.free(...owned);
+    }
+  }
+
+  /** forwardBackward on our kernels (fused-fma.ts). */
+  private fmaForwardBackward(
+    fma: FmaPasses,
+    input: TensorInfo,
+    inputPadded: TensorInfo | undefined,
+    labels: Uint8Array,
+  ): FusedBatchResult & { grads: TensorInfo[] } {
+    const owned: TensorInfo[] = [input];
+    if (inputPadded) owned.push(inputPadded);
+    const grads: (TensorInfo | undefined)[] = this.specs.map(() => undefined);
+    try {
+      const saved: FmaSaved[] = [];
+      const logits = fma.forward(this.params, input, inputPadded, owned, saved);
+      const { classes } = this.compiled;
+      const dLogits = this.heap.alloc([labels.length, classes]);
+      owned.push(dLogits);
+      const { loss, objectiveLoss, correct } = this.time('softmax cross-entropy', () =>
+        softmaxCrossEntropy(this.heap.view(logits), labels, this.heap.view(dLogits), classes, this.options.logitAdjustment),
+      );
+      fma.backward(this.params, saved, dLogits, labels.length, grads, owned);
+      const complete = grads.map((grad, i) => {
+        if (!grad) throw new Error(`no gradient for ${this.specs[i]!.name}`);
+        return grad;
+      });
+      return { loss, objectiveLoss, correct, grads: complete };
     } catch (error) {
       this.heap.free(...grads);
       throw error;
@@ -483,6 +620,7 @@ export class FusedTrainer {
    * faster than with dz as the filter. The input gradient is a 'full' correlation of dz with the rotated kernel.
    */
   private poolConvBackward(
+    index: number,
     conv: ConvLayer,
     convSaved: Saved,
     poolSaved: Saved,
@@ -507,6 +645,7 @@ export class FusedTrainer {
     const biasGrad = heap.alloc([filters]);
     grads[conv.bias] = biasGrad;
     const { kernels } = this;
+    let clock = this.options.profile?.clock();
     kernels.maxPoolReluBackward(
       kernels.offset(convSaved.output),
       kernels.offset(poolSaved.output),
@@ -519,6 +658,7 @@ export class FusedTrainer {
       width,
       filters,
     );
+    clock = this.lap(`maxPool ${index + 1} + relu backward`, clock);
 
     if (inputPadded && dz) {
       const kernelGrad = heap.alloc([k, k, inChannels, filters]);
@@ -541,6 +681,7 @@ export class FusedTrainer {
         }
       }
     }
+    clock = this.lap(`conv ${index} filter gradient`, clock);
     if (isFirst || !dz) return undefined;
 
     // dx = dz ⋆ rot180(W) with in/out channels swapped: [k, k, O, C].
@@ -559,6 +700,7 @@ export class FusedTrainer {
     }
     const dx = heap.run('Conv2D', { x: dz, filter: rotated }, convAttrs(padAfter, padBefore));
     owned.push(dx);
+    this.lap(`conv ${index} input gradient`, clock);
     return dx;
   }
 
@@ -603,35 +745,6 @@ export class FusedTrainer {
       this.adamPower2 *= ADAM_BETA2;
     }
   }
-}
-
-/** Mean cross-entropy of softmax(logits) against the labels; writes d(loss)/d(logits) and counts argmax hits. */
-function softmaxCrossEntropy(logits: Float32Array, labels: Uint8Array, dLogits: Float32Array, classes: number): FusedBatchResult {
-  const batch = labels.length;
-  let total = 0;
-  let correct = 0;
-  for (let n = 0; n < batch; n++) {
-    const row = n * classes;
-    let max = -Infinity;
-    let argmax = 0;
-    for (let c = 0; c < classes; c++) {
-      const value = logits[row + c]!;
-      if (value > max) {
-        max = value;
-        argmax = c;
-      }
-    }
-    let sum = 0;
-    for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max);
-    const label = labels[n]!;
-    total += Math.log(sum) + max - logits[row + label]!;
-    if (argmax === label) correct++;
-    for (let c = 0; c < classes; c++) {
-      const p = Math.exp(logits[row + c]! - max) / sum;
-      dLogits[row + c] = (p - (c === label ? 1 : 0)) / batch;
-    }
-  }
-  return { loss: total / batch, correct };
 }
 
 /** Stride-1 conv attributes with explicit padding: `before` rows/columns at the top/left, `after` at the bottom/right. */

@@ -1,6 +1,7 @@
 export {
   BACKEND_NAMES,
   BackendUnavailableError,
+  backendLabel,
   backendRequestFromEnv,
   currentBackendInfo,
   initBackend,

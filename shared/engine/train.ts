@@ -3,11 +3,12 @@ import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { LocalTrainingConfig, ModelName } from '../config/schema.js';
 import type { Dataset } from '../data/types.js';
 import { toModelSpec, type ModelSpec } from '../models/index.js';
-import type { ClientObjective } from '../strategies/types.js';
+import type { ClientObjective, LogitAdjustment } from '../strategies/types.js';
 import type { ModelWeights } from '../weights/types.js';
 import { initBackend } from './backend.js';
 import { FusedTrainer, fusedStepAvailable, type FusedStepOptions } from './fused-wasm.js';
 import { BatchMaker, checkDataset, modelInputOf, shuffledIndices } from './batches.js';
+import { checkLogitAdjustment } from './softmax-loss.js';
 import { cachedModel, runExclusive } from './model-cache.js';
 import type { TrainResult } from './types.js';
 import { matchWeights, readModelWeights, writeModelWeights } from './weights-bridge.js';
@@ -78,9 +79,10 @@ function checkLocalConfig(local: LocalTrainingConfig): void {
  * (⌈samples / batchSize⌉ per epoch, the last one may be short) over a seeded shuffle, on the mean cross-entropy.
  * A strategy's `objective` changes every step's gradient before the optimizer sees it:
  *   - `proximalMu` μ > 0 (FedProx) adds μ·(w − w_global), the gradient of μ/2·‖w − w_global‖²;
- *   - `gradientCorrection` (SCAFFOLD's c − c_i, named like the weights) is added as it is.
- * Reported loss/accuracy are the cross-entropy and accuracy over the last epoch (objective terms left out, so
- * numbers compare across strategies). `samples` is the shard size, the FedAvg weight; `samplesPerSecond` counts
+ *   - `gradientCorrection` (SCAFFOLD's c − c_i, named like the weights) is added as it is;
+ *   - `logitAdjustment` (FedLC, FedRS, masked softmax) reshapes the logits inside the loss (softmax-loss.ts).
+ * Reported loss/accuracy are the plain cross-entropy and accuracy over the last epoch (objective terms and logit
+ * adjustments left out, so numbers compare across strategies). `samples` is the shard size, the FedAvg weight; `samplesPerSecond` counts
  * every epoch. The optimizer (and its momentum or Adam moments) starts fresh on every call. Throws
  * TrainingDivergedError rather than return weights once the loss is no longer finite. Calls in one process run
  * one at a time.
@@ -91,6 +93,7 @@ export async function trainLocal(args: TrainLocalArgs): Promise<TrainResult> {
   checkLocalConfig(args.local);
   const mu = args.objective?.proximalMu ?? 0;
   if (!(mu >= 0) || !Number.isFinite(mu)) throw new Error(`objective.proximalMu must be a finite number ≥ 0, got ${mu}`);
+  if (args.objective?.logitAdjustment) checkLogitAdjustment(args.objective.logitAdjustment, args.shard.labels, spec.input.classes);
   await initBackend();
   return runExclusive(() => train(args, spec, mu));
 }
@@ -105,7 +108,8 @@ function trainableTensors(model: tf.LayersModel, weights: ModelWeights, what: st
 
 /** One optimizer step per call on rows `order[start..end)`; a non-finite loss must leave the weights untouched. */
 interface StepRunner {
-  step(order: Uint32Array, start: number, end: number): { loss: number; correct: number };
+  /** `loss` is the plain cross-entropy; `objectiveLoss` what the step descended, when that differs */
+  step(order: Uint32Array, start: number, end: number): { loss: number; objectiveLoss?: number; correct: number };
   weights(): ModelWeights;
   dispose(): void;
 }
@@ -123,7 +127,14 @@ function stepRunner(args: TrainLocalArgs, spec: ModelSpec, mu: number): StepRunn
 
 function fusedRunner(args: TrainLocalArgs, spec: ModelSpec, mu: number): StepRunner {
   const correction = args.objective?.gradientCorrection;
-  const options: FusedStepOptions = { local: args.local, proximalMu: mu, anchor: args.weights, ...(correction ? { correction } : {}) };
+  const logitAdjustment = args.objective?.logitAdjustment;
+  const options: FusedStepOptions = {
+    local: args.local,
+    proximalMu: mu,
+    anchor: args.weights,
+    ...(correction ? { correction } : {}),
+    ...(logitAdjustment ? { logitAdjustment } : {}),
+  };
   // Same name/shape checks (and messages) as the tape path, before anything is allocated.
   const model = cachedModel(spec);
   matchWeights(model, args.weights, 'weights');
@@ -153,20 +164,25 @@ function tapeRunner(args: TrainLocalArgs, spec: ModelSpec, mu: number): StepRunn
   const corrections = correction ? trainableTensors(model, correction, 'objective.gradientCorrection') : [];
   const { optimizer, dispose: disposeOptimizer } = createOptimizer(local);
   const batches = new BatchMaker(shard, Math.min(local.batchSize, shard.count));
+  const adjustment = args.objective?.logitAdjustment && logitAdjustmentTensors(args.objective.logitAdjustment);
 
   const step = (order: Uint32Array, start: number, end: number) => {
     const { xs, ys, labels } = batches.make(order, start, end);
-    // Set inside the loss function; tf.keep lets it outlive the gradient tape's tidy.
-    const kept: { predictions?: tf.Tensor } = {};
+    // Set inside the loss function; tf.keep lets them outlive the gradient tape's tidy.
+    const kept: { predictions?: tf.Tensor; logits?: tf.Tensor2D } = {};
     let computed: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
     try {
       computed = optimizer.computeGradients(() => {
         const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
         kept.predictions = tf.keep(tf.argMax(logits, 1));
-        return tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
+        if (!adjustment) return tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
+        kept.logits = tf.keep(logits);
+        return tf.losses.softmaxCrossEntropy(ys, adjustment.apply(logits)) as tf.Scalar;
       }, trainable);
-      const loss = computed.value.dataSync()[0]!;
-      if (!Number.isFinite(loss)) return { loss, correct: 0 };
+      const objectiveLoss = computed.value.dataSync()[0]!;
+      // Outside the tape: the reported plain cross-entropy needs no gradient.
+      const loss = kept.logits ? tf.tidy(() => tf.losses.softmaxCrossEntropy(ys, kept.logits!).dataSync()[0]!) : objectiveLoss;
+      if (!Number.isFinite(loss) || !Number.isFinite(objectiveLoss)) return { loss, objectiveLoss, correct: 0 };
       const { grads } = computed;
       tf.tidy(() => {
         const adjusted: tf.NamedTensorMap = {};
@@ -182,10 +198,11 @@ function tapeRunner(args: TrainLocalArgs, spec: ModelSpec, mu: number): StepRunn
       const predicted = kept.predictions?.dataSync() ?? new Int32Array(0);
       let correct = 0;
       for (let i = 0; i < labels.length; i++) if (predicted[i] === labels[i]) correct++;
-      return { loss, correct };
+      return { loss, objectiveLoss, correct };
     } finally {
       tf.dispose([xs, ys]);
       kept.predictions?.dispose();
+      kept.logits?.dispose();
       if (computed) tf.dispose([computed.value, ...Object.values(computed.grads)]);
     }
   };
@@ -195,7 +212,29 @@ function tapeRunner(args: TrainLocalArgs, spec: ModelSpec, mu: number): StepRunn
     dispose: () => {
       disposeOptimizer();
       tf.dispose([...anchors, ...corrections]);
+      adjustment?.dispose();
     },
+  };
+}
+
+/** Lower than any logit a model produces, yet finite: exp of it is 0 and 0 · it is 0 in the loss, unlike −Infinity. */
+const EXCLUDED_LOGIT = -1e9;
+
+/** The tape loop's form of a LogitAdjustment: scale·z − shift, excluded classes pushed to EXCLUDED_LOGIT. */
+function logitAdjustmentTensors(adjustment: LogitAdjustment): { apply(logits: tf.Tensor2D): tf.Tensor2D; dispose(): void } {
+  const scale = tf.tensor2d([...adjustment.scale], [1, adjustment.scale.length]);
+  // An excluded class gets scale 0 and shift −EXCLUDED_LOGIT: its adjusted logit is exactly EXCLUDED_LOGIT, whatever
+  // the model says, and passes no gradient back.
+  const shift = tf.tensor2d(
+    adjustment.shift.map((value, c) => (adjustment.include[c] ? value : -EXCLUDED_LOGIT)),
+    [1, adjustment.shift.length],
+  );
+  const kept = tf.tensor2d(adjustment.include.map((included) => (included ? 1 : 0)), [1, adjustment.include.length]);
+  const effectiveScale = tf.mul(scale, kept);
+  tf.dispose([scale, kept]);
+  return {
+    apply: (logits) => tf.sub(tf.mul(logits, effectiveScale), shift),
+    dispose: () => tf.dispose([effectiveScale, shift]),
   };
 }
 
@@ -216,10 +255,10 @@ async function train(args: TrainLocalArgs, spec: ModelSpec, mu: number): Promise
       epochCorrect = 0;
       for (let start = 0; start < shard.count; start += local.batchSize) {
         const end = Math.min(start + local.batchSize, shard.count);
-        const { loss, correct } = runner.step(order, start, end);
-        if (!Number.isFinite(loss)) {
+        const { loss, objectiveLoss = loss, correct } = runner.step(order, start, end);
+        if (!Number.isFinite(loss) || !Number.isFinite(objectiveLoss)) {
           throw new TrainingDivergedError(
-            `training diverged: the loss became ${loss} in epoch ${epoch + 1}, batch ${start / local.batchSize + 1} ` +
+            `training diverged: the loss became ${Number.isFinite(loss) ? objectiveLoss : loss} in epoch ${epoch + 1}, batch ${start / local.batchSize + 1} ` +
               `(learning rate ${local.learningRate} is probably too high for ${local.optimizer})`,
           );
         }

@@ -36,6 +36,20 @@ export const summarySchema = z.object({
   wallMs: z.number().nonnegative(),
   backend: backendInfoSchema,
   parameters: count,
+  privacy: z.object({ epsilon: z.number().min(0), delta: z.number(), noiseMultiplier: z.number(), targetEpsilon: z.number().optional() }).optional(),
+});
+
+const roundPrivacySchema = z.object({
+  epsilon: z.number().min(0),
+  delta: z.number(),
+  noiseMultiplier: z.number(),
+  clipNorm: z.number(),
+  clippedFraction: z.number().nullable(),
+  noisedUnclippedFraction: z.number().optional(),
+  reported: count,
+  signalNorm: z.number(),
+  noiseNorm: z.number(),
+  medianUpdateNorm: z.number().nullable(),
 });
 
 export const roundMetricsSchema = z.object({
@@ -69,6 +83,7 @@ export const roundMetricsSchema = z.object({
   }),
   bytes: z.object({ down: count, up: count }),
   personalizedAccuracy: measurement.optional(),
+  privacy: roundPrivacySchema.optional(),
 });
 
 /** experiments/<id>/partition.json, and the partition inside metrics.json */

@@ -29,6 +29,36 @@ export interface ClientRoundMetrics {
   readonly holdoutSamples?: number;
 }
 
+/** DP runs (docs/privacy.md): what the round's release cost and how its updates were clipped. */
+export interface RoundPrivacyMetrics {
+  /** ε at δ spent by the experiment after this round (the accountant's, every round so far) */
+  readonly epsilon: number;
+  readonly delta: number;
+  /** σ the accountant charges per round */
+  readonly noiseMultiplier: number;
+  /** C the round's updates were clipped to */
+  readonly clipNorm: number;
+  /** share of the round's updates whose norm exceeded C (exact, for the operator; not covered by ε); null with none */
+  readonly clippedFraction: number | null;
+  /** adaptive clipping: the noised share of unclipped updates that moved C (covered by ε) */
+  readonly noisedUnclippedFraction?: number;
+  /** updates in the noised sum (0: Poisson sampling chose nobody, the round released noise only) */
+  readonly reported: number;
+  /** ‖Σ clip(Δᵢ)‖/m and ‖noise‖/m: the signal and the noise in the released mean update */
+  readonly signalNorm: number;
+  readonly noiseNorm: number;
+  /** median ‖Δᵢ‖ before clipping, as the clients reported it; null with none */
+  readonly medianUpdateNorm: number | null;
+}
+
+/** DP runs: the privacy spent by the whole experiment. */
+export interface SummaryPrivacy {
+  readonly epsilon: number;
+  readonly delta: number;
+  readonly noiseMultiplier: number;
+  readonly targetEpsilon?: number;
+}
+
 export interface RoundMetrics {
   readonly round: number;
   readonly accuracy: number;
@@ -41,6 +71,8 @@ export interface RoundMetrics {
    * held-out samples their own models got right); `accuracy` stays the global model's, with its own local layers
    */
   readonly personalizedAccuracy?: number;
+  /** DP runs: ε after this round, clip norm, clipped fraction, noise against signal */
+  readonly privacy?: RoundPrivacyMetrics;
   /** clients expected but absent when the round closed (deadline with quorum) */
   readonly missingClients: readonly string[];
   readonly rejectedClients: readonly { readonly clientId: string; readonly reason: string }[];
@@ -100,6 +132,8 @@ export interface ExperimentSummary {
   readonly wallMs: number;
   readonly backend: BackendInfo;
   readonly parameters: number;
+  /** DP runs: ε spent at δ over the whole run */
+  readonly privacy?: SummaryPrivacy;
 }
 
 /** metrics.json: everything a report needs about one experiment. */

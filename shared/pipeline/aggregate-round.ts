@@ -7,6 +7,7 @@ import type { ModelWeights } from '../weights/types.js';
 import { requireObject } from './context.js';
 import { adoptClientControls, foldControlDeltas } from './control-variates.js';
 import { mergeWeights, splitWeights } from './personalization.js';
+import { aggregatePrivateRound } from './privacy-round.js';
 import type { AcceptedUpdate } from './round-machine.js';
 import { combineUpdates } from './robust-round.js';
 
@@ -35,10 +36,13 @@ export async function aggregateRound(
   round: number,
   accepted: readonly AcceptedUpdate[],
 ): Promise<ModelWeights> {
+  // DP-FedAvg replaces the weighted mean by a clipped, noised sum over a fixed denominator (privacy-round.ts).
+  if (config.privacy) return aggregatePrivateRound(store, config, experimentId, round, accepted);
   const strategy = strategyFor(config.strategy);
   const previous = await readAveragedGlobal(store, config, experimentId, round - 1);
   const global = previous.averaged;
-  const mean = await combineUpdates(store, config, experimentId, round, accepted, global);
+  // Poisson sampling (sampling.method "poisson") can choose nobody: the round then proposes no change.
+  const mean = accepted.length > 0 ? await combineUpdates(store, config, experimentId, round, accepted, global) : global;
   const previousServerState = await store.get(keys.serverState(experimentId, round - 1));
   const clients = accepted.map((update) => update.clientId);
   const step = strategy.serverStep({

@@ -25,5 +25,6 @@ export async function handleAggregateMessage(context: PipelineContext, message: 
     message.type === 'update'
       ? { type: 'update', clientId: message.clientId, known: await readVerdict(context.store, experimentId, round, message.clientId) }
       : { type: 'deadline', attempt: message.attempt };
-  return new RoundRunner(context, config, updateLayoutFor(config, await datasetModelInput(context.store, config.dataset)), state).run(first);
+  const layout = updateLayoutFor(config, await datasetModelInput(context.store, config.dataset));
+  return new RoundRunner(context, config, layout, state).run(first);
 }

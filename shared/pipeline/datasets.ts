@@ -10,7 +10,7 @@ import {
 import { datasetFromIdx, subset } from '../data/mnist.js';
 import { BUILTIN_DATASETS, isBuiltinDataset } from '../data/registry.js';
 import { decodeShard, encodeShard } from '../data/shard-codec.js';
-import { formatShape, sampleShape, type Dataset } from '../data/types.js';
+import { formatShape, type Dataset } from '../data/types.js';
 import type { ClientPartitionStats, PartitionStats } from '../metrics/types.js';
 import { modelInputProblem, type ModelInput } from '../models/index.js';
 import { cappedHistogram, capPreservingLabelMix } from '../partition/cap.js';
@@ -50,9 +50,10 @@ export const loadTrainSet = (store: ObjectStore, dataset = 'mnist') => cached(st
 export const loadTestSet = (store: ObjectStore, dataset = 'mnist') => cached(store, dataset, 'test');
 
 /** The model input the dataset calls for, read off its (cached) test set. */
+/** The input a model takes for `dataset`, from its description alone (dataset.json; nothing for a built-in one). */
 export async function datasetModelInput(store: ObjectStore, dataset: string): Promise<ModelInput> {
-  const test = await loadTestSet(store, dataset);
-  return { shape: sampleShape(test), classes: test.classes };
+  const { shape, classes } = await describeDataset(store, dataset);
+  return { shape, classes };
 }
 
 export class DatasetNotFoundError extends Error {

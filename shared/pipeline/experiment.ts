@@ -5,18 +5,23 @@ import { backendInfoSchema, experimentMetricsSchema, partitionStatsSchema, round
 import type { ExperimentMetrics, ExperimentStatus, ExperimentSummary } from '../metrics/types.js';
 import { keys } from '../protocol/keys.js';
 import { pinnedConfigSchema, roundStateSchema, statusSchema, verdictSchema, type RoundState, type VerdictRecord } from '../protocol/records.js';
+import type { PrivacyPlan } from '../config/privacy.js';
 import { PipelineRecordError, readRecord, requireRecord, writeRecord, type PipelineContext } from './context.js';
+import { asPrivacyPlan, privacyPlanSchema } from './privacy-records.js';
 
 /** config.resolved.json: the config with every default filled in, and which upload of config.json it came from. */
 export interface ResolvedConfigRecord {
   readonly config: ExperimentConfig;
   readonly pinned: z.output<typeof pinnedConfigSchema> | undefined;
+  /** DP runs: the privacy plan resolved at start (σ as calibrated for targetEpsilon, δ, q, m) */
+  readonly privacyPlan?: PrivacyPlan;
 }
 
 const PINNED_FIELD = 'pinnedUpload';
+const PRIVACY_PLAN_FIELD = 'privacyPlan';
 
-export function resolvedConfigRecord(config: ExperimentConfig, pinned: z.output<typeof pinnedConfigSchema>): Record<string, unknown> {
-  return { ...config, [PINNED_FIELD]: pinned };
+export function resolvedConfigRecord(config: ExperimentConfig, pinned: z.output<typeof pinnedConfigSchema>, privacyPlan?: PrivacyPlan): Record<string, unknown> {
+  return { ...config, [PINNED_FIELD]: pinned, ...(privacyPlan ? { [PRIVACY_PLAN_FIELD]: privacyPlan } : {}) };
 }
 
 /** The config as the start step resolved it (defaults filled in) and pinned it. */
@@ -30,13 +35,14 @@ export async function readResolvedConfigRecord(store: ObjectStore, experimentId:
   } catch (error) {
     throw new PipelineRecordError(`s3://${store.bucket}/${key} is not valid JSON: ${(error as Error).message}`);
   }
-  const { [PINNED_FIELD]: pinnedValue, ...rest } = (json ?? {}) as Record<string, unknown>;
+  const { [PINNED_FIELD]: pinnedValue, [PRIVACY_PLAN_FIELD]: planValue, ...rest } = (json ?? {}) as Record<string, unknown>;
   const config = experimentConfigSchema.safeParse(rest);
   const pinned = pinnedValue === undefined ? undefined : pinnedConfigSchema.safeParse(pinnedValue);
-  if (!config.success || (pinned && !pinned.success)) {
-    throw new PipelineRecordError(`s3://${store.bucket}/${key} has an unexpected shape: ${(config.error ?? pinned?.error)?.message}`);
+  const plan = planValue === undefined ? undefined : privacyPlanSchema.safeParse(planValue);
+  if (!config.success || (pinned && !pinned.success) || (plan && !plan.success)) {
+    throw new PipelineRecordError(`s3://${store.bucket}/${key} has an unexpected shape: ${(config.error ?? pinned?.error ?? plan?.error)?.message}`);
   }
-  return { config: config.data, pinned: pinned?.data };
+  return { config: config.data, pinned: pinned?.data, ...(plan?.data ? { privacyPlan: asPrivacyPlan(plan.data) } : {}) };
 }
 
 export async function readResolvedConfig(store: ObjectStore, experimentId: string): Promise<ExperimentConfig> {

@@ -24,6 +24,7 @@ const DIAGNOSE_SLACK_BYTES = 64 * 1024;
 /** The layout updates must have, worked out once per invocation from the config (no global model is read for it). */
 export interface UpdateLayout {
   readonly model: string;
+  readonly input: ModelInput;
   readonly modelLayout: readonly TensorLayout[];
   /** what clients upload and the server averages: the whole model, or with personalization its shared layers */
   readonly averaged: readonly TensorLayout[];
@@ -35,12 +36,13 @@ export interface UpdateLayout {
   readonly compression: CompressionConfig | undefined;
 }
 
-export function updateLayoutFor(config: ExperimentConfig, input?: ModelInput): UpdateLayout {
+export function updateLayoutFor(config: ExperimentConfig, input: ModelInput): UpdateLayout {
   const model = weightSpecs(config.model, input);
   const localLayers = config.personalization?.localLayers;
   const averaged = localLayers ? splitWeights(model, localLayers).shared : model;
   return {
     model: config.model,
+    input,
     modelLayout: model,
     averaged,
     averagedBytes: encodedWeightsSize(averaged),

@@ -4,6 +4,7 @@ import { initBackend } from '../engine/backend.js';
 import { evaluate } from '../engine/evaluate.js';
 import { partitionStatsSchema, roundMetricsSchema } from '../metrics/schema.js';
 import type { ExperimentSummary } from '../metrics/types.js';
+import { parameterCount } from '../models/index.js';
 import { PersonalizationError } from './personalization.js';
 import { RobustAggregationError } from '../robust/types.js';
 import { keys } from '../protocol/keys.js';
@@ -18,6 +19,7 @@ import { inspectUpdate, isClientFault, printable, type Inspection, type UpdateLa
 import { QUERY_EFFECTS, transition, type Discovered, type RoundEffect, type RoundEvent, type RoundOutcome } from './round-machine.js';
 import { armDeadline, openRound } from './rounds.js';
 import { withAttackers } from './attack-metrics.js';
+import { PrivacyBudgetError, privacySummary, withPrivacyMetrics } from './privacy-round.js';
 
 /**
  * Performs what the round machine decides, in the order it decides it: the only place the aggregator writes. Effects
@@ -88,8 +90,15 @@ export class RoundRunner {
         await writeRecord(store, keys.roundState(experimentId, round), effect.state);
         return undefined;
       case 'write-round-metrics':
-        await writeRecord(store, keys.roundMetrics(experimentId, round), withAttackers(this.config, this.state, effect.metrics));
-        if (round === 1 && effect.backend) await writeRecord(store, keys.backend(experimentId), effect.backend);
+        await writeRecord(
+          store,
+          keys.roundMetrics(experimentId, round),
+          withAttackers(this.config, this.state, this.config.privacy ? await withPrivacyMetrics(store, experimentId, effect.metrics) : effect.metrics),
+        );
+        // Poisson sampling can leave round 1 empty: then the first round with an update records the backend.
+        if (effect.backend && (round === 1 || (this.config.sampling?.method === 'poisson' && !(await store.head(keys.backend(experimentId)))))) {
+          await writeRecord(store, keys.backend(experimentId), effect.backend);
+        }
         return undefined;
       case 'fail-experiment':
         await this.failExperiment(effect.errors);
@@ -189,8 +198,8 @@ export class RoundRunner {
       finishedAt: finishedAt.toISOString(),
       wallMs: finishedAt.getTime() - new Date(firstRound.startedAt).getTime() + last.timing.aggregateMs,
       backend: assembled.backend,
-      // the model as the dataset shapes it (an imported dataset's images and classes), not MNIST's
-      parameters: this.layout.modelLayout.reduce((total, { shape }) => total + shape.reduce((size, dimension) => size * dimension, 1), 0),
+      parameters: parameterCount(this.config.model, this.layout.input),
+      ...privacySummary(this.config, assembled.rounds),
     };
     await writeRecord(store, keys.summary(experimentId), summary);
     await writeRecord(store, keys.metrics(experimentId), { ...assembled, summary });
@@ -203,6 +212,6 @@ export class RoundRunner {
 function isUnusable(error: unknown): error is Error {
   return (
     isClientFault(error) || error instanceof WeightsError || error instanceof PersonalizationError || error instanceof PipelineRecordError ||
-    error instanceof RobustAggregationError
+    error instanceof RobustAggregationError || error instanceof PrivacyBudgetError
   );
 }

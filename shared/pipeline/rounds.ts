@@ -5,6 +5,7 @@ import { partitionStatsSchema } from '../metrics/schema.js';
 import type { RoundState } from '../protocol/records.js';
 import { selectClients } from '../sampling/select.js';
 import { requireRecord, writeRecord, type PipelineContext } from './context.js';
+import { privateRoundClients } from './privacy-round.js';
 import { readRoundState, writeStatus } from './experiment.js';
 
 /** SQS caps a single message's delay at 15 minutes; longer deadlines hop through the timer queue again. */
@@ -18,6 +19,7 @@ export function clientIds(config: ExperimentConfig): string[] {
 
 /** The clients asked to train in a round: all of them, or the seeded sample `config.sampling` asks for. */
 async function sampledClients(context: PipelineContext, experimentId: string, config: ExperimentConfig, round: number): Promise<string[]> {
+  if (config.privacy) return privateRoundClients(config, clientIds(config), round);
   const partition = config.sampling?.method === 'stratified'
     ? await requireRecord(context.store, keys.partition(experimentId), partitionStatsSchema)
     : undefined;
@@ -83,7 +85,8 @@ export async function openRound(
     const message: TrainMessage = { type: 'train', experimentId, round, clientId };
     await context.queues.train.send(message);
   }
-  await armDeadline(context, state, 0);
+  // A round nobody was sampled for (Poisson sampling) has nothing to wait for: it closes now, releasing noise only.
+  await armDeadline(context, state.expected.length === 0 ? { ...state, deadlineAt: context.now().toISOString() } : state, 0);
   await writeStatus(context, { experimentId, state: 'running', round, rounds: config.rounds, ...status });
   context.log('round.opened', { experimentId, round, clients: state.expected.length, deadlineAt: state.deadlineAt });
   return state;

@@ -1,5 +1,6 @@
 import { ObjectChangedError } from '../cloud/ports.js';
 import { MAX_CONFIG_BYTES } from '../config/parse.js';
+import { resolvePrivacyPlan } from '../config/privacy.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { initBackend } from '../engine/backend.js';
 import { initialWeights } from '../engine/build-model.js';
@@ -130,7 +131,9 @@ export async function startExperiment(context: PipelineContext, message: StartMe
   const prepared = await prepareClientData(store, experimentId, parsed.config);
   if (!prepared.ok) return refuse([...prepared.errors]);
   const config = prepared.config;
-  await writeRecord(store, keys.resolvedConfig(experimentId), resolvedConfigRecord(config, { eTag, bytes: configBytes.byteLength }));
+  const privacy = resolvePrivacyPlan(config);
+  if (!privacy.ok) return refuse(privacy.errors);
+  await writeRecord(store, keys.resolvedConfig(experimentId), resolvedConfigRecord(config, { eTag, bytes: configBytes.byteLength }, privacy.plan));
 
   await initBackend();
   const initialModel = encodeModelWeights(initialWeights(config.model, config.seed, prepared.input));

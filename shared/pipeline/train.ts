@@ -5,8 +5,8 @@ import { keys } from '../protocol/keys.js';
 import type { TrainMessage } from '../protocol/messages.js';
 import type { TrainingFailure, UpdateReport } from '../protocol/records.js';
 import { deriveSeed } from '../random.js';
-import { strategyFor } from '../strategies/index.js';
-import { decodeModelWeights, WeightsError } from '../weights/codec.js';
+import { strategyFor, withLocalObjective } from '../strategies/index.js';
+import { decodeModelWeights, encodeModelWeights, WeightsError } from '../weights/codec.js';
 import { requireObject, writeRecord, type PipelineContext } from './context.js';
 import { gradientCorrection, proposeClientControl, readClientControls } from './control-variates.js';
 import { readResolvedConfig, readStatus } from './experiment.js';
@@ -14,6 +14,7 @@ import { encodeUpload, shardToTrainOn } from './client-upload.js';
 import { loadClientData } from './datasets.js';
 import { notifyUpdateReady } from './notify.js';
 import { beginPersonalRound, finishPersonalRound, PersonalizationError, withZeroLocalCorrection } from './personalization.js';
+import { clipForUpload } from './privacy-round.js';
 
 export type TrainOutcome = 'trained' | 'already-trained' | 'experiment-over' | 'training-failed';
 
@@ -83,9 +84,14 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
     shard: personal ? personal.trainSet : shard,
     local: config.local,
     seed: deriveSeed(config.seed, 'train', round, clientId),
-    objective: correction
-      ? { ...strategy.clientObjective, gradientCorrection: personal ? withZeroLocalCorrection(personal, correction) : correction }
-      : strategy.clientObjective,
+    // The local objective (FedLC, FedRS, masked softmax) from the label counts of the set this client trains on.
+    objective: withLocalObjective(
+      correction
+        ? { ...strategy.clientObjective, gradientCorrection: personal ? withZeroLocalCorrection(personal, correction) : correction }
+        : strategy.clientObjective,
+      config.local.objective,
+      personal ? personal.trainSet : shard,
+    ),
   });
 
   // The local layers are saved before the report, so a complete update always has them.
@@ -94,7 +100,12 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
   if (controls) {
     await proposeClientControl(store, message, { config, controls, global: averaged, trained: uploaded, samples: result.samples });
   }
-  const update = await encodeUpload(store, message, { config, global: averaged, trained: uploaded, objective: strategy.clientObjective });
+  // Differential privacy: the upload is Δ = w_local − w_global clipped to the round's C, not the weights (a DP config
+  // has no adversaries or compression: refused at start). Otherwise attacks and compression shape the upload.
+  const clipped = config.privacy ? await clipForUpload(store, experimentId, round, globalWeights, uploaded) : undefined;
+  const update = clipped
+    ? encodeModelWeights(clipped.delta)
+    : await encodeUpload(store, message, { config, global: averaged, trained: uploaded, objective: strategy.clientObjective });
   await store.put(keys.update(experimentId, round, clientId), update);
   const report: UpdateReport = {
     experimentId,
@@ -109,6 +120,7 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
     ...(personalResult?.personalized
       ? { personalizedAccuracy: personalResult.personalized.accuracy, holdoutSamples: personalResult.personalized.samples }
       : {}),
+    ...(clipped ? { clipped: clipped.clipped, updateNorm: clipped.norm } : {}),
   };
   // The report goes last: its existence is what marks the update complete.
   await writeRecord(store, keys.updateReport(experimentId, round, clientId), report);

@@ -1,10 +1,12 @@
 import { parseExperimentConfig, type ConfigParseResult } from '../config/parse.js';
+import { privacyProblems } from '../config/privacy.js';
 import { describeBuiltin } from '../data/catalog.js';
 import { isBuiltinDataset } from '../data/registry.js';
 import { formatShape } from '../data/types.js';
 import { modelInputProblem } from '../models/index.js';
 import { personalizationProblems } from './personalization.js';
 import { aggregatorMemoryProblems } from './robust-config.js';
+import type { ExperimentConfig } from '../config/schema.js';
 
 /**
  * The schema's checks plus those that need the model's layer names (personalization.localLayers) or a built-in
@@ -16,6 +18,9 @@ export function validateExperimentConfig(input: string | Uint8Array | unknown): 
   if (!parsed.ok) return parsed;
   const { config } = parsed;
   const problems = [...personalizationProblems(config.model, config.personalization), ...aggregatorMemoryProblems(config)];
+  // Needs the accountant (calibrating σ for targetEpsilon), so it runs here, once, rather than on every schema parse.
+  problems.push(...privacyProblems(config));
+  problems.push(...privacyCombinationProblems(config));
   if (isBuiltinDataset(config.dataset)) {
     const dataset = describeBuiltin(config.dataset);
     const problem = modelInputProblem(config.model, { shape: dataset.shape, classes: dataset.classes });
@@ -25,4 +30,24 @@ export function validateExperimentConfig(input: string | Uint8Array | unknown): 
     }
   }
   return problems.length ? { ok: false, errors: problems } : parsed;
+}
+
+/**
+ * DP-FedAvg aggregates on its own path (clip, noised sum, fixed denominator: shared/pipeline/privacy-round.ts), which
+ * neither a robust aggregator, compressed uploads nor simulated attackers go through yet; refused rather than run with
+ * a section silently ignored.
+ */
+function privacyCombinationProblems(config: ExperimentConfig): string[] {
+  if (!config.privacy) return [];
+  const problems: string[] = [];
+  if (config.aggregator && config.aggregator.kind !== 'mean') {
+    problems.push(`aggregator.kind: "${config.aggregator.kind}" cannot be combined with privacy yet: DP-FedAvg sums the clipped updates with noise over a fixed denominator; use "mean" or remove privacy`);
+  }
+  if (config.compression && config.compression.kind !== 'none') {
+    problems.push(`compression.kind: "${config.compression.kind}" cannot be combined with privacy yet: a DP client uploads its clipped update uncompressed; use "none" or remove privacy`);
+  }
+  if (config.adversaries) {
+    problems.push('adversaries: simulated attackers cannot be combined with privacy yet (a DP client uploads its clipped update, which the attacks do not shape); remove one of the two sections');
+  }
+  return problems;
 }

@@ -65,6 +65,8 @@ export const keys = {
   residualPrefix: (id: string, clientId: string) => residualPrefix(id, clientId),
   /** centered clipping: the aggregated Δ of round r, the centre round r + 1 starts clipping from (aggregator only) */
   robustState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/robust-state.bin`,
+  /** DP runs: what round r released and what it cost (ε so far, clip norm, noise); written before global model r */
+  privacyRound: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/privacy.json`,
   serverState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/server-state.bin`,
   /** every closed round's metrics, assembled once when the experiment ends (each round's own file is written as it closes) */
   metrics: (id: string) => `experiments/${id}/metrics.json`,

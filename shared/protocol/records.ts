@@ -28,6 +28,10 @@ export const updateReportSchema = z
     personalizedAccuracy: z.number().min(0).max(1).optional(),
     /** personalization: how many samples of the shard were held out for personalizedAccuracy */
     holdoutSamples: z.int().min(1).optional(),
+    /** privacy: whether the client scaled its update Δ down to the round's clip norm C (adaptive clipping counts it) */
+    clipped: z.boolean().optional(),
+    /** privacy: ‖Δ‖ before clipping, for the per-round diagnostics (the upload itself is the clipped Δ) */
+    updateNorm: finite.pipe(z.number().min(0)).optional(),
   })
   .refine((report) => (report.personalizedAccuracy === undefined) === (report.holdoutSamples === undefined), {
     message: 'personalizedAccuracy and holdoutSamples come together or not at all',
@@ -76,8 +80,8 @@ export const roundStateSchema = z.object({
   startedAt: z.iso.datetime(),
   deadlineAt: z.iso.datetime(),
   globalModelBytes: z.int(),
-  /** usable updates the round needs to be aggregated: round.minClients, at most the clients expected */
-  minClients: z.int().min(1),
+  /** usable updates the round needs to be aggregated: round.minClients, at most the clients expected (0 when Poisson sampling chose nobody) */
+  minClients: z.int().min(0),
   /** the experiment's last round: its follow-up completes the experiment instead of opening the next round */
   lastRound: z.boolean(),
   answered: z.int().min(0),

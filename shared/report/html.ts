@@ -19,6 +19,7 @@ import {
 } from './format.js';
 import { classColour, TIMING_COLOURS } from './palette.js';
 import { renderPage, section, table, tile } from './page.js';
+import { privacySection } from './privacy-section.js';
 
 /** Axis ticks in seconds read better than a mix of "ms" and "s" on one axis. */
 export function formatSecondsTick(seconds: number): string {
@@ -384,6 +385,7 @@ export function renderReportHtml(metrics: ExperimentMetrics, context: ReportCont
       `<div class="grid-2">${confusionHeatmap(lastRound, classes, classNames(metrics))}<div><h3>Clients</h3>${clientsTable(metrics)}</div></div>`,
       'errors',
     ),
+    privacySection(metrics),
     section('Rounds', 'Every round as recorded in metrics.json.', roundsTable(metrics), 'rounds'),
     problems(metrics),
     configuration(metrics, digest),

@@ -1,6 +1,7 @@
 import type { SamplingConfig } from '../config/schema.js';
 import type { PartitionStats } from '../metrics/types.js';
 import { createRandom, deriveSeed, type Random } from '../random.js';
+import { poissonSample } from '../privacy/sampling.js';
 import { clientsPerRound } from './count.js';
 
 export { clientsPerRound } from './count.js';
@@ -30,6 +31,11 @@ export function selectClients(args: SelectClientsArgs): string[] {
   if (new Set(clientIds).size !== clientIds.length) throw new RangeError('selectClients: clientIds has duplicates');
   if (sampling === undefined) return [...clientIds];
   if (clientIds.length === 0) return [];
+  if (sampling.method === 'poisson') {
+    // Seeded here; a DP run draws from the CSPRNG instead unless privacy.randomness is "seeded" (privacy-round.ts).
+    const sampleRate = sampling.fraction ?? sampling.perRound! / clientIds.length;
+    return poissonSample({ clientIds, sampleRate, round, randomness: { mode: 'seeded', seed } });
+  }
   const count = clientsPerRound(sampling, clientIds.length);
   const random = createRandom(deriveSeed(seed, 'sampling', round));
   const chosen =

@@ -44,4 +44,5 @@ export {
   type ScaffoldClientUpdate,
   type ScaffoldClientUpdateArgs,
 } from './scaffold.js';
-export type { ClientObjective, ControlVariateRound, ServerStepInput, ServerStepResult, Strategy } from './types.js';
+export type { ClientObjective, ControlVariateRound, LogitAdjustment, ServerStepInput, ServerStepResult, Strategy } from './types.js';
+export { labelCounts, logitAdjustmentFor, withLocalObjective } from './local-objectives.js';

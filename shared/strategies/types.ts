@@ -45,6 +45,22 @@ export interface ClientObjective {
    * Per client and per round, so the pipeline sets it (see `scaffoldCorrection`); tensors are named like the model's.
    */
   readonly gradientCorrection?: ModelWeights;
+  /**
+   * Label-skew local objectives (FedLC, FedRS, masked softmax; see local-objectives.ts): the training loss's logits
+   * become scale_c·z_c − shift_c, softmax over the included classes. Per client, from its label counts.
+   */
+  readonly logitAdjustment?: LogitAdjustment;
+}
+
+/**
+ * A per-class transform of the logits inside the training loss only (evaluation uses the plain logits). One entry per
+ * class. Plain cross-entropy is scale 1, shift 0, every class included.
+ */
+export interface LogitAdjustment {
+  readonly scale: readonly number[];
+  readonly shift: readonly number[];
+  /** false leaves the class out of the softmax: it gets no probability and no gradient */
+  readonly include: readonly boolean[];
 }
 
 export interface Strategy {

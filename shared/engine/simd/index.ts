@@ -18,12 +18,30 @@ export interface SimdKernels {
 export const CONV1_FILTER_BLOCK = 16;
 
 /** The slice of the WebAssembly JS API used here (this project's TypeScript libs do not declare its values). */
-interface WebAssemblyApi {
+export interface WebAssemblyApi {
   readonly Module: new (bytes: Uint8Array) => unknown;
   readonly Instance: new (module: unknown, imports: Record<string, Record<string, unknown>>) => { readonly exports: Record<string, unknown> };
   readonly Memory: abstract new (...args: never[]) => unknown;
+  validate(bytes: Uint8Array): boolean;
 }
-const wasm = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+export function wasmApi(): WebAssemblyApi {
+  return (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+}
+
+/** The tfjs wasm backend's memory, or undefined for a tfjs build that hides it. */
+export function tfjsMemory(backend: BackendWasm): unknown {
+  // Emscripten keeps the instance's exports, memory included, on Module.asm.
+  const memory = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm?.memory;
+  return memory instanceof wasmApi().Memory ? memory : undefined;
+}
+
+/** Where a tensor's data starts in the wasm heap. */
+export function heapOffset(backend: BackendWasm, info: TensorInfo): number {
+  const data = backend.dataIdMap.get(info.dataId);
+  if (!data || typeof data.memoryOffset !== 'number') throw new Error('tensor is not on the wasm heap');
+  return data.memoryOffset;
+}
 
 const loaded = new WeakMap<BackendWasm, SimdKernels | null>();
 
@@ -37,9 +55,9 @@ export function simdKernels(backend: BackendWasm): SimdKernels | undefined {
 }
 
 function instantiate(backend: BackendWasm): SimdKernels | undefined {
-  // Emscripten keeps the instance's exports, memory included, on Module.asm.
-  const memory = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm?.memory;
-  if (!(memory instanceof wasm.Memory)) return undefined;
+  const memory = tfjsMemory(backend);
+  if (!memory) return undefined;
+  const wasm = wasmApi();
   let exports: Record<string, unknown>;
   try {
     const module = new wasm.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
@@ -53,10 +71,6 @@ function instantiate(backend: BackendWasm): SimdKernels | undefined {
     maxPoolReluBackward: maxPoolReluBackward as SimdKernels['maxPoolReluBackward'],
     conv1FilterGrad: conv1FilterGrad as SimdKernels['conv1FilterGrad'],
     sgdMomentum: sgdMomentum as SimdKernels['sgdMomentum'],
-    offset(info) {
-      const data = backend.dataIdMap.get(info.dataId);
-      if (!data || typeof data.memoryOffset !== 'number') throw new Error('tensor is not on the wasm heap');
-      return data.memoryOffset;
-    },
+    offset: (info) => heapOffset(backend, info),
   };
 }

@@ -1,0 +1,123 @@
+/**
+ * Counting decorators for the pipeline's ports (shared/cloud/ports.ts): every S3 and SQS call a handler makes,
+ * with the bytes it moved, counted without touching the pipeline. The benchmark puts them in front of each
+ * handler's context; on AWS each counted call is one billed request.
+ */
+import type { GetOptions, MessageQueue, ObjectStore, PipelineQueues, SendOptions } from '../shared/cloud/ports.js';
+
+export interface S3Counts {
+  get: number;
+  getBytes: number;
+  put: number;
+  putBytes: number;
+  head: number;
+  list: number;
+  delete: number;
+}
+
+export interface SqsCounts {
+  send: number;
+  sendBytes: number;
+  changeVisibility: number;
+  /** receive calls that returned messages, as Lambda's event-source mapping hands them to a handler (one batch each) */
+  receive: number;
+  /** messages in those batches */
+  received: number;
+  /** DeleteMessageBatch calls after a batch: one per batch with at least one success */
+  delete: number;
+}
+
+export interface OperationCounts {
+  readonly s3: S3Counts;
+  readonly sqs: SqsCounts;
+}
+
+export function emptyCounts(): OperationCounts {
+  return {
+    s3: { get: 0, getBytes: 0, put: 0, putBytes: 0, head: 0, list: 0, delete: 0 },
+    sqs: { send: 0, sendBytes: 0, changeVisibility: 0, receive: 0, received: 0, delete: 0 },
+  };
+}
+
+/** a + b, field by field */
+export function addCounts(a: OperationCounts, b: OperationCounts): OperationCounts {
+  const sum = emptyCounts();
+  for (const key of Object.keys(sum.s3) as (keyof S3Counts)[]) sum.s3[key] = a.s3[key] + b.s3[key];
+  for (const key of Object.keys(sum.sqs) as (keyof SqsCounts)[]) sum.sqs[key] = a.sqs[key] + b.sqs[key];
+  return sum;
+}
+
+/** a − b, field by field: the operations made after snapshot b was taken */
+export function subtractCounts(a: OperationCounts, b: OperationCounts): OperationCounts {
+  const difference = emptyCounts();
+  for (const key of Object.keys(difference.s3) as (keyof S3Counts)[]) difference.s3[key] = a.s3[key] - b.s3[key];
+  for (const key of Object.keys(difference.sqs) as (keyof SqsCounts)[]) difference.sqs[key] = a.sqs[key] - b.sqs[key];
+  return difference;
+}
+
+const byteLength = (body: Uint8Array | string) => (typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+
+/**
+ * `store` with each call counted in `counts.s3`. `exists` is a HEAD and `getText` a GET, as the S3 adapter makes
+ * them; a GET of a missing key still counts (S3 bills it), with 0 bytes.
+ */
+export function countingStore(store: ObjectStore, counts: S3Counts): ObjectStore {
+  return {
+    bucket: store.bucket,
+    async put(key: string, body: Uint8Array | string, contentType?: string) {
+      counts.put++;
+      counts.putBytes += byteLength(body);
+      await store.put(key, body, contentType);
+    },
+    async get(key: string, options?: GetOptions) {
+      counts.get++;
+      const body = await store.get(key, options);
+      counts.getBytes += body?.byteLength ?? 0;
+      return body;
+    },
+    async getText(key: string) {
+      counts.get++;
+      const text = await store.getText(key);
+      counts.getBytes += text === undefined ? 0 : Buffer.byteLength(text);
+      return text;
+    },
+    head(key: string) {
+      counts.head++;
+      return store.head(key);
+    },
+    exists(key: string) {
+      counts.head++;
+      return store.exists(key);
+    },
+    list(prefix: string) {
+      // A ListObjectsV2 page holds up to 1,000 keys; the count is of pages, worked out from the answer.
+      return store.list(prefix).then((found) => {
+        counts.list += Math.max(1, Math.ceil(found.length / 1000));
+        return found;
+      });
+    },
+    delete(key: string) {
+      counts.delete++;
+      return store.delete(key);
+    },
+  };
+}
+
+export function countingQueue(queue: MessageQueue, counts: SqsCounts): MessageQueue {
+  return {
+    url: queue.url,
+    async send(body: unknown, options?: SendOptions) {
+      counts.send++;
+      counts.sendBytes += Buffer.byteLength(JSON.stringify(body));
+      await queue.send(body, options);
+    },
+    async changeVisibility(receiptHandle: string, seconds: number) {
+      counts.changeVisibility++;
+      await queue.changeVisibility(receiptHandle, seconds);
+    },
+  };
+}
+
+export function countingQueues(queues: PipelineQueues, counts: SqsCounts): PipelineQueues {
+  return { train: countingQueue(queues.train, counts), aggregate: countingQueue(queues.aggregate, counts), timer: countingQueue(queues.timer, counts) };
+}

@@ -1,0 +1,231 @@
+/**
+ * A model of one round on AWS, from the S3 and SQS operations the local runtime measured per client-update
+ * (bench/scale-run.ts), a client's training time from bench/benchmarks.json, and AWS's published limits, latencies
+ * and prices (AWS_FIGURES, each with where it is published in docs/scale.md). Pure: no I/O, no clock.
+ *
+ * The round as simulated, in 10 ms steps:
+ * - fan-out: the aggregator (or the start step) sends one train message per client, one SendMessage after another;
+ * - training: each message starts a client Lambda when the train queue's event-source mapping has a poller free
+ *   (5 at first, 300 more a minute, at most 1,000) and the account has concurrency left (1,000); Lambda adds at most
+ *   1,000 environments per 10 s. A client: cold start, its S3 reads, training, its S3 writes, its "update ready";
+ * - S3 per prefix: a client's reads wait for the prefix's GET rate, its writes for the PUT rate;
+ * - the "update ready" sends wait for the FIFO queue's SendMessage rate (unbatched);
+ * - aggregation: one FIFO message group per experiment, so one message at a time, each costing the aggregator's
+ *   measured S3 and SQS calls per update at the published latency; then the global model is evaluated.
+ */
+
+export interface AwsFigures {
+  readonly accountConcurrency: number;
+  /** new execution environments per function per 10 s */
+  readonly scalingPer10s: number;
+  /** SQS event-source mapping (standard queue): concurrent batches at first, added per minute, and at most */
+  readonly pollersInitial: number;
+  readonly pollersPerMinute: number;
+  readonly pollersMax: number;
+  readonly s3PutsPerSecondPerPrefix: number;
+  readonly s3GetsPerSecondPerPrefix: number;
+  /** FIFO queue, per API action, without batching and without high-throughput mode */
+  readonly fifoCallsPerSecond: number;
+  /** one S3 request's latency (small objects) */
+  readonly s3LatencyMs: number;
+  /** one SQS API call */
+  readonly sqsLatencyMs: number;
+  /** a client Lambda's cold start, tfjs and its wasm backend loaded */
+  readonly coldStartMs: number;
+  /** one Lambda's S3 transfer rate */
+  readonly bytesPerSecond: number;
+  readonly trainMemoryGb: number;
+  readonly aggregateMemoryGb: number;
+  readonly pricePerGbSecond: number;
+  readonly pricePerInvocation: number;
+  readonly pricePerS3Put: number;
+  readonly pricePerS3Get: number;
+  readonly pricePerSqsRequest: number;
+}
+
+export const AWS_FIGURES: AwsFigures = {
+  accountConcurrency: 1000,
+  scalingPer10s: 1000,
+  pollersInitial: 5,
+  pollersPerMinute: 300,
+  pollersMax: 1000,
+  s3PutsPerSecondPerPrefix: 3500,
+  s3GetsPerSecondPerPrefix: 5500,
+  fifoCallsPerSecond: 300,
+  s3LatencyMs: 100,
+  sqsLatencyMs: 20,
+  coldStartMs: 1500,
+  bytesPerSecond: 50e6,
+  trainMemoryGb: 1769 / 1024,
+  aggregateMemoryGb: 1769 / 1024,
+  pricePerGbSecond: 0.0000166667,
+  pricePerInvocation: 0.2 / 1e6,
+  pricePerS3Put: 0.005 / 1000,
+  pricePerS3Get: 0.0004 / 1000,
+  pricePerSqsRequest: 0.5 / 1e6,
+};
+
+/** S3 and SQS calls per client-update, as measured */
+export interface CallsPerUpdate {
+  readonly s3Gets: number;
+  readonly s3GetBytes: number;
+  readonly s3Puts: number;
+  readonly s3PutBytes: number;
+  readonly s3Heads: number;
+  readonly s3Lists: number;
+  /** every SQS call but the train messages' fan-out */
+  readonly sqsCalls: number;
+}
+
+export interface Workload {
+  readonly model: string;
+  /** one client's training on one vCPU (the train function's 1,769 MB) */
+  readonly trainMs: number;
+  /** the global model's evaluation after the round, on the aggregator */
+  readonly evaluationMs: number;
+  readonly trainer: CallsPerUpdate;
+  /** the aggregator's calls per update: its "update ready" message and the update's share of the close */
+  readonly aggregator: CallsPerUpdate;
+}
+
+export const LIMITS = ['lambda-concurrency', 'sqs-poller-scaling', 's3-prefix-rate', 'sqs-fifo-throughput', 'serial-aggregator'] as const;
+export type LimitName = (typeof LIMITS)[number];
+
+export interface RoundEstimate {
+  readonly clients: number;
+  readonly roundMs: number;
+  readonly fanOutMs: number;
+  /** fan-out start → last client done */
+  readonly trainingMs: number;
+  /** one client Lambda, cold: start, S3 reads, training, S3 writes, "update ready" */
+  readonly clientMs: number;
+  /** the aggregator's time per "update ready" message */
+  readonly aggregatorMsPerUpdate: number;
+  /** the limit whose lifting shortens the round most; undefined when none shortens it by 1% */
+  readonly firstLimit: LimitName | undefined;
+  /** the round time with each limit lifted */
+  readonly withoutLimit: Readonly<Record<LimitName, number>>;
+  readonly cost: { readonly lambda: number; readonly s3: number; readonly sqs: number; readonly total: number };
+}
+
+const STEP_MS = 10;
+
+const s3Requests = (calls: CallsPerUpdate) => calls.s3Gets + calls.s3Heads + calls.s3Puts + calls.s3Lists;
+
+/** a client's time: cold start, reads, training, writes, the "update ready" send and the queue's delete */
+export function clientMs(workload: Workload, aws: AwsFigures = AWS_FIGURES): number {
+  const { trainer } = workload;
+  return (
+    aws.coldStartMs +
+    s3Requests(trainer) * aws.s3LatencyMs +
+    ((trainer.s3GetBytes + trainer.s3PutBytes) / aws.bytesPerSecond) * 1000 +
+    workload.trainMs +
+    trainer.sqsCalls * aws.sqsLatencyMs
+  );
+}
+
+/** the aggregator's time per "update ready": its S3 calls one after another, the bytes, its SQS calls */
+export function aggregatorMsPerUpdate(workload: Workload, aws: AwsFigures = AWS_FIGURES): number {
+  const { aggregator } = workload;
+  return s3Requests(aggregator) * aws.s3LatencyMs + ((aggregator.s3GetBytes + aggregator.s3PutBytes) / aws.bytesPerSecond) * 1000 + aggregator.sqsCalls * aws.sqsLatencyMs;
+}
+
+/** Sends through a gate of `perSecond`: each is let through no sooner than 1/perSecond after the one before. */
+function gate(times: readonly number[], perSecond: number): number[] {
+  if (!Number.isFinite(perSecond)) return [...times];
+  const spacing = 1000 / perSecond;
+  const out: number[] = [];
+  let last = -Infinity;
+  for (const time of [...times].sort((a, b) => a - b)) {
+    last = Math.max(time, last + spacing);
+    out.push(last);
+  }
+  return out;
+}
+
+/** The round's length in ms with the given limits lifted. */
+export function simulateRound(clients: number, workload: Workload, aws: AwsFigures = AWS_FIGURES, lifted: ReadonlySet<LimitName> = new Set()): { roundMs: number; fanOutMs: number; trainingMs: number } {
+  if (!Number.isSafeInteger(clients) || clients < 1) throw new RangeError(`clients must be a positive integer (got ${clients})`);
+  const concurrencyCap = lifted.has('lambda-concurrency') ? Infinity : aws.accountConcurrency;
+  const s3Lifted = lifted.has('s3-prefix-rate');
+  const duration = clientMs(workload, aws);
+  // Messages become visible one send after another.
+  const available = Array.from({ length: clients }, (_, index) => (index + 1) * aws.sqsLatencyMs);
+  const fanOutMs = clients * aws.sqsLatencyMs;
+  const starts: number[] = [];
+  const running: number[] = [];
+  let next = 0;
+  for (let time = 0; next < clients; time += STEP_MS) {
+    for (let i = running.length - 1; i >= 0; i--) if (running[i]! <= time) running.splice(i, 1);
+    const pollers = lifted.has('sqs-poller-scaling') ? Infinity : Math.min(aws.pollersMax, aws.pollersInitial + (aws.pollersPerMinute * time) / 60_000);
+    // Lambda's scaling rate: environments, once created, are reused; new ones come at most scalingPer10s per 10 s.
+    const environmentCap = lifted.has('lambda-concurrency') ? Infinity : aws.scalingPer10s * (1 + Math.floor(time / 10_000));
+    const slots = Math.floor(Math.min(concurrencyCap, pollers, environmentCap)) - running.length;
+    for (let s = 0; s < slots && next < clients && available[next]! <= time; s++, next++) {
+      starts.push(time);
+      running.push(time + duration);
+    }
+  }
+  // Reads wait for the prefix's GET rate; the gated start shifts the whole client.
+  const readStarts = s3Lifted ? starts : gate(starts, aws.s3GetsPerSecondPerPrefix / Math.max(1, workload.trainer.s3Gets + workload.trainer.s3Heads));
+  const writesDone = gate(
+    readStarts.map((start) => start + duration),
+    s3Lifted ? Infinity : aws.s3PutsPerSecondPerPrefix / Math.max(1, workload.trainer.s3Puts),
+  );
+  const announced = gate(writesDone, lifted.has('sqs-fifo-throughput') ? Infinity : aws.fifoCallsPerSecond);
+  const perUpdate = lifted.has('serial-aggregator') ? 0 : aggregatorMsPerUpdate(workload, aws);
+  let aggregatorFree = 0;
+  for (const time of announced) aggregatorFree = Math.max(aggregatorFree, time) + perUpdate;
+  // Lifting the serial path (a tree of partial sums) still leaves one message's work after the last update.
+  if (lifted.has('serial-aggregator')) aggregatorFree += aggregatorMsPerUpdate(workload, aws);
+  const trainingMs = Math.max(...writesDone);
+  return { roundMs: aggregatorFree + workload.evaluationMs, fanOutMs, trainingMs };
+}
+
+export function estimateRound(clients: number, workload: Workload, aws: AwsFigures = AWS_FIGURES): RoundEstimate {
+  const base = simulateRound(clients, workload, aws);
+  const withoutLimit = Object.fromEntries(LIMITS.map((limit) => [limit, simulateRound(clients, workload, aws, new Set([limit])).roundMs])) as Record<LimitName, number>;
+  let firstLimit: LimitName | undefined;
+  let bestGain = base.roundMs * 0.01;
+  for (const limit of LIMITS) {
+    const gain = base.roundMs - withoutLimit[limit];
+    if (gain > bestGain) {
+      bestGain = gain;
+      firstLimit = limit;
+    }
+  }
+  const client = clientMs(workload, aws);
+  const perUpdate = aggregatorMsPerUpdate(workload, aws);
+  const { trainer, aggregator } = workload;
+  const lambda =
+    (2 * clients + 1) * aws.pricePerInvocation +
+    ((clients * client) / 1000) * aws.trainMemoryGb * aws.pricePerGbSecond +
+    ((clients * perUpdate + workload.evaluationMs) / 1000) * aws.aggregateMemoryGb * aws.pricePerGbSecond;
+  const s3 =
+    clients * ((trainer.s3Puts + trainer.s3Lists + aggregator.s3Puts + aggregator.s3Lists) * aws.pricePerS3Put + (trainer.s3Gets + trainer.s3Heads + aggregator.s3Gets + aggregator.s3Heads) * aws.pricePerS3Get);
+  // every SQS call priced as a FIFO request (the dearer kind); the fan-out is one send per client
+  const sqs = clients * (trainer.sqsCalls + aggregator.sqsCalls + 1) * aws.pricePerSqsRequest;
+  return {
+    clients,
+    roundMs: base.roundMs,
+    fanOutMs: base.fanOutMs,
+    trainingMs: base.trainingMs,
+    clientMs: client,
+    aggregatorMsPerUpdate: perUpdate,
+    firstLimit,
+    withoutLimit,
+    cost: { lambda, s3, sqs, total: lambda + s3 + sqs },
+  };
+}
+
+/** ms one client trains `samples` samples for `epochs` epochs at `samplesPerSecond` */
+export function trainingMs(samples: number, epochs: number, samplesPerSecond: number): number {
+  if (!(samplesPerSecond > 0)) throw new RangeError(`samplesPerSecond must be positive (got ${samplesPerSecond})`);
+  return ((samples * epochs) / samplesPerSecond) * 1000;
+}
+
+/** Calls per update measured on one model, with the model-sized transfers scaled to another model's size. */
+export function scaleBytes(calls: CallsPerUpdate, fromParameters: number, toParameters: number): CallsPerUpdate {
+  const ratio = toParameters / fromParameters;
+  return { ...calls, s3GetBytes: calls.s3GetBytes * ratio, s3PutBytes: calls.s3PutBytes * ratio };
+}

@@ -1,0 +1,102 @@
+/**
+ * Scale on the local runtime, and a model of the AWS round time built from what it measures; writes docs/scale.md.
+ *   npm run bench:scale -- [--clients 10,100,1000] [--rounds 2] [--population 1000] [--quick] [--resume] [--no-write]
+ * --clients: clients sampled per round, one configuration each (MNIST split over --population clients, 60 samples
+ * each). Every configuration runs in a child process (bench/scale-child.ts) with a training worker thread, as
+ * `flambda run` trains; one more small run trains in-process to count the trainer's own S3 and SQS calls.
+ * Results go to bench/scale-results.json after each configuration; --resume keeps the ones already there.
+ * --quick: 10 and 100 clients a round, 1 round.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describeMachine, withEndLoad, type MachineInfo } from './machine.js';
+import type { ScaleRunOptions, ScaleRunResult } from './scale-run.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const RESULTS_FILE = path.join(here, 'scale-results.json');
+const TSX = path.join(here, '..', 'node_modules', '.bin', 'tsx');
+
+export interface ScaleResults {
+  readonly date: string;
+  readonly machine: MachineInfo;
+  /** by key `${perRound}-of-${clients}-${rounds}r-${trainer}` */
+  readonly runs: Record<string, ScaleRunResult>;
+}
+
+export const runKey = (options: Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'rounds' | 'trainer'>>) =>
+  `${options.perRound}-of-${options.clients}-${options.rounds}r-${options.trainer}`;
+
+function flag(args: readonly string[], name: string): string | undefined {
+  const index = args.indexOf(name);
+  return index >= 0 ? args[index + 1] : undefined;
+}
+
+function positiveIntegers(text: string, name: string): number[] {
+  const values = text.split(',').map((part) => Number(part.trim()));
+  if (values.some((value) => !Number.isSafeInteger(value) || value < 1)) throw new Error(`${name} takes positive integers separated by commas (got "${text}")`);
+  return values;
+}
+
+async function runChild(options: ScaleRunOptions): Promise<ScaleRunResult> {
+  const { stdout } = await promisify(execFile)(TSX, [path.join(here, 'scale-child.ts'), JSON.stringify(options)], { maxBuffer: 64 * 2 ** 20 });
+  const last = stdout.trim().split('\n').at(-1);
+  if (!last) throw new Error('the scale child printed nothing');
+  return JSON.parse(last) as ScaleRunResult;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help')) {
+    console.log(
+      'npm run bench:scale -- [--clients 10,100,1000] [--rounds 2] [--population 1000] [--quick] [--resume] [--no-write]\n' +
+        '  --clients     clients sampled per round, one configuration each (default 10,100,1000)\n' +
+        '  --rounds      rounds per configuration (default 2)\n' +
+        '  --population  clients MNIST is split over, 60 samples each (default and at most 1000)\n' +
+        '  --quick       10 and 100 clients a round, 1 round\n' +
+        '  --resume      keep the configurations already in bench/scale-results.json\n' +
+        '  --no-write    print the tables, leave docs/scale.md alone',
+    );
+    return;
+  }
+  const quick = args.includes('--quick');
+  const perRoundList = positiveIntegers(flag(args, '--clients') ?? (quick ? '10,100' : '10,100,1000'), '--clients');
+  const rounds = positiveIntegers(flag(args, '--rounds') ?? (quick ? '1' : '2'), '--rounds')[0]!;
+  const population = positiveIntegers(flag(args, '--population') ?? '1000', '--population')[0]!;
+  if (population > 1000) throw new Error(`--population is at most 1000, the most clients a config may have (got ${population})`);
+  const tooMany = perRoundList.find((n) => n > population);
+  if (tooMany) throw new Error(`--clients ${tooMany} is more than the --population of ${population}`);
+
+  const machine = await describeMachine();
+  const previous: ScaleResults | undefined = args.includes('--resume') && existsSync(RESULTS_FILE) ? (JSON.parse(await readFile(RESULTS_FILE, 'utf8')) as ScaleResults) : undefined;
+  const runs: Record<string, ScaleRunResult> = { ...(previous?.runs ?? {}) };
+  const save = (end: MachineInfo) => writeFile(RESULTS_FILE, `${JSON.stringify({ date: new Date().toISOString(), machine: end, runs } satisfies ScaleResults, null, 1)}\n`);
+
+  const plan: Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'rounds' | 'trainer'>>[] = [
+    // the trainer's own calls, counted in-process on a small round
+    { perRound: Math.min(10, population), clients: population, rounds: 1, trainer: 'in-process' },
+    ...perRoundList.map((perRound) => ({ perRound, clients: population, rounds, trainer: 'worker' as const })),
+  ];
+  for (const options of plan) {
+    const key = runKey(options);
+    if (runs[key]) {
+      console.log(`${key}: kept from ${RESULTS_FILE}`);
+      continue;
+    }
+    const started = Date.now();
+    console.log(`${key}: running…`);
+    const result = await runChild(options);
+    runs[key] = result;
+    console.log(`${key}: ${result.state} in ${((Date.now() - started) / 1000).toFixed(0)} s, ${result.rounds.map((r) => `round ${r.round} ${(r.wallMs / 1000).toFixed(1)} s`).join(', ')}`);
+    await save(withEndLoad(machine));
+  }
+  // Nothing new measured (--resume with every configuration kept): the file keeps the date and load of its runs.
+  if (!previous || Object.keys(runs).length > Object.keys(previous.runs).length) await save(withEndLoad(machine));
+  const { writeScaleDoc } = await import('./scale-doc.js');
+  await writeScaleDoc(JSON.parse(await readFile(RESULTS_FILE, 'utf8')) as ScaleResults, { write: !args.includes('--no-write'), perRound: perRoundList, rounds });
+}
+
+await main();

@@ -1,0 +1,144 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configLabel, configValues } from '../bench/noniid/labels.js';
+import { renderPage, type PageInput } from '../bench/noniid/page.js';
+import { BASELINE_FILE, BASELINE_KEY, BenchError, derive, readSource, type Planned, type SourceConfig } from '../bench/noniid/plan.js';
+import type { Outcome } from '../bench/noniid/run.js';
+import { checkGoal, firstRoundReaching, sampleSd, summarise } from '../bench/noniid/stats.js';
+import { parseExperimentConfig } from '../shared/config/parse.js';
+import type { ExperimentMetrics } from '../shared/metrics/types.js';
+import { fabricateMetrics } from './report-fixtures.js';
+
+/** bench:noniid's own logic: seed statistics, the goal check, derived configs, labels, and a page from known results. */
+
+let out: string;
+beforeAll(async () => {
+  out = await mkdtemp(path.join(os.tmpdir(), 'bench-noniid-'));
+});
+afterAll(async () => {
+  await rm(out, { recursive: true, force: true });
+});
+
+const seedResult = (seed: number, accuracy: number[]) => ({ seed, accuracy, wallMs: 60_000 });
+
+describe('seed statistics', () => {
+  it('mean, sample standard deviation, worst seed and the per-round spread', () => {
+    const summary = summarise([seedResult(42, [0.5, 0.9]), seedResult(43, [0.7, 0.92]), seedResult(44, [0.6, 0.94])])!;
+    expect(summary.mean).toBeCloseTo(0.92, 12);
+    expect(summary.sd).toBeCloseTo(0.02, 12);
+    expect(summary.worst.seed).toBe(42);
+    expect(summary.perRound[0]).toEqual({ mean: expect.closeTo(0.6, 12), min: 0.5, max: 0.7 });
+    expect(sampleSd([1])).toBeNaN();
+    expect(summarise([])).toBeUndefined();
+    expect(firstRoundReaching([0.5, 0.96, 0.94], 0.95)).toBe(2);
+    expect(firstRoundReaching([0.5, 0.6], 0.95)).toBeUndefined();
+  });
+
+  it('the goal: mean within 2 points of the baseline\'s, no seed more than 3 below', () => {
+    const baseline = summarise([seedResult(1, [0.99]), seedResult(2, [0.99])])!;
+    const close = summarise([seedResult(1, [0.975]), seedResult(2, [0.98])])!;
+    expect(checkGoal(close, baseline, 2, 3)).toMatchObject({ meanMet: true, worstMet: true, met: true, meanGap: expect.closeTo(-1.25, 9) });
+    // A mean inside 2 points with one seed 3.5 below fails on the worst seed alone.
+    const uneven = summarise([seedResult(1, [0.955]), seedResult(2, [0.995]), seedResult(3, [0.99])])!;
+    expect(checkGoal(uneven, baseline, 2, 3)).toMatchObject({ meanMet: true, worstMet: false, met: false, worstGap: expect.closeTo(-3.5, 9) });
+  });
+});
+
+describe('derived configs', () => {
+  let fedlc: SourceConfig;
+  beforeAll(async () => {
+    fedlc = await readSource('fedlc', 'examples/noniid/fedlc.json');
+  });
+
+  it('runs the config file itself at its own seed, and a validated copy at other seeds and partitions', async () => {
+    const own = await derive(fedlc, { out, prefix: 'noniid', scenario: { kind: 'main' }, seed: fedlc.config.seed, cap: undefined });
+    expect(own.file).toBe('examples/noniid/fedlc.json');
+    expect(own.id).toBe(`noniid-fedlc-s${fedlc.config.seed}`);
+    const next = await derive(fedlc, { out, prefix: 'noniid', scenario: { kind: 'main' }, seed: 43, cap: undefined });
+    expect(next.file).toBe(path.join(out, 'configs', 'noniid-fedlc-s43.json'));
+    expect(next.config).toMatchObject({ seed: 43, name: 'noniid-fedlc-s43', local: { objective: fedlc.config.local.objective } });
+    const dirichlet = await derive(fedlc, { out, prefix: 'noniid', scenario: { kind: 'dirichlet', alpha: 0.1 }, seed: 42, cap: undefined });
+    expect(dirichlet.config.partition).toEqual({ kind: 'dirichlet', alpha: 0.1 });
+    expect(dirichlet.id).toBe('noniid-dir0.1-fedlc-s42');
+  });
+
+  it('merges a tuning candidate into the config, and shares the run when the candidate is the config\'s own value', async () => {
+    const tau = (value: number) => ({ kind: 'tuning' as const, patch: { local: { objective: { tau: value } } } });
+    const other = await derive(fedlc, { out, prefix: 'noniid', scenario: tau(2), seed: 42, cap: undefined });
+    expect(other.config.local.objective).toEqual({ kind: 'fedlc', tau: 2 });
+    expect(other.id).toBe('noniid-tune-fedlc-tau2-s42');
+    const same = await derive(fedlc, { out, prefix: 'noniid', scenario: tau(1), seed: 42, cap: undefined });
+    expect(same.file).toBe(fedlc.file);
+    await expect(derive(fedlc, { out, prefix: 'noniid', scenario: tau(-1), seed: 42, cap: undefined })).rejects.toThrow(BenchError);
+  });
+});
+
+describe('row labels', () => {
+  const config = (input: unknown) => {
+    const parsed = parseExperimentConfig(input);
+    if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+    return parsed.config;
+  };
+
+  it('names the strategy, the objective and the partition from the config', () => {
+    const combined = config({ partition: { kind: 'shards' }, strategy: { name: 'scaffold' }, local: { objective: { kind: 'fedlc', tau: 2 } } });
+    expect(configLabel(combined, false)).toBe('SCAFFOLD + FedLC');
+    expect(configValues(combined)).toBe('η 1 · τ 2');
+    expect(configLabel(config({ local: { objective: { kind: 'masked' } } }), false)).toBe('IID FedAvg + masked softmax');
+    expect(configLabel(config({}), true)).toBe('IID FedAvg');
+    // A shared-data config (coming with the strategy lifecycle) is marked as such.
+    expect(configLabel({ ...config({ partition: { kind: 'shards' } }), sharedData: { fraction: 0.05 } } as never, false)).toBe('FedAvg + shared data');
+  });
+});
+
+describe('the page from known results', () => {
+  /** A completed run whose rounds end at the given accuracies. */
+  function outcome(planned: Planned, accuracy: readonly number[]): Outcome {
+    const metrics = fabricateMetrics({ rounds: accuracy.length, partition: planned.config.partition.kind === 'iid' ? 'iid' : 'shards', seed: planned.seed });
+    const rounds = metrics.rounds.map((round, i) => ({ ...round, accuracy: accuracy[i]! }));
+    return { planned, metrics: { ...metrics, rounds } as ExperimentMetrics, reused: true, load: { start: 1, end: 2 } };
+  }
+
+  it('ranks complete rows, checks the goal, and marks what is pending', async () => {
+    const baseline = await readSource(BASELINE_KEY, BASELINE_FILE);
+    const fedavg = await readSource('fedavg', 'examples/noniid/fedavg.json');
+    const fedlc = await readSource('fedlc', 'examples/noniid/fedlc.json');
+    const masked = await readSource('masked', 'examples/noniid/masked.json');
+    const seeds = [42, 43, 44];
+    const main = await Promise.all(
+      seeds.flatMap((seed) => [baseline, fedavg, fedlc, masked].map((source) => derive(source, { out, prefix: 'page', scenario: { kind: 'main' }, seed, cap: undefined }))),
+    );
+    const finals: Record<string, number[]> = { [BASELINE_KEY]: [0.99, 0.991, 0.989], fedavg: [0.93, 0.94, 0.92], fedlc: [0.975, 0.98, 0.972], masked: [0.99] };
+    const outcomes = main.flatMap((planned) => {
+      const values = finals[planned.source.key]!;
+      const index = seeds.indexOf(planned.seed);
+      return index < values.length ? [outcome(planned, [0.5, 0.8, 0.9, 0.94, values[index]!])] : [];
+    });
+    const input: PageInput = {
+      baseline,
+      sources: [fedavg, fedlc, masked],
+      planning: { main, tuning: [], dirichlet: [] },
+      outcomes: { main: outcomes, tuning: [], dirichlet: [] },
+      torch: [],
+      tuningGrid: {},
+      seeds: 3,
+      quick: false,
+      host: { cpuModel: 'Test CPU', cores: 2, memoryGiB: 4, os: 'Test OS', nodeVersion: 'v20', loadAverage: { start: 1, end: 2 } },
+      totalMs: 1000,
+      command: 'npm run bench:noniid',
+    };
+    const { markdown, images } = renderPage(input);
+    expect(markdown).toContain('| IID FedAvg | [`examples/mnist-iid.json`](../examples/mnist-iid.json) | — | 99.00 ± 0.10 % |');
+    expect(markdown).toContain('The best here, FedAvg + FedLC (τ 1), averages 97.57 ± 0.40 %: -1.43 points from IID FedAvg, its worst seed -1.80.');
+    expect(markdown).toContain('**The goal is met.**');
+    expect(markdown).toContain('| FedAvg | [`examples/noniid/fedavg.json`](../examples/noniid/fedavg.json) | — | 93.00 ± 1.00 % | 92.00 % (seed 44) | 93.00 / 94.00 / 92.00 | -6.00 | -7.00 | — / — / — |');
+    // One of three seeds: shown, but not ranked, even though its single seed is the highest.
+    expect(markdown).toContain('99.00 % (pending: 1 of 3 seeds)');
+    expect(markdown).toMatch(/Not ranked because not every seed has run yet: FedAvg \+ masked softmax\./);
+    expect(markdown).toContain('FedAvg + FedLC closes 76 % of that gap');
+    expect(Object.keys(images).sort()).toEqual(['noniid-accuracy.svg', 'noniid-spread.svg']);
+    expect((images['noniid-spread.svg']!.match(/<circle data-point/g) ?? []).length).toBe(3 + 3 + 3 + 1);
+  });
+});

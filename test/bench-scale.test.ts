@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addCounts, countingQueue, countingStore, emptyCounts, subtractCounts } from '../bench/scale-counting.js';
+import { AWS_FIGURES, aggregatorMsPerUpdate, clientMs, estimateRound, LIMITS, scaleBytes, simulateRound, trainingMs, type CallsPerUpdate, type LimitName, type Workload } from '../bench/scale-model.js';
+import { measureScale } from '../bench/scale-run.js';
+import { startLocalCloud, type LocalCloud } from '../local/cloud.js';
+
+const noCalls: CallsPerUpdate = { s3Gets: 0, s3GetBytes: 0, s3Puts: 0, s3PutBytes: 0, s3Heads: 0, s3Lists: 0, sqsCalls: 0 };
+
+function workload(overrides: Partial<Workload> = {}): Workload {
+  return {
+    model: 'test',
+    trainMs: 1000,
+    evaluationMs: 500,
+    trainer: { ...noCalls, s3Gets: 2, s3GetBytes: 1e6, s3Puts: 2, s3PutBytes: 1e6, sqsCalls: 3 },
+    aggregator: { ...noCalls, s3Gets: 3, s3Puts: 1, s3Heads: 1, s3GetBytes: 2e6, s3PutBytes: 1e4, sqsCalls: 3 },
+    ...overrides,
+  };
+}
+
+const allBut = (kept: LimitName) => new Set(LIMITS.filter((limit) => limit !== kept));
+
+describe('the AWS round model', () => {
+  it('times a client and an aggregator message from their calls, bytes and the published latencies', () => {
+    const w = workload();
+    const a = AWS_FIGURES;
+    expect(trainingMs(60, 1, 2000)).toBeCloseTo(30);
+    expect(() => trainingMs(60, 1, 0)).toThrow(/samplesPerSecond/);
+    expect(clientMs(w)).toBeCloseTo(a.coldStartMs + 4 * a.s3LatencyMs + (2e6 / a.bytesPerSecond) * 1000 + 1000 + 3 * a.sqsLatencyMs);
+    expect(aggregatorMsPerUpdate(w)).toBeCloseTo(5 * a.s3LatencyMs + (2.01e6 / a.bytesPerSecond) * 1000 + 3 * a.sqsLatencyMs);
+  });
+
+  it('serialises the aggregator: N updates cost at least N message times after the first client is done', () => {
+    const w = workload();
+    const round = simulateRound(100, w);
+    expect(round.roundMs).toBeGreaterThanOrEqual(clientMs(w) + 100 * aggregatorMsPerUpdate(w) + w.evaluationMs);
+    const lifted = simulateRound(100, w, AWS_FIGURES, new Set(['serial-aggregator']));
+    expect(lifted.roundMs).toBeLessThan(round.roundMs / 2);
+    expect(estimateRound(100, w).firstLimit).toBe('serial-aggregator');
+  });
+
+  it('runs clients in waves beyond the account concurrency, and ramps the event-source pollers up at 300 a minute', () => {
+    const w = workload();
+    const waves = simulateRound(2500, w, AWS_FIGURES, allBut('lambda-concurrency'));
+    expect(waves.trainingMs).toBeGreaterThanOrEqual(3 * clientMs(w));
+    const ramp = simulateRound(1000, w, AWS_FIGURES, allBut('sqs-poller-scaling'));
+    // With c(t) = 5 + 5t pollers (t in s), clients done by T are at most ∫c dt ÷ D: 2.5T² + 5T ≥ 1000·D.
+    const seconds = clientMs(w) / 1000;
+    expect(ramp.trainingMs / 1000).toBeGreaterThanOrEqual((-5 + Math.sqrt(25 + 10 * 1000 * seconds)) / 5);
+    const free = simulateRound(1000, w, AWS_FIGURES, new Set(LIMITS));
+    expect(free.trainingMs).toBeLessThan(ramp.trainingMs);
+  });
+
+  it('holds "update ready" sends to the FIFO rate and S3 writes to the per-prefix rate', () => {
+    const fast = workload({ trainMs: 0 });
+    const fifo = simulateRound(3000, fast, AWS_FIGURES, allBut('sqs-fifo-throughput'));
+    const none = simulateRound(3000, fast, AWS_FIGURES, new Set(LIMITS));
+    expect(fifo.roundMs - none.roundMs).toBeGreaterThan(((3000 - 1) / AWS_FIGURES.fifoCallsPerSecond) * 1000 - clientMs(fast) - 3000 * AWS_FIGURES.sqsLatencyMs);
+    const manyPuts = workload({ trainer: { ...fast.trainer, s3Puts: 50 } });
+    const s3 = simulateRound(3000, manyPuts, AWS_FIGURES, allBut('s3-prefix-rate'));
+    expect(s3.trainingMs).toBeGreaterThan(((3000 * 50) / AWS_FIGURES.s3PutsPerSecondPerPrefix) * 1000 * 0.9);
+  });
+
+  it('prices a round linearly in its clients, and scales model-sized transfers by parameter count', () => {
+    const w = workload();
+    const ten = estimateRound(10, w).cost;
+    const hundred = estimateRound(100, w).cost;
+    expect(hundred.s3).toBeCloseTo(10 * ten.s3, 10);
+    expect(hundred.sqs).toBeCloseTo(10 * ten.sqs, 10);
+    expect(hundred.total).toBeGreaterThan(9 * ten.total);
+    expect(ten.total).toBeCloseTo(ten.lambda + ten.s3 + ten.sqs, 12);
+    expect(scaleBytes(w.trainer, 100, 250)).toEqual({ ...w.trainer, s3GetBytes: 2.5e6, s3PutBytes: 2.5e6 });
+    expect(() => simulateRound(0, w)).toThrow(/positive integer/);
+  });
+});
+
+describe('counting decorators on the local cloud', () => {
+  let cloud: LocalCloud;
+  beforeAll(async () => {
+    const none = async () => ({ batchItemFailures: [] });
+    cloud = await startLocalCloud({ uploadMnist: false, log: () => undefined, handlers: { start: async () => undefined, train: none, aggregate: none, timer: none } });
+  });
+  afterAll(async () => {
+    await cloud?.stop();
+  });
+
+  it('counts every S3 call with the bytes it moved', async () => {
+    const counts = emptyCounts();
+    const store = countingStore(cloud.context.store, counts.s3);
+    await store.put('scale-test/a.bin', new Uint8Array(1000));
+    await store.put('scale-test/b.json', 'ünï');
+    expect(await store.get('scale-test/a.bin')).toHaveLength(1000);
+    expect(await store.getText('scale-test/b.json')).toBe('ünï');
+    expect(await store.get('scale-test/missing')).toBeUndefined();
+    expect((await store.head('scale-test/a.bin'))?.size).toBe(1000);
+    expect(await store.exists('scale-test/missing')).toBe(false);
+    expect(await store.list('scale-test/')).toEqual(['scale-test/a.bin', 'scale-test/b.json']);
+    await store.delete('scale-test/a.bin');
+    expect(counts.s3).toEqual({ get: 3, getBytes: 1005, put: 2, putBytes: 1005, head: 2, list: 1, delete: 1 });
+  });
+
+  it('counts SQS sends with their bytes, and visibility changes even when SQS refuses them', async () => {
+    const counts = emptyCounts();
+    const queue = countingQueue(cloud.context.queues.timer, counts.sqs);
+    await queue.send({ hello: 'world' });
+    await expect(queue.changeVisibility('not-a-receipt-handle', 0)).rejects.toThrow();
+    expect(counts.sqs).toMatchObject({ send: 1, sendBytes: JSON.stringify({ hello: 'world' }).length, changeVisibility: 1 });
+  });
+
+  it('adds and subtracts counts field by field', () => {
+    const a = emptyCounts();
+    a.s3.get = 3;
+    a.sqs.send = 2;
+    const b = emptyCounts();
+    b.s3.get = 1;
+    b.s3.putBytes = 7;
+    expect(addCounts(a, b).s3).toMatchObject({ get: 4, putBytes: 7 });
+    expect(subtractCounts(addCounts(a, b), b)).toEqual(a);
+  });
+});
+
+describe('the scale benchmark on a tiny real round', () => {
+  it('counts, per client-update, one update and one report written and one "update ready" sent', async () => {
+    const clients = 12;
+    const result = await measureScale({ clients, perRound: clients, rounds: 1, testSamples: 100, trainer: 'in-process' });
+    expect(result.state).toBe('completed');
+    expect(result.updates).toBe(clients);
+    expect(result.rounds).toHaveLength(1);
+    expect(result.rounds[0]!.clients).toBe(clients);
+    const { train, aggregate } = result.counts;
+    // the trainer writes its update, then its report, then announces it
+    expect(train.s3.put).toBe(2 * clients);
+    expect(train.sqs.send).toBe(clients);
+    expect(train.sqs.received).toBe(clients);
+    // the aggregator sent the round's train messages and received every "update ready"
+    expect(aggregate.sqs.send).toBeGreaterThanOrEqual(clients);
+    expect(aggregate.sqs.received).toBeGreaterThanOrEqual(clients);
+    expect(result.aggregator.messages).toBe(aggregate.sqs.received);
+    // the close read every update: at least one GET of an update's size each
+    expect(aggregate.s3.getBytes).toBeGreaterThanOrEqual(train.s3.putBytes / 2);
+    // the start wrote one shard per client, counted apart from the round
+    expect(result.setupCounts.aggregate.s3.put).toBeGreaterThanOrEqual(clients);
+    expect(result.memory.storedBytes).toBeGreaterThanOrEqual(train.s3.putBytes + aggregate.s3.putBytes);
+  }, 180_000);
+});
