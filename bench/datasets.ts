@@ -9,7 +9,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
 import { parseExperimentConfig } from '../shared/config/parse.js';
 import type { ExperimentConfig } from '../shared/config/schema.js';
 import { datasetRecordSchema, type DatasetRecord } from '../shared/data/catalog.js';
@@ -18,9 +17,9 @@ import { decodeShard } from '../shared/data/shard-codec.js';
 import type { Dataset } from '../shared/data/types.js';
 import { partitionIndices } from '../shared/partition/index.js';
 import { keys } from '../shared/protocol/keys.js';
-import { loadExperimentMetrics, loadExperimentStatus } from '../shared/report/index.js';
 import { renderDatasetsPage, type StudyResult, type StudyRun } from './datasets-page.js';
 import { runFlambda } from './flambda-cli.js';
+import { runConfigFile } from './grid-run.js';
 import { describeMachine, finishMachineInfo, startCpuMeter } from './machine.js';
 import { ensureTorch, torchExperiment, torchExperimentSchema, type TorchExperiment } from './torch.js';
 
@@ -163,38 +162,10 @@ async function derive(file: string, id: string, changes: Record<string, unknown>
 }
 
 /** Kept beside each result, so a page rendered from reused runs still says how busy the machine was when they ran. */
-const LOAD_FILE = 'bench-load.json';
-const loadSchema = z.object({ start: z.number(), end: z.number() });
 
 async function runOne(id: string, file: string): Promise<Pick<StudyRun, 'metrics' | 'failure' | 'load' | 'reused'>> {
-  const folder = path.join(out, id);
-  if (values.resume) {
-    const ranWith = await readFile(path.join(folder, 'config.json'), 'utf8').catch(() => undefined);
-    const same = ranWith === (await readFile(file, 'utf8'));
-    const previous = same ? await loadExperimentMetrics(folder).catch(() => undefined) : undefined;
-    const load = await readFile(path.join(folder, LOAD_FILE), 'utf8').then((text) => loadSchema.safeParse(JSON.parse(text)).data, () => undefined);
-    const reused = { reused: true, ...(load ? { load } : {}) };
-    if (previous?.summary?.state === 'completed') {
-      console.log(`\n↺ ${id}: reusing the completed result in ${folder}`);
-      return { metrics: previous, ...reused };
-    }
-    // A run of the same config that failed (e.g. diverged) fails the same way again: its record is the result.
-    const status = same ? await loadExperimentStatus(folder).catch(() => undefined) : undefined;
-    if (status?.state === 'failed') {
-      console.log(`\n↺ ${id}: reusing the failed result in ${folder}`);
-      return { ...(previous ? { metrics: previous } : {}), ...reused, failure: `failed at round ${status.round}: ${(status.errors ?? ['no reason recorded']).join('; ')}` };
-    }
-  }
-  const before = (await describeMachine()).loadAverage.start;
-  const code = await runFlambda(['run', file, '--id', id, '--out', out]);
-  const after = (await describeMachine()).loadAverage.start;
-  const metrics = await loadExperimentMetrics(folder).catch(() => undefined);
-  const load = { start: before, end: after };
-  await writeFile(path.join(folder, LOAD_FILE), `${JSON.stringify(load)}\n`).catch(() => undefined);
-  if (code === 0 && metrics?.summary?.state === 'completed') return { metrics, load };
-  const status = await loadExperimentStatus(folder).catch(() => undefined);
-  const reasons = status?.errors?.length ? `: ${status.errors.join('; ')}` : '';
-  return { ...(metrics ? { metrics } : {}), load, failure: `flambda run exited with ${code}${reasons} (see ${folder})` };
+  const { id: _ran, ...result } = await runConfigFile(out, id, file, values.resume ?? false);
+  return result;
 }
 
 /** FedAvg in PyTorch on exactly the shards the start step deals for this config (same partition function and seed). */

@@ -38,10 +38,19 @@ export async function runGridCell(out: string, id: string, config: Record<string
   const file = path.join(out, 'configs', `${id}.json`);
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, text);
+  return runConfigFile(out, id, file, resume);
+}
+
+/**
+ * Runs one config file through `flambda run --out out` as a user would, recording the machine's load around it; with
+ * `resume`, a result folder that ran exactly this file is the result instead (completed, or failed: a run of the same
+ * config fails the same way again). Shared by every benchmark that runs whole experiments.
+ */
+export async function runConfigFile(out: string, id: string, file: string, resume: boolean): Promise<GridResult> {
   const folder = path.join(out, id);
   if (resume) {
     const ranWith = await readFile(path.join(folder, 'config.json'), 'utf8').catch(() => undefined);
-    const same = ranWith === text;
+    const same = ranWith === (await readFile(file, 'utf8'));
     const previous = same ? await loadExperimentMetrics(folder).catch(() => undefined) : undefined;
     const load = await readFile(path.join(folder, LOAD_FILE), 'utf8').then((body) => loadSchema.safeParse(JSON.parse(body)).data, () => undefined);
     if (previous?.summary?.state === 'completed') {
@@ -51,7 +60,13 @@ export async function runGridCell(out: string, id: string, config: Record<string
     const status = same ? await loadExperimentStatus(folder).catch(() => undefined) : undefined;
     if (status?.state === 'failed') {
       console.log(`↺ ${id}: reusing the failed result in ${folder}`);
-      return { id, reused: true, failure: `failed at round ${status.round}: ${(status.errors ?? ['no reason recorded']).join('; ')}`, ...(load ? { load } : {}) };
+      return {
+        id,
+        ...(previous ? { metrics: previous } : {}),
+        reused: true,
+        failure: `failed at round ${status.round}: ${(status.errors ?? ['no reason recorded']).join('; ')}`,
+        ...(load ? { load } : {}),
+      };
     }
   }
   const before = (await describeMachine()).loadAverage.start;
@@ -62,7 +77,7 @@ export async function runGridCell(out: string, id: string, config: Record<string
   if (code === 0 && metrics?.summary?.state === 'completed') return { id, metrics, load, reused: false };
   const status = await loadExperimentStatus(folder).catch(() => undefined);
   const reasons = status?.errors?.length ? `: ${status.errors.join('; ')}` : '';
-  return { id, ...(metrics ? { metrics } : {}), load, reused: false, failure: `flambda run exited with ${code}${reasons}` };
+  return { id, ...(metrics ? { metrics } : {}), load, reused: false, failure: `flambda run exited with ${code}${reasons} (see ${folder})` };
 }
 
 /** Comma-separated values of a flag, each checked by `parse` (which throws a GridConfigError naming the flag). */

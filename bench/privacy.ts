@@ -7,13 +7,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
 import { parseExperimentConfig } from '../shared/config/parse.js';
 import type { ExperimentConfigInput } from '../shared/config/schema.js';
 import type { ExperimentMetrics } from '../shared/metrics/types.js';
-import { formatDuration, lineChartSvgFile, loadExperimentMetrics, loadExperimentStatus } from '../shared/report/index.js';
+import { formatDuration, lineChartSvgFile } from '../shared/report/index.js';
 import { replaceDocSection } from './doc-section.js';
-import { runFlambda } from './flambda-cli.js';
+import { runConfigFile } from './grid-run.js';
 import { describeMachine, finishMachineInfo, startCpuMeter, type MachineInfo } from './machine.js';
 
 const HELP = `Usage: tsx bench/privacy.ts [options]
@@ -168,31 +167,10 @@ async function main(): Promise<number> {
   return results.every((result) => !result.failure) ? 0 : 1;
 }
 
-const LOAD_FILE = 'bench-load.json';
-const loadSchema = z.object({ start: z.number(), end: z.number() });
 
 async function runOne(id: string, file: string): Promise<Pick<Result, 'metrics' | 'failure' | 'load' | 'reused'>> {
-  const folder = path.join(out, id);
-  if (values.resume) {
-    const ranWith = await readFile(path.join(folder, 'config.json'), 'utf8').catch(() => undefined);
-    const same = ranWith === (await readFile(file, 'utf8'));
-    const previous = same ? await loadExperimentMetrics(folder).catch(() => undefined) : undefined;
-    const load = await readFile(path.join(folder, LOAD_FILE), 'utf8').then((text) => loadSchema.safeParse(JSON.parse(text)).data, () => undefined);
-    if (previous?.summary?.state === 'completed') {
-      console.log(`\n↺ ${id}: reusing the completed result in ${folder}`);
-      return { metrics: previous, reused: true, ...(load ? { load } : {}) };
-    }
-  }
-  const before = (await describeMachine()).loadAverage.start;
-  const code = await runFlambda(['run', file, '--id', id, '--out', out]);
-  const after = (await describeMachine()).loadAverage.start;
-  const metrics = await loadExperimentMetrics(folder).catch(() => undefined);
-  const load = { start: before, end: after };
-  await writeFile(path.join(folder, LOAD_FILE), `${JSON.stringify(load)}\n`).catch(() => undefined);
-  if (code === 0 && metrics?.summary?.state === 'completed') return { metrics, load };
-  const status = await loadExperimentStatus(folder).catch(() => undefined);
-  const reasons = status?.errors?.length ? `: ${status.errors.join('; ')}` : '';
-  return { ...(metrics ? { metrics } : {}), load, failure: `flambda run exited with ${code}${reasons} (see ${folder})` };
+  const { id: _ran, ...result } = await runConfigFile(out, id, file, values.resume ?? false);
+  return result;
 }
 
 const percent = (value: number) => `${(value * 100).toFixed(2)} %`;

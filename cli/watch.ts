@@ -31,7 +31,7 @@ export async function watchExperiment(store: ObjectStore, experimentId: string, 
   for (;;) {
     options.signal?.throwIfAborted();
     const status = await readStatus(store, experimentId);
-    if (status && status.state !== 'running') return status;
+    const over = status !== undefined && status.state !== 'running';
     const roundState = status && status.round > 0 ? await readRoundState(store, experimentId, status.round) : undefined;
     const progress: Progress = {
       round: status?.round ?? 0,
@@ -41,11 +41,15 @@ export async function watchExperiment(store: ObjectStore, experimentId: string, 
       ...(status?.lastAccuracy !== undefined ? { lastAccuracy: status.lastAccuracy } : {}),
     };
     const seen = JSON.stringify(progress);
-    if (seen !== lastSeen) {
+    const changed = seen !== lastSeen;
+    if (changed) {
       lastSeen = seen;
       lastChange = Date.now();
       options.onProgress(progress);
-    } else if (Date.now() - lastChange > options.stallTimeoutMs) {
+    }
+    // Reported before returning: a last round that opened and closed between two polls still gets its line.
+    if (over) return status;
+    if (!changed && Date.now() - lastChange > options.stallTimeoutMs) {
       throw new WatchTimeoutError(
         `no progress on ${experimentId} for ${Math.round(options.stallTimeoutMs / 1000)} s (last: round ${progress.round}, ` +
           `${progress.clientsDone}/${progress.clientsExpected} clients)`,

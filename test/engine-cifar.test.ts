@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { experimentConfigSchema, type LocalTrainingConfig } from '../shared/config/schema.js';
 import { channelStatistics } from '../shared/data/catalog.js';
@@ -9,10 +8,10 @@ import { buildModel, initialWeights } from '../shared/engine/build-model.js';
 import { evaluate } from '../shared/engine/evaluate.js';
 import { FusedTrainer, fusedStepAvailable } from '../shared/engine/fused-wasm.js';
 import { trainLocal } from '../shared/engine/train.js';
-import { writeModelWeights } from '../shared/engine/weights-bridge.js';
-import { modelSpec, parameterCount, type ModelSpec } from '../shared/models/index.js';
+import { modelSpec, parameterCount } from '../shared/models/index.js';
 import type { ModelWeights } from '../shared/weights/types.js';
 import { syntheticImages } from './helpers/datasets.js';
+import { cpuGradients } from './helpers/gradients.js';
 
 /**
  * McMahan et al.'s CIFAR-10 CNN on colour images: built from the dataset's shape, its gradients on the wasm fused
@@ -42,30 +41,6 @@ function relativeErrors(actual: ModelWeights, reference: ModelWeights): Map<stri
     errors.set(expected.name, Math.sqrt(diff / norm));
   }
   return errors;
-}
-
-async function cpuGradients(spec: ModelSpec, weights: ModelWeights, images: Float32Array, labels: Uint8Array) {
-  await tf.setBackend('cpu');
-  const built = buildModel(spec, 0);
-  try {
-    writeModelWeights(built, weights);
-    const variables = built.trainableWeights.map((w) => w.read() as tf.Variable);
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = built.apply(tf.tensor4d(images, [labels.length, ...spec.input.shape]), { training: true }) as tf.Tensor;
-      return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), spec.input.classes), logits) as tf.Scalar;
-    }, variables);
-    const gradients: ModelWeights = built.trainableWeights.map((w, i) => ({
-      name: w.originalName,
-      shape: grads[variables[i]!.name]!.shape,
-      values: new Float32Array(grads[variables[i]!.name]!.dataSync()),
-    }));
-    const loss = value.dataSync()[0]!;
-    tf.dispose([value, ...Object.values(grads)]);
-    return { loss, gradients };
-  } finally {
-    built.dispose();
-    await tf.setBackend('wasm');
-  }
 }
 
 beforeAll(async () => {

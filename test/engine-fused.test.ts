@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { experimentConfigSchema, type LocalTrainingConfig, type ModelName } from '../shared/config/schema.js';
+import { experimentConfigSchema, type LocalTrainingConfig } from '../shared/config/schema.js';
 import { head, loadMnistFromPackage } from '../shared/data/mnist.js';
 import type { Dataset } from '../shared/data/types.js';
 import { initBackend } from '../shared/engine/backend.js';
@@ -11,6 +11,7 @@ import { trainLocal } from '../shared/engine/train.js';
 import { writeModelWeights } from '../shared/engine/weights-bridge.js';
 import { buildModel, initialWeights } from '../shared/engine/build-model.js';
 import type { ModelWeights } from '../shared/weights/types.js';
+import { cpuGradients } from './helpers/gradients.js';
 
 /**
  * The hand-written wasm training step against tfjs autograd: gradients against the pure-JS cpu backend (the
@@ -48,30 +49,6 @@ function relativeErrors(actual: ModelWeights, reference: ModelWeights): Map<stri
     errors.set(expected.name, Math.sqrt(diff / norm));
   }
   return errors;
-}
-
-async function cpuGradients(model: ModelName, weights: ModelWeights, images: Float32Array, labels: Uint8Array) {
-  await tf.setBackend('cpu');
-  const built = buildModel(model, 0);
-  try {
-    writeModelWeights(built, weights);
-    const variables = built.trainableWeights.map((w) => w.read() as tf.Variable);
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = built.apply(tf.tensor4d(images, [labels.length, 28, 28, 1]), { training: true }) as tf.Tensor;
-      return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), 10), logits) as tf.Scalar;
-    }, variables);
-    const gradients: ModelWeights = built.trainableWeights.map((w, i) => ({
-      name: w.originalName,
-      shape: grads[variables[i]!.name]!.shape,
-      values: new Float32Array(grads[variables[i]!.name]!.dataSync()),
-    }));
-    const loss = value.dataSync()[0]!;
-    tf.dispose([value, ...Object.values(grads)]);
-    return { loss, gradients };
-  } finally {
-    built.dispose();
-    await tf.setBackend('wasm');
-  }
 }
 
 beforeAll(async () => {

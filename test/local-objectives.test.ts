@@ -8,8 +8,7 @@ import { initBackend } from '../shared/engine/backend.js';
 import { FusedTrainer } from '../shared/engine/fused-wasm.js';
 import { softmaxCrossEntropy } from '../shared/engine/softmax-loss.js';
 import { trainLocal } from '../shared/engine/train.js';
-import { writeModelWeights } from '../shared/engine/weights-bridge.js';
-import { buildModel, initialWeights } from '../shared/engine/build-model.js';
+import { initialWeights } from '../shared/engine/build-model.js';
 import { decodeShard } from '../shared/data/shard-codec.js';
 import { readResolvedConfig } from '../shared/pipeline/experiment.js';
 import { trainClient } from '../shared/pipeline/train.js';
@@ -20,6 +19,7 @@ import { readGlobal, startCloudWithScriptedClients, uploadConfig, waitFor } from
 import { labelCounts, logitAdjustmentFor, withLocalObjective } from '../shared/strategies/local-objectives.js';
 import type { LogitAdjustment } from '../shared/strategies/types.js';
 import type { ModelWeights } from '../shared/weights/types.js';
+import { cpuGradients, type LogitsLoss } from './helpers/gradients.js';
 
 /**
  * Label-skew local objectives (FedLC, FedRS, masked softmax): the per-class logit transform from label counts, the loss
@@ -155,32 +155,14 @@ function relativeErrors(actual: ModelWeights, reference: ModelWeights): number[]
  * The adjusted loss in tfjs ops on the cpu backend, written another way than either loop: the excluded classes are
  * dropped with a gather (not pushed to a huge negative logit) and the labels re-indexed among the kept ones.
  */
-async function cpuGradients(weights: ModelWeights, images: Float32Array, labels: Uint8Array, made: LogitAdjustment) {
-  await tf.setBackend('cpu');
-  const built = buildModel('cnn-small', 0);
-  try {
-    writeModelWeights(built, weights);
-    const kept = made.include.flatMap((included, c) => (included ? [c] : []));
-    const variables = built.trainableWeights.map((w) => w.read() as tf.Variable);
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = built.apply(tf.tensor4d(images, [labels.length, 28, 28, 1]), { training: true }) as tf.Tensor2D;
-      const adjusted = tf.sub(tf.mul(logits, tf.tensor1d([...made.scale])), tf.tensor1d([...made.shift]));
-      const reduced = tf.gather(adjusted, kept, 1);
-      const targets = tf.oneHot(tf.tensor1d(Array.from(labels, (label) => kept.indexOf(label)), 'int32'), kept.length);
-      return tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(reduced)), 1))) as tf.Scalar;
-    }, variables);
-    const gradients: ModelWeights = built.trainableWeights.map((w, i) => ({
-      name: w.originalName,
-      shape: grads[variables[i]!.name]!.shape,
-      values: new Float32Array(grads[variables[i]!.name]!.dataSync()),
-    }));
-    const loss = value.dataSync()[0]!;
-    tf.dispose([value, ...Object.values(grads)]);
-    return { loss, gradients };
-  } finally {
-    built.dispose();
-    await tf.setBackend('wasm');
-  }
+function adjustedLoss(made: LogitAdjustment): LogitsLoss {
+  const kept = made.include.flatMap((included, c) => (included ? [c] : []));
+  return (logits, labels) => {
+    const adjusted = tf.sub(tf.mul(logits, tf.tensor1d([...made.scale])), tf.tensor1d([...made.shift]));
+    const reduced = tf.gather(adjusted, kept, 1);
+    const targets = tf.oneHot(tf.tensor1d(Array.from(labels, (label) => kept.indexOf(label)), 'int32'), kept.length);
+    return tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(reduced)), 1))) as tf.Scalar;
+  };
 }
 
 beforeAll(async () => {
@@ -207,7 +189,7 @@ describe('the fused wasm step with a local objective', () => {
     } finally {
       trainer.dispose();
     }
-    const reference = await cpuGradients(weights, images, shard.labels, made);
+    const reference = await cpuGradients('cnn-small', weights, images, shard.labels, adjustedLoss(made));
     expect(fused.objectiveLoss).toBeCloseTo(reference.loss, 5);
     expect(fused.objectiveLoss).not.toBeCloseTo(fused.loss, 2);
     for (const error of relativeErrors(fused.gradients, reference.gradients)) expect(error).toBeLessThan(1e-4);
