@@ -30,7 +30,7 @@ and writes the results into docs/privacy.md (section "Benchmark") and docs/img/p
   --adaptive           adaptive clipping (initial C 0.1, target quantile 0.5) instead of a fixed C
   --test-samples N     test images evaluated each round (default 10000)
   --quick              smoke run: 100 clients, 5 rounds, ε 2 and 8, IID only, 1000 test images
-  --resume             reuse completed runs in --out that ran exactly the same config
+  --resume             reuse runs in --out that ran exactly the same config (completed, or failed: it fails the same way again)
   --out DIR            results folder (default results/privacy)
   --docs DIR           where privacy.md and img/ are written (default docs; with --quick, the --out folder)
   -h, --help           this text`;
