@@ -32,9 +32,9 @@ export { queueNames } from './names.js';
  *   so memory is never the limit.
  * - train: Lambda's maximum, 15 min (figures from bench/benchmarks.json, refreshed by `npm run docs`):
  *   <!-- generated:train-sizing -->
- *   cnn-mcmahan trains at 223–294 samples/s (the fused wasm step, median–best of `npm run bench:train` on AMD EPYC,
- *   2026-11-30), so a 12,000-sample shard (the default 5-client split) takes 41–54 s an epoch: 13 local epochs fit in
- *   80 % of 15 minutes; heavier configs need more clients or the image trainer. cnn-small: 2,125–2,295 samples/s.
+ *   cnn-mcmahan trains at 335–352 samples/s (the fused wasm step, median–best of `npm run bench:train` on AMD EPYC,
+ *   2026-11-30), so a 12,000-sample shard (the default 5-client split) takes 34–36 s an epoch: 20 local epochs fit in
+ *   80 % of 15 minutes; heavier configs need more clients or the image trainer. cnn-small: 2,545–3,753 samples/s.
  *   <!-- /generated -->
  * - aggregate: evaluating cnn-mcmahan on the 10,000 test images took 11 s; FedAvg reads one update at a time. 5 min.
  * - start: partitioning all 60,000 training images, writing the shards and the round-0 model took 0.7 s and
