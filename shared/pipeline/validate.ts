@@ -4,7 +4,7 @@ import { describeBuiltin } from '../data/catalog.js';
 import { isBuiltinDataset } from '../data/registry.js';
 import { formatShape } from '../data/types.js';
 import { modelInputProblem } from '../models/index.js';
-import { personalizationProblems } from './personalization.js';
+import { personalizationProblems } from '../strategies/fedper.js';
 import { aggregatorMemoryProblems } from './robust-config.js';
 import type { ExperimentConfig } from '../config/schema.js';
 

@@ -1,10 +1,11 @@
-import { STRATEGY_NAMES, type StrategyConfig } from '../config/schema.js';
+import { STRATEGY_NAMES, type ExperimentConfig, type StrategyConfig } from '../config/schema.js';
 import { createFedAdagrad } from './fedadagrad.js';
 import { createFedAdam } from './fedadam.js';
 import { createFedAvg } from './fedavg.js';
 import { createFedAvgM } from './fedavgm.js';
 import { createFedProx } from './fedprox.js';
 import { createFedYogi } from './fedyogi.js';
+import { withPersonalization } from './fedper.js';
 import { createScaffold } from './scaffold.js';
 import type { Strategy } from './types.js';
 
@@ -34,6 +35,12 @@ export function strategyFor(config: StrategyConfig): Strategy {
   return (create as (config: StrategyConfig) => Strategy)(config);
 }
 
+/** The experiment's strategy as the pipeline runs it: `strategy`, wrapped by FedPer when `personalization` is set. */
+export function experimentStrategy(config: Pick<ExperimentConfig, 'strategy' | 'personalization'>): Strategy {
+  const strategy = strategyFor(config.strategy);
+  return config.personalization ? withPersonalization(strategy, config.personalization) : strategy;
+}
+
 export {
   localStepCount,
   scaffoldClientUpdate,
@@ -44,5 +51,20 @@ export {
   type ScaffoldClientUpdate,
   type ScaffoldClientUpdateArgs,
 } from './scaffold.js';
-export type { ClientObjective, ControlVariateRound, LogitAdjustment, ServerStepInput, ServerStepResult, Strategy } from './types.js';
+export { StrategyError } from './errors.js';
+export type {
+  ClientFinishInput,
+  ClientHalf,
+  ClientObjective,
+  ClientPlan,
+  ClientResult,
+  ClientRoundInput,
+  KeptState,
+  LogitAdjustment,
+  ServerHalf,
+  ServerStepInput,
+  ServerStepResult,
+  SideUploadFold,
+  Strategy,
+} from './types.js';
 export { labelCounts, logitAdjustmentFor, withLocalObjective } from './local-objectives.js';
