@@ -49,6 +49,7 @@ export async function aggregateRound(
     global,
     mean,
     state: await readServerState(store, experimentId, round - 1),
+    accepted,
     side: await foldSideUploads(store, strategy, { experimentId, round, clients: config.clients }, clients, global),
   });
   const next = strategy.server.complete(previous.model, step.weights);

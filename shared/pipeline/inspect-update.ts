@@ -26,7 +26,7 @@ export interface UpdateLayout {
   readonly model: string;
   readonly input: ModelInput;
   readonly modelLayout: readonly TensorLayout[];
-  /** what clients upload and the server averages: the strategy's averaged part (e.g. FedPer: the shared layers) */
+  /** what clients upload and the server averages: the strategy's averaged part (e.g. without the layers clients keep) */
   readonly averaged: readonly TensorLayout[];
   readonly averagedBytes: number;
   readonly modelBytes: number;

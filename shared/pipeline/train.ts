@@ -31,7 +31,7 @@ export function isDeterministicTrainingFailure(error: unknown): error is Error {
 /**
  * One client's round: global model r−1 + own shard → the strategy's client half → local training → client state and
  * update r (S3) → "update ready" (SQS). The client half (shared/strategies) says where training starts and on what
- * (e.g. FedPer: the shared layers with the client's own head, on its shard minus a held-out part) and what leaves the
+ * (e.g. the shared layers with the client's own head, on its shard minus a held-out part) and what leaves the
  * client; the client state it keeps or proposes is read and written by shared/pipeline/client-state.ts.
  * Idempotent: when the update already exists (a redelivered message, or a retry after the upload) it only
  * re-announces it, and the aggregator ignores announcements it has already counted.

@@ -15,6 +15,14 @@ export interface Strategy {
   readonly server: ServerHalf;
 }
 
+/** What a strategy may know of the experiment besides its own config section. */
+export interface StrategyContext {
+  /** the clients' local training settings */
+  readonly local: LocalTrainingConfig;
+  /** N: every client of the experiment */
+  readonly clients: number;
+}
+
 /**
  * Client-private state comes in two disciplines, both under experiments/<id>/clients/<client>/:
  * - adopted (`<slot>.bin`, e.g. SCAFFOLD's c_i): the client proposes a new value with its update; the aggregator
@@ -113,6 +121,8 @@ export interface ServerStepInput {
   readonly mean: ModelWeights;
   /** what the previous round's step returned (undefined in round 1) */
   readonly state: ModelWeights | undefined;
+  /** the accepted updates folded into `mean`, in fold order (the pipeline always passes them) */
+  readonly accepted?: readonly { readonly clientId: string; readonly samples: number }[];
   /** one fold per side upload the client half declares (empty for strategies that declare none) */
   readonly side?: Readonly<Record<string, SideUploadFold>>;
 }

@@ -48,7 +48,8 @@ export function simulateRounds(
     });
     const folds: Record<string, SideUploadFold> = {};
     for (const [slot, fold] of side) folds[slot] = { mean: fold.result(), contributors: clients.length, clients: clients.length };
-    const step = strategy.server.step({ round, global: averaged, mean: mean.result(), state: serverState, side: folds });
+    const accepted = clients.map((client, index) => ({ clientId: `client-${index}`, samples: client.samples }));
+    const step = strategy.server.step({ round, global: averaged, mean: mean.result(), state: serverState, accepted, side: folds });
     global = strategy.server.complete(global, step.weights);
     serverState = step.state;
     proposals.forEach((proposal, index) => Object.assign(adopted[index]!, proposal));
