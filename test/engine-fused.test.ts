@@ -62,6 +62,7 @@ describe.each(KERNELS)('fused wasm step on %s kernels: gradients match tfjs auto
     ['cnn-small', 1],
     ['cnn-mcmahan', 3],
     ['mlp', 8],
+    ['cnn-tiny', 5],
   ] as const)('%s, a batch of %i MNIST images', async (model, batch) => {
     const weights = initialWeights(model, 21);
     const images = pixels(mnist, batch);
@@ -129,7 +130,7 @@ describe('fused wasm step: training runs match the tape loop', () => {
 });
 
 describe.each(KERNELS)('fused evaluation on %s kernels', (kernels) => {
-  it.each(['cnn-small', 'cnn-mcmahan', 'mlp'] as const)('%s: the tfjs model\'s predictions and loss, batch by batch', async (model) => {
+  it.each(['cnn-small', 'cnn-mcmahan', 'mlp', 'cnn-tiny'] as const)('%s: the tfjs model\'s predictions and loss, batch by batch', async (model) => {
     const weights = initialWeights(model, 41);
     const testSet = head(mnist, 150);
     // The reference: the tfjs model on the same backend, one batch.

@@ -24,6 +24,7 @@ describe('model architectures', () => {
     ['cnn-mcmahan', 1_663_370, [28, 28, 1]],
     ['cnn-small', 206_922, [28, 28, 1]],
     ['mlp', 199_210, [28, 28, 1]],
+    ['cnn-tiny', 10_330, [28, 28, 1]],
     ['cnn-cifar', 1_756_426, [32, 32, 3]],
   ] as const)('%s has exactly %i parameters on %j images, and the built tfjs model agrees', (name, expected, shape) => {
     expect(parameterCount(name)).toBe(expected);

@@ -13,7 +13,7 @@ import { privacySchema } from './privacy.js';
  * The descriptions end up in docs/config.schema.json, where editors show them as hover help.
  */
 
-export const MODEL_NAMES = ['cnn-mcmahan', 'cnn-small', 'mlp', 'cnn-cifar'] as const;
+export const MODEL_NAMES = ['cnn-mcmahan', 'cnn-small', 'mlp', 'cnn-cifar', 'cnn-tiny'] as const;
 export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'scaffold', 'feddyn', 'fednova'] as const;
 export const SAMPLING_METHODS = ['uniform', 'stratified', 'poisson'] as const;
 

@@ -81,6 +81,23 @@ const ARCHITECTURES: Record<ModelName, Architecture> = {
     ],
   },
   /**
+   * A tiny CNN for differential privacy, where the noise's norm grows as √(parameters) while a clipped update's norm
+   * does not: 10,330 parameters on MNIST, 20× fewer than cnn-small. Follows its input's size.
+   * conv1 3×3×1→16 (160) · pool · conv2 3×3×16→16 (2,320) · pool · logits 784→10 (7,850). 16 filters in conv1: the
+   * fused step's first-layer kernel works in blocks of 16.
+   */
+  'cnn-tiny': {
+    minSide: 4,
+    summary: 'a tiny CNN (10 k parameters on MNIST) for differentially private runs, any image size',
+    body: [
+      { kind: 'conv', name: 'conv1', filters: 16, kernelSize: 3 },
+      { kind: 'maxPool', name: 'pool1' },
+      { kind: 'conv', name: 'conv2', filters: 16, kernelSize: 3 },
+      { kind: 'maxPool', name: 'pool2' },
+      { kind: 'flatten', name: 'flatten' },
+    ],
+  },
+  /**
    * McMahan et al. 2017 "2NN": 199,210 parameters on MNIST. Follows its input's size.
    * dense1 784→200 (157,000) · dense2 200→200 (40,200) · logits 200→10 (2,010)
    */
