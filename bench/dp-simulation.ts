@@ -13,6 +13,7 @@ import { resolvePrivacyPlan, type PrivacyPlan } from '../shared/config/privacy.j
 import type { ExperimentConfig, ExperimentConfigInput } from '../shared/config/schema.js';
 import { head, loadMnistFromPackage, subset } from '../shared/data/mnist.js';
 import type { Dataset } from '../shared/data/types.js';
+import { initBackend } from '../shared/engine/backend.js';
 import { initialWeights } from '../shared/engine/build-model.js';
 import { evaluate } from '../shared/engine/evaluate.js';
 import { trainLocal } from '../shared/engine/train.js';
@@ -80,6 +81,7 @@ export async function simulatePrivateFedAvg(input: ExperimentConfigInput, option
   const clientIds = clientIndices.map((_, index) => clientIdFor(index));
   const shards = new Map<string, Dataset>(clientIds.map((clientId, index) => [clientId, subset(train, clientIndices[index]!)]));
   const strategy = experimentStrategy(config);
+  await initBackend();
   let global = initialWeights(config.model, config.seed);
   let serverState: ModelWeights | undefined;
   let history: PrivacyStep[] = [];

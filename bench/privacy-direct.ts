@@ -1,0 +1,198 @@
+/**
+ * `npm run bench:privacy-direct`: the privacy/accuracy trade-off at the issue's scale (1,000 clients, 100 rounds),
+ * through the in-process simulation of bench/dp-simulation.ts, which test/privacy-simulation.test.ts checks against
+ * the pipeline. Each run is saved as JSON in --out (reused with --resume); the table goes into docs/privacy.md
+ * between its privacy-direct markers, the accuracy curves into docs/img/privacy-direct-*.svg.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ExperimentConfigInput } from '../shared/config/schema.js';
+import { formatDuration, lineChartSvgFile } from '../shared/report/index.js';
+import { replaceDocSection } from './doc-section.js';
+import { simulatePrivateFedAvg, type SimulatedRound } from './dp-simulation.js';
+import { describeMachine, finishMachineInfo, startCpuMeter } from './machine.js';
+
+const HELP = `Usage: npm run bench:privacy-direct -- [options]
+
+DP-FedAvg on MNIST at each target ε and without DP, in one process with the pipeline's own functions
+(bench/dp-simulation.ts), and writes the table into docs/privacy.md (section "At the issue's scale").
+
+  --clients N          clients (default 1000; 60 MNIST images each)
+  --rounds N           rounds per run (default 100)
+  --fraction Q         Poisson sampling rate q (default 0.1)
+  --epsilons a,b       target ε at δ 1e-5 (default 1,2,4,8)
+  --partitions a,b     iid and/or shards (label skew, 2 shards per client) (default iid)
+  --model NAME         model (default cnn-tiny)
+  --clip C             fixed clip norm C (default 0.5)
+  --server-lr η        server learning rate of FedAvgM (default 1, with --server-momentum 0: FedAvg)
+  --server-momentum β  server momentum of FedAvgM (default 0)
+  --seeds a,b          seeds (default 42)
+  --evaluate-every K   evaluate the global model every K rounds and at the last (default 5)
+  --resume             reuse runs saved in --out with exactly the same config
+  --out DIR            results folder (default results/privacy-direct)
+  --docs DIR           where privacy.md and img/ are written (default docs)
+  -h, --help           this text`;
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '100' },
+    fraction: { type: 'string', default: '0.1' },
+    epsilons: { type: 'string', default: '1,2,4,8' },
+    partitions: { type: 'string', default: 'iid' },
+    model: { type: 'string', default: 'cnn-tiny' },
+    clip: { type: 'string', default: '0.5' },
+    'server-lr': { type: 'string', default: '1' },
+    'server-momentum': { type: 'string', default: '0' },
+    seeds: { type: 'string', default: '42' },
+    'evaluate-every': { type: 'string', default: '5' },
+    resume: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'results/privacy-direct' },
+    docs: { type: 'string', default: 'docs' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+const DELTA = 1e-5;
+const PARTITIONS = { iid: { kind: 'iid' }, shards: { kind: 'shards', shardsPerClient: 2 } } as const;
+type PartitionKey = keyof typeof PARTITIONS;
+const LABEL: Record<PartitionKey, string> = { iid: 'IID', shards: 'label skew' };
+const numbers = (text: string) => text.split(',').filter(Boolean).map(Number);
+const clients = Number(values.clients);
+const rounds = Number(values.rounds);
+const fraction = Number(values.fraction);
+const clip = Number(values.clip);
+const serverLr = Number(values['server-lr']);
+const serverMomentum = Number(values['server-momentum']);
+const epsilons = numbers(values.epsilons!);
+const seeds = numbers(values.seeds!);
+const partitions = values.partitions!.split(',').filter(Boolean) as PartitionKey[];
+const evaluateEvery = Number(values['evaluate-every']);
+for (const partition of partitions) if (!(partition in PARTITIONS)) throw new Error(`--partitions: iid and/or shards (got ${partition})`);
+
+interface Saved {
+  readonly config: ExperimentConfigInput;
+  readonly rounds: readonly SimulatedRound[];
+  readonly sigma: number | undefined;
+  readonly wallMs: number;
+}
+
+function configFor(partition: PartitionKey, epsilon: number | undefined, seed: number): ExperimentConfigInput {
+  return {
+    name: `direct-${partition}-${epsilon ?? 'nodp'}-s${seed}`,
+    clients,
+    rounds,
+    model: values.model as ExperimentConfigInput['model'],
+    samplesPerClient: null,
+    partition: PARTITIONS[partition],
+    testSamples: 10_000,
+    seed,
+    local: { epochs: 1, batchSize: 10, learningRate: 0.05, optimizer: 'sgd', momentum: 0.9 },
+    sampling: { method: 'poisson', fraction },
+    strategy: serverMomentum === 0 && serverLr === 1 ? { name: 'fedavg' } : { name: 'fedavgm', serverLearningRate: serverLr, momentum: serverMomentum },
+    ...(epsilon !== undefined ? { privacy: { clipping: { kind: 'fixed', norm: clip }, targetEpsilon: epsilon, delta: DELTA, randomness: 'seeded' } } : {}),
+  } as ExperimentConfigInput;
+}
+
+async function runOne(config: ExperimentConfigInput): Promise<Saved & { reused: boolean }> {
+  const file = path.join(values.out!, `${config.name}.json`);
+  if (values.resume) {
+    const saved = await readFile(file, 'utf8').then((text) => JSON.parse(text) as Saved, () => undefined);
+    if (saved && JSON.stringify(saved.config) === JSON.stringify(config)) return { ...saved, reused: true };
+  }
+  const started = Date.now();
+  const result = await simulatePrivateFedAvg(config, {
+    evaluateEvery,
+    onRound: (round) => {
+      if (round.accuracy !== undefined) {
+        console.log(`${config.name} round ${round.round}: ${(round.accuracy * 100).toFixed(2)} %${round.epsilon !== undefined ? `, ε ${round.epsilon.toFixed(3)}` : ''} (${formatDuration(Date.now() - started)})`);
+      }
+    },
+  });
+  const saved: Saved = { config, rounds: result.rounds, sigma: result.plan?.noiseMultiplier, wallMs: result.wallMs };
+  await mkdir(values.out!, { recursive: true });
+  await writeFile(file, `${JSON.stringify(saved)}\n`);
+  return { ...saved, reused: false };
+}
+
+const percent = (value: number) => `${(value * 100).toFixed(2)} %`;
+const machine = await describeMachine();
+const meter = startCpuMeter();
+const started = Date.now();
+const results: { partition: PartitionKey; epsilon: number | undefined; seed: number; saved: Saved & { reused: boolean } }[] = [];
+for (const partition of partitions) {
+  for (const epsilon of [undefined, ...epsilons]) {
+    for (const seed of seeds) results.push({ partition, epsilon, seed, saved: await runOne(configFor(partition, epsilon, seed)) });
+  }
+}
+const finished = finishMachineInfo(machine, meter.stop());
+
+const evaluated = (saved: Saved) => saved.rounds.filter((round) => round.accuracy !== undefined);
+const rows = results.map(({ partition, epsilon, seed, saved }) => {
+  const last = saved.rounds.at(-1)!;
+  const best = Math.max(...evaluated(saved).map((round) => round.accuracy!));
+  return [
+    LABEL[partition],
+    epsilon === undefined ? 'no DP' : String(epsilon),
+    String(seed),
+    last.epsilon !== undefined ? last.epsilon.toFixed(3) : '—',
+    saved.sigma !== undefined ? saved.sigma.toPrecision(4) : '—',
+    percent(last.accuracy!),
+    percent(best),
+    formatDuration(saved.wallMs),
+  ];
+});
+const header = ['Partition', 'Target ε', 'Seed', 'ε spent', 'σ', 'Final accuracy', 'Best (every 5th round)', 'Wall time'];
+const table = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+const reused = results.filter((result) => result.saved.reused).length;
+const strategyText = serverMomentum === 0 && serverLr === 1 ? 'FedAvg' : `FedAvgM (server learning rate ${serverLr}, momentum ${serverMomentum})`;
+const command = process.argv.slice(2).filter((arg) => arg !== '--resume').join(' ');
+
+await mkdir(path.join(values.docs!, 'img'), { recursive: true });
+const charts: string[] = [];
+for (const partition of partitions) {
+  const name = `privacy-direct-${partition}.svg`;
+  await writeFile(
+    path.join(values.docs!, 'img', name),
+    lineChartSvgFile({
+      id: `privacy-direct-${partition}`,
+      title: `Test accuracy, ${LABEL[partition]}, ${clients} clients, q ${fraction}, ${values.model}`,
+      xLabel: 'Round',
+      yLabel: 'Accuracy',
+      series: results
+        .filter((result) => result.partition === partition)
+        .map(({ epsilon, seed, saved }) => ({
+          name: `${epsilon === undefined ? 'no DP' : `ε ${epsilon}`}${seeds.length > 1 ? `, seed ${seed}` : ''}`,
+          points: evaluated(saved).map((round) => ({ x: round.round, y: round.accuracy! })),
+        })),
+      formatY: percent,
+      formatTick: (value) => `${Math.round(value * 100)} %`,
+      yBounds: { min: 0, max: 1 },
+    }),
+  );
+  charts.push(name);
+}
+const body = [
+  `Measured by \`npm run bench:privacy-direct${command ? ` -- ${command}` : ''}\` on ${new Date().toISOString().slice(0, 10)}: ${clients} clients of ` +
+    `${Math.floor(60_000 / clients)} MNIST images, Poisson sampling at q = ${fraction} (m = ${clients * fraction} expected clients per round), ` +
+    `${rounds} rounds, model \`${values.model}\`, fixed clipping at C = ${clip}, δ = ${DELTA}, the 10,000 test images, local training 1 epoch of ` +
+    `batch 10 at learning rate 0.05 (SGD, momentum 0.9), ${strategyText} on the server, noise and sampling seeded. In one process ` +
+    '(bench/dp-simulation.ts: the pipeline\'s own functions, checked against a pipeline run by test/privacy-simulation.test.ts).',
+  '',
+  `Machine: ${finished.cpuModel}, ${finished.cores} cores, Node ${finished.nodeVersion}; 1-minute load ${finished.loadAverage.start} at the start, ` +
+    `${finished.loadAverage.end ?? '?'} at the end${finished.otherCpuShare !== undefined ? `; other work took ${(finished.otherCpuShare * 100).toFixed(0)} % of the CPU` : ''}. ` +
+    `Total ${formatDuration(Date.now() - started)}${reused ? ` (${reused} run(s) reused with --resume)` : ''}.`,
+  '',
+  table,
+  '',
+  ...charts.map((name) => `![${name.replace(/\.svg$/, '')}](img/${name})`),
+].join('\n');
+const doc = path.join(values.docs!, 'privacy.md');
+if (!(await readFile(doc, 'utf8').then(() => true, () => false))) await writeFile(doc, '# bench:privacy-direct\n\n<!-- privacy-direct:begin -->\n<!-- privacy-direct:end -->\n');
+await replaceDocSection(doc, 'privacy-direct', body);
+console.log(`\n${body}\n\nbench:privacy-direct: wrote ${doc}`);
