@@ -5,7 +5,7 @@ import { weightSpecs, type ModelInput } from '../models/index.js';
 import { keys } from '../protocol/keys.js';
 import { clientReportSchema, type UpdateReport } from '../protocol/records.js';
 import { experimentStrategy, StrategyError, type Strategy } from '../strategies/index.js';
-import { decodeModelWeights, encodedWeightsSize, WeightsError, type TensorLayout } from '../weights/codec.js';
+import { assertSameLayout, decodeModelWeights, encodedWeightsSize, WeightsError, type TensorLayout } from '../weights/codec.js';
 import { isCompressed, readCompressedUpdate } from './update-format.js';
 import type { Verdict } from './round-machine.js';
 import { clientUploadSlots } from './client-state.js';
@@ -133,9 +133,11 @@ async function readWeights(store: ObjectStore, layout: UpdateLayout, key: string
   }
   const bytes = await store.get(key);
   if (bytes === undefined) return reject(`its ${what} ${key} does not exist`);
-  const problem = layout.strategy.server.uploadProblem(decodeModelWeights(bytes).map((tensor) => tensor.name));
+  // The strategy's rule first (e.g. no local layer may leave a client), so the reason names what really went wrong.
+  const update = decodeModelWeights(bytes);
+  const problem = layout.strategy.server.uploadProblem(update.map((tensor) => tensor.name));
   if (problem) reject(problem);
-  decodeModelWeights(bytes, layout.averaged);
+  assertSameLayout(update, layout.averaged, 'weights');
   if (bytes.byteLength !== layout.averagedBytes) reject(`its ${what} is ${bytes.byteLength} bytes; it must be exactly ${layout.averagedBytes}`);
   return bytes.byteLength;
 }
