@@ -149,6 +149,34 @@ describe('differential privacy through the whole pipeline (local cloud, real tra
     expect(moved).toBeGreaterThan(clipNorm / 2);
   });
 
+  it('compresses the clipped update: int8 sends about a quarter of the bytes, and the server clips the decoded Δ again', async () => {
+    const clipNorm = 0.01;
+    const config = (compression: ExperimentConfigInput['compression']) => ({
+      ...tiny,
+      rounds: 2,
+      ...(compression ? { compression } : {}),
+      privacy: { clipping: { kind: 'fixed', norm: clipNorm }, noiseMultiplier: 1e-9, delta: 1e-3, randomness: 'seeded' },
+    }) as ExperimentConfigInput;
+    const float32 = await run('dp-f32', config(undefined));
+    const int8 = await run('dp-int8', config({ kind: 'int8' }));
+    // Top-k with error feedback: the residual makes a client's next upload larger than C, which the server clips.
+    await run('dp-topk', config({ kind: 'topk', ratio: 0.01, errorFeedback: true }));
+    for (const [index, round] of int8.rounds.entries()) {
+      expect(round.bytes.up).toBeLessThanOrEqual(0.26 * float32.rounds[index]!.bytes.up);
+      expect(round.privacy!.epsilon).toBe(float32.rounds[index]!.privacy!.epsilon);
+    }
+    for (const id of ['dp-int8', 'dp-topk']) {
+      for (const round of [1, 2]) {
+        const moved = distance(await readGlobal(cloud, id, round), await readGlobal(cloud, id, round - 1));
+        expect(moved, `${id} round ${round}`).toBeLessThanOrEqual(clipNorm * 1.0001);
+      }
+    }
+    // int8's stochastic rounding is unbiased: the model moves about as the float32 run's does.
+    const f32Moved = distance(await readGlobal(cloud, 'dp-f32', 1), await readGlobal(cloud, 'dp-f32', 0));
+    const int8Moved = distance(await readGlobal(cloud, 'dp-int8', 1), await readGlobal(cloud, 'dp-int8', 0));
+    expect(Math.abs(int8Moved - f32Moved)).toBeLessThan(0.2 * f32Moved);
+  });
+
   it('composes with FedAdam: with σ → 0 and nothing clipped it is FedAdam, and it keeps FedAdam’s server state', async () => {
     const base = { ...tiny, strategy: { name: 'fedadam', serverLearningRate: 0.01 } } as const;
     await run('plain-fedadam', base);

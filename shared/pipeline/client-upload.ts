@@ -57,7 +57,7 @@ export interface UploadInput {
 /** The bytes to upload (FLW1 float32 weights, or an FLW2 compressed Δ); saves the error-feedback residual first. */
 export async function encodeUpload(store: ObjectStore, message: { experimentId: string; round: number; clientId: string }, input: UploadInput): Promise<Uint8Array> {
   const { config, global, trained } = input;
-  const { experimentId, round, clientId } = message;
+  const { round, clientId } = message;
   const attacks = config.adversaries !== undefined && poisonsUpdate(config.adversaries) && isAttacker(config, clientId);
   const compression = config.compression;
   if (!attacks && !isCompressed(compression)) return encodeModelWeights(trained);
@@ -75,7 +75,24 @@ export async function encodeUpload(store: ObjectStore, message: { experimentId: 
     delta = unflatten(attacked, global);
   }
   if (!isCompressed(compression)) return encodeModelWeights(trained);
+  return encodeCompressedDelta(store, message, config, delta, global);
+}
 
+/**
+ * An update Δ as the configured compression encodes it (FLW2), with error feedback's residual added first and the
+ * new residual saved before the update. Also what a DP client sends: its clipped Δ, compressed; the aggregator clips
+ * the decoded Δ again, so the guarantee holds whatever the compression did to it.
+ */
+export async function encodeCompressedDelta(
+  store: ObjectStore,
+  message: { experimentId: string; round: number; clientId: string },
+  config: ExperimentConfig,
+  delta: ModelWeights,
+  global: ModelWeights,
+): Promise<Uint8Array> {
+  const { experimentId, round, clientId } = message;
+  const compression = config.compression;
+  if (!isCompressed(compression)) return encodeModelWeights(delta);
   const residual = compression.errorFeedback ? await readLatestResidual(store, experimentId, clientId, round, global) : undefined;
   const compressed = compress(delta, residual, compression, compressionSeed(config.seed, round, clientId));
   // Saved before the update: a retried round finds the residual of round r and still starts from round r − 1's.

@@ -10,6 +10,9 @@ import { createPrivateSum } from '../privacy/private-sum.js';
 import { appendSteps, privacySpent } from '../privacy/rdp.js';
 import { poissonSample, samplingRandomness } from '../privacy/sampling.js';
 import { keys } from '../protocol/keys.js';
+import { decodeUpdate } from '../compression/index.js';
+import { unflatten } from '../robust/index.js';
+import { isCompressed } from './update-format.js';
 import type { Strategy } from '../strategies/index.js';
 import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
@@ -114,7 +117,7 @@ export async function aggregatePrivateRound(
   const signal = global.map(({ values }) => new Float64Array(values.length));
   const updateNorms: number[] = [];
   for (const { clientId } of accepted) {
-    const delta = await readClientWeights(store, keys.update(experimentId, round, clientId), clientId, global);
+    const delta = await readDelta(store, config, keys.update(experimentId, round, clientId), clientId, global);
     const verdict = await readVerdict(store, experimentId, round, clientId);
     const report = verdict?.outcome === 'accepted' ? verdict.report : undefined;
     const folded = sum.add(delta, report?.clipped === undefined ? undefined : { clipped: report.clipped });
@@ -182,6 +185,13 @@ export async function aggregatePrivateRound(
   if (stepped.state) await store.put(keys.serverState(experimentId, round), encodeModelWeights(stepped.state));
   await store.put(globalKey, encodeModelWeights(stepped.weights));
   return stepped.weights;
+}
+
+/** A DP client's clipped Δ: float32 (FLW1), or compressed (FLW2) and decoded here. */
+async function readDelta(store: ObjectStore, config: ExperimentConfig, key: string, clientId: string, global: ModelWeights): Promise<ModelWeights> {
+  if (!isCompressed(config.compression)) return readClientWeights(store, key, clientId, global);
+  const { flat } = decodeUpdate(await requireObject(store, key), global, { compression: config.compression, context: `${clientId}'s ${key}` });
+  return unflatten(flat, global);
 }
 
 function median(values: readonly number[]): number | null {

@@ -34,17 +34,14 @@ export function validateExperimentConfig(input: string | Uint8Array | unknown): 
 
 /**
  * DP-FedAvg aggregates on its own path (clip, noised sum, fixed denominator: shared/pipeline/privacy-round.ts), which
- * neither a robust aggregator, compressed uploads nor simulated attackers go through yet; refused rather than run with
- * a section silently ignored.
+ * neither a robust aggregator nor simulated attackers go through yet (compressed uploads do: the aggregator clips the
+ * decoded Δ); refused rather than run with a section silently ignored.
  */
 function privacyCombinationProblems(config: ExperimentConfig): string[] {
   if (!config.privacy) return [];
   const problems: string[] = [];
   if (config.aggregator && config.aggregator.kind !== 'mean') {
     problems.push(`aggregator.kind: "${config.aggregator.kind}" cannot be combined with privacy yet: DP-FedAvg sums the clipped updates with noise over a fixed denominator; use "mean" or remove privacy`);
-  }
-  if (config.compression && config.compression.kind !== 'none') {
-    problems.push(`compression.kind: "${config.compression.kind}" cannot be combined with privacy yet: a DP client uploads its clipped update uncompressed; use "none" or remove privacy`);
   }
   if (config.adversaries) {
     problems.push('adversaries: simulated attackers cannot be combined with privacy yet (a DP client uploads its clipped update, which the attacks do not shape); remove one of the two sections');
