@@ -177,6 +177,20 @@ describe('differential privacy through the whole pipeline (local cloud, real tra
     expect(Math.abs(int8Moved - f32Moved)).toBeLessThan(0.2 * f32Moved);
   });
 
+  it('bounds a simulated attacker: its −6× update is clipped to C like any other, and the round records who attacked', async () => {
+    const clipNorm = 0.01;
+    const privacy = { clipping: { kind: 'fixed', norm: clipNorm }, noiseMultiplier: 1e-9, delta: 1e-3, randomness: 'seeded' } as const;
+    const honest = await run('dp-honest', { ...tiny, rounds: 1, privacy });
+    const attacked = await run('dp-sign-flip', { ...tiny, rounds: 1, privacy, adversaries: { kind: 'sign-flip', factor: 6, clients: ['client-001'] } });
+    expect(attacked.rounds[0]!.attackers).toEqual(['client-001']);
+    expect(honest.rounds[0]!.attackers).toBeUndefined();
+    const moved = (id: string) => readGlobal(cloud, id, 0).then(async (start) => distance(await readGlobal(cloud, id, 1), start));
+    expect(await moved('dp-sign-flip')).toBeLessThanOrEqual(clipNorm * 1.0001);
+    // The attacker's clipped −6Δ counts as −1 of 4 clipped updates: the model still moves, less than without it.
+    expect(await moved('dp-sign-flip')).toBeLessThan(await moved('dp-honest'));
+    expect(await moved('dp-sign-flip')).toBeGreaterThan(0);
+  });
+
   it('composes with FedAdam: with σ → 0 and nothing clipped it is FedAdam, and it keeps FedAdam’s server state', async () => {
     const base = { ...tiny, strategy: { name: 'fedadam', serverLearningRate: 0.01 } } as const;
     await run('plain-fedadam', base);

@@ -43,7 +43,7 @@ describe('configs a robust aggregator cannot work with are refused at start, nam
     ['no-attacker', { clients: 3, adversaries: { kind: 'scale', fraction: 0.1 } }, /adversaries\.fraction: selects round\(fraction × clients\) = 0 of the 3 clients/],
     ['bad-compression', { clients: 3, compression: { kind: 'int4' } }, /compression\.kind/],
     ['dp-median', { clients: 10, sampling: { method: 'poisson', fraction: 0.5 }, privacy: dp, aggregator: { kind: 'median' } }, /aggregator\.kind: "median" cannot be combined with privacy yet/],
-    ['dp-attackers', { clients: 10, sampling: { method: 'poisson', fraction: 0.5 }, privacy: dp, adversaries: { kind: 'sign-flip', fraction: 0.2 } }, /adversaries: simulated attackers cannot be combined with privacy yet/],
+    ['dp-alie', { clients: 10, sampling: { method: 'poisson', fraction: 0.5 }, privacy: dp, adversaries: { kind: 'alie', fraction: 0.2 } }, /adversaries\.kind: "alie" cannot be combined with privacy/],
   ])('%s', async (experimentId, config, expected) => {
     expect(await refusal(experimentId, config)).toMatch(expected);
   }, 60_000);

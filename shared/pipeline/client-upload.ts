@@ -7,7 +7,7 @@ import { trainLocal } from '../engine/train.js';
 import { keys } from '../protocol/keys.js';
 import { roundStateSchema } from '../protocol/records.js';
 import { deriveSeed } from '../random.js';
-import { applyFlatDelta, flatDelta, unflatten } from '../robust/index.js';
+import { applyFlatDelta, flatDelta, flatten, unflatten } from '../robust/index.js';
 import type { ClientObjective } from '../strategies/types.js';
 import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
@@ -75,6 +75,26 @@ export async function encodeUpload(store: ObjectStore, message: { experimentId: 
     delta = unflatten(attacked, global);
   }
   if (!isCompressed(compression)) return encodeModelWeights(trained);
+  return encodeCompressedDelta(store, message, config, delta, global);
+}
+
+/**
+ * What a DP client uploads: its clipped Δ, attacked if it is one of the simulated attackers (a poisoned update is
+ * clipped again by the aggregator, which bounds what it can do: docs/privacy.md), then compressed if configured.
+ * "A little is enough" is refused with privacy: its attackers would need their fellows' unclipped updates.
+ */
+export async function encodePrivateUpload(
+  store: ObjectStore,
+  message: { experimentId: string; round: number; clientId: string },
+  config: ExperimentConfig,
+  clippedDelta: ModelWeights,
+  global: ModelWeights,
+): Promise<Uint8Array> {
+  const { round, clientId } = message;
+  const attacks = config.adversaries !== undefined && poisonsUpdate(config.adversaries) && isAttacker(config, clientId);
+  const delta = attacks
+    ? unflatten(attackUpdate(config.adversaries!, flatten(clippedDelta), { seed: deriveSeed(config.seed, 'attack', round, clientId) }), global)
+    : clippedDelta;
   return encodeCompressedDelta(store, message, config, delta, global);
 }
 

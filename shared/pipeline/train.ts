@@ -11,7 +11,7 @@ import { decodeModelWeights, WeightsError } from '../weights/codec.js';
 import { requireObject, writeRecord, type PipelineContext } from './context.js';
 import { loadClientInput, saveClientResult } from './client-state.js';
 import { readResolvedConfig, readStatus } from './experiment.js';
-import { encodeCompressedDelta, encodeUpload, shardToTrainOn } from './client-upload.js';
+import { encodePrivateUpload, encodeUpload, shardToTrainOn } from './client-upload.js';
 import { loadClientData } from './datasets.js';
 import { notifyUpdateReady } from './notify.js';
 import { clipForUpload } from './privacy-round.js';
@@ -87,11 +87,11 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
   // Client state first: once the report exists, everything the update needs does too.
   await saveClientResult(store, message, strategy, finished);
 
-  // Differential privacy: the upload is Δ = w_local − w_global clipped to the round's C, not the weights, compressed
-  // if configured (a DP config has no adversaries: refused at start). Otherwise attacks and compression shape it.
+  // Differential privacy: the upload is Δ = w_local − w_global clipped to the round's C, not the weights; attacks and
+  // compression then shape it as they shape a plain upload.
   const clipped = config.privacy ? await clipForUpload(store, experimentId, round, finished.uploadBase, finished.upload) : undefined;
   const update = clipped
-    ? await encodeCompressedDelta(store, message, config, clipped.delta, finished.uploadBase)
+    ? await encodePrivateUpload(store, message, config, clipped.delta, finished.uploadBase)
     : await encodeUpload(store, message, { config, global: finished.uploadBase, trained: finished.upload, objective: plan.objective });
   await store.put(keys.update(experimentId, round, clientId), update);
   const report: UpdateReport = {

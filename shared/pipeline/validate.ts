@@ -33,9 +33,9 @@ export function validateExperimentConfig(input: string | Uint8Array | unknown): 
 }
 
 /**
- * DP-FedAvg aggregates on its own path (clip, noised sum, fixed denominator: shared/pipeline/privacy-round.ts), which
- * neither a robust aggregator nor simulated attackers go through yet (compressed uploads do: the aggregator clips the
- * decoded Δ); refused rather than run with a section silently ignored.
+ * DP-FedAvg aggregates on its own path (clip, noised sum, fixed denominator: shared/pipeline/privacy-round.ts), which a
+ * robust aggregator does not go through yet (compressed and attacked uploads do: the aggregator clips the decoded Δ);
+ * refused rather than run with a section silently ignored.
  */
 function privacyCombinationProblems(config: ExperimentConfig): string[] {
   if (!config.privacy) return [];
@@ -43,8 +43,8 @@ function privacyCombinationProblems(config: ExperimentConfig): string[] {
   if (config.aggregator && config.aggregator.kind !== 'mean') {
     problems.push(`aggregator.kind: "${config.aggregator.kind}" cannot be combined with privacy yet: DP-FedAvg sums the clipped updates with noise over a fixed denominator; use "mean" or remove privacy`);
   }
-  if (config.adversaries) {
-    problems.push('adversaries: simulated attackers cannot be combined with privacy yet (a DP client uploads its clipped update, which the attacks do not shape); remove one of the two sections');
+  if (config.adversaries?.kind === 'alie') {
+    problems.push('adversaries.kind: "alie" cannot be combined with privacy: its attackers recompute their fellows\' honest updates, which DP clients clip before anything leaves them; use another attack or remove privacy');
   }
   return problems;
 }
