@@ -1,8 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatRoundTable } from '../cli/tables.js';
 import { startLocalCloud, type LocalCloud } from '../local/cloud.js';
 import { defaultHandlers } from '../local/default-handlers.js';
-import { parseExperimentConfig } from '../shared/config/parse.js';
+import { loadExperimentConfig, parseExperimentConfig } from '../shared/config/parse.js';
 import type { ExperimentConfigInput } from '../shared/config/schema.js';
 import { loadMnistFromPackage, subset, type Mnist } from '../shared/data/mnist.js';
 import { decodeShard } from '../shared/data/shard-codec.js';
@@ -52,6 +53,14 @@ describe('the sharedData section', () => {
     expect(errorsOf({ sharedData: { fraction: 0.05, perClient: 0 } })).toEqual(['sharedData.perClient: must be a number greater than 0 and at most 1 (got 0)']);
     expect(errorsOf({ sharedData: { fraction: 0.05, perClient: 1.2 } })).toEqual(['sharedData.perClient: must be a number greater than 0 and at most 1 (got 1.2)']);
     expect(errorsOf({ sharedData: { fraction: 0.05, share: 1 } })).toEqual(['sharedData.share: unknown key; allowed keys in sharedData: "fraction", "perClient"']);
+  });
+
+  it('examples/mnist-label-skew-shared-data.json is the label-skew example with 5 % shared data and nothing else changed', async () => {
+    const load = async (file: string) => loadExperimentConfig(await readFile(new URL(`../examples/${file}`, import.meta.url)), { source: file });
+    const { name: _shared, sharedData, ...withShared } = await load('mnist-label-skew-shared-data.json');
+    const { name: _skew, ...skew } = await load('mnist-label-skew.json');
+    expect(sharedData).toEqual({ fraction: 0.05, perClient: 1 });
+    expect(withShared).toEqual(skew);
   });
 
   it('refuses the combinations it cannot work with: a natural partition, and personalization', () => {
