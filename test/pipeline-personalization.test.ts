@@ -11,14 +11,9 @@ import { trainLocal } from '../shared/engine/train.js';
 import type { ExperimentMetrics, RoundMetrics } from '../shared/metrics/types.js';
 import { weightSpecs } from '../shared/models/index.js';
 import { readResolvedConfig } from '../shared/pipeline/experiment.js';
-import {
-  decodeSharedUpdate,
-  holdoutSplit,
-  latestPersonalRound,
-  mergeWeights,
-  personalizationProblems,
-  splitWeights,
-} from '../shared/pipeline/personalization.js';
+import { latestKeptState } from '../shared/pipeline/client-state.js';
+import { holdoutSplit, mergeWeights, personalizationProblems, splitWeights, withPersonalization } from '../shared/strategies/fedper.js';
+import { strategyFor } from '../shared/strategies/index.js';
 import { trainClient } from '../shared/pipeline/train.js';
 import { keys } from '../shared/protocol/keys.js';
 import { trainMessageSchema, type TrainMessage } from '../shared/protocol/messages.js';
@@ -82,15 +77,17 @@ describe('splitting a model into shared and local layers', () => {
     ]);
   });
 
-  it('accepts an update of exactly the shared layers, and rejects one with a local layer or a wrong shape', () => {
+  it('as a wrapper: the server half averages the shared layers, keeps the global head, and refuses an upload with a local layer', () => {
     const model = tinyModel();
-    const { shared } = splitWeights(model, ['logits']);
-    expect(names(decodeSharedUpdate(encodeModelWeights(shared), model, ['logits']))).toEqual(names(shared));
-    expect(() => decodeSharedUpdate(encodeModelWeights(model), model, ['logits'])).toThrow(
-      /local-layer tensor\(s\) "logits\/kernel", "logits\/bias"/,
-    );
-    const wrongShape = shared.map((tensor, index) => (index === 1 ? { ...tensor, shape: [1], values: Float32Array.of(0) } : tensor));
-    expect(() => decodeSharedUpdate(encodeModelWeights(wrongShape), model, ['logits'])).toThrow(/"dense1\/bias" has shape \[1\]/);
+    const { shared, local } = splitWeights(model, ['logits']);
+    const fedper = withPersonalization(strategyFor({ name: 'fedavg' }), { localLayers: ['logits'] });
+    expect(names([...fedper.server.averagedPart(model)])).toEqual(names(shared));
+    const next = fedper.server.complete(model, shifted([...shared], 1));
+    expect(names(next)).toEqual(names(model));
+    expect(splitWeights(next, ['logits']).local).toEqual(local);
+    expect(splitWeights(next, ['logits']).shared).toEqual(shifted([...shared], 1));
+    expect(fedper.server.uploadProblem(names(shared))).toBeUndefined();
+    expect(fedper.server.uploadProblem(names(model))).toMatch(/local-layer tensor\(s\) "logits\/kernel", "logits\/bias"/);
   });
 });
 
@@ -240,8 +237,9 @@ describe('personalized rounds with scripted clients', () => {
     const firstUpdate = await store.get(keys.update(id, 3, message!.clientId));
     const report = updateReportSchema.parse(JSON.parse((await store.getText(keys.updateReport(id, 3, message!.clientId)))!));
     expect(report).toMatchObject({ samples: 24, holdoutSamples: 6 });
-    expect(await latestPersonalRound(store, id, message!.clientId, 4)).toBe(3);
-    expect(await latestPersonalRound(store, id, message!.clientId, 3)).toBe(1);
+    const latestRound = async (round: number) => (await latestKeptState(store, { experimentId: id, round, clientId: message!.clientId }, 'personal'))?.round;
+    expect(await latestRound(4)).toBe(3);
+    expect(await latestRound(3)).toBe(1);
 
     // The first attempt died after saving its layers but before its report: the retry must train exactly the same.
     await store.delete(keys.updateReport(id, 3, message!.clientId));

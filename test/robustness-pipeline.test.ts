@@ -90,6 +90,15 @@ describe('compressed uploads', () => {
     expect(renderSummaryMarkdown(int8)).toMatch(/up/);
   });
 
+  it('compress the shared layers of a personalized (FedPer) model; the local layers never leave the clients', async () => {
+    const personalized = { personalization: { localLayers: ['logits'] }, rounds: 2 };
+    const plain = await run('fedper-float32', personalized);
+    const compressed = await run('fedper-int8', { ...personalized, compression: { kind: 'int8' } });
+    plain.rounds.forEach((round, index) => expect(bytesUp(compressed.rounds[index]!)).toBeLessThanOrEqual(0.26 * bytesUp(round)));
+    expect(compressed.rounds.at(-1)!.personalizedAccuracy).toBeGreaterThan(0.5);
+    expect(await cloud.context.store.exists(keys.personalLayers('fedper-int8', 'client-001', 2))).toBe(true);
+  }, 480_000);
+
   it('keeps each top-k client\'s error-feedback residual under its own prefix, one per round it trained', async () => {
     for (const round of [1, 2]) expect(await cloud.context.store.exists(keys.residual('topk', 'client-002', round))).toBe(true);
     expect(await cloud.context.store.exists(keys.residual('int8', 'client-002', 1))).toBe(false);

@@ -20,6 +20,8 @@ describe('strategy config', () => {
       fedyogi: { name: 'fedyogi', serverLearningRate: 0.01, beta1: 0.9, beta2: 0.99, tau: 0.001 },
       fedadagrad: { name: 'fedadagrad', serverLearningRate: 0.1, beta1: 0.9, tau: 0.001 },
       scaffold: { name: 'scaffold', serverLearningRate: 1 },
+      feddyn: { name: 'feddyn', alpha: 0.01 },
+      fednova: { name: 'fednova' },
     } as const;
     expect(Object.keys(expected)).toEqual([...STRATEGY_NAMES]);
     for (const name of STRATEGY_NAMES) {

@@ -6,6 +6,7 @@ import { trainLocal } from '../shared/engine/train.js';
 import { initialWeights } from '../shared/engine/build-model.js';
 import { createRandom } from '../shared/random.js';
 import { strategyFor } from '../shared/strategies/index.js';
+import { clientInput } from './helpers/strategy-sim.js';
 import type { ModelWeights } from '../shared/weights/types.js';
 
 /** 32 random 28×28 images with labels 0–9: the gradient identity below holds for any data. */
@@ -37,7 +38,7 @@ describe('FedProx in trainLocal', () => {
     // One full batch per epoch and plain SGD, so each epoch is one step w ← w − η·∇.
     const local = experimentConfigSchema.parse({ local: { optimizer: 'sgd', momentum: 0, learningRate, batchSize: 32 } }).local;
     const args = { model: 'mlp' as const, weights: global, shard, seed: 11 };
-    const objective = strategyFor(parseStrategyConfig({ name: 'fedprox', mu })).clientObjective;
+    const objective = strategyFor(parseStrategyConfig({ name: 'fedprox', mu })).client.begin(clientInput(global)).objective;
     expect(objective).toEqual({ proximalMu: mu });
 
     // Step 1 starts at w = w_global, where the proximal gradient is 0: with or without it, w₁ is the same.

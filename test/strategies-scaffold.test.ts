@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createWeightedMean } from '../shared/aggregate/weighted-mean.js';
-import { parseStrategyConfig } from '../shared/config/schema.js';
+import { experimentConfigSchema, parseStrategyConfig } from '../shared/config/schema.js';
 import {
   localStepCount,
   scaffoldClientUpdate,
@@ -9,8 +8,10 @@ import {
   scaffoldServerControlUpdate,
   scaffoldStepScale,
   strategyFor,
+  type ClientObjective,
   type Strategy,
 } from '../shared/strategies/index.js';
+import { simulateRounds } from './helpers/strategy-sim.js';
 import type { ModelWeights } from '../shared/weights/types.js';
 
 const model = (values: number[]): ModelWeights => [{ name: 'w', shape: [values.length], values: Float32Array.from(values) }];
@@ -40,12 +41,12 @@ describe('SCAFFOLD control variates (Karimireddy et al., option II)', () => {
 
   it("updates the server's: c ← c + (|S|/N)·mean(Δc_i)", () => {
     // 2 of 4 clients reported, mean Δc = [0.4, 0.2]:  c = [0.2, −0.1] + 0.5·[0.4, 0.2] = [0.4, 0]
-    const next = scaffoldServerControlUpdate(model([0.2, -0.1]), { meanDelta: model([0.4, 0.2]), contributors: 2, clients: 4 });
+    const next = scaffoldServerControlUpdate(model([0.2, -0.1]), { mean: model([0.4, 0.2]), contributors: 2, clients: 4 });
     expectValues(next, [0.4, 0]);
-    expect(() => scaffoldServerControlUpdate(model([0]), { meanDelta: model([1]), contributors: 5, clients: 4 })).toThrow(
+    expect(() => scaffoldServerControlUpdate(model([0]), { mean: model([1]), contributors: 5, clients: 4 })).toThrow(
       'scaffold: contributors must be an integer from 1 to clients, 4 (got 5)',
     );
-    expect(() => scaffoldServerControlUpdate(model([0, 0]), { meanDelta: model([1]), contributors: 1, clients: 4 })).toThrow(/mean control-variate delta/);
+    expect(() => scaffoldServerControlUpdate(model([0, 0]), { mean: model([1]), contributors: 1, clients: 4 })).toThrow(/mean control-variate delta/);
   });
 
   it('corrects every local gradient by c − c_i', () => {
@@ -94,20 +95,20 @@ describe('SCAFFOLD server step', () => {
   const scaffold = strategyFor(parseStrategyConfig({ name: 'scaffold', serverLearningRate: 0.5 }));
 
   it('moves x by η_g along the mean update, updates c and persists it as its state', () => {
-    expect(scaffold.controlVariates).toBe(true);
-    expect(scaffold.clientObjective).toEqual({});
+    expect(scaffold.client.adoptedState).toEqual(['control']);
+    expect(scaffold.client.sideUploads).toEqual(['control-delta']);
     // x = [1, 1] + 0.5·([0.5, 1.5] − [1, 1]) = [0.75, 1.25];  c = 0 + (1/2)·[0.4, −0.2] = [0.2, −0.1]
     const global = model([1, 1]);
-    const first = scaffold.serverStep({
+    const first = scaffold.server.step({
       round: 1, global, mean: model([0.5, 1.5]), state: undefined,
-      controlVariates: { meanDelta: model([0.4, -0.2]), contributors: 1, clients: 2 },
+      side: { 'control-delta': { mean: model([0.4, -0.2]), contributors: 1, clients: 2 } },
     });
     expectValues(first.weights, [0.75, 1.25]);
     expectValues(scaffoldServerControl(first.state, global), [0.2, -0.1]);
     // Round 2 starts from that c:  c = [0.2, −0.1] + (2/2)·[0.2, 0.2] = [0.4, 0.1]
-    const second = scaffold.serverStep({
+    const second = scaffold.server.step({
       round: 2, global: first.weights, mean: first.weights, state: first.state,
-      controlVariates: { meanDelta: model([0.2, 0.2]), contributors: 2, clients: 2 },
+      side: { 'control-delta': { mean: model([0.2, 0.2]), contributors: 2, clients: 2 } },
     });
     expectValues(second.weights, [0.75, 1.25]);
     expectValues(scaffoldServerControl(second.state, global), [0.4, 0.1]);
@@ -118,8 +119,8 @@ describe('SCAFFOLD server step', () => {
   });
 
   it('refuses to step without the clients\' control-variate deltas rather than silently running FedAvg', () => {
-    expect(() => scaffold.serverStep({ round: 1, global: model([1]), mean: model([2]), state: undefined })).toThrow(
-      /^scaffold: the server step needs controlVariates/,
+    expect(() => scaffold.server.step({ round: 1, global: model([1]), mean: model([2]), state: undefined })).toThrow(
+      /^scaffold: the server step needs the "control-delta" side upload folded/,
     );
   });
 });
@@ -144,32 +145,17 @@ describe('SCAFFOLD against client drift', () => {
     return w;
   }
 
+  // K = epochs · ⌈samples / batchSize⌉ = 10 local steps of plain SGD, as the client half counts them.
+  const local = experimentConfigSchema.parse({ local: { optimizer: 'sgd', momentum: 0, learningRate, batchSize: 10, epochs: 1 } }).local;
+
+  /** Rounds of the strategy's own client and server halves (test/helpers/strategy-sim.ts); only local SGD is written here. */
   function run(strategy: Strategy, rounds: number): number {
-    let global = model([0.5]);
-    let state: ModelWeights | undefined;
-    const clientControls = clients.map(() => model([0]));
-    for (let round = 1; round <= rounds; round++) {
-      const serverControl = scaffoldServerControl(strategy.controlVariates ? state : undefined, global);
-      const mean = createWeightedMean(global);
-      const deltas = createWeightedMean(global);
-      clients.forEach((client, i) => {
-        const correction = strategy.controlVariates ? valuesOf(scaffoldCorrection(serverControl, clientControls[i]!))[0]! : 0;
-        const trained = model([localSgd(valuesOf(global)[0]!, client, correction)]);
-        mean.add(trained, 100);
-        if (strategy.controlVariates) {
-          const update = scaffoldClientUpdate({ global, trained, serverControl, clientControl: clientControls[i]!, steps, learningRate });
-          clientControls[i] = update.control;
-          deltas.add(update.delta, 1);
-        }
-      });
-      const step = strategy.serverStep({
-        round, global, mean: mean.result(), state,
-        ...(strategy.controlVariates ? { controlVariates: { meanDelta: deltas.result(), contributors: clients.length, clients: clients.length } } : {}),
-      });
-      global = step.weights;
-      state = step.state;
-    }
-    return valuesOf(global)[0]!;
+    const simulated = clients.map((client) => ({
+      samples: 100,
+      train: (start: ModelWeights, objective: ClientObjective) =>
+        model([localSgd(valuesOf(start)[0]!, client, objective.gradientCorrection ? valuesOf(objective.gradientCorrection)[0]! : 0)]),
+    }));
+    return valuesOf(simulateRounds(strategy, simulated, model([0.5]), rounds, local))[0]!;
   }
 
   it('FedAvg drifts away from the optimum; SCAFFOLD converges to it', () => {

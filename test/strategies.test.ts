@@ -3,6 +3,7 @@ import { createWeightedMean } from '../shared/aggregate/weighted-mean.js';
 import { parseStrategyConfig, STRATEGY_NAMES, type StrategyConfig, type StrategyConfigInput } from '../shared/config/schema.js';
 import { strategyFor, type Strategy } from '../shared/strategies/index.js';
 import type { ModelWeights } from '../shared/weights/types.js';
+import { clientInput } from './helpers/strategy-sim.js';
 
 const model = (values: number[]): ModelWeights => [{ name: 'w', shape: [values.length], values: Float32Array.from(values) }];
 const valuesOf = (weights: ModelWeights) => Array.from(weights[0]!.values);
@@ -31,9 +32,13 @@ describe('strategy registry', () => {
 describe('FedAvg', () => {
   const fedavg = strategy({ name: 'fedavg' });
 
-  it('adds nothing to the client objective', () => {
-    expect(fedavg.clientObjective).toEqual({});
-    expect(fedavg.controlVariates).toBeUndefined();
+  it('adds nothing to the client objective, starts from the global model and keeps no client state', () => {
+    const global = model([1, 2]);
+    const plan = fedavg.client.begin(clientInput(global));
+    expect(plan.objective).toEqual({});
+    expect(plan.start).toBe(global);
+    expect([fedavg.client.adoptedState, fedavg.client.keptState, fedavg.client.sideUploads]).toEqual([[], [], []]);
+    expect(fedavg.client.readsServerState).toBe(false);
   });
 
   it('makes the sample-weighted mean of 3 clients the next global model', () => {
@@ -48,7 +53,7 @@ describe('FedAvg', () => {
 
     let state: ModelWeights | undefined;
     for (const round of [1, 2]) {
-      const step = fedavg.serverStep({ round, global, mean: mean.result(), state });
+      const step = fedavg.server.step({ round, global, mean: mean.result(), state });
       // The exact weighted mean, rounded once to float32.
       expect(valuesOf(step.weights)).toEqual([
         (600 * 1 + 200 * 2 + 200 * -4) / 1000,
@@ -62,8 +67,8 @@ describe('FedAvg', () => {
 
   it('ignores the previous global model: the next one is the clients\' mean alone', () => {
     const mean = model([0.25, -0.5]);
-    const fromZero = fedavg.serverStep({ round: 3, global: model([0, 0]), mean, state: undefined });
-    const fromElsewhere = fedavg.serverStep({ round: 3, global: model([10, -10]), mean, state: undefined });
+    const fromZero = fedavg.server.step({ round: 3, global: model([0, 0]), mean, state: undefined });
+    const fromElsewhere = fedavg.server.step({ round: 3, global: model([10, -10]), mean, state: undefined });
     expect(fromElsewhere.weights).toEqual(fromZero.weights);
     expect(valuesOf(fromZero.weights)).toEqual([0.25, -0.5]);
   });
@@ -71,13 +76,13 @@ describe('FedAvg', () => {
 
 describe('FedProx', () => {
   it('asks clients for the proximal term μ (default 0.01) and aggregates like FedAvg', () => {
-    expect(strategy({ name: 'fedprox' }).clientObjective).toEqual({ proximalMu: 0.01 });
+    expect(strategy({ name: 'fedprox' }).client.begin(clientInput(model([0]))).objective).toEqual({ proximalMu: 0.01 });
     const fedprox = strategy({ name: 'fedprox', mu: 0.5 });
-    expect(fedprox.clientObjective).toEqual({ proximalMu: 0.5 });
+    expect(fedprox.client.begin(clientInput(model([0]))).objective).toEqual({ proximalMu: 0.5 });
     const global = model([1, 2]);
     const mean = model([0.5, -0.75]);
-    const step = fedprox.serverStep({ round: 1, global, mean, state: undefined });
-    expect(step.weights).toEqual(strategy({ name: 'fedavg' }).serverStep({ round: 1, global, mean, state: undefined }).weights);
+    const step = fedprox.server.step({ round: 1, global, mean, state: undefined });
+    expect(step.weights).toEqual(strategy({ name: 'fedavg' }).server.step({ round: 1, global, mean, state: undefined }).weights);
     expect(step.state).toBeUndefined();
   });
 });
@@ -87,18 +92,18 @@ describe('FedAvgM', () => {
     const fedavgm = strategy({ name: 'fedavgm', serverLearningRate: 0.5, momentum: 0.9 });
     // Round 1: Δ = mean − global = [1, 0] − [0, 1] = [1, −1];  v = 0.9·0 + Δ = [1, −1];
     //          x = [0, 1] + 0.5·[1, −1] = [0.5, 0.5].
-    const first = fedavgm.serverStep({ round: 1, global: model([0, 1]), mean: model([1, 0]), state: undefined });
+    const first = fedavgm.server.step({ round: 1, global: model([0, 1]), mean: model([1, 0]), state: undefined });
     expectValues(first.weights, [0.5, 0.5]);
     // Round 2: Δ = [1, 0.5] − [0.5, 0.5] = [0.5, 0];  v = 0.9·[1, −1] + [0.5, 0] = [1.4, −0.9];
     //          x = [0.5, 0.5] + 0.5·[1.4, −0.9] = [1.2, 0.05].
-    const second = fedavgm.serverStep({ round: 2, global: first.weights, mean: model([1, 0.5]), state: first.state });
+    const second = fedavgm.server.step({ round: 2, global: first.weights, mean: model([1, 0.5]), state: first.state });
     expectValues(second.weights, [1.2, 0.05]);
   });
 
   it('with momentum 0 and server learning rate 1 is exactly FedAvg', () => {
     const fedavgm = strategy({ name: 'fedavgm', serverLearningRate: 1, momentum: 0 });
     const mean = model([0.1, -3.7, 12.25]);
-    const step = fedavgm.serverStep({ round: 1, global: model([5, 0.3, -2]), mean, state: undefined });
+    const step = fedavgm.server.step({ round: 1, global: model([5, 0.3, -2]), mean, state: undefined });
     expect(step.weights).toEqual(mean);
   });
 
@@ -122,7 +127,7 @@ describe('FedAdam, FedYogi and FedAdagrad (Reddi et al.)', () => {
     //   1    + 0.0025  / 0.0260197922 = 1 + 0.0960807060 = 1.0960807060
     //   −0.5 + 0                                          = −0.5
     //   0.25 − 0.00125 / 0.0135395375 = 0.25 − 0.0923222084 = 0.1576777916
-    const first = fedadam.serverStep({ round: 1, global, mean, state: undefined });
+    const first = fedadam.server.step({ round: 1, global, mean, state: undefined });
     expectValues(first.weights, [1.096080706, -0.5, 0.1576777916]);
     expect(first.state).toBeDefined();
 
@@ -131,7 +136,7 @@ describe('FedAdam, FedYogi and FedAdagrad (Reddi et al.)', () => {
     //   x = 2 + 0.1·0.0225 / (0.0248943789 + 0.001) = 2 + 0.00225 / 0.0258943789 = 2.0868914451
     // Coordinate 2 mirrors it with m = −0.01125, v = 0.99·1.5724e-4 = 1.556676e-4, √v = 0.0124766823:
     //   x = 2 − 0.001125 / 0.0134766823 = 2 − 0.0834775191 = 1.9165224809
-    const second = fedadam.serverStep({ round: 2, global: model([2, 2, 2]), mean: model([2, 2, 2]), state: first.state });
+    const second = fedadam.server.step({ round: 2, global: model([2, 2, 2]), mean: model([2, 2, 2]), state: first.state });
     expectValues(second.weights, [2.0868914451, 2, 1.9165224809]);
   });
 
@@ -140,12 +145,12 @@ describe('FedAdam, FedYogi and FedAdagrad (Reddi et al.)', () => {
     // Round 1: Δ = 1.25 − 1 = 0.25, Δ² = 0.0625 > v = τ² = 1e-4, so sign(v − Δ²) = −1:
     //   v = 1e-4 + 0.5·0.0625 = 0.03135;  m = 0.1·0.25 = 0.025;  √v = 0.1770593121
     //   x = 1 + 0.1·0.025 / (0.1770593121 + 0.01) = 1 + 0.0025 / 0.1870593121 = 1.0133647450
-    const first = fedyogi.serverStep({ round: 1, global: model([1]), mean: model([1.25]), state: undefined });
+    const first = fedyogi.server.step({ round: 1, global: model([1]), mean: model([1.25]), state: undefined });
     expectValues(first.weights, [1.013364745]);
     // Round 2: Δ = 2.0625 − 2 = 0.0625, Δ² = 0.00390625 < v = 0.03135, so sign = +1:
     //   v = 0.03135 − 0.5·0.00390625 = 0.029396875;  m = 0.9·0.025 + 0.1·0.0625 = 0.02875;  √v = 0.1714551691
     //   x = 2 + 0.002875 / 0.1814551691 = 2.0158441339
-    const second = fedyogi.serverStep({ round: 2, global: model([2]), mean: model([2.0625]), state: first.state });
+    const second = fedyogi.server.step({ round: 2, global: model([2]), mean: model([2.0625]), state: first.state });
     expectValues(second.weights, [2.0158441339]);
   });
 
@@ -153,10 +158,10 @@ describe('FedAdam, FedYogi and FedAdagrad (Reddi et al.)', () => {
     const fedadagrad = strategy({ name: 'fedadagrad', serverLearningRate: 0.1, beta1: 0, tau: 1e-3 });
     // β1 = 0, so m = Δ = 0.25 in both rounds.
     // Round 1: v = 1e-6 + 0.0625 = 0.062501;  √v = 0.2500020000;  x = 1 + 0.025 / 0.2510020000 = 1.0996008000
-    const first = fedadagrad.serverStep({ round: 1, global: model([1]), mean: model([1.25]), state: undefined });
+    const first = fedadagrad.server.step({ round: 1, global: model([1]), mean: model([1.25]), state: undefined });
     expectValues(first.weights, [1.0996008]);
     // Round 2: v = 0.062501 + 0.0625 = 0.125001;  √v = 0.3535548048;  x = 2 + 0.025 / 0.3545548048 = 2.0705109610
-    const second = fedadagrad.serverStep({ round: 2, global: model([2]), mean: model([2.25]), state: first.state });
+    const second = fedadagrad.server.step({ round: 2, global: model([2]), mean: model([2.25]), state: first.state });
     expectValues(second.weights, [2.070510961]);
   });
 
@@ -164,7 +169,7 @@ describe('FedAdam, FedYogi and FedAdagrad (Reddi et al.)', () => {
     const fedadagrad = strategy({ name: 'fedadagrad', serverLearningRate: 0.1, beta1: 0.9, tau: 1e-3 });
     // m = [0.025, 0, −0.0125];  v = 1e-6 + Δ² = [0.062501, 1e-6, 0.015626];  √v = [0.250002, 0.001, 0.1250040]
     // x = [1 + 0.0025/0.251002, −0.5, 0.25 − 0.00125/0.126004] = [1.0099600800, −0.5, 0.2400796800]
-    expectValues(fedadagrad.serverStep({ round: 1, global, mean, state: undefined }).weights, [1.00996008, -0.5, 0.24007968]);
+    expectValues(fedadagrad.server.step({ round: 1, global, mean, state: undefined }).weights, [1.00996008, -0.5, 0.24007968]);
   });
 
   it('default to serverLearningRate 0.01 (Adam, Yogi) or 0.1 (Adagrad), β1 0.9, β2 0.99, τ 1e-3', () => {
@@ -180,19 +185,19 @@ describe('every strategy', () => {
     { name: 'dense/bias', shape: [2], values: Float32Array.from(b) },
   ];
   const copy = (weights: ModelWeights): ModelWeights => weights.map((tensor) => ({ ...tensor, shape: [...tensor.shape], values: tensor.values.slice() }));
-  const controlVariates = { meanDelta: twoTensors([0.1, 0.2, 0.3, 0.4], [0.5, 0.6]), contributors: 2, clients: 4 };
+  const controlDeltas = { mean: twoTensors([0.1, 0.2, 0.3, 0.4], [0.5, 0.6]), contributors: 2, clients: 4 };
 
   it.each(STRATEGY_NAMES)('%s never changes its inputs, over two rounds', (name) => {
     const s = strategy({ name });
     const global = twoTensors([1, 2, 3, 4], [0.5, -0.5]);
     const mean = twoTensors([1.5, 1, 3, 5], [0, 0.25]);
-    const inputs = { global: copy(global), mean: copy(mean), controlVariates: { ...controlVariates, meanDelta: copy(controlVariates.meanDelta) } };
-    const first = s.serverStep({ round: 1, state: undefined, ...inputs });
+    const inputs = { global: copy(global), mean: copy(mean), side: { 'control-delta': { ...controlDeltas, mean: copy(controlDeltas.mean) } } };
+    const first = s.server.step({ round: 1, state: undefined, ...inputs });
     const stateAfterFirst = first.state === undefined ? undefined : copy(first.state);
-    const second = s.serverStep({ round: 2, state: first.state, ...inputs, global: first.weights });
+    const second = s.server.step({ round: 2, state: first.state, ...inputs, global: first.weights });
     expect(inputs.global).toEqual(global);
     expect(inputs.mean).toEqual(mean);
-    expect(inputs.controlVariates.meanDelta).toEqual(controlVariates.meanDelta);
+    expect(inputs.side['control-delta'].mean).toEqual(controlDeltas.mean);
     expect(first.state).toEqual(stateAfterFirst);
     // The result keeps the model's layout.
     expect(second.weights.map(({ name: tensor, shape }) => ({ tensor, shape }))).toEqual([
@@ -205,9 +210,9 @@ describe('every strategy', () => {
     '%s refuses a stored state that does not fit the model, naming itself',
     (name) => {
       const stepOn = (s: Strategy, values: number[], state: ModelWeights | undefined) =>
-        s.serverStep({
+        s.server.step({
           round: 2, global: model(values), mean: model(values), state,
-          controlVariates: { meanDelta: model(values.map(() => 0)), contributors: 1, clients: 1 },
+          side: { 'control-delta': { mean: model(values.map(() => 0)), contributors: 1, clients: 1 } },
         });
       const s = strategy({ name });
       const otherModelsState = stepOn(s, [1, 2, 3], undefined).state;

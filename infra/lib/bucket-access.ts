@@ -1,5 +1,6 @@
 import type { QueueRole } from '../../shared/cloud/resources.js';
 import { keys } from '../../shared/protocol/keys.js';
+import { declaredClientState } from '../../shared/strategies/index.js';
 
 /**
  * What each function reads and writes, as IAM object-key patterns (`*` also spans `/`), built from the key layout in
@@ -22,6 +23,8 @@ const ANY = '*';
 // Rounds are numbered keys (rounds/0001/); IAM patterns need the number replaced by a wildcard.
 const anyRound = (key: string) => key.replace(/\/rounds\/\d+\//, '/rounds/*/');
 
+const clientState = declaredClientState();
+
 const pattern = {
   config: keys.config(ANY),
   resolvedConfig: keys.resolvedConfig(ANY),
@@ -37,8 +40,10 @@ const pattern = {
   verdict: anyRound(keys.verdict(ANY, 0, ANY)),
   backend: keys.backend(ANY),
   serverState: anyRound(keys.serverState(ANY, 0)),
-  clientControl: keys.clientControl(ANY, ANY),
-  personalLayers: keys.personalLayersPrefix(ANY, ANY) + ANY,
+  /** the strategies' adopted client state (SCAFFOLD's c_i, FedDyn's g_k), one pattern per declared slot */
+  adoptedState: clientState.adopted.map((slot) => keys.adoptedState(ANY, ANY, slot)),
+  /** the strategies' kept client state (FedPer's local layers), one prefix per declared slot */
+  keptState: clientState.kept.map((slot) => keys.keptStatePrefix(ANY, ANY, slot) + ANY),
   residual: keys.residualPrefix(ANY, ANY) + ANY,
   robustState: anyRound(keys.robustState(ANY, 0)),
   metrics: keys.metrics(ANY),
@@ -58,18 +63,18 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   // aggregator starts it: two uploads can never interleave two starts. It touches no object.
   start: { read: [], write: [], sendsTo: ['aggregate'] },
   train: {
-    // serverState, clientControl: SCAFFOLD's server and own control variates
-    // personalLayers: FedPer's client-private layers, which only the trainer ever touches
+    // serverState, adoptedState: what a strategy's client half reads (SCAFFOLD's c and c_i, FedDyn's g_k)
+    // keptState: a strategy's client-private state (FedPer's local layers), which only the trainer ever touches
     // datasetClientData: a natural partition's client data, which no other function may read
     // residual: compression's error-feedback residual, client-private like the personal layers
     // roundState: who is sampled, for the simulated "a little is enough" attackers (docs/robustness.md)
     // sharedData: the public subset G (config sharedData), of which each client mixes its share into its training
     read: [
       pattern.status, pattern.resolvedConfig, pattern.globalModel, pattern.shard, pattern.updateReport,
-      pattern.serverState, pattern.clientControl, pattern.personalLayers, pattern.datasetClientData, pattern.residual,
+      pattern.serverState, ...pattern.adoptedState, ...pattern.keptState, pattern.datasetClientData, pattern.residual,
       pattern.roundState, pattern.sharedData,
     ],
-    write: [pattern.update, pattern.updateReport, pattern.personalLayers, pattern.residual],
+    write: [pattern.update, pattern.updateReport, ...pattern.keptState, pattern.residual],
     sendsTo: ['aggregate'],
   },
   // The one writer of an experiment's records, one message at a time: the start (config → partition, shards, round-0
@@ -86,7 +91,7 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     write: [
       pattern.shard, pattern.sharedData, pattern.partition, pattern.resolvedConfig, pattern.roundState, pattern.verdict, pattern.status,
       pattern.globalModel, pattern.serverState, pattern.roundMetrics, pattern.backend, pattern.metrics, pattern.summary,
-      pattern.finalModel, pattern.clientControl, pattern.robustState,
+      pattern.finalModel, ...pattern.adoptedState, pattern.robustState,
     ],
     sendsTo: ['train', 'timer'],
   },

@@ -148,8 +148,14 @@ function analyse(config: PrivacyExperiment): Analysis {
   const problems: string[] = [];
   const problem = (path: string, message: string) => problems.push(`${path}: ${message}`);
 
-  if (config.strategy.name === 'scaffold') {
-    problem('strategy.name', 'must not be "scaffold" with privacy: its control variates c_i go to the server without clipping or noise and leak each client\'s data; use "fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi" or "fedadagrad"');
+  const unprotected = {
+    scaffold: 'its control variates c_i go to the server without clipping or noise and leak each client\'s data',
+    feddyn: "each client's state g_k goes to the server without clipping or noise and leaks its data",
+    fednova: 'it weights each update by its sample count and local steps, where DP-FedAvg needs one fixed denominator',
+  } as const;
+  const name = config.strategy.name;
+  if (name === 'scaffold' || name === 'feddyn' || name === 'fednova') {
+    problem('strategy.name', `must not be "${name}" with privacy: ${unprotected[name]}; use "fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi" or "fedadagrad"`);
   }
   if (config.personalization !== undefined) {
     problem(

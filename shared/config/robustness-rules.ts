@@ -4,11 +4,10 @@ import type { ConfigProblem } from '../robust/problems.js';
 import { robustProblems } from '../robust/problems.js';
 import { clientsPerRound } from '../sampling/count.js';
 import type { AdversariesConfig } from './adversaries.js';
-import type { CompressionConfig } from './compression.js';
 import type { AggregatorConfig } from './robust.js';
 
 /**
- * The cross-field rules of `aggregator`, `adversaries` and `compression` that need nothing but the config (the
+ * The cross-field rules of `aggregator` and `adversaries` that need nothing but the config (the
  * aggregator's memory needs the model's size: shared/pipeline/robust-config.ts checks it with the other
  * model-dependent rules). Each problem names its field and says what would work.
  */
@@ -21,7 +20,6 @@ export interface RobustnessConfigView {
   readonly personalization?: unknown;
   readonly aggregator?: AggregatorConfig | undefined;
   readonly adversaries?: AdversariesConfig | undefined;
-  readonly compression?: CompressionConfig | undefined;
 }
 
 export function robustnessProblems(config: RobustnessConfigView): ConfigProblem[] {
@@ -29,7 +27,7 @@ export function robustnessProblems(config: RobustnessConfigView): ConfigProblem[
   const sampled = sampledPerRound(config);
   // A value that broke its own rule was reported already; the cross-field rules only compare sane values.
   if (sampled === undefined) return problems;
-  const { aggregator, adversaries, compression } = config;
+  const { aggregator, adversaries } = config;
 
   if (aggregator && aggregator.kind !== 'mean') {
     problems.push(...robustProblems(aggregator, { clientsPerRound: sampled, minClients: config.round.minClients }));
@@ -52,12 +50,6 @@ export function robustnessProblems(config: RobustnessConfigView): ConfigProblem[
     }
   }
 
-  if (compression && compression.kind !== 'none' && config.personalization !== undefined) {
-    problems.push({
-      path: ['compression', 'kind'],
-      message: `"${compression.kind}" cannot be combined with personalization yet: compressed updates are decoded against the whole model; use "none" with personalization`,
-    });
-  }
   return problems;
 }
 

@@ -15,7 +15,7 @@ import { sharedDataProblems, sharedDataSchema } from './shared-data.js';
  */
 
 export const MODEL_NAMES = ['cnn-mcmahan', 'cnn-small', 'mlp', 'cnn-cifar'] as const;
-export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'scaffold'] as const;
+export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'scaffold', 'feddyn', 'fednova'] as const;
 export const SAMPLING_METHODS = ['uniform', 'stratified', 'poisson'] as const;
 
 /** MNIST's training set: no partition can deal out more samples than this. */
@@ -146,6 +146,17 @@ const strategySchema = z
         serverLearningRate: serverLearningRate(1),
       })
       .describe('SCAFFOLD (Karimireddy et al., 2020), control-variate option II; needs local.optimizer "sgd".'),
+    z
+      .strictObject({
+        name: z.literal('feddyn').describe("Dynamic regularisation: each client's loss gets a linear term from its own state and α/2·‖w − w_global‖²."),
+        alpha: z.number().positive().max(10).default(0.01).describe('α: weight of the dynamic regulariser (the paper tunes it in {0.1, 0.01, 0.001}).'),
+      })
+      .describe('FedDyn (Acar et al., 2021); clients keep their own state between rounds.'),
+    z
+      .strictObject({
+        name: z.literal('fednova').describe("Normalised averaging: each client's update is divided by its number of local steps before the mean."),
+      })
+      .describe('FedNova (Wang et al., 2020), for clients taking different numbers of local steps; needs local.optimizer "sgd".'),
   ])
   .describe('How the server turns client updates into the next global model.');
 
@@ -255,11 +266,12 @@ export const experimentConfigSchema = z
       });
     }
     checkSampling(config, ctx);
-    if (config.strategy.name === 'scaffold' && config.local.optimizer !== 'sgd') {
+    const stepsAssumedBy = { scaffold: 'control-variate update', fednova: 'normalisation by the local steps' } as const;
+    if ((config.strategy.name === 'scaffold' || config.strategy.name === 'fednova') && config.local.optimizer !== 'sgd') {
       ctx.addIssue({
         code: 'custom',
         path: ['local', 'optimizer'],
-        message: `must be "sgd" when strategy.name is "scaffold", whose control-variate update assumes SGD steps (got ${JSON.stringify(config.local.optimizer)})`,
+        message: `must be "sgd" when strategy.name is "${config.strategy.name}", whose ${stepsAssumedBy[config.strategy.name]} assumes SGD steps (got ${JSON.stringify(config.local.optimizer)})`,
       });
     }
     if (config.partition.kind === 'natural' && config.partition.clients !== undefined && config.partition.clients.length !== config.clients) {

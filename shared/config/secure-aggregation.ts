@@ -112,10 +112,11 @@ export function secureAggregationProblems(config: SecureAggregationContext): Con
       }
     }
   }
-  if (config.strategy.name === 'scaffold') {
+  if (config.strategy.name === 'scaffold' || config.strategy.name === 'feddyn') {
+    const state = config.strategy.name === 'scaffold' ? "SCAFFOLD's server reads and stores each client's own control variate" : "FedDyn's server stores each client's own state g_k";
     problems.push({
       path: ['strategy', 'name'],
-      message: `cannot be "scaffold" with secureAggregation: SCAFFOLD's server reads and stores each client's own control variate, which secure aggregation exists to hide (got "scaffold")`,
+      message: `cannot be "${config.strategy.name}" with secureAggregation: ${state}, which secure aggregation exists to hide (got "${config.strategy.name}")`,
     });
   }
   const robust: [readonly (string | number)[], string | undefined][] = [

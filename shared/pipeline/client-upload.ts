@@ -15,6 +15,10 @@ import { requireRecord } from './context.js';
 import { loadClientData } from './datasets.js';
 import { isCompressed } from './update-format.js';
 import { clientIds } from './rounds.js';
+import { latestKeptState } from './client-state.js';
+
+/** The kept client state slot of compression's error-feedback residual. */
+const RESIDUAL = 'residual';
 
 /**
  * The client half's last step, between local training and the upload: the simulated attack (config `adversaries`)
@@ -75,24 +79,14 @@ export async function encodeUpload(store: ObjectStore, message: { experimentId: 
   const residual = compression.errorFeedback ? await readLatestResidual(store, experimentId, clientId, round, global) : undefined;
   const compressed = compress(delta, residual, compression, compressionSeed(config.seed, round, clientId));
   // Saved before the update: a retried round finds the residual of round r and still starts from round r − 1's.
-  if (compressed.residual) await store.put(keys.residual(experimentId, clientId, round), encodeModelWeights(compressed.residual));
+  if (compressed.residual) await store.put(keys.keptState(experimentId, clientId, RESIDUAL, round), encodeModelWeights(compressed.residual));
   return encodeCompressedUpdate(compressed.payload);
 }
 
-const PROBE_BATCH = 8;
-
-/**
- * The residual the client kept after the last round before `round` it trained in; probed newest first (the trainer
- * is granted its own objects, not a listing), like the personal layers.
- */
+/** The residual the client kept after the last round before `round` it trained in (kept client state "residual"). */
 async function readLatestResidual(store: ObjectStore, experimentId: string, clientId: string, round: number, global: ModelWeights): Promise<ModelWeights | undefined> {
-  for (let newest = round - 1; newest >= 1; newest -= PROBE_BATCH) {
-    const candidates = Array.from({ length: Math.min(PROBE_BATCH, newest) }, (_, offset) => newest - offset);
-    const bodies = await Promise.all(candidates.map((candidate) => store.get(keys.residual(experimentId, clientId, candidate))));
-    const found = bodies.find((body) => body !== undefined);
-    if (found) return decodeModelWeights(found, global);
-  }
-  return undefined;
+  const saved = await latestKeptState(store, { experimentId, round, clientId }, RESIDUAL);
+  return saved && decodeModelWeights(saved.bytes, global);
 }
 
 /**

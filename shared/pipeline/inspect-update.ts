@@ -4,11 +4,11 @@ import type { ExperimentConfig } from '../config/schema.js';
 import { weightSpecs, type ModelInput } from '../models/index.js';
 import { keys } from '../protocol/keys.js';
 import { clientReportSchema, type UpdateReport } from '../protocol/records.js';
-import { strategyFor } from '../strategies/index.js';
+import { experimentStrategy, StrategyError, type Strategy } from '../strategies/index.js';
 import { decodeModelWeights, encodedWeightsSize, WeightsError, type TensorLayout } from '../weights/codec.js';
-import { decodeSharedUpdate, PersonalizationError, splitWeights } from './personalization.js';
 import { isCompressed, readCompressedUpdate } from './update-format.js';
 import type { Verdict } from './round-machine.js';
+import { clientUploadSlots } from './client-state.js';
 
 /**
  * Checks one client's update before it may count, reading no more than the model's size: the report (at most 64 KiB),
@@ -26,20 +26,20 @@ export interface UpdateLayout {
   readonly model: string;
   readonly input: ModelInput;
   readonly modelLayout: readonly TensorLayout[];
-  /** what clients upload and the server averages: the whole model, or with personalization its shared layers */
+  /** what clients upload and the server averages: the strategy's averaged part (e.g. without the layers clients keep) */
   readonly averaged: readonly TensorLayout[];
   readonly averagedBytes: number;
   readonly modelBytes: number;
-  readonly localLayers: readonly string[] | undefined;
-  readonly controlVariates: boolean;
+  /** the strategy: what it refuses in an upload, and the files its clients send with each update */
+  readonly strategy: Strategy;
   /** the experiment's update compression (undefined or "none": float32 weights) */
   readonly compression: CompressionConfig | undefined;
 }
 
 export function updateLayoutFor(config: ExperimentConfig, input: ModelInput): UpdateLayout {
   const model = weightSpecs(config.model, input);
-  const localLayers = config.personalization?.localLayers;
-  const averaged = localLayers ? splitWeights(model, localLayers).shared : model;
+  const strategy = experimentStrategy(config);
+  const averaged = strategy.server.averagedPart(model);
   return {
     model: config.model,
     input,
@@ -47,8 +47,7 @@ export function updateLayoutFor(config: ExperimentConfig, input: ModelInput): Up
     averaged,
     averagedBytes: encodedWeightsSize(averaged),
     modelBytes: encodedWeightsSize(model),
-    localLayers,
-    controlVariates: strategyFor(config.strategy).controlVariates === true,
+    strategy,
     compression: config.compression,
   };
 }
@@ -60,7 +59,7 @@ export class UpdateRejectedError extends Error {
 
 /** Errors that say the client's update is unusable, as opposed to the pipeline being unable to look at it right now. */
 export function isClientFault(error: unknown): error is Error {
-  return error instanceof UpdateRejectedError || error instanceof WeightsError || error instanceof PersonalizationError;
+  return error instanceof UpdateRejectedError || error instanceof WeightsError || error instanceof StrategyError;
 }
 
 /** Control characters and undecodable bytes as escapes: a reason is read by people and must never carry raw binary. */
@@ -129,12 +128,14 @@ async function readWeights(store: ObjectStore, layout: UpdateLayout, key: string
   const info = await store.head(key);
   if (!info) return reject(`its ${what} ${key} does not exist`);
   if (info.size !== layout.averagedBytes && info.size > layout.modelBytes + DIAGNOSE_SLACK_BYTES) {
-    return reject(`its ${what} is ${info.size} bytes; weights of model ${layout.model} ${layout.localLayers ? 'without its local layers ' : ''}are exactly ${layout.averagedBytes} bytes`);
+    const part = layout.averagedBytes === layout.modelBytes ? '' : 'without the layers its clients keep ';
+    return reject(`its ${what} is ${info.size} bytes; weights of model ${layout.model} ${part}are exactly ${layout.averagedBytes} bytes`);
   }
   const bytes = await store.get(key);
   if (bytes === undefined) return reject(`its ${what} ${key} does not exist`);
-  if (layout.localLayers) decodeSharedUpdate(bytes, layout.modelLayout, layout.localLayers);
-  else decodeModelWeights(bytes, layout.averaged);
+  const problem = layout.strategy.server.uploadProblem(decodeModelWeights(bytes).map((tensor) => tensor.name));
+  if (problem) reject(problem);
+  decodeModelWeights(bytes, layout.averaged);
   if (bytes.byteLength !== layout.averagedBytes) reject(`its ${what} is ${bytes.byteLength} bytes; it must be exactly ${layout.averagedBytes}`);
   return bytes.byteLength;
 }
@@ -158,9 +159,8 @@ async function checkUpdate(
 
   const updateBytes = await readWeights(store, layout, keys.update(experimentId, round, clientId), 'update');
   if (report.updateBytes !== updateBytes) reject(`its report says updateBytes ${report.updateBytes}, but the update is ${updateBytes} bytes`);
-  if (layout.controlVariates) {
-    await readWeights(store, layout, keys.controlProposal(experimentId, round, clientId), 'control variate');
-    await readWeights(store, layout, keys.controlDelta(experimentId, round, clientId), 'control variate change');
+  for (const slot of clientUploadSlots(layout.strategy)) {
+    await readWeights(store, layout, keys.clientUpload(experimentId, round, clientId, slot), `"${slot}" file`);
   }
   return report;
 }

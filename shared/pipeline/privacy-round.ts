@@ -10,7 +10,7 @@ import { createPrivateSum } from '../privacy/private-sum.js';
 import { appendSteps, privacySpent } from '../privacy/rdp.js';
 import { poissonSample, samplingRandomness } from '../privacy/sampling.js';
 import { keys } from '../protocol/keys.js';
-import { strategyFor } from '../strategies/index.js';
+import type { Strategy } from '../strategies/index.js';
 import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
 import { PipelineRecordError, readClientWeights, requireObject, requireRecord, writeRecord } from './context.js';
@@ -85,6 +85,7 @@ export async function clipForUpload(
 export async function aggregatePrivateRound(
   store: ObjectStore,
   config: ExperimentConfig,
+  strategy: Strategy,
   experimentId: string,
   round: number,
   accepted: readonly AcceptedUpdate[],
@@ -168,13 +169,14 @@ export async function aggregatePrivateRound(
     history: nextHistory,
   };
 
-  const strategy = strategyFor(config.strategy);
   const previousState = await store.get(keys.serverState(experimentId, round - 1));
-  const stepped = strategy.serverStep({
+  // No side uploads: a strategy whose clients send anything beside the clipped update is refused with privacy.
+  const stepped = strategy.server.step({
     round,
     global,
     mean: applyDelta(global, meanDelta),
     state: previousState ? decodeModelWeights(previousState) : undefined,
+    side: {},
   });
   await writeRecord(store, keys.privacyRound(experimentId, round), record);
   if (stepped.state) await store.put(keys.serverState(experimentId, round), encodeModelWeights(stepped.state));

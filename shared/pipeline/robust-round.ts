@@ -14,7 +14,7 @@ import type { AcceptedUpdate } from './round-machine.js';
  * The server half's combine step, between the accepted updates and the strategy's server step: what the strategy gets
  * as its "mean". The plain mean folds one update at a time (float32 weights as before, or a compressed Δ decoded onto
  * the global model); a robust aggregator (config `aggregator`) decodes every update to its Δ, holds them all, and
- * returns global + its robust Δ, so FedAvg, FedAvgM, FedAdam, … step along it as they would along the mean.
+ * returns global + its robust Δ, so every strategy's server step moves along it as it would along the mean.
  * Everything it reads is immutable once the round closes, so a retry returns the same weights.
  */
 export async function combineUpdates(

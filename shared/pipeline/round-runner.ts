@@ -5,7 +5,7 @@ import { evaluate } from '../engine/evaluate.js';
 import { partitionStatsSchema, roundMetricsSchema } from '../metrics/schema.js';
 import type { ExperimentSummary } from '../metrics/types.js';
 import { parameterCount } from '../models/index.js';
-import { PersonalizationError } from './personalization.js';
+import { StrategyError } from '../strategies/index.js';
 import { RobustAggregationError } from '../robust/types.js';
 import { keys } from '../protocol/keys.js';
 import { roundStateSchema, type RoundState } from '../protocol/records.js';
@@ -214,7 +214,7 @@ export class RoundRunner {
 /** What makes a close impossible rather than merely failed this time: retrying would only fail again. */
 function isUnusable(error: unknown): error is Error {
   return (
-    isClientFault(error) || error instanceof WeightsError || error instanceof PersonalizationError || error instanceof PipelineRecordError ||
+    isClientFault(error) || error instanceof WeightsError || error instanceof StrategyError || error instanceof PipelineRecordError ||
     error instanceof RobustAggregationError || error instanceof PrivacyBudgetError
   );
 }

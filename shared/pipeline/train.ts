@@ -1,37 +1,38 @@
 import { ShardFormatError } from '../data/shard-codec.js';
 import { initBackend } from '../engine/backend.js';
+import { evaluate } from '../engine/evaluate.js';
 import { TrainingDivergedError, trainLocal } from '../engine/train.js';
 import { keys } from '../protocol/keys.js';
 import type { TrainMessage } from '../protocol/messages.js';
 import type { TrainingFailure, UpdateReport } from '../protocol/records.js';
 import { deriveSeed } from '../random.js';
-import { strategyFor, withLocalObjective } from '../strategies/index.js';
+import { experimentStrategy, StrategyError, withLocalObjective } from '../strategies/index.js';
 import { decodeModelWeights, encodeModelWeights, WeightsError } from '../weights/codec.js';
 import { requireObject, writeRecord, type PipelineContext } from './context.js';
-import { gradientCorrection, proposeClientControl, readClientControls } from './control-variates.js';
+import { loadClientInput, saveClientResult } from './client-state.js';
 import { readResolvedConfig, readStatus } from './experiment.js';
 import { encodeUpload, shardToTrainOn } from './client-upload.js';
 import { loadClientData } from './datasets.js';
 import { notifyUpdateReady } from './notify.js';
-import { beginPersonalRound, finishPersonalRound, PersonalizationError, withZeroLocalCorrection } from './personalization.js';
 import { clipForUpload } from './privacy-round.js';
 
 export type TrainOutcome = 'trained' | 'already-trained' | 'experiment-over' | 'training-failed';
 
 /**
  * Failures that happen again on every attempt with the same inputs: the loss diverging, or weights, a shard or
- * client-private state that do not decode. Retrying them only burns the round's deadline; the client reports them
+ * client-private state a strategy cannot use. Retrying them only burns the round's deadline; the client reports them
  * instead, and the aggregator records the client as rejected with the reason. Anything else (an S3 or SQS error, a
  * crash) is thrown, and the message is retried.
  */
 export function isDeterministicTrainingFailure(error: unknown): error is Error {
-  return error instanceof TrainingDivergedError || error instanceof WeightsError || error instanceof ShardFormatError || error instanceof PersonalizationError;
+  return error instanceof TrainingDivergedError || error instanceof WeightsError || error instanceof ShardFormatError || error instanceof StrategyError;
 }
 
 /**
- * One client's round: global model r−1 + own shard → local training → update r (S3) → "update ready" (SQS).
- * With personalization the client trains from the global shared layers and its own local layers, on its shard minus
- * a held-out part, saves the local layers and uploads only the shared ones (shared/pipeline/personalization.ts).
+ * One client's round: global model r−1 + own shard → the strategy's client half → local training → client state and
+ * update r (S3) → "update ready" (SQS). The client half (shared/strategies) says where training starts and on what
+ * (e.g. the shared layers with the client's own head, on its shard minus a held-out part) and what leaves the
+ * client; the client state it keeps or proposes is read and written by shared/pipeline/client-state.ts.
  * Idempotent: when the update already exists (a redelivered message, or a retry after the upload) it only
  * re-announces it, and the aggregator ignores announcements it has already counted.
  */
@@ -67,45 +68,31 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
   const globalWeights = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
   const shard = shardToTrainOn(config, clientId, await loadClientData(store, experimentId, config, clientId));
   const backend = await initBackend();
-  const strategy = strategyFor(config.strategy);
-  const personal = config.personalization
-    ? await beginPersonalRound(store, message, { config, personalization: config.personalization, global: globalWeights, shard })
-    : undefined;
-  // SCAFFOLD's control variates cover what the server averages: with personalization, the shared layers only.
-  const averaged = personal ? personal.sharedGlobal : globalWeights;
-  const controls = strategy.controlVariates
-    ? await readClientControls(store, experimentId, round, clientId, averaged)
-    : undefined;
-  const correction = controls && gradientCorrection(controls);
-
+  // The strategy's client half decides where training starts, on what and with which objective, and what is uploaded.
+  const strategy = experimentStrategy(config);
+  const input = await loadClientInput(store, message, strategy, { seed: config.seed, local: config.local, global: globalWeights, shard });
+  const plan = strategy.client.begin(input);
+  // The label-skew local objective (FedLC, FedRS, masked softmax) comes from the label counts of the set trained on.
+  const objective = withLocalObjective(plan.objective, config.local.objective, plan.trainSet);
   const result = await trainLocal({
     model: config.model,
-    weights: personal ? personal.start : globalWeights,
-    shard: personal ? personal.trainSet : shard,
+    weights: plan.start,
+    shard: plan.trainSet,
     local: config.local,
     seed: deriveSeed(config.seed, 'train', round, clientId),
-    // The local objective (FedLC, FedRS, masked softmax) from the label counts of the set this client trains on.
-    objective: withLocalObjective(
-      correction
-        ? { ...strategy.clientObjective, gradientCorrection: personal ? withZeroLocalCorrection(personal, correction) : correction }
-        : strategy.clientObjective,
-      config.local.objective,
-      personal ? personal.trainSet : shard,
-    ),
+    objective,
   });
+  const held = plan.holdout && (await evaluate({ model: config.model, weights: result.weights, testSet: plan.holdout }));
+  const finished = strategy.client.finish({ ...input, plan, trained: result.weights, samples: result.samples });
+  // Client state first: once the report exists, everything the update needs does too.
+  await saveClientResult(store, message, strategy, finished);
 
-  // The local layers are saved before the report, so a complete update always has them.
-  const personalResult = personal && (await finishPersonalRound(store, message, personal, config.model, result.weights));
-  const uploaded = personalResult ? personalResult.shared : result.weights;
-  if (controls) {
-    await proposeClientControl(store, message, { config, controls, global: averaged, trained: uploaded, samples: result.samples });
-  }
   // Differential privacy: the upload is Δ = w_local − w_global clipped to the round's C, not the weights (a DP config
   // has no adversaries or compression: refused at start). Otherwise attacks and compression shape the upload.
-  const clipped = config.privacy ? await clipForUpload(store, experimentId, round, globalWeights, uploaded) : undefined;
+  const clipped = config.privacy ? await clipForUpload(store, experimentId, round, finished.uploadBase, finished.upload) : undefined;
   const update = clipped
     ? encodeModelWeights(clipped.delta)
-    : await encodeUpload(store, message, { config, global: averaged, trained: uploaded, objective: strategy.clientObjective });
+    : await encodeUpload(store, message, { config, global: finished.uploadBase, trained: finished.upload, objective: plan.objective });
   await store.put(keys.update(experimentId, round, clientId), update);
   const report: UpdateReport = {
     experimentId,
@@ -117,16 +104,15 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
     trainMs: result.durationMs,
     updateBytes: update.byteLength,
     backend,
-    ...(personalResult?.personalized
-      ? { personalizedAccuracy: personalResult.personalized.accuracy, holdoutSamples: personalResult.personalized.samples }
-      : {}),
+    ...(held ? { personalizedAccuracy: held.accuracy, holdoutSamples: held.samples } : {}),
     ...(clipped ? { clipped: clipped.clipped, updateNorm: clipped.norm } : {}),
   };
   // The report goes last: its existence is what marks the update complete.
   await writeRecord(store, keys.updateReport(experimentId, round, clientId), report);
   context.log('train.done', {
     experimentId, round, clientId, samples: result.samples, loss: result.loss, ms: result.durationMs, backend: backend.backend,
-    ...(report.personalizedAccuracy !== undefined ? { personalizedAccuracy: report.personalizedAccuracy, localLayersFrom: personal?.localFromRound ?? 'global' } : {}),
+    ...plan.log,
+    ...(report.personalizedAccuracy !== undefined ? { personalizedAccuracy: report.personalizedAccuracy } : {}),
   });
   await notifyUpdateReady(context, message);
   return 'trained';

@@ -4,7 +4,7 @@ import { describeBuiltin } from '../data/catalog.js';
 import { isBuiltinDataset } from '../data/registry.js';
 import { formatShape } from '../data/types.js';
 import { modelInputProblem } from '../models/index.js';
-import { personalizationProblems } from './personalization.js';
+import { strategyConfigProblems } from '../strategies/index.js';
 import { aggregatorMemoryProblems } from './robust-config.js';
 import type { ExperimentConfig } from '../config/schema.js';
 
@@ -17,7 +17,7 @@ export function validateExperimentConfig(input: string | Uint8Array | unknown): 
   const parsed = parseExperimentConfig(input);
   if (!parsed.ok) return parsed;
   const { config } = parsed;
-  const problems = [...personalizationProblems(config.model, config.personalization), ...aggregatorMemoryProblems(config)];
+  const problems = [...strategyConfigProblems(config), ...aggregatorMemoryProblems(config)];
   // Needs the accountant (calibrating σ for targetEpsilon), so it runs here, once, rather than on every schema parse.
   problems.push(...privacyProblems(config));
   problems.push(...privacyCombinationProblems(config));

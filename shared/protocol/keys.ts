@@ -24,8 +24,11 @@ export function isExperimentId(value: string): boolean {
 }
 
 const round = (r: number) => String(r).padStart(4, '0');
-const personalPrefix = (id: string, clientId: string) => `experiments/${id}/clients/${clientId}/personal/`;
-const residualPrefix = (id: string, clientId: string) => `experiments/${id}/clients/${clientId}/residual/`;
+const clientPrefix = (id: string, clientId: string) => `experiments/${id}/clients/${clientId}/`;
+const keptPrefix = (id: string, clientId: string, slot: string) => `${clientPrefix(id, clientId)}${slot}/`;
+const clientUpload = (id: string, r: number, clientId: string, slot: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.${slot}.bin`;
+const adoptedState = (id: string, clientId: string, slot: string) => `${clientPrefix(id, clientId)}${slot}.bin`;
+const keptState = (id: string, clientId: string, slot: string, r: number) => `${keptPrefix(id, clientId, slot)}${round(r)}.bin`;
 
 export const keys = {
   config: (id: string) => `experiments/${id}/config.json`,
@@ -47,24 +50,28 @@ export const keys = {
   updateReport: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.json`,
   /** the aggregator's verdict on one client's update (accepted with its report, rejected with the reason, or late) */
   verdict: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/verdicts/${clientId}.json`,
-  /** SCAFFOLD: the client's proposed control variate c_i⁺ and its change Δc_i, written before the update report */
-  controlProposal: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.control.bin`,
-  controlDelta: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.control-delta.bin`,
-  /** SCAFFOLD: the client's control variate as of its last accepted update (replaced by the aggregator only) */
-  clientControl: (id: string, clientId: string) => `experiments/${id}/clients/${clientId}/control.bin`,
   /**
-   * FedPer: the client's own local layers as it saved them after training round r. Trainer only: read and written by
-   * the client, never by the aggregator (round-stamped so a retried round re-reads the same starting state).
+   * A strategy's per-client file sent with an update (shared/strategies/types.ts: `adoptedState` proposals and
+   * `sideUploads`), written before the update report. SCAFFOLD's are "control" (c_i⁺) and "control-delta" (Δc_i).
    */
-  personalLayers: (id: string, clientId: string, r: number) => `${personalPrefix(id, clientId)}${round(r)}.bin`,
-  /** FedPer: everything of one client's local layers lives under this prefix (e.g. for an IAM grant to the trainer) */
-  personalLayersPrefix: (id: string, clientId: string) => personalPrefix(id, clientId),
+  clientUpload,
+  /** a strategy's adopted client state (SCAFFOLD's c_i): replaced by the aggregator only, from an accepted update's proposal */
+  adoptedState,
   /**
-   * Compression with error feedback: what the client's compressed update of round r left out, added to its next
-   * update. Trainer only, round-stamped like the personal layers so a retried round re-reads the same residual.
+   * A strategy's or the upload's kept client state, saved by the client after training round r (FedPer's local layers
+   * "personal", compression's error-feedback "residual"). Trainer only: read and written by the client, never by the
+   * aggregator; round-stamped so a retried round re-reads the same starting state.
    */
-  residual: (id: string, clientId: string, r: number) => `${residualPrefix(id, clientId)}${round(r)}.bin`,
-  residualPrefix: (id: string, clientId: string) => residualPrefix(id, clientId),
+  keptState,
+  /** everything of one kept slot of one client lives under this prefix (e.g. for an IAM grant to the trainer) */
+  keptStatePrefix: keptPrefix,
+  controlProposal: (id: string, r: number, clientId: string) => clientUpload(id, r, clientId, 'control'),
+  controlDelta: (id: string, r: number, clientId: string) => clientUpload(id, r, clientId, 'control-delta'),
+  clientControl: (id: string, clientId: string) => adoptedState(id, clientId, 'control'),
+  personalLayers: (id: string, clientId: string, r: number) => keptState(id, clientId, 'personal', r),
+  personalLayersPrefix: (id: string, clientId: string) => keptPrefix(id, clientId, 'personal'),
+  residual: (id: string, clientId: string, r: number) => keptState(id, clientId, 'residual', r),
+  residualPrefix: (id: string, clientId: string) => keptPrefix(id, clientId, 'residual'),
   /** centered clipping: the aggregated Δ of round r, the centre round r + 1 starts clipping from (aggregator only) */
   robustState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/robust-state.bin`,
   /** DP runs: what round r released and what it cost (ε so far, clip norm, noise); written before global model r */

@@ -1,5 +1,6 @@
 import { packState, unpackState } from './server-state.js';
 import { elementwise, filledLike } from './tensor-math.js';
+import { plainClient, wholeModelServer } from './halves.js';
 import type { Strategy } from './types.js';
 
 export interface AdaptiveParameters {
@@ -26,13 +27,13 @@ export function createAdaptiveStrategy(name: string, parameters: AdaptiveParamet
   const { serverLearningRate, beta1, tau } = parameters;
   return {
     name,
-    clientObjective: {},
-    serverStep({ global, mean, state }) {
+    client: plainClient(),
+    server: wholeModelServer(({ global, mean, state }) => {
       const previous = state === undefined ? { m: filledLike(global, 0), v: filledLike(global, tau * tau) } : unpackState(name, state, global, SLOTS);
       const m = elementwise(name, [previous.m, mean, global], (mPrevious, y, x) => beta1 * mPrevious + (1 - beta1) * (y - x));
       const v = elementwise(name, [previous.v, mean, global], (vPrevious, y, x) => secondMoment(vPrevious, y - x));
       const weights = elementwise(name, [global, m, v], (x, mNext, vNext) => x + (serverLearningRate * mNext) / (Math.sqrt(vNext) + tau));
       return { weights, state: packState(SLOTS, { m, v }) };
-    },
+    }),
   };
 }

@@ -1,4 +1,5 @@
 import type { StrategyConfig } from '../config/schema.js';
+import { plainClient, wholeModelServer } from './halves.js';
 import type { ServerStepInput, ServerStepResult, Strategy } from './types.js';
 
 /** The next global model is the clients' sample-weighted mean: the server step of FedAvg and FedProx. */
@@ -11,9 +12,5 @@ export function fedAvgServerStep({ mean }: ServerStepInput): ServerStepResult {
  * mean is already folded by shared/aggregate, so the server step returns it unchanged and keeps no state.
  */
 export function createFedAvg(_config: Extract<StrategyConfig, { name: 'fedavg' }>): Strategy {
-  return {
-    name: 'fedavg',
-    clientObjective: {},
-    serverStep: fedAvgServerStep,
-  };
+  return { name: 'fedavg', client: plainClient(), server: wholeModelServer(fedAvgServerStep) };
 }

@@ -1,5 +1,6 @@
 import type { StrategyConfig } from '../config/schema.js';
 import { fedAvgServerStep } from './fedavg.js';
+import { plainClient, wholeModelServer } from './halves.js';
 import type { Strategy } from './types.js';
 
 /**
@@ -7,9 +8,5 @@ import type { Strategy } from './types.js';
  * round's global model however skewed its data; the server then averages exactly like FedAvg.
  */
 export function createFedProx(config: Extract<StrategyConfig, { name: 'fedprox' }>): Strategy {
-  return {
-    name: 'fedprox',
-    clientObjective: { proximalMu: config.mu },
-    serverStep: fedAvgServerStep,
-  };
+  return { name: 'fedprox', client: plainClient({ proximalMu: config.mu }), server: wholeModelServer(fedAvgServerStep) };
 }

@@ -2,14 +2,16 @@ import type { StrategyConfig } from '../config/schema.js';
 import type { ModelWeights } from '../weights/types.js';
 import { packState, unpackState } from './server-state.js';
 import { assertSameSize, elementwise, filledLike } from './tensor-math.js';
-import type { ControlVariateRound, Strategy } from './types.js';
+import { wholeModelServer } from './halves.js';
+import type { ClientHalf, ClientRoundInput, SideUploadFold, Strategy } from './types.js';
 
 /**
  * SCAFFOLD (Karimireddy et al., 2020). The server keeps a control variate c and every client i its own c_i, each
  * shaped like the model and zero before its first round. A client trains from the global x with every local step's
  * gradient corrected by c − c_i (`scaffoldCorrection`), then updates c_i with option II (`scaffoldClientUpdate`).
  * The server moves x along the clients' mean update and c along their mean Δc_i (`createScaffold`'s server step).
- * The server's c is the strategy's persisted state; each c_i is persisted by the pipeline, per client.
+ * The server's c is the strategy's persisted state; each c_i is adopted client state (slot "control"), replaced only
+ * when the aggregator accepts the client's update, and Δc_i its side upload ("control-delta").
  */
 
 const SLOTS = ['control'] as const;
@@ -84,8 +86,8 @@ export function scaffoldClientUpdate(args: ScaffoldClientUpdateArgs): ScaffoldCl
 }
 
 /** The server's control-variate update: c ← c + (|S|/N)·mean(Δc_i), which keeps c the mean of all N clients' c_i. */
-export function scaffoldServerControlUpdate(serverControl: ModelWeights, round: ControlVariateRound): ModelWeights {
-  const { meanDelta, contributors, clients } = round;
+export function scaffoldServerControlUpdate(serverControl: ModelWeights, round: SideUploadFold): ModelWeights {
+  const { mean: meanDelta, contributors, clients } = round;
   if (!Number.isSafeInteger(clients) || clients < 1) throw new RangeError(`scaffold: clients must be a positive integer (got ${clients})`);
   if (!Number.isSafeInteger(contributors) || contributors < 1 || contributors > clients) {
     throw new RangeError(`scaffold: contributors must be an integer from 1 to clients, ${clients} (got ${contributors})`);
@@ -95,26 +97,57 @@ export function scaffoldServerControlUpdate(serverControl: ModelWeights, round: 
   return elementwise('scaffold: server control update', [serverControl, meanDelta], (c, delta) => c + share * delta);
 }
 
+const CONTROL = 'control';
+const CONTROL_DELTA = 'control-delta';
+
+/** c from the server state, c_i as adopted (zero before the client's first accepted update). */
+function controlsOf({ serverState, adopted, global }: ClientRoundInput) {
+  return { serverControl: scaffoldServerControl(serverState, global), clientControl: adopted[CONTROL] ?? filledLike(global, 0) };
+}
+
+const scaffoldClient: ClientHalf = {
+  adoptedState: [CONTROL],
+  keptState: [],
+  sideUploads: [CONTROL_DELTA],
+  readsServerState: true,
+  begin(input) {
+    const { serverControl, clientControl } = controlsOf(input);
+    return { start: input.global, trainSet: input.shard, objective: { gradientCorrection: scaffoldCorrection(serverControl, clientControl) } };
+  },
+  finish(input) {
+    const { local } = input;
+    const { control, delta } = scaffoldClientUpdate({
+      global: input.global,
+      trained: input.trained,
+      ...controlsOf(input),
+      steps: localStepCount({ samples: input.samples, epochs: local.epochs, batchSize: local.batchSize }),
+      learningRate: local.learningRate,
+      momentum: local.optimizer === 'sgd' ? local.momentum : 0,
+    });
+    return { upload: input.trained, uploadBase: input.global, proposals: { [CONTROL]: control }, side: { [CONTROL_DELTA]: delta }, kept: {} };
+  },
+};
+
 /**
  * The SCAFFOLD server step: x ← x + η_g·(mean − x), where mean is the sample-weighted mean of the y_i (the paper
- * averages Δy_i unweighted; with equal shards they coincide), and c as in `scaffoldServerControlUpdate`. Needs
- * `controlVariates` in its input: without the clients' Δc_i, c would silently stay 0 and the run would be FedAvg.
+ * averages Δy_i unweighted; with equal shards they coincide), and c as in `scaffoldServerControlUpdate` from the
+ * accepted clients' Δc_i (the "control-delta" side upload).
  */
 export function createScaffold({ serverLearningRate }: Extract<StrategyConfig, { name: 'scaffold' }>): Strategy {
   return {
     name: 'scaffold',
-    clientObjective: {},
-    controlVariates: true,
-    serverStep({ global, mean, state, controlVariates }) {
-      if (controlVariates === undefined) {
+    client: scaffoldClient,
+    server: wholeModelServer(({ global, mean, state, side }) => {
+      const controlDeltas = side?.[CONTROL_DELTA];
+      if (controlDeltas === undefined) {
         throw new Error(
-          "scaffold: the server step needs controlVariates (the unweighted mean of the accepted clients' c_i⁺ − c_i, " +
-            'how many clients it averages, and the number of clients); the pipeline passed none',
+          "scaffold: the server step needs the \"control-delta\" side upload folded (the unweighted mean of the accepted clients' " +
+            'c_i⁺ − c_i, how many clients it averages, and the number of clients); the pipeline passed none',
         );
       }
       const weights = elementwise('scaffold', [global, mean], (x, y) => x + serverLearningRate * (y - x));
-      const control = scaffoldServerControlUpdate(scaffoldServerControl(state, global), controlVariates);
+      const control = scaffoldServerControlUpdate(scaffoldServerControl(state, global), controlDeltas);
       return { weights, state: packState(SLOTS, { control }) };
-    },
+    }),
   };
 }
