@@ -133,17 +133,17 @@ that share every round; its updates are weighted by that total, which adds the s
 Unlike the paper, the initial model is not warmed up on G. ${measured}
 
 **Privacy trade-off.** This is not pure federated learning: G is public data that the server sends to every client. The
-clients' own data still never moves, and nothing about it is revealed beyond what their updates already reveal, but
-the method needs a public, balanced sample of the task's data to exist and to be shared, which many deployments (data
-that is private precisely because no one else has it) cannot provide. Its rows are therefore ranked apart from the pure
-FL rows in the verdict.`;
+clients' own data still never moves (only G travels, and only from the server to the clients), but the method needs a
+public, balanced sample of the task's data to exist and to be shared, which many deployments (data that is private
+precisely because no one else has it) cannot provide. Its rows are therefore ranked apart from the pure FL rows in the
+verdict, and every report of such a run says so.`;
 }
 
 function scopeSection(): string {
   return `## What is not here
 
 - Local training (E, B, the client learning rate) is the same for every configuration and for the baseline, so the gaps
-  measure the strategies and the local objectives alone.
+  measure the strategies, the local objectives and shared data alone.
 - Client sampling: with 5 clients, training fewer per round only removes data from each round.
 - Personalization (FedPer) reports each client's accuracy with its own local layers, a different metric from the global
   model's test accuracy compared here.`;
