@@ -1,5 +1,6 @@
 import type { ExperimentMetrics } from '../shared/metrics/types.js';
 import { classNames, classNoun } from '../shared/report/digest.js';
+import { sharedDataSentence } from '../shared/report/shared-data-notice.js';
 
 const pct = (value: number) => `${(value * 100).toFixed(2)} %`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -29,7 +30,8 @@ export function formatRoundTable(metrics: ExperimentMetrics): string {
   ]);
   const header = ['round', 'accuracy', 'loss', 'clients', 'train', 'wait', 'aggregate', 'MB down', 'MB up', ...(privacy ? PRIVACY_HEADER : [])];
   const table = formatTable(header, rows);
-  const notes = [formatPrivacyLine(metrics), formatPerClass(metrics)].filter((line) => line !== undefined);
+  const shared = sharedDataSentence(metrics);
+  const notes = [formatPrivacyLine(metrics), formatPerClass(metrics), shared && `shared data: ${shared}`].filter((line) => line !== undefined);
   return notes.length ? `${table}\n\n${notes.join('\n')}` : table;
 }
 

@@ -88,8 +88,10 @@ describe('row labels', () => {
     expect(configValues(combined)).toBe('η 1 · τ 2');
     expect(configLabel(config({ local: { objective: { kind: 'masked' } } }), false)).toBe('IID FedAvg + masked softmax');
     expect(configLabel(config({}), true)).toBe('IID FedAvg');
-    // A shared-data config (coming with the strategy lifecycle) is marked as such.
-    expect(configLabel({ ...config({ partition: { kind: 'shards' } }), sharedData: { fraction: 0.05 } } as never, false)).toBe('FedAvg + shared data');
+    // A shared-data config is marked as such, with its values.
+    const shared = config({ partition: { kind: 'shards' }, sharedData: { fraction: 0.05 }, local: { objective: { kind: 'fedlc' } } });
+    expect(configLabel(shared, false)).toBe('FedAvg + FedLC + shared data');
+    expect(configValues(shared)).toBe('τ 1 · shared fraction 0.05, per client 1');
   });
 });
 
@@ -141,4 +143,37 @@ describe('the page from known results', () => {
     expect(Object.keys(images).sort()).toEqual(['noniid-accuracy.svg', 'noniid-spread.svg']);
     expect((images['noniid-spread.svg']!.match(/<circle data-point/g) ?? []).length).toBe(3 + 3 + 3 + 1);
   });
+
+  it('reports the best result with shared data and the best without it apart, each with its distance to IID FedAvg', async () => {
+    const baseline = await readSource(BASELINE_KEY, BASELINE_FILE);
+    const fedavg = await readSource('fedavg', 'examples/noniid/fedavg.json');
+    const fedlc = await readSource('fedlc', 'examples/noniid/fedlc.json');
+    const sharedFedavg = await readSource('fedavg-shared-data', 'examples/noniid/fedavg-shared-data.json');
+    const seeds = [42, 43, 44];
+    const sources = [baseline, fedavg, fedlc, sharedFedavg];
+    const main = await Promise.all(seeds.flatMap((seed) => sources.map((source) => derive(source, { out, prefix: 'shared', scenario: { kind: 'main' }, seed, cap: undefined }))));
+    const finals: Record<string, number[]> = { [BASELINE_KEY]: [0.99, 0.991, 0.989], fedavg: [0.93, 0.94, 0.92], fedlc: [0.94, 0.95, 0.93], 'fedavg-shared-data': [0.975, 0.98, 0.965] };
+    const outcomes = main.map((planned) => outcome(planned, [0.5, 0.8, 0.9, 0.94, finals[planned.source.key]![seeds.indexOf(planned.seed)]!]));
+    const { markdown } = renderPage({
+      baseline,
+      sources: [fedavg, fedlc, sharedFedavg],
+      planning: { main, tuning: [], dirichlet: [] },
+      outcomes: { main: outcomes, tuning: [], dirichlet: [] },
+      torch: [],
+      tuningGrid: {},
+      seeds: 3,
+      quick: false,
+      host: { cpuModel: 'Test CPU', cores: 2, memoryGiB: 4, os: 'Test OS', nodeVersion: 'v20', loadAverage: { start: 1, end: 2 } },
+      totalMs: 1000,
+      command: 'npm run bench:noniid',
+    });
+    expect(markdown).toContain('The best here, FedAvg + shared data (shared fraction 0.05, per client 1), averages 97.33 ± 0.76 %: -1.67 points from IID FedAvg, its worst seed -2.50.');
+    expect(markdown).toContain('**Without shared data** (pure federated learning), the best is FedAvg + FedLC (τ 1) at 94.00 ± 1.00 %: -5.00 points from IID FedAvg, worst seed -6.00 (the mean 3.00 points short, the worst seed 3.00 points short).');
+    expect(markdown).toContain('**With shared data** (not pure FL: a public, class-balanced 5 % of the training set goes from the server to every client; see [Shared data](#shared-data)), the best is FedAvg + shared data (shared fraction 0.05, per client 1) at 97.33 ± 0.76 %: -1.67 points from IID FedAvg, worst seed -2.50 (within the goal).');
+    expect(markdown).toContain('Shared data against plain FedAvg (difference of means, points): FedAvg + shared data +4.33.');
+    expect(markdown).toContain('Local objectives against plain FedAvg (difference of means, points): FedAvg + FedLC +1.00.');
+    expect(markdown).toContain('## Shared data');
+    expect(markdown).toContain('**Privacy trade-off.**');
+  });
 });
+

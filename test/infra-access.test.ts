@@ -203,7 +203,8 @@ beforeAll(async () => {
   for (const file of Object.keys(MNIST_FILES) as MnistFile[]) objects.set(keys.mnist(file), await readMnistFile(file));
   await importDatasets();
   for (const strategy of STRATEGIES) await runExperiment(strategy);
-  await runToSummary('access-imported', { dataset: 'tiny', clients: 2, rounds: 2, model: 'mlp' });
+  // sharedData: the start writes the public subset once, and every trainer reads it for its share.
+  await runToSummary('access-imported', { dataset: 'tiny', clients: 2, rounds: 2, model: 'mlp', sharedData: { fraction: 0.25, perClient: 0.5 } });
   await runToSummary('access-natural', { dataset: 'silos', clients: 2, rounds: 2, model: 'mlp', partition: { kind: 'natural' } });
   // A robust aggregator with a centre between rounds, colluding attackers that read who was sampled, and compression
   // with error feedback (each client's residual is its own, under clients/<id>/residual/).

@@ -34,12 +34,12 @@ const PARAMETER_SYMBOLS: Readonly<Record<string, string>> = {
   tau: 'τ',
   alpha: 'α',
   fraction: 'shared fraction',
+  perClient: 'per client',
 };
 
 /** The server holds a public subset mixed into local training (Zhao et al., 2018): not a pure FL result. */
 export function usesSharedData(config: ExperimentConfig): boolean {
-  // `sharedData` arrives with the strategy lifecycle; until then no valid config has it.
-  return (config as unknown as Readonly<Record<string, unknown>>).sharedData !== undefined;
+  return config.sharedData !== undefined;
 }
 
 export function configLabel(config: ExperimentConfig, isBaseline: boolean): string {
@@ -60,7 +60,7 @@ export function configValues(config: ExperimentConfig): string {
   const groups = [
     Object.entries(config.strategy).filter(([key]) => key !== 'name'),
     Object.entries(config.local.objective ?? {}).filter(([key]) => key !== 'kind'),
-    Object.entries((config as unknown as { sharedData?: Readonly<Record<string, unknown>> }).sharedData ?? {}),
+    Object.entries(config.sharedData ?? {}),
   ]
     .map((entries) => entries.map(([key, value]) => `${PARAMETER_SYMBOLS[key] ?? key} ${String(value)}`).join(', '))
     .filter(Boolean);

@@ -27,7 +27,8 @@ export interface TorchRun {
 
 /** The one server step the reference has: only FedAvg configs can be mirrored. */
 export function mirrorable(config: ExperimentConfig): boolean {
-  return config.strategy.name === 'fedavg' && config.personalization === undefined && config.sampling === undefined && config.local.optimizer === 'sgd';
+  // The reference trains on flambda's shards alone: it has no public subset to mix in.
+  return config.strategy.name === 'fedavg' && config.personalization === undefined && config.sampling === undefined && config.sharedData === undefined && config.local.optimizer === 'sgd';
 }
 
 export function torchObjective(objective: LocalObjectiveConfig | undefined): TorchObjective {

@@ -165,7 +165,7 @@ async function runOne(target: Target, experiment: Planned, outDir: string, stall
     throw new UserError(`${experiment.path}: ${where}`);
   });
   await claimId(target.store, experimentId, restart);
-  console.log(`\n▶ ${config.name} (${experimentId}): ${config.clients} clients × ${config.rounds} rounds, ${config.partition.kind}, ${config.model}, ${config.strategy.name}`);
+  console.log(`\n▶ ${config.name} (${experimentId}): ${config.clients} clients × ${config.rounds} rounds, ${config.partition.kind}${config.sharedData ? ' + shared data' : ''}, ${config.model}, ${config.strategy.name}`);
   // Exactly what `aws s3 cp config.json s3://<bucket>/experiments/<id>/config.json` does: the upload is the trigger.
   await target.store.put(keys.config(experimentId), experiment.text, 'application/json');
 

@@ -31,6 +31,7 @@ const pattern = {
   status: keys.status(ANY),
   partition: keys.partition(ANY),
   shard: keys.shard(ANY, ANY),
+  sharedData: keys.sharedData(ANY),
   globalModel: anyRound(keys.globalModel(ANY, 0)),
   roundState: anyRound(keys.roundState(ANY, 0)),
   roundMetrics: anyRound(keys.roundMetrics(ANY, 0)),
@@ -67,10 +68,11 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     // datasetClientData: a natural partition's client data, which no other function may read
     // residual: compression's error-feedback residual, client-private like the personal layers
     // roundState: who is sampled, for the simulated "a little is enough" attackers (docs/robustness.md)
+    // sharedData: the public subset G (config sharedData), of which each client mixes its share into its training
     read: [
       pattern.status, pattern.resolvedConfig, pattern.globalModel, pattern.shard, pattern.updateReport,
       pattern.serverState, ...pattern.adoptedState, ...pattern.keptState, pattern.datasetClientData, pattern.residual,
-      pattern.roundState,
+      pattern.roundState, pattern.sharedData,
     ],
     write: [pattern.update, pattern.updateReport, ...pattern.keptState, pattern.residual],
     sendsTo: ['aggregate'],
@@ -87,7 +89,7 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
       pattern.datasetInfo, pattern.datasetTrain, pattern.datasetTest, pattern.datasetClientInfo,
     ],
     write: [
-      pattern.shard, pattern.partition, pattern.resolvedConfig, pattern.roundState, pattern.verdict, pattern.status,
+      pattern.shard, pattern.sharedData, pattern.partition, pattern.resolvedConfig, pattern.roundState, pattern.verdict, pattern.status,
       pattern.globalModel, pattern.serverState, pattern.roundMetrics, pattern.backend, pattern.metrics, pattern.summary,
       pattern.finalModel, ...pattern.adoptedState, pattern.robustState,
     ],

@@ -6,6 +6,7 @@ import { compressionSchema } from './compression.js';
 import { aggregatorSchema } from './robust.js';
 import { robustnessProblems } from './robustness-rules.js';
 import { privacySchema } from './privacy.js';
+import { sharedDataProblems, sharedDataSchema } from './shared-data.js';
 
 /**
  * The experiment config: the user's contract. Defaults reproduce the original proof of concept
@@ -251,9 +252,11 @@ export const experimentConfigSchema = z
     aggregator: aggregatorSchema.optional(),
     adversaries: adversariesSchema.optional(),
     compression: compressionSchema.optional(),
+    sharedData: sharedDataSchema.optional(),
   })
   .superRefine((config, ctx) => {
     for (const problem of robustnessProblems(config)) ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
+    for (const problem of sharedDataProblems(config)) ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
     const minClients = config.round.minClients;
     if (minClients !== undefined && minClients > config.clients) {
       ctx.addIssue({
@@ -302,6 +305,7 @@ export type StrategyConfigInput = z.input<typeof strategySchema>;
 export type SamplingConfig = NonNullable<ExperimentConfig['sampling']>;
 export type SamplingMethod = (typeof SAMPLING_METHODS)[number];
 export type PersonalizationConfig = NonNullable<ExperimentConfig['personalization']>;
+export type { SharedDataConfig } from './shared-data.js';
 
 /** A strategy's parameters with their defaults filled in, e.g. `parseStrategyConfig({ name: 'fedadam' })`. */
 export function parseStrategyConfig(input: StrategyConfigInput): StrategyConfig {

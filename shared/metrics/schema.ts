@@ -90,7 +90,10 @@ export const roundMetricsSchema = z.object({
 export const partitionStatsSchema = z.object({
   kind: z.string(),
   seed: z.number(),
-  clients: z.array(z.object({ clientId: z.string(), samples: count, labelHistogram: z.array(count) })),
+  clients: z.array(z.object({ clientId: z.string(), samples: count, labelHistogram: z.array(count), sharedSamples: count.optional() })),
+  sharedData: z
+    .object({ fraction: z.number(), perClient: z.number(), samples: count, labelHistogram: z.array(count), samplesPerClient: count })
+    .optional(),
   dataset: z.string().optional(),
   classNames: z.array(z.string()).optional(),
 });

@@ -5,12 +5,36 @@ export interface ClientPartitionStats {
   readonly samples: number;
   /** samples per label 0..classes−1 */
   readonly labelHistogram: readonly number[];
+  /**
+   * sharedData: the public samples this client receives and trains on besides its own `samples` (its training set,
+   * and the sample count its updates report, is samples + sharedSamples)
+   */
+  readonly sharedSamples?: number;
+}
+
+/**
+ * sharedData (Zhao et al., 2018): the public, class-balanced subset G the server holds and every client mixes into its
+ * training. Its presence marks an experiment as not pure federated learning.
+ */
+export interface SharedDataStats {
+  /** |G| as a share of the training set, as configured */
+  readonly fraction: number;
+  /** α: the share of G each client receives */
+  readonly perClient: number;
+  /** |G| */
+  readonly samples: number;
+  /** G's samples per label 0..classes−1 (balanced to within one) */
+  readonly labelHistogram: readonly number[];
+  /** α·|G|, rounded: the public samples each client trains on */
+  readonly samplesPerClient: number;
 }
 
 export interface PartitionStats {
   readonly kind: string;
   readonly seed: number;
   readonly clients: readonly ClientPartitionStats[];
+  /** sharedData: the public subset mixed into every client's training; absent in pure federated learning */
+  readonly sharedData?: SharedDataStats;
   /** the dataset partitioned, and its class names in label order (absent in records of earlier builds: MNIST's digits) */
   readonly dataset?: string;
   readonly classNames?: readonly string[];

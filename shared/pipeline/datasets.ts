@@ -14,7 +14,7 @@ import { formatShape, type Dataset } from '../data/types.js';
 import type { ClientPartitionStats, PartitionStats } from '../metrics/types.js';
 import { modelInputProblem, type ModelInput } from '../models/index.js';
 import { cappedHistogram, capPreservingLabelMix } from '../partition/cap.js';
-import { PartitionError, partitionIndices } from '../partition/index.js';
+import { PartitionError, partitionIndices, sharedShareFor } from '../partition/index.js';
 import { clientIdFor, keys } from '../protocol/keys.js';
 import { createRandom, deriveSeed } from '../random.js';
 import { readRecord, requireObject, writeRecord } from './context.js';
@@ -142,6 +142,7 @@ export async function prepareClientData(store: ObjectStore, experimentId: string
       seed: config.seed,
       samplesPerClient: config.samplesPerClient,
       classes: trainSet.classes,
+      sharedData: config.sharedData,
     });
   } catch (error) {
     if (error instanceof PartitionError) return { ok: false, errors: [`partition: ${error.message} (dataset ${dataset.name})`] };
@@ -150,6 +151,8 @@ export async function prepareClientData(store: ObjectStore, experimentId: string
   for (const [index, indices] of partition.clientIndices.entries()) {
     await store.put(keys.shard(experimentId, clientIdFor(index)), encodeShard(subset(trainSet, indices)));
   }
+  // Written once, like the shards: the public subset the server holds, of which every trainer takes its share.
+  if (partition.sharedIndices) await store.put(keys.sharedData(experimentId), encodeShard(subset(trainSet, partition.sharedIndices)));
   return { ok: true, config, input, stats: await writePartition(store, experimentId, { ...partition.stats, ...common }) };
 }
 
@@ -160,9 +163,17 @@ async function writePartition(store: ObjectStore, experimentId: string, stats: P
 
 /**
  * A client's training data: its shard of a central dataset, or, in a natural partition, its own imported data (capped
- * at samplesPerClient the same way the start step's statistics assumed). Reads nothing of any other client.
+ * at samplesPerClient the same way the start step's statistics assumed). Reads nothing of any other client. With
+ * sharedData, its share of the public subset G is appended (the trainer shuffles every epoch, so the order is moot).
  */
 export async function loadClientData(store: ObjectStore, experimentId: string, config: ExperimentConfig, clientId: string): Promise<Dataset> {
+  const own = await loadOwnData(store, experimentId, config, clientId);
+  if (!config.sharedData) return own;
+  const shared = await loadSharedData(store, experimentId);
+  return concatenate(own, subset(shared, sharedShareFor(shared.labels, config.sharedData.perClient, config.seed, clientId, shared.classes)));
+}
+
+async function loadOwnData(store: ObjectStore, experimentId: string, config: ExperimentConfig, clientId: string): Promise<Dataset> {
   if (config.partition.kind !== 'natural') return decodeShard(await requireObject(store, keys.shard(experimentId, clientId)));
   const data = decodeShard(await requireObject(store, keys.datasetClientData(config.dataset, clientId)));
   if (config.samplesPerClient === null || data.count <= config.samplesPerClient) return data;
@@ -170,4 +181,19 @@ export async function loadClientData(store: ObjectStore, experimentId: string, c
   const all = Uint32Array.from({ length: data.count }, (_, i) => i);
   const kept = capPreservingLabelMix(all, data.labels, config.samplesPerClient, createRandom(deriveSeed(config.seed, 'partition-cap', Math.max(0, index))), data.classes);
   return subset(data, kept.sort());
+}
+
+/** The public subset G as the start step stored it: what a trainer downloads of the server's shared data. */
+export async function loadSharedData(store: ObjectStore, experimentId: string): Promise<Dataset> {
+  return decodeShard(await requireObject(store, keys.sharedData(experimentId)));
+}
+
+function concatenate(first: Dataset, second: Dataset): Dataset {
+  const images = new Uint8Array(first.images.length + second.images.length);
+  images.set(first.images);
+  images.set(second.images, first.images.length);
+  const labels = new Uint8Array(first.count + second.count);
+  labels.set(first.labels);
+  labels.set(second.labels, first.count);
+  return { ...first, count: first.count + second.count, images, labels };
 }

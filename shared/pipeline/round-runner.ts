@@ -122,10 +122,13 @@ export class RoundRunner {
     return inspectUpdate(this.context.store, this.layout, { ...this.where, clientId }, (await this.samplesHeld()).get(clientId));
   }
 
-  /** Each client's sample count from partition.json, read once per invocation: it bounds what a report may claim. */
+  /**
+   * Each client's training-set size from partition.json (its own samples, plus its share of the public subset with
+   * sharedData), read once per invocation: it bounds what a report may claim.
+   */
   private async samplesHeld(): Promise<ReadonlyMap<string, number>> {
     this.clientSamples ??= requireRecord(this.context.store, keys.partition(this.state.experimentId), partitionStatsSchema)
-      .then((partition) => new Map(partition.clients.map((client) => [client.clientId, client.samples])));
+      .then((partition) => new Map(partition.clients.map((client) => [client.clientId, client.samples + (client.sharedSamples ?? 0)])));
     return this.clientSamples;
   }
 

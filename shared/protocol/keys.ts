@@ -39,6 +39,8 @@ export const keys = {
   /** the training backend of the first accepted update, written when round 1 closes */
   backend: (id: string) => `experiments/${id}/backend.json`,
   shard: (id: string, clientId: string) => `experiments/${id}/shards/${clientId}.bin`,
+  /** sharedData: the public subset G (shard format), written once by the start step; every trainer reads its share */
+  sharedData: (id: string) => `experiments/${id}/shared-data.bin`,
   /** global model after round r; r = 0 is the initial model */
   globalModel: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/global.bin`,
   roundState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/state.json`,

@@ -10,6 +10,7 @@ import { escapeHtml, escapeMarkdown } from './escape.js';
 import { formatCount, formatDuration, formatPercent, formatPercentTick, formatPoints } from './format.js';
 import { markdownTable } from './markdown.js';
 import { renderPage, section, table, tile } from './page.js';
+import { SHARED_DATA_MARK } from './shared-data-notice.js';
 
 export interface ComparisonRow {
   readonly round: number;
@@ -179,7 +180,7 @@ export function renderComparisonHtml(list: readonly ExperimentMetrics[]): string
     digests.map((digest, index) => [
       `${escapeHtml(labels[index] ?? digest.name)}<br><small class="id">${escapeHtml(digest.experimentId)}</small>`,
       ...[
-        digest.partition,
+        list[index]?.partition.sharedData ? `${digest.partition} + ${SHARED_DATA_MARK}` : digest.partition,
         digest.model ?? '—',
         formatCount(digest.clients),
         String(list[index]?.rounds.length ?? 0),

@@ -20,6 +20,7 @@ import {
 import { classColour, TIMING_COLOURS } from './palette.js';
 import { renderPage, section, table, tile } from './page.js';
 import { privacySection } from './privacy-section.js';
+import { SHARED_DATA_MARK, sharedDataNoticeHtml } from './shared-data-notice.js';
 
 /** Axis ticks in seconds read better than a mix of "ms" and "s" on one axis. */
 export function formatSecondsTick(seconds: number): string {
@@ -219,7 +220,7 @@ function header(digest: ExperimentDigest, metrics: ExperimentMetrics): string {
   const planned = digest.plannedRounds;
   const facts: [string, string][] = [
     ['Experiment', digest.experimentId],
-    ['Partition', digest.partition],
+    ['Partition', metrics.partition.sharedData ? `${digest.partition} + ${SHARED_DATA_MARK}` : digest.partition],
     ...(digest.model ? ([['Model', digest.model]] as [string, string][]) : []),
     ...(digest.strategy ? ([['Strategy', digest.strategy]] as [string, string][]) : []),
     ['Clients', formatCount(digest.clients)],
@@ -354,6 +355,7 @@ export function renderReportHtml(metrics: ExperimentMetrics, context: ReportCont
 
   const body = [
     incomplete,
+    sharedDataNoticeHtml(metrics),
     tiles(digest, metrics),
     section(
       'Learning curve',

@@ -6,6 +6,7 @@ import type { ExperimentMetrics } from '../metrics/types.js';
 import { ATTACKER_MARK, attackerIds, classCount, classNames, classNoun, digestExperiment, type ReportContext } from './digest.js';
 import { escapeMarkdown } from './escape.js';
 import { formatBytes, formatCount, formatDuration, formatLoss, formatPercent, pluralise } from './format.js';
+import { sharedDataSentence } from './shared-data-notice.js';
 
 export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[], leftColumns = 1): string {
   const alignment = headers.map((_, index) => (index < leftColumns ? ':---' : '---:'));
@@ -37,6 +38,8 @@ export function renderSummaryMarkdown(metrics: ExperimentMetrics, context: Repor
     `- **Setup:** ${setup.join(' · ')}`,
     `- **Backend:** ${escapeMarkdown(digest.backend)}`,
   );
+  const shared = sharedDataSentence(metrics);
+  if (shared) lines.push(`- **Shared data:** ${escapeMarkdown(shared)}`);
   if (last) {
     lines.push(`- **Final accuracy:** ${formatPercent(last.accuracy)} (test loss ${formatLoss(last.loss)}) after round ${last.round}`);
   } else {
@@ -96,7 +99,7 @@ export function renderSummaryMarkdown(metrics: ExperimentMetrics, context: Repor
       `## Data split (${escapeMarkdown(metrics.partition.kind)}, seed ${metrics.partition.seed})`,
       '',
       markdownTable(
-        ['Client', 'Samples', `${Noun === 'Digit' ? 'Digits' : 'Classes'} held`, `Largest ${noun}`],
+        ['Client', 'Samples', ...(metrics.partition.sharedData ? ['Shared samples'] : []), `${Noun === 'Digit' ? 'Digits' : 'Classes'} held`, `Largest ${noun}`],
         metrics.partition.clients.map((client) => {
           const largest = client.labelHistogram.reduce(
             (top, count, digit) => (count > top.count ? { digit, count } : top),
@@ -106,6 +109,7 @@ export function renderSummaryMarkdown(metrics: ExperimentMetrics, context: Repor
           return [
             escapeMarkdown(attackers.has(client.clientId) ? `${client.clientId} ${ATTACKER_MARK}` : client.clientId),
             formatCount(client.samples),
+            ...(metrics.partition.sharedData ? [formatCount(client.sharedSamples ?? 0)] : []),
             String(client.labelHistogram.filter((count) => count > 0).length),
             largest.digit >= 0 ? `${escapeMarkdown(names[largest.digit] ?? String(largest.digit))} (${formatPercent(share, 0)})` : '—',
           ];
