@@ -79,7 +79,7 @@ describe('example configs', () => {
 
 describe('config errors', () => {
   it.each([
-    [{ model: 'cnn' }, 'model: must be one of "cnn-mcmahan", "cnn-small", "mlp", "cnn-cifar" (got "cnn")'],
+    [{ model: 'cnn' }, 'model: must be one of "cnn-mcmahan", "cnn-small", "mlp", "cnn-cifar", "cnn-tiny" (got "cnn")'],
     [{ clients: 0 }, 'clients: must be an integer from 1 to 1000 (got 0)'],
     [{ rounds: 1001 }, 'rounds: must be an integer from 1 to 1000 (got 1001)'],
     [{ clients: 2.5 }, 'clients: must be an integer from 1 to 1000 (got 2.5)'],
@@ -95,7 +95,7 @@ describe('config errors', () => {
     [{ samplesPerClient: 0 }, 'samplesPerClient: must be an integer from 1 to 60000, or null (got 0)'],
     [{ dataset: 'CIFAR/10' }, 'dataset: must be "mnist", "fashion-mnist", "cifar10" or the name of a dataset imported with `flambda dataset import` (lowercase letters, digits, ".", "_" and "-", starting with a letter or digit, at most 64 characters) (got "CIFAR/10")'],
     [{ name: '' }, 'name: must be a string of 1 to 128 characters (got "")'],
-    [{ strategy: { name: 'fedsgd' } }, 'strategy.name: must be one of "fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi", "fedadagrad", "scaffold" (got "fedsgd")'],
+    [{ strategy: { name: 'fedsgd' } }, 'strategy.name: must be one of "fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi", "fedadagrad", "scaffold", "feddyn", "fednova" (got "fedsgd")'],
     [{ clients: 4, round: { minClients: 5 } }, 'round.minClients: must be at most the number of clients, 4 (got 5)'],
     [{ clients: 1000, partition: { kind: 'shards', shardsPerClient: 61 } }, 'partition.shardsPerClient: clients × shardsPerClient (1000 × 61) must not exceed the 60000 training samples'],
     [[], 'config: must be a JSON object (got an array)'],
