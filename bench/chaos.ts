@@ -69,6 +69,7 @@ const plans: Plan[] = [
   { target: scenario('fedadam'), select: (reference) => (quick ? sampled(reference, 2) : exhaustive(reference, 2)) },
   { target: scenario('scaffold'), select: (reference) => (quick ? sampled(reference, 3) : exhaustive(reference, 3)) },
   { target: scenario('fedper'), select: (reference) => (quick ? sampled(reference, 4) : exhaustive(reference, 4)) },
+  { target: scenario('feddyn'), select: (reference) => (quick ? sampled(reference, 6) : exhaustive(reference, 6)) },
   { target: scenario('fedavg', 'straggler'), select: (reference) => (quick ? sampled(reference, 5) : exhaustive(reference, 5)) },
 ];
 

@@ -8,7 +8,7 @@ import { prepareSimulation, Simulation, type Fault, type Schedule, type SimOutco
  * delivery orders — and each run is judged against the reference.
  */
 
-export const STRATEGY_CASES = ['fedavg', 'fedadam', 'scaffold', 'fedper'] as const;
+export const STRATEGY_CASES = ['fedavg', 'fedadam', 'scaffold', 'fedper', 'feddyn'] as const;
 export type StrategyCase = (typeof STRATEGY_CASES)[number];
 export type Variant = 'plain' | 'straggler';
 
@@ -30,6 +30,8 @@ const STRATEGY_CONFIG: Readonly<Record<StrategyCase, Record<string, unknown>>> =
   fedadam: { strategy: { name: 'fedadam' } },
   scaffold: { strategy: { name: 'scaffold' }, local: { optimizer: 'sgd', batchSize: 8 } },
   fedper: { personalization: { localLayers: ['logits'] } },
+  // adopted client state through the generic path, from a strategy written after the lifecycle
+  feddyn: { strategy: { name: 'feddyn' } },
 };
 
 export interface Scenario {
