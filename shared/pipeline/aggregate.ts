@@ -15,10 +15,19 @@ export type AggregateOutcome = RoundOutcome | StartOutcome;
 const roundKey = (experimentId: string, round: number) => `${experimentId}\u0000${round}`;
 
 /**
+ * What an experiment's messages need that never changes while it runs (config.resolved.json, partition.json: the start
+ * writes them before round 1 and refuses a second upload), kept between invocations of a warm aggregator. Keyed by the
+ * round's start time as well: a restart (every object deleted, the config uploaded again) opens its rounds anew, so
+ * nothing read before it is reused; per store, so two buckets (or simulated clouds) never share an entry.
+ */
+const warmViews = new WeakMap<object, Map<string, Promise<ExperimentView>>>();
+const WARM_VIEWS_PER_STORE = 16;
+
+/**
  * One invocation of the aggregator: a batch of up to EVENT_SOURCE_BATCH_SIZE.aggregate messages, handled one after
  * the other (FIFO group = experiment, so no other invocation touches the experiment meanwhile). What every message of
- * an experiment needs (its config, update layout, partition) is read once per batch, and a round's state is read once
- * and then kept here as this invocation last wrote it.
+ * an experiment needs (its config, update layout, partition) is read once per round by a warm aggregator, and a
+ * round's state is read once a batch and then kept here as this invocation last wrote it.
  *
  * A round state that only counts one more answer (`answered`) is not written at once: it is written before any other
  * effect that is not a verdict, and when the batch ends (`flush`). Every verdict it counts was written before it, so a
@@ -27,7 +36,6 @@ const roundKey = (experimentId: string, round: number) => `${experimentId}\u0000
  * A batch of n updates thus writes the round state once instead of n times.
  */
 export class AggregateSession implements RoundStateWriter {
-  private readonly experiments = new Map<string, Promise<ExperimentView>>();
   private readonly states = new Map<string, RoundState>();
   private readonly unwritten = new Map<string, RoundState>();
 
@@ -38,7 +46,6 @@ export class AggregateSession implements RoundStateWriter {
     if (message.type === 'start') {
       // A start may rewrite the config and the round states: nothing read before it holds after it.
       await this.flush();
-      this.experiments.delete(message.experimentId);
       for (const key of this.states.keys()) if (key.startsWith(`${message.experimentId}\u0000`)) this.states.delete(key);
       return startExperiment(this.context, message);
     }
@@ -47,7 +54,7 @@ export class AggregateSession implements RoundStateWriter {
     try {
       const state = this.unwritten.get(key) ?? this.states.get(key) ?? (await readRoundState(this.context.store, experimentId, round));
       if (!state) throw new PipelineRecordError(`round ${round} of experiment ${experimentId} was never opened`);
-      const experiment = await this.experiment(experimentId);
+      const experiment = await this.experiment(experimentId, state);
       const first: RoundEvent =
         message.type === 'update'
           ? {
@@ -62,30 +69,37 @@ export class AggregateSession implements RoundStateWriter {
       this.states.set(key, runner.roundState);
       return outcome;
     } catch (error) {
-      // What failed half-way may have written more than the state here says: read everything again next time.
+      // What failed half-way may have written more than the state here says: read it again next time.
       this.states.delete(key);
-      this.experiments.delete(experimentId);
       throw error;
     }
   }
 
-  private experiment(experimentId: string): Promise<ExperimentView> {
-    let view = this.experiments.get(experimentId);
+  private experiment(experimentId: string, state: RoundState): Promise<ExperimentView> {
+    const { store } = this.context;
+    let views = warmViews.get(store);
+    if (!views) warmViews.set(store, (views = new Map()));
+    const key = `${experimentId}\u0000${state.round}\u0000${state.startedAt}`;
+    let view = views.get(key);
     if (!view) {
-      const { store } = this.context;
       view = (async () => {
         const config = await readResolvedConfig(store, experimentId);
         const layout = updateLayoutFor(config, await datasetModelInput(store, config.dataset));
         let samples: Promise<ReadonlyMap<string, number>> | undefined;
-        // Each client's sample count from partition.json, read at most once a batch: it bounds what a report may claim.
+        // Each client's sample count from partition.json, read once: it bounds what a report may claim.
         const samplesHeld = () =>
           (samples ??= requireRecord(store, keys.partition(experimentId), partitionStatsSchema).then(
             (partition) => new Map(partition.clients.map((client) => [client.clientId, client.samples])),
-          ));
+          )).catch((error: unknown) => {
+            samples = undefined;
+            throw error;
+          });
         return { config, layout, samplesHeld };
       })();
-      view.catch(() => this.experiments.delete(experimentId));
-      this.experiments.set(experimentId, view);
+      const cached = views;
+      view.catch(() => cached.delete(key));
+      views.set(key, view);
+      while (views.size > WARM_VIEWS_PER_STORE) views.delete(views.keys().next().value!);
     }
     return view;
   }
