@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/**
+ * SQS hands one receive up to 10 messages of a FIFO message group, in the group's order (and locks the group while any
+ * of them is in flight); fauxqs 1.9 hands out one message per group and receive. With it the aggregator's event source
+ * (batch size 10, one group per experiment) would only ever see batches of one: not the semantics of the deployed
+ * stack. This tops up each group a receive delivered from, one message at a time, through fauxqs's own dequeue (so its
+ * lock counting, receive counts and redrive stay its own), until the receive holds what it asked for or the group is
+ * empty.
+ *
+ * fauxqs exports only its app; its queue class is reached by file, next to the app's entry point. The fields used are
+ * checked at start: an upgrade that changes them fails loudly here rather than silently batching by one.
+ */
+
+interface FifoMessage {
+  readonly messageGroupId?: string;
+}
+
+interface FauxqsFifoQueue {
+  fifoMessages: Map<string, FifoMessage[]>;
+  fifoLockedGroups: Map<string, number>;
+  readonly inflightMessages: Map<string, { readonly message: FifoMessage }>;
+  dequeueFifo(maxCount: number, visibilityTimeoutOverride?: number, dlqResolver?: unknown): { readonly ReceiptHandle: string }[];
+}
+
+interface QueuePrototype {
+  dequeueFifo: FauxqsFifoQueue['dequeueFifo'];
+  [patched]?: true;
+}
+
+const patched = Symbol('flambda.fifoBatches');
+/** SQS's most messages per receive */
+const MAX_PER_RECEIVE = 10;
+
+function isFauxqsFifoQueue(queue: object): queue is FauxqsFifoQueue {
+  const candidate = queue as Partial<FauxqsFifoQueue>;
+  return candidate.fifoMessages instanceof Map && candidate.fifoLockedGroups instanceof Map && candidate.inflightMessages instanceof Map;
+}
+
+/** One more message of `group` only: the other groups are hidden from fauxqs's dequeue, the group's own lock lifted. */
+function takeNextOfGroup(queue: FauxqsFifoQueue, single: FauxqsFifoQueue['dequeueFifo'], group: string, args: [number | undefined, unknown]) {
+  const waiting = queue.fifoMessages.get(group);
+  if (!waiting || waiting.length === 0) return [];
+  const all = queue.fifoMessages;
+  const locks = queue.fifoLockedGroups.get(group) ?? 0;
+  queue.fifoMessages = new Map([[group, waiting]]);
+  queue.fifoLockedGroups.delete(group);
+  try {
+    return single.call(queue, 1, ...args);
+  } finally {
+    // fauxqs counts one lock per message in flight: what it just added for this one comes on top of the earlier ones.
+    const added = queue.fifoLockedGroups.get(group) ?? 0;
+    if (locks + added > 0) queue.fifoLockedGroups.set(group, locks + added);
+    else queue.fifoLockedGroups.delete(group);
+    if (waiting.length === 0) all.delete(group);
+    queue.fifoMessages = all;
+  }
+}
+
+function patchPrototype(proto: QueuePrototype): void {
+  if (proto[patched]) return;
+  const single = proto.dequeueFifo;
+  proto.dequeueFifo = function dequeueFifoInGroupBatches(this: FauxqsFifoQueue, maxCount, visibilityTimeoutOverride, dlqResolver) {
+    const limit = Math.min(maxCount, MAX_PER_RECEIVE);
+    const received = single.call(this, limit, visibilityTimeoutOverride, dlqResolver);
+    if (!isFauxqsFifoQueue(this)) return received;
+    const groups = [...new Set(received.map((message) => this.inflightMessages.get(message.ReceiptHandle)?.message.messageGroupId ?? '__default'))];
+    for (const group of groups) {
+      while (received.length < limit) {
+        const next = takeNextOfGroup(this, single, group, [visibilityTimeoutOverride, dlqResolver]);
+        if (next.length === 0) break;
+        received.push(...next);
+      }
+    }
+    return received;
+  };
+  proto[patched] = true;
+}
+
+let applied: Promise<void> | undefined;
+
+/** Patches fauxqs's FIFO queues once per process (every emulator built after it shares the class). */
+export function batchFifoGroupsLikeSqs(): Promise<void> {
+  applied ??= (async () => {
+    // fauxqs's exports name only its ESM entry, which require.resolve cannot see: found the way Node searches.
+    const folders = createRequire(import.meta.url).resolve.paths('fauxqs') ?? [];
+    const dist = folders.map((folder) => path.join(folder, 'fauxqs', 'dist')).find((folder) => existsSync(path.join(folder, 'app.js')));
+    if (!dist) throw new Error('fauxqs is not installed (npm ci)');
+    const storeModule = pathToFileURL(path.join(dist, 'sqs', 'sqsStore.js')).href;
+    const { SqsQueue } = (await import(storeModule)) as { SqsQueue?: { prototype: QueuePrototype } };
+    if (typeof SqsQueue?.prototype.dequeueFifo !== 'function') {
+      throw new Error(`fauxqs changed: ${storeModule} has no SqsQueue.dequeueFifo; local/fauxqs-fifo.ts must be updated`);
+    }
+    patchPrototype(SqsQueue.prototype);
+  })();
+  return applied;
+}
