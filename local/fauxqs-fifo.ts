@@ -7,9 +7,10 @@ import { pathToFileURL } from 'node:url';
  * SQS hands one receive up to 10 messages of a FIFO message group, in the group's order (and locks the group while any
  * of them is in flight); fauxqs 1.9 hands out one message per group and receive. With it the aggregator's event source
  * (batch size 10, one group per experiment) would only ever see batches of one: not the semantics of the deployed
- * stack. This tops up each group a receive delivered from, one message at a time, through fauxqs's own dequeue (so its
- * lock counting, receive counts and redrive stay its own), until the receive holds what it asked for or the group is
- * empty.
+ * stack. Here a receive takes the head of the first free group, then that group's next messages, then the next free
+ * group's, one message at a time through fauxqs's own dequeue (so its lock counting, receive counts and redrive stay
+ * its own), until it holds what it asked for or no free group has messages.
+ * And a batch handed back (a failed invocation) goes back to its group in sending order, where fauxqs reversed it.
  *
  * fauxqs exports only its app; its queue class is reached by file, next to the app's entry point. The fields used are
  * checked at start: an upgrade that changes them fails loudly here rather than silently batching by one.
@@ -17,6 +18,8 @@ import { pathToFileURL } from 'node:url';
 
 interface FifoMessage {
   readonly messageGroupId?: string;
+  /** SQS's SequenceNumber: 20 digits, zero-padded, so that text order is sending order */
+  readonly sequenceNumber?: string;
 }
 
 interface FauxqsFifoQueue {
@@ -24,10 +27,15 @@ interface FauxqsFifoQueue {
   fifoLockedGroups: Map<string, number>;
   readonly inflightMessages: Map<string, { readonly message: FifoMessage }>;
   dequeueFifo(maxCount: number, visibilityTimeoutOverride?: number, dlqResolver?: unknown): { readonly ReceiptHandle: string }[];
+  changeVisibility(receiptHandle: string, timeoutSeconds: number): unknown;
+  processTimers(): unknown;
+  isFifo(): boolean;
 }
 
 interface QueuePrototype {
   dequeueFifo: FauxqsFifoQueue['dequeueFifo'];
+  changeVisibility: FauxqsFifoQueue['changeVisibility'];
+  processTimers: FauxqsFifoQueue['processTimers'];
   [patched]?: true;
 }
 
@@ -60,15 +68,39 @@ function takeNextOfGroup(queue: FauxqsFifoQueue, single: FauxqsFifoQueue['dequeu
   }
 }
 
+const bySequence = (a: FifoMessage, b: FifoMessage) => ((a.sequenceNumber ?? '') < (b.sequenceNumber ?? '') ? -1 : a.sequenceNumber === b.sequenceNumber ? 0 : 1);
+
+/**
+ * fauxqs puts each message whose visibility ended back at the front of its group, one after another, which reverses a
+ * batch handed back together; SQS keeps a group in sending order. Restores it.
+ */
+function keepGroupsInOrder(queue: FauxqsFifoQueue): void {
+  for (const messages of queue.fifoMessages.values()) {
+    if (messages.some((message, index) => index > 0 && bySequence(messages[index - 1]!, message) > 0)) messages.sort(bySequence);
+  }
+}
+
 function patchPrototype(proto: QueuePrototype): void {
   if (proto[patched]) return;
+  for (const method of ['changeVisibility', 'processTimers'] as const) {
+    const original = proto[method] as (this: FauxqsFifoQueue, ...args: unknown[]) => unknown;
+    proto[method] = function (this: FauxqsFifoQueue, ...args: unknown[]) {
+      const result = original.apply(this, args);
+      if (this.isFifo() && isFauxqsFifoQueue(this)) keepGroupsInOrder(this);
+      return result;
+    } as never;
+  }
   const single = proto.dequeueFifo;
   proto.dequeueFifo = function dequeueFifoInGroupBatches(this: FauxqsFifoQueue, maxCount, visibilityTimeoutOverride, dlqResolver) {
+    if (!isFauxqsFifoQueue(this)) return single.call(this, maxCount, visibilityTimeoutOverride, dlqResolver);
     const limit = Math.min(maxCount, MAX_PER_RECEIVE);
-    const received = single.call(this, limit, visibilityTimeoutOverride, dlqResolver);
-    if (!isFauxqsFifoQueue(this)) return received;
-    const groups = [...new Set(received.map((message) => this.inflightMessages.get(message.ReceiptHandle)?.message.messageGroupId ?? '__default'))];
-    for (const group of groups) {
+    const received: ReturnType<FauxqsFifoQueue['dequeueFifo']> = [];
+    // As SQS does, as many of one group as fit before the next group: the head of the first free group, then its followers.
+    while (received.length < limit) {
+      const head = single.call(this, 1, visibilityTimeoutOverride, dlqResolver);
+      if (head.length === 0) break;
+      received.push(...head);
+      const group = this.inflightMessages.get(head[0]!.ReceiptHandle)?.message.messageGroupId ?? '__default';
       while (received.length < limit) {
         const next = takeNextOfGroup(this, single, group, [visibilityTimeoutOverride, dlqResolver]);
         if (next.length === 0) break;
@@ -91,8 +123,9 @@ export function batchFifoGroupsLikeSqs(): Promise<void> {
     if (!dist) throw new Error('fauxqs is not installed (npm ci)');
     const storeModule = pathToFileURL(path.join(dist, 'sqs', 'sqsStore.js')).href;
     const { SqsQueue } = (await import(storeModule)) as { SqsQueue?: { prototype: QueuePrototype } };
-    if (typeof SqsQueue?.prototype.dequeueFifo !== 'function') {
-      throw new Error(`fauxqs changed: ${storeModule} has no SqsQueue.dequeueFifo; local/fauxqs-fifo.ts must be updated`);
+    const methods = ['dequeueFifo', 'changeVisibility', 'processTimers', 'isFifo'] as const;
+    if (!SqsQueue || methods.some((method) => typeof SqsQueue.prototype[method as keyof QueuePrototype] !== 'function')) {
+      throw new Error(`fauxqs changed: ${storeModule} lacks SqsQueue.${methods.join('/')}; local/fauxqs-fifo.ts must be updated`);
     }
     patchPrototype(SqsQueue.prototype);
   })();
