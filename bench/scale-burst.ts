@@ -47,6 +47,13 @@ export interface BurstResult {
   readonly counts: OperationCounts;
 }
 
+/** The aggregator's event-source batch sizes the burst compares: one message per invocation, and the stack's. */
+export const BURST_BATCH_SIZES = [1, 10] as const;
+/** Each pair runs this often, alternating: on a shared machine one run of each says little. */
+export const BURST_REPEATS = 3;
+export const burstKey = (options: Pick<BurstOptions, 'perRound' | 'clients' | 'batchSize'>, repeat: number) =>
+  `burst-${options.perRound}-of-${options.clients}-batch${options.batchSize}-rep${repeat}`;
+
 const noop: SQSHandlerFn = async () => ({ batchItemFailures: [] });
 
 export async function measureBurst(options: BurstOptions): Promise<BurstResult> {

@@ -6,8 +6,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parameterCount } from '../shared/models/index.js';
-import { BURST_BATCH_SIZES, burstKey, type ScaleResults } from './scale.js';
-import type { BurstResult } from './scale-burst.js';
+import type { ScaleResults } from './scale.js';
+import { BURST_BATCH_SIZES, BURST_REPEATS, burstKey, type BurstResult } from './scale-burst.js';
 import type { OperationCounts } from './scale-counting.js';
 import { AWS_FIGURES, estimateRound, scaleBytes, trainingMs, type CallsPerUpdate, type RoundEstimate, type Workload } from './scale-model.js';
 import type { ScaleRunResult } from './scale-run.js';
@@ -111,26 +111,35 @@ function callsTable(rows: readonly [string, CallsPerUpdate, OperationCounts, num
   return lines.join('\n');
 }
 
-/** The bursts of each clients-per-round, batches of 1 and of 10 side by side. */
-function burstRows(results: ScaleResults, perRound: readonly number[], population: number): { perRound: number; runs: BurstResult[] }[] {
+interface BurstSummary {
+  /** the repeat with the median time per update */
+  readonly median: BurstResult;
+  readonly repeats: readonly BurstResult[];
+}
+
+/** The bursts of each clients-per-round, batches of 1 and of 10 side by side, each the median of its repeats. */
+function burstRows(results: ScaleResults, perRound: readonly number[], population: number): { perRound: number; runs: BurstSummary[] }[] {
   return perRound.flatMap((n) => {
-    const runs = BURST_BATCH_SIZES.map((batchSize) => results.bursts?.[burstKey({ perRound: n, clients: population, batchSize })]).filter(
-      (run): run is BurstResult => run !== undefined && run.updates > 0,
-    );
+    const runs = BURST_BATCH_SIZES.flatMap((batchSize): BurstSummary[] => {
+      const repeats = Array.from({ length: BURST_REPEATS }, (_, repeat) => results.bursts?.[burstKey({ perRound: n, clients: population, batchSize }, repeat)])
+        .filter((run): run is BurstResult => run !== undefined && run.completed && run.updates > 0)
+        .sort((a, b) => a.msPerUpdate - b.msPerUpdate);
+      return repeats.length ? [{ median: repeats[Math.floor((repeats.length - 1) / 2)]!, repeats }] : [];
+    });
     return runs.length ? [{ perRound: n, runs }] : [];
   });
 }
 
-function burstTable(rows: readonly { perRound: number; runs: readonly BurstResult[] }[]): string {
+function burstTable(rows: readonly { perRound: number; runs: readonly BurstSummary[] }[]): string {
   const lines = [
-    '| updates at once | aggregator batch size | invocations | messages per invocation | first announced → round closed | close (aggregation + evaluation) | serial path per update | S3 GET / PUT / HEAD per update | SQS calls per update |',
-    '|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+    '| updates at once | aggregator batch size | runs | invocations | messages per invocation | first announced → round closed | close (aggregation + evaluation) | serial path per update: median (all runs) | S3 GET / PUT / HEAD per update | SQS calls per update |',
+    '|---:|---:|---:|---:|---:|---:|---:|---|---|---:|',
   ];
   for (const { runs } of rows) {
-    for (const run of runs) {
+    for (const { median: run, repeats } of runs) {
       const calls = callsPerUpdate(run.counts, run.updates);
       lines.push(
-        `| ${run.updates} | ${run.options.batchSize} | ${run.invocations} | ${num(per(run.messages, run.invocations))} | ${ms(run.wallMs)} | ${ms(run.computeMs)} | ${ms(run.msPerUpdate)} | ${num(calls.s3Gets)} / ${num(calls.s3Puts)} / ${num(calls.s3Heads)} | ${num(calls.sqsCalls)} |`,
+        `| ${run.updates} | ${run.options.batchSize} | ${repeats.length} | ${run.invocations} | ${num(per(run.messages, run.invocations))} | ${ms(run.wallMs)} | ${ms(run.computeMs)} | **${ms(run.msPerUpdate)}** (${repeats.map((repeat) => ms(repeat.msPerUpdate)).join(', ')}) | ${num(calls.s3Gets)} / ${num(calls.s3Puts)} / ${num(calls.s3Heads)} | ${num(calls.sqsCalls)} |`,
       );
     }
   }
@@ -173,8 +182,8 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
   const trainer = callsPerUpdate(counted.counts.train, counted.updates);
   const bursts = burstRows(results, options.perRound, largest.options.clients);
   const largestBursts = bursts.at(-1);
-  const batched = largestBursts?.runs.find((run) => run.options.batchSize === 10);
-  const single = largestBursts?.runs.find((run) => run.options.batchSize === 1);
+  const batched = largestBursts?.runs.find((run) => run.median.options.batchSize === 10)?.median;
+  const single = largestBursts?.runs.find((run) => run.median.options.batchSize === 1)?.median;
   // On AWS a round's updates arrive together (N Lambdas in parallel): the aggregator then sees full batches, as in the burst.
   const aggregator = batched ? callsPerUpdate(batched.counts, batched.updates) : callsPerUpdate(largest.counts.aggregate, largest.updates, largest.updates);
   const e2eAggregator = callsPerUpdate(largest.counts.aggregate, largest.updates, largest.updates);
@@ -249,9 +258,10 @@ ${localTable(runs, trainer.s3PutBytes)}
 
 What a round of N parallel Lambdas hands the aggregator: every sampled client's update and report are written first,
 then all N "update ready" messages are sent at once (bench/scale-burst.ts; the real start and aggregate handlers, the
-benchmark in the trainers' place). Each size runs twice, one after the other: the aggregator taking one message per
-invocation (what it did before this change), and the stack's batches of 10 (the FIFO queue hands one receive up to 10
-messages of the experiment's group). *Serial path per update* = (first announced → round closed − close) ÷ updates.
+benchmark in the trainers' place). Each size runs with the aggregator taking one message per invocation (what it did
+before this change) and with the stack's batches of 10 (the FIFO queue hands one receive up to 10 messages of the
+experiment's group), alternately, ${BURST_REPEATS} times each; the row is the median run. *Serial path per update* =
+(first announced → round closed − close) ÷ updates.
 
 ${bursts.length ? burstTable(bursts) : '_Not measured in this run (--no-burst)._'}
 
@@ -268,7 +278,7 @@ ${callsTable([
   ['trainer (counted in-process run)', trainer, counted.counts.train, counted.updates],
   ...runs.map((run): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.options.perRound} a round`, callsPerUpdate(run.counts.aggregate, run.updates, run.updates), run.counts.aggregate, run.updates]),
   ...bursts.flatMap(({ runs: burstRuns }) =>
-    burstRuns.map((run): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.updates} at once, batches of ${run.options.batchSize}`, callsPerUpdate(run.counts, run.updates), run.counts, run.updates]),
+    burstRuns.map(({ median: run }): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.updates} at once, batches of ${run.options.batchSize}`, callsPerUpdate(run.counts, run.updates), run.counts, run.updates]),
   ),
 ])}
 

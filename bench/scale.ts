@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describeMachine, withEndLoad, type MachineInfo } from './machine.js';
-import type { BurstOptions, BurstResult } from './scale-burst.js';
+import { BURST_BATCH_SIZES, BURST_REPEATS, burstKey, type BurstOptions, type BurstResult } from './scale-burst.js';
 import type { ScaleRunOptions, ScaleRunResult } from './scale-run.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -29,13 +29,10 @@ export interface ScaleResults {
   readonly machine: MachineInfo;
   /** by key `${perRound}-of-${clients}-${rounds}r-${trainer}` */
   readonly runs: Record<string, ScaleRunResult>;
-  /** by key `burst-${perRound}-of-${clients}-batch${batchSize}` */
+  /** by key `burst-${perRound}-of-${clients}-batch${batchSize}-rep${repeat}` */
   readonly bursts?: Record<string, BurstResult>;
 }
 
-/** The aggregator's event-source batch sizes the burst compares: one message per invocation, and the stack's. */
-export const BURST_BATCH_SIZES = [1, 10] as const;
-export const burstKey = (options: Pick<BurstOptions, 'perRound' | 'clients' | 'batchSize'>) => `burst-${options.perRound}-of-${options.clients}-batch${options.batchSize}`;
 
 export const runKey = (options: Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'rounds' | 'trainer'>>) =>
   `${options.perRound}-of-${options.clients}-${options.rounds}r-${options.trainer}`;
@@ -108,9 +105,13 @@ async function main(): Promise<void> {
   }
   const burstPlan = args.includes('--no-burst')
     ? []
-    : perRoundList.flatMap((perRound) => BURST_BATCH_SIZES.map((batchSize): BurstOptions => ({ clients: population, perRound, batchSize })));
-  for (const options of burstPlan) {
-    const key = burstKey(options);
+    : perRoundList.flatMap((perRound) =>
+        Array.from({ length: BURST_REPEATS }, (_, repeat) =>
+          BURST_BATCH_SIZES.map((batchSize) => ({ options: { clients: population, perRound, batchSize } satisfies BurstOptions, repeat })),
+        ).flat(),
+      );
+  for (const { options, repeat } of burstPlan) {
+    const key = burstKey(options, repeat);
     if (bursts[key]) {
       console.log(`${key}: kept from ${RESULTS_FILE}`);
       continue;

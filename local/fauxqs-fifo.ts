@@ -56,6 +56,7 @@ function takeNextOfGroup(queue: FauxqsFifoQueue, single: FauxqsFifoQueue['dequeu
   const locks = queue.fifoLockedGroups.get(group) ?? 0;
   queue.fifoMessages = new Map([[group, waiting]]);
   queue.fifoLockedGroups.delete(group);
+  const hidden = queue.fifoMessages;
   try {
     return single.call(queue, 1, ...args);
   } finally {
@@ -63,8 +64,15 @@ function takeNextOfGroup(queue: FauxqsFifoQueue, single: FauxqsFifoQueue['dequeu
     const added = queue.fifoLockedGroups.get(group) ?? 0;
     if (locks + added > 0) queue.fifoLockedGroups.set(group, locks + added);
     else queue.fifoLockedGroups.delete(group);
-    if (waiting.length === 0) all.delete(group);
     queue.fifoMessages = all;
+    // Its timers may have put messages back meanwhile (a visibility that ran out, a delay that ended), into the map it saw.
+    for (const [other, messages] of hidden) {
+      const kept = all.get(other);
+      if (!kept) all.set(other, messages);
+      else if (kept !== messages) kept.push(...messages);
+    }
+    if (all.get(group)?.length === 0) all.delete(group);
+    keepGroupsInOrder(queue);
   }
 }
 
