@@ -83,7 +83,7 @@ function writtenInRounds(run: ScaleRunResult, trainerPutBytesPerUpdate: number):
 
 function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUpdate: number): string {
   const lines = [
-    '| clients a round | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | aggregator per message (median / p90) | RSS after start → peak | bytes written in the rounds |',
+    '| clients a round | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | aggregator per invocation (median / p90) | RSS after start → peak | bytes written in the rounds |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const run of runs) {
