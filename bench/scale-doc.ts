@@ -251,7 +251,7 @@ ${localTable(runs, trainer.s3PutBytes)}
 - The aggregator's calls per update stay the same as the round grows (${aggregatorPerUpdate}): its work is linear in
   the clients. Here one trainer thread delivers updates one after another, slower than the aggregator handles them, so
   its batches hold about one message each (receives per update in the table below): the serial FIFO path is not what
-  sets these rounds' time; each update's S3 and SQS round trips through the emulator are (a few ms each, all served by
+  sets these rounds' time; each update's S3 and SQS round trips through the emulator do (a few ms each, all served by
   the process's one main thread, which also runs the aggregator).
 
 ### The aggregator's serial path alone: a round's updates at once
@@ -266,8 +266,9 @@ experiment's group), alternately, ${BURST_REPEATS} times each; the row is the me
 ${bursts.length ? burstTable(bursts) : '_Not measured in this run (--no-burst)._'}
 
 A batch reads the round state once and writes it once (after the verdicts it counts: a crash in between is the
-recovery that a crash between a verdict and the state always had), and a warm aggregator reads the experiment's
-config and partition once per round${single && batched ? `: ${num(callsPerUpdate(single.counts, single.updates).s3Gets + callsPerUpdate(single.counts, single.updates).s3Puts + callsPerUpdate(single.counts, single.updates).s3Heads)} → ${num(aggregator.s3Gets + aggregator.s3Puts + aggregator.s3Heads)} S3 requests and ${num(callsPerUpdate(single.counts, single.updates).sqsCalls)} → ${num(aggregator.sqsCalls)} SQS calls per update at ${batched.updates}, ${ms(single.msPerUpdate)} → ${ms(batched.msPerUpdate)} per update here` : ''}.
+recovery that a crash between a verdict and the state always had)${single && batched ? `: ${num(callsPerUpdate(single.counts, single.updates).s3Gets + callsPerUpdate(single.counts, single.updates).s3Puts + callsPerUpdate(single.counts, single.updates).s3Heads)} → ${num(aggregator.s3Gets + aggregator.s3Puts + aggregator.s3Heads)} S3 requests and ${num(callsPerUpdate(single.counts, single.updates).sqsCalls)} → ${num(aggregator.sqsCalls)} SQS calls per update at ${batched.updates}, ${ms(single.msPerUpdate)} → ${ms(batched.msPerUpdate)} per update here (medians of runs as noisy as the ranges show)` : ''}.
+Both batch sizes run with this change's warm aggregator, which reads the experiment's config and partition once per
+round; before it, every message also read those two (2 more S3 GETs a message, the partition listing every client).
 What is left per update: the check of the update (HEAD + GET of its report, HEAD + GET of the update), its verdict
 (GET to find none, PUT), the handler's lease (ChangeMessageVisibility), and at the close one GET of its verdict and
 one of the update to fold it.
