@@ -75,8 +75,11 @@ export interface ScaleRunResult {
   readonly counts: Readonly<Record<ScaleRole, OperationCounts>>;
   /** operations of the experiment's start (partition, initial model), once per experiment */
   readonly setupCounts: Readonly<Record<ScaleRole, OperationCounts>>;
-  /** messages the aggregator handled during the rounds (the start's excluded), and its time on them: the serial FIFO path */
-  readonly aggregator: { readonly messages: number; readonly totalMs: number; readonly medianMs: number; readonly p90Ms: number };
+  /**
+   * the aggregator's invocations during the rounds (the start's excluded), the messages they carried (batches of up to
+   * 10), and its time per invocation: the serial FIFO path
+   */
+  readonly aggregator: { readonly invocations?: number; readonly messages: number; readonly totalMs: number; readonly medianMs: number; readonly p90Ms: number };
   readonly memory: {
     /** RSS once the cloud had started, before the experiment */
     readonly baselineRssBytes: number;
@@ -215,7 +218,7 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
       updates: rounds.reduce((total, round) => total + round.clients, 0),
       counts: roundCounts,
       setupCounts,
-      aggregator: { messages: sorted.length, totalMs: sorted.reduce((a, b) => a + b, 0), medianMs: percentile(sorted, 0.5), p90Ms: percentile(sorted, 0.9) },
+      aggregator: { invocations: sorted.length, messages: roundCounts.aggregate.sqs.received, totalMs: sorted.reduce((a, b) => a + b, 0), medianMs: percentile(sorted, 0.5), p90Ms: percentile(sorted, 0.9) },
       memory: { baselineRssBytes, afterSetupRssBytes: setup?.rssBytes ?? baselineRssBytes, peakRssBytes: peakRss, peakHeapUsedBytes: peakHeap, storedBytes },
     };
   } finally {

@@ -6,6 +6,9 @@
  * `flambda run` trains; one more small run trains in-process to count the trainer's own S3 and SQS calls.
  * Results go to bench/scale-results.json after each configuration; --resume keeps the ones already there.
  * --quick: 10 and 100 clients a round, 1 round.
+ * Then, per --clients, the aggregator's serial path alone (bench/scale-burst.ts): every update written first, all announced
+ * at once, once with the aggregator taking one message per invocation and once with the stack's batches of 10,
+ * one after the other (interleaved). --no-burst skips them.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describeMachine, withEndLoad, type MachineInfo } from './machine.js';
+import { BURST_BATCH_SIZES, BURST_REPEATS, burstKey, type BurstOptions, type BurstResult } from './scale-burst.js';
 import type { ScaleRunOptions, ScaleRunResult } from './scale-run.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -25,7 +29,10 @@ export interface ScaleResults {
   readonly machine: MachineInfo;
   /** by key `${perRound}-of-${clients}-${rounds}r-${trainer}` */
   readonly runs: Record<string, ScaleRunResult>;
+  /** by key `burst-${perRound}-of-${clients}-batch${batchSize}-rep${repeat}` */
+  readonly bursts?: Record<string, BurstResult>;
 }
+
 
 export const runKey = (options: Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'rounds' | 'trainer'>>) =>
   `${options.perRound}-of-${options.clients}-${options.rounds}r-${options.trainer}`;
@@ -41,11 +48,11 @@ function positiveIntegers(text: string, name: string): number[] {
   return values;
 }
 
-async function runChild(options: ScaleRunOptions): Promise<ScaleRunResult> {
+async function runChild<T>(options: ScaleRunOptions | { burst: BurstOptions }): Promise<T> {
   const { stdout } = await promisify(execFile)(TSX, [path.join(here, 'scale-child.ts'), JSON.stringify(options)], { maxBuffer: 64 * 2 ** 20 });
   const last = stdout.trim().split('\n').at(-1);
   if (!last) throw new Error('the scale child printed nothing');
-  return JSON.parse(last) as ScaleRunResult;
+  return JSON.parse(last) as T;
 }
 
 async function main(): Promise<void> {
@@ -58,6 +65,7 @@ async function main(): Promise<void> {
         '  --population  clients MNIST is split over, 60 samples each (default and at most 1000)\n' +
         '  --quick       10 and 100 clients a round, 1 round\n' +
         '  --resume      keep the configurations already in bench/scale-results.json\n' +
+        '  --no-burst    skip the aggregator-only bursts (batches of 1 against batches of 10)\n' +
         '  --no-write    print the tables, leave docs/scale.md alone',
     );
     return;
@@ -73,7 +81,9 @@ async function main(): Promise<void> {
   const machine = await describeMachine();
   const previous: ScaleResults | undefined = args.includes('--resume') && existsSync(RESULTS_FILE) ? (JSON.parse(await readFile(RESULTS_FILE, 'utf8')) as ScaleResults) : undefined;
   const runs: Record<string, ScaleRunResult> = { ...(previous?.runs ?? {}) };
-  const save = (end: MachineInfo) => writeFile(RESULTS_FILE, `${JSON.stringify({ date: new Date().toISOString(), machine: end, runs } satisfies ScaleResults, null, 1)}\n`);
+  const bursts: Record<string, BurstResult> = { ...(previous?.bursts ?? {}) };
+  const save = (end: MachineInfo) =>
+    writeFile(RESULTS_FILE, `${JSON.stringify({ date: new Date().toISOString(), machine: end, runs, bursts } satisfies ScaleResults, null, 1)}\n`);
 
   const plan: Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'rounds' | 'trainer'>>[] = [
     // the trainer's own calls, counted in-process on a small round
@@ -88,13 +98,33 @@ async function main(): Promise<void> {
     }
     const started = Date.now();
     console.log(`${key}: running…`);
-    const result = await runChild(options);
+    const result = await runChild<ScaleRunResult>(options);
     runs[key] = result;
     console.log(`${key}: ${result.state} in ${((Date.now() - started) / 1000).toFixed(0)} s, ${result.rounds.map((r) => `round ${r.round} ${(r.wallMs / 1000).toFixed(1)} s`).join(', ')}`);
     await save(withEndLoad(machine));
   }
+  const burstPlan = args.includes('--no-burst')
+    ? []
+    : perRoundList.flatMap((perRound) =>
+        Array.from({ length: BURST_REPEATS }, (_, repeat) =>
+          BURST_BATCH_SIZES.map((batchSize) => ({ options: { clients: population, perRound, batchSize } satisfies BurstOptions, repeat })),
+        ).flat(),
+      );
+  for (const { options, repeat } of burstPlan) {
+    const key = burstKey(options, repeat);
+    if (bursts[key]) {
+      console.log(`${key}: kept from ${RESULTS_FILE}`);
+      continue;
+    }
+    console.log(`${key}: running…`);
+    const result = await runChild<BurstResult>({ burst: options });
+    bursts[key] = result;
+    console.log(`${key}: ${result.updates} updates in ${(result.wallMs / 1000).toFixed(1)} s, ${result.msPerUpdate.toFixed(1)} ms per update, ${result.invocations} invocations`);
+    await save(withEndLoad(machine));
+  }
   // Nothing new measured (--resume with every configuration kept): the file keeps the date and load of its runs.
-  if (!previous || Object.keys(runs).length > Object.keys(previous.runs).length) await save(withEndLoad(machine));
+  const measured = Object.keys(runs).length + Object.keys(bursts).length;
+  if (!previous || measured > Object.keys(previous.runs).length + Object.keys(previous.bursts ?? {}).length) await save(withEndLoad(machine));
   const { writeScaleDoc } = await import('./scale-doc.js');
   await writeScaleDoc(JSON.parse(await readFile(RESULTS_FILE, 'utf8')) as ScaleResults, { write: !args.includes('--no-write'), perRound: perRoundList, rounds });
 }

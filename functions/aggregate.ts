@@ -1,20 +1,36 @@
-import { handleAggregateMessage } from '../shared/pipeline/aggregate.js';
+import type { SQSRecord } from 'aws-lambda';
+import { AggregateSession } from '../shared/pipeline/aggregate.js';
 import { contextFromEnv } from '../shared/pipeline/context-from-env.js';
 import type { PipelineContext } from '../shared/pipeline/context.js';
 import { aggregateMessageSchema } from '../shared/protocol/messages.js';
 import { sqsBatchHandler, type RetryOptions, type SqsHandler } from './lib/sqs.js';
 
-/** FIFO "start" / "update ready" / "deadline" messages, one experiment at a time → start, verdicts, rounds, results. */
+const sentAt = (record: SQSRecord) => (record.attributes.SentTimestamp ? new Date(Number(record.attributes.SentTimestamp)) : undefined);
+
+/**
+ * FIFO "start" / "update ready" / "deadline" messages, one experiment at a time → start, verdicts, rounds, results.
+ * One session per invocation (a batch of messages): it reads an experiment's records once and writes a round's state
+ * once per batch; what it left unwritten is written before the batch's messages are deleted, or the whole batch fails.
+ */
 export function createAggregateHandler(getContext: () => Promise<PipelineContext>, retry: RetryOptions = {}): SqsHandler {
-  return sqsBatchHandler(
-    aggregateMessageSchema,
-    getContext,
-    async (context, message) => {
-      const outcome = await handleAggregateMessage(context, message);
-      context.log('aggregate.outcome', { ...message, outcome });
-    },
-    { ...retry, role: 'aggregate', fifo: true },
-  );
+  return async (event) => {
+    let session: AggregateSession | undefined;
+    const handle = sqsBatchHandler(
+      aggregateMessageSchema,
+      getContext,
+      async (context, message, record) => {
+        session ??= new AggregateSession(context);
+        const outcome = await session.handle(message, sentAt(record));
+        context.log('aggregate.outcome', { ...message, outcome });
+      },
+      { ...retry, role: 'aggregate', fifo: true },
+    );
+    try {
+      return await handle(event);
+    } finally {
+      await session?.flush();
+    }
+  };
 }
 
 export const handler = createAggregateHandler(contextFromEnv);

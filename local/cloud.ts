@@ -173,7 +173,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           queue: queues[role].queue,
           queueArn: queues[role].arn,
           region,
-          batchSize: EVENT_SOURCE_BATCH_SIZE[role],
+          batchSize: options.batchSize?.[role] ?? EVENT_SOURCE_BATCH_SIZE[role],
           concurrency: role === 'train' ? trainConcurrency : (options.concurrency?.[role] ?? DEFAULT_CONCURRENCY[role]),
           maxReceiveCount: maxReceiveCount(role),
           handler: handlerFor[role],

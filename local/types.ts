@@ -40,6 +40,11 @@ export interface LocalCloudOptions {
   readonly trainWorkers?: number;
   /** Concurrent batches for the in-process consumers (train too when in-process). Default: aggregate 4, timer 2. */
   readonly concurrency?: Partial<Record<QueueRole, number>>;
+  /**
+   * Messages per invocation, per queue. Default: the stack's (EVENT_SOURCE_BATCH_SIZE); a benchmark compares others
+   * (bench/scale-burst.ts), the pipeline is deployed with the default.
+   */
+  readonly batchSize?: Partial<Record<QueueRole, number>>;
   /** Per queue, or one value for all. Defaults: train 900, aggregate 120, timer 60. */
   readonly visibilityTimeoutSeconds?: number | Partial<Record<QueueRole, number>>;
   /** One count for every queue; default: per queue, as on AWS (MAX_RECEIVE_COUNTS in shared/cloud/resources.ts). */

@@ -32,7 +32,16 @@ const count = (text: string, needle: string | RegExp) => (typeof needle === 'str
 
 describe('flambda run output in a log', () => {
   it('prints line progress and no banner or deprecation notice more than once', async () => {
-    const config = await writeConfig('tiny', { name: 'tiny', clients: 2, rounds: 2, samplesPerClient: 32, testSamples: 100, model: 'cnn-small', seed: 1 });
+    const config = await writeConfig('tiny', {
+      name: 'tiny',
+      clients: 3,
+      sampling: { perRound: 2 },
+      rounds: 2,
+      samplesPerClient: 32,
+      testSamples: 100,
+      model: 'cnn-small',
+      seed: 1,
+    });
     const run = new CliProcess(['run', config, '--out', path.join(workspace, 'results'), '--id', 'tiny-1'], envAsUserHasIt());
     const { code } = await run.exited;
     const output = run.stdout + run.stderr;
@@ -42,8 +51,9 @@ describe('flambda run output in a log', () => {
     expect(count(output, SDK_NOTICE)).toBe(0);
     expect(count(output, OUR_NODE_LINE)).toBe(Number(process.versions.node.split('.')[0]) < 22 ? 1 : 0);
 
-    expect(run.stdout).toMatch(/^ {2}round 1\/2$/m);
-    expect(run.stdout).toMatch(/^ {2}round 2\/2, last accuracy \d+\.\d\d %$/m);
+    // the clients sampled for the round (2), not the federation (3)
+    expect(run.stdout).toMatch(/^ {2}round 1\/2 · 2 clients sampled$/m);
+    expect(run.stdout).toMatch(/^ {2}round 2\/2 · 2 clients sampled, last accuracy \d+\.\d\d %$/m);
     expect(output).not.toMatch(/\r|\u001b\[|[█░]/);
     expect(run.stdout).toContain('✔ tiny-1 completed');
   }, 600_000);

@@ -1,8 +1,11 @@
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../local/cloud.js';
+import { createProgressDisplay } from '../cli/progress.js';
 import { watchExperiment, type Progress } from '../cli/watch.js';
+import type { TrainMessage } from '../shared/protocol/messages.js';
 import { keys } from '../shared/protocol/keys.js';
-import { startCloudWithScriptedClients } from './helpers/pipeline.js';
+import { announceUpdate, readGlobal, shifted, startCloudWithScriptedClients, uploadConfig, waitFor, writeUpdate } from './helpers/pipeline.js';
 
 /**
  * `flambda run` shows a line per round from what it polls in the bucket. A round that opens and closes between two
@@ -10,8 +13,9 @@ import { startCloudWithScriptedClients } from './helpers/pipeline.js';
  */
 
 let cloud: LocalCloud;
+let trainMessages: TrainMessage[];
 beforeAll(async () => {
-  ({ cloud } = await startCloudWithScriptedClients());
+  ({ cloud, trainMessages } = await startCloudWithScriptedClients());
 }, 60_000);
 afterAll(async () => {
   await cloud?.stop();
@@ -39,4 +43,61 @@ describe('watching an experiment', () => {
     expect(seen.map((progress) => progress.round)).toEqual([1, 2]);
     expect(seen.at(-1)?.lastAccuracy).toBe(0.9);
   }, 60_000);
+
+  it('counts the clients sampled for the round, on the bar and in the line per round, not the whole federation', async () => {
+    const experimentId = 'watch-sampled';
+    await uploadConfig(cloud, experimentId, {
+      name: experimentId,
+      clients: 6,
+      rounds: 1,
+      sampling: { perRound: 3 },
+      model: 'mlp',
+      samplesPerClient: 10,
+      testSamples: 50,
+      seed: 3,
+    });
+    // A terminal as cli-progress sees one: the bar's frames land here.
+    let frames = '';
+    const terminal = Object.assign(new PassThrough(), { isTTY: true, columns: 160 });
+    terminal.on('data', (chunk: Buffer) => (frames += chunk.toString()));
+    const lines: string[] = [];
+    const bar = createProgressDisplay(1, { tty: true, stream: terminal });
+    const log = createProgressDisplay(1, { tty: false, line: (text) => lines.push(text) });
+    const seen: Progress[] = [];
+    const watching = watchExperiment(cloud.context.store, experimentId, {
+      pollMs: 50,
+      stallTimeoutMs: 60_000,
+      onProgress: (progress) => {
+        seen.push(progress);
+        bar.update(progress);
+        log.update(progress);
+      },
+    });
+    // The three sampled clients answer one at a time, each once the watch has seen the answer before it.
+    const sampled = await waitFor('the sampled clients\' train messages', async () => {
+      const mine = trainMessages.filter((message) => message.experimentId === experimentId);
+      return mine.length >= 3 ? mine : undefined;
+    });
+    expect(sampled).toHaveLength(3);
+    const global0 = await readGlobal(cloud, experimentId, 0);
+    for (const [index, message] of sampled.entries()) {
+      await waitFor(`the watch to see ${index} answer(s)`, async () => (seen.some((progress) => progress.clientsDone === index) ? true : undefined));
+      await writeUpdate(cloud, message, shifted(global0, 0.01), 10);
+      await announceUpdate(cloud, message);
+    }
+    const final = await watching;
+    bar.stop();
+    expect(final.state).toBe('completed');
+    expect(seen.filter((progress) => progress.round === 1).every((progress) => progress.clientsExpected === 3)).toBe(true);
+    expect(seen.at(-1)).toMatchObject({ round: 1, clientsDone: 3, clientsExpected: 3 });
+    expect(frames).toContain('round 1/1 · 0/3 clients');
+    expect(frames).toContain('round 1/1 · 3/3 clients');
+    expect(frames).not.toContain('/6 clients');
+    // The bar counts the sampled clients: all three answered is a full bar, not half of the federation's six.
+    const last = frames.slice(frames.lastIndexOf('3/3 clients |'));
+    expect(last.split('|')[1]).toMatch(/^\u2588+$/);
+    expect(lines).toContain('  round 1/1 · 3 clients sampled');
+    expect(lines.join('\n')).not.toContain('6 clients');
+  }, 120_000);
 });
+

@@ -205,7 +205,7 @@ describe('FlambdaStack template (zip trainer, defaults)', () => {
       expect(mapping.BatchSize).toBe(batch);
       expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
     }
-    expect([1, 1, 10]).toEqual([EVENT_SOURCE_BATCH_SIZE.train, EVENT_SOURCE_BATCH_SIZE.aggregate, EVENT_SOURCE_BATCH_SIZE.timer]);
+    expect([1, 10, 10]).toEqual([EVENT_SOURCE_BATCH_SIZE.train, EVENT_SOURCE_BATCH_SIZE.aggregate, EVENT_SOURCE_BATCH_SIZE.timer]);
     expect(byQueue.get(RESOURCE_NAMES.trainQueue)!.ScalingConfig).toEqual({ MaximumConcurrency: 50 });
     expect(byQueue.get(RESOURCE_NAMES.aggregateQueue)!.ScalingConfig).toBeUndefined();
     // Throttling an SQS-triggered function burns receives into the DLQ: concurrency is capped at the event source.

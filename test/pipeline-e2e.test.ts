@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../local/cloud.js';
 import { defaultHandlers } from '../local/default-handlers.js';
 import type { ExperimentMetrics } from '../shared/metrics/types.js';
+import { readStatus } from '../shared/pipeline/experiment.js';
 import { keys } from '../shared/protocol/keys.js';
 import { updateReportSchema } from '../shared/protocol/records.js';
 import { decodeModelWeights } from '../shared/weights/codec.js';
@@ -61,6 +62,20 @@ describe('the whole pipeline on the embedded local cloud', () => {
     expect(['tensorflow', 'wasm']).toContain(metrics.backend.backend);
     expect(await cloud.context.store.exists(keys.finalModel('smoke-a'))).toBe(true);
     expect(logs.filter((entry) => entry.event === 'train.done' && entry.fields.experimentId === 'smoke-a')).toHaveLength(6);
+
+    // The pipeline's own time between rounds: latest update announced → next round opened (or completion), minus the
+    // close's aggregation and evaluation; within the round's wall time (its start to the next round's, or completion).
+    const completedAt = (await readStatus(cloud.context.store, 'smoke-a'))!.updatedAt;
+    for (const [index, round] of metrics.rounds.entries()) {
+      const { startedAt, closedAt, aggregateMs, lastUpdateAt, computeMs, orchestrationMs } = round.timing;
+      const endedAt = metrics.rounds[index + 1]?.timing.startedAt ?? completedAt;
+      expect(Date.parse(lastUpdateAt!)).toBeGreaterThanOrEqual(Date.parse(startedAt));
+      expect(Date.parse(lastUpdateAt!)).toBeLessThanOrEqual(Date.parse(closedAt));
+      expect(computeMs).toBeGreaterThan(0);
+      expect(computeMs).toBeLessThanOrEqual(aggregateMs + 2);
+      expect(orchestrationMs).toBeGreaterThanOrEqual(0);
+      expect(orchestrationMs).toBeLessThanOrEqual(Date.parse(endedAt) - Date.parse(startedAt));
+    }
   });
 
   it('gives identical metrics and final model for the same config and seed on the same backend', async () => {

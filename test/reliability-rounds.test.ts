@@ -42,6 +42,8 @@ beforeAll(async () => {
         { operation: 'put', key: inExperiment('last-verdict-crash', 'rounds/0001/state\\.json'), body: /"client-002": \{|"answered": 3\b/, bodyNot: /"closed"/, when: 'after' },
         // F3: a failed close's state write succeeds, then the aggregator crashes.
         { operation: 'put', key: inExperiment('failed-close-crash', 'rounds/0001/state\\.json'), body: /"closed"/, when: 'after' },
+        // Batches: the first round-state write that counts several answers at once fails (a batch's deferred write).
+        { operation: 'put', key: inExperiment('batch-crash', 'rounds/0001/state\\.json'), body: /"answered": [2-6]\b/, bodyNot: /"closed"/, when: 'before' },
         // F4: one S3 error reading client-001's report.
         { operation: ['get', 'getText'], key: inExperiment('transient-read', 'rounds/0001/updates/client-001\\.json'), when: 'before' },
       ]);
@@ -111,6 +113,20 @@ describe('issue 11: rounds survive crashes, lost messages and bad reports', () =
     const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
     expect(status.state).toBe('failed');
     expect(status.errors?.join('\n')).toMatch(/client-000/);
+  });
+
+  it('a batch of updates whose round-state write fails is redelivered and counts every update exactly once', async () => {
+    const id = 'batch-crash';
+    await uploadConfig(cloud, id, { ...small, clients: 6, round: { deadlineSeconds: 600 } });
+    const round1 = await roundOne(id, 6);
+    await reportAll(id, round1);
+    const status = await waitForStatus(cloud, id, (s) => s.state !== 'running', 60_000);
+    expect(status, JSON.stringify(status.errors)).toMatchObject({ state: 'completed' });
+    expect(aggregatorStore.fired.some((fired) => fired.key.includes(id))).toBe(true);
+    expect((await roundMetrics(id)).clients.map((client) => client.clientId)).toEqual(round1.map((message) => message.clientId).sort());
+    // each verdict recorded once; the redelivered messages found theirs
+    expect(count(logs, 'aggregate.update-accepted', { experimentId: id })).toBe(6);
+    expect(count(logs, 'round.closed', { experimentId: id, round: 1 })).toBe(1);
   });
 
   it('F3: a failed close that crashes after writing the round state still marks the experiment failed', async () => {

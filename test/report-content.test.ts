@@ -81,6 +81,23 @@ describe('renderReportHtml', () => {
     }
   });
 
+  it('shows the orchestration time between rounds when metrics.json records it, per round and per client-update', () => {
+    expect(html).not.toContain('Orchestration between rounds');
+    const orchestrated: ExperimentMetrics = {
+      ...metrics,
+      rounds: metrics.rounds.map((round, index) => ({ ...round, timing: { ...round.timing, orchestrationMs: 200 * (index + 1) } })),
+    };
+    const page = renderReportHtml(orchestrated);
+    const mean = (200 * (1 + 6)) / 2;
+    const updates = metrics.rounds.reduce((sum, round) => sum + round.clients.length, 0);
+    expect(page).toContain(`Orchestration between rounds`);
+    expect(page).toContain(`${mean} ms a round on average, ${Math.round((mean * 6) / updates)} ms per client-update`);
+    const roundsTable = page.slice(page.indexOf('<th scope="col">Orchestration</th>'));
+    expect(roundsTable.length).toBeGreaterThan(0);
+    for (const ms of [200, 400, 600, 800]) expect(roundsTable).toContain(`<td>${ms} ms</td>`);
+    expect(html).toContain('<th scope="col">Orchestration</th>');
+  });
+
   it('marks the client-rounds without an update as missing', () => {
     const figure = chart(html, 'client-train-loss');
     const absent = metrics.rounds.reduce((sum, round) => sum + round.missingClients.length + round.rejectedClients.length, 0);

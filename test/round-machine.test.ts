@@ -229,3 +229,36 @@ describe('round machine: closing', () => {
     expect(result.outcome).toBe('completed');
   });
 });
+
+describe('round machine: the moments the orchestration time is measured from', () => {
+  const at = (minutes: number) => new Date(opened.getTime() + minutes * 60_000).toISOString();
+  const verdict: Verdict = { outcome: 'accepted', report: report('client-001') };
+
+  it('hands the announcement time from the update to its inspection, and keeps the latest counted one in the state', () => {
+    const asked = step(roundState(), { type: 'update', clientId: 'client-001', known: undefined, announcedAt: at(3) });
+    expect(asked.effects).toEqual([{ type: 'inspect-update', clientId: 'client-001', announcedAt: at(3) }]);
+    const first = step(roundState({ lastUpdateAt: at(4) }), { type: 'inspected', clientId: 'client-001', verdict, reportedAt: at(1), announcedAt: at(3) });
+    // an earlier announcement than one already counted leaves the latest in place
+    expect(first.state.lastUpdateAt).toBe(at(4));
+    const later = step(first.state, { type: 'inspected', clientId: 'client-002', verdict, reportedAt: at(1), announcedAt: at(5) });
+    expect(later.state.lastUpdateAt).toBe(at(5));
+    // without an announcement (a message without SentTimestamp), the report's time
+    const fallback = step(roundState(), { type: 'inspected', clientId: 'client-000', verdict, reportedAt: at(2) });
+    expect(fallback.state.lastUpdateAt).toBe(at(2));
+  });
+
+  it('counts reports found at the close by their S3 time, and puts both moments into the round metrics', () => {
+    const found: Discovered = { clientId: 'client-002', verdict: { outcome: 'accepted', report: report('client-002') }, reportedAt: at(6) };
+    const answers = step(roundState({ answered: 2, lastUpdateAt: at(4) }), {
+      type: 'answers',
+      reason: 'deadline',
+      verdicts: [accepted('client-000', 1), accepted('client-001', 2)],
+      discovered: [found],
+    }, afterDeadline);
+    const aggregate = answers.effects.find((effect) => effect.type === 'aggregate') as Extract<RoundEffect, { type: 'aggregate' }>;
+    expect(aggregate.closing.lastUpdateAt).toBe(at(6));
+    const evaluated = step(roundState({ answered: 3 }), { type: 'evaluated', closing: aggregate.closing, evaluation, finishedAt: afterDeadline.toISOString(), computeMs: 1234 });
+    const metrics = (evaluated.effects[0] as Extract<RoundEffect, { type: 'write-round-metrics' }>).metrics;
+    expect(metrics.timing).toMatchObject({ lastUpdateAt: at(6), computeMs: 1234 });
+  });
+});

@@ -2,7 +2,6 @@ import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { MAX_CONFIG_BYTES } from '../../shared/config/parse.js';
 import { validateExperimentConfig } from '../../shared/pipeline/validate.js';
 import type { ExperimentConfig } from '../../shared/config/schema.js';
@@ -20,7 +19,8 @@ import { clientsPerRound } from '../../shared/sampling/count.js';
 import { defaultDataDir } from '../../local/directory-store.js';
 import { trainerPoolSize } from '../../local/trainer-pool.js';
 import { addTargetOptions, openTarget, parseTargetName, parseWorkers, type Target, type TargetName } from '../targets.js';
-import { watchExperiment, type Progress } from '../watch.js';
+import { watchExperiment } from '../watch.js';
+import { createProgressDisplay } from '../progress.js';
 import { InterruptedError, interruptSignal } from '../signals.js';
 
 interface RunOptions {
@@ -169,7 +169,8 @@ async function runOne(target: Target, experiment: Planned, outDir: string, stall
   // Exactly what `aws s3 cp config.json s3://<bucket>/experiments/<id>/config.json` does: the upload is the trigger.
   await target.store.put(keys.config(experimentId), experiment.text, 'application/json');
 
-  const progress = createProgressDisplay(config);
+  // cli-progress draws on stderr: both streams must be terminals for frames not to end up in a log.
+  const progress = createProgressDisplay(config.rounds, { tty: Boolean(process.stdout.isTTY && process.stderr.isTTY) });
   let status: ExperimentStatus;
   try {
     status = await watchExperiment(target.store, experimentId, { onProgress: progress.update, stallTimeoutMs, signal: stop });
@@ -195,39 +196,4 @@ async function runOne(target: Target, experiment: Planned, outDir: string, stall
     console.log(`\n✘ ${experimentId} ${status.state} at round ${status.round}:\n  - ${(status.errors ?? ['no reason recorded']).join('\n  - ')}\n  results: ${folder}`);
   }
   return { status, ...(metrics ? { metrics } : {}) };
-}
-
-/** A live bar on a terminal (round, clients done, last accuracy); one line per round when output is piped (CI logs). */
-function createProgressDisplay(config: ExperimentConfig): { update: (progress: Progress) => void; stop: () => void } {
-  const total = config.rounds * config.clients;
-  // cli-progress draws on stderr: both streams must be terminals for frames not to end up in a log.
-  if (!process.stdout.isTTY || !process.stderr.isTTY) {
-    let lastRound = -1;
-    return {
-      update: (progress) => {
-        if (progress.round === lastRound) return;
-        lastRound = progress.round;
-        const accuracy = progress.lastAccuracy === undefined ? '' : `, last accuracy ${(progress.lastAccuracy * 100).toFixed(2)} %`;
-        console.log(progress.round === 0 ? '  partitioning…' : `  round ${progress.round}/${progress.rounds}${accuracy}`);
-      },
-      stop: () => {},
-    };
-  }
-  const bar = new cliProgress.SingleBar(
-    { format: '  round {round}/{rounds} |{bar}| {clients} clients | accuracy {accuracy} | {duration_formatted}', hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, 0, { round: 0, rounds: config.rounds, clients: '0/0', accuracy: '—' });
-  return {
-    update: (progress) => {
-      const done = Math.max(0, progress.round - 1) * config.clients + progress.clientsDone;
-      bar.update(Math.min(done, total), {
-        round: progress.round,
-        rounds: progress.rounds || config.rounds,
-        clients: `${progress.clientsDone}/${progress.clientsExpected}`,
-        accuracy: progress.lastAccuracy === undefined ? '—' : `${(progress.lastAccuracy * 100).toFixed(2)} %`,
-      });
-    },
-    stop: () => bar.stop(),
-  };
 }

@@ -26,14 +26,18 @@ export type QueueRole = 'train' | 'aggregate' | 'timer';
  */
 export const MAX_RECEIVE_COUNTS: Readonly<Record<QueueRole, number>> = { train: 10, aggregate: 5, timer: 10 };
 
-/** Lambda event-source batch sizes; all three report partial batch failures. */
 /**
  * The aggregator function's memory (MB as Lambda counts it): the stack deploys it, and the start step refuses robust
  * aggregators whose round of updates would not fit in it (shared/pipeline/robust-config.ts).
  */
 export const AGGREGATOR_MEMORY_MB = 1769;
 
-export const EVENT_SOURCE_BATCH_SIZE: Readonly<Record<QueueRole, number>> = { train: 1, aggregate: 1, timer: 10 };
+/**
+ * Lambda event-source batch sizes; all three report partial batch failures. The aggregator takes up to 10 messages of
+ * its FIFO queue at once (SQS's most for FIFO): it reads an experiment's records and writes a round's state once per
+ * batch (shared/pipeline/aggregate.ts), the serial path a round's updates go through.
+ */
+export const EVENT_SOURCE_BATCH_SIZE: Readonly<Record<QueueRole, number>> = { train: 1, aggregate: 10, timer: 10 };
 
 /** The S3 notification that invokes the start function: ObjectCreated under this prefix with this suffix. */
 export const START_TRIGGER_FILTER = { prefix: EXPERIMENTS_PREFIX, suffix: 'config.json' } as const;

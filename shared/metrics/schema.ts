@@ -80,6 +80,15 @@ export const roundMetricsSchema = z.object({
     trainMs: z.number().nonnegative(),
     waitMs: z.number().nonnegative(),
     aggregateMs: z.number().nonnegative(),
+    /** when the round's latest counted update was announced (its "update ready" message sent) */
+    lastUpdateAt: z.string().optional(),
+    /** the close's aggregation (reading and folding the accepted updates, the server step) and evaluation */
+    computeMs: z.number().nonnegative().optional(),
+    /**
+     * the pipeline's own time between rounds: latest update announced → next round opened (or the experiment
+     * completed), minus computeMs. In metrics.json for every round with a successor or a completion.
+     */
+    orchestrationMs: z.number().nonnegative().optional(),
   }),
   bytes: z.object({ down: count, up: count }),
   personalizedAccuracy: measurement.optional(),

@@ -116,6 +116,15 @@ export interface RoundMetrics {
     readonly waitMs: number;
     /** folding updates + server step + evaluation */
     readonly aggregateMs: number;
+    /** when the round's latest counted update was announced ("update ready" sent, right after it was written) */
+    readonly lastUpdateAt?: string;
+    /** the close's aggregation (reading and folding the accepted updates, the server step) and evaluation */
+    readonly computeMs?: number;
+    /**
+     * orchestration between rounds: latest update announced → next round opened (its train messages go out next), or
+     * the experiment completed, minus computeMs. Set in metrics.json (assembled), not in the per-round file.
+     */
+    readonly orchestrationMs?: number;
   };
   readonly bytes: {
     /** global model bytes sent down to the clients this round */

@@ -1,30 +1,128 @@
 import type { AggregateMessage } from '../protocol/messages.js';
-import { PipelineRecordError, type PipelineContext } from './context.js';
+import { keys } from '../protocol/keys.js';
+import type { RoundState } from '../protocol/records.js';
+import { partitionStatsSchema } from '../metrics/schema.js';
+import { PipelineRecordError, requireRecord, writeRecord, type PipelineContext } from './context.js';
 import { readResolvedConfig, readRoundState, readVerdict } from './experiment.js';
 import { datasetModelInput } from './datasets.js';
 import { updateLayoutFor } from './inspect-update.js';
 import type { RoundEvent, RoundOutcome } from './round-machine.js';
-import { RoundRunner } from './round-runner.js';
+import { RoundRunner, type ExperimentView, type RoundStateWriter } from './round-runner.js';
 import { startExperiment, type StartOutcome } from './start.js';
 
 export type AggregateOutcome = RoundOutcome | StartOutcome;
 
+const roundKey = (experimentId: string, round: number) => `${experimentId}\u0000${round}`;
+
 /**
- * The aggregator's one entry point. Messages of one experiment arrive one at a time (FIFO group = experiment), so its
- * records can be read, changed and written back without a lock; each message is turned into an event for the round
- * machine (round-machine.ts), whose effects the runner performs in a crash-safe order. SQS delivers at least once
- * and a crashed invocation is retried with the same message, so every path is safe to repeat.
+ * What an experiment's messages need that never changes while it runs (config.resolved.json, partition.json: the start
+ * writes them before round 1 and refuses a second upload), kept between invocations of a warm aggregator. Keyed by the
+ * round's start time as well: a restart (every object deleted, the config uploaded again) opens its rounds anew, so
+ * nothing read before it is reused; per store, so two buckets (or simulated clouds) never share an entry.
  */
-export async function handleAggregateMessage(context: PipelineContext, message: AggregateMessage): Promise<AggregateOutcome> {
-  if (message.type === 'start') return startExperiment(context, message);
-  const { experimentId, round } = message;
-  const state = await readRoundState(context.store, experimentId, round);
-  if (!state) throw new PipelineRecordError(`round ${round} of experiment ${experimentId} was never opened`);
-  const config = await readResolvedConfig(context.store, experimentId);
-  const first: RoundEvent =
-    message.type === 'update'
-      ? { type: 'update', clientId: message.clientId, known: await readVerdict(context.store, experimentId, round, message.clientId) }
-      : { type: 'deadline', attempt: message.attempt };
-  const layout = updateLayoutFor(config, await datasetModelInput(context.store, config.dataset));
-  return new RoundRunner(context, config, layout, state).run(first);
+const warmViews = new WeakMap<object, Map<string, Promise<ExperimentView>>>();
+const WARM_VIEWS_PER_STORE = 16;
+
+/**
+ * One invocation of the aggregator: a batch of up to EVENT_SOURCE_BATCH_SIZE.aggregate messages, handled one after
+ * the other (FIFO group = experiment, so no other invocation touches the experiment meanwhile). What every message of
+ * an experiment needs (its config, update layout, partition) is read once per round by a warm aggregator, and a
+ * round's state is read once a batch and then kept here as this invocation last wrote it.
+ *
+ * A round state that only counts one more answer (`answered`) is not written at once: it is written before any other
+ * effect that is not a verdict, and when the batch ends (`flush`). Every verdict it counts was written before it, so a
+ * crash in between leaves verdicts whose ordinal is ahead of the state, which their redelivered messages (the whole
+ * batch comes back, in order) bring the state up to — the recovery a crash between verdict and state always had.
+ * A batch of n updates thus writes the round state once instead of n times.
+ */
+export class AggregateSession implements RoundStateWriter {
+  private readonly states = new Map<string, RoundState>();
+  private readonly unwritten = new Map<string, RoundState>();
+
+  constructor(private readonly context: PipelineContext) {}
+
+  /** `sentAt`: when the message was sent (SQS's SentTimestamp), if the event says */
+  async handle(message: AggregateMessage, sentAt?: Date): Promise<AggregateOutcome> {
+    if (message.type === 'start') {
+      // A start may rewrite the config and the round states: nothing read before it holds after it.
+      await this.flush();
+      for (const key of this.states.keys()) if (key.startsWith(`${message.experimentId}\u0000`)) this.states.delete(key);
+      return startExperiment(this.context, message);
+    }
+    const { experimentId, round } = message;
+    const key = roundKey(experimentId, round);
+    try {
+      const state = this.unwritten.get(key) ?? this.states.get(key) ?? (await readRoundState(this.context.store, experimentId, round));
+      if (!state) throw new PipelineRecordError(`round ${round} of experiment ${experimentId} was never opened`);
+      const experiment = await this.experiment(experimentId, state);
+      const first: RoundEvent =
+        message.type === 'update'
+          ? {
+              type: 'update',
+              clientId: message.clientId,
+              known: await readVerdict(this.context.store, experimentId, round, message.clientId),
+              ...(sentAt && !Number.isNaN(sentAt.getTime()) ? { announcedAt: sentAt.toISOString() } : {}),
+            }
+          : { type: 'deadline', attempt: message.attempt };
+      const runner = new RoundRunner(this.context, experiment, state, this);
+      const outcome = await runner.run(first);
+      this.states.set(key, runner.roundState);
+      return outcome;
+    } catch (error) {
+      // What failed half-way may have written more than the state here says: read it again next time.
+      this.states.delete(key);
+      throw error;
+    }
+  }
+
+  private experiment(experimentId: string, state: RoundState): Promise<ExperimentView> {
+    const { store } = this.context;
+    let views = warmViews.get(store);
+    if (!views) warmViews.set(store, (views = new Map()));
+    const key = `${experimentId}\u0000${state.round}\u0000${state.startedAt}`;
+    let view = views.get(key);
+    if (!view) {
+      view = (async () => {
+        const config = await readResolvedConfig(store, experimentId);
+        const layout = updateLayoutFor(config, await datasetModelInput(store, config.dataset));
+        let samples: Promise<ReadonlyMap<string, number>> | undefined;
+        // Each client's training-set size from partition.json (its own samples, plus its share of the public subset
+        // with sharedData), read once: it bounds what a report may claim.
+        const samplesHeld = () =>
+          (samples ??= requireRecord(store, keys.partition(experimentId), partitionStatsSchema).then(
+            (partition) => new Map(partition.clients.map((client) => [client.clientId, client.samples + (client.sharedSamples ?? 0)])),
+          )).catch((error: unknown) => {
+            samples = undefined;
+            throw error;
+          });
+        return { config, layout, samplesHeld };
+      })();
+      const cached = views;
+      view.catch(() => cached.delete(key));
+      views.set(key, view);
+      while (views.size > WARM_VIEWS_PER_STORE) views.delete(views.keys().next().value!);
+    }
+    return view;
+  }
+
+  /** RoundStateWriter: a state that only counts answers, written later; any other, now (and what waited before it). */
+  async save(state: RoundState): Promise<void> {
+    const key = roundKey(state.experimentId, state.round);
+    if (!state.closed && !state.followUpDone) {
+      this.unwritten.set(key, state);
+      return;
+    }
+    // The same round's waiting state is older than this one: this write supersedes it.
+    this.unwritten.delete(key);
+    await this.flush();
+    await writeRecord(this.context.store, keys.roundState(state.experimentId, state.round), state);
+  }
+
+  /** Writes every round state still waiting: before any effect that is not a verdict, and when the batch ends. */
+  async flush(): Promise<void> {
+    for (const [key, state] of [...this.unwritten]) {
+      await writeRecord(this.context.store, keys.roundState(state.experimentId, state.round), state);
+      if (this.unwritten.get(key) === state) this.unwritten.delete(key);
+    }
+  }
 }

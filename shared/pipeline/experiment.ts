@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { ObjectStore } from '../cloud/ports.js';
 import { experimentConfigSchema, type ExperimentConfig } from '../config/schema.js';
 import { backendInfoSchema, experimentMetricsSchema, partitionStatsSchema, roundMetricsSchema } from '../metrics/schema.js';
-import type { ExperimentMetrics, ExperimentStatus, ExperimentSummary } from '../metrics/types.js';
+import type { ExperimentMetrics, ExperimentStatus, ExperimentSummary, RoundMetrics } from '../metrics/types.js';
 import { keys } from '../protocol/keys.js';
 import { pinnedConfigSchema, roundStateSchema, statusSchema, verdictSchema, type RoundState, type VerdictRecord } from '../protocol/records.js';
 import type { PrivacyPlan } from '../config/privacy.js';
@@ -91,18 +91,41 @@ export async function readExperimentMetrics(store: ObjectStore, experimentId: st
   return assembleExperimentMetrics(store, experimentId, await readResolvedConfig(store, experimentId));
 }
 
-/** Every closed round's metrics file, read once: O(rounds) when an experiment ends, rather than O(rounds) each round. */
+/**
+ * The pipeline's own time between rounds: from the round's latest update announced to the next round opened (its train
+ * messages go out right after its state is written) or the experiment completed, minus the close's aggregation and
+ * evaluation. Undefined while neither has happened, or for metrics written before these fields existed.
+ */
+export function orchestrationMs(timing: RoundMetrics['timing'], endedAt: string | undefined): number | undefined {
+  if (endedAt === undefined || timing.lastUpdateAt === undefined || timing.computeMs === undefined) return undefined;
+  // An update announced before the round's own start can only be a clock's rounding: the round began no earlier.
+  const from = Math.max(Date.parse(timing.lastUpdateAt), Date.parse(timing.startedAt));
+  return Math.max(0, Date.parse(endedAt) - from - timing.computeMs);
+}
+
+/**
+ * Every closed round's metrics file, read once: O(rounds) when an experiment ends, rather than O(rounds) each round.
+ * `completedAt`: when the experiment completed, which ends its last round's orchestration time.
+ */
 export async function assembleExperimentMetrics(
   store: ObjectStore,
   experimentId: string,
   config: ExperimentConfig,
   summary?: ExperimentSummary,
+  completedAt?: string,
 ): Promise<ExperimentMetrics> {
-  const rounds: ExperimentMetrics['rounds'][number][] = [];
+  const closed: RoundMetrics[] = [];
   for (let round = 1; round <= config.rounds; round++) {
     const metrics = await readRecord(store, keys.roundMetrics(experimentId, round), roundMetricsSchema);
     if (!metrics) break;
-    rounds.push(metrics);
+    closed.push(metrics);
+  }
+  const rounds: RoundMetrics[] = [];
+  for (const [index, metrics] of closed.entries()) {
+    const next = closed[index + 1]?.timing.startedAt ??
+      (metrics.round < config.rounds ? (await readRoundState(store, experimentId, metrics.round + 1))?.startedAt : completedAt);
+    const orchestration = orchestrationMs(metrics.timing, next);
+    rounds.push(orchestration === undefined ? metrics : { ...metrics, timing: { ...metrics.timing, orchestrationMs: orchestration } });
   }
   return {
     experimentId,

@@ -28,6 +28,8 @@ export interface Closing {
   readonly reason: CloseReason;
   readonly closedAt: string;
   readonly verdicts: readonly VerdictRecord[];
+  /** the latest moment a counted update was written, reports found at close time included */
+  readonly lastUpdateAt?: string;
 }
 
 export interface AcceptedUpdate {
@@ -45,11 +47,20 @@ export interface Discovered {
 export type AggregationResult = { readonly ok: true } | { readonly ok: false; readonly problem: string };
 
 export type RoundEvent =
-  /** an "update ready" message; `known` is the client's verdict if one was recorded before */
-  | { readonly type: 'update'; readonly clientId: string; readonly known: VerdictRecord | undefined }
+  /**
+   * an "update ready" message; `known` is the client's verdict if one was recorded before; `announcedAt`: when the
+   * message was sent (SQS's SentTimestamp), right after the client wrote its update
+   */
+  | { readonly type: 'update'; readonly clientId: string; readonly known: VerdictRecord | undefined; readonly announcedAt?: string }
   | { readonly type: 'deadline'; readonly attempt: number }
-  /** `reportedAt`: when the client's report was written (the store's clock), if known */
-  | { readonly type: 'inspected'; readonly clientId: string; readonly verdict: Verdict; readonly reportedAt: string | undefined }
+  /** `reportedAt`: when the client's report was written (the store's clock), if known; `announcedAt` as for 'update' */
+  | {
+      readonly type: 'inspected';
+      readonly clientId: string;
+      readonly verdict: Verdict;
+      readonly reportedAt: string | undefined;
+      readonly announcedAt?: string;
+    }
   /** every expected client's verdict, and those found at close time for clients whose message never came */
   | {
       readonly type: 'answers';
@@ -58,10 +69,11 @@ export type RoundEvent =
       readonly discovered: readonly Discovered[];
     }
   | { readonly type: 'aggregated'; readonly closing: Closing; readonly result: AggregationResult }
-  | { readonly type: 'evaluated'; readonly closing: Closing; readonly evaluation: Evaluation; readonly finishedAt: string };
+  /** `computeMs`: the aggregation and the evaluation of this close, as timed by the runner */
+  | { readonly type: 'evaluated'; readonly closing: Closing; readonly evaluation: Evaluation; readonly finishedAt: string; readonly computeMs?: number };
 
 export type RoundEffect =
-  | { readonly type: 'inspect-update'; readonly clientId: string }
+  | { readonly type: 'inspect-update'; readonly clientId: string; readonly announcedAt?: string }
   | { readonly type: 'gather-answers'; readonly reason: CloseReason }
   | { readonly type: 'aggregate'; readonly closing: Closing; readonly accepted: readonly AcceptedUpdate[] }
   | { readonly type: 'evaluate'; readonly closing: Closing }
@@ -101,7 +113,7 @@ export interface Transition {
 export function transition(state: RoundState, event: RoundEvent, now: Date): Transition {
   switch (event.type) {
     case 'update':
-      return onUpdate(state, event.clientId, event.known, now);
+      return onUpdate(state, event, now);
     case 'deadline':
       return onDeadline(state, event.attempt, now);
     case 'inspected':
@@ -111,7 +123,7 @@ export function transition(state: RoundState, event: RoundEvent, now: Date): Tra
     case 'aggregated':
       return onAggregated(state, event.closing, event.result);
     case 'evaluated':
-      return onEvaluated(state, event.closing, event.evaluation, event.finishedAt);
+      return onEvaluated(state, event.closing, event.evaluation, event.finishedAt, event.computeMs);
   }
 }
 
@@ -179,10 +191,10 @@ function unsampled(state: RoundState, clientId: string, now?: Date): Transition 
   };
 }
 
-function onUpdate(state: RoundState, clientId: string, known: VerdictRecord | undefined, now: Date): Transition {
+function onUpdate(state: RoundState, { clientId, known, announcedAt }: Extract<RoundEvent, { type: 'update' }>, now: Date): Transition {
   if (state.closed) return onClosedRound(state, clientId, known);
   if (!state.expected.includes(clientId)) return unsampled(state, clientId, now);
-  if (!known) return { state, effects: [{ type: 'inspect-update', clientId }] };
+  if (!known) return { state, effects: [{ type: 'inspect-update', clientId, ...(announcedAt ? { announcedAt } : {}) }] };
   if (known.ordinal > state.answered) {
     // Recorded by an invocation that crashed before saving the state that counts it.
     const next = { ...state, answered: known.ordinal };
@@ -219,7 +231,7 @@ function onInspected(state: RoundState, event: Extract<RoundEvent, { type: 'insp
     };
   }
   const record: VerdictRecord = { clientId, ordinal: state.answered + 1, ...verdict };
-  const next = { ...state, answered: record.ordinal };
+  const next = { ...state, answered: record.ordinal, ...lastUpdate(state, event.announcedAt ?? event.reportedAt) };
   const logged =
     verdict.outcome === 'accepted'
       ? log('aggregate.update-accepted', { ...where(state), clientId })
@@ -229,6 +241,13 @@ function onInspected(state: RoundState, event: Extract<RoundEvent, { type: 'insp
     effects: [{ type: 'record-verdict', verdict: record }, { type: 'save-state', state: next }, logged, ...closeIfDue(next, now)],
     outcome: verdict.outcome === 'accepted' ? 'recorded' : 'rejected',
   };
+}
+
+/** The latest moment a counted update was written (announced, or its report's time), for the round's orchestration time. */
+function lastUpdate(state: RoundState, at: string | undefined): Pick<RoundState, 'lastUpdateAt'> {
+  if (at === undefined || Number.isNaN(Date.parse(at))) return state.lastUpdateAt ? { lastUpdateAt: state.lastUpdateAt } : {};
+  const latest = state.lastUpdateAt && Date.parse(state.lastUpdateAt) >= Date.parse(at) ? state.lastUpdateAt : new Date(at).toISOString();
+  return { lastUpdateAt: latest };
 }
 
 function inExpectedOrder(state: RoundState, verdicts: readonly VerdictRecord[]): VerdictRecord[] {
@@ -253,7 +272,8 @@ function onAnswers(state: RoundState, event: Extract<RoundEvent, { type: 'answer
     { type: 'record-verdict', verdict } as const,
     log('aggregate.report-found', { ...where(state), clientId: verdict.clientId, outcome: verdict.outcome }),
   ]);
-  const closing: Closing = { reason: event.reason, closedAt: now.toISOString(), verdicts };
+  const lastUpdateAt = onTime.reduce((latest, found) => ({ ...latest, ...lastUpdate(latest, found.reportedAt) }), state).lastUpdateAt;
+  const closing: Closing = { reason: event.reason, closedAt: now.toISOString(), verdicts, ...(lastUpdateAt ? { lastUpdateAt } : {}) };
   const accepted = verdicts.flatMap((verdict) => (verdict.outcome === 'accepted' ? [{ clientId: verdict.clientId, samples: verdict.report.samples }] : []));
   if (accepted.length >= state.minClients) {
     return { state, effects: [...recordDiscovered, { type: 'aggregate', closing, accepted }], outcome: 'closing' };
@@ -287,9 +307,9 @@ function onAggregated(state: RoundState, closing: Closing, result: AggregationRe
   return { state, effects: [{ type: 'evaluate', closing }], outcome: 'closing' };
 }
 
-function onEvaluated(state: RoundState, closing: Closing, evaluation: Evaluation, finishedAt: string): Transition {
+function onEvaluated(state: RoundState, closing: Closing, evaluation: Evaluation, finishedAt: string, computeMs: number | undefined): Transition {
   if (state.closed) return { state, effects: [], outcome: 'stale' };
-  const metrics = buildRoundMetrics(state, closing, evaluation, finishedAt);
+  const metrics = buildRoundMetrics(state, closing, evaluation, finishedAt, computeMs);
   const firstAccepted = closing.verdicts.find((verdict) => verdict.outcome === 'accepted');
   const closed: RoundState = { ...state, closed: { at: closing.closedAt, reason: closing.reason, outcome: 'aggregated' } };
   const next = followUp(closed);

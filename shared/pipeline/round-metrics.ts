@@ -23,7 +23,7 @@ export function pooledPersonalizedAccuracy(reports: readonly UpdateReport[]): nu
 }
 
 /** A closed round's metrics, from its state, its verdicts (in expected order) and the evaluation. Pure. */
-export function buildRoundMetrics(state: RoundState, closing: Closing, evaluation: Evaluation, finishedAt: string): RoundMetrics {
+export function buildRoundMetrics(state: RoundState, closing: Closing, evaluation: Evaluation, finishedAt: string, computeMs?: number): RoundMetrics {
   const accepted = closing.verdicts.flatMap((verdict) => (verdict.outcome === 'accepted' ? [verdict.report] : []));
   const answered = new Set(closing.verdicts.map((verdict) => verdict.clientId));
   const closedAt = Date.parse(closing.closedAt);
@@ -57,6 +57,8 @@ export function buildRoundMetrics(state: RoundState, closing: Closing, evaluatio
       trainMs,
       waitMs: Math.max(0, roundMs - trainMs),
       aggregateMs: Math.max(0, Date.parse(finishedAt) - closedAt),
+      ...(closing.lastUpdateAt ? { lastUpdateAt: closing.lastUpdateAt } : {}),
+      ...(computeMs !== undefined ? { computeMs: Math.max(0, Math.round(computeMs)) } : {}),
     },
     bytes: {
       down: state.globalModelBytes * state.expected.length,

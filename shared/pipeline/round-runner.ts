@@ -2,7 +2,7 @@ import type { ExperimentConfig } from '../config/schema.js';
 import { head } from '../data/mnist.js';
 import { initBackend } from '../engine/backend.js';
 import { evaluate } from '../engine/evaluate.js';
-import { partitionStatsSchema, roundMetricsSchema } from '../metrics/schema.js';
+import { roundMetricsSchema } from '../metrics/schema.js';
 import type { ExperimentSummary } from '../metrics/types.js';
 import { parameterCount } from '../models/index.js';
 import { StrategyError } from '../strategies/index.js';
@@ -21,6 +21,24 @@ import { armDeadline, openRound } from './rounds.js';
 import { withAttackers } from './attack-metrics.js';
 import { PrivacyBudgetError, privacySummary, withPrivacyMetrics } from './privacy-round.js';
 
+/** What every message of an experiment needs, read once per batch of messages (shared/pipeline/aggregate.ts). */
+export interface ExperimentView {
+  readonly config: ExperimentConfig;
+  readonly layout: UpdateLayout;
+  /** each client's sample count, as partition.json records it */
+  samplesHeld(): Promise<ReadonlyMap<string, number>>;
+}
+
+/** Where round states go: at once, or (a state that only counts one more answer) before the next effect that is not a verdict. */
+export interface RoundStateWriter {
+  save(state: RoundState): Promise<void>;
+  /** writes whatever `save` left waiting */
+  flush(): Promise<void>;
+}
+
+/** Effects that may run while a counted answer's round state waits to be written: the verdicts it counts, reads of one update. */
+const BEFORE_STATE_WRITE: readonly RoundEffect['type'][] = ['record-verdict', 'log', 'inspect-update', 'save-state'];
+
 /**
  * Performs what the round machine decides, in the order it decides it: the only place the aggregator writes. Effects
  * that read hand their result back to the machine as the next event, until a transition asks for nothing more.
@@ -28,14 +46,25 @@ import { PrivacyBudgetError, privacySummary, withPrivacyMetrics } from './privac
 export class RoundRunner {
   /** the global model this invocation aggregated, so the evaluation need not read it back */
   private aggregated: ModelWeights | undefined;
-  private clientSamples: Promise<ReadonlyMap<string, number>> | undefined;
+  /** time spent in the aggregation and the evaluation of this close, for the round's metrics */
+  private computeMs = 0;
+  private readonly config: ExperimentConfig;
+  private readonly layout: UpdateLayout;
 
   constructor(
     private readonly context: PipelineContext,
-    private readonly config: ExperimentConfig,
-    private readonly layout: UpdateLayout,
+    private readonly experiment: ExperimentView,
     private state: RoundState,
-  ) {}
+    private readonly writer: RoundStateWriter,
+  ) {
+    this.config = experiment.config;
+    this.layout = experiment.layout;
+  }
+
+  /** the round's state as the last transition left it (written, or waiting in the writer) */
+  get roundState(): RoundState {
+    return this.state;
+  }
 
   async run(first: RoundEvent): Promise<RoundOutcome> {
     let outcome: RoundOutcome | undefined;
@@ -61,33 +90,43 @@ export class RoundRunner {
   private async perform(effect: RoundEffect): Promise<RoundEvent | undefined> {
     const { store } = this.context;
     const { experimentId, round } = this.where;
+    if (!BEFORE_STATE_WRITE.includes(effect.type)) await this.writer.flush();
     switch (effect.type) {
       case 'inspect-update': {
         const { verdict, reportedAt } = await this.inspect(effect.clientId);
-        return { type: 'inspected', clientId: effect.clientId, verdict, reportedAt };
+        return { type: 'inspected', clientId: effect.clientId, verdict, reportedAt, ...(effect.announcedAt ? { announcedAt: effect.announcedAt } : {}) };
       }
       case 'gather-answers':
         return this.gatherAnswers(effect.reason);
-      case 'aggregate':
+      case 'aggregate': {
+        const started = performance.now();
         try {
           this.aggregated = await aggregateRound(store, this.config, experimentId, round, effect.accepted);
           return { type: 'aggregated', closing: effect.closing, result: { ok: true } };
         } catch (error) {
           if (!isUnusable(error)) throw error;
           return { type: 'aggregated', closing: effect.closing, result: { ok: false, problem: printable(error.message) } };
+        } finally {
+          this.computeMs += performance.now() - started;
         }
-      case 'evaluate':
+      }
+      case 'evaluate': {
+        const started = performance.now();
+        const evaluation = await this.evaluate();
+        this.computeMs += performance.now() - started;
         return {
           type: 'evaluated',
           closing: effect.closing,
-          evaluation: await this.evaluate(),
+          evaluation,
           finishedAt: this.context.now().toISOString(),
+          computeMs: Math.round(this.computeMs),
         };
+      }
       case 'record-verdict':
         await writeRecord(store, keys.verdict(experimentId, round, effect.verdict.clientId), effect.verdict);
         return undefined;
       case 'save-state':
-        await writeRecord(store, keys.roundState(experimentId, round), effect.state);
+        await this.writer.save(effect.state);
         return undefined;
       case 'write-round-metrics':
         await writeRecord(
@@ -119,17 +158,7 @@ export class RoundRunner {
   }
 
   private async inspect(clientId: string): Promise<Inspection> {
-    return inspectUpdate(this.context.store, this.layout, { ...this.where, clientId }, (await this.samplesHeld()).get(clientId));
-  }
-
-  /**
-   * Each client's training-set size from partition.json (its own samples, plus its share of the public subset with
-   * sharedData), read once per invocation: it bounds what a report may claim.
-   */
-  private async samplesHeld(): Promise<ReadonlyMap<string, number>> {
-    this.clientSamples ??= requireRecord(this.context.store, keys.partition(this.state.experimentId), partitionStatsSchema)
-      .then((partition) => new Map(partition.clients.map((client) => [client.clientId, client.samples + (client.sharedSamples ?? 0)])));
-    return this.clientSamples;
+    return inspectUpdate(this.context.store, this.layout, { ...this.where, clientId }, (await this.experiment.samplesHeld()).get(clientId));
   }
 
   /** Every expected client's verdict; for a client never heard from, its report if it wrote one (the message was lost). */
@@ -187,7 +216,7 @@ export class RoundRunner {
     await store.put(keys.finalModel(experimentId), await requireObject(store, keys.globalModel(experimentId, round)));
     const last = await this.roundMetrics();
     const firstRound = await requireRecord(store, keys.roundState(experimentId, 1), roundStateSchema);
-    const assembled = await assembleExperimentMetrics(store, experimentId, this.config);
+    const assembled = await assembleExperimentMetrics(store, experimentId, this.config, undefined, this.context.now().toISOString());
     const finishedAt = new Date(last.timing.closedAt);
     const summary: ExperimentSummary = {
       experimentId,

@@ -85,6 +85,8 @@ export const roundStateSchema = z.object({
   /** the experiment's last round: its follow-up completes the experiment instead of opening the next round */
   lastRound: z.boolean(),
   answered: z.int().min(0),
+  /** when the latest counted update was announced (its "update ready" sent), for the round's orchestration time */
+  lastUpdateAt: z.iso.datetime().optional(),
   closed: z
     .object({
       at: z.iso.datetime(),

@@ -252,9 +252,22 @@ function tiles(digest: ExperimentDigest, metrics: ExperimentMetrics): string {
   return `<div class="tiles">${items.join('')}</div>`;
 }
 
+/** The pipeline's own time between rounds (metrics.json's timing.orchestrationMs), per client-update too. */
+function orchestrationNote(metrics: ExperimentMetrics): string {
+  const measured = metrics.rounds.filter((round) => round.timing.orchestrationMs !== undefined);
+  if (measured.length === 0) return '';
+  const total = measured.reduce((sum, round) => sum + round.timing.orchestrationMs!, 0);
+  const updates = measured.reduce((sum, round) => sum + round.clients.length, 0);
+  const perUpdate = updates > 0 ? `, ${formatDuration(total / updates)} per client-update` : '';
+  return (
+    `<p class="chart-subtitle">Orchestration between rounds (latest update announced → next round opened, minus aggregation and evaluation): ` +
+    `${escapeHtml(formatDuration(total / measured.length))} a round on average${escapeHtml(perUpdate)}; per round in the table below.</p>`
+  );
+}
+
 function roundsTable(metrics: ExperimentMetrics): string {
   if (metrics.rounds.length === 0) return '<p class="chart-empty">No round has closed yet.</p>';
-  const headers = ['Round', 'Accuracy', 'Loss', 'Updates', 'Samples', 'Train', 'Wait', 'Aggregate', 'Round time', 'Down', 'Up'];
+  const headers = ['Round', 'Accuracy', 'Loss', 'Updates', 'Samples', 'Train', 'Wait', 'Aggregate', 'Orchestration', 'Round time', 'Down', 'Up'];
   const rows = metrics.rounds.map((round) => {
     const expected = round.clients.length + round.missingClients.length + round.rejectedClients.length;
     const samples = round.clients.reduce((sum, client) => sum + client.samples, 0);
@@ -267,6 +280,7 @@ function roundsTable(metrics: ExperimentMetrics): string {
       formatDuration(round.timing.trainMs),
       formatDuration(round.timing.waitMs),
       formatDuration(round.timing.aggregateMs),
+      round.timing.orchestrationMs === undefined ? '—' : formatDuration(round.timing.orchestrationMs),
       formatDuration(round.timing.roundMs),
       formatBytes(round.bytes.down),
       formatBytes(round.bytes.up),
@@ -378,7 +392,7 @@ export function renderReportHtml(metrics: ExperimentMetrics, context: ReportCont
     section(
       'Time and clients',
       'Round time split into training, waiting and aggregation, and how each client’s local training went.',
-      `<div class="grid-2">${timingChart(metrics)}${clientLossHeatmap(metrics)}</div>`,
+      `<div class="grid-2">${timingChart(metrics)}${clientLossHeatmap(metrics)}</div>${orchestrationNote(metrics)}`,
       'timing',
     ),
     section(
