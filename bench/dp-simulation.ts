@@ -139,7 +139,7 @@ export async function simulatePrivateFedAvg(input: ExperimentConfigInput, option
       epsilon = privacySpent(history, plan.delta).epsilon;
     } else {
       const folded = createWeightedMean(global);
-      for (const client of trained) folded.add(client.weights, client.samples);
+      for (const client of trained) folded.add(client.weights, strategy.server.combineWeight(client));
       mean = trained.length ? folded.result() : global;
     }
     const stepped = strategy.server.step({

@@ -127,7 +127,7 @@ describe('the whole pipeline on the embedded local cloud', () => {
     expect(await store.exists(keys.serverState(id, 2))).toBe(true);
   });
 
-  it('runs FedNova with real training on unequal shards: the next global model is θ + τ_eff·(mean of normalised updates − θ)', async () => {
+  it('runs FedNova with real training on unequal shards: the next global model is θ + τ_eff·Σ pᵢ·Δᵢ/τᵢ', async () => {
     const id = 'fednova-real';
     await uploadConfig(cloud, id, {
       ...smoke, name: 'fednova', model: 'mlp', rounds: 1, samplesPerClient: null, partition: { kind: 'dirichlet', alpha: 0.5 },
@@ -142,17 +142,17 @@ describe('the whole pipeline on the embedded local cloud', () => {
     const reports = await Promise.all(clients.map(async (clientId) => updateReportSchema.parse(JSON.parse((await store.getText(keys.updateReport(id, 1, clientId)))!))));
     const samples = reports.map((report) => report.samples);
     expect(new Set(samples).size).toBeGreaterThan(1);
+    // Plain SGD: τᵢ is the step count ⌈nᵢ / 100⌉. Worked out here from the stored uploads (the clients' trained
+    // weights) and reports, independently of the strategy's code.
     const steps = samples.map((n) => Math.ceil(n / 100));
     const total = samples.reduce((a, b) => a + b, 0);
     const effective = samples.reduce((sum, n, i) => sum + (n / total) * steps[i]!, 0);
-    const updates = await Promise.all(clients.map(async (clientId) => decodeModelWeights((await store.get(keys.update(id, 1, clientId)))!)));
-    // Independently of the strategy's code: the sample-weighted mean of the uploads, rescaled by τ_eff (plain SGD:
-    // ‖a_i‖₁ is the step count ⌈n_i / 100⌉).
+    const trained = await Promise.all(clients.map(async (clientId) => decodeModelWeights((await store.get(keys.update(id, 1, clientId)))!)));
     global0.forEach((tensor, t) => {
       for (const i of [0, 1, tensor.values.length - 1]) {
-        const mean = updates.reduce((sum, update, c) => sum + (samples[c]! / total) * update[t]!.values[i]!, 0);
-        const expected = tensor.values[i]! + effective * (mean - tensor.values[i]!);
-        expect(global1[t]!.values[i]!).toBeCloseTo(expected, 5);
+        const x = tensor.values[i]!;
+        const normalised = trained.reduce((sum, update, c) => sum + (samples[c]! / total) * ((update[t]!.values[i]! - x) / steps[c]!), 0);
+        expect(global1[t]!.values[i]!).toBeCloseTo(x + effective * normalised, 5);
       }
     });
   });

@@ -42,7 +42,7 @@ export async function aggregateRound(
   const previous = await readAveragedGlobal(store, strategy, experimentId, round - 1);
   const global = previous.averaged;
   // Poisson sampling (sampling.method "poisson") can choose nobody: the round then proposes no change.
-  const mean = accepted.length > 0 ? await combineUpdates(store, config, experimentId, round, accepted, global) : global;
+  const mean = accepted.length > 0 ? await combineUpdates(store, config, experimentId, round, accepted, global, (update) => strategy.server.combineWeight(update)) : global;
   const clients = accepted.map((update) => update.clientId);
   const step = strategy.server.step({
     round,

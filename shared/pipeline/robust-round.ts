@@ -24,26 +24,30 @@ export async function combineUpdates(
   round: number,
   accepted: readonly AcceptedUpdate[],
   global: ModelWeights,
+  weightOf: (update: AcceptedUpdate) => number,
 ): Promise<ModelWeights> {
   const aggregator = config.aggregator;
   const compression = config.compression;
   if (!aggregator || !holdsAllUpdates(aggregator)) {
     const mean = createWeightedMean(global);
-    for (const { clientId, samples } of accepted) {
+    for (const update of accepted) {
+      const { clientId } = update;
       const key = keys.update(experimentId, round, clientId);
       const weights = compression
         ? decodeUpdateWeights(await requireObject(store, key), global, { compression, context: `${clientId}'s ${key}` })
         : await readClientWeights(store, key, clientId, global);
-      mean.add(weights, samples);
+      mean.add(weights, weightOf(update));
     }
     return mean.result();
   }
 
   const updates: RobustUpdate[] = [];
-  for (const { clientId, samples } of accepted) {
+  for (const update of accepted) {
+    const { clientId } = update;
     const key = keys.update(experimentId, round, clientId);
     const { flat } = decodeUpdate(await requireObject(store, key), global, { compression, context: `${clientId}'s ${key}` });
-    updates.push({ delta: flat, samples });
+    // The strategy's combine weight (FedAvg's: the sample count) is what sample-weighted robust rules weigh by.
+    updates.push({ delta: flat, samples: weightOf(update) });
   }
   const previousAggregate = aggregator.kind === 'centered-clipping' ? await readCentre(store, experimentId, round - 1, global) : undefined;
   let outcome;

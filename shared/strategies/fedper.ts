@@ -190,6 +190,7 @@ export function withPersonalization(inner: Strategy, { localLayers }: Personaliz
       }
       return inner.server.uploadProblem(tensorNames);
     },
+    combineWeight: (update) => inner.server.combineWeight(update),
     step: (input) => inner.server.step(input),
   };
 

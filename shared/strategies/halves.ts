@@ -22,6 +22,7 @@ export function wholeModelServer(step: (input: ServerStepInput) => ServerStepRes
     averagedPart: (model) => model,
     complete: (_previous: ModelWeights, averaged: ModelWeights) => averaged,
     uploadProblem: () => undefined,
+    combineWeight: ({ samples }) => samples,
     step,
   };
 }

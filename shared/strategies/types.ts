@@ -100,8 +100,8 @@ export interface ClientResult {
 }
 
 /**
- * The server half. Updates are folded into their sample-weighted mean before it (streaming, O(model) memory, or a
- * robust aggregator's combination), so FedAvg's step is the identity on that mean and server optimizers (FedAvgM,
+ * The server half. Updates are folded into their mean before it, weighted by `combineWeight` (streaming, O(model)
+ * memory, or a robust aggregator's combination), so FedAvg's step is the identity on that mean and server optimizers (FedAvgM,
  * FedAdam, ...) are a step on `mean − global` with their own persisted state.
  */
 export interface ServerHalf {
@@ -111,6 +111,8 @@ export interface ServerHalf {
   complete(previous: ModelWeights, averaged: ModelWeights): ModelWeights;
   /** Why an update with these tensor names must be refused before its layout is even compared, or undefined. */
   uploadProblem(tensorNames: readonly string[]): string | undefined;
+  /** An accepted update's weight in `mean` (its sample count by default: FedAvg's weighting). */
+  combineWeight(update: { readonly clientId: string; readonly samples: number }): number;
   step(input: ServerStepInput): ServerStepResult;
 }
 

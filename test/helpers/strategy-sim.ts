@@ -41,7 +41,7 @@ export function simulateRounds(
       const plan = strategy.client.begin(input);
       const trained = client.train(plan.start, plan.objective);
       const result = strategy.client.finish({ ...input, plan, trained, samples: client.samples });
-      mean.add(result.upload, client.samples);
+      mean.add(result.upload, strategy.server.combineWeight({ clientId: `client-${index}`, samples: client.samples }));
       for (const [slot, value] of Object.entries(result.side)) side.get(slot)!.add(value, 1);
       for (const [slot, value] of Object.entries(result.kept)) kept[index]![slot] = { round, weights: value };
       proposals.push({ ...result.proposals });
