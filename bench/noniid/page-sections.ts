@@ -99,17 +99,15 @@ function pendingSection(skew: readonly Row[]): string {
 
 ${incomplete.length > 0 ? `Configurations with seeds still to run: ${incomplete.join('; ')}.` : 'Every configuration in `examples/noniid/` has run at every seed.'}
 
-Coming with the strategy lifecycle (issue 12: strategies with a client half and a server half), each one config file in
-\`examples/noniid/\` — the bench reads every file there, names the row from the config, and ranks shared-data runs
-apart from pure FL runs:
+FedDyn and FedNova ([strategies.md](strategies.md#feddyn-feddyn)) each came as one file on the strategy lifecycle and
+one config here; how to read their rows:
 
-- **FedDyn** (Acar et al., ICLR 2021): dynamic regularisation with per-client state (the gradient of the client's
-  previous local objective), a client half that keeps state between rounds like SCAFFOLD's control variate, and a
-  server half that keeps h. Config: \`{ "strategy": { "name": "feddyn", "alpha": 0.01 } }\`, grid α ∈ {0.001, 0.01, 0.1}.
-- **FedNova** (Wang et al., NeurIPS 2020): normalised averaging; the client half reports its number of local steps
-  and momentum-adjusted step weight, the server half averages the normalised updates. Config:
-  \`{ "strategy": { "name": "fednova" } }\` (with equal local steps it is FedAvg, so its gain needs unequal shard sizes,
-  e.g. the Dirichlet partitions).`;
+- **FedDyn** (Acar et al., ICLR 2021): each client keeps the gradient of its previous local objective as adopted state,
+  the server keeps h. Default α 0.01; the paper's grid α ∈ {0.001, 0.01, 0.1} is not run yet.
+- **FedNova** (Wang et al., NeurIPS 2020): the server weighs each update by nᵢ/τᵢ and rescales by τ_eff. On the
+  original label skew every client holds 12,000 images and takes the same number of steps, so FedNova *is* FedAvg
+  there (tested) and its seeds differ from FedAvg's only by float rounding, which label skew amplifies; its gain needs
+  unequal shard sizes, as in the Dirichlet partitions.`;
 }
 
 /** What the "+ shared data" rows did, from their own partition.json, and what it costs in privacy. */
