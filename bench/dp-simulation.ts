@@ -3,8 +3,8 @@
  * clients over 100 rounds that the local cloud would take hours to run (docs/scale.md: the orchestration, not the
  * training, dominates there). Every step calls what the pipeline calls, in the same order: the start step's
  * partition, initial weights and privacy plan; Poisson sampling per round; `trainLocal` with the trainer's seed;
- * `clipUpdate` (the trainer's clip); `createPrivateSum` with the aggregator's second clip, `checkRelease` before
- * noise, the seeded noise streams and the adaptive clip-norm update; the strategy's server step; `evaluate`.
+ * `clipUpdate` (the trainer's clip); `createPrivateSum` with the aggregator's second clip, and the aggregator's own
+ * `accountRound` and `releaseRound` (the accountant before noise, the seeded noise, the adaptive clip-norm update); the strategy's server step; `evaluate`.
  * test/privacy-simulation.test.ts checks that a seeded run gives the same global model as the pipeline.
  */
 import { createWeightedMean } from '../shared/aggregate/weighted-mean.js';
@@ -18,12 +18,10 @@ import { initialWeights } from '../shared/engine/build-model.js';
 import { evaluate } from '../shared/engine/evaluate.js';
 import { trainLocal } from '../shared/engine/train.js';
 import { partitionIndices } from '../shared/partition/index.js';
-import { nextClipNorm, noisedUnclippedFraction } from '../shared/privacy/adaptive.js';
-import { checkRelease } from '../shared/privacy/calibrate.js';
 import { applyDelta, clipUpdate } from '../shared/privacy/clip.js';
-import { gaussianNoise } from '../shared/privacy/noise.js';
 import { createPrivateSum } from '../shared/privacy/private-sum.js';
-import { appendSteps, privacySpent, type PrivacyStep } from '../shared/privacy/rdp.js';
+import { privacySpent, type PrivacyStep } from '../shared/privacy/rdp.js';
+import { accountRound, releaseRound } from '../shared/privacy/release.js';
 import { poissonSample, samplingRandomness } from '../shared/privacy/sampling.js';
 import { clientIdFor } from '../shared/protocol/keys.js';
 import { selectClients } from '../shared/sampling/select.js';
@@ -111,30 +109,15 @@ export async function simulatePrivateFedAvg(input: ExperimentConfigInput, option
     let epsilon: number | undefined;
     const roundClipNorm = clipNorm;
     if (plan) {
-      const step = { sampleRate: plan.sampleRate, noiseMultiplier: plan.noiseMultiplier };
-      if (plan.budget) {
-        const decision = checkRelease(history, step, plan.budget);
-        if (!decision.allowed) throw new Error(`round ${round} would spend ε ${decision.wouldSpend.epsilon} over the budget ${plan.budget.epsilon}`);
-        history = decision.history;
-      } else {
-        history = appendSteps(history, step.sampleRate, step.noiseMultiplier);
-      }
+      history = accountRound(history, plan, round);
       const sum = createPrivateSum(global, clipNorm);
       for (const client of trained) {
         const clipped = clipUpdate(client.weights, global, clipNorm);
         sum.add(clipped.delta, { clipped: clipped.clipped });
       }
-      const meanDelta = sum.release({
-        noise: gaussianNoise(plan.randomness, config.seed, 'dp-noise', round),
-        noiseMultiplier: plan.updateNoiseMultiplier,
-        denominator: plan.expectedClients,
-      });
-      if (plan.clipping.kind === 'adaptive') {
-        const { countNoiseStddev, targetQuantile, learningRate } = plan.clipping;
-        const noise = gaussianNoise(plan.randomness, config.seed, 'dp-count-noise', round);
-        const fraction = noisedUnclippedFraction({ unclipped: sum.unclippedCount, reported: sum.count, countNoiseStddev, expectedClients: plan.expectedClients, noise });
-        clipNorm = nextClipNorm({ clipNorm, unclippedFraction: fraction, targetQuantile, learningRate });
-      }
+      const released = releaseRound(sum, { plan, seed: config.seed, round, clipNorm });
+      clipNorm = released.nextClipNorm;
+      const meanDelta = released.meanDelta;
       mean = applyDelta(global, meanDelta);
       epsilon = privacySpent(history, plan.delta).epsilon;
     } else {

@@ -2,6 +2,7 @@ import type { ObjectStore } from '../cloud/ports.js';
 import { createWeightedMean } from '../aggregate/weighted-mean.js';
 import { keys } from '../protocol/keys.js';
 import type { ClientResult, ClientRoundInput, KeptState, SideUploadFold, Strategy } from '../strategies/index.js';
+import { filledLike } from '../strategies/tensor-math.js';
 import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
 import { readClientWeights, requireObject } from './context.js';
@@ -100,7 +101,7 @@ export async function foldSideUploads(
     for (const clientId of accepted) {
       mean.add(await readClientWeights(store, keys.clientUpload(where.experimentId, where.round, clientId, slot), clientId, averaged), 1);
     }
-    folds[slot] = { mean: accepted.length ? mean.result() : averaged.map((tensor) => ({ ...tensor, values: new Float32Array(tensor.values.length) })), contributors: accepted.length, clients: where.clients };
+    folds[slot] = { mean: accepted.length ? mean.result() : filledLike(averaged, 0), contributors: accepted.length, clients: where.clients };
   }
   return folds;
 }

@@ -7,7 +7,8 @@ import { trainLocal } from '../engine/train.js';
 import { keys } from '../protocol/keys.js';
 import { roundStateSchema } from '../protocol/records.js';
 import { deriveSeed } from '../random.js';
-import { applyFlatDelta, flatDelta, flatten, unflatten } from '../robust/index.js';
+import { applyFlatDelta, flatDelta, unflatten } from '../robust/index.js';
+import { flattenWeights } from '../secagg/weights-adapter.js';
 import type { ClientObjective } from '../strategies/types.js';
 import { decodeModelWeights, encodeModelWeights } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
@@ -93,7 +94,7 @@ export async function encodePrivateUpload(
   const { round, clientId } = message;
   const attacks = config.adversaries !== undefined && poisonsUpdate(config.adversaries) && isAttacker(config, clientId);
   const delta = attacks
-    ? unflatten(attackUpdate(config.adversaries!, flatten(clippedDelta), { seed: deriveSeed(config.seed, 'attack', round, clientId) }), global)
+    ? unflatten(attackUpdate(config.adversaries!, flattenWeights(clippedDelta).vector, { seed: deriveSeed(config.seed, 'attack', round, clientId) }), global)
     : clippedDelta;
   return encodeCompressedDelta(store, message, config, delta, global);
 }

@@ -2,12 +2,10 @@ import type { ObjectStore } from '../cloud/ports.js';
 import type { PrivacyPlan } from '../config/privacy.js';
 import type { ExperimentConfig, SamplingConfig } from '../config/schema.js';
 import type { ExperimentMetrics, RoundMetrics, RoundPrivacyMetrics, SummaryPrivacy } from '../metrics/types.js';
-import { nextClipNorm, noisedUnclippedFraction } from '../privacy/adaptive.js';
-import { checkRelease } from '../privacy/calibrate.js';
 import { applyDelta, clipUpdate, type ClippedUpdate } from '../privacy/clip.js';
-import { gaussianNoise } from '../privacy/noise.js';
 import { createPrivateSum } from '../privacy/private-sum.js';
-import { appendSteps, privacySpent } from '../privacy/rdp.js';
+import { privacySpent } from '../privacy/rdp.js';
+import { accountRound, releaseRound } from '../privacy/release.js';
 import { poissonSample, samplingRandomness } from '../privacy/sampling.js';
 import { keys } from '../protocol/keys.js';
 import { decodeUpdate } from '../compression/index.js';
@@ -27,10 +25,7 @@ import type { AcceptedUpdate } from './round-machine.js';
  * in shared/privacy; this file only reads and writes what a round needs around it.
  */
 
-/** A round's release would take the experiment past its privacy budget: the round is not released. */
-export class PrivacyBudgetError extends Error {
-  override name = 'PrivacyBudgetError';
-}
+export { PrivacyBudgetError } from '../privacy/release.js';
 
 /** q: `fraction`, or `perRound` expected clients out of `clients`. */
 export function poissonRate(sampling: Pick<SamplingConfig, 'fraction' | 'perRound'>, clients: number): number {
@@ -101,17 +96,7 @@ export async function aggregatePrivateRound(
   const global = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
   const clipNorm = await clipNormForRound(store, experimentId, plan, round);
   const history = round > 1 ? (await readRoundRecord(store, experimentId, round - 1)).history : [];
-  const step = { sampleRate: plan.sampleRate, noiseMultiplier: plan.noiseMultiplier };
-  let nextHistory = appendSteps(history, step.sampleRate, step.noiseMultiplier);
-  if (plan.budget) {
-    const decision = checkRelease(history, step, plan.budget);
-    if (!decision.allowed) {
-      throw new PrivacyBudgetError(
-        `releasing round ${round} would spend ε = ${decision.wouldSpend.epsilon.toFixed(4)} at δ = ${plan.budget.delta}, over the budget privacy.targetEpsilon = ${plan.budget.epsilon} (spent so far: ${decision.spent.epsilon.toFixed(4)}); the round is not released`,
-      );
-    }
-    nextHistory = decision.history;
-  }
+  const nextHistory = accountRound(history, plan, round);
 
   const sum = createPrivateSum(global, clipNorm);
   const signal = global.map(({ values }) => new Float64Array(values.length));
@@ -131,16 +116,7 @@ export async function aggregatePrivateRound(
   const reported = sum.count;
   const unclipped = sum.unclippedCount;
   const denominator = plan.expectedClients;
-  const meanDelta = sum.release({ noise: gaussianNoise(plan.randomness, config.seed, 'dp-noise', round), noiseMultiplier: plan.updateNoiseMultiplier, denominator });
-
-  let next = clipNorm;
-  let noisedUnclipped: number | undefined;
-  if (plan.clipping.kind === 'adaptive') {
-    const { countNoiseStddev, targetQuantile, learningRate } = plan.clipping;
-    const noise = gaussianNoise(plan.randomness, config.seed, 'dp-count-noise', round);
-    noisedUnclipped = noisedUnclippedFraction({ unclipped, reported, countNoiseStddev, expectedClients: denominator, noise });
-    next = nextClipNorm({ clipNorm, unclippedFraction: noisedUnclipped, targetQuantile, learningRate });
-  }
+  const { meanDelta, nextClipNorm: next, noisedUnclipped } = releaseRound(sum, { plan, seed: config.seed, round, clipNorm });
 
   let signalSquares = 0;
   let noiseSquares = 0;

@@ -24,17 +24,6 @@ export function flatDelta(weights: ModelWeights, global: ModelWeights, context =
   return delta;
 }
 
-/** The tensors laid end to end in one fresh array. */
-export function flatten(weights: ModelWeights): Float32Array {
-  const flat = new Float32Array(flatLength(weights));
-  let offset = 0;
-  for (const { values } of weights) {
-    flat.set(values, offset);
-    offset += values.length;
-  }
-  return flat;
-}
-
 /** The tensors of `layout` as views into `flat` (no copy). */
 export function unflatten(flat: Float32Array, layout: readonly TensorLayout[]): ModelWeights {
   const expected = flatLength(layout);

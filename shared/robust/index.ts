@@ -5,7 +5,7 @@ import { checkDeltas, coordinateMedian, trimmedMean } from './order-statistics.j
 import { RobustAggregationError, type RobustOutcome, type RobustUpdate } from './types.js';
 import { weightedMean, type Weighting } from './weighted.js';
 
-export { applyFlatDelta, flatDelta, flatLength, flatten, unflatten } from './flat.js';
+export { applyFlatDelta, flatDelta, flatLength, unflatten } from './flat.js';
 export { centeredClipping, normBoundedMean } from './clipping.js';
 export { krum, krumScores, multiKrum, pairwiseSquaredDistances } from './krum.js';
 export { coordinateMedian, trimmedMean, trimmedPerSide } from './order-statistics.js';
