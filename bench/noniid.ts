@@ -56,6 +56,8 @@ const TUNING_GRID: Readonly<Record<string, readonly ConfigPatch[]>> = {
   fedadam: [0.01, 0.03, 0.1].map((serverLearningRate) => ({ strategy: { serverLearningRate } })),
   fedyogi: [0.01, 0.03, 0.1].map((serverLearningRate) => ({ strategy: { serverLearningRate } })),
   fedadagrad: [0.1, 0.3, 1].map((serverLearningRate) => ({ strategy: { serverLearningRate } })),
+  // Acar et al.'s grid for α.
+  feddyn: [0.001, 0.01, 0.1].map((alpha) => ({ strategy: { alpha } })),
 };
 
 const HELP = `Usage: tsx bench/noniid.ts [options]
@@ -69,6 +71,7 @@ through \`flambda run\`, and writes noniid.md and img/noniid-*.svg. Parts not ru
                     torch (the PyTorch reference on the same partitions, for the FedAvg configs); none: render only
   --only a,b        only these configs of examples/noniid (file names without .json); IID FedAvg always runs with main
   --seeds N         seeds per config: its own seed and the next N − 1 (default 3)
+  --dirichlet-seeds N  seeds per config on the Dirichlet partitions (default 1: 26 more runs per extra seed)
   --quick           smoke run: every run capped at samplesPerClient ${QUICK_CAP.samplesPerClient}, testSamples ${QUICK_CAP.testSamples}
   --resume          reuse a completed result in --out when it ran exactly the same config
   --out DIR         results folder (default results/noniid)
@@ -79,6 +82,7 @@ const OPTIONS = {
   parts: { type: 'string', default: 'main' },
   only: { type: 'string' },
   seeds: { type: 'string', default: '3' },
+  'dirichlet-seeds': { type: 'string', default: '1' },
   quick: { type: 'boolean', default: false },
   resume: { type: 'boolean', default: false },
   out: { type: 'string', default: 'results/noniid' },
@@ -93,19 +97,25 @@ function parseOptions() {
       console.log(HELP);
       process.exit(0);
     }
-    const seeds = Number(values.seeds);
-    if (!Number.isInteger(seeds) || seeds < 1 || seeds > 20) throw new Error(`--seeds must be a whole number from 1 to 20 (got ${values.seeds})`);
+    const seeds = seedCount('--seeds', values.seeds);
+    const dirichletSeeds = seedCount('--dirichlet-seeds', values['dirichlet-seeds']);
     const parts = values.parts === 'none' ? [] : values.parts.split(',').map((part) => part.trim());
     const unknown = parts.filter((part) => !(PARTS as readonly string[]).includes(part));
     if (unknown.length > 0) throw new Error(`--parts: unknown ${unknown.join(', ')}; choose from ${PARTS.join(', ')} or none`);
     const quick = values.quick;
     const out = values.out;
     const docs = values.docs ?? (quick || values.only !== undefined ? out : 'docs');
-    return { parts: new Set(parts as Part[]), only: values.only, seeds, quick, resume: values.resume, out, docs };
+    return { parts: new Set(parts as Part[]), only: values.only, seeds, dirichletSeeds, quick, resume: values.resume, out, docs };
   } catch (error) {
     console.error(`bench:noniid: ${error instanceof Error ? error.message : String(error)}\n\n${HELP}`);
     process.exit(2);
   }
+}
+
+function seedCount(flag: string, given: string): number {
+  const count = Number(given);
+  if (!Number.isInteger(count) || count < 1 || count > 20) throw new Error(`${flag} must be a whole number from 1 to 20 (got ${given})`);
+  return count;
 }
 
 const options = parseOptions();
@@ -130,9 +140,10 @@ async function plan(baseline: SourceConfig, sources: readonly SourceConfig[]): P
   const tuning = await Promise.all(
     skewed.flatMap((source) => (TUNING_GRID[source.key] ?? []).map((patch) => at(source, { kind: 'tuning', patch }, source.config.seed))),
   );
+  const dirichletSeedsOf = (source: SourceConfig) => seedsFrom(source.config, options.dirichletSeeds);
   const dirichlet = await Promise.all(
-    seedsOf(baseline).flatMap((_, i) =>
-      DIRICHLET_ALPHAS.flatMap((alpha) => skewed.map((source) => at(source, { kind: 'dirichlet', alpha }, seedsOf(source)[i]!))),
+    dirichletSeedsOf(baseline).flatMap((_, i) =>
+      DIRICHLET_ALPHAS.flatMap((alpha) => skewed.map((source) => at(source, { kind: 'dirichlet', alpha }, dirichletSeedsOf(source)[i]!))),
     ),
   );
   return { main, tuning, dirichlet };

@@ -27,7 +27,9 @@ DP-FedAvg on MNIST at each target ε and without DP, in one process with the pip
   --clip C             fixed clip norm C (default 0.5)
   --server-lr η        server learning rate of FedAvgM (default 1, with --server-momentum 0: FedAvg)
   --server-momentum β  server momentum of FedAvgM (default 0)
-  --seeds a,b          seeds (default 42)
+  --seeds a,b          seeds (default 42); with several, a table of mean ± sd over the seeds comes first
+  --run a,b            partitions to run now (default: all of --partitions); the others' runs are read from --out
+                       only, and the ones missing there are listed as pending
   --evaluate-every K   evaluate the global model every K rounds and at the last (default 5)
   --resume             reuse runs saved in --out with exactly the same config
   --out DIR            results folder (default results/privacy-direct)
@@ -46,6 +48,7 @@ const { values } = parseArgs({
     'server-lr': { type: 'string', default: '1' },
     'server-momentum': { type: 'string', default: '0' },
     seeds: { type: 'string', default: '42' },
+    run: { type: 'string' },
     'evaluate-every': { type: 'string', default: '5' },
     resume: { type: 'boolean', default: false },
     out: { type: 'string', default: 'results/privacy-direct' },
@@ -74,6 +77,8 @@ const seeds = numbers(values.seeds!);
 const partitions = values.partitions!.split(',').filter(Boolean) as PartitionKey[];
 const evaluateEvery = Number(values['evaluate-every']);
 for (const partition of partitions) if (!(partition in PARTITIONS)) throw new Error(`--partitions: iid and/or shards (got ${partition})`);
+const runNow = new Set(values.run === undefined ? partitions : (values.run.split(',').filter(Boolean) as PartitionKey[]));
+for (const partition of runNow) if (!partitions.includes(partition)) throw new Error(`--run: ${partition} is not one of --partitions (${partitions.join(', ')})`);
 
 interface Saved {
   readonly config: ExperimentConfigInput;
@@ -99,11 +104,13 @@ function configFor(partition: PartitionKey, epsilon: number | undefined, seed: n
   } as ExperimentConfigInput;
 }
 
-async function runOne(config: ExperimentConfigInput): Promise<Saved & { reused: boolean }> {
+/** The run's saved result (with --resume, or when its partition is not run now), else a new run, else undefined. */
+async function runOne(config: ExperimentConfigInput, mayRun: boolean): Promise<(Saved & { reused: boolean }) | undefined> {
   const file = path.join(values.out!, `${config.name}.json`);
-  if (values.resume) {
+  if (values.resume || !mayRun) {
     const saved = await readFile(file, 'utf8').then((text) => JSON.parse(text) as Saved, () => undefined);
     if (saved && JSON.stringify(saved.config) === JSON.stringify(config)) return { ...saved, reused: true };
+    if (!mayRun) return undefined;
   }
   const started = Date.now();
   const result = await simulatePrivateFedAvg(config, {
@@ -125,9 +132,14 @@ const machine = await describeMachine();
 const meter = startCpuMeter();
 const started = Date.now();
 const results: { partition: PartitionKey; epsilon: number | undefined; seed: number; saved: Saved & { reused: boolean } }[] = [];
+const pending: string[] = [];
 for (const partition of partitions) {
   for (const epsilon of [undefined, ...epsilons]) {
-    for (const seed of seeds) results.push({ partition, epsilon, seed, saved: await runOne(configFor(partition, epsilon, seed)) });
+    for (const seed of seeds) {
+      const saved = await runOne(configFor(partition, epsilon, seed), runNow.has(partition));
+      if (saved) results.push({ partition, epsilon, seed, saved });
+      else pending.push(`${LABEL[partition]} ${epsilon === undefined ? 'no DP' : `ε ${epsilon}`} seed ${seed}`);
+    }
   }
 }
 const finished = finishMachineInfo(machine, meter.stop());
@@ -150,8 +162,50 @@ const rows = results.map(({ partition, epsilon, seed, saved }) => {
 const header = ['Partition', 'Target ε', 'Seed', 'ε spent', 'σ', 'Final accuracy', 'Best (every 5th round)', 'Wall time'];
 const table = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 const reused = results.filter((result) => result.saved.reused).length;
+const summary = seeds.length > 1 ? seedSummaryTable() : '';
+
+/** Mean ± sample standard deviation of the final accuracy over the seeds that ran, per partition and target ε. */
+function seedSummaryTable(): string {
+  const lines = partitions.flatMap((partition) =>
+    [undefined, ...epsilons].map((epsilon) => {
+      const runs = results.filter((result) => result.partition === partition && result.epsilon === epsilon);
+      const finals = runs.map((result) => result.saved.rounds.at(-1)!.accuracy!);
+      const label = epsilon === undefined ? 'no DP' : String(epsilon);
+      if (finals.length === 0) return `| ${LABEL[partition]} | ${label} | 0 of ${seeds.length} | pending | | |`;
+      const mean = finals.reduce((sum, value) => sum + value, 0) / finals.length;
+      const sd = finals.length > 1 ? Math.sqrt(finals.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (finals.length - 1)) : Number.NaN;
+      const worst = runs[finals.indexOf(Math.min(...finals))]!;
+      return `| ${LABEL[partition]} | ${label} | ${finals.length} of ${seeds.length} | ${(mean * 100).toFixed(2)}${Number.isNaN(sd) ? '' : ` ± ${(sd * 100).toFixed(2)}`} % | ${percent(Math.min(...finals))} (seed ${worst.seed}) | ${runs.map((run) => `${run.seed}: ${percent(run.saved.rounds.at(-1)!.accuracy!)}`).join(', ')} |`;
+    }),
+  );
+  return [
+    `Final accuracy over seeds ${seeds.join(', ')} (mean ± sample standard deviation; each seed deals its own partition, sampling and noise):`,
+    '',
+    '| Partition | Target ε | Seeds run | Mean ± sd | Worst seed | Per seed |',
+    '|---|---|---|---|---|---|',
+    ...lines,
+    '',
+    'Every run:',
+    '',
+    '',
+  ].join('\n');
+}
 const strategyText = serverMomentum === 0 && serverLr === 1 ? 'FedAvg' : `FedAvgM (server learning rate ${serverLr}, momentum ${serverMomentum})`;
 const command = process.argv.slice(2).filter((arg) => arg !== '--resume').join(' ');
+
+/** One line per target ε: the run itself, or with several seeds the mean over the seeds that ran. */
+function seriesFor(partition: PartitionKey) {
+  return [undefined, ...epsilons].flatMap((epsilon) => {
+    const runs = results.filter((result) => result.partition === partition && result.epsilon === epsilon);
+    if (runs.length === 0) return [];
+    const name = `${epsilon === undefined ? 'no DP' : `ε ${epsilon}`}${runs.length > 1 ? ` (mean of ${runs.length} seeds)` : seeds.length > 1 ? ` (seed ${runs[0]!.seed})` : ''}`;
+    const points = evaluated(runs[0]!.saved).map((round) => ({
+      x: round.round,
+      y: runs.reduce((sum, run) => sum + (run.saved.rounds.find((other) => other.round === round.round)?.accuracy ?? Number.NaN), 0) / runs.length,
+    }));
+    return [{ name, points }];
+  });
+}
 
 await mkdir(path.join(values.docs!, 'img'), { recursive: true });
 const charts: string[] = [];
@@ -164,12 +218,7 @@ for (const partition of partitions) {
       title: `Test accuracy, ${LABEL[partition]}, ${clients} clients, q ${fraction}, ${values.model}`,
       xLabel: 'Round',
       yLabel: 'Accuracy',
-      series: results
-        .filter((result) => result.partition === partition)
-        .map(({ epsilon, seed, saved }) => ({
-          name: `${epsilon === undefined ? 'no DP' : `ε ${epsilon}`}${seeds.length > 1 ? `, seed ${seed}` : ''}`,
-          points: evaluated(saved).map((round) => ({ x: round.round, y: round.accuracy! })),
-        })),
+      series: seriesFor(partition),
       formatY: percent,
       formatTick: (value) => `${Math.round(value * 100)} %`,
       yBounds: { min: 0, max: 1 },
@@ -188,7 +237,8 @@ const body = [
     `${finished.loadAverage.end ?? '?'} at the end${finished.otherCpuShare !== undefined ? `; other work took ${(finished.otherCpuShare * 100).toFixed(0)} % of the CPU` : ''}. ` +
     `Total ${formatDuration(Date.now() - started)}${reused ? ` (${reused} run(s) reused with --resume)` : ''}.`,
   '',
-  table,
+  summary + table,
+  ...(pending.length > 0 ? ['', `Pending (not run yet, \`--run\`): ${pending.join('; ')}.`] : []),
   '',
   ...charts.map((name) => `![${name.replace(/\.svg$/, '')}](img/${name})`),
 ].join('\n');

@@ -71,6 +71,8 @@ describe('derived configs', () => {
     expect(other.id).toBe('noniid-tune-fedlc-tau2-s42');
     const same = await derive(fedlc, { out, prefix: 'noniid', scenario: tau(1), seed: 42, cap: undefined });
     expect(same.file).toBe(fedlc.file);
+    // The same id as the config's own run, so the run is stored once and found by both tables.
+    expect(same.id).toBe('noniid-fedlc-s42');
     await expect(derive(fedlc, { out, prefix: 'noniid', scenario: tau(-1), seed: 42, cap: undefined })).rejects.toThrow(BenchError);
   });
 });

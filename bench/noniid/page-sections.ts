@@ -56,14 +56,13 @@ export function tuningSection(input: PageInput): string {
     });
   });
   const seed = input.planning.tuning[0]?.seed;
+  const pendingCandidates = lines.filter((line) => line.includes('| pending |')).length;
   return `## How the values were tuned
 
 At full scale, one seed (${seed ?? '—'}, the first of the seeds above, so a candidate equal to a config's value shares its
 run): the \`TUNING_GRID\` in \`bench/noniid.ts\`, the paper's or documented default first and one step either side. A
 candidate costs about a minute on a quiet 2-core machine, so the grid is small, and one seed cannot separate values
-closer than the seed spread above: the chosen value is a guide. The server strategies' grids (FedProx μ, the server
-learning rates) were last tuned at a reduced setting; their full-scale candidates are listed as pending until run
-(\`--parts tune\`).
+closer than the seed spread above: the chosen value is a guide.${pendingCandidates > 0 ? ` ${pendingCandidates} candidate(s) have not run at full scale yet (\`--parts tune\`) and are listed as pending.` : ''}
 
 | configuration | candidate | final accuracy | | in the config |
 |---|---|---|---|---|

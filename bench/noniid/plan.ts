@@ -109,8 +109,10 @@ export async function derive(
   if (scenario.kind === 'tuning') changed = merge(changed, scenario.patch);
   const parsed = parseExperimentConfig(changed);
   if (!parsed.ok) throw new BenchError(`${source.file} as ${describeScenario(scenario)} is not a valid experiment config:\n  - ${parsed.errors.join('\n  - ')}`);
-  const id = [options.prefix, scenarioTag(scenario, source.key), `s${seed}`].join('-');
-  if (sameJson(withoutSchema(parsed.config), withoutSchema(source.config))) return { id, source, scenario, seed, file: source.file, text: source.text, config: source.config };
+  const unchanged = sameJson(withoutSchema(parsed.config), withoutSchema(source.config));
+  // A candidate equal to its config is that config's run, under the same id, so it is run (and stored) once.
+  const id = [options.prefix, scenarioTag(unchanged ? { kind: 'main' } : scenario, source.key), `s${seed}`].join('-');
+  if (unchanged) return { id, source, scenario, seed, file: source.file, text: source.text, config: source.config };
 
   const text = `${JSON.stringify({ ...changed, name: id }, null, 2)}\n`;
   const file = path.join(options.out, 'configs', `${id}.json`);
