@@ -102,7 +102,8 @@ FedDyn and FedNova ([strategies.md](strategies.md#feddyn-feddyn)) each came as o
 one config here; how to read their rows:
 
 - **FedDyn** (Acar et al., ICLR 2021): each client keeps the gradient of its previous local objective as adopted state,
-  the server keeps h. Default α 0.01; the paper's grid α ∈ {0.001, 0.01, 0.1} is not run yet.
+  the server keeps h. Default α 0.01, from the paper's grid α ∈ {0.001, 0.01, 0.1}, which
+  [How the values were tuned](#how-the-values-were-tuned) runs at full scale.
 - **FedNova** (Wang et al., NeurIPS 2020): the server weighs each update by nᵢ/τᵢ and rescales by τ_eff. On the
   original label skew every client holds 12,000 images and takes the same number of steps, so FedNova *is* FedAvg
   there (tested) and its seeds differ from FedAvg's only by float rounding, which label skew amplifies; its gain needs
