@@ -56,7 +56,9 @@ const pattern = {
   datasetTest: keys.datasetSplit(ANY, 'test'),
   datasetClientInfo: keys.datasetClientInfo(ANY, ANY),
   datasetClientData: keys.datasetClientData(ANY, ANY),
-  // secure aggregation (shared/pipeline/secagg-*.ts): public protocol records, one pattern per kind
+  // secure aggregation (shared/pipeline/secagg-*.ts): the round's protocol records, one pattern per kind
+  /** everything of a round's protocol: what the clients publish and the aggregator's own records, no client secret */
+  secaggRound: anyRound(keys.secaggPrefix(ANY, 0)) + ANY,
   secaggSetup: anyRound(keys.secaggSetup(ANY, 0)),
   secaggState: anyRound(keys.secaggState(ANY, 0)),
   secaggRoster: anyRound(keys.secaggRoster(ANY, 0)),
@@ -100,9 +102,9 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
       pattern.globalModel, pattern.update, pattern.updateReport, pattern.verdict, pattern.serverState,
       pattern.roundMetrics, pattern.backend, pattern.mnistTest, pattern.robustState,
       pattern.datasetInfo, pattern.datasetTrain, pattern.datasetTest, pattern.datasetClientInfo,
-      // secure aggregation: answers and masked vectors, never a client's secret; the unmasked mean at aggregation
-      pattern.secaggSetup, pattern.secaggState, pattern.secaggRoster, pattern.secaggMaskedInputClosed, pattern.secaggMean,
-      ...pattern.secaggRequests.filter((request) => request.includes('masked-input')), ...pattern.secaggAnswers, pattern.secaggMaskedVector,
+      // secure aggregation: the round's protocol records (answers, masked vectors, its own), never a client's secret,
+      // which lives under clients/<id>/secagg/; one pattern, or the role's inline policy outgrows IAM's size limit
+      pattern.secaggRound,
     ],
     write: [
       pattern.shard, pattern.sharedData, pattern.partition, pattern.resolvedConfig, pattern.roundState, pattern.verdict, pattern.status,
