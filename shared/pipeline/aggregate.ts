@@ -61,7 +61,11 @@ export class AggregateSession implements RoundStateWriter {
         this.states.set(key, handled.state);
         return handled.outcome;
       }
-      if (message.type === 'secagg') throw new PipelineRecordError(`experiment ${experimentId} does not use secure aggregation, but got a ${message.stage} answer`);
+      if (message.type === 'secagg') {
+        // Nothing a plain round can use: logged, nothing written (as for a client that was not sampled).
+        this.context.log('aggregate.unexpected-secagg', { experimentId, round, clientId: message.clientId, stage: message.stage });
+        return 'stale';
+      }
       const first: RoundEvent =
         message.type === 'update'
           ? {
