@@ -213,10 +213,11 @@ beforeAll(async () => {
     clients: 3, rounds: 2, model: 'mlp', samplesPerClient: 32, testSamples: 50,
     aggregator: { kind: 'centered-clipping', tau: 1 }, adversaries: { kind: 'alie', fraction: 0.67 }, compression: { kind: 'topk', ratio: 0.1 },
   });
-  // Secure aggregation: client secrets under clients/<id>/secagg/, read by the trainer only.
+  // Secure aggregation: client secrets under clients/<id>/secagg/, read by the trainer only; with FedPer's local layers
+  // left out of the masked vector and a server optimizer stepping on the unmasked mean.
   await runToSummary('access-secagg', {
-    clients: 3, rounds: 2, model: 'mlp', samplesPerClient: 32, testSamples: 50,
-    secureAggregation: { threshold: 2, clippingRange: 1, quantizationBits: 16 },
+    clients: 3, rounds: 2, model: 'mlp', samplesPerClient: 32, testSamples: 50, strategy: { name: 'fedadam' },
+    personalization: { localLayers: ['logits'] }, secureAggregation: { threshold: 2, clippingRange: 1, quantizationBits: 16 },
   });
 }, 180_000);
 
