@@ -192,7 +192,8 @@ async function runToSummary(experimentId: string, config: Record<string, unknown
   objects.set(configKey, new TextEncoder().encode(JSON.stringify({ name: experimentId, ...config })));
   const created = { eventName: 'ObjectCreated:Put' as const, bucket: BUCKET, key: configKey, size: 1, eTag: 'e', sourceIp: '127.0.0.1', requestId: 'r', time: clock, sequence: 1 };
   await handlers.start(s3EventFor(created, 'us-east-1', 'start'));
-  for (let step = 0; step < 10 && !objects.has(keys.summary(experimentId)); step++) {
+  // A secure-aggregation round takes four train → aggregate steps (its stages), a plain round one.
+  for (let step = 0; step < 12 && !objects.has(keys.summary(experimentId)); step++) {
     await deliver('train', mine);
     await deliver('aggregate', mine);
   }
@@ -211,6 +212,12 @@ beforeAll(async () => {
   await runToSummary('access-robust', {
     clients: 3, rounds: 2, model: 'mlp', samplesPerClient: 32, testSamples: 50,
     aggregator: { kind: 'centered-clipping', tau: 1 }, adversaries: { kind: 'alie', fraction: 0.67 }, compression: { kind: 'topk', ratio: 0.1 },
+  });
+  // Secure aggregation: client secrets under clients/<id>/secagg/, read by the trainer only; with FedPer's local layers
+  // left out of the masked vector and a server optimizer stepping on the unmasked mean.
+  await runToSummary('access-secagg', {
+    clients: 3, rounds: 2, model: 'mlp', samplesPerClient: 32, testSamples: 50, strategy: { name: 'fedadam' },
+    personalization: { localLayers: ['logits'] }, secureAggregation: { threshold: 2, clippingRange: 1, quantizationBits: 16 },
   });
 }, 180_000);
 
@@ -254,6 +261,19 @@ describe('what the functions touch at run time', () => {
     expect(new Set(aggregatorReads.map(({ key }) => key))).toEqual(
       new Set([keys.datasetInfo('silos'), keys.datasetClientInfo('silos', 'north'), keys.datasetClientInfo('silos', 'south'), keys.datasetSplit('silos', 'test')]),
     );
+  });
+
+  it("keeps secure aggregation's client secrets from the aggregator: only the trainer may read them, and only it did", () => {
+    const secret = keys.secaggSecret('access-secagg', 'client-000', 1);
+    const readers = (Object.keys(BUCKET_ACCESS) as FunctionName[]).filter((fn) => BUCKET_ACCESS[fn].read.some((pattern) => keyMatches(pattern, secret)));
+    expect(readers).toEqual(['train']);
+    const secretReads = accesses.filter(({ operation, key }) => operation === 'read' && /\/clients\/[^/]+\/secagg\//.test(key));
+    expect(secretReads.length).toBeGreaterThan(0);
+    expect(new Set(secretReads.map(({ fn }) => fn))).toEqual(new Set(['train']));
+    // No individual update exists to read: the aggregator read masked inputs only.
+    const aggregatorReads = accesses.filter(({ fn, operation, key }) => fn === 'aggregate' && operation === 'read' && key.startsWith('experiments/access-secagg/'));
+    expect(aggregatorReads.some(({ key }) => key.endsWith('/secagg/masked/client-000.bin'))).toBe(true);
+    expect(aggregatorReads.filter(({ key }) => /\/updates\/[^/]+\.bin$/.test(key))).toEqual([]);
   });
 
   it('sends only to the queues the stack lets each function send to, and uses each of those', () => {

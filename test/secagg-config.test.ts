@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseExperimentConfig } from '../shared/config/parse.js';
 import { secureAggregationProblems, secureAggregationSchema, type SecureAggregationContext } from '../shared/config/secure-aggregation.js';
 import { createRoundSetup, roundSetupProblems } from '../shared/secagg/setup.js';
 
@@ -19,6 +20,7 @@ describe('secureAggregation config section', () => {
       clippingRange: 0.5,
       quantizationBits: 16,
       rounding: 'stochastic',
+      stageDeadlineSeconds: 120,
     });
     expect(secureAggregationSchema.safeParse({ threshold: 8, clippingRange: 1, quantizationBits: 16, treshold: 3 }).success).toBe(false);
     const odd = secureAggregationSchema.safeParse({ threshold: 4, neighbours: 7, clippingRange: 1, quantizationBits: 16 });
@@ -93,5 +95,31 @@ describe('the same rules on the round actually sampled (roundSetupProblems)', ()
     expect(() => createRoundSetup({ ...round, experimentId: 'e', round: 1, clients: clients(10), threshold: 4 })).toThrow(
       'setup: threshold must be more than half of k = 9 (the complete graph of 10 clients), i.e. at least 5, or the server could collect both shares of a client (got 4)',
     );
+  });
+});
+
+describe('secureAggregation in the experiment config', () => {
+  const sa = { threshold: 3, clippingRange: 1, quantizationBits: 16 };
+  const errorsOf = (config: Record<string, unknown>) => {
+    const result = parseExperimentConfig(config);
+    return result.ok ? [] : result.errors;
+  };
+
+  it('accepts the example config, and FedPer and the server optimizers with it', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const example = parseExperimentConfig(await readFile('examples/mnist-iid-secagg.json', 'utf8'));
+    expect(example.ok && example.config.secureAggregation).toMatchObject({ threshold: 3, clippingRange: 1, quantizationBits: 16, stageDeadlineSeconds: 120 });
+    expect(errorsOf({ clients: 5, secureAggregation: sa, strategy: { name: 'fedadam' } })).toEqual([]);
+    expect(errorsOf({ clients: 5, secureAggregation: sa, personalization: { localLayers: ['logits'] } })).toEqual([]);
+  });
+
+  it('refuses at start, naming the field: an impossible threshold, robust aggregators, SCAFFOLD, and the sections the masked pipeline does not carry', () => {
+    expect(errorsOf({ clients: 5, secureAggregation: { ...sa, threshold: 5 } }).join('\n')).toMatch(/secureAggregation\.threshold.*must be at most k = 4/);
+    expect(errorsOf({ clients: 5, secureAggregation: { ...sa, threshold: 2 } }).join('\n')).toMatch(/secureAggregation\.threshold.*more than half of k = 4/);
+    expect(errorsOf({ clients: 5, secureAggregation: sa, aggregator: { kind: 'median' } }).join('\n')).toMatch(/aggregator\.kind.*needs every client's individual update/);
+    expect(errorsOf({ clients: 5, secureAggregation: sa, strategy: { name: 'scaffold' } }).join('\n')).toMatch(/strategy\.name.*SCAFFOLD/);
+    expect(errorsOf({ clients: 5, secureAggregation: sa, strategy: { name: 'fednova' } }).join('\n')).toMatch(/strategy\.name.*FedNova/);
+    expect(errorsOf({ clients: 5, secureAggregation: sa, compression: { kind: 'topk', ratio: 0.1 } }).join('\n')).toMatch(/compression.*cannot be combined with secureAggregation/);
+    expect(errorsOf({ clients: 5, secureAggregation: sa, sampling: { fraction: 0.8, method: 'poisson' } }).join('\n')).toMatch(/sampling\.method.*poisson/);
   });
 });

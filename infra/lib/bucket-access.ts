@@ -1,5 +1,5 @@
 import type { QueueRole } from '../../shared/cloud/resources.js';
-import { keys } from '../../shared/protocol/keys.js';
+import { keys, SECAGG_CLIENT_STAGES } from '../../shared/protocol/keys.js';
 import { declaredClientState } from '../../shared/strategies/index.js';
 
 /**
@@ -56,6 +56,19 @@ const pattern = {
   datasetTest: keys.datasetSplit(ANY, 'test'),
   datasetClientInfo: keys.datasetClientInfo(ANY, ANY),
   datasetClientData: keys.datasetClientData(ANY, ANY),
+  // secure aggregation (shared/pipeline/secagg-*.ts): the round's protocol records, one pattern per kind
+  /** everything of a round's protocol: what the clients publish and the aggregator's own records, no client secret */
+  secaggRound: anyRound(keys.secaggPrefix(ANY, 0)) + ANY,
+  secaggSetup: anyRound(keys.secaggSetup(ANY, 0)),
+  secaggState: anyRound(keys.secaggState(ANY, 0)),
+  secaggRoster: anyRound(keys.secaggRoster(ANY, 0)),
+  secaggMaskedInputClosed: anyRound(keys.secaggMaskedInputClosed(ANY, 0)),
+  secaggMean: anyRound(keys.secaggMean(ANY, 0)),
+  secaggRequests: (['share-keys', 'masked-input', 'unmask'] as const).map((stage) => anyRound(keys.secaggRequest(ANY, 0, stage, ANY))),
+  secaggAnswers: SECAGG_CLIENT_STAGES.map((stage) => anyRound(keys.secaggAnswer(ANY, 0, stage, ANY))),
+  secaggMaskedVector: anyRound(keys.secaggMaskedVector(ANY, 0, ANY)),
+  /** a client's secret between stages: the trainer's only, like the kept state (no aggregator grant) */
+  secaggSecret: keys.secaggSecretPrefix(ANY, ANY) + ANY,
 } as const;
 
 export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
@@ -73,8 +86,10 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
       pattern.status, pattern.resolvedConfig, pattern.globalModel, pattern.shard, pattern.updateReport,
       pattern.serverState, ...pattern.adoptedState, ...pattern.keptState, pattern.datasetClientData, pattern.residual,
       pattern.roundState, pattern.sharedData,
+      // secure aggregation: the round's setup, its own requests, its own secret, its answers (to re-announce them)
+      pattern.secaggSetup, ...pattern.secaggRequests, pattern.secaggSecret, ...pattern.secaggAnswers, pattern.secaggMaskedVector,
     ],
-    write: [pattern.update, pattern.updateReport, ...pattern.keptState, pattern.residual],
+    write: [pattern.update, pattern.updateReport, ...pattern.keptState, pattern.residual, pattern.secaggSecret, ...pattern.secaggAnswers, pattern.secaggMaskedVector],
     sendsTo: ['aggregate'],
   },
   // The one writer of an experiment's records, one message at a time: the start (config → partition, shards, round-0
@@ -87,11 +102,15 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
       pattern.globalModel, pattern.update, pattern.updateReport, pattern.verdict, pattern.serverState,
       pattern.roundMetrics, pattern.backend, pattern.mnistTest, pattern.robustState,
       pattern.datasetInfo, pattern.datasetTrain, pattern.datasetTest, pattern.datasetClientInfo,
+      // secure aggregation: the round's protocol records (answers, masked vectors, its own), never a client's secret,
+      // which lives under clients/<id>/secagg/; one pattern, or the role's inline policy outgrows IAM's size limit
+      pattern.secaggRound,
     ],
     write: [
       pattern.shard, pattern.sharedData, pattern.partition, pattern.resolvedConfig, pattern.roundState, pattern.verdict, pattern.status,
       pattern.globalModel, pattern.serverState, pattern.roundMetrics, pattern.backend, pattern.metrics, pattern.summary,
       pattern.finalModel, ...pattern.adoptedState, pattern.robustState,
+      pattern.secaggSetup, pattern.secaggState, pattern.secaggRoster, pattern.secaggMaskedInputClosed, pattern.secaggMean, ...pattern.secaggRequests,
     ],
     sendsTo: ['train', 'timer'],
   },

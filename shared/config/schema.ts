@@ -6,6 +6,7 @@ import { compressionSchema } from './compression.js';
 import { aggregatorSchema } from './robust.js';
 import { robustnessProblems } from './robustness-rules.js';
 import { privacySchema } from './privacy.js';
+import { secureAggregationProblems, secureAggregationSchema } from './secure-aggregation.js';
 import { sharedDataProblems, sharedDataSchema } from './shared-data.js';
 
 /**
@@ -253,8 +254,10 @@ export const experimentConfigSchema = z
     adversaries: adversariesSchema.optional(),
     compression: compressionSchema.optional(),
     sharedData: sharedDataSchema.optional(),
+    secureAggregation: secureAggregationSchema.optional(),
   })
   .superRefine((config, ctx) => {
+    for (const problem of secureAggregationProblems(config)) ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
     for (const problem of robustnessProblems(config)) ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
     for (const problem of sharedDataProblems(config)) ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
     const minClients = config.round.minClients;

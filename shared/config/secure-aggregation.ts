@@ -3,9 +3,8 @@ import { clientsPerRound, type SamplingSize } from '../sampling/count.js';
 import { maxQuantizationBits } from '../secagg/quantize.js';
 
 /**
- * The `secureAggregation` config section and the cross-field rules it needs. Not yet part of
- * experimentConfigSchema: the pipeline integration adds `secureAggregation: secureAggregationSchema.optional()` there
- * and reports secureAggregationProblems(config) from the schema's superRefine.
+ * The `secureAggregation` config section and the cross-field rules it needs; experimentConfigSchema (schema.ts)
+ * reports secureAggregationProblems(config) from its superRefine.
  */
 export const secureAggregationSchema = z
   .strictObject({
@@ -34,6 +33,14 @@ export const secureAggregationSchema = z
       .enum(['stochastic', 'nearest'])
       .default('stochastic')
       .describe('stochastic: unbiased rounding (the error averages out over clients); nearest: at most half a step off, deterministic.'),
+    stageDeadlineSeconds: z
+      .int()
+      .min(1)
+      .max(3600)
+      .default(120)
+      .describe(
+        'Seconds each key stage (advertise keys, share keys, unmask) waits for the clients; a client that has not answered by then drops out. The masked-input stage, where clients train, waits round.deadlineSeconds.',
+      ),
   })
   .superRefine(({ neighbours }, ctx) => {
     if (neighbours !== undefined && Number.isSafeInteger(neighbours) && neighbours % 2 !== 0) {
@@ -54,8 +61,12 @@ export const AGGREGATORS_NEEDING_INDIVIDUAL_UPDATES = ['median', 'trimmed-mean',
 /** The parts of an experiment config secure aggregation depends on (ExperimentConfig satisfies it once wired). */
 export interface SecureAggregationContext {
   readonly clients: number;
-  readonly sampling?: SamplingSize | undefined;
   readonly strategy: { readonly name: string };
+  readonly sampling?: (SamplingSize & { readonly method?: string | undefined }) | undefined;
+  /** sections the masked pipeline does not carry yet: present means refused */
+  readonly privacy?: unknown;
+  readonly compression?: unknown;
+  readonly adversaries?: unknown;
   /** a robust aggregator, wherever the config ends up naming it */
   readonly aggregator?: { readonly name?: string | undefined; readonly kind?: string | undefined } | undefined;
   readonly secureAggregation?: SecureAggregationConfig | undefined;
@@ -118,6 +129,26 @@ export function secureAggregationProblems(config: SecureAggregationContext): Con
       path: ['strategy', 'name'],
       message: `cannot be "${config.strategy.name}" with secureAggregation: ${state}, which secure aggregation exists to hide (got "${config.strategy.name}")`,
     });
+  }
+  if (config.strategy.name === 'fednova') {
+    problems.push({
+      path: ['strategy', 'name'],
+      message: `cannot be "fednova" with secureAggregation: FedNova weighs each client by its own number of local steps, and masked updates are weighted by samples only (got "fednova")`,
+    });
+  }
+  if (config.sampling?.method === 'poisson') {
+    problems.push({
+      path: ['sampling', 'method'],
+      message: 'cannot be "poisson" with secureAggregation: the threshold and the quantization range are fixed for a known number of clients per round; use "uniform" or "stratified" (got "poisson")',
+    });
+  }
+  const notCarried: [string, unknown, string][] = [
+    ['privacy', config.privacy, 'distributed DP noise (shared/secagg/noise.ts) is not wired into the masked pipeline yet'],
+    ['compression', config.compression, 'a masked vector is uniform words mod 2^32 and does not compress; quantization is secureAggregation.quantizationBits'],
+    ['adversaries', config.adversaries, 'the simulated attacks shape plain uploads and are not wired into the masked pipeline'],
+  ];
+  for (const [field, value, why] of notCarried) {
+    if (value !== undefined) problems.push({ path: [field], message: `cannot be combined with secureAggregation: ${why}; remove one of the two sections` });
   }
   const robust: [readonly (string | number)[], string | undefined][] = [
     [['strategy', 'name'], config.strategy.name],

@@ -73,6 +73,25 @@ export const roundMetricsSchema = z.object({
   missingClients: z.array(z.string()),
   rejectedClients: z.array(z.object({ clientId: z.string(), reason: z.string() })),
   attackers: z.array(z.string()).optional(),
+  secureAggregation: z
+    .object({
+      outcome: z.enum(['running', 'unmasked', 'failed']),
+      failure: z.object({ stage: z.string(), reason: z.string() }).optional(),
+      stages: z.array(
+        z.object({
+          stage: z.string(),
+          startedAt: z.string(),
+          closedAt: z.string().optional(),
+          closedBy: z.enum(['all-answered', 'deadline']).optional(),
+          ms: z.number().nonnegative().optional(),
+          asked: count,
+          answered: count,
+          downBytes: z.record(z.string(), count),
+          upBytes: z.record(z.string(), count),
+        }),
+      ),
+    })
+    .optional(),
   timing: z.object({
     startedAt: z.string(),
     closedAt: z.string(),

@@ -83,6 +83,24 @@ export interface SummaryPrivacy {
   readonly targetEpsilon?: number;
 }
 
+export interface SecAggStageMetrics {
+  readonly stage: string;
+  readonly startedAt: string;
+  readonly closedAt?: string;
+  readonly closedBy?: 'all-answered' | 'deadline';
+  readonly ms?: number;
+  readonly asked: number;
+  readonly answered: number;
+  readonly downBytes: Readonly<Record<string, number>>;
+  readonly upBytes: Readonly<Record<string, number>>;
+}
+
+export interface SecAggRoundMetrics {
+  readonly outcome: 'running' | 'unmasked' | 'failed';
+  readonly failure?: { readonly stage: string; readonly reason: string };
+  readonly stages: readonly SecAggStageMetrics[];
+}
+
 export interface RoundMetrics {
   readonly round: number;
   readonly accuracy: number;
@@ -105,6 +123,8 @@ export interface RoundMetrics {
    * from the config, after the round closed; the aggregation never sees it
    */
   readonly attackers?: readonly string[];
+  /** secure aggregation: each stage's time, and the bytes each client sent (up) and received (down) in it */
+  readonly secureAggregation?: SecAggRoundMetrics;
   readonly timing: {
     readonly startedAt: string;
     readonly closedAt: string;

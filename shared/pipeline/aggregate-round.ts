@@ -9,6 +9,8 @@ import { requireObject } from './context.js';
 import { aggregatePrivateRound } from './privacy-round.js';
 import type { AcceptedUpdate } from './round-machine.js';
 import { combineUpdates } from './robust-round.js';
+import { readUnmaskedMean } from './secagg-round.js';
+import { elementwise } from '../strategies/tensor-math.js';
 
 /** The global model after round r, and the part of it the strategy's server half averages and steps. */
 export async function readAveragedGlobal(store: ObjectStore, strategy: Strategy, experimentId: string, round: number) {
@@ -42,7 +44,10 @@ export async function aggregateRound(
   const previous = await readAveragedGlobal(store, strategy, experimentId, round - 1);
   const global = previous.averaged;
   // Poisson sampling (sampling.method "poisson") can choose nobody: the round then proposes no change.
-  const mean = accepted.length > 0 ? await combineUpdates(store, config, experimentId, round, accepted, global, (update) => strategy.server.combineWeight(update)) : global;
+  // Secure aggregation: the stages already unmasked the weighted mean Δ (secagg-round.ts); no update is read here.
+  const mean = config.secureAggregation
+    ? elementwise('secure aggregation: unmasked mean', [global, await readUnmaskedMean({ store }, experimentId, round, global)], (w, delta) => w + delta)
+    : accepted.length > 0 ? await combineUpdates(store, config, experimentId, round, accepted, global, (update) => strategy.server.combineWeight(update)) : global;
   const clients = accepted.map((update) => update.clientId);
   const step = strategy.server.step({
     round,

@@ -9,8 +9,9 @@ import { updateLayoutFor } from './inspect-update.js';
 import type { RoundEvent, RoundOutcome } from './round-machine.js';
 import { RoundRunner, type ExperimentView, type RoundStateWriter } from './round-runner.js';
 import { startExperiment, type StartOutcome } from './start.js';
+import { handleSecAggMessage, type SecAggOutcome } from './secagg-round.js';
 
-export type AggregateOutcome = RoundOutcome | StartOutcome;
+export type AggregateOutcome = RoundOutcome | StartOutcome | SecAggOutcome;
 
 const roundKey = (experimentId: string, round: number) => `${experimentId}\u0000${round}`;
 
@@ -55,6 +56,16 @@ export class AggregateSession implements RoundStateWriter {
       const state = this.unwritten.get(key) ?? this.states.get(key) ?? (await readRoundState(this.context.store, experimentId, round));
       if (!state) throw new PipelineRecordError(`round ${round} of experiment ${experimentId} was never opened`);
       const experiment = await this.experiment(experimentId, state);
+      if (experiment.config.secureAggregation) {
+        const handled = await handleSecAggMessage(this.context, experiment, state, this, message);
+        this.states.set(key, handled.state);
+        return handled.outcome;
+      }
+      if (message.type === 'secagg') {
+        // Nothing a plain round can use: logged, nothing written (as for a client that was not sampled).
+        this.context.log('aggregate.unexpected-secagg', { experimentId, round, clientId: message.clientId, stage: message.stage });
+        return 'stale';
+      }
       const first: RoundEvent =
         message.type === 'update'
           ? {

@@ -1,5 +1,6 @@
 import type { AggregateMessage, TrainMessage } from '../protocol/messages.js';
 import type { PipelineContext } from './context.js';
+import { SECAGG_CLIENT_STAGES, type SecAggClientStage } from '../protocol/keys.js';
 
 /** All of one experiment's aggregation messages share a FIFO group: the aggregator never races itself. */
 export function notifyUpdateReady(context: PipelineContext, { experimentId, round, clientId }: TrainMessage): Promise<void> {
@@ -7,6 +8,15 @@ export function notifyUpdateReady(context: PipelineContext, { experimentId, roun
   return context.queues.aggregate.send(message, {
     groupId: experimentId,
     deduplicationId: `${experimentId}:${round}:${clientId}`,
+  });
+}
+
+/** Secure aggregation: a client answered a stage; one message per client and stage, however often it is retried. */
+export function notifyStageAnswered(context: PipelineContext, { experimentId, round, clientId }: TrainMessage, stage: SecAggClientStage): Promise<void> {
+  const message: AggregateMessage = { type: 'secagg', experimentId, round, clientId, stage };
+  return context.queues.aggregate.send(message, {
+    groupId: experimentId,
+    deduplicationId: `${experimentId}:${round}:${clientId}:s${SECAGG_CLIENT_STAGES.indexOf(stage) + 1}`,
   });
 }
 

@@ -20,6 +20,7 @@ import { QUERY_EFFECTS, transition, type Discovered, type RoundEffect, type Roun
 import { armDeadline, openRound } from './rounds.js';
 import { withAttackers } from './attack-metrics.js';
 import { PrivacyBudgetError, privacySummary, withPrivacyMetrics } from './privacy-round.js';
+import { withSecAggMetrics } from './secagg-metrics.js';
 
 /** What every message of an experiment needs, read once per batch of messages (shared/pipeline/aggregate.ts). */
 export interface ExperimentView {
@@ -132,7 +133,7 @@ export class RoundRunner {
         await writeRecord(
           store,
           keys.roundMetrics(experimentId, round),
-          withAttackers(this.config, this.state, this.config.privacy ? await withPrivacyMetrics(store, experimentId, effect.metrics) : effect.metrics),
+          await withSecAggMetrics(store, this.config, this.state, withAttackers(this.config, this.state, this.config.privacy ? await withPrivacyMetrics(store, experimentId, effect.metrics) : effect.metrics)),
         );
         // Poisson sampling can leave round 1 empty: then the first round with an update records the backend.
         if (effect.backend && (round === 1 || (this.config.sampling?.method === 'poisson' && !(await store.head(keys.backend(experimentId)))))) {

@@ -7,6 +7,7 @@ import { selectClients } from '../sampling/select.js';
 import { requireRecord, writeRecord, type PipelineContext } from './context.js';
 import { privateRoundClients } from './privacy-round.js';
 import { readRoundState, writeStatus } from './experiment.js';
+import { openSecAggRound } from './secagg-round.js';
 
 /** SQS caps a single message's delay at 15 minutes; longer deadlines hop through the timer queue again. */
 export const MAX_SQS_DELAY_SECONDS = 900;
@@ -81,12 +82,17 @@ export async function openRound(
   const state = existing ?? newRoundState(config, experimentId, round, await sampledClients(context, experimentId, config, round), globalModelBytes, context.now());
   if (!existing) await writeRecord(context.store, keys.roundState(experimentId, round), state);
 
-  for (const clientId of state.expected) {
-    const message: TrainMessage = { type: 'train', experimentId, round, clientId };
-    await context.queues.train.send(message);
+  if (config.secureAggregation) {
+    // Secure aggregation: the round runs as stages, each with its own requests and deadline (secagg-round.ts).
+    await openSecAggRound(context, config, state);
+  } else {
+    for (const clientId of state.expected) {
+      const message: TrainMessage = { type: 'train', experimentId, round, clientId };
+      await context.queues.train.send(message);
+    }
+    // A round nobody was sampled for (Poisson sampling) has nothing to wait for: it closes now, releasing noise only.
+    await armDeadline(context, state.expected.length === 0 ? { ...state, deadlineAt: context.now().toISOString() } : state, 0);
   }
-  // A round nobody was sampled for (Poisson sampling) has nothing to wait for: it closes now, releasing noise only.
-  await armDeadline(context, state.expected.length === 0 ? { ...state, deadlineAt: context.now().toISOString() } : state, 0);
   await writeStatus(context, { experimentId, state: 'running', round, rounds: config.rounds, ...status });
   context.log('round.opened', { experimentId, round, clients: state.expected.length, deadlineAt: state.deadlineAt });
   return state;

@@ -15,8 +15,10 @@ import { encodePrivateUpload, encodeUpload, shardToTrainOn } from './client-uplo
 import { loadClientData } from './datasets.js';
 import { notifyUpdateReady } from './notify.js';
 import { clipForUpload } from './privacy-round.js';
+import { runSecAggStage, type SecAggStageOutcome } from './secagg-client.js';
+import type { ExperimentConfig } from '../config/schema.js';
 
-export type TrainOutcome = 'trained' | 'already-trained' | 'experiment-over' | 'training-failed';
+export type TrainOutcome = 'trained' | 'already-trained' | 'experiment-over' | 'training-failed' | SecAggStageOutcome;
 
 /**
  * Failures that happen again on every attempt with the same inputs: the loss diverging, or weights, a shard or
@@ -37,6 +39,8 @@ export function isDeterministicTrainingFailure(error: unknown): error is Error {
  * re-announces it, and the aggregator ignores announcements it has already counted.
  */
 export async function trainClient(context: PipelineContext, message: TrainMessage): Promise<TrainOutcome> {
+  // Secure aggregation: one protocol stage (training happens in its masked-input stage).
+  if (message.stage) return runSecAggStage(context, { ...message, stage: message.stage });
   try {
     return await trainOnce(context, message);
   } catch (error) {
@@ -50,21 +54,13 @@ export async function trainClient(context: PipelineContext, message: TrainMessag
   }
 }
 
-async function trainOnce(context: PipelineContext, message: TrainMessage): Promise<TrainOutcome> {
+/**
+ * Global model r−1 + own shard → the strategy's client half → local training → its client state saved: everything
+ * before the upload, shared by the plain round and secure aggregation's masked-input stage.
+ */
+export async function trainForUpload(context: PipelineContext, message: TrainMessage, config: ExperimentConfig) {
   const { store } = context;
   const { experimentId, round, clientId } = message;
-
-  const status = await readStatus(store, experimentId);
-  if (status && status.state !== 'running') {
-    context.log('train.skipped', { experimentId, round, clientId, reason: `experiment ${status.state}` });
-    return 'experiment-over';
-  }
-  if (await store.exists(keys.updateReport(experimentId, round, clientId))) {
-    await notifyUpdateReady(context, message);
-    return 'already-trained';
-  }
-
-  const config = await readResolvedConfig(store, experimentId);
   const globalWeights = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
   const shard = shardToTrainOn(config, clientId, await loadClientData(store, experimentId, config, clientId));
   const backend = await initBackend();
@@ -86,6 +82,26 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
   const finished = strategy.client.finish({ ...input, plan, trained: result.weights, samples: result.samples });
   // Client state first: once the report exists, everything the update needs does too.
   await saveClientResult(store, message, strategy, finished);
+
+  return { plan, result, held, finished, backend };
+}
+
+async function trainOnce(context: PipelineContext, message: TrainMessage): Promise<TrainOutcome> {
+  const { store } = context;
+  const { experimentId, round, clientId } = message;
+
+  const status = await readStatus(store, experimentId);
+  if (status && status.state !== 'running') {
+    context.log('train.skipped', { experimentId, round, clientId, reason: `experiment ${status.state}` });
+    return 'experiment-over';
+  }
+  if (await store.exists(keys.updateReport(experimentId, round, clientId))) {
+    await notifyUpdateReady(context, message);
+    return 'already-trained';
+  }
+
+  const config = await readResolvedConfig(store, experimentId);
+  const { plan, result, held, finished, backend } = await trainForUpload(context, message, config);
 
   // Differential privacy: the upload is Δ = w_local − w_global clipped to the round's C, not the weights; attacks and
   // compression then shape it as they shape a plain upload.

@@ -30,6 +30,15 @@ const clientUpload = (id: string, r: number, clientId: string, slot: string) => 
 const adoptedState = (id: string, clientId: string, slot: string) => `${clientPrefix(id, clientId)}${slot}.bin`;
 const keptState = (id: string, clientId: string, slot: string, r: number) => `${keptPrefix(id, clientId, slot)}${round(r)}.bin`;
 
+const secagg = (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/secagg/`;
+
+/** The secure-aggregation stages a trainer is asked to run, in order (docs/secure-aggregation.md). */
+export const SECAGG_CLIENT_STAGES = ['advertise-keys', 'share-keys', 'masked-input', 'unmask'] as const;
+export type SecAggClientStage = (typeof SECAGG_CLIENT_STAGES)[number];
+/** Where each stage's requests (aggregator → one client) and answers (client → aggregator) live. */
+const SECAGG_REQUESTS = { 'share-keys': 'share-keys-request', 'masked-input': 'masked-input-request', unmask: 'unmask-request' } as const;
+const SECAGG_ANSWERS = { 'advertise-keys': 'advertise', 'share-keys': 'share-keys', 'masked-input': 'masked', unmask: 'unmask' } as const;
+
 export const keys = {
   config: (id: string) => `experiments/${id}/config.json`,
   /** the config with every default filled in, as the pipeline ran it */
@@ -77,6 +86,25 @@ export const keys = {
   /** DP runs: what round r released and what it cost (ε so far, clip norm, noise); written before global model r */
   privacyRound: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/privacy.json`,
   serverState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/server-state.bin`,
+  /** secure aggregation: everything of a round's protocol (setup, requests, answers, the aggregator's stage state) */
+  secaggPrefix: secagg,
+  secaggSetup: (id: string, r: number) => `${secagg(id, r)}setup.json`,
+  /** the aggregator's stage bookkeeping: which stage, its deadline, who answered, bytes and times per stage */
+  secaggState: (id: string, r: number) => `${secagg(id, r)}state.json`,
+  secaggRoster: (id: string, r: number) => `${secagg(id, r)}roster.json`,
+  secaggMaskedInputClosed: (id: string, r: number) => `${secagg(id, r)}masked-input-closed.json`,
+  /** the unmasked, sample-weighted mean of the contributors' updates (an aggregate; written before global model r) */
+  secaggMean: (id: string, r: number) => `${secagg(id, r)}mean.bin`,
+  secaggRequest: (id: string, r: number, stage: keyof typeof SECAGG_REQUESTS, clientId: string) => `${secagg(id, r)}${SECAGG_REQUESTS[stage]}/${clientId}.json`,
+  /** a client's answer to a stage; for masked-input the notice (its digest), written after the masked vector */
+  secaggAnswer: (id: string, r: number, stage: SecAggClientStage, clientId: string) => `${secagg(id, r)}${SECAGG_ANSWERS[stage]}/${clientId}.json`,
+  secaggMaskedVector: (id: string, r: number, clientId: string) => `${secagg(id, r)}masked/${clientId}.bin`,
+  /**
+   * A client's secret of round r (its root secret and what it already answered). Trainer only, like the kept state:
+   * the aggregator has no grant here, so it cannot read what would unmask one client's update.
+   */
+  secaggSecret: (id: string, clientId: string, r: number) => `${clientPrefix(id, clientId)}secagg/${round(r)}.json`,
+  secaggSecretPrefix: (id: string, clientId: string) => `${clientPrefix(id, clientId)}secagg/`,
   /** every closed round's metrics, assembled once when the experiment ends (each round's own file is written as it closes) */
   metrics: (id: string) => `experiments/${id}/metrics.json`,
   summary: (id: string) => `experiments/${id}/summary.json`,

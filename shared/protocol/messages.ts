@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CLIENT_ID_PATTERN, CLIENT_ID_RULE, EXPERIMENT_ID_PATTERN, EXPERIMENT_ID_RULE } from './keys.js';
+import { CLIENT_ID_PATTERN, CLIENT_ID_RULE, EXPERIMENT_ID_PATTERN, EXPERIMENT_ID_RULE, SECAGG_CLIENT_STAGES } from './keys.js';
 
 /**
  * Every id in a message must be one an S3 key of the layout can hold (shared/protocol/keys.ts): a message naming
@@ -18,6 +18,8 @@ export const trainMessageSchema = z.strictObject({
   experimentId,
   round,
   clientId,
+  /** secure aggregation: the protocol stage to run (docs/secure-aggregation.md); absent for a plain round */
+  stage: z.enum(SECAGG_CLIENT_STAGES).optional(),
 });
 
 /**
@@ -48,6 +50,14 @@ export const aggregateMessageSchema = z.discriminatedUnion('type', [
     dueAt: z.iso.datetime().optional(),
     attempt,
   }),
+  /** secure aggregation: a client wrote its answer to a stage */
+  z.strictObject({
+    type: z.literal('secagg'),
+    experimentId,
+    round,
+    clientId,
+    stage: z.enum(SECAGG_CLIENT_STAGES),
+  }),
 ]);
 
 /**
@@ -66,5 +76,6 @@ export type TrainMessage = z.infer<typeof trainMessageSchema>;
 export type AggregateMessage = z.infer<typeof aggregateMessageSchema>;
 export type StartMessage = Extract<AggregateMessage, { type: 'start' }>;
 export type UpdateMessage = Extract<AggregateMessage, { type: 'update' }>;
+export type SecAggMessage = Extract<AggregateMessage, { type: 'secagg' }>;
 export type DeadlineMessage = Extract<AggregateMessage, { type: 'deadline' }>;
 export type TimerMessage = z.infer<typeof timerMessageSchema>;
