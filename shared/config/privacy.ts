@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defaultCountNoiseStddev, updateNoiseMultiplier } from '../privacy/adaptive.js';
 import { calibrateNoiseMultiplier, NOISE_MULTIPLIER_RANGE } from '../privacy/calibrate.js';
 import { privacySpent } from '../privacy/rdp.js';
+import { distributedPrivacyProblems, distributedRangeProblem } from './distributed-privacy.js';
 
 /**
  * The `privacy` section: client-level differential privacy (DP-FedAvg with Gaussian noise, Poisson client sampling
@@ -88,6 +89,8 @@ export interface PrivacyExperiment {
   readonly sampling?: { readonly method: string; readonly fraction?: number | undefined; readonly perRound?: number | undefined } | undefined;
   readonly personalization?: { readonly localLayers: readonly string[] } | undefined;
   readonly privacy?: PrivacyConfig | undefined;
+  /** present: the noise is distributed (each client adds its share before masking), see distributed-privacy.ts */
+  readonly secureAggregation?: { readonly threshold: number; readonly clippingRange: number } | undefined;
 }
 
 /** Everything a DP run needs, resolved from the config: what the pipeline integration reads. */
@@ -164,7 +167,9 @@ function analyse(config: PrivacyExperiment): Analysis {
     );
   }
 
-  const sampleRate = samplingRateProblems(config, problem);
+  const distributed = config.secureAggregation === undefined ? undefined : { sampling: config.sampling, privacy, secureAggregation: config.secureAggregation };
+  if (distributed) for (const { path, message } of distributedPrivacyProblems(distributed)) problem(path, message);
+  const sampleRate = distributed && config.sampling !== undefined ? undefined : samplingRateProblems(config, problem);
   const clipNorm = privacy.clipping.kind === 'fixed' ? privacy.clipping.norm : privacy.clipping.initialNorm;
   const clipField = privacy.clipping.kind === 'fixed' ? 'privacy.clipping.norm' : 'privacy.clipping.initialNorm';
   if (!(clipNorm > 0) || clipNorm === Infinity) problem(clipField, `must be a number greater than 0 (got ${clipNorm})`);
@@ -220,6 +225,14 @@ function analyse(config: PrivacyExperiment): Analysis {
     clipping = { kind: 'adaptive', initialNorm, targetQuantile, learningRate, countNoiseStddev };
   } else {
     clipping = { kind: 'fixed', norm: privacy.clipping.norm };
+  }
+
+  if (distributed && clipping.kind === 'fixed') {
+    const range = distributedRangeProblem(distributed, sigma, clipping.norm);
+    if (range) {
+      problem(range.path, range.message);
+      return { problems };
+    }
   }
 
   const projectedEpsilon = privacySpent([{ sampleRate, noiseMultiplier: sigma, count: rounds }], delta).epsilon;

@@ -63,8 +63,9 @@ export interface SecureAggregationContext {
   readonly clients: number;
   readonly strategy: { readonly name: string };
   readonly sampling?: (SamplingSize & { readonly method?: string | undefined }) | undefined;
-  /** sections the masked pipeline does not carry yet: present means refused */
+  /** with secureAggregation, DP is distributed: its rules (privacyProblems in privacy.ts) check the combination */
   readonly privacy?: unknown;
+  /** sections the masked pipeline does not carry yet: present means refused */
   readonly compression?: unknown;
   readonly adversaries?: unknown;
   /** a robust aggregator, wherever the config ends up naming it */
@@ -136,14 +137,14 @@ export function secureAggregationProblems(config: SecureAggregationContext): Con
       message: `cannot be "fednova" with secureAggregation: FedNova weighs each client by its own number of local steps, and masked updates are weighted by samples only (got "fednova")`,
     });
   }
-  if (config.sampling?.method === 'poisson') {
+  // With privacy, the privacy rules say what sampling may be (privacyProblems): one answer, not two contradicting ones.
+  if (config.sampling?.method === 'poisson' && config.privacy === undefined) {
     problems.push({
       path: ['sampling', 'method'],
       message: 'cannot be "poisson" with secureAggregation: the threshold and the quantization range are fixed for a known number of clients per round; use "uniform" or "stratified" (got "poisson")',
     });
   }
   const notCarried: [string, unknown, string][] = [
-    ['privacy', config.privacy, 'distributed DP noise (shared/secagg/noise.ts) is not wired into the masked pipeline yet'],
     ['compression', config.compression, 'a masked vector is uniform words mod 2^32 and does not compress; quantization is secureAggregation.quantizationBits'],
     ['adversaries', config.adversaries, 'the simulated attacks shape plain uploads and are not wired into the masked pipeline'],
   ];

@@ -50,6 +50,7 @@ const roundPrivacySchema = z.object({
   signalNorm: z.number(),
   noiseNorm: z.number(),
   medianUpdateNorm: z.number().nullable(),
+  distributed: z.object({ minContributors: z.number(), achievedNoiseMultiplier: z.number() }).optional(),
 });
 
 export const roundMetricsSchema = z.object({

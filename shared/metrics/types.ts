@@ -73,6 +73,8 @@ export interface RoundPrivacyMetrics {
   readonly noiseNorm: number;
   /** median ‖Δᵢ‖ before clipping, as the clients reported it; null with none */
   readonly medianUpdateNorm: number | null;
+  /** the noise was added by the clients before masking (secure aggregation), not by the server */
+  readonly distributed?: { readonly minContributors: number; readonly achievedNoiseMultiplier: number };
 }
 
 /** DP runs: the privacy spent by the whole experiment. */

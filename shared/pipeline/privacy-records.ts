@@ -66,5 +66,10 @@ export const privacyRoundSchema = z.object({
   order: z.number(),
   /** the accountant's composition so far, including this round */
   history: z.array(privacyStepSchema),
+  /**
+   * present when the noise was distributed (secure aggregation): each client added N(0, σ²C²/t) before masking;
+   * achievedNoiseMultiplier = σ·√(n/t) for the n contributors, at least the σ the accountant charged
+   */
+  distributed: z.object({ minContributors: z.int().min(1), achievedNoiseMultiplier: positive }).optional(),
 });
 export type PrivacyRoundRecord = z.output<typeof privacyRoundSchema>;

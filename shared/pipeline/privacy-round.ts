@@ -91,6 +91,7 @@ export async function aggregatePrivateRound(
   const globalKey = keys.globalModel(experimentId, round);
   const releasedBefore = await store.get(globalKey);
   if (releasedBefore && (await store.exists(keys.privacyRound(experimentId, round)))) return decodeModelWeights(releasedBefore);
+  if (config.secureAggregation) return stepDistributedRound(store, strategy, experimentId, round);
 
   const plan = await readPrivacyPlan(store, experimentId);
   const global = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
@@ -163,6 +164,27 @@ export async function aggregatePrivateRound(
   return stepped.weights;
 }
 
+/**
+ * Distributed DP (secure aggregation): the clients added the noise and the unmask stage already wrote the noised mean
+ * Δ and this round's privacy record (secagg-round.ts, secagg-privacy.ts); the server only steps on it, as on a central
+ * release. No update is read and no noise is drawn here.
+ */
+async function stepDistributedRound(store: ObjectStore, strategy: Strategy, experimentId: string, round: number): Promise<ModelWeights> {
+  const global = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
+  const meanDelta = decodeModelWeights(await requireObject(store, keys.secaggMean(experimentId, round)), global);
+  const previousState = await store.get(keys.serverState(experimentId, round - 1));
+  const stepped = strategy.server.step({
+    round,
+    global,
+    mean: applyDelta(global, meanDelta),
+    state: previousState ? decodeModelWeights(previousState) : undefined,
+    side: {},
+  });
+  if (stepped.state) await store.put(keys.serverState(experimentId, round), encodeModelWeights(stepped.state));
+  await store.put(keys.globalModel(experimentId, round), encodeModelWeights(stepped.weights));
+  return stepped.weights;
+}
+
 /** A DP client's clipped Δ: float32 (FLW1), or compressed (FLW2) and decoded here. */
 async function readDelta(store: ObjectStore, config: ExperimentConfig, key: string, clientId: string, global: ModelWeights): Promise<ModelWeights> {
   if (!isCompressed(config.compression)) return readClientWeights(store, key, clientId, global);
@@ -191,6 +213,7 @@ export async function withPrivacyMetrics(store: ObjectStore, experimentId: strin
     signalNorm: record.signalNorm,
     noiseNorm: record.noiseNorm,
     medianUpdateNorm: record.medianUpdateNorm,
+    ...(record.distributed ? { distributed: record.distributed } : {}),
   };
   return { ...metrics, privacy };
 }

@@ -26,6 +26,7 @@ import type { ModelWeights } from '../weights/types.js';
 import { readRecord, requireRecord, writeRecord, type PipelineContext } from './context.js';
 import { readResolvedConfig, readStatus } from './experiment.js';
 import { notifyStageAnswered } from './notify.js';
+import { distributedShare } from './secagg-privacy.js';
 import { isDeterministicTrainingFailure, trainForUpload } from './train.js';
 
 /**
@@ -97,8 +98,11 @@ async function answerStage(context: PipelineContext, message: StageMessage, setu
   if (existing) return maskedNotice(setup, clientId, existing);
   const config = await readResolvedConfig(store, experimentId);
   const { result, held, finished, backend } = await trainForUpload(context, message, config);
-  const update = updateVector(finished.uploadBase, finished.upload);
-  const masked = maskedInput(setup, secret, request, update, result.samples);
+  // Distributed DP: Δ clipped to C plus this client's noise share, every client weighing 1 (secagg-privacy.ts).
+  const dp = config.privacy ? await distributedShare(store, experimentId, round, setup, finished.uploadBase, finished.upload) : undefined;
+  const masked = dp
+    ? maskedInput(setup, secret, request, dp.vector, setup.record.maxWeight, { noise: dp.noise })
+    : maskedInput(setup, secret, request, updateVector(finished.uploadBase, finished.upload), result.samples);
   await saveSecret(masked.secret);
   const bytes = encodeMaskedInput(masked.vector);
   const report: UpdateReport = {

@@ -35,6 +35,8 @@ import { readRecord, requireObject, requireRecord, writeRecord, type PipelineCon
 import type { RoundOutcome } from './round-machine.js';
 import { RoundRunner, type ExperimentView, type RoundStateWriter } from './round-runner.js';
 import { armDeadline } from './rounds.js';
+import { PrivacyBudgetError } from './privacy-round.js';
+import { accountDistributedRound, recordDistributedRelease } from './secagg-privacy.js';
 import {
   closeStage,
   dropoutReason,
@@ -243,6 +245,9 @@ async function closeOpenStage(context: PipelineContext, config: ExperimentConfig
     const result = closeMaskedInput(setup, requests, answers);
     logVerdicts(result.verdicts);
     if (!result.ok) return fail(closed, result.failure);
+    // Distributed DP: the accountant runs before any client is asked for a share, so an over-budget round is never unmasked.
+    const overBudget = config.privacy ? await budgetProblem(store, experimentId, round) : undefined;
+    if (overBudget !== undefined) return fail(closed, { stage: 'masked-input', reason: overBudget });
     await writeRecord(store, keys.secaggMaskedInputClosed(experimentId, round), result.value.closed);
     return next(closed, 'unmask', result.value.requests, (id) => keys.secaggRequest(experimentId, round, 'unmask', id));
   }
@@ -252,14 +257,30 @@ async function closeOpenStage(context: PipelineContext, config: ExperimentConfig
   const maskedClosed = await requireRecord(store, keys.secaggMaskedInputClosed(experimentId, round), maskedInputClosedSchema);
   const sum = await foldMaskedInputs(context, setup, maskedClosed);
   if (typeof sum === 'string') return fail(closed, { stage: 'unmask', reason: sum });
+  const history = config.privacy ? await accountDistributedRound(store, experimentId, round) : undefined;
   const result = unmaskSum(setup, roster, maskedClosed, sum, answers);
   logVerdicts(result.verdicts);
   if (!result.ok) return fail(closed, result.failure);
   const averaged = await averagedGlobal(context, config, experimentId, round);
   const mean = unflattenWeights(result.value.decoded.mean, averaged.map(({ name, shape }) => ({ name, shape })));
+  if (history) {
+    const contributors = result.value.contributors.length;
+    await recordDistributedRelease(store, { experimentId, round, threshold: setup.threshold, contributors, mean: result.value.decoded.mean, history });
+  }
   await store.put(keys.secaggMean(experimentId, round), encodeModelWeights(mean));
   context.log('secagg.unmasked', { experimentId, round, contributors: result.value.contributors.length, samples: result.value.decoded.samples });
   return save({ ...closed, outcome: 'unmasked' });
+}
+
+/** Why the accountant refuses this round (over the budget), or undefined. */
+async function budgetProblem(store: PipelineContext['store'], experimentId: string, round: number): Promise<string | undefined> {
+  try {
+    await accountDistributedRound(store, experimentId, round);
+    return undefined;
+  } catch (error) {
+    if (error instanceof PrivacyBudgetError) return error.message;
+    throw error;
+  }
 }
 
 /** Σ of the contributors' masked vectors, each checked against the digest its notice announced; or what is wrong. */
