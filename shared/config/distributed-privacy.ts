@@ -24,6 +24,9 @@ export function minimumClippingRange(noiseMultiplier: number, clipNorm: number, 
   return clipNorm + NOISE_RANGE_SIGMAS * distributedNoiseStd(noiseMultiplier, clipNorm, threshold);
 }
 
+export const DISTRIBUTED_SAMPLING_MESSAGE =
+  'must be omitted with privacy and secureAggregation (every client every round, q = 1): the server draws the sample and sees who takes part, so amplification by sampling does not hold against the server that distributed DP is meant not to trust, and a Poisson draw of unknown size cannot fit the fixed threshold and quantization range; remove the sampling section';
+
 export interface DistributedPrivacyConfig {
   readonly sampling?: unknown;
   readonly privacy: { readonly clipping: { readonly kind: string }; readonly randomness: string };
@@ -36,8 +39,7 @@ export function distributedPrivacyProblems(config: DistributedPrivacyConfig): { 
   if (config.sampling !== undefined) {
     problems.push({
       path: 'sampling',
-      message:
-        'must be omitted with privacy and secureAggregation (every client every round, q = 1): the server draws the sample and sees who takes part, so amplification by sampling does not hold against the server that distributed DP is meant not to trust, and a Poisson draw of unknown size cannot fit the fixed threshold and quantization range',
+      message: DISTRIBUTED_SAMPLING_MESSAGE,
     });
   }
   if (config.privacy.clipping.kind === 'adaptive') {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { clientsPerRound, type SamplingSize } from '../sampling/count.js';
 import { maxQuantizationBits } from '../secagg/quantize.js';
+import { DISTRIBUTED_SAMPLING_MESSAGE } from './distributed-privacy.js';
 
 /**
  * The `secureAggregation` config section and the cross-field rules it needs; experimentConfigSchema (schema.ts)
@@ -137,8 +138,10 @@ export function secureAggregationProblems(config: SecureAggregationContext): Con
       message: `cannot be "fednova" with secureAggregation: FedNova weighs each client by its own number of local steps, and masked updates are weighted by samples only (got "fednova")`,
     });
   }
-  // With privacy, the privacy rules say what sampling may be (privacyProblems): one answer, not two contradicting ones.
-  if (config.sampling?.method === 'poisson' && config.privacy === undefined) {
+  if (config.privacy !== undefined && config.sampling !== undefined) {
+    // The same sentence as privacyProblems (distributed-privacy.ts): one answer, not "use uniform" here and "use poisson" there.
+    problems.push({ path: ['sampling'], message: DISTRIBUTED_SAMPLING_MESSAGE });
+  } else if (config.sampling?.method === 'poisson') {
     problems.push({
       path: ['sampling', 'method'],
       message: 'cannot be "poisson" with secureAggregation: the threshold and the quantization range are fixed for a known number of clients per round; use "uniform" or "stratified" (got "poisson")',

@@ -1,0 +1,183 @@
+import type { SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatRoundTable } from '../cli/tables.js';
+import { createAggregateHandler } from '../functions/aggregate.js';
+import { createStartHandler } from '../functions/start.js';
+import { createTimerHandler } from '../functions/timer.js';
+import { createTrainHandler } from '../functions/train.js';
+import { startLocalCloud, type LocalCloud } from '../local/cloud.js';
+import type { ObjectStore } from '../shared/cloud/ports.js';
+import { minimumClippingRange } from '../shared/config/distributed-privacy.js';
+import type { ExperimentConfigInput } from '../shared/config/schema.js';
+import type { ExperimentMetrics } from '../shared/metrics/types.js';
+import type { PipelineContext } from '../shared/pipeline/context.js';
+import { readResolvedConfigRecord } from '../shared/pipeline/experiment.js';
+import { validateExperimentConfig } from '../shared/pipeline/validate.js';
+import { privacySpent } from '../shared/privacy/rdp.js';
+import { keys } from '../shared/protocol/keys.js';
+import { renderReportHtml } from '../shared/report/html.js';
+import { trainMessageSchema } from '../shared/protocol/messages.js';
+import { readGlobal, uploadConfig, waitForStatus } from './helpers/pipeline.js';
+
+/**
+ * Distributed DP: privacy together with secureAggregation. Config rules (pure), then real runs on the embedded local
+ * cloud (fauxqs S3/SQS, the real handlers, real tfjs training on small MNIST slices) with the aggregator's store
+ * wrapped to record every key it reads.
+ */
+
+const C = 0.05;
+const SIGMA = 1;
+const T = 2;
+const base = {
+  // 4 clients, complete graph (k = 3), t = 2
+  clients: 4,
+  rounds: 2,
+  model: 'mlp',
+  samplesPerClient: 60,
+  testSamples: 200,
+  local: { epochs: 1, batchSize: 20, learningRate: 0.05 },
+  partition: { kind: 'iid' },
+  round: { deadlineSeconds: 60, minClients: 2 },
+  secureAggregation: { threshold: T, clippingRange: 0.5, quantizationBits: 16, stageDeadlineSeconds: 60 },
+  privacy: { clipping: { kind: 'fixed', norm: C }, noiseMultiplier: SIGMA, delta: 1e-3 },
+} as const satisfies ExperimentConfigInput;
+
+const errorsOf = (config: ExperimentConfigInput): string[] => {
+  const result = validateExperimentConfig({ name: 'x', ...config });
+  return result.ok ? [] : result.errors;
+};
+
+describe('distributed DP config rules', () => {
+  it('accepts privacy with secureAggregation when every rule holds', () => {
+    expect(errorsOf(base)).toEqual([]);
+  });
+
+  it('refuses sampling (any method) with one reason naming sampling, not two contradicting ones', () => {
+    for (const sampling of [{ method: 'poisson', fraction: 0.5 }, { method: 'uniform', perRound: 3 }] as const) {
+      const errors = errorsOf({ ...base, sampling });
+      expect(errors.filter((e) => /sampling/.test(e))).toHaveLength(1);
+      expect(errors.join('\n')).toMatch(/sampling: must be omitted with privacy and secureAggregation.*amplification by sampling does not hold against the server/);
+    }
+  });
+
+  it('refuses adaptive clipping and seeded randomness, naming the field', () => {
+    expect(errorsOf({ ...base, privacy: { ...base.privacy, clipping: { kind: 'adaptive' } } }).join('\n')).toMatch(/privacy\.clipping\.kind: must be "fixed" with secureAggregation \(got "adaptive"\)/);
+    expect(errorsOf({ ...base, privacy: { ...base.privacy, randomness: 'seeded' } }).join('\n')).toMatch(/privacy\.randomness: must be "secure" with secureAggregation \(got "seeded"\)/);
+  });
+
+  it('refuses a coordinate range that cannot carry C plus 8 standard deviations of the client noise, with the minimum', () => {
+    const minimum = minimumClippingRange(SIGMA, C, T); // 0.05 + 8 · 0.05/√2 ≈ 0.3328
+    expect(minimum).toBeCloseTo(C + (8 * C) / Math.SQRT2, 12);
+    const errors = errorsOf({ ...base, secureAggregation: { ...base.secureAggregation, clippingRange: 0.3 } });
+    expect(errors).toEqual([expect.stringMatching(/^secureAggregation\.clippingRange: must be at least 0\.3328 with privacy \(got 0\.3\)/)]);
+    // with targetEpsilon the calibrated σ is what the range is checked against
+    const calibrated = errorsOf({ ...base, privacy: { clipping: { kind: 'fixed', norm: C }, targetEpsilon: 2, delta: 1e-3 } });
+    expect(calibrated.join('\n')).toMatch(/secureAggregation\.clippingRange: must be at least/);
+  });
+
+  it('still refuses what secure aggregation refuses without privacy', () => {
+    expect(errorsOf({ ...base, secureAggregation: { ...base.secureAggregation, threshold: 1 } }).join('\n')).toMatch(/secureAggregation\.threshold: must be more than half/);
+  });
+});
+
+const aggregatorReads: string[] = [];
+const dropouts = new Map<string, { stage: string; clients: readonly string[] }>();
+
+function recordingReads(store: ObjectStore): ObjectStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const original: unknown = Reflect.get(target, property, receiver);
+      if (typeof original !== 'function') return original;
+      if (['get', 'getText', 'head', 'exists', 'list'].includes(String(property))) {
+        return (key: string, ...rest: unknown[]) => {
+          aggregatorReads.push(key);
+          return (original as (...args: unknown[]) => unknown).call(target, key, ...rest);
+        };
+      }
+      return (original as (...args: unknown[]) => unknown).bind(target);
+    },
+  });
+}
+
+describe('distributed DP through the pipeline on the local cloud', () => {
+  let cloud: LocalCloud;
+
+  beforeAll(async () => {
+    cloud = await startLocalCloud({
+      visibilityTimeoutSeconds: { train: 300, aggregate: 30, timer: 10 },
+      handlers: (context: PipelineContext) => {
+        const plain = async () => context;
+        const train = createTrainHandler(plain);
+        return {
+          start: createStartHandler(plain),
+          aggregate: createAggregateHandler(async () => ({ ...context, store: recordingReads(context.store) })),
+          timer: createTimerHandler(plain),
+          train: async (event: SQSEvent) => {
+            const kept = event.Records.filter((record) => {
+              const message = trainMessageSchema.parse(JSON.parse(record.body));
+              const plan = dropouts.get(message.experimentId);
+              return !(plan && message.stage === plan.stage && plan.clients.includes(message.clientId));
+            });
+            return train({ ...event, Records: kept });
+          },
+        };
+      },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await cloud?.stop();
+  });
+
+  async function run(experimentId: string, config: ExperimentConfigInput, until: 'completed' | 'failed') {
+    const from = aggregatorReads.length;
+    await uploadConfig(cloud, experimentId, { name: experimentId, ...config });
+    const status = await waitForStatus(cloud, experimentId, (s) => s.state !== 'running', 600_000);
+    expect(status.state, JSON.stringify(status.errors)).toBe(until);
+    return { status, reads: aggregatorReads.slice(from).filter((key) => key.startsWith(`experiments/${experimentId}/`)) };
+  }
+  const metricsOf = async (experimentId: string) => JSON.parse((await cloud.context.store.getText(keys.metrics(experimentId)))!) as ExperimentMetrics;
+
+  it('puts the clients’ noise in the unmasked sum (variance σ²C²·n/t, not less, not more), charges the accountant’s ε, and the aggregator reads no individual update', async () => {
+    const { reads } = await run('dp-sa', base, 'completed');
+    expect(reads.filter((key) => /\/updates\/[^/]+\.bin$/.test(key) || /\/clients\/[^/]+\/secagg\//.test(key))).toEqual([]);
+    expect(reads.some((key) => key.includes('/secagg/masked/') && key.endsWith('.bin'))).toBe(true);
+
+    const metrics = await metricsOf('dp-sa');
+    expect(metrics.rounds).toHaveLength(2);
+    const n = 4;
+    metrics.rounds.forEach((round, index) => {
+      expect(round.secureAggregation?.outcome).toBe('unmasked');
+      expect(round.clients).toHaveLength(n);
+      // ε: the accountant's for q = 1 (every client every round), σ, r rounds
+      expect(round.privacy?.epsilon).toBe(privacySpent([{ sampleRate: 1, noiseMultiplier: SIGMA, count: index + 1 }], 1e-3).epsilon);
+      expect(round.privacy).toMatchObject({ noiseMultiplier: SIGMA, clipNorm: C, reported: n, clippedFraction: null, medianUpdateNorm: null });
+      expect(round.privacy?.distributed).toEqual({ minContributors: T, achievedNoiseMultiplier: expect.closeTo(SIGMA * Math.sqrt(n / T), 12) });
+    });
+    const record = await readResolvedConfigRecord(cloud.context.store, 'dp-sa');
+    expect(record.privacyPlan).toMatchObject({ sampleRate: 1, noiseMultiplier: SIGMA });
+
+    // The released mean Δ (FedAvg: global 1 − global 0) is s + N with ‖s‖ ≤ C (a mean of updates clipped to C) and N
+    // the summed noise over n: each coordinate N(0, v), v = n·(σC)²/t / n² = σ²C²/(n·t), plus stochastic rounding
+    // (variance < γ²/4 per client, γ = 2c/(2¹⁶ − 1): 10⁻⁷ of v). ‖N‖²/(d·v) is χ²_d/d: mean 1, sd √(2/d) ≈ 0.0045 for
+    // d ≈ 10⁵. So ‖Δ‖/√(d·v) lies within 1 ± (6·√(2/d)/2 + C/√(d·v)) ≈ 1 ± 0.014 + 0.009 with probability > 1 − 10⁻⁸.
+    // No noise would give ≤ C/√(d·v) ≈ 0.009; shares sized for n instead of t, ≈ 0.71; a server adding σC/n on top, ≈ 1.22.
+    const before = await readGlobal(cloud, 'dp-sa', 0);
+    const after = await readGlobal(cloud, 'dp-sa', 1);
+    let squares = 0;
+    let d = 0;
+    after.forEach((tensor, t) => tensor.values.forEach((value, i) => {
+      squares += (value - before[t]!.values[i]!) ** 2;
+      d++;
+    }));
+    const v = (SIGMA * C) ** 2 / (n * T);
+    const ratio = Math.sqrt(squares / (d * v));
+    const tolerance = (6 * Math.sqrt(2 / d)) / 2 + C / Math.sqrt(d * v);
+    expect(Math.abs(ratio - 1)).toBeLessThan(tolerance);
+    // the record's expected noise norm is the same quantity
+    expect(metrics.rounds[0]!.privacy!.noiseNorm).toBeCloseTo(Math.sqrt(d * v), 6);
+
+    // CLI table and HTML report show ε per round as for central DP
+    expect(formatRoundTable(metrics)).toContain(`ε = ${metrics.rounds[1]!.privacy!.epsilon.toFixed(3)} at δ = 0.001 after round 2`);
+    expect(renderReportHtml(metrics)).toContain('Accuracy against ε');
+  }, 900_000);
+});
