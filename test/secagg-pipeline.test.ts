@@ -176,6 +176,47 @@ describe('secure aggregation through the pipeline on the local cloud', () => {
     expect(round.accuracy).toBeGreaterThan(0.2);
   }, 900_000);
 
+  // Issue 14: a round survives up to k − t dropouts at any stage. Here k − t = 1, at the first and the last stage.
+  const quick = { ...secureAggregation, stageDeadlineSeconds: 8 };
+  const worstDistance = (a: Awaited<ReturnType<typeof readGlobal>>, b: Awaited<ReturnType<typeof readGlobal>>) => {
+    let worst = 0;
+    a.forEach((tensor, t) => tensor.values.forEach((value, i) => (worst = Math.max(worst, Math.abs(value - b[t]!.values[i]!)))));
+    return worst;
+  };
+
+  it('completes when one client drops out at the unmask stage: its masked input stays in the sum, its self mask is rebuilt from the others\' shares', async () => {
+    dropouts.set('sa-drop-unmask', { stage: 'unmask', clients: ['client-002'] });
+    const { reads } = await run('sa-drop-unmask', { ...base, secureAggregation: quick }, 'completed');
+    expect(reads.filter((key) => /\/updates\/[^/]+\.bin$/.test(key) || /\/clients\/[^/]+\/secagg\//.test(key))).toEqual([]);
+    const round = (await metricsOf('sa-drop-unmask')).rounds[0]!;
+    expect(round.clients.map((client) => client.clientId)).toEqual(['client-000', 'client-001', 'client-002', 'client-003']);
+    expect(round.secureAggregation?.stages.map((stage) => [stage.stage, stage.asked, stage.answered, stage.closedBy])).toEqual([
+      ['advertise-keys', 4, 4, 'all-answered'],
+      ['share-keys', 4, 4, 'all-answered'],
+      ['masked-input', 4, 4, 'all-answered'],
+      ['unmask', 4, 3, 'deadline'],
+    ]);
+    // Every mask removed: the mean of all four is plain FedAvg's (the first test's run) within one quantization step.
+    const step = (2 * CLIPPING) / (2 ** BITS - 1);
+    expect(worstDistance(await readGlobal(cloud, 'sa-drop-unmask', 1), await readGlobal(cloud, 'sa-plain', 1))).toBeLessThanOrEqual(step * 1.01);
+  }, 900_000);
+
+  it('completes when one client drops out at the advertise-keys stage: the other three run the protocol among themselves', async () => {
+    dropouts.set('sa-drop-advertise', { stage: 'advertise-keys', clients: ['client-003'] });
+    const { reads } = await run('sa-drop-advertise', { ...base, secureAggregation: quick }, 'completed');
+    expect(reads.filter((key) => /\/updates\/[^/]+\.bin$/.test(key) || /\/clients\/[^/]+\/secagg\//.test(key))).toEqual([]);
+    const round = (await metricsOf('sa-drop-advertise')).rounds[0]!;
+    expect(round.clients.map((client) => client.clientId)).toEqual(['client-000', 'client-001', 'client-002']);
+    expect(round.rejectedClients).toEqual([{ clientId: 'client-003', reason: expect.stringContaining('advertise-keys stage') }]);
+    expect(round.secureAggregation?.stages.map((stage) => [stage.stage, stage.asked, stage.answered, stage.closedBy])).toEqual([
+      ['advertise-keys', 4, 3, 'deadline'],
+      ['share-keys', 3, 3, 'all-answered'],
+      ['masked-input', 3, 3, 'all-answered'],
+      ['unmask', 3, 3, 'all-answered'],
+    ]);
+    expect(round.accuracy).toBeGreaterThan(0.2);
+  }, 900_000);
+
   it('fails the round with the reason when fewer than t masked inputs arrive', async () => {
     dropouts.set('sa-drop-two', { stage: 'masked-input', clients: ['client-000', 'client-002', 'client-003'] });
     const { status } = await run('sa-drop-two', { ...base, round: { deadlineSeconds: 20, minClients: 2 }, secureAggregation }, 'failed');

@@ -75,7 +75,9 @@ export const privacySchema = z
       });
     }
   })
-  .describe('Client-level differential privacy (DP-FedAvg). Omit it to train without DP. See docs/privacy.md.');
+  .describe(
+    'Client-level differential privacy (DP-FedAvg). Omit it to train without DP. With secureAggregation the noise is distributed: each client adds its share before masking. See docs/privacy.md.',
+  );
 
 export type PrivacyConfigInput = z.input<typeof privacySchema>;
 export type PrivacyConfig = z.output<typeof privacySchema>;
