@@ -83,11 +83,24 @@ describe('distributed DP config rules', () => {
 const aggregatorReads: string[] = [];
 const dropouts = new Map<string, { stage: string; clients: readonly string[] }>();
 
+/** the aggregator of this experiment sees a budget below one round's cost (as if calibrated for fewer rounds) */
+const SHRUNK_BUDGET = 'dp-sa-budget';
+
 function recordingReads(store: ObjectStore): ObjectStore {
   return new Proxy(store, {
     get(target, property, receiver) {
       const original: unknown = Reflect.get(target, property, receiver);
       if (typeof original !== 'function') return original;
+      if (property === 'getText') {
+        return async (key: string) => {
+          aggregatorReads.push(key);
+          const text = await target.getText(key);
+          if (text === undefined || key !== keys.resolvedConfig(SHRUNK_BUDGET)) return text;
+          const record = JSON.parse(text) as { privacyPlan: { budget: { epsilon: number } } };
+          record.privacyPlan.budget.epsilon = 0.5;
+          return JSON.stringify(record);
+        };
+      }
       if (['get', 'getText', 'head', 'exists', 'list'].includes(String(property))) {
         return (key: string, ...rest: unknown[]) => {
           aggregatorReads.push(key);
@@ -179,5 +192,40 @@ describe('distributed DP through the pipeline on the local cloud', () => {
     // CLI table and HTML report show ε per round as for central DP
     expect(formatRoundTable(metrics)).toContain(`ε = ${metrics.rounds[1]!.privacy!.epsilon.toFixed(3)} at δ = 0.001 after round 2`);
     expect(renderReportHtml(metrics)).toContain('Accuracy against ε');
+  }, 900_000);
+
+  it('keeps the noise when a client drops out at masked input: three contributors, σ·√(3/t) achieved, σ charged', async () => {
+    dropouts.set('dp-sa-drop', { stage: 'masked-input', clients: ['client-001'] });
+    await run('dp-sa-drop', { ...base, rounds: 1, round: { deadlineSeconds: 20, minClients: 2 } }, 'completed');
+    const round = (await metricsOf('dp-sa-drop')).rounds[0]!;
+    expect(round.clients.map((client) => client.clientId)).toEqual(['client-000', 'client-002', 'client-003']);
+    expect(round.privacy).toMatchObject({ reported: 3, noiseMultiplier: SIGMA, epsilon: privacySpent([{ sampleRate: 1, noiseMultiplier: SIGMA, count: 1 }], 1e-3).epsilon });
+    expect(round.privacy?.distributed?.achievedNoiseMultiplier).toBeCloseTo(SIGMA * Math.sqrt(3 / T), 12);
+    // the mean over 3 carries variance 3·(σC)²/t / 3² per coordinate: the same χ² bound as above
+    const before = await readGlobal(cloud, 'dp-sa-drop', 0);
+    const after = await readGlobal(cloud, 'dp-sa-drop', 1);
+    let squares = 0;
+    let d = 0;
+    after.forEach((tensor, t) => tensor.values.forEach((value, i) => {
+      squares += (value - before[t]!.values[i]!) ** 2;
+      d++;
+    }));
+    const v = (SIGMA * C) ** 2 / (3 * T);
+    expect(Math.abs(Math.sqrt(squares / (d * v)) - 1)).toBeLessThan((6 * Math.sqrt(2 / d)) / 2 + C / Math.sqrt(d * v));
+  }, 900_000);
+
+  it('fails a round past the budget when masked input closes: no client is asked to reveal a share, nothing is released', async () => {
+    const { status } = await run(SHRUNK_BUDGET, { ...base, rounds: 1, privacy: { clipping: { kind: 'fixed', norm: C }, targetEpsilon: 5, delta: 1e-3 } }, 'failed');
+    expect(status.errors?.join('\n')).toMatch(
+      /secure aggregation failed at the masked-input stage: releasing round 1 would spend ε = [0-9.]+ at δ = 0\.001, over the budget privacy\.targetEpsilon = 0\.5/,
+    );
+    const store = cloud.context.store;
+    for (const id of ['client-000', 'client-001', 'client-002', 'client-003']) {
+      expect(await store.exists(keys.secaggRequest(SHRUNK_BUDGET, 1, 'unmask', id))).toBe(false);
+      expect(await store.exists(keys.secaggAnswer(SHRUNK_BUDGET, 1, 'unmask', id))).toBe(false);
+    }
+    expect(await store.exists(keys.secaggMean(SHRUNK_BUDGET, 1))).toBe(false);
+    expect(await store.exists(keys.privacyRound(SHRUNK_BUDGET, 1))).toBe(false);
+    expect(await store.exists(keys.globalModel(SHRUNK_BUDGET, 1))).toBe(false);
   }, 900_000);
 });

@@ -12,7 +12,7 @@ import {
   type QuantizationParameters,
   sumErrorBound,
 } from '../shared/secagg/quantize.js';
-import { gaussianNoiseShare, perClientNoiseStd } from '../shared/secagg/noise.js';
+import { gaussianNoiseShare, hardenedGaussianNoiseShare, perClientNoiseStd } from '../shared/secagg/noise.js';
 import { flattenWeights, unflattenWeights } from '../shared/secagg/weights-adapter.js';
 
 const stream = (label: string) => prgStream(hkdfSha256(utf8(label), new Uint8Array(0), new Uint8Array(0), 32));
@@ -120,6 +120,26 @@ describe('distributed noise shares', () => {
     // Sample variance of 20,000 normals: relative standard error √(2/n) = 1 %; allow 5 %.
     expect(Math.abs(mean)).toBeLessThan((5 * sigma) / Math.sqrt(length));
     expect(Math.abs(variance / sigma ** 2 - 1)).toBeLessThan(0.05);
+  });
+
+  it('the hardened share (four normals over 2) has the same law: mean 0, variance σ²/m, Gaussian tails, a function of the stream', () => {
+    const sigma = 0.5;
+    const m = 4;
+    const length = 40_000;
+    const share = new Float32Array(length);
+    hardenedGaussianNoiseShare(sigma, m).addTo(share, stream('hardened'));
+    const again = new Float32Array(length);
+    hardenedGaussianNoiseShare(sigma, m).addTo(again, stream('hardened'));
+    expect(again).toEqual(share);
+    const std = sigma / Math.sqrt(m);
+    const mean = share.reduce((a, b) => a + b, 0) / length;
+    const variance = share.reduce((a, b) => a + (b - mean) ** 2, 0) / (length - 1);
+    // relative standard error of the sample variance √(2/n) ≈ 0.7 %: allow 5 standard errors
+    expect(Math.abs(mean)).toBeLessThan((5 * std) / Math.sqrt(length));
+    expect(Math.abs(variance / std ** 2 - 1)).toBeLessThan(5 * Math.sqrt(2 / length));
+    // P(|Z| > 2) = 4.55 %: the share beyond 2σ within 5 binomial standard errors (≈ 0.5 points)
+    const beyond = share.filter((value) => Math.abs(value) > 2 * std).length / length;
+    expect(Math.abs(beyond - 0.0455)).toBeLessThan(5 * Math.sqrt((0.0455 * 0.9545) / length));
   });
 });
 

@@ -4,7 +4,7 @@ import { clipUpdate } from '../privacy/clip.js';
 import { privacySpent, type PrivacyStep } from '../privacy/rdp.js';
 import { accountRound } from '../privacy/release.js';
 import { keys } from '../protocol/keys.js';
-import { flattenWeights, gaussianNoiseShare, type DistributedNoise, type RoundSetup } from '../secagg/index.js';
+import { flattenWeights, hardenedGaussianNoiseShare, type DistributedNoise, type RoundSetup } from '../secagg/index.js';
 import type { ModelWeights } from '../weights/types.js';
 import { requireRecord, writeRecord } from './context.js';
 import { clipNormForRound, readPrivacyPlan } from './privacy-round.js';
@@ -35,7 +35,7 @@ export async function distributedShare(store: ObjectStore, experimentId: string,
   const clipNorm = await clipNormForRound(store, experimentId, plan, round);
   const clipped = clipUpdate(trained, global, clipNorm);
   const std = distributedNoiseStd(plan.updateNoiseMultiplier, clipNorm, setup.threshold);
-  return { vector: flattenWeights(clipped.delta).vector, noise: gaussianNoiseShare(std, 1) };
+  return { vector: flattenWeights(clipped.delta).vector, noise: hardenedGaussianNoiseShare(std, 1) };
 }
 
 async function historyBefore(store: ObjectStore, experimentId: string, round: number): Promise<PrivacyStep[]> {

@@ -51,7 +51,7 @@ export type {
   UnmaskRequest,
   UnmaskResponse,
 } from './messages.js';
-export { gaussianNoiseShare, perClientNoiseStd } from './noise.js';
+export { gaussianNoiseShare, hardenedGaussianNoiseShare, perClientNoiseStd } from './noise.js';
 export type { DistributedNoise } from './noise.js';
 export { dequantizeSum, maxQuantizationBits, quantizationProblem } from './quantize.js';
 export type { DequantizedSum, QuantizationParameters, Rounding } from './quantize.js';

@@ -45,15 +45,38 @@ export function gaussianNoiseShare(sigma: number, minContributors: number): Dist
   return {
     addTo(values, random) {
       if (std === 0) return;
-      const pairs = Math.ceil(values.length / 2);
-      const bytes = random(14 * pairs);
-      for (let i = 0; i < values.length; i += 2) {
-        const offset = 7 * i;
-        const radius = Math.sqrt(-2 * Math.log(uniformOpen(bytes, offset))) * std;
-        const angle = 2 * Math.PI * uniformOpen(bytes, offset + 7);
-        values[i] = values[i]! + radius * Math.cos(angle);
-        if (i + 1 < values.length) values[i + 1] = values[i + 1]! + radius * Math.sin(angle);
-      }
+      addNormals(values, std, random);
+    },
+  };
+}
+
+/** Adds N(0, std²) to every entry of `target`, Box–Muller over 14 bytes of `random` per pair. */
+function addNormals(target: Float32Array | Float64Array, std: number, random: RandomBytes): void {
+  const pairs = Math.ceil(target.length / 2);
+  const bytes = random(14 * pairs);
+  for (let i = 0; i < target.length; i += 2) {
+    const offset = 7 * i;
+    const radius = Math.sqrt(-2 * Math.log(uniformOpen(bytes, offset))) * std;
+    const angle = 2 * Math.PI * uniformOpen(bytes, offset + 7);
+    target[i] = target[i]! + radius * Math.cos(angle);
+    if (i + 1 < target.length) target[i + 1] = target[i + 1]! + radius * Math.sin(angle);
+  }
+}
+
+/**
+ * The share the pipeline's distributed DP adds: as gaussianNoiseShare, but each draw is the sum of four independent
+ * normals divided by 2 (still N(0, 1)), the hardening the central sampler uses (shared/privacy/noise.ts, after
+ * Holohan & Braghin, arXiv:2107.10138 §5.1) against attacks on the low bits of floating-point Gaussians. A mitigation,
+ * not a proof; costs four times the stream (56 bytes per pair of coordinates).
+ */
+export function hardenedGaussianNoiseShare(sigma: number, minContributors: number): DistributedNoise {
+  const std = perClientNoiseStd(sigma, minContributors);
+  return {
+    addTo(values, random) {
+      if (std === 0) return;
+      const draws = new Float64Array(values.length);
+      for (let k = 0; k < 4; k++) addNormals(draws, 1, random);
+      for (let i = 0; i < values.length; i++) values[i] = values[i]! + (draws[i]! / 2) * std;
     },
   };
 }
