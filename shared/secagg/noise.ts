@@ -2,17 +2,17 @@ import type { RandomBytes } from './crypto.js';
 
 /**
  * The hook for distributed differential privacy: each client adds its share of the Gaussian noise before masking, so
- * the unmasked sum carries noise of variance σ² that no single party (the server included) can remove. The DP module
- * (shared/privacy, another issue) owns the mechanism and its accounting; secure aggregation only calls it.
+ * the unmasked sum carries noise of variance σ² that no single party (the server included) can remove. The pipeline's
+ * distributed DP (shared/pipeline/secagg-privacy.ts, shared/config/distributed-privacy.ts) clips, sizes the share for
+ * the threshold, checks the quantizer's range and runs the accountant; docs/privacy.md states what it assumes.
  *
  * Maths: independent N(0, σ²/m) draws from m contributors sum to N(0, σ²). Clients do not know how many of the round
  * will contribute, so the share is sized for the fewest contributors the round can close with (the threshold, or the
  * DP module's own minimum): with more contributors the sum is noisier than σ², never less noisy.
  *
- * Where it runs: on the float update, after the DP module's own clipping and before quantization. Quantization clips
- * every coordinate to [−clippingRange, clippingRange] and rounds; both change the noise's distribution, so the DP
- * module must pick clippingRange wide enough for clip + noise (or account for the clipping) — the DP analysis is its
- * to make, with the quantization parameters as inputs.
+ * Where it runs: on the float update, after the DP clipping and before quantization. Quantization clamps every
+ * coordinate to [−clippingRange, clippingRange] and rounds; both change the noise's distribution, so config requires
+ * clippingRange ≥ C + 8 standard deviations of the share, and the rounding stays outside the DP proof (docs/privacy.md).
  */
 export interface DistributedNoise {
   /** adds this client's share of the noise to `values` in place, drawing from `random` only */
