@@ -70,6 +70,8 @@ describe('distributed DP config rules', () => {
     expect(minimum).toBeCloseTo(C + (8 * C) / Math.SQRT2, 12);
     const errors = errorsOf({ ...base, secureAggregation: { ...base.secureAggregation, clippingRange: 0.3 } });
     expect(errors).toEqual([expect.stringMatching(/^secureAggregation\.clippingRange: must be at least 0\.3328 with privacy \(got 0\.3\)/)]);
+    // round.minClients above t raises m, and each client's share shrinks: m = 4 needs only 0.05 + 8 · 0.05/2 = 0.25
+    expect(errorsOf({ ...base, round: { ...base.round, minClients: 4 }, secureAggregation: { ...base.secureAggregation, clippingRange: 0.3 } })).toEqual([]);
     // with targetEpsilon the calibrated σ is what the range is checked against
     const calibrated = errorsOf({ ...base, privacy: { clipping: { kind: 'fixed', norm: C }, targetEpsilon: 2, delta: 1e-3 } });
     expect(calibrated.join('\n')).toMatch(/secureAggregation\.clippingRange: must be at least/);
@@ -150,8 +152,10 @@ describe('distributed DP through the pipeline on the local cloud', () => {
   }
   const metricsOf = async (experimentId: string) => JSON.parse((await cloud.context.store.getText(keys.metrics(experimentId)))!) as ExperimentMetrics;
 
-  it('puts the clients’ noise in the unmasked sum (variance σ²C²·n/t, not less, not more), charges the accountant’s ε, and the aggregator reads no individual update', async () => {
-    const { reads } = await run('dp-sa', base, 'completed');
+  it('puts the clients’ noise in the unmasked sum (variance σ²C²·n/m, not less, not more), charges the accountant’s ε, and the aggregator reads no individual update', async () => {
+    // round.minClients 3 > t = 2: the shares are sized for m = 3, and no round unmasks with fewer than 3
+    const M = 3;
+    const { reads } = await run('dp-sa', { ...base, round: { ...base.round, minClients: M } }, 'completed');
     expect(reads.filter((key) => /\/updates\/[^/]+\.bin$/.test(key) || /\/clients\/[^/]+\/secagg\//.test(key))).toEqual([]);
     expect(reads.some((key) => key.includes('/secagg/masked/') && key.endsWith('.bin'))).toBe(true);
 
@@ -164,16 +168,17 @@ describe('distributed DP through the pipeline on the local cloud', () => {
       // ε: the accountant's for q = 1 (every client every round), σ, r rounds
       expect(round.privacy?.epsilon).toBe(privacySpent([{ sampleRate: 1, noiseMultiplier: SIGMA, count: index + 1 }], 1e-3).epsilon);
       expect(round.privacy).toMatchObject({ noiseMultiplier: SIGMA, clipNorm: C, reported: n, clippedFraction: null, medianUpdateNorm: null });
-      expect(round.privacy?.distributed).toEqual({ minContributors: T, achievedNoiseMultiplier: expect.closeTo(SIGMA * Math.sqrt(n / T), 12) });
+      expect(round.privacy?.distributed).toEqual({ minContributors: M, achievedNoiseMultiplier: expect.closeTo(SIGMA * Math.sqrt(n / M), 12) });
     });
     const record = await readResolvedConfigRecord(cloud.context.store, 'dp-sa');
     expect(record.privacyPlan).toMatchObject({ sampleRate: 1, noiseMultiplier: SIGMA });
 
     // The released mean Δ (FedAvg: global 1 − global 0) is s + N with ‖s‖ ≤ C (a mean of updates clipped to C) and N
-    // the summed noise over n: each coordinate N(0, v), v = n·(σC)²/t / n² = σ²C²/(n·t), plus stochastic rounding
+    // the summed noise over n: each coordinate N(0, v), v = n·(σC)²/m / n² = σ²C²/(n·m), plus stochastic rounding
     // (variance < γ²/4 per client, γ = 2c/(2¹⁶ − 1): 10⁻⁷ of v). ‖N‖²/(d·v) is χ²_d/d: mean 1, sd √(2/d) ≈ 0.0045 for
     // d ≈ 10⁵. So ‖Δ‖/√(d·v) lies within 1 ± (6·√(2/d)/2 + C/√(d·v)) ≈ 1 ± 0.014 + 0.009 with probability > 1 − 10⁻⁸.
-    // No noise would give ≤ C/√(d·v) ≈ 0.009; shares sized for n instead of t, ≈ 0.71; a server adding σC/n on top, ≈ 1.22.
+    // No noise would give ≤ C/√(d·v) ≈ 0.009; shares sized for n = 4 instead of m = 3, ≈ 0.87; for t = 2, ≈ 1.22; a
+    // server adding σC/n on top, ≈ 1.32.
     const before = await readGlobal(cloud, 'dp-sa', 0);
     const after = await readGlobal(cloud, 'dp-sa', 1);
     let squares = 0;
@@ -182,7 +187,7 @@ describe('distributed DP through the pipeline on the local cloud', () => {
       squares += (value - before[t]!.values[i]!) ** 2;
       d++;
     }));
-    const v = (SIGMA * C) ** 2 / (n * T);
+    const v = (SIGMA * C) ** 2 / (n * M);
     const ratio = Math.sqrt(squares / (d * v));
     const tolerance = (6 * Math.sqrt(2 / d)) / 2 + C / Math.sqrt(d * v);
     expect(Math.abs(ratio - 1)).toBeLessThan(tolerance);
@@ -194,7 +199,7 @@ describe('distributed DP through the pipeline on the local cloud', () => {
     expect(renderReportHtml(metrics)).toContain('Accuracy against ε');
   }, 900_000);
 
-  it('keeps the noise when a client drops out at masked input: three contributors, σ·√(3/t) achieved, σ charged', async () => {
+  it('keeps the noise when a client drops out at masked input: three contributors, σ·√(3/m) achieved (m = t = 2 = round.minClients), σ charged', async () => {
     dropouts.set('dp-sa-drop', { stage: 'masked-input', clients: ['client-001'] });
     await run('dp-sa-drop', { ...base, rounds: 1, round: { deadlineSeconds: 20, minClients: 2 } }, 'completed');
     const round = (await metricsOf('dp-sa-drop')).rounds[0]!;

@@ -73,6 +73,24 @@ describe('SecAgg, complete graph', () => {
     expect(report.outcome).toEqual({ ok: false, failure: { stage: 'masked-input', reason: '3 clients sent masked inputs; at least the threshold, 4, must for the round to be unmasked' } });
   });
 
+  it('a round set up for at least m > t contributors (distributed DP) unmasks with m, fails below m, and no client reveals shares for fewer', () => {
+    const withM = { clients: 7, vectorLength: 8, threshold: 4, minContributors: 6 };
+    const six = simulateRound({ ...withM, dropouts: { 'masked-input': ids(0) } });
+    expect(six.outcome.ok).toBe(true);
+    const five = simulateRound({ ...withM, dropouts: { 'masked-input': ids(0, 1) } });
+    expect(five.outcome).toEqual({
+      ok: false,
+      failure: { stage: 'masked-input', reason: '5 clients sent masked inputs; at least 6, the fewest contributors the clients sized their noise for (threshold 4), must for the round to be unmasked' },
+    });
+    // A server that claimed fewer contributors anyway would get no share from any client.
+    const lying = simulateRound({ ...withM, transforms: { unmaskRequests: (requests) => requests.map((request) => ({ ...request, contributorCount: 5 })) } });
+    expect(lying.outcome.ok).toBe(false);
+    expect(lying.clientErrors.map(({ error }) => error.message)).toEqual(
+      Array(7).fill("unmask: only 5 masked inputs are in the sum; revealing shares needs at least 6, the fewest contributors this round's noise was sized for"),
+    );
+    expect(() => simulateRound({ ...withM, minContributors: 3 })).toThrow('minContributors must be an integer from the threshold, 4, to the round\'s 7 clients (got 3)');
+  });
+
   it('k − t + 1 dropouts at unmask fail the round, naming the client whose mask cannot be removed', () => {
     const report = simulateRound({ ...base, dropouts: { unmask: ids(0, 1, 2, 3) } });
     expect(report.outcome.ok).toBe(false);

@@ -93,6 +93,7 @@ export interface PrivacyExperiment {
   readonly privacy?: PrivacyConfig | undefined;
   /** present: the noise is distributed (each client adds its share before masking), see distributed-privacy.ts */
   readonly secureAggregation?: { readonly threshold: number; readonly clippingRange: number } | undefined;
+  readonly round?: { readonly minClients?: number | undefined } | undefined;
 }
 
 /** Everything a DP run needs, resolved from the config: what the pipeline integration reads. */
@@ -169,7 +170,7 @@ function analyse(config: PrivacyExperiment): Analysis {
     );
   }
 
-  const distributed = config.secureAggregation === undefined ? undefined : { sampling: config.sampling, privacy, secureAggregation: config.secureAggregation };
+  const distributed = config.secureAggregation === undefined ? undefined : { clients, round: config.round, sampling: config.sampling, privacy, secureAggregation: config.secureAggregation };
   if (distributed) for (const { path, message } of distributedPrivacyProblems(distributed)) problem(path, message);
   const sampleRate = distributed && config.sampling !== undefined ? undefined : samplingRateProblems(config, problem);
   const clipNorm = privacy.clipping.kind === 'fixed' ? privacy.clipping.norm : privacy.clipping.initialNorm;

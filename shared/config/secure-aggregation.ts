@@ -24,7 +24,7 @@ export const secureAggregationSchema = z
       .describe(
         'k: how many neighbours each client shares its masks and secrets with (SecAgg+, Bell et al. 2020), an even number. Omit it for the complete graph (SecAgg, Bonawitz et al. 2017): O(n) work and bytes per client instead of O(k).',
       ),
-    clippingRange: z.number().positive().max(1e6).describe('c: every coordinate of a masked update is clipped to [−c, c] before it is quantized. With privacy, at least C + 8·σ·C/√threshold, so that the clients\' noise shares fit.'),
+    clippingRange: z.number().positive().max(1e6).describe('c: every coordinate of a masked update is clipped to [−c, c] before it is quantized. With privacy, at least C + 8·σ·C/√m (m: the larger of threshold and round.minClients), so that the clients\' noise shares fit.'),
     quantizationBits: z
       .int()
       .min(1)

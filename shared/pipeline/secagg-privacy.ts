@@ -12,8 +12,9 @@ import { privacyRoundSchema, type PrivacyRoundRecord } from './privacy-records.j
 
 /**
  * Distributed DP in the masked pipeline (docs/privacy.md, "Central and distributed DP"). The client clips its Δ to C
- * and adds its share of the Gaussian noise, N(0, σ²C²/t) per coordinate from a stream keyed by its own CSPRNG root
- * secret, before quantization and masking; the protocol never unmasks fewer than t inputs, so the sum carries noise of
+ * and adds its share of the Gaussian noise, N(0, σ²C²/m) per coordinate from a stream keyed by its own CSPRNG root
+ * secret, before quantization and masking; the protocol never unmasks fewer than m = max(t, round.minClients) inputs
+ * (the setup's minContributors), so the sum carries noise of
  * variance ≥ σ²C² that the server never adds, sees or can remove. The server runs the same accountant as central DP,
  * at σ, before any client is asked to reveal a share (close of masked input), and records the release at unmask.
  */
@@ -34,7 +35,7 @@ export async function distributedShare(store: ObjectStore, experimentId: string,
   const plan = await readPrivacyPlan(store, experimentId);
   const clipNorm = await clipNormForRound(store, experimentId, plan, round);
   const clipped = clipUpdate(trained, global, clipNorm);
-  const std = distributedNoiseStd(plan.updateNoiseMultiplier, clipNorm, setup.threshold);
+  const std = distributedNoiseStd(plan.updateNoiseMultiplier, clipNorm, setup.minContributors);
   return { vector: flattenWeights(clipped.delta).vector, noise: hardenedGaussianNoiseShare(std, 1) };
 }
 
@@ -53,18 +54,18 @@ export async function accountDistributedRound(store: ObjectStore, experimentId: 
 
 /**
  * rounds/<r>/privacy.json for a distributed release, written before the unmasked mean. The server knows neither the
- * noise nor the signal: noiseNorm is the expected norm of the noise in the mean, σC·√(d·n/t)/n for n contributors,
+ * noise nor the signal: noiseNorm is the expected norm of the noise in the mean, σC·√(d·n/m)/n for n contributors,
  * and signalNorm the estimate √max(0, ‖mean‖² − noiseNorm²). No client reports its norm, so clippedFraction and
  * medianUpdateNorm are null.
  */
 export async function recordDistributedRelease(
   store: ObjectStore,
-  args: { experimentId: string; round: number; threshold: number; contributors: number; mean: Float32Array; history: PrivacyStep[] },
+  args: { experimentId: string; round: number; minContributors: number; contributors: number; mean: Float32Array; history: PrivacyStep[] },
 ): Promise<PrivacyRoundRecord> {
-  const { experimentId, round, threshold, contributors, mean, history } = args;
+  const { experimentId, round, minContributors, contributors, mean, history } = args;
   const plan = await readPrivacyPlan(store, experimentId);
   const clipNorm = await clipNormForRound(store, experimentId, plan, round);
-  const sumStd = Math.sqrt(contributors / threshold) * plan.updateNoiseMultiplier * clipNorm;
+  const sumStd = Math.sqrt(contributors / minContributors) * plan.updateNoiseMultiplier * clipNorm;
   const noiseNorm = (sumStd * Math.sqrt(mean.length)) / contributors;
   let squares = 0;
   for (let i = 0; i < mean.length; i++) squares += mean[i]! * mean[i]!;
@@ -85,7 +86,7 @@ export async function recordDistributedRelease(
     delta: plan.delta,
     order: spent.order,
     history,
-    distributed: { minContributors: threshold, achievedNoiseMultiplier: sumStd / clipNorm },
+    distributed: { minContributors, achievedNoiseMultiplier: sumStd / clipNorm },
   };
   await writeRecord(store, keys.privacyRound(experimentId, round), record);
   return record;

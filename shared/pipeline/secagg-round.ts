@@ -36,6 +36,7 @@ import type { RoundOutcome } from './round-machine.js';
 import { RoundRunner, type ExperimentView, type RoundStateWriter } from './round-runner.js';
 import { armDeadline } from './rounds.js';
 import { PrivacyBudgetError } from './privacy-round.js';
+import { distributedMinContributors } from '../config/distributed-privacy.js';
 import { accountDistributedRound, recordDistributedRelease } from './secagg-privacy.js';
 import {
   closeStage,
@@ -93,6 +94,8 @@ export async function openSecAggRound(context: PipelineContext, config: Experime
         rounding: section.rounding,
         vectorLength: averaged.reduce((total, tensor) => total + tensor.values.length, 0),
         maxWeight: Math.max(1, ...expected.map((clientId) => held.get(clientId) ?? 0)),
+        // Distributed DP sizes the noise shares for this many contributors, so no round may unmask with fewer.
+        minContributors: config.privacy ? distributedMinContributors(section.threshold, config.round.minClients, expected.length) : undefined,
       },
       graphSeedFor(config.seed, experimentId, round),
     );
@@ -265,7 +268,7 @@ async function closeOpenStage(context: PipelineContext, config: ExperimentConfig
   const mean = unflattenWeights(result.value.decoded.mean, averaged.map(({ name, shape }) => ({ name, shape })));
   if (history) {
     const contributors = result.value.contributors.length;
-    await recordDistributedRelease(store, { experimentId, round, threshold: setup.threshold, contributors, mean: result.value.decoded.mean, history });
+    await recordDistributedRelease(store, { experimentId, round, minContributors: setup.minContributors, contributors, mean: result.value.decoded.mean, history });
   }
   await store.put(keys.secaggMean(experimentId, round), encodeModelWeights(mean));
   context.log('secagg.unmasked', { experimentId, round, contributors: result.value.contributors.length, samples: result.value.decoded.samples });

@@ -208,8 +208,9 @@ export function unmask(setup: RoundSetup, secret: ClientSecret, request: UnmaskR
   const self = secret.clientId;
   if (secret.maskedInputFor === undefined) throw new SecAggError('unmask', `${self} sent no masked input this round, so it has nothing to unmask`);
   if (envelopesDigest(request.neighbours) !== secret.maskedInputFor) throw new SecAggError('unmask', `the envelopes differ from those ${self} masked with`);
-  if (request.contributorCount < setup.threshold) {
-    throw new SecAggError('unmask', `only ${request.contributorCount} masked inputs are in the sum; revealing shares needs at least the threshold, ${setup.threshold}`);
+  if (request.contributorCount < setup.minContributors) {
+    const which = setup.minContributors === setup.threshold ? `the threshold, ${setup.threshold}` : `${setup.minContributors}, the fewest contributors this round's noise was sized for`;
+    throw new SecAggError('unmask', `only ${request.contributorCount} masked inputs are in the sum; revealing shares needs at least ${which}`);
   }
   const survivors = new Set(request.survivors);
   const dropped = new Set(request.dropped);

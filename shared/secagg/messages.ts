@@ -46,6 +46,11 @@ export const roundSetupSchema = z.strictObject({
   vectorLength: z.int().min(1).max(1_000_000_000),
   /** the largest sample count of any client of the round: weights are samples / maxWeight ∈ [0, 1] */
   maxWeight: z.int().min(1),
+  /**
+   * the fewest masked inputs the round is unmasked with, when more than the threshold: distributed DP sizes each
+   * client's noise share for it (absent: the threshold)
+   */
+  minContributors: z.int().min(1).optional(),
   quantization: z.strictObject({
     clippingRange: z.number().positive(),
     bits: z.int().min(1).max(31),

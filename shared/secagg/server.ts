@@ -148,8 +148,10 @@ export function closeMaskedInput(setup: RoundSetup, maskedInputRequests: readonl
     return notice.words === words ? undefined : `the masked input has ${notice.words} words; this round's have ${words}`;
   });
   const t = setup.threshold;
-  if (accepted.size < t) {
-    return { ok: false, failure: { stage: 'masked-input', reason: `${accepted.size} clients sent masked inputs; at least the threshold, ${t}, must for the round to be unmasked` }, verdicts };
+  const least = setup.minContributors;
+  if (accepted.size < least) {
+    const which = least === t ? `the threshold, ${t}` : `${least}, the fewest contributors the clients sized their noise for (threshold ${t})`;
+    return { ok: false, failure: { stage: 'masked-input', reason: `${accepted.size} clients sent masked inputs; at least ${which}, must for the round to be unmasked` }, verdicts };
   }
   const contributors = new Set(accepted.keys());
   const survivors = [...requestOf.keys()].sort(byPoint(setup));

@@ -37,6 +37,8 @@ export interface RoundSetupInput {
   readonly vectorLength: number;
   /** the largest sample count among the round's clients */
   readonly maxWeight: number;
+  /** the fewest masked inputs to unmask, from the threshold up to the round's clients (default: the threshold) */
+  readonly minContributors?: number | undefined;
 }
 
 /** The setup record with what every party derives from it: the clients' positions and the neighbour graph. */
@@ -45,6 +47,8 @@ export interface RoundSetup {
   /** k: neighbours per client */
   readonly neighbourCount: number;
   readonly threshold: number;
+  /** the fewest masked inputs the round is unmasked with: the record's minContributors, else the threshold */
+  readonly minContributors: number;
   /** client id → its Shamir point, 1 … n */
   readonly points: ReadonlyMap<string, number>;
   readonly graph: ReadonlyMap<string, readonly string[]>;
@@ -74,6 +78,10 @@ export function roundSetupProblems(input: Omit<RoundSetupInput, 'experimentId' |
   if (quantization !== undefined) problems.push(quantization);
   if (!Number.isSafeInteger(input.vectorLength) || input.vectorLength < 1) problems.push(`vectorLength must be a positive integer (got ${input.vectorLength})`);
   if (!Number.isSafeInteger(input.maxWeight) || input.maxWeight < 1) problems.push(`maxWeight must be a positive integer (got ${input.maxWeight})`);
+  const least = input.minContributors;
+  if (least !== undefined && (!Number.isSafeInteger(least) || least < t || least > n)) {
+    problems.push(`minContributors must be an integer from the threshold, ${t}, to the round's ${n} clients (got ${least})`);
+  }
   return problems;
 }
 
@@ -96,6 +104,7 @@ export function createRoundSetup(input: RoundSetupInput, graphSeed: Uint8Array =
     graphSeed: toBase64(graphSeed),
     vectorLength: input.vectorLength,
     maxWeight: input.maxWeight,
+    ...(input.minContributors !== undefined && input.minContributors !== input.threshold ? { minContributors: input.minContributors } : {}),
     quantization: { clippingRange: input.clippingRange, bits: input.quantizationBits, rounding: input.rounding },
   };
   return roundSetupSchema.parse(record);
@@ -113,12 +122,14 @@ export function loadRoundSetup(record: unknown): RoundSetup {
     rounding: parsed.quantization.rounding,
     vectorLength: parsed.vectorLength,
     maxWeight: parsed.maxWeight,
+    minContributors: parsed.minContributors,
   });
   if (problems.length > 0) throw new SecAggError('setup', problems.join('; '));
   return {
     record: parsed,
     neighbourCount: neighbourCount(parsed.neighbours, parsed.clients.length),
     threshold: parsed.threshold,
+    minContributors: parsed.minContributors ?? parsed.threshold,
     points: new Map(parsed.clients.map((clientId, index) => [clientId, index + 1])),
     graph: neighbourGraph(parsed.clients, parsed.neighbours, fromBase64(parsed.graphSeed, 32, 'graphSeed')),
   };

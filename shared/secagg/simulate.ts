@@ -58,6 +58,8 @@ export interface SimulationOptions {
   /** client i's samples; default: 100 + 7i mod 50 */
   readonly sampleCount?: (clientId: string, index: number) => number;
   readonly noise?: DistributedNoise;
+  /** the fewest masked inputs to unmask (distributed DP's m); default: the threshold */
+  readonly minContributors?: number;
   readonly transforms?: Transforms;
 }
 
@@ -113,6 +115,7 @@ export function simulationSetup(options: SimulationOptions): RoundSetup {
       rounding: options.rounding ?? 'stochastic',
       vectorLength: options.vectorLength,
       maxWeight: Math.max(...clientIds.map((id, i) => sampleCount(id, i))),
+      minContributors: options.minContributors,
     },
     graphSeedFor(0, seed, 1),
   );
