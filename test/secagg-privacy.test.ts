@@ -120,6 +120,7 @@ describe('distributed DP through the pipeline on the local cloud', () => {
   beforeAll(async () => {
     cloud = await startLocalCloud({
       visibilityTimeoutSeconds: { train: 300, aggregate: 30, timer: 10 },
+      log: () => undefined,
       handlers: (context: PipelineContext) => {
         const plain = async () => context;
         const train = createTrainHandler(plain);
