@@ -233,7 +233,13 @@ function defaultAdvice(skew: readonly Row[], fedavg: Row | undefined, iid: reado
   if (harmless && gain > skewSpread) {
     return `**Default?** ${facts} We recommend it for label-skewed configs (\`${best.source.file}\`), but the schema's default stays plain cross-entropy: a default that changes the loss would silently change every existing config's results, the original study's label-skew example stays plain FedAvg so that it reproduces the study${gap - gain > GOAL_MEAN_POINTS ? `, and on its own it leaves ${(gap - gain).toFixed(2)} points of the gap` : ''}.`;
   }
-  return `**Default?** ${facts} So it should not be a default: ${harmless ? `its gain is within the seed spread on label skew (${skewSpread.toFixed(2)} points)` : 'it costs accuracy on IID data'}.`;
+  const closesMost = gap > 0 && gain / gap > 0.5;
+  const worstGain = (finalOf(best.summary!.worst) - finalOf(fedavg.summary.worst)) * 100;
+  const reason = !harmless
+    ? 'it costs accuracy on IID data'
+    : `${closesMost ? '' : 'it closes less than half the gap, and '}its gain is smaller than the larger seed standard deviation on label skew (${skewSpread.toFixed(2)} points), so 3 seeds do not establish it`;
+  const steadier = worstGain > 0 ? ` It does make label-skew runs steadier: standard deviation ${(best.summary!.sd * 100).toFixed(2)} against ${(fedavg.summary.sd * 100).toFixed(2)} points, worst seed ${points(worstGain)} points; a user with label-skewed clients can opt in (\`${best.source.file}\`).` : '';
+  return `**Default?** ${facts} So it should not be a default: ${reason}.${steadier}`;
 }
 
 /** "5 %": the configured share of the training set that sharedData makes public. */
