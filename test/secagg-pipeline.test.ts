@@ -217,6 +217,22 @@ describe('secure aggregation through the pipeline on the local cloud', () => {
     expect(round.accuracy).toBeGreaterThan(0.2);
   }, 900_000);
 
+  it('completes when one client drops out at the share-keys stage: nobody holds its shares, so it is left out of the masks', async () => {
+    dropouts.set('sa-drop-share', { stage: 'share-keys', clients: ['client-000'] });
+    const { reads } = await run('sa-drop-share', { ...base, secureAggregation: quick }, 'completed');
+    expect(reads.filter((key) => /\/updates\/[^/]+\.bin$/.test(key) || /\/clients\/[^/]+\/secagg\//.test(key))).toEqual([]);
+    const round = (await metricsOf('sa-drop-share')).rounds[0]!;
+    expect(round.clients.map((client) => client.clientId)).toEqual(['client-001', 'client-002', 'client-003']);
+    expect(round.rejectedClients).toEqual([{ clientId: 'client-000', reason: expect.stringContaining('share-keys stage') }]);
+    expect(round.secureAggregation?.stages.map((stage) => [stage.stage, stage.asked, stage.answered, stage.closedBy])).toEqual([
+      ['advertise-keys', 4, 4, 'all-answered'],
+      ['share-keys', 4, 3, 'deadline'],
+      ['masked-input', 3, 3, 'all-answered'],
+      ['unmask', 3, 3, 'all-answered'],
+    ]);
+    expect(round.accuracy).toBeGreaterThan(0.2);
+  }, 900_000);
+
   it('fails the round with the reason when fewer than t masked inputs arrive', async () => {
     dropouts.set('sa-drop-two', { stage: 'masked-input', clients: ['client-000', 'client-002', 'client-003'] });
     const { status } = await run('sa-drop-two', { ...base, round: { deadlineSeconds: 20, minClients: 2 }, secureAggregation }, 'failed');
