@@ -6,18 +6,16 @@
  * section of docs/secure-aggregation.md (`--no-write` to only print; `--quick` for a 10,000-parameter vector).
  * The pipeline benchmark (`npm run bench:secagg`, accuracy and round time split per stage) is the integration's.
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parameterCount } from '../shared/models/index.js';
 import { clientIdFor } from '../shared/protocol/keys.js';
 import { bytesPerClient, computeCost, logarithmicNeighbours } from '../shared/secagg/cost.js';
 import { CLIENT_STAGES, simulateRound } from '../shared/secagg/simulate.js';
+import { replaceDocSection } from './doc-section.js';
 import { describeMachine, finishMachineInfo, startCpuMeter, type MachineInfo } from './machine.js';
 
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'no-write': { type: 'boolean', default: false } } });
 const DOC = 'docs/secure-aggregation.md';
-const START = '<!-- bench:secagg-core:start -->';
-const END = '<!-- bench:secagg-core:end -->';
 
 interface Scenario {
   readonly clients: number;
@@ -127,7 +125,6 @@ function modelTable(vectorLength: number): string {
 function section(machine: MachineInfo, vectorLength: number, measured: string, model: string): string {
   const date = new Date().toISOString().slice(0, 10);
   return [
-    START,
     `Measured by \`npx tsx bench/secagg-core.ts${args.quick ? ' --quick' : ''}\` on ${date}: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.nodeVersion};`,
     `load average ${machine.loadAverage.start} at the start and ${machine.loadAverage.end ?? '?'} at the end` +
       (machine.otherCpuShare === undefined ? '.' : `, other work took ${(machine.otherCpuShare * 100).toFixed(0)} % of the machine's CPU meanwhile.`),
@@ -140,7 +137,6 @@ function section(machine: MachineInfo, vectorLength: number, measured: string, m
     'The same formats through the cost model (`shared/secagg/cost.ts`), including the complete graph at 1,000 clients, which the simulation does not run:',
     '',
     model,
-    END,
   ].join('\n');
 }
 
@@ -159,11 +155,7 @@ async function main(): Promise<void> {
   const text = section(finished, vectorLength, measuredTable(rows, vectorLength), modelTable(vectorLength));
   console.log(`\n${text}\n`);
   if (args['no-write']) return;
-  const doc = await readFile(DOC, 'utf8');
-  const from = doc.indexOf(START);
-  const to = doc.indexOf(END);
-  if (from < 0 || to < from) throw new Error(`${DOC} has no ${START} … ${END} section to fill`);
-  await writeFile(DOC, doc.slice(0, from) + text + doc.slice(to + END.length));
+  await replaceDocSection(DOC, 'secagg-core', text);
   console.log(`wrote ${DOC}`);
 }
 

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { startLocalCloud } from '../local/cloud.js';
 import { defaultHandlers } from '../local/default-handlers.js';
@@ -7,6 +7,7 @@ import type { ExperimentMetrics, RoundMetrics } from '../shared/metrics/types.js
 import { readStatus } from '../shared/pipeline/experiment.js';
 import { keys } from '../shared/protocol/keys.js';
 import { ORIGINAL_EXPERIMENT } from './e2e.js';
+import { replaceDocSection } from './doc-section.js';
 import { describeMachine, finishMachineInfo, startCpuMeter, type MachineInfo } from './machine.js';
 
 /**
@@ -18,8 +19,6 @@ import { describeMachine, finishMachineInfo, startCpuMeter, type MachineInfo } f
  */
 
 const DOC = 'docs/secure-aggregation.md';
-const START = '<!-- bench:secagg:start -->';
-const END = '<!-- bench:secagg:end -->';
 const args = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'no-doc': { type: 'boolean', default: false } } }).values;
 
 const base: ExperimentConfigInput = {
@@ -83,11 +82,7 @@ async function main(): Promise<void> {
   const text = section(finished, runs);
   console.log(text);
   if (!args.quick && !args['no-doc']) {
-    const doc = await readFile(DOC, 'utf8');
-    const from = doc.indexOf(START);
-    const to = doc.indexOf(END);
-    if (from < 0 || to < from) throw new Error(`${DOC} has no ${START} … ${END} section to fill`);
-    await writeFile(DOC, doc.slice(0, from) + text + doc.slice(to + END.length));
+    await replaceDocSection(DOC, 'secagg', text);
     console.log(`wrote ${DOC}`);
   }
 }
@@ -107,7 +102,6 @@ function section(machine: MachineInfo, runs: readonly Run[]): string {
     );
   });
   return [
-    START,
     `Measured by \`npm run bench:secagg${args.quick ? ' -- --quick' : ''}\` on ${date}: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.nodeVersion};`,
     `load average ${machine.loadAverage.start} at the start and ${machine.loadAverage.end ?? '?'} at the end` +
       (machine.otherCpuShare === undefined ? '.' : `, other work took ${(machine.otherCpuShare * 100).toFixed(0)} % of the machine's CPU meanwhile.`),
@@ -118,7 +112,6 @@ function section(machine: MachineInfo, runs: readonly Run[]): string {
     '| run | final accuracy | up KiB/client/round | down KiB/client/round | round s (mean) | stage s: advertise · share · masked input (trains) · unmask | close s | wall s |',
     '|---|---:|---:|---:|---:|---|---:|---:|',
     ...rows,
-    END,
   ].join('\n');
 }
 

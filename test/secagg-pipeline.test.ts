@@ -1,17 +1,12 @@
-import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAggregateHandler } from '../functions/aggregate.js';
-import { createStartHandler } from '../functions/start.js';
-import { createTimerHandler } from '../functions/timer.js';
-import { createTrainHandler } from '../functions/train.js';
-import { startLocalCloud, type LocalCloud } from '../local/cloud.js';
-import type { ObjectStore } from '../shared/cloud/ports.js';
+import type { LocalCloud } from '../local/cloud.js';
 import type { ExperimentConfigInput } from '../shared/config/schema.js';
 import type { ExperimentMetrics } from '../shared/metrics/types.js';
 import type { PipelineContext } from '../shared/pipeline/context.js';
 import { keys } from '../shared/protocol/keys.js';
-import { trainMessageSchema, type TrainMessage } from '../shared/protocol/messages.js';
-import { readGlobal, uploadConfig, waitForStatus, type LogEntry } from './helpers/pipeline.js';
+import type { TrainMessage } from '../shared/protocol/messages.js';
+import { readGlobal, type LogEntry } from './helpers/pipeline.js';
+import { startSecAggCloud, type SecAggCloud } from './helpers/secagg-cloud.js';
 
 /**
  * Secure aggregation end to end on the embedded local cloud: real S3/SQS (fauxqs), the real handlers, real tfjs
@@ -34,84 +29,43 @@ const base = {
 } as const satisfies ExperimentConfigInput;
 const secureAggregation = { threshold: 2, clippingRange: CLIPPING, quantizationBits: BITS, stageDeadlineSeconds: 60 } as const;
 
-/** experiment id → stage → clients that drop out there */
-const dropouts = new Map<string, { stage: string; clients: readonly string[] }>();
 const replayed = new Set<string>();
 const replayIn = new Set<string>();
-const aggregatorReads: string[] = [];
-const logs: LogEntry[] = [];
 
-function recordingReads(store: ObjectStore): ObjectStore {
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      const original: unknown = Reflect.get(target, property, receiver);
-      if (typeof original !== 'function') return original;
-      if (['get', 'getText', 'head', 'exists', 'list'].includes(String(property))) {
-        return (key: string, ...rest: unknown[]) => {
-          aggregatorReads.push(key);
-          return (original as (...args: unknown[]) => unknown).call(target, key, ...rest);
-        };
-      }
-      return (original as (...args: unknown[]) => unknown).bind(target);
-    },
-  });
+/**
+ * Replays: every stage message once more through the train queue, and its announcement twice more through the FIFO
+ * aggregate queue (new deduplication ids, so SQS delivers them).
+ */
+async function replay(context: PipelineContext, messages: readonly TrainMessage[], droppedOut: (message: TrainMessage) => boolean) {
+  for (const message of messages) {
+    const id = `${message.experimentId}:${message.clientId}:${message.stage}`;
+    if (!replayIn.has(message.experimentId) || !message.stage || droppedOut(message) || replayed.has(id)) continue;
+    replayed.add(id);
+    await context.queues.train.send(message);
+    for (const copy of [1, 2]) {
+      await context.queues.aggregate.send(
+        { type: 'secagg', experimentId: message.experimentId, round: message.round, clientId: message.clientId, stage: message.stage },
+        { groupId: message.experimentId, deduplicationId: `replay:${id}:${copy}` },
+      );
+    }
+  }
 }
-
-const dropsOut = (message: TrainMessage) => {
-  const plan = dropouts.get(message.experimentId);
-  return plan !== undefined && message.stage === plan.stage && plan.clients.includes(message.clientId);
-};
 
 describe('secure aggregation through the pipeline on the local cloud', () => {
   let cloud: LocalCloud;
+  let harness: SecAggCloud;
+  let logs: LogEntry[];
+  let dropouts: SecAggCloud['dropouts'];
+  const run: SecAggCloud['run'] = (...args) => harness.run(...args);
 
   beforeAll(async () => {
-    cloud = await startLocalCloud({
-      visibilityTimeoutSeconds: { train: 300, aggregate: 30, timer: 10 },
-      log: (event, fields = {}) => logs.push({ event, fields }),
-      handlers: (context: PipelineContext) => {
-        const plain = async () => context;
-        const train = createTrainHandler(plain);
-        return {
-          start: createStartHandler(plain),
-          aggregate: createAggregateHandler(async () => ({ ...context, store: recordingReads(context.store) })),
-          timer: createTimerHandler(plain),
-          train: async (event: SQSEvent) => {
-            const messages = event.Records.map((record) => trainMessageSchema.parse(JSON.parse(record.body)));
-            const kept = event.Records.filter((_, index) => !dropsOut(messages[index]!));
-            const response = await train({ ...event, Records: kept });
-            // Replays: every stage message once more through the train queue, and its announcement twice more
-            // through the FIFO aggregate queue (new deduplication ids, so SQS delivers them).
-            for (const message of messages) {
-              const id = `${message.experimentId}:${message.clientId}:${message.stage}`;
-              if (!replayIn.has(message.experimentId) || !message.stage || dropsOut(message) || replayed.has(id)) continue;
-              replayed.add(id);
-              await context.queues.train.send(message);
-              for (const copy of [1, 2]) {
-                await context.queues.aggregate.send(
-                  { type: 'secagg', experimentId: message.experimentId, round: message.round, clientId: message.clientId, stage: message.stage },
-                  { groupId: message.experimentId, deduplicationId: `replay:${id}:${copy}` },
-                );
-              }
-            }
-            return response;
-          },
-        };
-      },
-    });
+    harness = await startSecAggCloud({ afterTrain: replay });
+    ({ cloud, logs, dropouts } = harness);
   }, 60_000);
   afterAll(async () => {
     await cloud?.stop();
   });
 
-  async function run(experimentId: string, config: ExperimentConfigInput, until: 'completed' | 'failed') {
-    const from = aggregatorReads.length;
-    await uploadConfig(cloud, experimentId, { name: experimentId, ...config });
-    const status = await waitForStatus(cloud, experimentId, (s) => s.state !== 'running', 400_000);
-    expect(status.state, JSON.stringify(status.errors)).toBe(until);
-    const reads = aggregatorReads.slice(from).filter((key) => key.startsWith(`experiments/${experimentId}/`));
-    return { status, reads };
-  }
   const metricsOf = async (experimentId: string) => JSON.parse((await cloud.context.store.getText(keys.metrics(experimentId)))!) as ExperimentMetrics;
 
   it('unmasks the same global model as plain FedAvg within the quantization step, with replayed stage messages changing nothing, and the aggregator reading no individual update', async () => {

@@ -1,23 +1,16 @@
-import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatRoundTable } from '../cli/tables.js';
-import { createAggregateHandler } from '../functions/aggregate.js';
-import { createStartHandler } from '../functions/start.js';
-import { createTimerHandler } from '../functions/timer.js';
-import { createTrainHandler } from '../functions/train.js';
-import { startLocalCloud, type LocalCloud } from '../local/cloud.js';
-import type { ObjectStore } from '../shared/cloud/ports.js';
+import type { LocalCloud } from '../local/cloud.js';
 import { minimumClippingRange } from '../shared/config/distributed-privacy.js';
 import type { ExperimentConfigInput } from '../shared/config/schema.js';
 import type { ExperimentMetrics } from '../shared/metrics/types.js';
-import type { PipelineContext } from '../shared/pipeline/context.js';
 import { readResolvedConfigRecord } from '../shared/pipeline/experiment.js';
 import { validateExperimentConfig } from '../shared/pipeline/validate.js';
 import { privacySpent } from '../shared/privacy/rdp.js';
 import { keys } from '../shared/protocol/keys.js';
 import { renderReportHtml } from '../shared/report/html.js';
-import { trainMessageSchema } from '../shared/protocol/messages.js';
-import { readGlobal, uploadConfig, waitForStatus } from './helpers/pipeline.js';
+import { readGlobal } from './helpers/pipeline.js';
+import { startSecAggCloud, type SecAggCloud } from './helpers/secagg-cloud.js';
 
 /**
  * Distributed DP: privacy together with secureAggregation. Config rules (pure), then real runs on the embedded local
@@ -82,75 +75,30 @@ describe('distributed DP config rules', () => {
   });
 });
 
-const aggregatorReads: string[] = [];
-const dropouts = new Map<string, { stage: string; clients: readonly string[] }>();
-
 /** the aggregator of this experiment sees a budget below one round's cost (as if calibrated for fewer rounds) */
 const SHRUNK_BUDGET = 'dp-sa-budget';
 
-function recordingReads(store: ObjectStore): ObjectStore {
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      const original: unknown = Reflect.get(target, property, receiver);
-      if (typeof original !== 'function') return original;
-      if (property === 'getText') {
-        return async (key: string) => {
-          aggregatorReads.push(key);
-          const text = await target.getText(key);
-          if (text === undefined || key !== keys.resolvedConfig(SHRUNK_BUDGET)) return text;
-          const record = JSON.parse(text) as { privacyPlan: { budget: { epsilon: number } } };
-          record.privacyPlan.budget.epsilon = 0.5;
-          return JSON.stringify(record);
-        };
-      }
-      if (['get', 'getText', 'head', 'exists', 'list'].includes(String(property))) {
-        return (key: string, ...rest: unknown[]) => {
-          aggregatorReads.push(key);
-          return (original as (...args: unknown[]) => unknown).call(target, key, ...rest);
-        };
-      }
-      return (original as (...args: unknown[]) => unknown).bind(target);
-    },
-  });
+function shrinkBudget(key: string, text: string): string {
+  if (key !== keys.resolvedConfig(SHRUNK_BUDGET)) return text;
+  const record = JSON.parse(text) as { privacyPlan: { budget: { epsilon: number } } };
+  record.privacyPlan.budget.epsilon = 0.5;
+  return JSON.stringify(record);
 }
 
 describe('distributed DP through the pipeline on the local cloud', () => {
   let cloud: LocalCloud;
+  let harness: SecAggCloud;
+  let dropouts: SecAggCloud['dropouts'];
+  const run: SecAggCloud['run'] = (experimentId, config, until, timeoutMs = 600_000) => harness.run(experimentId, config, until, timeoutMs);
 
   beforeAll(async () => {
-    cloud = await startLocalCloud({
-      visibilityTimeoutSeconds: { train: 300, aggregate: 30, timer: 10 },
-      log: () => undefined,
-      handlers: (context: PipelineContext) => {
-        const plain = async () => context;
-        const train = createTrainHandler(plain);
-        return {
-          start: createStartHandler(plain),
-          aggregate: createAggregateHandler(async () => ({ ...context, store: recordingReads(context.store) })),
-          timer: createTimerHandler(plain),
-          train: async (event: SQSEvent) => {
-            const kept = event.Records.filter((record) => {
-              const message = trainMessageSchema.parse(JSON.parse(record.body));
-              const plan = dropouts.get(message.experimentId);
-              return !(plan && message.stage === plan.stage && plan.clients.includes(message.clientId));
-            });
-            return train({ ...event, Records: kept });
-          },
-        };
-      },
-    });
+    harness = await startSecAggCloud({ rewriteText: shrinkBudget });
+    ({ cloud, dropouts } = harness);
   }, 60_000);
   afterAll(async () => {
     await cloud?.stop();
   });
 
-  async function run(experimentId: string, config: ExperimentConfigInput, until: 'completed' | 'failed') {
-    const from = aggregatorReads.length;
-    await uploadConfig(cloud, experimentId, { name: experimentId, ...config });
-    const status = await waitForStatus(cloud, experimentId, (s) => s.state !== 'running', 600_000);
-    expect(status.state, JSON.stringify(status.errors)).toBe(until);
-    return { status, reads: aggregatorReads.slice(from).filter((key) => key.startsWith(`experiments/${experimentId}/`)) };
-  }
   const metricsOf = async (experimentId: string) => JSON.parse((await cloud.context.store.getText(keys.metrics(experimentId)))!) as ExperimentMetrics;
 
   it('puts the clients’ noise in the unmasked sum (variance σ²C²·n/m, not less, not more), charges the accountant’s ε, and the aggregator reads no individual update', async () => {

@@ -149,19 +149,9 @@ export async function aggregatePrivateRound(
     history: nextHistory,
   };
 
-  const previousState = await store.get(keys.serverState(experimentId, round - 1));
-  // No side uploads: a strategy whose clients send anything beside the clipped update is refused with privacy.
-  const stepped = strategy.server.step({
-    round,
-    global,
-    mean: applyDelta(global, meanDelta),
-    state: previousState ? decodeModelWeights(previousState) : undefined,
-    side: {},
-  });
+  const stepped = await stepAlong(store, strategy, experimentId, round, global, meanDelta);
   await writeRecord(store, keys.privacyRound(experimentId, round), record);
-  if (stepped.state) await store.put(keys.serverState(experimentId, round), encodeModelWeights(stepped.state));
-  await store.put(globalKey, encodeModelWeights(stepped.weights));
-  return stepped.weights;
+  return saveStepped(store, experimentId, round, stepped);
 }
 
 /**
@@ -172,14 +162,18 @@ export async function aggregatePrivateRound(
 async function stepDistributedRound(store: ObjectStore, strategy: Strategy, experimentId: string, round: number): Promise<ModelWeights> {
   const global = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
   const meanDelta = decodeModelWeights(await requireObject(store, keys.secaggMean(experimentId, round)), global);
+  return saveStepped(store, experimentId, round, await stepAlong(store, strategy, experimentId, round, global, meanDelta));
+}
+
+/** The strategy's server step along the released (noised) mean Δ. */
+async function stepAlong(store: ObjectStore, strategy: Strategy, experimentId: string, round: number, global: ModelWeights, meanDelta: ModelWeights) {
   const previousState = await store.get(keys.serverState(experimentId, round - 1));
-  const stepped = strategy.server.step({
-    round,
-    global,
-    mean: applyDelta(global, meanDelta),
-    state: previousState ? decodeModelWeights(previousState) : undefined,
-    side: {},
-  });
+  // No side uploads: a strategy whose clients send anything beside the clipped update is refused with privacy.
+  return strategy.server.step({ round, global, mean: applyDelta(global, meanDelta), state: previousState ? decodeModelWeights(previousState) : undefined, side: {} });
+}
+
+/** Server state before the global model: the global model's existence marks the round's release as done. */
+async function saveStepped(store: ObjectStore, experimentId: string, round: number, stepped: ReturnType<Strategy['server']['step']>): Promise<ModelWeights> {
   if (stepped.state) await store.put(keys.serverState(experimentId, round), encodeModelWeights(stepped.state));
   await store.put(keys.globalModel(experimentId, round), encodeModelWeights(stepped.weights));
   return stepped.weights;

@@ -1,6 +1,5 @@
 import { keys, type SecAggClientStage } from '../protocol/keys.js';
 import type { TrainMessage } from '../protocol/messages.js';
-import type { UpdateReport } from '../protocol/records.js';
 import {
   advertiseKeys,
   clientSecretSchema,
@@ -27,7 +26,7 @@ import { readRecord, requireRecord, writeRecord, type PipelineContext } from './
 import { readResolvedConfig, readStatus } from './experiment.js';
 import { notifyStageAnswered } from './notify.js';
 import { distributedShare } from './secagg-privacy.js';
-import { isDeterministicTrainingFailure, trainForUpload } from './train.js';
+import { isDeterministicTrainingFailure, trainForUpload, trainingReport } from './train.js';
 
 /**
  * The trainer's half of a secure-aggregation round: one protocol stage per "train" message that names a stage. Each
@@ -97,7 +96,8 @@ async function answerStage(context: PipelineContext, message: StageMessage, setu
   const existing = await store.get(vectorKey);
   if (existing) return maskedNotice(setup, clientId, existing);
   const config = await readResolvedConfig(store, experimentId);
-  const { result, held, finished, backend } = await trainForUpload(context, message, config);
+  const trained = await trainForUpload(context, message, config);
+  const { result, finished } = trained;
   // Distributed DP: Δ clipped to C plus this client's noise share, every client weighing 1 (secagg-privacy.ts).
   const dp = config.privacy ? await distributedShare(store, experimentId, round, setup, finished.uploadBase, finished.upload) : undefined;
   const masked = dp
@@ -105,18 +105,7 @@ async function answerStage(context: PipelineContext, message: StageMessage, setu
     : maskedInput(setup, secret, request, updateVector(finished.uploadBase, finished.upload), result.samples);
   await saveSecret(masked.secret);
   const bytes = encodeMaskedInput(masked.vector);
-  const report: UpdateReport = {
-    experimentId,
-    round,
-    clientId,
-    samples: result.samples,
-    trainLoss: result.loss,
-    trainAccuracy: result.accuracy,
-    trainMs: result.durationMs,
-    updateBytes: bytes.byteLength,
-    backend,
-    ...(held ? { personalizedAccuracy: held.accuracy, holdoutSamples: held.samples } : {}),
-  };
+  const report = trainingReport(message, trained, bytes.byteLength);
   await writeRecord(store, keys.updateReport(experimentId, round, clientId), report);
   await store.put(vectorKey, bytes);
   return masked.notice;

@@ -86,6 +86,23 @@ export async function trainForUpload(context: PipelineContext, message: TrainMes
   return { plan, result, held, finished, backend };
 }
 
+/** What a client reports about its training, whatever form its upload took. */
+export function trainingReport(message: TrainMessage, trained: Pick<Awaited<ReturnType<typeof trainForUpload>>, 'result' | 'held' | 'backend'>, updateBytes: number): UpdateReport {
+  const { result, held, backend } = trained;
+  return {
+    experimentId: message.experimentId,
+    round: message.round,
+    clientId: message.clientId,
+    samples: result.samples,
+    trainLoss: result.loss,
+    trainAccuracy: result.accuracy,
+    trainMs: result.durationMs,
+    updateBytes,
+    backend,
+    ...(held ? { personalizedAccuracy: held.accuracy, holdoutSamples: held.samples } : {}),
+  };
+}
+
 async function trainOnce(context: PipelineContext, message: TrainMessage): Promise<TrainOutcome> {
   const { store } = context;
   const { experimentId, round, clientId } = message;
@@ -101,7 +118,8 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
   }
 
   const config = await readResolvedConfig(store, experimentId);
-  const { plan, result, held, finished, backend } = await trainForUpload(context, message, config);
+  const trained = await trainForUpload(context, message, config);
+  const { plan, result, finished, backend } = trained;
 
   // Differential privacy: the upload is Δ = w_local − w_global clipped to the round's C, not the weights; attacks and
   // compression then shape it as they shape a plain upload.
@@ -111,16 +129,7 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
     : await encodeUpload(store, message, { config, global: finished.uploadBase, trained: finished.upload, objective: plan.objective });
   await store.put(keys.update(experimentId, round, clientId), update);
   const report: UpdateReport = {
-    experimentId,
-    round,
-    clientId,
-    samples: result.samples,
-    trainLoss: result.loss,
-    trainAccuracy: result.accuracy,
-    trainMs: result.durationMs,
-    updateBytes: update.byteLength,
-    backend,
-    ...(held ? { personalizedAccuracy: held.accuracy, holdoutSamples: held.samples } : {}),
+    ...trainingReport(message, trained, update.byteLength),
     ...(clipped ? { clipped: clipped.clipped, updateNorm: clipped.norm } : {}),
   };
   // The report goes last: its existence is what marks the update complete.
