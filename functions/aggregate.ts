@@ -2,7 +2,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { AggregateSession } from '../shared/pipeline/aggregate.js';
 import { contextFromEnv } from '../shared/pipeline/context-from-env.js';
 import type { PipelineContext } from '../shared/pipeline/context.js';
-import { aggregateMessageSchema } from '../shared/protocol/messages.js';
+import { aggregateMessageSchema, type AggregateMessage } from '../shared/protocol/messages.js';
 import { sqsBatchHandler, type RetryOptions, type SqsHandler } from './lib/sqs.js';
 
 const sentAt = (record: SQSRecord) => (record.attributes.SentTimestamp ? new Date(Number(record.attributes.SentTimestamp)) : undefined);
@@ -23,7 +23,16 @@ export function createAggregateHandler(getContext: () => Promise<PipelineContext
         const outcome = await session.handle(message, sentAt(record));
         context.log('aggregate.outcome', { ...message, outcome });
       },
-      { ...retry, role: 'aggregate', fifo: true },
+      {
+        ...retry,
+        role: 'aggregate',
+        fifo: true,
+        // The batch's reads that depend on no other message start together (shared/pipeline/batch-reads.ts).
+        beforeBatch: (context, messages: readonly AggregateMessage[]) => {
+          session ??= new AggregateSession(context);
+          session.readAhead(messages);
+        },
+      },
     );
     try {
       return await handle(event);
