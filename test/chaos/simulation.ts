@@ -192,6 +192,10 @@ export class Simulation {
     const queue = (role: QueueRole): MessageQueue => ({
       url: this.queues[role].url,
       send: (body, options) => this.mutate(invocation, 'sqs.send', QUEUE_NAMES[role], () => this.sendTo(role, body, options)),
+      // A batch's entries succeed or fail one by one on SQS: each is a crash point of its own here, as each send was.
+      sendBatch: async (entries) => {
+        for (const entry of entries) await this.mutate(invocation, 'sqs.send', QUEUE_NAMES[role], () => this.sendTo(role, entry.body, entry.options));
+      },
       changeVisibility: (receipt, seconds) =>
         this.mutate(invocation, 'sqs.visibility', QUEUE_NAMES[role], () => this.queues[role].changeVisibility(receipt, seconds)),
     });
