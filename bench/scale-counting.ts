@@ -133,3 +133,21 @@ export function countingQueue(queue: MessageQueue, counts: SqsCounts): MessageQu
 export function countingQueues(queues: PipelineQueues, counts: SqsCounts): PipelineQueues {
   return { train: countingQueue(queues.train, counts), aggregate: countingQueue(queues.aggregate, counts), timer: countingQueue(queues.timer, counts) };
 }
+
+/**
+ * `store` with every request waiting `latencyMs` first: S3 as the aggregator sees it on AWS (a request waits, the CPU
+ * is free), so that reads made together can be told from reads made one after another on the local runtime.
+ */
+export function slowedStore(store: ObjectStore, latencyMs: number): ObjectStore {
+  const wait = () => new Promise((resolve) => setTimeout(resolve, latencyMs));
+  return {
+    bucket: store.bucket,
+    put: async (key, body, contentType) => (await wait(), store.put(key, body, contentType)),
+    get: async (key, options) => (await wait(), store.get(key, options)),
+    getText: async (key) => (await wait(), store.getText(key)),
+    head: async (key) => (await wait(), store.head(key)),
+    exists: async (key) => (await wait(), store.exists(key)),
+    list: async (prefix) => (await wait(), store.list(prefix)),
+    delete: async (key) => (await wait(), store.delete(key)),
+  };
+}

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parameterCount } from '../shared/models/index.js';
 import type { ScaleResults } from './scale.js';
-import { BURST_BATCH_SIZES, BURST_REPEATS, burstKey, type BurstResult } from './scale-burst.js';
+import { BURST_REPEATS, burstKey, burstVariants, type BurstResult } from './scale-burst.js';
 import type { OperationCounts } from './scale-counting.js';
 import { AWS_FIGURES, estimateRound, scaleBytes, trainingMs, type CallsPerUpdate, type RoundEstimate, type Workload } from './scale-model.js';
 import type { ScaleRunResult } from './scale-run.js';
@@ -29,8 +29,8 @@ const per = (value: number, n: number) => (n ? value / n : 0);
 const num = (value: number) => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
 const dollars = (value: number) => (value >= 1 ? `$${value.toFixed(2)}` : value >= 0.01 ? `$${value.toFixed(3)}` : `$${value.toFixed(5)}`);
 
-/** Calls per client-update of one role; `fanOutSends` (the train messages) are left out of its SQS calls. */
-export function callsPerUpdate(counts: OperationCounts, updates: number, fanOutSends = 0): CallsPerUpdate {
+/** Calls per client-update of one role; the fan-out's SendMessageBatch calls (the train messages) are left out of its SQS calls. */
+export function callsPerUpdate(counts: OperationCounts, updates: number): CallsPerUpdate {
   const { s3, sqs } = counts;
   return {
     s3Gets: per(s3.get, updates),
@@ -39,7 +39,7 @@ export function callsPerUpdate(counts: OperationCounts, updates: number, fanOutS
     s3PutBytes: per(s3.putBytes, updates),
     s3Heads: per(s3.head, updates),
     s3Lists: per(s3.list, updates),
-    sqsCalls: per(sqs.send - fanOutSends + sqs.receive + sqs.delete + sqs.changeVisibility, updates),
+    sqsCalls: per(sqs.send + sqs.receive + sqs.delete + sqs.changeVisibility, updates),
   };
 }
 
@@ -99,13 +99,13 @@ function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUpdate: n
 
 function callsTable(rows: readonly [string, CallsPerUpdate, OperationCounts, number][]): string {
   const lines = [
-    '| per client-update | S3 GET | GET KiB | S3 PUT | PUT KiB | HEAD | LIST | SQS send | receive | delete | visibility changes |',
+    '| per client-update | S3 GET | GET KiB | S3 PUT | PUT KiB | HEAD | LIST | SQS send (+ batch sends) | receive | delete | visibility changes |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const [label, calls, counts, updates] of rows) {
     const { sqs } = counts;
     lines.push(
-      `| ${label} | ${num(calls.s3Gets)} | ${kib(calls.s3GetBytes)} | ${num(calls.s3Puts)} | ${kib(calls.s3PutBytes)} | ${num(calls.s3Heads)} | ${num(calls.s3Lists)} | ${num(per(sqs.send, updates))} | ${num(per(sqs.receive, updates))} | ${num(per(sqs.delete, updates))} | ${num(per(sqs.changeVisibility, updates))} |`,
+      `| ${label} | ${num(calls.s3Gets)} | ${kib(calls.s3GetBytes)} | ${num(calls.s3Puts)} | ${kib(calls.s3PutBytes)} | ${num(calls.s3Heads)} | ${num(calls.s3Lists)} | ${num(per(sqs.send, updates))}${sqs.sendBatch ? ` (+ ${num(per(sqs.sendBatch, updates))})` : ''} | ${num(per(sqs.receive, updates))} | ${num(per(sqs.delete, updates))} | ${num(per(sqs.changeVisibility, updates))} |`,
     );
   }
   return lines.join('\n');
@@ -120,8 +120,8 @@ interface BurstSummary {
 /** The bursts of each clients-per-round, batches of 1 and of 10 side by side, each the median of its repeats. */
 function burstRows(results: ScaleResults, perRound: readonly number[], population: number): { perRound: number; runs: BurstSummary[] }[] {
   return perRound.flatMap((n) => {
-    const runs = BURST_BATCH_SIZES.flatMap((batchSize): BurstSummary[] => {
-      const repeats = Array.from({ length: BURST_REPEATS }, (_, repeat) => results.bursts?.[burstKey({ perRound: n, clients: population, batchSize }, repeat)])
+    const runs = burstVariants(n).flatMap((variant): BurstSummary[] => {
+      const repeats = Array.from({ length: BURST_REPEATS }, (_, repeat) => results.bursts?.[burstKey({ perRound: n, clients: population, ...variant }, repeat)])
         .filter((run): run is BurstResult => run !== undefined && run.completed && run.updates > 0)
         .sort((a, b) => a.msPerUpdate - b.msPerUpdate);
       return repeats.length ? [{ median: repeats[Math.floor((repeats.length - 1) / 2)]!, repeats }] : [];
@@ -132,18 +132,25 @@ function burstRows(results: ScaleResults, perRound: readonly number[], populatio
 
 function burstTable(rows: readonly { perRound: number; runs: readonly BurstSummary[] }[]): string {
   const lines = [
-    '| updates at once | aggregator batch size | runs | invocations | messages per invocation | first announced → round closed | close (aggregation + evaluation) | serial path per update: median (all runs) | S3 GET / PUT / HEAD per update | SQS calls per update |',
-    '|---:|---:|---:|---:|---:|---:|---:|---|---|---:|',
+    '| updates at once | aggregator batch size | S3 latency added · a batch\'s reads | runs | invocations | messages per invocation | first announced → round closed | close (aggregation + evaluation) | serial path per update: median (all runs) | S3 GET / PUT / HEAD per update | SQS calls per update |',
+    '|---:|---:|---|---:|---:|---:|---:|---:|---|---|---:|',
   ];
   for (const { runs } of rows) {
     for (const { median: run, repeats } of runs) {
       const calls = callsPerUpdate(run.counts, run.updates);
       lines.push(
-        `| ${run.updates} | ${run.options.batchSize} | ${repeats.length} | ${run.invocations} | ${num(per(run.messages, run.invocations))} | ${ms(run.wallMs)} | ${ms(run.computeMs)} | **${ms(run.msPerUpdate)}** (${repeats.map((repeat) => ms(repeat.msPerUpdate)).join(', ')}) | ${num(calls.s3Gets)} / ${num(calls.s3Puts)} / ${num(calls.s3Heads)} | ${num(calls.sqsCalls)} |`,
+        `| ${run.updates} | ${run.options.batchSize} | ${burstReads(run)} | ${repeats.length} | ${run.invocations} | ${num(per(run.messages, run.invocations))} | ${ms(run.wallMs)} | ${ms(run.computeMs)} | **${ms(run.msPerUpdate)}** (${repeats.map((repeat) => ms(repeat.msPerUpdate)).join(', ')}) | ${num(calls.s3Gets)} / ${num(calls.s3Puts)} / ${num(calls.s3Heads)} | ${num(calls.sqsCalls)} |`,
       );
     }
   }
   return lines.join('\n');
+}
+
+/** How a burst's aggregator read: the S3 latency the benchmark added, and whether it read a batch ahead. */
+function burstReads(run: BurstResult): string {
+  const latency = run.options.s3LatencyMs ? `+${run.options.s3LatencyMs} ms` : 'none';
+  if (run.options.batchSize === 1) return `${latency} · one message`;
+  return `${latency} · ${run.options.readAhead === false ? 'each in its turn' : 'read ahead'}`;
 }
 
 const LIMIT_NAMES: Record<NonNullable<RoundEstimate['firstLimit']>, string> = {
@@ -182,11 +189,17 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
   const trainer = callsPerUpdate(counted.counts.train, counted.updates);
   const bursts = burstRows(results, options.perRound, largest.options.clients);
   const largestBursts = bursts.at(-1);
-  const batched = largestBursts?.runs.find((run) => run.median.options.batchSize === 10)?.median;
+  const batched = largestBursts?.runs.find((run) => run.median.options.batchSize === 10 && !run.median.options.s3LatencyMs)?.median;
   const single = largestBursts?.runs.find((run) => run.median.options.batchSize === 1)?.median;
   // On AWS a round's updates arrive together (N Lambdas in parallel): the aggregator then sees full batches, as in the burst.
-  const aggregator = batched ? callsPerUpdate(batched.counts, batched.updates) : callsPerUpdate(largest.counts.aggregate, largest.updates, largest.updates);
-  const e2eAggregator = callsPerUpdate(largest.counts.aggregate, largest.updates, largest.updates);
+  // What it reads together (shared/pipeline/batch-reads.ts, ordered-reads.ts): every GET and HEAD but the round
+  // state's, read once per batch (one per invocation); as many at once as its batches hold (at most 10).
+  const measuredAggregator = batched ? callsPerUpdate(batched.counts, batched.updates) : callsPerUpdate(largest.counts.aggregate, largest.updates);
+  const aggregator: CallsPerUpdate = batched
+    ? { ...measuredAggregator, overlappedReads: measuredAggregator.s3Gets + measuredAggregator.s3Heads - per(batched.invocations, batched.updates) }
+    : measuredAggregator;
+  const overlap = batched ? { readConcurrency: Math.min(10, per(batched.messages, batched.invocations)) } : {};
+  const e2eAggregator = callsPerUpdate(largest.counts.aggregate, largest.updates);
   const throughput = await readThroughput();
   const measuredParameters = parameterCount(largest.options.model);
 
@@ -200,6 +213,7 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
       evaluationMs: trainingMs(TEST_IMAGES, 1, 3 * throughput.samplesPerSecond[model]!),
       trainer: scaleBytes(trainer, measuredParameters, ratio),
       aggregator: scaleBytes(aggregator, measuredParameters, ratio),
+      ...overlap,
     };
     return MODELLED_CLIENTS.map((clients) => ({
       model,
@@ -213,7 +227,7 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
   const overheads = runs.map((run) => run.rounds.reduce((total, round) => total + round.overheadMsPerUpdate, 0) / run.rounds.length);
   const largestOverhead = overheads.at(-1)!;
   const rssGrowth = runs.map((run) => `${run.options.perRound}: +${mib(run.memory.peakRssBytes - run.memory.afterSetupRssBytes)} MiB`).join(', ');
-  const aggregatorPerUpdate = runs.map((run) => `${run.options.perRound}: ${num(callsPerUpdate(run.counts.aggregate, run.updates, run.updates).s3Gets)} GET / ${num(callsPerUpdate(run.counts.aggregate, run.updates, run.updates).s3Puts)} PUT`).join(', ');
+  const aggregatorPerUpdate = runs.map((run) => `${run.options.perRound}: ${num(callsPerUpdate(run.counts.aggregate, run.updates).s3Gets)} GET / ${num(callsPerUpdate(run.counts.aggregate, run.updates).s3Puts)} PUT`).join(', ');
   const missing = options.perRound.filter((n) => !runs.some((run) => run.options.perRound === n && run.completed));
 
   const doc = `# Scale: the local runtime at 10–1,000 clients a round, and a model of the round on AWS
@@ -277,7 +291,7 @@ one of the update to fold it.
 
 ${callsTable([
   ['trainer (counted in-process run)', trainer, counted.counts.train, counted.updates],
-  ...runs.map((run): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.options.perRound} a round`, callsPerUpdate(run.counts.aggregate, run.updates, run.updates), run.counts.aggregate, run.updates]),
+  ...runs.map((run): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.options.perRound} a round`, callsPerUpdate(run.counts.aggregate, run.updates), run.counts.aggregate, run.updates]),
   ...bursts.flatMap(({ runs: burstRuns }) =>
     burstRuns.map(({ median: run }): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.updates} at once, batches of ${run.options.batchSize}`, callsPerUpdate(run.counts, run.updates), run.counts, run.updates]),
   ),
@@ -342,7 +356,7 @@ ${at1000.map(({ model, trainMs, estimate }) => `  ${model}: ${ms(estimate.roundM
   but measured per process, not per handler: the emulator, the trainer and the aggregator share it.
 - **The aggregator's calls per update** do not fall as rounds grow: ${num(aggregator.s3Gets)} GETs (${kib(aggregator.s3GetBytes)} KiB, about
   ${(aggregator.s3GetBytes / (trainer.s3PutBytes || 1)).toFixed(1)}× an update's size: the update is read when its message is checked and again at the close), ${num(aggregator.s3Puts)} PUTs and
-  ${num(aggregator.s3Heads)} HEADs per update at ${largest.options.perRound} clients a round${batched ? ' (the burst, batches of 10; the model uses these)' : ''}. Bytes written per update (${runs.map((run) => `${run.options.perRound}: ${kib(callsPerUpdate(run.counts.aggregate, run.updates, run.updates).s3PutBytes)} KiB`).join(', ')}) mix
+  ${num(aggregator.s3Heads)} HEADs per update at ${largest.options.perRound} clients a round${batched ? ' (the burst, batches of 10; the model uses these)' : ''}. Bytes written per update (${runs.map((run) => `${run.options.perRound}: ${kib(callsPerUpdate(run.counts.aggregate, run.updates).s3PutBytes)} KiB`).join(', ')}) mix
   the global model's write, spread over more clients as rounds grow, with the round state, rewritten per batch,
   which lists every expected client and so grows with the round (with batches of one, as here end to end, per update:
   still O(n²) bytes a round, a tenth of it when batches are full).

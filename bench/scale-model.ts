@@ -4,14 +4,17 @@
  * and prices (AWS_FIGURES, each with where it is published in docs/scale.md). Pure: no I/O, no clock.
  *
  * The round as simulated, in 10 ms steps:
- * - fan-out: the aggregator (or the start step) sends one train message per client, one SendMessage after another;
+ * - fan-out: the aggregator (or the start step) sends the train messages 10 a call (SendMessageBatch), one call after
+ *   another;
  * - training: each message starts a client Lambda when the train queue's event-source mapping has a poller free
  *   (5 at first, 300 more a minute, at most 1,000) and the account has concurrency left (1,000); Lambda adds at most
  *   1,000 environments per 10 s. A client: cold start, its S3 reads, training, its S3 writes, its "update ready";
  * - S3 per prefix: a client's reads wait for the prefix's GET rate, its writes for the PUT rate;
  * - the "update ready" sends wait for the FIFO queue's SendMessage rate (unbatched);
  * - aggregation: one FIFO message group per experiment, so one message at a time, each costing the aggregator's
- *   measured S3 and SQS calls per update at the published latency; then the global model is evaluated.
+ *   measured S3 and SQS calls per update at the published latency — except the reads it makes together (a batch's
+ *   updates read ahead, the close's reads 10 at a time), which wait `1 / readConcurrency` of that each; then the
+ *   global model is evaluated.
  */
 
 export interface AwsFigures {
@@ -75,6 +78,8 @@ export interface CallsPerUpdate {
   readonly s3Lists: number;
   /** every SQS call but the train messages' fan-out */
   readonly sqsCalls: number;
+  /** of the GETs and HEADs, those made together with others (their waits overlap); default none */
+  readonly overlappedReads?: number;
 }
 
 export interface Workload {
@@ -86,6 +91,8 @@ export interface Workload {
   readonly trainer: CallsPerUpdate;
   /** the aggregator's calls per update: its "update ready" message and the update's share of the close */
   readonly aggregator: CallsPerUpdate;
+  /** how many of the aggregator's overlapped reads are in flight at once (its batch, at most 10); default 1 */
+  readonly readConcurrency?: number;
 }
 
 export const LIMITS = ['lambda-concurrency', 'sqs-poller-scaling', 's3-prefix-rate', 'sqs-fifo-throughput', 'serial-aggregator'] as const;
@@ -124,11 +131,24 @@ export function clientMs(workload: Workload, aws: AwsFigures = AWS_FIGURES): num
   );
 }
 
-/** the aggregator's time per "update ready": its S3 calls one after another, the bytes, its SQS calls */
+/**
+ * the aggregator's time per "update ready": its S3 calls one after another but for the overlapped reads (each waits
+ * 1/readConcurrency of a request), the bytes (one Lambda's bandwidth, overlapped or not), its SQS calls
+ */
 export function aggregatorMsPerUpdate(workload: Workload, aws: AwsFigures = AWS_FIGURES): number {
   const { aggregator } = workload;
-  return s3Requests(aggregator) * aws.s3LatencyMs + ((aggregator.s3GetBytes + aggregator.s3PutBytes) / aws.bytesPerSecond) * 1000 + aggregator.sqsCalls * aws.sqsLatencyMs;
+  const overlapped = Math.min(aggregator.overlappedReads ?? 0, aggregator.s3Gets + aggregator.s3Heads);
+  const concurrency = Math.max(1, workload.readConcurrency ?? 1);
+  return (
+    (s3Requests(aggregator) - overlapped) * aws.s3LatencyMs +
+    (overlapped * aws.s3LatencyMs) / concurrency +
+    ((aggregator.s3GetBytes + aggregator.s3PutBytes) / aws.bytesPerSecond) * 1000 +
+    aggregator.sqsCalls * aws.sqsLatencyMs
+  );
 }
+
+/** SendMessageBatch: the fan-out's messages per call */
+export const FAN_OUT_BATCH = 10;
 
 /** Sends through a gate of `perSecond`: each is let through no sooner than 1/perSecond after the one before. */
 function gate(times: readonly number[], perSecond: number): number[] {
@@ -149,9 +169,9 @@ export function simulateRound(clients: number, workload: Workload, aws: AwsFigur
   const concurrencyCap = lifted.has('lambda-concurrency') ? Infinity : aws.accountConcurrency;
   const s3Lifted = lifted.has('s3-prefix-rate');
   const duration = clientMs(workload, aws);
-  // Messages become visible one send after another.
-  const available = Array.from({ length: clients }, (_, index) => (index + 1) * aws.sqsLatencyMs);
-  const fanOutMs = clients * aws.sqsLatencyMs;
+  // Messages become visible one batch send after another.
+  const available = Array.from({ length: clients }, (_, index) => (Math.floor(index / FAN_OUT_BATCH) + 1) * aws.sqsLatencyMs);
+  const fanOutMs = Math.ceil(clients / FAN_OUT_BATCH) * aws.sqsLatencyMs;
   const starts: number[] = [];
   const running: number[] = [];
   let next = 0;
@@ -203,8 +223,8 @@ export function estimateRound(clients: number, workload: Workload, aws: AwsFigur
     ((clients * perUpdate + workload.evaluationMs) / 1000) * aws.aggregateMemoryGb * aws.pricePerGbSecond;
   const s3 =
     clients * ((trainer.s3Puts + trainer.s3Lists + aggregator.s3Puts + aggregator.s3Lists) * aws.pricePerS3Put + (trainer.s3Gets + trainer.s3Heads + aggregator.s3Gets + aggregator.s3Heads) * aws.pricePerS3Get);
-  // every SQS call priced as a FIFO request (the dearer kind); the fan-out is one send per client
-  const sqs = clients * (trainer.sqsCalls + aggregator.sqsCalls + 1) * aws.pricePerSqsRequest;
+  // every SQS call priced as a FIFO request (the dearer kind); the fan-out is one call per 10 clients
+  const sqs = (clients * (trainer.sqsCalls + aggregator.sqsCalls) + Math.ceil(clients / FAN_OUT_BATCH)) * aws.pricePerSqsRequest;
   return {
     clients,
     roundMs: base.roundMs,

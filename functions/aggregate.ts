@@ -12,7 +12,13 @@ const sentAt = (record: SQSRecord) => (record.attributes.SentTimestamp ? new Dat
  * One session per invocation (a batch of messages): it reads an experiment's records once and writes a round's state
  * once per batch; what it left unwritten is written before the batch's messages are deleted, or the whole batch fails.
  */
-export function createAggregateHandler(getContext: () => Promise<PipelineContext>, retry: RetryOptions = {}): SqsHandler {
+export interface AggregateHandlerOptions extends RetryOptions {
+  /** Read a batch's updates ahead, together (default true); false reads each in its message's turn (the benchmark's baseline). */
+  readonly readAhead?: boolean;
+}
+
+export function createAggregateHandler(getContext: () => Promise<PipelineContext>, options: AggregateHandlerOptions = {}): SqsHandler {
+  const { readAhead = true, ...retry } = options;
   return async (event) => {
     let session: AggregateSession | undefined;
     const handle = sqsBatchHandler(
@@ -28,10 +34,14 @@ export function createAggregateHandler(getContext: () => Promise<PipelineContext
         role: 'aggregate',
         fifo: true,
         // The batch's reads that depend on no other message start together (shared/pipeline/batch-reads.ts).
-        beforeBatch: (context, messages: readonly AggregateMessage[]) => {
-          session ??= new AggregateSession(context);
-          session.readAhead(messages);
-        },
+        ...(readAhead
+          ? {
+              beforeBatch: (context: PipelineContext, messages: readonly AggregateMessage[]) => {
+                session ??= new AggregateSession(context);
+                session.readAhead(messages);
+              },
+            }
+          : {}),
       },
     );
     try {
