@@ -9,7 +9,7 @@ import { parameterCount } from '../shared/models/index.js';
 import type { ScaleResults } from './scale.js';
 import { BURST_REPEATS, burstKey, burstVariants, type BurstResult } from './scale-burst.js';
 import type { OperationCounts } from './scale-counting.js';
-import { AWS_FIGURES, estimateRound, scaleBytes, trainingMs, type CallsPerUpdate, type RoundEstimate, type Workload } from './scale-model.js';
+import { AWS_FIGURES, estimateRound, scaleBytes, trainingMs, treeGroups, type CallsPerUpdate, type RoundEstimate, type Workload } from './scale-model.js';
 import type { ScaleRunResult } from './scale-run.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -163,13 +163,13 @@ const LIMIT_NAMES: Record<NonNullable<RoundEstimate['firstLimit']>, string> = {
 
 function modelTable(estimates: readonly { model: string; trainMs: number; estimate: RoundEstimate; fastS3: RoundEstimate }[]): string {
   const lines = [
-    '| model | clients a round | client Lambda (cold) | aggregator per update | training phase | round time | round ÷ slowest training | first limit hit | round without it | round if S3 took 20 ms | cost per round (Lambda + S3 + SQS) |',
-    '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|',
+    '| model | clients a round | client Lambda (cold) | aggregator per update | training phase | round time | round ÷ slowest training | first limit hit | round without it | round if S3 took 20 ms | round with a tree of √n groups (modelled, not built) | cost per round (Lambda + S3 + SQS) |',
+    '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|',
   ];
   for (const { model, trainMs, estimate, fastS3 } of estimates) {
     const limit = estimate.firstLimit;
     lines.push(
-      `| ${model} | ${estimate.clients.toLocaleString('en-US')} | ${ms(estimate.clientMs)} | ${ms(estimate.aggregatorMsPerUpdate)} | ${ms(estimate.trainingMs)} | ${ms(estimate.roundMs)} | ${(estimate.roundMs / trainMs).toFixed(0)}× | ${limit ? LIMIT_NAMES[limit] : 'none (training)'} | ${limit ? ms(estimate.withoutLimit[limit]) : '–'} | ${ms(fastS3.roundMs)} | ${dollars(estimate.cost.total)} (${dollars(estimate.cost.lambda)} + ${dollars(estimate.cost.s3)} + ${dollars(estimate.cost.sqs)}) |`,
+      `| ${model} | ${estimate.clients.toLocaleString('en-US')} | ${ms(estimate.clientMs)} | ${ms(estimate.aggregatorMsPerUpdate)} | ${ms(estimate.trainingMs)} | ${ms(estimate.roundMs)} | ${(estimate.roundMs / trainMs).toFixed(0)}× | ${limit ? LIMIT_NAMES[limit] : 'none (training)'} | ${limit ? ms(estimate.withoutLimit[limit]) : '–'} | ${ms(fastS3.roundMs)} | ${estimate.clients >= 100 ? `${ms(estimate.treeRoundMs)} (${treeGroups(estimate.clients)} groups)` : '– (1 group)'} | ${dollars(estimate.cost.total)} (${dollars(estimate.cost.lambda)} + ${dollars(estimate.cost.s3)} + ${dollars(estimate.cost.sqs)}) |`,
     );
   }
   return lines.join('\n');

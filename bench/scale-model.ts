@@ -112,6 +112,8 @@ export interface RoundEstimate {
   readonly firstLimit: LimitName | undefined;
   /** the round time with each limit lifted */
   readonly withoutLimit: Readonly<Record<LimitName, number>>;
+  /** the round time with a tree of treeGroups(clients) groups (modelled, not built) */
+  readonly treeRoundMs: number;
   readonly cost: { readonly lambda: number; readonly s3: number; readonly sqs: number; readonly total: number };
 }
 
@@ -163,8 +165,20 @@ function gate(times: readonly number[], perSecond: number): number[] {
   return out;
 }
 
-/** The round's length in ms with the given limits lifted. */
-export function simulateRound(clients: number, workload: Workload, aws: AwsFigures = AWS_FIGURES, lifted: ReadonlySet<LimitName> = new Set()): { roundMs: number; fanOutMs: number; trainingMs: number } {
+/**
+ * The round's length in ms with the given limits lifted. `groups` > 1 models the tree of sums of docs/scale.md (not
+ * built): the updates spread over that many FIFO groups, each checked by its own aggregator one message at a time,
+ * then a final step that reads the groups' partial sums (float64: twice an update's bytes) and every client's verdict
+ * for the round's metrics, 10 at a time.
+ */
+export function simulateRound(
+  clients: number,
+  workload: Workload,
+  aws: AwsFigures = AWS_FIGURES,
+  lifted: ReadonlySet<LimitName> = new Set(),
+  groups = 1,
+): { roundMs: number; fanOutMs: number; trainingMs: number } {
+  if (!Number.isSafeInteger(groups) || groups < 1) throw new RangeError(`groups must be a positive integer (got ${groups})`);
   if (!Number.isSafeInteger(clients) || clients < 1) throw new RangeError(`clients must be a positive integer (got ${clients})`);
   const concurrencyCap = lifted.has('lambda-concurrency') ? Infinity : aws.accountConcurrency;
   const s3Lifted = lifted.has('s3-prefix-rate');
@@ -194,16 +208,29 @@ export function simulateRound(clients: number, workload: Workload, aws: AwsFigur
   );
   const announced = gate(writesDone, lifted.has('sqs-fifo-throughput') ? Infinity : aws.fifoCallsPerSecond);
   const perUpdate = lifted.has('serial-aggregator') ? 0 : aggregatorMsPerUpdate(workload, aws);
-  let aggregatorFree = 0;
-  for (const time of announced) aggregatorFree = Math.max(aggregatorFree, time) + perUpdate;
+  const groupFree = new Array<number>(groups).fill(0);
+  announced.forEach((time, index) => {
+    groupFree[index % groups] = Math.max(groupFree[index % groups]!, time) + perUpdate;
+  });
+  let aggregatorFree = Math.max(...groupFree);
+  if (groups > 1) {
+    const partialBytes = 2 * workload.trainer.s3PutBytes;
+    aggregatorFree += (Math.ceil(groups / 10) + Math.ceil(clients / 10)) * aws.s3LatencyMs + ((groups * partialBytes) / aws.bytesPerSecond) * 1000;
+  }
   // Lifting the serial path (a tree of partial sums) still leaves one message's work after the last update.
   if (lifted.has('serial-aggregator')) aggregatorFree += aggregatorMsPerUpdate(workload, aws);
   const trainingMs = Math.max(...writesDone);
   return { roundMs: aggregatorFree + workload.evaluationMs, fanOutMs, trainingMs };
 }
 
+/** The tree's group count the model assumes: one group below 100 clients a round, ≈ √n above. */
+export function treeGroups(clients: number): number {
+  return clients < 100 ? 1 : Math.round(Math.sqrt(clients));
+}
+
 export function estimateRound(clients: number, workload: Workload, aws: AwsFigures = AWS_FIGURES): RoundEstimate {
   const base = simulateRound(clients, workload, aws);
+  const tree = simulateRound(clients, workload, aws, new Set(), treeGroups(clients));
   const withoutLimit = Object.fromEntries(LIMITS.map((limit) => [limit, simulateRound(clients, workload, aws, new Set([limit])).roundMs])) as Record<LimitName, number>;
   let firstLimit: LimitName | undefined;
   let bestGain = base.roundMs * 0.01;
@@ -234,6 +261,7 @@ export function estimateRound(clients: number, workload: Workload, aws: AwsFigur
     aggregatorMsPerUpdate: perUpdate,
     firstLimit,
     withoutLimit,
+    treeRoundMs: tree.roundMs,
     cost: { lambda, s3, sqs, total: lambda + s3 + sqs },
   };
 }

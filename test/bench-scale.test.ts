@@ -43,6 +43,19 @@ describe('the AWS round model', () => {
     expect(estimateRound(100, w).firstLimit).toBe('serial-aggregator');
   });
 
+  it('divides the serial path by about the group count with a tree of sums, plus the final fold', () => {
+    const w = workload({ trainMs: 0 });
+    const flat = simulateRound(1000, w, AWS_FIGURES, allBut('serial-aggregator'));
+    const tree = simulateRound(1000, w, AWS_FIGURES, allBut('serial-aggregator'), 32);
+    const serial = 1000 * aggregatorMsPerUpdate(w);
+    expect(flat.roundMs).toBeGreaterThanOrEqual(serial + w.evaluationMs);
+    // 32 groups of ~32 updates, then 4 reads of partial sums and 100 of verdicts, 10 at a time
+    const fold = (4 + 100) * AWS_FIGURES.s3LatencyMs + ((32 * 2 * 1e6) / AWS_FIGURES.bytesPerSecond) * 1000;
+    expect(tree.roundMs - tree.trainingMs).toBeLessThanOrEqual(Math.ceil(1000 / 32) * aggregatorMsPerUpdate(w) + fold + w.evaluationMs + 1);
+    expect(tree.roundMs).toBeLessThan(flat.roundMs / 5);
+    expect(() => simulateRound(10, w, AWS_FIGURES, new Set(), 0)).toThrow(/groups/);
+  });
+
   it('runs clients in waves beyond the account concurrency, and ramps the event-source pollers up at 300 a minute', () => {
     const w = workload();
     const waves = simulateRound(2500, w, AWS_FIGURES, allBut('lambda-concurrency'));
