@@ -71,6 +71,8 @@ const plans: Plan[] = [
   { target: scenario('fedper'), select: (reference) => (quick ? sampled(reference, 4) : exhaustive(reference, 4)) },
   { target: scenario('feddyn'), select: (reference) => (quick ? sampled(reference, 6) : exhaustive(reference, 6)) },
   { target: scenario('fedavg', 'straggler'), select: (reference) => (quick ? sampled(reference, 5) : exhaustive(reference, 5)) },
+  // The aggregator as the stack's event source drives it: up to 10 messages of the experiment's group per invocation.
+  { target: scenario('fedavg', 'batches'), select: (reference) => (quick ? sampled(reference, 7) : exhaustive(reference, 7)) },
 ];
 
 /** Per-update cost of the aggregator, measured on the reference run, and state.json's size at 1,000 clients. */

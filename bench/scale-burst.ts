@@ -19,7 +19,7 @@ import { readStatus } from '../shared/pipeline/experiment.js';
 import type { AggregateMessage, TrainMessage } from '../shared/protocol/messages.js';
 import { keys } from '../shared/protocol/keys.js';
 import type { UpdateReport } from '../shared/protocol/records.js';
-import { addCounts, countingQueues, countingStore, emptyCounts, subtractCounts, type OperationCounts } from './scale-counting.js';
+import { addCounts, countingQueues, countingStore, emptyCounts, slowedStore, subtractCounts, type OperationCounts } from './scale-counting.js';
 
 export interface BurstOptions {
   readonly clients: number;
@@ -27,6 +27,10 @@ export interface BurstOptions {
   /** the aggregator's event-source batch size (the stack's is 10) */
   readonly batchSize: number;
   readonly samplesPerClient?: number;
+  /** added to every S3 request of the aggregator (a slower S3, as on AWS), default 0 */
+  readonly s3LatencyMs?: number;
+  /** the aggregator reads a batch's updates ahead, together (default true: what the stack runs) */
+  readonly readAhead?: boolean;
   readonly timeoutMs?: number;
 }
 
@@ -47,17 +51,41 @@ export interface BurstResult {
   readonly counts: OperationCounts;
 }
 
-/** The aggregator's event-source batch sizes the burst compares: one message per invocation, and the stack's. */
-export const BURST_BATCH_SIZES = [1, 10] as const;
+/**
+ * What the burst compares, interleaved: one message per invocation and the stack's batches of 10 (on the emulator's
+ * own speed), then batches of 10 with S3 requests slowed to BURST_LATENCY_MS, reading each update in its message's
+ * turn and reading the batch ahead. The slowed ones only up to BURST_LATENCY_MAX_UPDATES: one at a time they take
+ * ~9 × the latency per update.
+ */
+export const BURST_LATENCY_MS = 20;
+export const BURST_LATENCY_MAX_UPDATES = 100;
+export type BurstVariant = Pick<BurstOptions, 'batchSize' | 's3LatencyMs' | 'readAhead'>;
+export const burstVariants = (perRound: number): BurstVariant[] => [
+  { batchSize: 1 },
+  { batchSize: 10 },
+  ...(perRound <= BURST_LATENCY_MAX_UPDATES
+    ? [
+        { batchSize: 10, s3LatencyMs: BURST_LATENCY_MS, readAhead: false },
+        { batchSize: 10, s3LatencyMs: BURST_LATENCY_MS, readAhead: true },
+      ]
+    : []),
+];
 /** Each pair runs this often, alternating: on a shared machine one run of each says little. */
 export const BURST_REPEATS = 3;
-export const burstKey = (options: Pick<BurstOptions, 'perRound' | 'clients' | 'batchSize'>, repeat: number) =>
-  `burst-${options.perRound}-of-${options.clients}-batch${options.batchSize}-rep${repeat}`;
+export const burstKey = (options: Pick<BurstOptions, 'perRound' | 'clients' | 'batchSize' | 's3LatencyMs' | 'readAhead'>, repeat: number) =>
+  `burst-${options.perRound}-of-${options.clients}-batch${options.batchSize}${options.s3LatencyMs ? `-s3+${options.s3LatencyMs}ms-${options.readAhead === false ? 'in-turn' : 'ahead'}` : ''}-rep${repeat}`;
 
 const noop: SQSHandlerFn = async () => ({ batchItemFailures: [] });
 
 export async function measureBurst(options: BurstOptions): Promise<BurstResult> {
-  const settings = { clients: options.clients, perRound: options.perRound, batchSize: options.batchSize, samplesPerClient: options.samplesPerClient ?? 60 };
+  const settings = {
+    clients: options.clients,
+    perRound: options.perRound,
+    batchSize: options.batchSize,
+    samplesPerClient: options.samplesPerClient ?? 60,
+    s3LatencyMs: options.s3LatencyMs ?? 0,
+    readAhead: options.readAhead ?? true,
+  };
   const trainMessages: TrainMessage[] = [];
   const counts = emptyCounts();
   let invocations = 0;
@@ -68,8 +96,9 @@ export async function measureBurst(options: BurstOptions): Promise<BurstResult> 
     trainWorkers: 1,
     batchSize: { aggregate: settings.batchSize },
     handlers: (context: PipelineContext) => {
-      const counted: PipelineContext = { ...context, store: countingStore(context.store, counts.s3), queues: countingQueues(context.queues, counts.sqs) };
-      const aggregate = createAggregateHandler(async () => counted);
+      const store = settings.s3LatencyMs ? slowedStore(context.store, settings.s3LatencyMs) : context.store;
+      const counted: PipelineContext = { ...context, store: countingStore(store, counts.s3), queues: countingQueues(context.queues, counts.sqs) };
+      const aggregate = createAggregateHandler(async () => counted, { readAhead: settings.readAhead });
       return {
         start: createStartHandler(async () => context),
         aggregate: async (event: SQSEvent): Promise<SQSBatchResponse> => {

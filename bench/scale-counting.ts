@@ -3,7 +3,7 @@
  * with the bytes it moved, counted without touching the pipeline. The benchmark puts them in front of each
  * handler's context; on AWS each counted call is one billed request.
  */
-import type { GetOptions, MessageQueue, ObjectStore, PipelineQueues, SendOptions } from '../shared/cloud/ports.js';
+import type { BatchEntry, GetOptions, MessageQueue, ObjectStore, PipelineQueues, SendOptions } from '../shared/cloud/ports.js';
 
 export interface S3Counts {
   get: number;
@@ -16,7 +16,12 @@ export interface S3Counts {
 }
 
 export interface SqsCounts {
+  /** SendMessage calls */
   send: number;
+  /** SendMessageBatch calls (up to 10 messages each) */
+  sendBatch: number;
+  /** messages sent in those batches */
+  batched: number;
   sendBytes: number;
   changeVisibility: number;
   /** receive calls that returned messages, as Lambda's event-source mapping hands them to a handler (one batch each) */
@@ -35,7 +40,7 @@ export interface OperationCounts {
 export function emptyCounts(): OperationCounts {
   return {
     s3: { get: 0, getBytes: 0, put: 0, putBytes: 0, head: 0, list: 0, delete: 0 },
-    sqs: { send: 0, sendBytes: 0, changeVisibility: 0, receive: 0, received: 0, delete: 0 },
+    sqs: { send: 0, sendBatch: 0, batched: 0, sendBytes: 0, changeVisibility: 0, receive: 0, received: 0, delete: 0 },
   };
 }
 
@@ -111,6 +116,13 @@ export function countingQueue(queue: MessageQueue, counts: SqsCounts): MessageQu
       counts.sendBytes += Buffer.byteLength(JSON.stringify(body));
       await queue.send(body, options);
     },
+    async sendBatch(entries: readonly BatchEntry[]) {
+      // One billed call per 10 entries, as the SQS adapter groups them (a retry of refused entries is not counted).
+      counts.sendBatch += Math.ceil(entries.length / 10);
+      counts.batched += entries.length;
+      for (const { body } of entries) counts.sendBytes += Buffer.byteLength(JSON.stringify(body));
+      await queue.sendBatch(entries);
+    },
     async changeVisibility(receiptHandle: string, seconds: number) {
       counts.changeVisibility++;
       await queue.changeVisibility(receiptHandle, seconds);
@@ -120,4 +132,22 @@ export function countingQueue(queue: MessageQueue, counts: SqsCounts): MessageQu
 
 export function countingQueues(queues: PipelineQueues, counts: SqsCounts): PipelineQueues {
   return { train: countingQueue(queues.train, counts), aggregate: countingQueue(queues.aggregate, counts), timer: countingQueue(queues.timer, counts) };
+}
+
+/**
+ * `store` with every request waiting `latencyMs` first: S3 as the aggregator sees it on AWS (a request waits, the CPU
+ * is free), so that reads made together can be told from reads made one after another on the local runtime.
+ */
+export function slowedStore(store: ObjectStore, latencyMs: number): ObjectStore {
+  const wait = () => new Promise((resolve) => setTimeout(resolve, latencyMs));
+  return {
+    bucket: store.bucket,
+    put: async (key, body, contentType) => (await wait(), store.put(key, body, contentType)),
+    get: async (key, options) => (await wait(), store.get(key, options)),
+    getText: async (key) => (await wait(), store.getText(key)),
+    head: async (key) => (await wait(), store.head(key)),
+    exists: async (key) => (await wait(), store.exists(key)),
+    list: async (prefix) => (await wait(), store.list(prefix)),
+    delete: async (key) => (await wait(), store.delete(key)),
+  };
 }

@@ -7,10 +7,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parameterCount } from '../shared/models/index.js';
 import type { ScaleResults } from './scale.js';
-import { BURST_BATCH_SIZES, BURST_REPEATS, burstKey, type BurstResult } from './scale-burst.js';
+import { BURST_LATENCY_MAX_UPDATES, BURST_LATENCY_MS, BURST_REPEATS, burstKey, burstVariants, type BurstResult } from './scale-burst.js';
 import type { OperationCounts } from './scale-counting.js';
-import { AWS_FIGURES, estimateRound, scaleBytes, trainingMs, type CallsPerUpdate, type RoundEstimate, type Workload } from './scale-model.js';
+import { AWS_FIGURES, estimateRound, scaleBytes, trainingMs, treeGroups, type CallsPerUpdate, type RoundEstimate, type Workload } from './scale-model.js';
 import type { ScaleRunResult } from './scale-run.js';
+import { goalsAndDesign, LIMIT_NAMES, slowedBursts } from './scale-doc-prose.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DOC = path.join(here, '..', 'docs', 'scale.md');
@@ -29,8 +30,8 @@ const per = (value: number, n: number) => (n ? value / n : 0);
 const num = (value: number) => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
 const dollars = (value: number) => (value >= 1 ? `$${value.toFixed(2)}` : value >= 0.01 ? `$${value.toFixed(3)}` : `$${value.toFixed(5)}`);
 
-/** Calls per client-update of one role; `fanOutSends` (the train messages) are left out of its SQS calls. */
-export function callsPerUpdate(counts: OperationCounts, updates: number, fanOutSends = 0): CallsPerUpdate {
+/** Calls per client-update of one role; the fan-out's SendMessageBatch calls (the train messages) are left out of its SQS calls. */
+export function callsPerUpdate(counts: OperationCounts, updates: number): CallsPerUpdate {
   const { s3, sqs } = counts;
   return {
     s3Gets: per(s3.get, updates),
@@ -39,7 +40,7 @@ export function callsPerUpdate(counts: OperationCounts, updates: number, fanOutS
     s3PutBytes: per(s3.putBytes, updates),
     s3Heads: per(s3.head, updates),
     s3Lists: per(s3.list, updates),
-    sqsCalls: per(sqs.send - fanOutSends + sqs.receive + sqs.delete + sqs.changeVisibility, updates),
+    sqsCalls: per(sqs.send + sqs.receive + sqs.delete + sqs.changeVisibility, updates),
   };
 }
 
@@ -99,29 +100,29 @@ function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUpdate: n
 
 function callsTable(rows: readonly [string, CallsPerUpdate, OperationCounts, number][]): string {
   const lines = [
-    '| per client-update | S3 GET | GET KiB | S3 PUT | PUT KiB | HEAD | LIST | SQS send | receive | delete | visibility changes |',
+    '| per client-update | S3 GET | GET KiB | S3 PUT | PUT KiB | HEAD | LIST | SQS send (+ batch sends) | receive | delete | visibility changes |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const [label, calls, counts, updates] of rows) {
     const { sqs } = counts;
     lines.push(
-      `| ${label} | ${num(calls.s3Gets)} | ${kib(calls.s3GetBytes)} | ${num(calls.s3Puts)} | ${kib(calls.s3PutBytes)} | ${num(calls.s3Heads)} | ${num(calls.s3Lists)} | ${num(per(sqs.send, updates))} | ${num(per(sqs.receive, updates))} | ${num(per(sqs.delete, updates))} | ${num(per(sqs.changeVisibility, updates))} |`,
+      `| ${label} | ${num(calls.s3Gets)} | ${kib(calls.s3GetBytes)} | ${num(calls.s3Puts)} | ${kib(calls.s3PutBytes)} | ${num(calls.s3Heads)} | ${num(calls.s3Lists)} | ${num(per(sqs.send, updates))}${sqs.sendBatch ? ` (+ ${num(per(sqs.sendBatch, updates))})` : ''} | ${num(per(sqs.receive, updates))} | ${num(per(sqs.delete, updates))} | ${num(per(sqs.changeVisibility, updates))} |`,
     );
   }
   return lines.join('\n');
 }
 
-interface BurstSummary {
+export interface BurstSummary {
   /** the repeat with the median time per update */
   readonly median: BurstResult;
   readonly repeats: readonly BurstResult[];
 }
 
 /** The bursts of each clients-per-round, batches of 1 and of 10 side by side, each the median of its repeats. */
-function burstRows(results: ScaleResults, perRound: readonly number[], population: number): { perRound: number; runs: BurstSummary[] }[] {
+export function burstRows(results: ScaleResults, perRound: readonly number[], population: number): { perRound: number; runs: BurstSummary[] }[] {
   return perRound.flatMap((n) => {
-    const runs = BURST_BATCH_SIZES.flatMap((batchSize): BurstSummary[] => {
-      const repeats = Array.from({ length: BURST_REPEATS }, (_, repeat) => results.bursts?.[burstKey({ perRound: n, clients: population, batchSize }, repeat)])
+    const runs = burstVariants(n).flatMap((variant): BurstSummary[] => {
+      const repeats = Array.from({ length: BURST_REPEATS }, (_, repeat) => results.bursts?.[burstKey({ perRound: n, clients: population, ...variant }, repeat)])
         .filter((run): run is BurstResult => run !== undefined && run.completed && run.updates > 0)
         .sort((a, b) => a.msPerUpdate - b.msPerUpdate);
       return repeats.length ? [{ median: repeats[Math.floor((repeats.length - 1) / 2)]!, repeats }] : [];
@@ -132,37 +133,37 @@ function burstRows(results: ScaleResults, perRound: readonly number[], populatio
 
 function burstTable(rows: readonly { perRound: number; runs: readonly BurstSummary[] }[]): string {
   const lines = [
-    '| updates at once | aggregator batch size | runs | invocations | messages per invocation | first announced → round closed | close (aggregation + evaluation) | serial path per update: median (all runs) | S3 GET / PUT / HEAD per update | SQS calls per update |',
-    '|---:|---:|---:|---:|---:|---:|---:|---|---|---:|',
+    '| updates at once | aggregator batch size | S3 latency added · a batch\'s reads | runs | invocations | messages per invocation | first announced → round closed | close (aggregation + evaluation) | serial path per update: median (all runs) | S3 GET / PUT / HEAD per update | SQS calls per update |',
+    '|---:|---:|---|---:|---:|---:|---:|---:|---|---|---:|',
   ];
   for (const { runs } of rows) {
     for (const { median: run, repeats } of runs) {
       const calls = callsPerUpdate(run.counts, run.updates);
       lines.push(
-        `| ${run.updates} | ${run.options.batchSize} | ${repeats.length} | ${run.invocations} | ${num(per(run.messages, run.invocations))} | ${ms(run.wallMs)} | ${ms(run.computeMs)} | **${ms(run.msPerUpdate)}** (${repeats.map((repeat) => ms(repeat.msPerUpdate)).join(', ')}) | ${num(calls.s3Gets)} / ${num(calls.s3Puts)} / ${num(calls.s3Heads)} | ${num(calls.sqsCalls)} |`,
+        `| ${run.updates} | ${run.options.batchSize} | ${burstReads(run)} | ${repeats.length} | ${run.invocations} | ${num(per(run.messages, run.invocations))} | ${ms(run.wallMs)} | ${ms(run.computeMs)} | **${ms(run.msPerUpdate)}** (${repeats.map((repeat) => ms(repeat.msPerUpdate)).join(', ')}) | ${num(calls.s3Gets)} / ${num(calls.s3Puts)} / ${num(calls.s3Heads)} | ${num(calls.sqsCalls)} |`,
       );
     }
   }
   return lines.join('\n');
 }
 
-const LIMIT_NAMES: Record<NonNullable<RoundEstimate['firstLimit']>, string> = {
-  'lambda-concurrency': 'Lambda concurrency (1,000)',
-  'sqs-poller-scaling': 'SQS event-source scaling (+300/min)',
-  's3-prefix-rate': 'S3 request rate per prefix',
-  'sqs-fifo-throughput': 'SQS FIFO throughput (300/s)',
-  'serial-aggregator': 'the serial aggregator',
-};
+/** How a burst's aggregator read: the S3 latency the benchmark added, and whether it read a batch ahead. */
+function burstReads(run: BurstResult): string {
+  const latency = run.options.s3LatencyMs ? `+${run.options.s3LatencyMs} ms` : 'none';
+  if (run.options.batchSize === 1) return `${latency} · one message`;
+  return `${latency} · ${run.options.readAhead === false ? 'each in its turn' : 'read ahead'}`;
+}
+
 
 function modelTable(estimates: readonly { model: string; trainMs: number; estimate: RoundEstimate; fastS3: RoundEstimate }[]): string {
   const lines = [
-    '| model | clients a round | client Lambda (cold) | aggregator per update | training phase | round time | round ÷ slowest training | first limit hit | round without it | round if S3 took 20 ms | cost per round (Lambda + S3 + SQS) |',
-    '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|',
+    '| model | clients a round | client Lambda (cold) | aggregator per update | training phase | round time | round ÷ slowest training | first limit hit | round without it | round if S3 took 20 ms | round with a tree of √n groups (modelled, not built) | cost per round (Lambda + S3 + SQS) |',
+    '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|',
   ];
   for (const { model, trainMs, estimate, fastS3 } of estimates) {
     const limit = estimate.firstLimit;
     lines.push(
-      `| ${model} | ${estimate.clients.toLocaleString('en-US')} | ${ms(estimate.clientMs)} | ${ms(estimate.aggregatorMsPerUpdate)} | ${ms(estimate.trainingMs)} | ${ms(estimate.roundMs)} | ${(estimate.roundMs / trainMs).toFixed(0)}× | ${limit ? LIMIT_NAMES[limit] : 'none (training)'} | ${limit ? ms(estimate.withoutLimit[limit]) : '–'} | ${ms(fastS3.roundMs)} | ${dollars(estimate.cost.total)} (${dollars(estimate.cost.lambda)} + ${dollars(estimate.cost.s3)} + ${dollars(estimate.cost.sqs)}) |`,
+      `| ${model} | ${estimate.clients.toLocaleString('en-US')} | ${ms(estimate.clientMs)} | ${ms(estimate.aggregatorMsPerUpdate)} | ${ms(estimate.trainingMs)} | ${ms(estimate.roundMs)} | ${(estimate.roundMs / trainMs).toFixed(0)}× | ${limit ? LIMIT_NAMES[limit] : 'none (training)'} | ${limit ? ms(estimate.withoutLimit[limit]) : '–'} | ${ms(fastS3.roundMs)} | ${estimate.clients >= 100 ? `${ms(estimate.treeRoundMs)} (${treeGroups(estimate.clients)} groups)` : '– (1 group)'} | ${dollars(estimate.cost.total)} (${dollars(estimate.cost.lambda)} + ${dollars(estimate.cost.s3)} + ${dollars(estimate.cost.sqs)}) |`,
     );
   }
   return lines.join('\n');
@@ -182,11 +183,17 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
   const trainer = callsPerUpdate(counted.counts.train, counted.updates);
   const bursts = burstRows(results, options.perRound, largest.options.clients);
   const largestBursts = bursts.at(-1);
-  const batched = largestBursts?.runs.find((run) => run.median.options.batchSize === 10)?.median;
+  const batched = largestBursts?.runs.find((run) => run.median.options.batchSize === 10 && !run.median.options.s3LatencyMs)?.median;
   const single = largestBursts?.runs.find((run) => run.median.options.batchSize === 1)?.median;
   // On AWS a round's updates arrive together (N Lambdas in parallel): the aggregator then sees full batches, as in the burst.
-  const aggregator = batched ? callsPerUpdate(batched.counts, batched.updates) : callsPerUpdate(largest.counts.aggregate, largest.updates, largest.updates);
-  const e2eAggregator = callsPerUpdate(largest.counts.aggregate, largest.updates, largest.updates);
+  // What it reads together (shared/pipeline/batch-reads.ts, ordered-reads.ts): every GET and HEAD but the round
+  // state's, read once per batch (one per invocation); as many at once as its batches hold (at most 10).
+  const measuredAggregator = batched ? callsPerUpdate(batched.counts, batched.updates) : callsPerUpdate(largest.counts.aggregate, largest.updates);
+  const aggregator: CallsPerUpdate = batched
+    ? { ...measuredAggregator, overlappedReads: measuredAggregator.s3Gets + measuredAggregator.s3Heads - per(batched.invocations, batched.updates) }
+    : measuredAggregator;
+  const overlap = batched ? { readConcurrency: Math.min(10, per(batched.messages, batched.invocations)) } : {};
+  const e2eAggregator = callsPerUpdate(largest.counts.aggregate, largest.updates);
   const throughput = await readThroughput();
   const measuredParameters = parameterCount(largest.options.model);
 
@@ -200,11 +207,15 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
       evaluationMs: trainingMs(TEST_IMAGES, 1, 3 * throughput.samplesPerSecond[model]!),
       trainer: scaleBytes(trainer, measuredParameters, ratio),
       aggregator: scaleBytes(aggregator, measuredParameters, ratio),
+      ...overlap,
     };
+    // The same aggregator reading one thing at a time (before shared/pipeline/batch-reads.ts): what the reads ahead changed.
+    const oneAtATime: Workload = { ...workload, aggregator: { ...workload.aggregator, overlappedReads: 0 }, readConcurrency: 1 };
     return MODELLED_CLIENTS.map((clients) => ({
       model,
       trainMs,
       estimate: estimateRound(clients, workload),
+      readsOneAtATime: estimateRound(clients, oneAtATime),
       fastS3: estimateRound(clients, workload, { ...AWS_FIGURES, s3LatencyMs: FAST_S3_LATENCY_MS }),
     }));
   });
@@ -213,7 +224,7 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
   const overheads = runs.map((run) => run.rounds.reduce((total, round) => total + round.overheadMsPerUpdate, 0) / run.rounds.length);
   const largestOverhead = overheads.at(-1)!;
   const rssGrowth = runs.map((run) => `${run.options.perRound}: +${mib(run.memory.peakRssBytes - run.memory.afterSetupRssBytes)} MiB`).join(', ');
-  const aggregatorPerUpdate = runs.map((run) => `${run.options.perRound}: ${num(callsPerUpdate(run.counts.aggregate, run.updates, run.updates).s3Gets)} GET / ${num(callsPerUpdate(run.counts.aggregate, run.updates, run.updates).s3Puts)} PUT`).join(', ');
+  const aggregatorPerUpdate = runs.map((run) => `${run.options.perRound}: ${num(callsPerUpdate(run.counts.aggregate, run.updates).s3Gets)} GET / ${num(callsPerUpdate(run.counts.aggregate, run.updates).s3Puts)} PUT`).join(', ');
   const missing = options.perRound.filter((n) => !runs.some((run) => run.options.perRound === n && run.completed));
 
   const doc = `# Scale: the local runtime at 10–1,000 clients a round, and a model of the round on AWS
@@ -258,17 +269,20 @@ ${localTable(runs, trainer.s3PutBytes)}
 
 What a round of N parallel Lambdas hands the aggregator: every sampled client's update and report are written first,
 then all N "update ready" messages are sent at once (bench/scale-burst.ts; the real start and aggregate handlers, the
-benchmark in the trainers' place). Each size runs with the aggregator taking one message per invocation (what it did
-before this change) and with the stack's batches of 10 (the FIFO queue hands one receive up to 10 messages of the
-experiment's group), alternately, ${BURST_REPEATS} times each; the row is the median run. *Serial path per update* =
-(first announced → round closed − close) ÷ updates.
+benchmark in the trainers' place). Each size runs with the aggregator taking one message per invocation and with the
+stack's batches of 10 (the FIFO queue hands one receive up to 10 messages of the experiment's group); up to
+${BURST_LATENCY_MAX_UPDATES} updates, also with batches of 10 on an S3 slowed by ${BURST_LATENCY_MS} ms a request (bench/scale-counting.ts's
+\`slowedStore\`: a request waits, the CPU is free, as on AWS), once reading each update in its message's turn and once
+reading the batch ahead (shared/pipeline/batch-reads.ts). Every variant, alternately, ${BURST_REPEATS} times each; the row is the
+median run. *Serial path per update* = (first announced → round closed − close) ÷ updates. All variants read the
+close's verdicts and updates 10 at a time (shared/pipeline/ordered-reads.ts).
 
 ${bursts.length ? burstTable(bursts) : '_Not measured in this run (--no-burst)._'}
 
 A batch reads the round state once and writes it once (after the verdicts it counts: a crash in between is the
 recovery that a crash between a verdict and the state always had)${single && batched ? `: ${num(callsPerUpdate(single.counts, single.updates).s3Gets + callsPerUpdate(single.counts, single.updates).s3Puts + callsPerUpdate(single.counts, single.updates).s3Heads)} → ${num(aggregator.s3Gets + aggregator.s3Puts + aggregator.s3Heads)} S3 requests and ${num(callsPerUpdate(single.counts, single.updates).sqsCalls)} → ${num(aggregator.sqsCalls)} SQS calls per update at ${batched.updates}, ${ms(single.msPerUpdate)} → ${ms(batched.msPerUpdate)} per update here (medians of runs as noisy as the ranges show)` : ''}.
-Both batch sizes run with this change's warm aggregator, which reads the experiment's config and partition once per
-round; before it, every message also read those two (2 more S3 GETs a message, the partition listing every client).
+Reading a batch ahead changes no count, only how long the reads wait: on the emulator's own speed the requests cost
+CPU on the one main thread, so little changes; on the slowed S3 the batch's reads overlap (see *Against the goals*).
 What is left per update: the check of the update (HEAD + GET of its report, HEAD + GET of the update), its verdict
 (GET to find none, PUT), the handler's lease (ChangeMessageVisibility), and at the close one GET of its verdict and
 one of the update to fold it.
@@ -277,13 +291,14 @@ one of the update to fold it.
 
 ${callsTable([
   ['trainer (counted in-process run)', trainer, counted.counts.train, counted.updates],
-  ...runs.map((run): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.options.perRound} a round`, callsPerUpdate(run.counts.aggregate, run.updates, run.updates), run.counts.aggregate, run.updates]),
+  ...runs.map((run): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.options.perRound} a round`, callsPerUpdate(run.counts.aggregate, run.updates), run.counts.aggregate, run.updates]),
   ...bursts.flatMap(({ runs: burstRuns }) =>
-    burstRuns.map(({ median: run }): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.updates} at once, batches of ${run.options.batchSize}`, callsPerUpdate(run.counts, run.updates), run.counts, run.updates]),
+    burstRuns.map(({ median: run }): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.updates} at once, batches of ${run.options.batchSize}${run.options.s3LatencyMs ? `, S3 +${run.options.s3LatencyMs} ms, ${burstReads(run).split(' · ')[1]}` : ''}`, callsPerUpdate(run.counts, run.updates), run.counts, run.updates]),
   ),
 ])}
 
-The aggregator's SQS sends include the next round's train messages (one per client) and one deadline timer per round.
+The aggregator's SQS sends are the deadline timers (one per round); the next round's train messages go out 10 a
+SendMessageBatch call (in brackets).
 
 ## Modelled on AWS
 
@@ -291,10 +306,11 @@ bench/scale-model.ts simulates a round (in 10 ms steps) from the measured calls 
 each model's parameter count), each client's training time from bench/benchmarks.json (single client, one thread,
 ${throughput.machine}, ${throughput.date.slice(0, 10)}: cnn-small ${throughput.samplesPerSecond['cnn-small']!.toFixed(0)} samples/s, cnn-mcmahan ${throughput.samplesPerSecond['cnn-mcmahan']!.toFixed(0)} samples/s,
 so ${SAMPLES_PER_CLIENT} samples train in ${ms(trainingMs(SAMPLES_PER_CLIENT, 1, throughput.samplesPerSecond['cnn-small']!))} and ${ms(trainingMs(SAMPLES_PER_CLIENT, 1, throughput.samplesPerSecond['cnn-mcmahan']!))}; assumed equal to one Lambda vCPU,
-which the train function's 1,769 MB gives), and the published figures below. The round: serial fan-out of the train
-messages; clients start as the train queue's event-source mapping and the account's concurrency allow; reads and
+which the train function's 1,769 MB gives), and the published figures below. The round: the fan-out of the train
+messages, 10 a call one call after another; clients start as the train queue's event-source mapping and the account's concurrency allow; reads and
 writes wait for S3's per-prefix rates; the "update ready" sends for the FIFO queue's rate; then the aggregator, one
-invocation at a time (one FIFO group per experiment) at the calls per update measured ${batched ? `in the burst of ${batched.updates} with batches of 10 (a round's updates arrive together on AWS)` : 'in the largest run'}, and the evaluation of the global model on ${TEST_IMAGES.toLocaleString('en-US')} test images
+invocation at a time (one FIFO group per experiment), its reads made together waiting a tenth each (a batch's updates
+read ahead, the close's reads 10 at a time: every GET and HEAD but the round state's), at the calls per update measured ${batched ? `in the burst of ${batched.updates} with batches of 10 (a round's updates arrive together on AWS)` : 'in the largest run'}, and the evaluation of the global model on ${TEST_IMAGES.toLocaleString('en-US')} test images
 (estimated as a third of a training step per image). *First limit hit*: the limit whose lifting alone shortens
 the round most (the model runs once per lifted limit). *Round if S3 took 20 ms*: the same round with a fifth of the
 published S3 latency, to show how much of the estimate hangs on that one figure.
@@ -321,63 +337,7 @@ ${modelTable(estimates)}
 
 Free tiers, storage, data transfer and CloudWatch Logs are left out of the cost.
 
-## Against the goals
-
-- **Orchestration overhead ≤ 20 ms per client-update (local runtime): missed.** Measured ${ms(largestOverhead)} per
-  client-update at ${largest.options.perRound} clients a round (${overheads.map((value, index) => `${runs[index]!.options.perRound}: ${ms(value)}`).join(', ')}),
-  ${(largestOverhead / 20).toFixed(0)}× the goal, on a shared, loaded machine. The aggregator keeps up with one trainer
-  thread (median ${ms(largest.aggregator.medianMs)} per invocation), so what is left is each update's ~${num(e2eAggregator.s3Gets + e2eAggregator.s3Puts + e2eAggregator.s3Heads)} aggregator and
-  ~${num(trainer.s3Gets + trainer.s3Puts + trainer.s3Heads + trainer.s3Lists)} trainer S3 requests, and their SQS calls, through the AWS SDK and the emulator, all on the process's main thread
-  at a few ms each.${batched ? ` Alone, with a round's updates at once, the aggregator's serial path takes ${ms(batched.msPerUpdate)} per update in batches of 10${single ? ` (${ms(single.msPerUpdate)} one message per invocation)` : ''}.` : ''}
-- **Modelled AWS round time at 1,000 clients within 2× the slowest client's training time: missed.**
-${at1000.map(({ model, trainMs, estimate }) => `  ${model}: ${ms(estimate.roundMs)} against 2 × ${ms(trainMs)} = ${ms(2 * trainMs)}, ${(estimate.roundMs / (2 * trainMs)).toFixed(0)}× over; first limit: ${estimate.firstLimit ? LIMIT_NAMES[estimate.firstLimit] : 'none'}.`).join('\n')}
-  With the serial aggregator lifted (a tree of sums) the model gives ${at1000.map(({ model, estimate }) => `${ms(estimate.withoutLimit['serial-aggregator'])} for ${model}`).join(' and ')}:
-  still far over, because training 60 samples takes milliseconds while a client's cold start (assumed ${ms(AWS_FIGURES.coldStartMs)}) and
-  S3 round trips take seconds, and the fan-out and the event-source ramp add tens of seconds at 1,000 clients. Under
-  these figures the goal as written cannot be met by a design that starts a Lambda per client and round; the
-  aggregator's serial path is the part a design change inside flambda can shorten (batches, done; a tree of sums, not).
-- **Memory flat in clients:** the process grew by ${mib(largest.memory.peakRssBytes - largest.memory.afterSetupRssBytes)} MiB over the rounds at ${largest.options.perRound} clients a round,
-  against ${mib(writtenInRounds(largest, trainer.s3PutBytes))} MiB written to the in-memory emulator in the same rounds: the growth is about what the emulator
-  holds, not the aggregator, which folds one update at a time into a running mean (O(model)). Consistent with a flat aggregator,
-  but measured per process, not per handler: the emulator, the trainer and the aggregator share it.
-- **The aggregator's calls per update** do not fall as rounds grow: ${num(aggregator.s3Gets)} GETs (${kib(aggregator.s3GetBytes)} KiB, about
-  ${(aggregator.s3GetBytes / (trainer.s3PutBytes || 1)).toFixed(1)}× an update's size: the update is read when its message is checked and again at the close), ${num(aggregator.s3Puts)} PUTs and
-  ${num(aggregator.s3Heads)} HEADs per update at ${largest.options.perRound} clients a round${batched ? ' (the burst, batches of 10; the model uses these)' : ''}. Bytes written per update (${runs.map((run) => `${run.options.perRound}: ${kib(callsPerUpdate(run.counts.aggregate, run.updates, run.updates).s3PutBytes)} KiB`).join(', ')}) mix
-  the global model's write, spread over more clients as rounds grow, with the round state, rewritten per batch,
-  which lists every expected client and so grows with the round (with batches of one, as here end to end, per update:
-  still O(n²) bytes a round, a tenth of it when batches are full).
-
-## The serial aggregator: batches (done), a tree of sums (not done)
-
-Every "update ready" of an experiment goes through one FIFO message group, so one aggregator invocation at a time
-checks the report and the update and records its verdict; at the close it reads every update again, one after
-another. Batches of 10 (this change) read and write the round state once per batch instead of once per update, and a
-warm aggregator reads the config and partition once per round; the calls that remain are per update (above). At the
-published S3 latency that is ${ms(at1000[0]!.estimate.aggregatorMsPerUpdate)} per update for cnn-small, so 1,000 updates still take
-${ms(1000 * at1000[0]!.estimate.aggregatorMsPerUpdate)} after the last client is done: the serial path, not training, sets the round time on AWS.
-
-Next, inside a batch: its updates' reads are independent (each client's report, update and verdict), so they could be
-issued together, ten at a time: on AWS, where a request waits ~100 ms and costs little CPU, that divides the serial
-path's time by up to 10 without changing what is written or in which order. Locally it would change little: there
-the requests cost CPU on one thread, not waiting.
-
-The larger change: partial aggregates per group of clients, folded as a tree of sums. Clients are assigned to G groups by a
-pure function of (seed, round, client) — the same assignment on every retry; each group has its own FIFO message
-group id (\`<experiment>:<round>:<group>\`), so G aggregator invocations run in parallel, each keeping the
-exactly-once bookkeeping of today's round state (a verdict record per client, effects that a redelivery repeats
-harmlessly) but for its group only, and writing its partial sum Σ nᵢ·wᵢ and Σ nᵢ as an immutable object when its group is complete or
-the deadline passes. A final step folds the G partial sums (one more level of the tree when G is large) into the
-global model. Weighted sums are associative, so the result equals the flat mean up to float rounding; the same
-shape carries secure aggregation's masked sums and the DP sums. With G ≈ √N the serial path drops from N to about
-2√N message times; the round state per group stays small, so the rewrite per message stops growing with N.
-
-Two smaller serial costs sit beside it: the fan-out sends one SendMessage per client, one after another
-(${ms(1000 * AWS_FIGURES.sqsLatencyMs)} at 1,000 clients at the assumed ${AWS_FIGURES.sqsLatencyMs} ms a call; SendMessageBatch takes 10 a call), and the train
-queue's event-source mapping starts with 5 concurrent batches and adds 300 a minute, which only provisioned mode or
-a warmed queue avoids.
-
-**Not done**: the tree of sums, parallel reads inside a batch, and the batched fan-out; docs/protocol.md says why
-batches came first (they keep one writer per experiment and every crash point as it was).
+${goalsAndDesign({ runs, largest, overheads, largestOverhead, trainer, e2eAggregator, aggregator, batched, single, at1000, slowed: slowedBursts(bursts), trainerPutBytes: trainer.s3PutBytes, written: writtenInRounds(largest, trainer.s3PutBytes) })}
 `;
   if (options.write) await writeFile(DOC, doc);
   console.log(localTable(runs, trainer.s3PutBytes));

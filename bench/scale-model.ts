@@ -4,14 +4,17 @@
  * and prices (AWS_FIGURES, each with where it is published in docs/scale.md). Pure: no I/O, no clock.
  *
  * The round as simulated, in 10 ms steps:
- * - fan-out: the aggregator (or the start step) sends one train message per client, one SendMessage after another;
+ * - fan-out: the aggregator (or the start step) sends the train messages 10 a call (SendMessageBatch), one call after
+ *   another;
  * - training: each message starts a client Lambda when the train queue's event-source mapping has a poller free
  *   (5 at first, 300 more a minute, at most 1,000) and the account has concurrency left (1,000); Lambda adds at most
  *   1,000 environments per 10 s. A client: cold start, its S3 reads, training, its S3 writes, its "update ready";
  * - S3 per prefix: a client's reads wait for the prefix's GET rate, its writes for the PUT rate;
  * - the "update ready" sends wait for the FIFO queue's SendMessage rate (unbatched);
  * - aggregation: one FIFO message group per experiment, so one message at a time, each costing the aggregator's
- *   measured S3 and SQS calls per update at the published latency; then the global model is evaluated.
+ *   measured S3 and SQS calls per update at the published latency — except the reads it makes together (a batch's
+ *   updates read ahead, the close's reads 10 at a time), which wait `1 / readConcurrency` of that each; then the
+ *   global model is evaluated.
  */
 
 export interface AwsFigures {
@@ -75,6 +78,8 @@ export interface CallsPerUpdate {
   readonly s3Lists: number;
   /** every SQS call but the train messages' fan-out */
   readonly sqsCalls: number;
+  /** of the GETs and HEADs, those made together with others (their waits overlap); default none */
+  readonly overlappedReads?: number;
 }
 
 export interface Workload {
@@ -86,6 +91,8 @@ export interface Workload {
   readonly trainer: CallsPerUpdate;
   /** the aggregator's calls per update: its "update ready" message and the update's share of the close */
   readonly aggregator: CallsPerUpdate;
+  /** how many of the aggregator's overlapped reads are in flight at once (its batch, at most 10); default 1 */
+  readonly readConcurrency?: number;
 }
 
 export const LIMITS = ['lambda-concurrency', 'sqs-poller-scaling', 's3-prefix-rate', 'sqs-fifo-throughput', 'serial-aggregator'] as const;
@@ -105,6 +112,8 @@ export interface RoundEstimate {
   readonly firstLimit: LimitName | undefined;
   /** the round time with each limit lifted */
   readonly withoutLimit: Readonly<Record<LimitName, number>>;
+  /** the round time with a tree of treeGroups(clients) groups (modelled, not built) */
+  readonly treeRoundMs: number;
   readonly cost: { readonly lambda: number; readonly s3: number; readonly sqs: number; readonly total: number };
 }
 
@@ -124,11 +133,24 @@ export function clientMs(workload: Workload, aws: AwsFigures = AWS_FIGURES): num
   );
 }
 
-/** the aggregator's time per "update ready": its S3 calls one after another, the bytes, its SQS calls */
+/**
+ * the aggregator's time per "update ready": its S3 calls one after another but for the overlapped reads (each waits
+ * 1/readConcurrency of a request), the bytes (one Lambda's bandwidth, overlapped or not), its SQS calls
+ */
 export function aggregatorMsPerUpdate(workload: Workload, aws: AwsFigures = AWS_FIGURES): number {
   const { aggregator } = workload;
-  return s3Requests(aggregator) * aws.s3LatencyMs + ((aggregator.s3GetBytes + aggregator.s3PutBytes) / aws.bytesPerSecond) * 1000 + aggregator.sqsCalls * aws.sqsLatencyMs;
+  const overlapped = Math.min(aggregator.overlappedReads ?? 0, aggregator.s3Gets + aggregator.s3Heads);
+  const concurrency = Math.max(1, workload.readConcurrency ?? 1);
+  return (
+    (s3Requests(aggregator) - overlapped) * aws.s3LatencyMs +
+    (overlapped * aws.s3LatencyMs) / concurrency +
+    ((aggregator.s3GetBytes + aggregator.s3PutBytes) / aws.bytesPerSecond) * 1000 +
+    aggregator.sqsCalls * aws.sqsLatencyMs
+  );
 }
+
+/** SendMessageBatch: the fan-out's messages per call */
+export const FAN_OUT_BATCH = 10;
 
 /** Sends through a gate of `perSecond`: each is let through no sooner than 1/perSecond after the one before. */
 function gate(times: readonly number[], perSecond: number): number[] {
@@ -143,15 +165,27 @@ function gate(times: readonly number[], perSecond: number): number[] {
   return out;
 }
 
-/** The round's length in ms with the given limits lifted. */
-export function simulateRound(clients: number, workload: Workload, aws: AwsFigures = AWS_FIGURES, lifted: ReadonlySet<LimitName> = new Set()): { roundMs: number; fanOutMs: number; trainingMs: number } {
+/**
+ * The round's length in ms with the given limits lifted. `groups` > 1 models the tree of sums of docs/scale.md (not
+ * built): the updates spread over that many FIFO groups, each checked by its own aggregator one message at a time,
+ * then a final step that reads the groups' partial sums (float64: twice an update's bytes) and every client's verdict
+ * for the round's metrics, 10 at a time.
+ */
+export function simulateRound(
+  clients: number,
+  workload: Workload,
+  aws: AwsFigures = AWS_FIGURES,
+  lifted: ReadonlySet<LimitName> = new Set(),
+  groups = 1,
+): { roundMs: number; fanOutMs: number; trainingMs: number } {
+  if (!Number.isSafeInteger(groups) || groups < 1) throw new RangeError(`groups must be a positive integer (got ${groups})`);
   if (!Number.isSafeInteger(clients) || clients < 1) throw new RangeError(`clients must be a positive integer (got ${clients})`);
   const concurrencyCap = lifted.has('lambda-concurrency') ? Infinity : aws.accountConcurrency;
   const s3Lifted = lifted.has('s3-prefix-rate');
   const duration = clientMs(workload, aws);
-  // Messages become visible one send after another.
-  const available = Array.from({ length: clients }, (_, index) => (index + 1) * aws.sqsLatencyMs);
-  const fanOutMs = clients * aws.sqsLatencyMs;
+  // Messages become visible one batch send after another.
+  const available = Array.from({ length: clients }, (_, index) => (Math.floor(index / FAN_OUT_BATCH) + 1) * aws.sqsLatencyMs);
+  const fanOutMs = Math.ceil(clients / FAN_OUT_BATCH) * aws.sqsLatencyMs;
   const starts: number[] = [];
   const running: number[] = [];
   let next = 0;
@@ -174,16 +208,29 @@ export function simulateRound(clients: number, workload: Workload, aws: AwsFigur
   );
   const announced = gate(writesDone, lifted.has('sqs-fifo-throughput') ? Infinity : aws.fifoCallsPerSecond);
   const perUpdate = lifted.has('serial-aggregator') ? 0 : aggregatorMsPerUpdate(workload, aws);
-  let aggregatorFree = 0;
-  for (const time of announced) aggregatorFree = Math.max(aggregatorFree, time) + perUpdate;
+  const groupFree = new Array<number>(groups).fill(0);
+  announced.forEach((time, index) => {
+    groupFree[index % groups] = Math.max(groupFree[index % groups]!, time) + perUpdate;
+  });
+  let aggregatorFree = Math.max(...groupFree);
+  if (groups > 1) {
+    const partialBytes = 2 * workload.trainer.s3PutBytes;
+    aggregatorFree += (Math.ceil(groups / 10) + Math.ceil(clients / 10)) * aws.s3LatencyMs + ((groups * partialBytes) / aws.bytesPerSecond) * 1000;
+  }
   // Lifting the serial path (a tree of partial sums) still leaves one message's work after the last update.
   if (lifted.has('serial-aggregator')) aggregatorFree += aggregatorMsPerUpdate(workload, aws);
   const trainingMs = Math.max(...writesDone);
   return { roundMs: aggregatorFree + workload.evaluationMs, fanOutMs, trainingMs };
 }
 
+/** The tree's group count the model assumes: one group below 100 clients a round, ≈ √n above. */
+export function treeGroups(clients: number): number {
+  return clients < 100 ? 1 : Math.round(Math.sqrt(clients));
+}
+
 export function estimateRound(clients: number, workload: Workload, aws: AwsFigures = AWS_FIGURES): RoundEstimate {
   const base = simulateRound(clients, workload, aws);
+  const tree = simulateRound(clients, workload, aws, new Set(), treeGroups(clients));
   const withoutLimit = Object.fromEntries(LIMITS.map((limit) => [limit, simulateRound(clients, workload, aws, new Set([limit])).roundMs])) as Record<LimitName, number>;
   let firstLimit: LimitName | undefined;
   let bestGain = base.roundMs * 0.01;
@@ -203,8 +250,8 @@ export function estimateRound(clients: number, workload: Workload, aws: AwsFigur
     ((clients * perUpdate + workload.evaluationMs) / 1000) * aws.aggregateMemoryGb * aws.pricePerGbSecond;
   const s3 =
     clients * ((trainer.s3Puts + trainer.s3Lists + aggregator.s3Puts + aggregator.s3Lists) * aws.pricePerS3Put + (trainer.s3Gets + trainer.s3Heads + aggregator.s3Gets + aggregator.s3Heads) * aws.pricePerS3Get);
-  // every SQS call priced as a FIFO request (the dearer kind); the fan-out is one send per client
-  const sqs = clients * (trainer.sqsCalls + aggregator.sqsCalls + 1) * aws.pricePerSqsRequest;
+  // every SQS call priced as a FIFO request (the dearer kind); the fan-out is one call per 10 clients
+  const sqs = (clients * (trainer.sqsCalls + aggregator.sqsCalls) + Math.ceil(clients / FAN_OUT_BATCH)) * aws.pricePerSqsRequest;
   return {
     clients,
     roundMs: base.roundMs,
@@ -214,6 +261,7 @@ export function estimateRound(clients: number, workload: Workload, aws: AwsFigur
     aggregatorMsPerUpdate: perUpdate,
     firstLimit,
     withoutLimit,
+    treeRoundMs: tree.roundMs,
     cost: { lambda, s3, sqs, total: lambda + s3 + sqs },
   };
 }

@@ -7,8 +7,9 @@
  * Results go to bench/scale-results.json after each configuration; --resume keeps the ones already there.
  * --quick: 10 and 100 clients a round, 1 round.
  * Then, per --clients, the aggregator's serial path alone (bench/scale-burst.ts): every update written first, all announced
- * at once, once with the aggregator taking one message per invocation and once with the stack's batches of 10,
- * one after the other (interleaved). --no-burst skips them.
+ * at once, with the aggregator taking one message per invocation and with the stack's batches of 10, and (up to 100
+ * updates) batches of 10 on an S3 slowed by 20 ms a request, reading in each message's turn and reading the batch
+ * ahead; one after the other (interleaved). --no-burst skips them.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describeMachine, withEndLoad, type MachineInfo } from './machine.js';
-import { BURST_BATCH_SIZES, BURST_REPEATS, burstKey, type BurstOptions, type BurstResult } from './scale-burst.js';
+import { BURST_REPEATS, burstKey, burstVariants, type BurstOptions, type BurstResult } from './scale-burst.js';
 import type { ScaleRunOptions, ScaleRunResult } from './scale-run.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
         '  --population  clients MNIST is split over, 60 samples each (default and at most 1000)\n' +
         '  --quick       10 and 100 clients a round, 1 round\n' +
         '  --resume      keep the configurations already in bench/scale-results.json\n' +
-        '  --no-burst    skip the aggregator-only bursts (batches of 1 against batches of 10)\n' +
+        '  --no-burst    skip the aggregator-only bursts (batches of 1 and of 10; up to 100 updates also on an S3 slowed by 20 ms, reading in turn and ahead)\n' +
         '  --no-write    print the tables, leave docs/scale.md alone',
     );
     return;
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
     ? []
     : perRoundList.flatMap((perRound) =>
         Array.from({ length: BURST_REPEATS }, (_, repeat) =>
-          BURST_BATCH_SIZES.map((batchSize) => ({ options: { clients: population, perRound, batchSize } satisfies BurstOptions, repeat })),
+          burstVariants(perRound).map((variant) => ({ options: { clients: population, perRound, ...variant } satisfies BurstOptions, repeat })),
         ).flat(),
       );
   for (const { options, repeat } of burstPlan) {

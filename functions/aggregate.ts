@@ -2,7 +2,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { AggregateSession } from '../shared/pipeline/aggregate.js';
 import { contextFromEnv } from '../shared/pipeline/context-from-env.js';
 import type { PipelineContext } from '../shared/pipeline/context.js';
-import { aggregateMessageSchema } from '../shared/protocol/messages.js';
+import { aggregateMessageSchema, type AggregateMessage } from '../shared/protocol/messages.js';
 import { sqsBatchHandler, type RetryOptions, type SqsHandler } from './lib/sqs.js';
 
 const sentAt = (record: SQSRecord) => (record.attributes.SentTimestamp ? new Date(Number(record.attributes.SentTimestamp)) : undefined);
@@ -12,7 +12,13 @@ const sentAt = (record: SQSRecord) => (record.attributes.SentTimestamp ? new Dat
  * One session per invocation (a batch of messages): it reads an experiment's records once and writes a round's state
  * once per batch; what it left unwritten is written before the batch's messages are deleted, or the whole batch fails.
  */
-export function createAggregateHandler(getContext: () => Promise<PipelineContext>, retry: RetryOptions = {}): SqsHandler {
+export interface AggregateHandlerOptions extends RetryOptions {
+  /** Read a batch's updates ahead, together (default true); false reads each in its message's turn (the benchmark's baseline). */
+  readonly readAhead?: boolean;
+}
+
+export function createAggregateHandler(getContext: () => Promise<PipelineContext>, options: AggregateHandlerOptions = {}): SqsHandler {
+  const { readAhead = true, ...retry } = options;
   return async (event) => {
     let session: AggregateSession | undefined;
     const handle = sqsBatchHandler(
@@ -23,7 +29,20 @@ export function createAggregateHandler(getContext: () => Promise<PipelineContext
         const outcome = await session.handle(message, sentAt(record));
         context.log('aggregate.outcome', { ...message, outcome });
       },
-      { ...retry, role: 'aggregate', fifo: true },
+      {
+        ...retry,
+        role: 'aggregate',
+        fifo: true,
+        // The batch's reads that depend on no other message start together (shared/pipeline/batch-reads.ts).
+        ...(readAhead
+          ? {
+              beforeBatch: (context: PipelineContext, messages: readonly AggregateMessage[]) => {
+                session ??= new AggregateSession(context);
+                session.readAhead(messages);
+              },
+            }
+          : {}),
+      },
     );
     try {
       return await handle(event);

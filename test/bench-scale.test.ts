@@ -27,6 +27,11 @@ describe('the AWS round model', () => {
     expect(() => trainingMs(60, 1, 0)).toThrow(/samplesPerSecond/);
     expect(clientMs(w)).toBeCloseTo(a.coldStartMs + 4 * a.s3LatencyMs + (2e6 / a.bytesPerSecond) * 1000 + 1000 + 3 * a.sqsLatencyMs);
     expect(aggregatorMsPerUpdate(w)).toBeCloseTo(5 * a.s3LatencyMs + (2.01e6 / a.bytesPerSecond) * 1000 + 3 * a.sqsLatencyMs);
+    // reads made together wait a share of a request each: 3 of the 4 reads, 10 at a time
+    const together = workload({ aggregator: { ...w.aggregator, overlappedReads: 3 }, readConcurrency: 10 });
+    expect(aggregatorMsPerUpdate(together)).toBeCloseTo(2 * a.s3LatencyMs + (3 * a.s3LatencyMs) / 10 + (2.01e6 / a.bytesPerSecond) * 1000 + 3 * a.sqsLatencyMs);
+    // the fan-out sends 10 messages a call
+    expect(simulateRound(95, w).fanOutMs).toBe(10 * a.sqsLatencyMs);
   });
 
   it('serialises the aggregator: N updates cost at least N message times after the first client is done', () => {
@@ -36,6 +41,19 @@ describe('the AWS round model', () => {
     const lifted = simulateRound(100, w, AWS_FIGURES, new Set(['serial-aggregator']));
     expect(lifted.roundMs).toBeLessThan(round.roundMs / 2);
     expect(estimateRound(100, w).firstLimit).toBe('serial-aggregator');
+  });
+
+  it('divides the serial path by about the group count with a tree of sums, plus the final fold', () => {
+    const w = workload({ trainMs: 0 });
+    const flat = simulateRound(1000, w, AWS_FIGURES, allBut('serial-aggregator'));
+    const tree = simulateRound(1000, w, AWS_FIGURES, allBut('serial-aggregator'), 32);
+    const serial = 1000 * aggregatorMsPerUpdate(w);
+    expect(flat.roundMs).toBeGreaterThanOrEqual(serial + w.evaluationMs);
+    // 32 groups of ~32 updates, then 4 reads of partial sums and 100 of verdicts, 10 at a time
+    const fold = (4 + 100) * AWS_FIGURES.s3LatencyMs + ((32 * 2 * 1e6) / AWS_FIGURES.bytesPerSecond) * 1000;
+    expect(tree.roundMs - tree.trainingMs).toBeLessThanOrEqual(Math.ceil(1000 / 32) * aggregatorMsPerUpdate(w) + fold + w.evaluationMs + 1);
+    expect(tree.roundMs).toBeLessThan(flat.roundMs / 5);
+    expect(() => simulateRound(10, w, AWS_FIGURES, new Set(), 0)).toThrow(/groups/);
   });
 
   it('runs clients in waves beyond the account concurrency, and ramps the event-source pollers up at 300 a minute', () => {
@@ -131,8 +149,9 @@ describe('the scale benchmark on a tiny real round', () => {
     expect(train.s3.put).toBe(2 * clients);
     expect(train.sqs.send).toBe(clients);
     expect(train.sqs.received).toBe(clients);
-    // the aggregator sent the round's train messages and received every "update ready"
-    expect(aggregate.sqs.send).toBeGreaterThanOrEqual(clients);
+    // the aggregator sent the round's train messages (10 a SendMessageBatch call) and received every "update ready"
+    expect(aggregate.sqs.batched + result.setupCounts.aggregate.sqs.batched).toBeGreaterThanOrEqual(clients);
+    expect(result.setupCounts.aggregate.sqs.sendBatch).toBe(Math.ceil(result.setupCounts.aggregate.sqs.batched / 10));
     expect(aggregate.sqs.received).toBeGreaterThanOrEqual(clients);
     expect(result.aggregator.messages).toBe(aggregate.sqs.received);
     // the close read every update: at least one GET of an update's size each

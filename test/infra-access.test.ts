@@ -84,6 +84,9 @@ function recordingQueues(from: FunctionName): PipelineQueues {
     send: async (body, options = {}) => {
       sent.push({ from, to, body, options });
     },
+    sendBatch: async (entries) => {
+      for (const { body, options = {} } of entries) sent.push({ from, to, body, options });
+    },
     // Visibility is the trigger queue's business (granted with the event source), not an object or send grant.
     changeVisibility: async () => {},
   });

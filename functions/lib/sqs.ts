@@ -84,7 +84,9 @@ function lease(queue: MessageQueue, record: SQSRecord, log: Log): { stop(): Prom
   };
 }
 
-export interface SqsBatchHandlerOptions extends RetryOptions {
+export interface SqsBatchHandlerOptions<M = unknown> extends RetryOptions {
+  /** Called once per invocation, before the first record, with every record that parses (the others fail in their turn). */
+  readonly beforeBatch?: (context: PipelineContext, messages: readonly M[]) => void;
   /** The queue the records come from: a failed record's visibility is changed there. */
   readonly role: QueueRole;
   readonly fifo?: boolean;
@@ -101,12 +103,22 @@ export function sqsBatchHandler<T extends z.ZodType>(
   schema: T,
   getContext: () => Promise<PipelineContext>,
   handleMessage: (context: PipelineContext, message: z.output<T>, record: SQSRecord) => Promise<unknown>,
-  options: SqsBatchHandlerOptions,
+  options: SqsBatchHandlerOptions<z.output<T>>,
 ): SqsHandler {
   return async (event) => {
     const processor = options.fifo ? new SqsFifoPartialProcessorAsync() : new BatchProcessor(EventType.SQS);
     const context = await getContext();
     const queue = context.queues[options.role];
+    if (options.beforeBatch) {
+      const messages = event.Records.flatMap((record) => {
+        try {
+          return [parseBody(record, schema)];
+        } catch {
+          return [];
+        }
+      });
+      options.beforeBatch(context, messages);
+    }
     return processPartialResponse(
       event,
       async (record: SQSRecord) => {

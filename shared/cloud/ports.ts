@@ -42,9 +42,21 @@ export interface SendOptions {
   readonly delaySeconds?: number;
 }
 
+/** One message of a batch send. */
+export interface BatchEntry {
+  readonly body: unknown;
+  readonly options?: SendOptions;
+}
+
 export interface MessageQueue {
   readonly url: string;
   send(body: unknown, options?: SendOptions): Promise<void>;
+  /**
+   * Sends every entry, up to 10 a call (SQS SendMessageBatch); entries SQS refused for a reason of its own are sent
+   * again. Throws if some could not be sent: the caller's retry then sends them all again, so each message must be
+   * harmless twice (a train message is: the trainer and the aggregator absorb duplicates).
+   */
+  sendBatch(entries: readonly BatchEntry[]): Promise<void>;
   /**
    * Makes a received message visible again after `seconds` (SQS ChangeMessageVisibility): how a handler retries a
    * failed record within seconds instead of the queue's visibility timeout, and keeps a long one leased.

@@ -5,12 +5,14 @@ import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SendMessageCommand,
+  type SendMessageBatchRequestEntry,
   type MessageAttributeValue,
   type QueueAttributeName,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { MessageQueue, SendOptions } from './ports.js';
+import type { BatchEntry, MessageQueue, SendOptions } from './ports.js';
 
 /** An SQS call failed; names the operation and the queue. */
 export class MessageQueueError extends Error {
@@ -46,6 +48,11 @@ export interface QueueCounts {
 }
 
 const MAX_DELAY_SECONDS = 900;
+/** SQS SendMessageBatch: at most 10 entries and 256 KiB of bodies a call. */
+const MAX_BATCH_ENTRIES = 10;
+const MAX_BATCH_BYTES = 256 * 1024;
+/** Waits before sending again the entries SQS refused for a reason of its own (throttling, an internal error). */
+export const BATCH_RETRY_DELAYS_MS: readonly number[] = [100, 400, 1600];
 
 export function queueNameFromUrl(url: string): string {
   return url.slice(url.lastIndexOf('/') + 1);
@@ -71,8 +78,8 @@ export class SqsMessageQueue implements MessageQueue {
     return new MessageQueueError(`SQS ${operation} on queue ${this.name} failed: ${describe(error)}`, { cause: error });
   }
 
-  /** Sends `body` as JSON. */
-  async send(body: unknown, options: SendOptions = {}): Promise<void> {
+  /** The request fields of one message: `body` as JSON and the options, checked against what the queue accepts. */
+  private request(body: unknown, options: SendOptions): { MessageBody: string; MessageGroupId?: string; MessageDeduplicationId?: string; DelaySeconds?: number } {
     const MessageBody = JSON.stringify(body);
     if (MessageBody === undefined) throw new TypeError(`cannot send ${String(body)} to ${this.name}: it has no JSON form`);
     if (this.fifo && !options.groupId) {
@@ -84,18 +91,53 @@ export class SqsMessageQueue implements MessageQueue {
         throw new RangeError(`delaySeconds must be an integer in 0–${MAX_DELAY_SECONDS}, got ${options.delaySeconds}`);
       }
     }
+    return {
+      MessageBody,
+      ...(options.groupId !== undefined ? { MessageGroupId: options.groupId } : {}),
+      ...(options.deduplicationId !== undefined ? { MessageDeduplicationId: options.deduplicationId } : {}),
+      ...(options.delaySeconds !== undefined ? { DelaySeconds: options.delaySeconds } : {}),
+    };
+  }
+
+  /** Sends `body` as JSON. */
+  async send(body: unknown, options: SendOptions = {}): Promise<void> {
+    const request = this.request(body, options);
     try {
-      await this.client.send(
-        new SendMessageCommand({
-          QueueUrl: this.url,
-          MessageBody,
-          ...(options.groupId !== undefined ? { MessageGroupId: options.groupId } : {}),
-          ...(options.deduplicationId !== undefined ? { MessageDeduplicationId: options.deduplicationId } : {}),
-          ...(options.delaySeconds !== undefined ? { DelaySeconds: options.delaySeconds } : {}),
-        }),
-      );
+      await this.client.send(new SendMessageCommand({ QueueUrl: this.url, ...request }));
     } catch (error) {
       throw this.failure('SendMessage', error);
+    }
+  }
+
+  /**
+   * Sends the entries in calls of up to 10 (and 256 KiB). An entry SQS refused for a reason of its own (SenderFault
+   * false: throttling, an internal error) is sent again, alone with the others refused, after BATCH_RETRY_DELAYS_MS;
+   * one refused as malformed (SenderFault true) or still refused after the last retry fails the whole send, naming it.
+   * The entries that got through are never sent again here.
+   */
+  async sendBatch(entries: readonly BatchEntry[]): Promise<void> {
+    const requests = entries.map((entry) => this.request(entry.body, entry.options ?? {}));
+    const refused: string[] = [];
+    for (const chunk of chunked(requests)) {
+      let pending: SendMessageBatchRequestEntry[] = chunk.map((request, index) => ({ Id: String(index), ...request }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        let failed;
+        try {
+          ({ Failed: failed } = await this.client.send(new SendMessageBatchCommand({ QueueUrl: this.url, Entries: pending })));
+        } catch (error) {
+          throw this.failure('SendMessageBatch', error);
+        }
+        const byId = new Map(pending.map((entry) => [entry.Id, entry]));
+        const retry = (failed ?? []).filter((entry) => !entry.SenderFault && attempt < BATCH_RETRY_DELAYS_MS.length);
+        for (const entry of failed ?? []) {
+          if (!retry.includes(entry)) refused.push(`${byId.get(entry.Id)?.MessageBody ?? entry.Id}: ${entry.Code ?? 'error'}${entry.Message ? ` (${entry.Message})` : ''}`);
+        }
+        pending = retry.flatMap((entry) => (byId.has(entry.Id) ? [byId.get(entry.Id)!] : []));
+        if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, BATCH_RETRY_DELAYS_MS[attempt]));
+      }
+    }
+    if (refused.length > 0) {
+      throw new MessageQueueError(`SQS SendMessageBatch on queue ${this.name} refused ${refused.length} of ${entries.length} message(s): ${refused.slice(0, 5).join('; ')}`);
     }
   }
 
@@ -193,6 +235,24 @@ export class SqsMessageQueue implements MessageQueue {
     if (!QueueArn) throw new MessageQueueError(`SQS GetQueueAttributes on queue ${this.name} returned no QueueArn`);
     return QueueArn;
   }
+}
+
+/** Requests in SendMessageBatch-sized groups: at most 10 entries and 256 KiB of bodies each. */
+function chunked<T extends { MessageBody: string }>(requests: readonly T[]): T[][] {
+  const chunks: T[][] = [];
+  let bytes = 0;
+  for (const request of requests) {
+    const size = Buffer.byteLength(request.MessageBody);
+    const last = chunks.at(-1);
+    if (!last || last.length === MAX_BATCH_ENTRIES || bytes + size > MAX_BATCH_BYTES) {
+      chunks.push([request]);
+      bytes = size;
+    } else {
+      last.push(request);
+      bytes += size;
+    }
+  }
+  return chunks;
 }
 
 export interface QueueDefinition {

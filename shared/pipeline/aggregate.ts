@@ -10,6 +10,7 @@ import type { RoundEvent, RoundOutcome } from './round-machine.js';
 import { RoundRunner, type ExperimentView, type RoundStateWriter } from './round-runner.js';
 import { startExperiment, type StartOutcome } from './start.js';
 import { handleSecAggMessage, type SecAggOutcome } from './secagg-round.js';
+import { BatchReads } from './batch-reads.js';
 
 export type AggregateOutcome = RoundOutcome | StartOutcome | SecAggOutcome;
 
@@ -39,8 +40,34 @@ const WARM_VIEWS_PER_STORE = 16;
 export class AggregateSession implements RoundStateWriter {
   private readonly states = new Map<string, RoundState>();
   private readonly unwritten = new Map<string, RoundState>();
+  /** round states read for the batch's reads ahead, before the first of its messages needed them */
+  private readonly stateReads = new Map<string, Promise<RoundState | undefined>>();
+  private readonly reads: BatchReads;
 
-  constructor(private readonly context: PipelineContext) {}
+  constructor(private readonly context: PipelineContext) {
+    this.reads = new BatchReads(context);
+  }
+
+  /** Starts the reads the batch's "update ready" messages will need (batch-reads.ts); call before handling them. */
+  readAhead(messages: readonly AggregateMessage[]): void {
+    this.reads.start(messages, async (experimentId, round) => {
+      const key = roundKey(experimentId, round);
+      const state = this.unwritten.get(key) ?? this.states.get(key) ?? (await this.readState(experimentId, round));
+      return state && { state, view: await this.experiment(experimentId, state) };
+    });
+  }
+
+  /** One read of a round's state per batch, shared by the reads ahead and the first message that needs it. */
+  private readState(experimentId: string, round: number): Promise<RoundState | undefined> {
+    const key = roundKey(experimentId, round);
+    let read = this.stateReads.get(key);
+    if (!read) {
+      read = readRoundState(this.context.store, experimentId, round);
+      read.catch(() => this.stateReads.delete(key));
+      this.stateReads.set(key, read);
+    }
+    return read;
+  }
 
   /** `sentAt`: when the message was sent (SQS's SentTimestamp), if the event says */
   async handle(message: AggregateMessage, sentAt?: Date): Promise<AggregateOutcome> {
@@ -48,12 +75,14 @@ export class AggregateSession implements RoundStateWriter {
       // A start may rewrite the config and the round states: nothing read before it holds after it.
       await this.flush();
       for (const key of this.states.keys()) if (key.startsWith(`${message.experimentId}\u0000`)) this.states.delete(key);
+      for (const key of this.stateReads.keys()) if (key.startsWith(`${message.experimentId}\u0000`)) this.stateReads.delete(key);
       return startExperiment(this.context, message);
     }
     const { experimentId, round } = message;
     const key = roundKey(experimentId, round);
     try {
-      const state = this.unwritten.get(key) ?? this.states.get(key) ?? (await readRoundState(this.context.store, experimentId, round));
+      const state = this.unwritten.get(key) ?? this.states.get(key) ?? (await this.readState(experimentId, round));
+      this.stateReads.delete(key);
       if (!state) throw new PipelineRecordError(`round ${round} of experiment ${experimentId} was never opened`);
       const experiment = await this.experiment(experimentId, state);
       if (experiment.config.secureAggregation) {
@@ -66,22 +95,33 @@ export class AggregateSession implements RoundStateWriter {
         this.context.log('aggregate.unexpected-secagg', { experimentId, round, clientId: message.clientId, stage: message.stage });
         return 'stale';
       }
+      const ahead = message.type === 'update' ? await this.reads.take(experimentId, round, message.clientId) : undefined;
       const first: RoundEvent =
         message.type === 'update'
           ? {
               type: 'update',
               clientId: message.clientId,
-              known: await readVerdict(this.context.store, experimentId, round, message.clientId),
+              known: ahead ? ahead.known : await readVerdict(this.context.store, experimentId, round, message.clientId),
               ...(sentAt && !Number.isNaN(sentAt.getTime()) ? { announcedAt: sentAt.toISOString() } : {}),
             }
           : { type: 'deadline', attempt: message.attempt };
-      const runner = new RoundRunner(this.context, experiment, state, this);
+      let inspection = message.type === 'update' ? ahead?.inspection : undefined;
+      const runner = new RoundRunner(this.context, experiment, state, this, {
+        inspection: (clientId) => {
+          if (message.type !== 'update' || clientId !== message.clientId) return undefined;
+          const found = inspection;
+          inspection = undefined;
+          return found;
+        },
+        written: (clientId) => this.reads.forget(experimentId, round, clientId),
+      });
       const outcome = await runner.run(first);
       this.states.set(key, runner.roundState);
       return outcome;
     } catch (error) {
       // What failed half-way may have written more than the state here says: read it again next time.
       this.states.delete(key);
+      this.stateReads.delete(key);
       throw error;
     }
   }

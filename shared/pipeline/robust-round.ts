@@ -9,6 +9,7 @@ import { decodeModelWeights, encodeModelWeights, WeightsError } from '../weights
 import type { ModelWeights } from '../weights/types.js';
 import { readClientWeights, requireObject } from './context.js';
 import type { AcceptedUpdate } from './round-machine.js';
+import { forEachInOrder, mapInOrder } from './ordered-reads.js';
 
 /**
  * The server half's combine step, between the accepted updates and the strategy's server step: what the strategy gets
@@ -29,26 +30,28 @@ export async function combineUpdates(
   const aggregator = config.aggregator;
   const compression = config.compression;
   if (!aggregator || !holdsAllUpdates(aggregator)) {
+    // Reads overlap (bounded), the fold keeps the accepted order: the same float result on every retry.
     const mean = createWeightedMean(global);
-    for (const update of accepted) {
-      const { clientId } = update;
-      const key = keys.update(experimentId, round, clientId);
-      const weights = compression
-        ? decodeUpdateWeights(await requireObject(store, key), global, { compression, context: `${clientId}'s ${key}` })
-        : await readClientWeights(store, key, clientId, global);
-      mean.add(weights, weightOf(update));
-    }
+    await forEachInOrder(
+      accepted,
+      async ({ clientId }) => {
+        const key = keys.update(experimentId, round, clientId);
+        return compression
+          ? decodeUpdateWeights(await requireObject(store, key), global, { compression, context: `${clientId}'s ${key}` })
+          : readClientWeights(store, key, clientId, global);
+      },
+      (weights, update) => mean.add(weights, weightOf(update)),
+    );
     return mean.result();
   }
 
-  const updates: RobustUpdate[] = [];
-  for (const update of accepted) {
+  const updates: RobustUpdate[] = await mapInOrder(accepted, async (update) => {
     const { clientId } = update;
     const key = keys.update(experimentId, round, clientId);
     const { flat } = decodeUpdate(await requireObject(store, key), global, { compression, context: `${clientId}'s ${key}` });
     // The strategy's combine weight (FedAvg's: the sample count) is what sample-weighted robust rules weigh by.
-    updates.push({ delta: flat, samples: weightOf(update) });
-  }
+    return { delta: flat, samples: weightOf(update) };
+  });
   const previousAggregate = aggregator.kind === 'centered-clipping' ? await readCentre(store, experimentId, round - 1, global) : undefined;
   let outcome;
   try {

@@ -21,6 +21,7 @@ import { armDeadline, openRound } from './rounds.js';
 import { withAttackers } from './attack-metrics.js';
 import { PrivacyBudgetError, privacySummary, withPrivacyMetrics } from './privacy-round.js';
 import { withSecAggMetrics } from './secagg-metrics.js';
+import { mapInOrder } from './ordered-reads.js';
 
 /** What every message of an experiment needs, read once per batch of messages (shared/pipeline/aggregate.ts). */
 export interface ExperimentView {
@@ -35,6 +36,14 @@ export interface RoundStateWriter {
   save(state: RoundState): Promise<void>;
   /** writes whatever `save` left waiting */
   flush(): Promise<void>;
+}
+
+/** What the invocation read ahead for its batch (batch-reads.ts), and what it must forget once it wrote a verdict. */
+export interface RunnerReads {
+  /** the inspection of this client's update read ahead, at most once; undefined when there is none */
+  inspection(clientId: string): Promise<Inspection> | undefined;
+  /** this runner wrote the client's verdict */
+  written(clientId: string): void;
 }
 
 /** Effects that may run while a counted answer's round state waits to be written: the verdicts it counts, reads of one update. */
@@ -57,6 +66,7 @@ export class RoundRunner {
     private readonly experiment: ExperimentView,
     private state: RoundState,
     private readonly writer: RoundStateWriter,
+    private readonly reads?: RunnerReads,
   ) {
     this.config = experiment.config;
     this.layout = experiment.layout;
@@ -94,7 +104,9 @@ export class RoundRunner {
     if (!BEFORE_STATE_WRITE.includes(effect.type)) await this.writer.flush();
     switch (effect.type) {
       case 'inspect-update': {
-        const { verdict, reportedAt } = await this.inspect(effect.clientId);
+        // Read ahead with the batch, if so; a read that failed there is made again here, where its failure counts.
+        const ahead = this.reads?.inspection(effect.clientId);
+        const { verdict, reportedAt } = ahead ? await ahead.catch(() => this.inspect(effect.clientId)) : await this.inspect(effect.clientId);
         return { type: 'inspected', clientId: effect.clientId, verdict, reportedAt, ...(effect.announcedAt ? { announcedAt: effect.announcedAt } : {}) };
       }
       case 'gather-answers':
@@ -124,6 +136,7 @@ export class RoundRunner {
         };
       }
       case 'record-verdict':
+        this.reads?.written(effect.verdict.clientId);
         await writeRecord(store, keys.verdict(experimentId, round, effect.verdict.clientId), effect.verdict);
         return undefined;
       case 'save-state':
@@ -162,16 +175,25 @@ export class RoundRunner {
     return inspectUpdate(this.context.store, this.layout, { ...this.where, clientId }, (await this.experiment.samplesHeld()).get(clientId));
   }
 
-  /** Every expected client's verdict; for a client never heard from, its report if it wrote one (the message was lost). */
+  /**
+   * Every expected client's verdict; for a client never heard from, its report if it wrote one (the message was lost).
+   * The clients' reads overlap (bounded), the answers keep the expected clients' order: the ordinals the machine gives
+   * discovered clients are the same on every retry.
+   */
   private async gatherAnswers(reason: Extract<RoundEffect, { type: 'gather-answers' }>['reason']): Promise<RoundEvent> {
     const { store } = this.context;
     const { experimentId, round } = this.where;
     const verdicts = [];
     const discovered: Discovered[] = [];
-    for (const clientId of this.state.expected) {
+    const answers = await mapInOrder(this.state.expected, async (clientId) => {
       const verdict = await readVerdict(store, experimentId, round, clientId);
-      if (verdict) verdicts.push(verdict);
-      else if (await store.head(keys.updateReport(experimentId, round, clientId))) discovered.push({ clientId, ...(await this.inspect(clientId)) });
+      if (verdict) return { verdict };
+      if (!(await store.head(keys.updateReport(experimentId, round, clientId)))) return {};
+      return { found: { clientId, ...(await this.inspect(clientId)) } };
+    });
+    for (const answer of answers) {
+      if (answer.verdict) verdicts.push(answer.verdict);
+      else if (answer.found) discovered.push(answer.found);
     }
     return { type: 'answers', reason, verdicts, discovered };
   }

@@ -86,10 +86,8 @@ export async function openRound(
     // Secure aggregation: the round runs as stages, each with its own requests and deadline (secagg-round.ts).
     await openSecAggRound(context, config, state);
   } else {
-    for (const clientId of state.expected) {
-      const message: TrainMessage = { type: 'train', experimentId, round, clientId };
-      await context.queues.train.send(message);
-    }
+    // Ten a call (SendMessageBatch): the fan-out of 1,000 clients is 100 calls, not 1,000 one after another.
+    await context.queues.train.sendBatch(state.expected.map((clientId) => ({ body: { type: 'train', experimentId, round, clientId } satisfies TrainMessage })));
     // A round nobody was sampled for (Poisson sampling) has nothing to wait for: it closes now, releasing noise only.
     await armDeadline(context, state.expected.length === 0 ? { ...state, deadlineAt: context.now().toISOString() } : state, 0);
   }

@@ -115,10 +115,7 @@ export async function openSecAggRound(context: PipelineContext, config: Experime
 async function sendStage(context: PipelineContext, secagg: SecAggState): Promise<void> {
   const { experimentId, round } = secagg;
   const open = openStageOf(secagg);
-  for (const clientId of open.asked) {
-    const message: TrainMessage = { type: 'train', experimentId, round, clientId, stage: open.stage };
-    await context.queues.train.send(message);
-  }
+  await context.queues.train.sendBatch(open.asked.map((clientId) => ({ body: { type: 'train', experimentId, round, clientId, stage: open.stage } satisfies TrainMessage })));
   await armDeadline(context, { experimentId, round, deadlineAt: open.deadlineAt }, 0);
   context.log('secagg.stage-opened', { experimentId, round, stage: open.stage, clients: open.asked.length, deadlineAt: open.deadlineAt });
 }

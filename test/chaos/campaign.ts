@@ -10,7 +10,7 @@ import { prepareSimulation, Simulation, type Fault, type Schedule, type SimOutco
 
 export const STRATEGY_CASES = ['fedavg', 'fedadam', 'scaffold', 'fedper', 'feddyn'] as const;
 export type StrategyCase = (typeof STRATEGY_CASES)[number];
-export type Variant = 'plain' | 'straggler';
+export type Variant = 'plain' | 'straggler' | 'batches';
 
 /**
  * The queues as the simulation deploys them: visibility timeouts equal to each function's timeout (the least Lambda
@@ -65,6 +65,9 @@ export function scenario(strategy: StrategyCase, variant: Variant = 'plain', siz
       startRetryDelaysSeconds: [60, 120],
       maxVirtualSeconds: 48 * 3600,
       maxInvocations: 2000,
+      // The stack's event source hands the aggregator up to 10 messages of a group: its reads ahead and its one state
+      // write per batch crash like everything else.
+      ...(variant === 'batches' ? { aggregateBatchSize: 10 } : {}),
     },
     // The last round's client-001 trains only after that round's deadline: the round closes without it, the late
     // update is recorded and never counted.

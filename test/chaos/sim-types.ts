@@ -40,6 +40,8 @@ export interface SimSettings {
   readonly startRetryDelaysSeconds: readonly number[];
   readonly maxVirtualSeconds: number;
   readonly maxInvocations: number;
+  /** messages of one FIFO group the aggregator gets per invocation (the stack's event source: 10); default 1 */
+  readonly aggregateBatchSize?: number;
 }
 
 export interface SimOutcome {

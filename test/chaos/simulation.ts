@@ -192,6 +192,10 @@ export class Simulation {
     const queue = (role: QueueRole): MessageQueue => ({
       url: this.queues[role].url,
       send: (body, options) => this.mutate(invocation, 'sqs.send', QUEUE_NAMES[role], () => this.sendTo(role, body, options)),
+      // A batch's entries succeed or fail one by one on SQS: each is a crash point of its own here, as each send was.
+      sendBatch: async (entries) => {
+        for (const entry of entries) await this.mutate(invocation, 'sqs.send', QUEUE_NAMES[role], () => this.sendTo(role, entry.body, entry.options));
+      },
       changeVisibility: (receipt, seconds) =>
         this.mutate(invocation, 'sqs.visibility', QUEUE_NAMES[role], () => this.queues[role].changeVisibility(receipt, seconds)),
     });
@@ -325,25 +329,42 @@ export class Simulation {
     else this.lostStarts++;
   }
 
+  /**
+   * On the FIFO queue, the messages of `head`'s group that a receive would hand out with it: the next visible ones in
+   * order, up to the aggregator's batch size (settings.aggregateBatchSize; 1 unless a scenario says otherwise).
+   */
+  private followers(role: QueueRole, head: Envelope): Envelope[] {
+    const queue = this.queues[role];
+    const size = role === 'aggregate' ? (this.settings.aggregateBatchSize ?? 1) : 1;
+    if (!queue.fifo || size <= 1) return [];
+    const now = this.clock.nowMs;
+    return queue.messages
+      .filter((message) => message !== head && message.groupId === head.groupId && message.seq > head.seq && message.visibleAt <= now)
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, size - 1);
+  }
+
   private async deliverMessage(role: QueueRole, message: Envelope): Promise<void> {
     const queue = this.queues[role];
     const delivery = this.deliveries;
+    const following = this.followers(role, message);
     const received = queue.receive(message);
     if (!received) return;
+    const batch = [received, ...following.flatMap((next) => queue.receive(next) ?? [])];
     const invocation = this.nextInvocation(role, String((JSON.parse(received.body) as { type?: unknown }).type));
     const event: SQSEvent = sqsEventFor(
-      [{
-        messageId: received.id,
-        receiptHandle: received.receipt!,
-        body: received.body,
+      batch.map((envelope) => ({
+        messageId: envelope.id,
+        receiptHandle: envelope.receipt!,
+        body: envelope.body,
         md5OfBody: '',
         attributes: {
-          ApproximateReceiveCount: String(received.receiveCount),
-          SentTimestamp: String(received.sentAt),
-          ...(received.groupId ? { MessageGroupId: received.groupId, MessageDeduplicationId: received.dedupId ?? '', SequenceNumber: String(received.seq) } : {}),
+          ApproximateReceiveCount: String(envelope.receiveCount),
+          SentTimestamp: String(envelope.sentAt),
+          ...(envelope.groupId ? { MessageGroupId: envelope.groupId, MessageDeduplicationId: envelope.dedupId ?? '', SequenceNumber: String(envelope.seq) } : {}),
         },
         messageAttributes: {},
-      }],
+      })),
       `arn:aws:sqs:${REGION}:000000000000:${queue.settings.name}`,
       REGION,
     );
@@ -353,16 +374,20 @@ export class Simulation {
     } catch {
       response = undefined;
     }
-    if (invocation.dead || !response || response.batchItemFailures.length > 0) return;
-    // Lambda's event source deletes what succeeded: a crash just before that is a redelivery of finished work.
+    if (invocation.dead || !response) return;
+    const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+    const succeeded = batch.filter((envelope) => !failed.has(envelope.id));
+    if (succeeded.length === 0) return;
+    // Lambda's event source deletes what succeeded (one DeleteMessageBatch): a crash just before that is a
+    // redelivery of finished work.
     const index = this.operations.length;
     this.operations.push({ index, kind: 'sqs.delete', target: queue.settings.name, fn: role });
     if (this.crashes(index, 'before')) {
       this.faultsFired++;
       return;
     }
-    queue.delete(received.receipt!);
-    if (this.schedule.faults.some((fault) => fault.kind === 'duplicate' && fault.at === delivery)) {
+    for (const envelope of succeeded) queue.delete(envelope.receipt!);
+    if (!failed.has(received.id) && this.schedule.faults.some((fault) => fault.kind === 'duplicate' && fault.at === delivery)) {
       this.faultsFired++;
       queue.duplicate(received);
     }

@@ -1,0 +1,85 @@
+import type { AggregateMessage } from '../protocol/messages.js';
+import type { RoundState, VerdictRecord } from '../protocol/records.js';
+import type { PipelineContext } from './context.js';
+import { readVerdict } from './experiment.js';
+import { inspectUpdate, type Inspection } from './inspect-update.js';
+import { mapInOrder, READ_CONCURRENCY } from './ordered-reads.js';
+import type { ExperimentView } from './round-runner.js';
+
+/** What was read ahead for one "update ready" of a batch: the client's verdict, and if it had none, the inspection. */
+export interface ReadAhead {
+  readonly known: VerdictRecord | undefined;
+  readonly inspection?: Promise<Inspection>;
+}
+
+const clientKey = (experimentId: string, round: number, clientId: string) => `${experimentId}\u0000${round}\u0000${clientId}`;
+
+/**
+ * A batch's "update ready" messages are handled one after the other (one writer per experiment), but what each needs
+ * to read before it decides — the client's verdict, and if it has none, its report and update — depends on no other
+ * message of the batch. So those reads are started together when the batch arrives (at most READ_CONCURRENCY at once)
+ * and each message takes its own when its turn comes. Nothing is written ahead, and the writes keep their order: every
+ * crash point is the one of docs/protocol.md.
+ *
+ * A read ahead is used at most once, and never after this invocation wrote the client's verdict (a close that found
+ * its report, a duplicate message in the same batch): then the message reads again, as it would have without this.
+ */
+export class BatchReads {
+  private readonly ahead = new Map<string, Promise<ReadAhead | undefined>>();
+
+  constructor(private readonly context: PipelineContext) {}
+
+  /**
+   * Starts the reads for `messages`. `round` gives a round's state and its experiment's view (both read once per
+   * batch anyway); a round that is closed, a secure-aggregation experiment, an unsampled client: nothing is read.
+   */
+  start(messages: readonly AggregateMessage[], round: (experimentId: string, round: number) => Promise<{ state: RoundState; view: ExperimentView } | undefined>): void {
+    // A start rewrites what an experiment's updates would be checked against: its batch reads nothing ahead for it.
+    const starting = new Set(messages.flatMap((message) => (message.type === 'start' ? [message.experimentId] : [])));
+    const updates = messages.flatMap((message) => (message.type === 'update' && !starting.has(message.experimentId) ? [message] : []));
+    const fresh = updates.filter((message, index) => {
+      const key = clientKey(message.experimentId, message.round, message.clientId);
+      return !this.ahead.has(key) && updates.findIndex((other) => clientKey(other.experimentId, other.round, other.clientId) === key) === index;
+    });
+    const { store } = this.context;
+    const settled = new Map<string, (value: ReadAhead | undefined) => void>();
+    for (const { experimentId, round: r, clientId } of fresh) {
+      this.ahead.set(clientKey(experimentId, r, clientId), new Promise((resolve) => settled.set(clientKey(experimentId, r, clientId), resolve)));
+    }
+    void mapInOrder(
+      fresh,
+      async ({ experimentId, round: r, clientId }) => {
+        const resolve = settled.get(clientKey(experimentId, r, clientId))!;
+        try {
+          const found = await round(experimentId, r);
+          if (!found || found.state.closed || found.view.config.secureAggregation || !found.state.expected.includes(clientId)) return resolve(undefined);
+          const known = await readVerdict(store, experimentId, r, clientId);
+          if (known) return resolve({ known });
+          const held = (await found.view.samplesHeld()).get(clientId);
+          const inspection = inspectUpdate(store, found.view.layout, { experimentId, round: r, clientId }, held);
+          inspection.catch(() => {});
+          // Waited for here, so that no more than READ_CONCURRENCY inspections (each reads an update) overlap.
+          await inspection.catch(() => {});
+          resolve({ known: undefined, inspection });
+        } catch {
+          // A read that failed ahead is made again in the message's turn, where its failure fails that message.
+          resolve(undefined);
+        }
+      },
+      READ_CONCURRENCY,
+    );
+  }
+
+  /** The reads made ahead for this client's message, once; undefined if there are none. */
+  take(experimentId: string, round: number, clientId: string): Promise<ReadAhead | undefined> | undefined {
+    const key = clientKey(experimentId, round, clientId);
+    const found = this.ahead.get(key);
+    this.ahead.delete(key);
+    return found;
+  }
+
+  /** This invocation wrote the client's verdict: what was read ahead of it no longer holds. */
+  forget(experimentId: string, round: number, clientId: string): void {
+    this.ahead.delete(clientKey(experimentId, round, clientId));
+  }
+}

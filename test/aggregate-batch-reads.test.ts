@@ -1,0 +1,203 @@
+import type { SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAggregateHandler } from '../functions/aggregate.js';
+import type { LocalCloud } from '../local/cloud.js';
+import type { ObjectStore } from '../shared/cloud/ports.js';
+import type { PipelineContext } from '../shared/pipeline/context.js';
+import { forEachInOrder, mapInOrder } from '../shared/pipeline/ordered-reads.js';
+import { keys } from '../shared/protocol/keys.js';
+import type { AggregateMessage, TrainMessage } from '../shared/protocol/messages.js';
+import type { VerdictRecord } from '../shared/protocol/records.js';
+import { readGlobal, shifted, startCloudWithScriptedClients, uploadConfig, waitFor, waitForStatus, writeUpdate } from './helpers/pipeline.js';
+
+/**
+ * The aggregator reads a batch's updates ahead, together, and the close reads the accepted updates a few at a time;
+ * what it writes, and in which order, must not change. The batches are handed to the real aggregate handler directly
+ * (one event, as Lambda's FIFO event source delivers it) against the local cloud's S3.
+ */
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('reads in order, a bounded number at a time', () => {
+  it('hands results over in the items\' order whatever order they finish in, with at most `limit` in flight', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const delays = [30, 5, 20, 1, 25, 2, 15, 3, 10, 4, 8, 6];
+    const seen: number[] = [];
+    await forEachInOrder(
+      delays,
+      async (delay, index) => {
+        most = Math.max(most, ++inFlight);
+        await sleep(delay);
+        inFlight--;
+        return index;
+      },
+      (result) => void seen.push(result),
+      4,
+    );
+    expect(seen).toEqual(delays.map((_, index) => index));
+    expect(most).toBe(4);
+  });
+
+  it('throws the first failure in the items\' order, after consuming what came before it', async () => {
+    const consumed: number[] = [];
+    const failing = forEachInOrder(
+      [0, 1, 2, 3],
+      async (item) => {
+        await sleep(item === 3 ? 1 : 10);
+        if (item >= 2) throw new Error(`read ${item} failed`);
+        return item;
+      },
+      (result) => void consumed.push(result),
+      4,
+    );
+    await expect(failing).rejects.toThrow('read 2 failed');
+    expect(consumed).toEqual([0, 1]);
+    expect(await mapInOrder([3, 1, 2], async (item) => item * 2, 1)).toEqual([6, 2, 4]);
+    await expect(mapInOrder([1], async (item) => item, 0)).rejects.toThrow(/positive integer/);
+  });
+});
+
+/** `store` with a delay on every read (a slow S3) and a record of the reads in flight and of every write, in order. */
+function observedStore(store: ObjectStore, latencyMs: number) {
+  const seen = { inFlight: 0, mostInFlight: 0, mostBeforeStateWrite: undefined as number | undefined, writes: [] as string[] };
+  const read = async <T>(perform: () => Promise<T>): Promise<T> => {
+    seen.mostInFlight = Math.max(seen.mostInFlight, ++seen.inFlight);
+    try {
+      await sleep(latencyMs);
+      return await perform();
+    } finally {
+      seen.inFlight--;
+    }
+  };
+  const observed: ObjectStore = {
+    bucket: store.bucket,
+    put: async (key, body, contentType) => {
+      seen.writes.push(key);
+      if (key.endsWith('/state.json')) seen.mostBeforeStateWrite ??= seen.mostInFlight;
+      await store.put(key, body, contentType);
+    },
+    get: (key, options) => read(() => store.get(key, options)),
+    getText: (key) => read(() => store.getText(key)),
+    head: (key) => read(() => store.head(key)),
+    exists: (key) => read(() => store.exists(key)),
+    list: (prefix) => read(() => store.list(prefix)),
+    delete: (key) => store.delete(key),
+  };
+  return { store: observed, seen };
+}
+
+let cloud: LocalCloud;
+let trainMessages: TrainMessage[];
+let base: PipelineContext;
+
+beforeAll(async () => {
+  ({ cloud, trainMessages } = await startCloudWithScriptedClients({
+    wrapContext: (role, context) => {
+      if (role === 'aggregate') base = context;
+      return context;
+    },
+  }));
+});
+afterAll(async () => {
+  await cloud?.stop();
+});
+
+let sequence = 0;
+/** One event of `messages`, as the FIFO event source hands a batch of the experiment's group to the aggregator. */
+function batchOf(messages: readonly AggregateMessage[]): SQSEvent {
+  return {
+    Records: messages.map((message) => {
+      const id = `m-${++sequence}`;
+      return {
+        messageId: id,
+        receiptHandle: `receipt-${id}`,
+        body: JSON.stringify(message),
+        attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: String(Date.now()),
+          SenderId: 'test',
+          ApproximateFirstReceiveTimestamp: String(Date.now()),
+          MessageGroupId: message.experimentId,
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:flambda-aggregate.fifo',
+        awsRegion: 'us-east-1',
+      };
+    }),
+  };
+}
+
+async function openRound(experimentId: string, clients: number) {
+  await uploadConfig(cloud, experimentId, { clients, rounds: 1, model: 'mlp', samplesPerClient: 20, testSamples: 50, round: { deadlineSeconds: 600 } });
+  const round1 = await waitFor(`round 1 of ${experimentId}`, async () => {
+    const found = trainMessages.filter((message) => message.experimentId === experimentId && message.round === 1);
+    return found.length >= clients ? found : undefined;
+  });
+  const global0 = await readGlobal(cloud, experimentId, 0);
+  for (const [index, message] of round1.entries()) await writeUpdate(cloud, message, shifted(global0, (index % 7) - 3), 5 + index);
+  return round1;
+}
+
+const update = ({ experimentId, round, clientId }: TrainMessage): AggregateMessage => ({ type: 'update', experimentId, round, clientId });
+
+async function verdictOf(experimentId: string, clientId: string): Promise<VerdictRecord> {
+  return JSON.parse((await cloud.context.store.getText(keys.verdict(experimentId, 1, clientId)))!) as VerdictRecord;
+}
+
+describe('a batch of "update ready" messages', () => {
+  it('reads its updates ahead together, and writes the same records in the same order as one message at a time', async () => {
+    const together = await openRound('reads-together', 10);
+    const alone = await openRound('reads-alone', 10);
+    const batched = observedStore(base.store, 20);
+    const single = observedStore(base.store, 20);
+    const handleBatched = createAggregateHandler(async () => ({ ...base, store: batched.store }), { retryDelaysSeconds: [1] });
+    const handleAlone = createAggregateHandler(async () => ({ ...base, store: single.store }), { retryDelaysSeconds: [1] });
+
+    expect(await handleBatched(batchOf(together.map(update)))).toEqual({ batchItemFailures: [] });
+    for (const message of alone) expect(await handleAlone(batchOf([update(message)]))).toEqual({ batchItemFailures: [] });
+
+    for (const id of ['reads-together', 'reads-alone']) expect((await waitForStatus(cloud, id, (s) => s.state !== 'running')).state).toBe('completed');
+    // The batch's reads overlapped (10 inspections ahead, bounded), where one message alone reads one thing at a time;
+    // the close reads a bounded number at a time either way.
+    expect(batched.seen.mostBeforeStateWrite).toBeGreaterThanOrEqual(5);
+    expect(single.seen.mostBeforeStateWrite).toBe(1);
+    expect(batched.seen.mostInFlight).toBeLessThanOrEqual(12);
+    expect(single.seen.mostInFlight).toBeGreaterThan(1);
+    // The batch's verdicts in message order, ordinals 1…10, all before the one state write that counts them.
+    const relative = (writes: readonly string[], id: string) => writes.map((key) => key.replace(`experiments/${id}/`, ''));
+    const writes = relative(batched.seen.writes, 'reads-together');
+    const verdictWrites = together.map((message) => `rounds/0001/verdicts/${message.clientId}.json`);
+    expect(writes.slice(0, 10)).toEqual(verdictWrites);
+    expect(writes[10]).toBe('rounds/0001/state.json');
+    for (const [index, message] of together.entries()) expect(await verdictOf('reads-together', message.clientId)).toMatchObject({ ordinal: index + 1, outcome: 'accepted' });
+    // Past the verdicts (one state write per message there), the close writes the same keys in the same order…
+    const closeWrites = (all: readonly string[]) => all.filter((key) => !key.includes('/verdicts/') && key !== 'rounds/0001/state.json');
+    expect(closeWrites(writes)).toEqual(closeWrites(relative(single.seen.writes, 'reads-alone')));
+    // …and folds the same updates in the same order: the same model, to the bit.
+    const [a, b] = await Promise.all(['reads-together', 'reads-alone'].map((id) => cloud.context.store.get(keys.globalModel(id, 1))));
+    expect(Buffer.from(a!).equals(Buffer.from(b!))).toBe(true);
+  });
+
+  it('never uses a read made ahead after the same invocation wrote that client\'s verdict (a close that found its report, a copy)', async () => {
+    const id = 'reads-forgotten';
+    const round1 = await openRound(id, 4);
+    const late = observedStore(base.store, 5);
+    // The aggregator's clock past the deadline: the deadline message closes the round, finding client 3's report.
+    const handle = createAggregateHandler(async () => ({ ...base, store: late.store, now: () => new Date(Date.now() + 3_600_000) }), { retryDelaysSeconds: [1] });
+    const [c0, c1, c2, c3] = round1 as [TrainMessage, TrainMessage, TrainMessage, TrainMessage];
+    const dueAt = new Date(Date.now() + 600_000).toISOString();
+    const deadline: AggregateMessage = { type: 'deadline', experimentId: id, round: 1, dueAt, attempt: 0 };
+    expect(await handle(batchOf([update(c0), update(c1), update(c0), update(c2), deadline, update(c3)]))).toEqual({ batchItemFailures: [] });
+    expect((await waitForStatus(cloud, id, (s) => s.state !== 'running')).state).toBe('completed');
+    // client 3 was counted by the close (ordinal 4), and its own message, read ahead before that, found the verdict.
+    expect(await verdictOf(id, c3.clientId)).toMatchObject({ outcome: 'accepted', ordinal: 4 });
+    expect(await verdictOf(id, c0.clientId)).toMatchObject({ outcome: 'accepted', ordinal: 1 });
+    expect(late.seen.writes.filter((key) => key.endsWith(`verdicts/${c3.clientId}.json`))).toHaveLength(1);
+    expect(late.seen.writes.filter((key) => key.endsWith(`verdicts/${c0.clientId}.json`))).toHaveLength(1);
+    const metrics = JSON.parse((await cloud.context.store.getText(keys.roundMetrics(id, 1)))!) as { clients: { clientId: string }[] };
+    expect(metrics.clients.map((client) => client.clientId).sort()).toEqual(round1.map((message) => message.clientId).sort());
+  });
+});

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { crashSchedules, deliverySchedules, readErrorSchedules, runCampaign, runReference, scenario, type Reference, type RunResult } from './chaos/campaign.js';
+
+/**
+ * The crash sweep with the aggregator taking up to 10 messages of the experiment's FIFO group per invocation, as the
+ * stack's event source hands them out: the batch's reads made ahead (shared/pipeline/batch-reads.ts), its one
+ * round-state write, and the partial batch failures all meet every crash point. FedAvg, 3 clients × 2 rounds, real
+ * handlers and training on the simulated cloud; every run must end like the fault-free one.
+ */
+
+const batched = scenario('fedavg', 'batches', { clients: 3, rounds: 2 });
+const single = scenario('fedavg', 'plain', { clients: 3, rounds: 2 });
+
+const notSurvived = (results: readonly RunResult[]) =>
+  results.filter((result) => result.judgement !== 'survived').map((result) => `${result.label}: ${result.judgement} — ${result.detail}`);
+
+describe('fault-injection sweep with batches of 10 (FedAvg, 3 clients × 2 rounds)', () => {
+  let reference: Reference;
+
+  it('completes fault-free in fewer aggregator invocations than one message at a time, with the same models', async () => {
+    reference = await runReference(batched);
+    const alone = await runReference(single);
+    expect(reference.outcome.status?.state).toBe('completed');
+    const aggregatorInvocations = (outcome: Reference['outcome']) => outcome.invocationStats.filter((stats) => stats.fn === 'aggregate').length;
+    expect(aggregatorInvocations(reference.outcome)).toBeLessThan(aggregatorInvocations(alone.outcome));
+    expect(reference.outcome.globals).toEqual(alone.outcome.globals);
+    expect(reference.outcome.accepted).toEqual(alone.outcome.accepted);
+  }, 300_000);
+
+  it('survives a crash before and after every mutating operation, duplicated deliveries, early clocks and read errors', async () => {
+    const planned = [...crashSchedules(reference.outcome), ...deliverySchedules(reference.outcome), ...readErrorSchedules(reference.outcome, { count: 30, seed: 9 })];
+    expect(planned.length).toBeGreaterThan(100);
+    expect(notSurvived(await runCampaign(batched, reference, planned))).toEqual([]);
+  }, 1_200_000);
+});
