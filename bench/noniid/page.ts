@@ -119,7 +119,10 @@ function header(input: PageInput, baseline: Row, skew: readonly Row[]): string {
   const { host } = input;
   const loadText = loads.length > 0 ? `1-minute load average ${Math.min(...loads)} to ${Math.max(...loads)} at the runs' starts and ends` : 'load average not recorded';
   const wallMs = summaries.reduce((sum, summary) => sum + summary.wallMs, 0);
-  const backend = all.find((outcome) => outcome.metrics)?.metrics?.backend;
+  // Runs of earlier invocations may have run on an earlier kernel (e.g. before FMA): name each, with its count.
+  const backends = new Map<string, number>();
+  for (const outcome of all) if (outcome.metrics?.backend) backends.set(describeBackend(outcome.metrics.backend), (backends.get(describeBackend(outcome.metrics.backend)) ?? 0) + 1);
+  const backendText = backends.size === 0 ? '—' : backends.size === 1 ? `**${[...backends.keys()][0]}**` : [...backends].map(([text, count]) => `**${text}** (${count} runs)`).join(', ');
   const setting = skew.find((row) => row.config.strategy.name === 'fedavg' && !row.config.local.objective)?.config ?? skew[0]?.config ?? baseline.config;
   const seeds = baseline.planned.map((item) => item.seed);
   const pending = [baseline, ...skew].filter((row) => !row.complete);
@@ -134,7 +137,7 @@ against IID FedAvg ([\`examples/mnist-iid.json\`](../examples/mnist-iid.json)), 
 
 - Machine: ${host.cpuModel}, ${host.cores} cores, ${host.memoryGiB} GiB, ${host.os}, Node ${host.nodeVersion}; ${loadText}.
   The machine was shared with other work, so wall times say little; accuracies do not depend on it.
-- Backend: **${backend ? describeBackend(backend) : '—'}**.
+- Backend: ${backendText}.
 - Time: the ${summaries.length} runs' wall times add up to ${formatDuration(wallMs)}, each from the first round's fan-out to the final evaluation.`;
 }
 
