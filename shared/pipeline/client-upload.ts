@@ -59,7 +59,7 @@ export interface UploadInput {
 export async function encodeUpload(store: ObjectStore, message: { experimentId: string; round: number; clientId: string }, input: UploadInput): Promise<Uint8Array> {
   const { config, global, trained } = input;
   const { round, clientId } = message;
-  const attacks = config.adversaries !== undefined && poisonsUpdate(config.adversaries) && isAttacker(config, clientId);
+  const attacks = poisonsUpload(config, clientId);
   const compression = config.compression;
   if (!attacks && !isCompressed(compression)) return encodeModelWeights(trained);
 
@@ -68,16 +68,22 @@ export async function encodeUpload(store: ObjectStore, message: { experimentId: 
     const honest = flatDelta(trained, global);
     const colluding = needsColludingUpdates(config.adversaries!) ? await colludingHonestDeltas(store, message, input, honest) : undefined;
     const attacked = attackUpdate(config.adversaries!, honest, {
-      seed: deriveSeed(config.seed, 'attack', round, clientId),
+      seed: attackSeed(config, round, clientId),
       colluding: colluding?.deltas,
       roundUpdates: colluding?.roundUpdates,
     });
     if (!isCompressed(compression)) return encodeModelWeights(applyFlatDelta(global, attacked));
     delta = unflatten(attacked, global);
   }
-  if (!isCompressed(compression)) return encodeModelWeights(trained);
   return encodeCompressedDelta(store, message, config, delta, global);
 }
+
+/** Whether this client is a simulated attacker whose attack acts on its upload (not on its labels). */
+function poisonsUpload(config: ExperimentConfig, clientId: string): boolean {
+  return config.adversaries !== undefined && poisonsUpdate(config.adversaries) && isAttacker(config, clientId);
+}
+
+const attackSeed = (config: ExperimentConfig, round: number, clientId: string) => deriveSeed(config.seed, 'attack', round, clientId);
 
 /**
  * What a DP client uploads: its clipped Δ, attacked if it is one of the simulated attackers (a poisoned update is
@@ -92,9 +98,8 @@ export async function encodePrivateUpload(
   global: ModelWeights,
 ): Promise<Uint8Array> {
   const { round, clientId } = message;
-  const attacks = config.adversaries !== undefined && poisonsUpdate(config.adversaries) && isAttacker(config, clientId);
-  const delta = attacks
-    ? unflatten(attackUpdate(config.adversaries!, flattenWeights(clippedDelta).vector, { seed: deriveSeed(config.seed, 'attack', round, clientId) }), global)
+  const delta = poisonsUpload(config, clientId)
+    ? unflatten(attackUpdate(config.adversaries!, flattenWeights(clippedDelta).vector, { seed: attackSeed(config, round, clientId) }), global)
     : clippedDelta;
   return encodeCompressedDelta(store, message, config, delta, global);
 }
