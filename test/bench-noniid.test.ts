@@ -105,6 +105,23 @@ describe('the page from known results', () => {
     return { planned, metrics: { ...metrics, rounds } as ExperimentMetrics, reused: true, load: { start: 1, end: 2 } };
   }
 
+  /** The page's input for these runs on a fixed test host. */
+  function pageInput(baseline: SourceConfig, sources: SourceConfig[], planning: PageInput['planning'], outcomes: PageInput['outcomes']): PageInput {
+    return {
+      baseline,
+      sources,
+      planning,
+      outcomes,
+      torch: [],
+      tuningGrid: {},
+      seeds: 3,
+      quick: false,
+      host: { cpuModel: 'Test CPU', cores: 2, memoryGiB: 4, os: 'Test OS', nodeVersion: 'v20', loadAverage: { start: 1, end: 2 } },
+      totalMs: 1000,
+      command: 'npm run bench:noniid',
+    };
+  }
+
   it('ranks complete rows, checks the goal, and marks what is pending', async () => {
     const baseline = await readSource(BASELINE_KEY, BASELINE_FILE);
     const fedavg = await readSource('fedavg', 'examples/noniid/fedavg.json');
@@ -120,20 +137,7 @@ describe('the page from known results', () => {
       const index = seeds.indexOf(planned.seed);
       return index < values.length ? [outcome(planned, [0.5, 0.8, 0.9, 0.94, values[index]!])] : [];
     });
-    const input: PageInput = {
-      baseline,
-      sources: [fedavg, fedlc, masked],
-      planning: { main, tuning: [], dirichlet: [] },
-      outcomes: { main: outcomes, tuning: [], dirichlet: [] },
-      torch: [],
-      tuningGrid: {},
-      seeds: 3,
-      quick: false,
-      host: { cpuModel: 'Test CPU', cores: 2, memoryGiB: 4, os: 'Test OS', nodeVersion: 'v20', loadAverage: { start: 1, end: 2 } },
-      totalMs: 1000,
-      command: 'npm run bench:noniid',
-    };
-    const { markdown, images } = renderPage(input);
+    const { markdown, images } = renderPage(pageInput(baseline, [fedavg, fedlc, masked], { main, tuning: [], dirichlet: [] }, { main: outcomes, tuning: [], dirichlet: [] }));
     expect(markdown).toContain('| IID FedAvg | [`examples/mnist-iid.json`](../examples/mnist-iid.json) | — | 99.00 ± 0.10 % |');
     expect(markdown).toContain('The best here, FedAvg + FedLC (τ 1), averages 97.57 ± 0.40 %: -1.43 points from IID FedAvg, its worst seed -1.80.');
     expect(markdown).toContain('**The goal is met.**');
@@ -156,19 +160,7 @@ describe('the page from known results', () => {
     const main = await Promise.all(seeds.flatMap((seed) => sources.map((source) => derive(source, { out, prefix: 'shared', scenario: { kind: 'main' }, seed, cap: undefined }))));
     const finals: Record<string, number[]> = { [BASELINE_KEY]: [0.99, 0.991, 0.989], fedavg: [0.93, 0.94, 0.92], fedlc: [0.94, 0.95, 0.93], 'fedavg-shared-data': [0.975, 0.98, 0.965] };
     const outcomes = main.map((planned) => outcome(planned, [0.5, 0.8, 0.9, 0.94, finals[planned.source.key]![seeds.indexOf(planned.seed)]!]));
-    const { markdown } = renderPage({
-      baseline,
-      sources: [fedavg, fedlc, sharedFedavg],
-      planning: { main, tuning: [], dirichlet: [] },
-      outcomes: { main: outcomes, tuning: [], dirichlet: [] },
-      torch: [],
-      tuningGrid: {},
-      seeds: 3,
-      quick: false,
-      host: { cpuModel: 'Test CPU', cores: 2, memoryGiB: 4, os: 'Test OS', nodeVersion: 'v20', loadAverage: { start: 1, end: 2 } },
-      totalMs: 1000,
-      command: 'npm run bench:noniid',
-    });
+    const { markdown } = renderPage(pageInput(baseline, [fedavg, fedlc, sharedFedavg], { main, tuning: [], dirichlet: [] }, { main: outcomes, tuning: [], dirichlet: [] }));
     expect(markdown).toContain('The best here, FedAvg + shared data (shared fraction 0.05, per client 1), averages 97.33 ± 0.76 %: -1.67 points from IID FedAvg, its worst seed -2.50.');
     expect(markdown).toContain('**Without shared data** (pure federated learning), the best is FedAvg + FedLC (τ 1) at 94.00 ± 1.00 %: -5.00 points from IID FedAvg, worst seed -6.00 (the mean 3.00 points short, the worst seed 3.00 points short).');
     expect(markdown).toContain('**With shared data** (not pure FL: a public, class-balanced 5 % of the training set goes from the server to every client; see [Shared data](#shared-data)), the best is FedAvg + shared data (shared fraction 0.05, per client 1) at 97.33 ± 0.76 %: -1.67 points from IID FedAvg, worst seed -2.50 (within the goal).');
@@ -176,6 +168,44 @@ describe('the page from known results', () => {
     expect(markdown).toContain('Local objectives against plain FedAvg (difference of means, points): FedAvg + FedLC +1.00.');
     expect(markdown).toContain('## Shared data');
     expect(markdown).toContain('**Privacy trade-off.**');
+  });
+
+  it('weighs the best local objective as a default by its IID check and the seed spread, and shows a one-seed Dirichlet table as one seed', async () => {
+    const baseline = await readSource(BASELINE_KEY, BASELINE_FILE);
+    const fedavg = await readSource('fedavg', 'examples/noniid/fedavg.json');
+    const fedlc = await readSource('fedlc', 'examples/noniid/fedlc.json');
+    const fedlcIid = await readSource('fedlc-iid', 'examples/noniid/fedlc-iid.json');
+    const seeds = [42, 43, 44];
+    const main = await Promise.all(seeds.flatMap((seed) => [baseline, fedavg, fedlc, fedlcIid].map((source) => derive(source, { out, prefix: 'default', scenario: { kind: 'main' }, seed, cap: undefined }))));
+    const dirichlet = await Promise.all([fedavg, fedlc].map((source) => derive(source, { out, prefix: 'default', scenario: { kind: 'dirichlet', alpha: 0.1 }, seed: 42, cap: undefined })));
+    const finals = (spread: number): Record<string, number[]> => ({
+      [BASELINE_KEY]: [0.99, 0.991, 0.989],
+      fedavg: [0.9, 0.9 - spread, 0.9 + spread],
+      fedlc: [0.95, 0.951, 0.949],
+      'fedlc-iid': [0.99, 0.991, 0.989],
+    });
+    const render = (spread: number) =>
+      renderPage(
+        pageInput(baseline, [fedavg, fedlc, fedlcIid], { main, tuning: [], dirichlet }, {
+          main: main.map((planned) => outcome(planned, [0.5, finals(spread)[planned.source.key]![seeds.indexOf(planned.seed)]!])),
+          tuning: [],
+          dirichlet: dirichlet.map((planned) => outcome(planned, [0.5, planned.source.key === 'fedlc' ? 0.96 : 0.95])),
+        }),
+      ).markdown;
+
+    // FedLC gains 5 points of FedAvg's 9-point gap (56 %), well beyond FedAvg's seed sd of 1, and costs nothing on IID.
+    const steady = render(0.01);
+    expect(steady).toContain('gains +5.00 points over plain FedAvg on label skew, 56 % of FedAvg\'s gap to IID, and changes IID FedAvg by 0.00 points (within the seed spread, 0.10 points)');
+    expect(steady).toContain('We recommend it for label-skewed configs (`examples/noniid/fedlc.json`), but the schema\'s default stays plain cross-entropy');
+    expect(steady).toContain(', and on its own it leaves 4.00 points of the gap.');
+    // The same means with FedAvg's seeds 6 points apart: the gain no longer stands out from the spread.
+    const noisy = render(0.06);
+    expect(noisy).toContain('So it should not be a default: its gain is smaller than the larger seed standard deviation on label skew (6.00 points), so 3 seeds do not establish it.');
+    expect(noisy).toContain('worst seed +10.90 points');
+
+    expect(steady).toContain('at seed 42 only (`--dirichlet-seeds`, default 1)');
+    expect(steady).toContain('| configuration | α = 0.1: final accuracy (seed 42) | gap (points) |');
+    expect(steady).toMatch(/\| FedAvg \+ FedLC \| 96\.00 % \| -3\.00 \|/);
   });
 });
 

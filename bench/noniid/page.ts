@@ -121,7 +121,11 @@ function header(input: PageInput, baseline: Row, skew: readonly Row[]): string {
   const wallMs = summaries.reduce((sum, summary) => sum + summary.wallMs, 0);
   // Runs of earlier invocations may have run on an earlier kernel (e.g. before FMA): name each, with its count.
   const backends = new Map<string, number>();
-  for (const outcome of all) if (outcome.metrics?.backend) backends.set(describeBackend(outcome.metrics.backend), (backends.get(describeBackend(outcome.metrics.backend)) ?? 0) + 1);
+  for (const outcome of all) {
+    if (!outcome.metrics?.backend) continue;
+    const text = describeBackend(outcome.metrics.backend);
+    backends.set(text, (backends.get(text) ?? 0) + 1);
+  }
   const backendText = backends.size === 0 ? '—' : backends.size === 1 ? `**${[...backends.keys()][0]}**` : [...backends].map(([text, count]) => `**${text}** (${count} runs)`).join(', ');
   const setting = skew.find((row) => row.config.strategy.name === 'fedavg' && !row.config.local.objective)?.config ?? skew[0]?.config ?? baseline.config;
   const seeds = baseline.planned.map((item) => item.seed);
