@@ -73,7 +73,7 @@ describe('watching an experiment', () => {
         log.update(progress);
       },
     });
-    // The three sampled clients answer one at a time, each once the watch has seen the answer before it.
+    // The three sampled clients answer one at a time, each once the bar has drawn the answer before it.
     const sampled = await waitFor('the sampled clients\' train messages', async () => {
       const mine = trainMessages.filter((message) => message.experimentId === experimentId);
       return mine.length >= 3 ? mine : undefined;
@@ -81,7 +81,8 @@ describe('watching an experiment', () => {
     expect(sampled).toHaveLength(3);
     const global0 = await readGlobal(cloud, experimentId, 0);
     for (const [index, message] of sampled.entries()) {
-      await waitFor(`the watch to see ${index} answer(s)`, async () => (seen.some((progress) => progress.clientsDone === index) ? true : undefined));
+      // The bar draws on its own clock (cli-progress throttles frames), so wait for the frame itself, not only the poll.
+      await waitFor(`the bar to show ${index} answer(s)`, async () => (frames.includes(`round 1/1 · ${index}/3 clients`) ? true : undefined));
       await writeUpdate(cloud, message, shifted(global0, 0.01), 10);
       await announceUpdate(cloud, message);
     }
