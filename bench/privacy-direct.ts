@@ -24,7 +24,10 @@ DP-FedAvg on MNIST at each target ε and without DP, in one process with the pip
   --epsilons a,b       target ε at δ 1e-5 (default 1,2,4,8)
   --partitions a,b     iid and/or shards (label skew, 2 shards per client) (default iid)
   --model NAME         model (default cnn-tiny)
-  --clip C             fixed clip norm C (default 0.5)
+  --clip C             fixed clip norm C, or the first round's with adaptive clipping (default 0.5)
+  --clipping KIND      fixed or adaptive (Andrew et al. 2021: C follows a quantile of the update norms, its count
+                       query accounted); adaptive runs are saved apart and written to their own section of privacy.md
+  --target-quantile γ  adaptive clipping's target unclipped quantile (default 0.5)
   --server-lr η        server learning rate of FedAvgM (default 1, with --server-momentum 0: FedAvg)
   --server-momentum β  server momentum of FedAvgM (default 0)
   --seeds a,b          seeds (default 42); with several, a table of mean ± sd over the seeds comes first
@@ -45,6 +48,8 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: 'iid' },
     model: { type: 'string', default: 'cnn-tiny' },
     clip: { type: 'string', default: '0.5' },
+    clipping: { type: 'string', default: 'fixed' },
+    'target-quantile': { type: 'string', default: '0.5' },
     'server-lr': { type: 'string', default: '1' },
     'server-momentum': { type: 'string', default: '0' },
     seeds: { type: 'string', default: '42' },
@@ -70,6 +75,12 @@ const clients = Number(values.clients);
 const rounds = Number(values.rounds);
 const fraction = Number(values.fraction);
 const clip = Number(values.clip);
+const adaptive = values.clipping === 'adaptive';
+if (!adaptive && values.clipping !== 'fixed') throw new Error(`--clipping: fixed or adaptive (got ${values.clipping})`);
+const targetQuantile = Number(values['target-quantile']);
+const clippingConfig = adaptive ? { kind: 'adaptive', initialNorm: clip, targetQuantile } : { kind: 'fixed', norm: clip };
+/** Adaptive runs get their own result names, doc section and charts, so the fixed-clipping table stays as it is. */
+const variant = adaptive ? '-adaptive' : '';
 const serverLr = Number(values['server-lr']);
 const serverMomentum = Number(values['server-momentum']);
 const epsilons = numbers(values.epsilons!);
@@ -89,7 +100,7 @@ interface Saved {
 
 function configFor(partition: PartitionKey, epsilon: number | undefined, seed: number): ExperimentConfigInput {
   return {
-    name: `direct-${partition}-${epsilon ?? 'nodp'}-s${seed}`,
+    name: `direct-${partition}-${epsilon ?? 'nodp'}${epsilon === undefined ? '' : variant}-s${seed}`,
     clients,
     rounds,
     model: values.model as ExperimentConfigInput['model'],
@@ -100,7 +111,7 @@ function configFor(partition: PartitionKey, epsilon: number | undefined, seed: n
     local: { epochs: 1, batchSize: 10, learningRate: 0.05, optimizer: 'sgd', momentum: 0.9 },
     sampling: { method: 'poisson', fraction },
     strategy: serverMomentum === 0 && serverLr === 1 ? { name: 'fedavg' } : { name: 'fedavgm', serverLearningRate: serverLr, momentum: serverMomentum },
-    ...(epsilon !== undefined ? { privacy: { clipping: { kind: 'fixed', norm: clip }, targetEpsilon: epsilon, delta: DELTA, randomness: 'seeded' } } : {}),
+    ...(epsilon !== undefined ? { privacy: { clipping: clippingConfig, targetEpsilon: epsilon, delta: DELTA, randomness: 'seeded' } } : {}),
   } as ExperimentConfigInput;
 }
 
@@ -154,12 +165,13 @@ const rows = results.map(({ partition, epsilon, seed, saved }) => {
     String(seed),
     last.epsilon !== undefined ? last.epsilon.toFixed(3) : '—',
     saved.sigma !== undefined ? saved.sigma.toPrecision(4) : '—',
+    epsilon === undefined ? '—' : last.clipNorm.toPrecision(3),
     percent(last.accuracy!),
     percent(best),
     formatDuration(saved.wallMs),
   ];
 });
-const header = ['Partition', 'Target ε', 'Seed', 'ε spent', 'σ', 'Final accuracy', 'Best (every 5th round)', 'Wall time'];
+const header = ['Partition', 'Target ε', 'Seed', 'ε spent', 'σ', 'C in the last round', 'Final accuracy', 'Best (every 5th round)', 'Wall time'];
 const table = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 const reused = results.filter((result) => result.saved.reused).length;
 const summary = seeds.length > 1 ? seedSummaryTable() : '';
@@ -210,12 +222,12 @@ function seriesFor(partition: PartitionKey) {
 await mkdir(path.join(values.docs!, 'img'), { recursive: true });
 const charts: string[] = [];
 for (const partition of partitions) {
-  const name = `privacy-direct-${partition}.svg`;
+  const name = `privacy-direct${variant}-${partition}.svg`;
   await writeFile(
     path.join(values.docs!, 'img', name),
     lineChartSvgFile({
-      id: `privacy-direct-${partition}`,
-      title: `Test accuracy, ${LABEL[partition]}, ${clients} clients, q ${fraction}, ${values.model}`,
+      id: `privacy-direct${variant}-${partition}`,
+      title: `Test accuracy, ${LABEL[partition]}, ${clients} clients, q ${fraction}, ${values.model}${adaptive ? ', adaptive clipping' : ''}`,
       xLabel: 'Round',
       yLabel: 'Accuracy',
       series: seriesFor(partition),
@@ -229,7 +241,7 @@ for (const partition of partitions) {
 const body = [
   `Measured by \`npm run bench:privacy-direct${command ? ` -- ${command}` : ''}\` on ${new Date().toISOString().slice(0, 10)}: ${clients} clients of ` +
     `${Math.floor(60_000 / clients)} MNIST images, Poisson sampling at q = ${fraction} (m = ${clients * fraction} expected clients per round), ` +
-    `${rounds} rounds, model \`${values.model}\`, fixed clipping at C = ${clip}, δ = ${DELTA}, the 10,000 test images, local training 1 epoch of ` +
+    `${rounds} rounds, model \`${values.model}\`, ${adaptive ? `adaptive clipping from C = ${clip} towards the ${targetQuantile} quantile of the update norms (learning rate 0.2)` : `fixed clipping at C = ${clip}`}, δ = ${DELTA}, the 10,000 test images, local training 1 epoch of ` +
     `batch 10 at learning rate 0.05 (SGD, momentum 0.9), ${strategyText} on the server, noise and sampling seeded. In one process ` +
     '(bench/dp-simulation.ts: the pipeline\'s own functions, checked against a pipeline run by test/privacy-simulation.test.ts).',
   '',
@@ -244,5 +256,5 @@ const body = [
 ].join('\n');
 const doc = path.join(values.docs!, 'privacy.md');
 if (!(await readFile(doc, 'utf8').then(() => true, () => false))) await writeFile(doc, '# bench:privacy-direct\n\n<!-- privacy-direct:begin -->\n<!-- privacy-direct:end -->\n');
-await replaceDocSection(doc, 'privacy-direct', body);
+await replaceDocSection(doc, `privacy-direct${variant}`, body);
 console.log(`\n${body}\n\nbench:privacy-direct: wrote ${doc}`);
