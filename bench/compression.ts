@@ -12,7 +12,7 @@ import { describeMachine, withEndLoad } from './machine.js';
 
 const HELP = `Usage: npm run bench:compression -- [options]
 
-  --kinds a,b        of none, float16, int8, topk-1, topk-10 (default all)
+  --kinds a,b        of none, float16, int8, topk-1, topk-10, topk-1-noef (default all)
   --partitions a,b   of iid, label-skew (default both)
   --rounds N         rounds per run (default 5, as the original study)
   --seeds 1,2        seeds per cell (default 42)
@@ -27,6 +27,8 @@ const KINDS = {
   int8: { label: 'int8, stochastic rounding', compression: { kind: 'int8' } },
   'topk-1': { label: 'top-k 1 % + error feedback', compression: { kind: 'topk', ratio: 0.01, errorFeedback: true } },
   'topk-10': { label: 'top-k 10 % + error feedback', compression: { kind: 'topk', ratio: 0.1, errorFeedback: true } },
+  // Error feedback re-sends what local training, restarted from the global model each round, may re-derive anyway.
+  'topk-1-noef': { label: 'top-k 1 %, no error feedback', compression: { kind: 'topk', ratio: 0.01, errorFeedback: false } },
 } as const;
 type KindName = keyof typeof KINDS;
 const KIND_NAMES = Object.keys(KINDS) as KindName[];

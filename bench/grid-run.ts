@@ -21,6 +21,8 @@ export interface GridResult {
 }
 
 const LOAD_FILE = 'bench-load.json';
+/** The failure of a cell left out with `savedOnly`: no run of its config was saved. */
+export const NOT_RUN = 'not run yet';
 const loadSchema = z.object({ start: z.number(), end: z.number() });
 
 export class GridConfigError extends Error {
@@ -31,22 +33,24 @@ export class GridConfigError extends Error {
  * Runs (or with `resume` reuses) one config. A config the schema refuses is not run: its refusal is the result, as a
  * user would see it (e.g. ALIE with a single attacker).
  */
-export async function runGridCell(out: string, id: string, config: Record<string, unknown>, resume: boolean): Promise<GridResult> {
+export async function runGridCell(out: string, id: string, config: Record<string, unknown>, resume: boolean, savedOnly = false): Promise<GridResult> {
   const text = `${JSON.stringify({ name: id, ...config }, null, 2)}\n`;
   const parsed = parseExperimentConfig(text);
   if (!parsed.ok) return { id, failure: `refused: ${parsed.errors.join('; ')}`, reused: false };
   const file = path.join(out, 'configs', `${id}.json`);
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, text);
-  return runConfigFile(out, id, file, resume);
+  return runConfigFile(out, id, file, resume || savedOnly, savedOnly);
 }
 
 /**
  * Runs one config file through `flambda run --out out` as a user would, recording the machine's load around it; with
  * `resume`, a result folder that ran exactly this file is the result instead (completed, or failed: a run of the same
- * config fails the same way again). Shared by every benchmark that runs whole experiments.
+ * config fails the same way again). With `savedOnly`, a config without such a folder is reported as not run instead
+ * of run, so a grid's doc can be rendered from what earlier invocations measured. Shared by every benchmark that runs
+ * whole experiments.
  */
-export async function runConfigFile(out: string, id: string, file: string, resume: boolean): Promise<GridResult> {
+export async function runConfigFile(out: string, id: string, file: string, resume: boolean, savedOnly = false): Promise<GridResult> {
   const folder = path.join(out, id);
   if (resume) {
     const ranWith = await readFile(path.join(folder, 'config.json'), 'utf8').catch(() => undefined);
@@ -69,6 +73,7 @@ export async function runConfigFile(out: string, id: string, file: string, resum
       };
     }
   }
+  if (savedOnly) return { id, failure: NOT_RUN, reused: false };
   const before = (await describeMachine()).loadAverage.start;
   const code = await runFlambda(['run', file, '--id', id, '--out', out]);
   const load = { start: before, end: (await describeMachine()).loadAverage.start };
@@ -96,8 +101,8 @@ export const percent = (value: number, digits = 1) => `${(value * 100).toFixed(d
 export function accuracyCell(results: readonly GridResult[]): string {
   const done = results.filter((result) => result.metrics?.summary?.state === 'completed');
   if (done.length === 0) {
-    const failure = results[0]?.failure ?? 'not run';
-    return failure.startsWith('refused') ? 'refused' : 'failed';
+    const failure = results[0]?.failure ?? NOT_RUN;
+    return failure.startsWith('refused') ? 'refused' : failure === NOT_RUN ? NOT_RUN : 'failed';
   }
   const finals = done.map((result) => result.metrics!.rounds.at(-1)!.accuracy);
   const mean = finals.reduce((sum, value) => sum + value, 0) / finals.length;

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { ATTACK_KINDS, type AttackKind } from '../shared/config/adversaries.js';
 import { lineChartSvgFile } from '../shared/report/index.js';
 import { replaceDocSection } from './doc-section.js';
-import { accuracyCell, GridConfigError, listFlag, loadRange, meanFinalAccuracy, percent, runGridCell, type GridResult } from './grid-run.js';
+import { accuracyCell, GridConfigError, listFlag, loadRange, meanFinalAccuracy, NOT_RUN, percent, runGridCell, type GridResult } from './grid-run.js';
 import { describeMachine, withEndLoad } from './machine.js';
 
 const HELP = `Usage: npm run bench:robust -- [options]
@@ -22,6 +22,7 @@ const HELP = `Usage: npm run bench:robust -- [options]
   --tau T                     centered clipping's τ (default 0.3; set it from an attack-free run's update norms)
   --out DIR                   result folders (default results/bench-robust)
   --resume                    reuse completed runs in --out that ran exactly the same config
+  --saved-only                run nothing: render the table from the runs saved in --out, the others shown as not run yet
   --no-write                  print the table only`;
 
 const AGGREGATORS = ['fedavg', 'median', 'trimmed-mean', 'multi-krum', 'centered-clipping'] as const;
@@ -53,6 +54,7 @@ const { values } = parseArgs({
     tau: { type: 'string', default: '0.3' },
     out: { type: 'string', default: 'results/bench-robust' },
     resume: { type: 'boolean', default: false },
+    'saved-only': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -106,7 +108,7 @@ async function main(): Promise<number> {
           const id = `robust-${tag}${Math.round(fraction * 100)}-${attack}-${aggregator}-r${rounds}-s${seed}`;
           const adversaries = attack === 'none' ? {} : { adversaries: { kind: attack, fraction, ...ATTACK_PARAMS[attack] } };
           console.log(`\n▶ ${id}`);
-          results.push(await runGridCell(values.out!, id, { ...base, seed, ...adversaries, ...aggregatorConfig(aggregator, tau) }, values.resume!));
+          results.push(await runGridCell(values.out!, id, { ...base, seed, ...adversaries, ...aggregatorConfig(aggregator, tau) }, values.resume!, values['saved-only']));
         }
         cells.set(key(fraction, attack, aggregator), results);
       }
@@ -123,10 +125,11 @@ async function main(): Promise<number> {
     }
   }
   const table = [`| ${header.join(' | ')} |`, `| ${header.map((_, index) => (index < 2 ? '---' : '---:')).join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
-  const refusals = [...new Set(all.flatMap((result) => (result.failure ? [`- ${result.id}: ${result.failure}`] : [])))];
+  const refusals = [...new Set(all.flatMap((result) => (result.failure && result.failure !== NOT_RUN ? [`- ${result.id}: ${result.failure}`] : [])))];
+  const notRun = all.filter((result) => result.failure === NOT_RUN).length;
   const scale = values.quick ? 'samplesPerClient 100, testSamples 1,000 (--quick)' : 'every client\'s whole IID share, all 10,000 test images';
   const body = [
-    `Measured by \`npm run bench:robust -- ${process.argv.slice(2).join(' ')}\` on ${new Date().toISOString().slice(0, 10)}: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.nodeVersion},`,
+    `Measured by \`npm run bench:robust -- ${process.argv.slice(2).filter((arg) => arg !== '--saved-only' && arg !== '--resume').join(' ')}\` on ${new Date().toISOString().slice(0, 10)}: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.nodeVersion},`,
     `load average ${machine.loadAverage.start} at the start and ${finished.loadAverage.end} at the end (per run: ${loadRange(all)}).`,
     `MNIST, ${CLIENTS} clients, IID, cnn-small, ${rounds} rounds, ${scale}; seeds ${seeds.join(', ')}; final test accuracy`,
     `(mean over seeds, range in brackets). Attacks: sign-flip k = 4, scale k = 10, gaussian σ = 1 (replace), ALIE z_max;`,
@@ -134,6 +137,7 @@ async function main(): Promise<number> {
     '',
     table,
     ...(refusals.length ? ['', 'Not run or failed:', '', ...refusals] : []),
+    ...(notRun ? ['', `${notRun} run(s) marked "${NOT_RUN}" have not been measured yet (\`--resume\` runs them).`] : []),
     '',
     '![Test accuracy per round under the heaviest sign-flip attack measured](img/robust-accuracy.svg)',
   ].join('\n');
