@@ -84,15 +84,17 @@ function writtenInRounds(run: ScaleRunResult, trainerPutBytesPerUpdate: number):
 
 function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUpdate: number): string {
   const lines = [
-    '| clients a round | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | aggregator per invocation (median / p90) | RSS after start → peak | bytes written in the rounds |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| clients a round | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | CPU per client-update: process (main thread) | aggregator per invocation (median / p90) | RSS after start → peak | bytes written in the rounds |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const run of runs) {
     const n = run.rounds.length;
     const mean = (pick: (round: ScaleRunResult['rounds'][number]) => number) => run.rounds.reduce((total, round) => total + pick(round), 0) / n;
     const written = writtenInRounds(run, trainerPutBytesPerUpdate);
+    const updates = Math.max(1, run.updates);
+    const cpu = run.cpu ? `${ms(run.cpu.processMs / updates)}${run.cpu.mainThreadMs !== undefined ? ` (${ms(run.cpu.mainThreadMs / updates)})` : ''}` : '–';
     lines.push(
-      `| ${run.options.perRound} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
+      `| ${run.options.perRound} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${cpu} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
     );
   }
   return lines.join('\n');
@@ -255,7 +257,10 @@ ${localTable(runs, trainer.s3PutBytes)}
 - *wall per round*: fan-out to the next global model written and evaluated. *Σ training*: the clients' training
   times added up (one training thread). *close*: reading and folding every update, the server step and the
   evaluation. *overhead per client-update* = (wall − Σ training − close) ÷ clients: S3 and SQS round trips, the
-  emulator, the aggregator's per-message work, queue polling.
+  emulator, the aggregator's per-message work, queue polling. *CPU per client-update*: the process's CPU time over
+  the rounds (every thread: emulator, handlers, the training worker, including its training) and, in brackets, the
+  main thread's (emulator, aggregator, event sources) ÷ client-updates; unlike the wall times it does not grow when
+  other work takes the cores.
 - Peak RSS growth over the rounds (process: emulator, handlers, training worker): ${rssGrowth}. The emulator keeps
   every object written in this process's memory, so the growth includes the bytes written in the rounds (last
   column; the trainer's writes are counted in the in-process run and multiplied by the updates); the aggregator itself folds updates one at a time into a running mean (shared/aggregate), O(model).
