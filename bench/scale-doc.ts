@@ -288,7 +288,8 @@ A batch reads the round state once and writes it once (after the verdicts it cou
 recovery that a crash between a verdict and the state always had)${single && batched ? `: ${num(callsPerUpdate(single.counts, single.updates).s3Gets + callsPerUpdate(single.counts, single.updates).s3Puts + callsPerUpdate(single.counts, single.updates).s3Heads)} → ${num(aggregator.s3Gets + aggregator.s3Puts + aggregator.s3Heads)} S3 requests and ${num(callsPerUpdate(single.counts, single.updates).sqsCalls)} → ${num(aggregator.sqsCalls)} SQS calls per update at ${batched.updates}, ${ms(single.msPerUpdate)} → ${ms(batched.msPerUpdate)} per update here (medians of runs as noisy as the ranges show)` : ''}.
 Reading a batch ahead changes no count, only how long the reads wait: on the emulator's own speed the requests cost
 CPU on the one main thread, so little changes; on the slowed S3 the batch's reads overlap (see *Against the goals*).
-What is left per update: the check of the update (HEAD + GET of its report, HEAD + GET of the update), its verdict
+What is left per update: the check of the update (one GET of its report and one of the update, each reading the body
+only if the size S3 sends first is within bound: what a HEAD before each GET used to tell), its verdict
 (GET to find none, PUT), the handler's lease (ChangeMessageVisibility), and at the close one GET of its verdict and
 one of the update to fold it.
 
