@@ -90,6 +90,12 @@ export function countingStore(store: ObjectStore, counts: S3Counts): ObjectStore
       counts.head++;
       return store.head(key);
     },
+    async getAtMost(key: string, maxBytes: number) {
+      counts.get++;
+      const found = await store.getAtMost(key, maxBytes);
+      counts.getBytes += found?.bytes?.byteLength ?? 0;
+      return found;
+    },
     exists(key: string) {
       counts.head++;
       return store.exists(key);
@@ -146,6 +152,7 @@ export function slowedStore(store: ObjectStore, latencyMs: number): ObjectStore 
     get: async (key, options) => (await wait(), store.get(key, options)),
     getText: async (key) => (await wait(), store.getText(key)),
     head: async (key) => (await wait(), store.head(key)),
+    getAtMost: async (key, maxBytes) => (await wait(), store.getAtMost(key, maxBytes)),
     exists: async (key) => (await wait(), store.exists(key)),
     list: async (prefix) => (await wait(), store.list(prefix)),
     delete: async (key) => (await wait(), store.delete(key)),

@@ -62,6 +62,16 @@ export interface ProseInputs {
   readonly written: number;
 }
 
+/** What the process's CPU time says about the overhead: far less load-sensitive than wall time, and a floor on 2 cores. */
+function cpuLine(run: ScaleRunResult): string {
+  if (!run.cpu || run.updates === 0) return '';
+  const perUpdate = run.cpu.processMs / run.updates;
+  const main = run.cpu.mainThreadMs === undefined ? '' : `, ${ms(run.cpu.mainThreadMs / run.updates)} of it on the main thread (emulator, aggregator, event sources)`;
+  return ` In CPU time, which other work on the machine inflates far less than wall time, a client-update took ${ms(perUpdate)} of the process${main}, training included: even with both cores to itself the process needs ${ms(perUpdate / 2)} of wall time per update, so the goal needs fewer requests per update or cheaper ones, not faster waits.
+  Cut so far (each keeps what S3 and SQS guarantee): one bounded GET instead of HEAD + GET for the report and the update (S3 sends the size before the body; an oversized body is dropped unread), the SDK's middleware stack kept per command instead of rebuilt per request (\`cacheMiddleware\`), and the emulator's long polls made to answer early only with messages, as SQS's do (the aggregator's three idle pollers each answered empty once per "update ready", local/fauxqs-long-poll.ts).
+  Left: the update read twice (checked, then folded at the close), a verdict GET per update at the close, the lease, and every request's cost through the SDK and the emulator's HTTP; calling the emulator in-process instead would stop the local runtime exercising the S3 and SQS adapters that run on AWS.`;
+}
+
 export function goalsAndDesign(p: ProseInputs): string {
   const { largest, at1000, slowed, aggregator } = p;
   const small = at1000.find((row) => row.model === 'cnn-small') ?? at1000[0]!;
@@ -76,8 +86,8 @@ export function goalsAndDesign(p: ProseInputs): string {
   client-update at ${largest.options.perRound} clients a round (${p.overheads.map((value, index) => `${p.runs[index]!.options.perRound}: ${ms(value)}`).join(', ')}),
   ${(p.largestOverhead / 20).toFixed(0)}× the goal, on a shared, loaded machine. The aggregator keeps up with one trainer
   thread (median ${ms(largest.aggregator.medianMs)} per invocation), so what is left is each update's ~${num(p.e2eAggregator.s3Gets + p.e2eAggregator.s3Puts + p.e2eAggregator.s3Heads)} aggregator and
-  ~${num(p.trainer.s3Gets + p.trainer.s3Puts + p.trainer.s3Heads + p.trainer.s3Lists)} trainer S3 requests, and their SQS calls, through the AWS SDK and the emulator, all on the process's main thread
-  at a few ms each: CPU, which reading together does not save.${p.batched ? ` Alone, with a round's updates at once, the aggregator's serial path takes ${ms(p.batched.msPerUpdate)} per update in batches of 10${p.single ? ` (${ms(p.single.msPerUpdate)} one message per invocation)` : ''}.` : ''}
+  ~${num(p.trainer.s3Gets + p.trainer.s3Puts + p.trainer.s3Heads + p.trainer.s3Lists)} trainer S3 requests, and their SQS calls, through the AWS SDK and the emulator, the emulator's side of all of them on the process's main thread
+  at a few ms each: CPU, which reading together does not save.${cpuLine(largest)}${p.batched ? ` Alone, with a round's updates at once, the aggregator's serial path takes ${ms(p.batched.msPerUpdate)} per update in batches of 10${p.single ? ` (${ms(p.single.msPerUpdate)} one message per invocation)` : ''}.` : ''}
 - **Modelled AWS round time at 1,000 clients within 2× the slowest client's training time: missed.**
 ${at1000.map(({ model, trainMs, estimate, readsOneAtATime }) => `  ${model}: ${ms(estimate.roundMs)} (${ms(readsOneAtATime.roundMs)} with the aggregator reading one thing at a time) against 2 × ${ms(trainMs)} = ${ms(2 * trainMs)}, ${(estimate.roundMs / (2 * trainMs)).toFixed(0)}× over; first limit: ${estimate.firstLimit ? LIMIT_NAMES[estimate.firstLimit] : 'none'}.`).join('\n')}
   With a tree of ${treeGroups(1000)} groups (modelled, not built) the model gives ${at1000.map(({ model, estimate }) => `${ms(estimate.treeRoundMs)} for ${model}`).join(' and ')}; with the serial aggregator lifted

@@ -84,15 +84,17 @@ function writtenInRounds(run: ScaleRunResult, trainerPutBytesPerUpdate: number):
 
 function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUpdate: number): string {
   const lines = [
-    '| clients a round | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | aggregator per invocation (median / p90) | RSS after start → peak | bytes written in the rounds |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| clients a round | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | CPU per client-update: process (main thread) | aggregator per invocation (median / p90) | RSS after start → peak | bytes written in the rounds |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const run of runs) {
     const n = run.rounds.length;
     const mean = (pick: (round: ScaleRunResult['rounds'][number]) => number) => run.rounds.reduce((total, round) => total + pick(round), 0) / n;
     const written = writtenInRounds(run, trainerPutBytesPerUpdate);
+    const updates = Math.max(1, run.updates);
+    const cpu = run.cpu ? `${ms(run.cpu.processMs / updates)}${run.cpu.mainThreadMs !== undefined ? ` (${ms(run.cpu.mainThreadMs / updates)})` : ''}` : '–';
     lines.push(
-      `| ${run.options.perRound} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
+      `| ${run.options.perRound} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${cpu} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
     );
   }
   return lines.join('\n');
@@ -255,7 +257,10 @@ ${localTable(runs, trainer.s3PutBytes)}
 - *wall per round*: fan-out to the next global model written and evaluated. *Σ training*: the clients' training
   times added up (one training thread). *close*: reading and folding every update, the server step and the
   evaluation. *overhead per client-update* = (wall − Σ training − close) ÷ clients: S3 and SQS round trips, the
-  emulator, the aggregator's per-message work, queue polling.
+  emulator, the aggregator's per-message work, queue polling. *CPU per client-update*: the process's CPU time over
+  the rounds (every thread: emulator, handlers, the training worker, including its training) and, in brackets, the
+  main thread's (emulator, aggregator, event sources) ÷ client-updates; unlike the wall times it does not grow when
+  other work takes the cores.
 - Peak RSS growth over the rounds (process: emulator, handlers, training worker): ${rssGrowth}. The emulator keeps
   every object written in this process's memory, so the growth includes the bytes written in the rounds (last
   column; the trainer's writes are counted in the in-process run and multiplied by the updates); the aggregator itself folds updates one at a time into a running mean (shared/aggregate), O(model).
@@ -283,7 +288,8 @@ A batch reads the round state once and writes it once (after the verdicts it cou
 recovery that a crash between a verdict and the state always had)${single && batched ? `: ${num(callsPerUpdate(single.counts, single.updates).s3Gets + callsPerUpdate(single.counts, single.updates).s3Puts + callsPerUpdate(single.counts, single.updates).s3Heads)} → ${num(aggregator.s3Gets + aggregator.s3Puts + aggregator.s3Heads)} S3 requests and ${num(callsPerUpdate(single.counts, single.updates).sqsCalls)} → ${num(aggregator.sqsCalls)} SQS calls per update at ${batched.updates}, ${ms(single.msPerUpdate)} → ${ms(batched.msPerUpdate)} per update here (medians of runs as noisy as the ranges show)` : ''}.
 Reading a batch ahead changes no count, only how long the reads wait: on the emulator's own speed the requests cost
 CPU on the one main thread, so little changes; on the slowed S3 the batch's reads overlap (see *Against the goals*).
-What is left per update: the check of the update (HEAD + GET of its report, HEAD + GET of the update), its verdict
+What is left per update: the check of the update (one GET of its report and one of the update, each reading the body
+only if the size S3 sends first is within bound: what a HEAD before each GET used to tell), its verdict
 (GET to find none, PUT), the handler's lease (ChangeMessageVisibility), and at the close one GET of its verdict and
 one of the update to fold it.
 

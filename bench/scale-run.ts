@@ -8,6 +8,7 @@
  * trips, the emulator, the aggregator's per-message work) — the overhead the issue asks about.
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createAggregateHandler } from '../functions/aggregate.js';
 import { createStartHandler } from '../functions/start.js';
@@ -80,6 +81,12 @@ export interface ScaleRunResult {
    * 10), and its time per invocation: the serial FIFO path
    */
   readonly aggregator: { readonly invocations?: number; readonly messages: number; readonly totalMs: number; readonly medianMs: number; readonly p90Ms: number };
+  /**
+   * CPU time from the start step's partition to the experiment's end (the rounds): of the whole process (every thread:
+   * the emulator, the handlers, the training worker, GC helpers) and of the main thread alone (Linux only). Unlike the
+   * wall times it does not grow when other work on the machine takes the cores.
+   */
+  readonly cpu?: { readonly processMs: number; readonly mainThreadMs?: number };
   readonly memory: {
     /** RSS once the cloud had started, before the experiment */
     readonly baselineRssBytes: number;
@@ -92,6 +99,20 @@ export interface ScaleRunResult {
     readonly storedBytes: number;
   };
 }
+
+/** This thread's CPU time in ms (user + system, from /proc/thread-self/stat); undefined where there is none. */
+function threadCpuMs(): number | undefined {
+  try {
+    // Fields after the command name (which may hold spaces, hence from the last ')'): utime and stime are the 12th and 13th, in clock ticks (100 a second on Linux).
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 
 const percentile = (sorted: readonly number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0);
 
@@ -126,7 +147,7 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
   const aggregateTimings: number[] = [];
   // The start step (partitioning MNIST into per-client shards, the initial model) runs once per experiment: its
   // operations are counted apart, up to the moment it logs 'start.partitioned', and left out of the per-update figures.
-  let setup: { counts: Record<ScaleRole, OperationCounts>; aggregateMessages: number; rssBytes: number } | undefined;
+  let setup: { counts: Record<ScaleRole, OperationCounts>; aggregateMessages: number; rssBytes: number; cpu: NodeJS.CpuUsage; mainThreadCpuMs: number | undefined } | undefined;
   const cloud = await startLocalCloud({
     log: (event) => {
       if (event !== 'start.partitioned' || setup) return;
@@ -135,6 +156,8 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
         // the message being handled (the start) has not finished yet: its time is recorded next
         aggregateMessages: aggregateTimings.length + 1,
         rssBytes: process.memoryUsage().rss,
+        cpu: process.cpuUsage(),
+        mainThreadCpuMs: threadCpuMs(),
       };
     },
     concurrency: { train: 1 },
@@ -180,9 +203,13 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
     while (Date.now() < until) {
       state = (await readStatus(cloud.context.store, experimentId))?.state ?? 'pending';
       if (state === 'completed' || state === 'failed') break;
-      await sleep(100);
+      // As often as `flambda run` polls (cli/watch.ts): each poll is a GET served on this thread, which the rounds share.
+      await sleep(500);
     }
     const experimentMs = performance.now() - started;
+    const processCpuMs = setup ? cpuMs(process.cpuUsage(setup.cpu)) : undefined;
+    const mainThreadNow = threadCpuMs();
+    const mainThreadMs = setup?.mainThreadCpuMs !== undefined && mainThreadNow !== undefined ? mainThreadNow - setup.mainThreadCpuMs : undefined;
     clearInterval(sampler);
     sample();
 
@@ -219,6 +246,7 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
       counts: roundCounts,
       setupCounts,
       aggregator: { invocations: sorted.length, messages: roundCounts.aggregate.sqs.received, totalMs: sorted.reduce((a, b) => a + b, 0), medianMs: percentile(sorted, 0.5), p90Ms: percentile(sorted, 0.9) },
+      ...(processCpuMs !== undefined ? { cpu: { processMs: processCpuMs, ...(mainThreadMs !== undefined ? { mainThreadMs } : {}) } } : {}),
       memory: { baselineRssBytes, afterSetupRssBytes: setup?.rssBytes ?? baselineRssBytes, peakRssBytes: peakRss, peakHeapUsedBytes: peakHeap, storedBytes },
     };
   } finally {

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { ObjectChangedError, type GetOptions, type ObjectInfo, type ObjectStore } from '../shared/cloud/ports.js';
+import { ObjectChangedError, type BoundedObject, type GetOptions, type ObjectInfo, type ObjectStore } from '../shared/cloud/ports.js';
 
 /**
  * A folder as an object store: keys are relative paths. The local dataset library is one (default ~/.flambda): what
@@ -51,6 +51,14 @@ export class DirectoryObjectStore implements ObjectStore {
     if (body === undefined) return undefined;
     const info = await stat(this.file(key));
     return { size: body.byteLength, eTag: eTagOf(body), lastModified: new Date(Math.floor(info.mtimeMs / 1000) * 1000).toISOString() };
+  }
+
+  async getAtMost(key: string, maxBytes: number): Promise<BoundedObject | undefined> {
+    const info = await this.head(key);
+    if (info === undefined) return undefined;
+    if (info.size > maxBytes) return { info };
+    const bytes = await this.get(key);
+    return bytes === undefined ? undefined : { info, bytes };
   }
 
   async getText(key: string): Promise<string | undefined> {

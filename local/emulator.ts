@@ -1,6 +1,6 @@
 import { buildApp } from 'fauxqs';
 import type { ObjectCreatedEventName } from './events.js';
-import { batchFifoGroupsLikeSqs } from './fauxqs-fifo.js';
+import { makeQueuesLikeSqs } from './fauxqs-fifo.js';
 import { attachSqsFront } from './sqs-front.js';
 
 /** An object write the emulator has just acknowledged. */
@@ -57,7 +57,7 @@ interface HookReply {
  * that resolve (local/sqs-front.ts).
  */
 export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
-  await batchFifoGroupsLikeSqs();
+  await makeQueuesLikeSqs();
   const app = buildApp({ logger: false, defaultRegion: options.region });
   attachSqsFront(app);
 

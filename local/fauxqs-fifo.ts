@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { LONG_POLL_METHODS, wakeOneWaiterPerMessage, type LongPollingQueue } from './fauxqs-long-poll.js';
 
 /**
  * SQS hands one receive up to 10 messages of a FIFO message group, in the group's order (and locks the group while any
@@ -122,20 +123,24 @@ function patchPrototype(proto: QueuePrototype): void {
 
 let applied: Promise<void> | undefined;
 
-/** Patches fauxqs's FIFO queues once per process (every emulator built after it shares the class). */
-export function batchFifoGroupsLikeSqs(): Promise<void> {
+/**
+ * Patches fauxqs's queues once per process (every emulator built after it shares the class): FIFO batches as above,
+ * long polls as local/fauxqs-long-poll.ts says.
+ */
+export function makeQueuesLikeSqs(): Promise<void> {
   applied ??= (async () => {
     // fauxqs's exports name only its ESM entry, which require.resolve cannot see: found the way Node searches.
     const folders = createRequire(import.meta.url).resolve.paths('fauxqs') ?? [];
     const dist = folders.map((folder) => path.join(folder, 'fauxqs', 'dist')).find((folder) => existsSync(path.join(folder, 'app.js')));
     if (!dist) throw new Error('fauxqs is not installed (npm ci)');
     const storeModule = pathToFileURL(path.join(dist, 'sqs', 'sqsStore.js')).href;
-    const { SqsQueue } = (await import(storeModule)) as { SqsQueue?: { prototype: QueuePrototype } };
-    const methods = ['dequeueFifo', 'changeVisibility', 'processTimers', 'isFifo'] as const;
-    if (!SqsQueue || methods.some((method) => typeof SqsQueue.prototype[method as keyof QueuePrototype] !== 'function')) {
-      throw new Error(`fauxqs changed: ${storeModule} lacks SqsQueue.${methods.join('/')}; local/fauxqs-fifo.ts must be updated`);
+    const { SqsQueue } = (await import(storeModule)) as { SqsQueue?: { prototype: QueuePrototype & LongPollingQueue } };
+    const methods = ['dequeueFifo', 'changeVisibility', 'processTimers', ...LONG_POLL_METHODS] as const;
+    if (!SqsQueue || methods.some((method) => typeof SqsQueue.prototype[method] !== 'function')) {
+      throw new Error(`fauxqs changed: ${storeModule} lacks SqsQueue.${methods.join('/')}; local/fauxqs-fifo.ts and local/fauxqs-long-poll.ts must be updated`);
     }
     patchPrototype(SqsQueue.prototype);
+    wakeOneWaiterPerMessage(SqsQueue.prototype);
   })();
   return applied;
 }

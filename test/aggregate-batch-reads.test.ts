@@ -80,6 +80,7 @@ function observedStore(store: ObjectStore, latencyMs: number) {
     get: (key, options) => read(() => store.get(key, options)),
     getText: (key) => read(() => store.getText(key)),
     head: (key) => read(() => store.head(key)),
+    getAtMost: (key, maxBytes) => read(() => store.getAtMost(key, maxBytes)),
     exists: (key) => read(() => store.exists(key)),
     list: (prefix) => read(() => store.list(prefix)),
     delete: (key) => store.delete(key),

@@ -48,6 +48,28 @@ describe('S3ObjectStore', () => {
     expect(await store.exists('present/hello.json')).toBe(false);
   });
 
+  it('reads an object in one GET only when it is within the bound, with what a HEAD would say either way', async () => {
+    expect(await store.getAtMost('missing/bounded.bin', 10)).toBeUndefined();
+    const body = new Uint8Array(randomBytes(3 * MIB + 5));
+    await store.put('bounded/three.bin', body);
+    const head = await store.head('bounded/three.bin');
+
+    const within = await store.getAtMost('bounded/three.bin', body.byteLength);
+    expect(within?.info).toEqual(head);
+    expect(Buffer.from(within!.bytes!).equals(Buffer.from(body))).toBe(true);
+    // A buffer of its own from offset 0, so a decoder may view it as float32.
+    expect(within!.bytes!.byteOffset).toBe(0);
+    expect(within!.bytes!.buffer.byteLength).toBe(body.byteLength);
+
+    const over = await store.getAtMost('bounded/three.bin', body.byteLength - 1);
+    expect(over).toEqual({ info: head });
+    // The abandoned body's connection is gone; the next requests of the same client still succeed.
+    expect((await store.get('bounded/three.bin'))?.byteLength).toBe(body.byteLength);
+    await store.put('bounded/empty.bin', new Uint8Array(0));
+    expect((await store.getAtMost('bounded/empty.bin', 0))?.bytes?.byteLength).toBe(0);
+    await expect(new S3ObjectStore(s3, 'no-such-bucket').getAtMost('a', 10)).rejects.toThrow(/s3:\/\/no-such-bucket\/a/);
+  });
+
   it('reports a missing bucket as an error naming it, not as a missing key', async () => {
     const noBucket = new S3ObjectStore(s3, 'no-such-bucket');
     await expect(noBucket.get('a')).rejects.toThrow(ObjectStoreError);
@@ -156,6 +178,14 @@ describe('clients', () => {
     // A queue URL whose host does not resolve (fauxqs's own form): this only works if the endpoint is used.
     await new SqsMessageQueue(sqsFromEnv, url.replace('127.0.0.1', 'sqs.us-east-1.localhost')).send({ via: 'env' });
     sqsFromEnv.destroy();
+  });
+
+  it('keep one middleware stack per command, so a request does not rebuild it', () => {
+    const s3Client = createS3Client({ endpoint: emulator.endpoint });
+    const sqsClient = createSqsClient({ endpoint: emulator.endpoint });
+    expect([s3Client.config.cacheMiddleware, sqsClient.config.cacheMiddleware]).toEqual([true, true]);
+    s3Client.destroy();
+    sqsClient.destroy();
   });
 });
 

@@ -47,6 +47,7 @@ function recording(store: ObjectStore, role: string): ObjectStore {
     getText: (key) => (note(key), store.getText(key)),
     exists: (key) => (note(key), store.exists(key)),
     head: (key) => (note(key), store.head(key)),
+    getAtMost: (key, maxBytes) => (note(key), store.getAtMost(key, maxBytes)),
     list: (prefix) => (note(`list:${prefix}`), store.list(prefix)),
     delete: (key) => store.delete(key),
   };

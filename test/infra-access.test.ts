@@ -66,6 +66,12 @@ function recordingStore(fn: FunctionName): ObjectStore {
       const body = read(key);
       return body === undefined ? undefined : { size: body.byteLength, eTag: '"e"' };
     },
+    getAtMost: async (key, maxBytes) => {
+      const body = read(key);
+      if (body === undefined) return undefined;
+      const info = { size: body.byteLength, eTag: '"e"' };
+      return body.byteLength > maxBytes ? { info } : { info, bytes: body };
+    },
     exists: async (key) => read(key) !== undefined,
     list: async (prefix) => {
       accesses.push({ fn, operation: 'list', key: prefix });

@@ -45,7 +45,7 @@ beforeAll(async () => {
         // Batches: the first round-state write that counts several answers at once fails (a batch's deferred write).
         { operation: 'put', key: inExperiment('batch-crash', 'rounds/0001/state\\.json'), body: /"answered": [2-6]\b/, bodyNot: /"closed"/, when: 'before' },
         // F4: one S3 error reading client-001's report.
-        { operation: ['get', 'getText'], key: inExperiment('transient-read', 'rounds/0001/updates/client-001\\.json'), when: 'before' },
+        { operation: ['get', 'getText', 'getAtMost'], key: inExperiment('transient-read', 'rounds/0001/updates/client-001\\.json'), when: 'before' },
       ]);
       return { ...context, store: aggregatorStore.store };
     },

@@ -79,6 +79,10 @@ describe('issue 11: starting, reading and recording', () => {
     expect(metrics.rejectedClients[0]!.reason).toMatch(/bytes/);
     const hugeKey = keys.update(id, 1, 'client-002');
     expect(calls.filter((call) => call.key === hugeKey && (call.operation === 'get' || call.operation === 'getText'))).toEqual([]);
+    // Looked at with bounded GETs, whose bodies were left unread.
+    const bounded = calls.filter((call) => call.key === hugeKey && call.operation === 'getAtMost');
+    expect(bounded.length).toBeGreaterThan(0);
+    expect(bounded.filter((call) => call.bytes !== undefined)).toEqual([]);
   });
 
   it('F5: refuses a config over 64 KiB without reading it', async () => {

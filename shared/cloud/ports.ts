@@ -14,6 +14,13 @@ export interface GetOptions {
   readonly ifMatch?: string;
 }
 
+/** What a bounded read found: the object's size, ETag and date, and its bytes unless it was larger than asked. */
+export interface BoundedObject {
+  readonly info: ObjectInfo;
+  /** undefined when the object is larger than the bound: its body was not read */
+  readonly bytes?: Uint8Array;
+}
+
 /** A conditional read found another version of the object than the one asked for. */
 export class ObjectChangedError extends Error {
   override name = 'ObjectChangedError';
@@ -27,6 +34,11 @@ export interface ObjectStore {
   getText(key: string): Promise<string | undefined>;
   /** size and ETag without the body (HEAD): how a reader refuses an object too large to read; undefined when absent */
   head(key: string): Promise<ObjectInfo | undefined>;
+  /**
+   * One GET that reads the body only if the object is at most maxBytes (S3 sends the size, ETag and date before the
+   * body): what a HEAD and then a GET tell, in one request. undefined when absent.
+   */
+  getAtMost(key: string, maxBytes: number): Promise<BoundedObject | undefined>;
   exists(key: string): Promise<boolean>;
   /** every key under prefix (paginates) */
   list(prefix: string): Promise<string[]>;

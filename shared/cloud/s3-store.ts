@@ -13,7 +13,7 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { ObjectChangedError, type GetOptions, type ObjectInfo, type ObjectStore } from './ports.js';
+import { ObjectChangedError, type BoundedObject, type GetOptions, type ObjectInfo, type ObjectStore } from './ports.js';
 
 /** An S3 call failed for a reason other than a missing key; names the operation and the object. */
 export class ObjectStoreError extends Error {
@@ -143,6 +143,51 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       throw this.failure('GetObject', key, error);
     }
+  }
+
+  async getAtMost(key: string, maxBytes: number): Promise<BoundedObject | undefined> {
+    let response;
+    try {
+      response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      if (errorName(error) === 'NoSuchKey') return undefined;
+      throw this.failure('GetObject', key, error);
+    }
+    const body = response.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+    const info = (size: number): ObjectInfo => ({
+      size,
+      eTag: response.ETag ?? '',
+      ...(response.LastModified ? { lastModified: response.LastModified.toISOString() } : {}),
+    });
+    if (response.ContentLength !== undefined && response.ContentLength > maxBytes) {
+      // Closing the connection is what stops S3 sending the rest; the SDK makes a new one for the next request.
+      body?.destroy?.();
+      return { info: info(response.ContentLength) };
+    }
+    if (!body) return { info: info(0), bytes: new Uint8Array(0) };
+    // Counted as it arrives too, for a response that does not say its length.
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    try {
+      for await (const chunk of body) {
+        received += chunk.byteLength;
+        if (received > maxBytes) {
+          body.destroy?.();
+          return { info: info(response.ContentLength ?? received) };
+        }
+        chunks.push(chunk);
+      }
+    } catch (error) {
+      throw this.failure('GetObject', key, error);
+    }
+    // One buffer of its own, as get() returns: decoders may view it as float32 from offset 0.
+    const bytes = new Uint8Array(received);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return { info: info(received), bytes };
   }
 
   async getText(key: string): Promise<string | undefined> {

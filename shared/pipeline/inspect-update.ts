@@ -1,4 +1,4 @@
-import type { ObjectInfo, ObjectStore } from '../cloud/ports.js';
+import type { BoundedObject, ObjectStore } from '../cloud/ports.js';
 import type { CompressionConfig } from '../config/compression.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { weightSpecs, type ModelInput } from '../models/index.js';
@@ -11,8 +11,8 @@ import type { Verdict } from './round-machine.js';
 import { clientUploadSlots } from './client-state.js';
 
 /**
- * Checks one client's update before it may count, reading no more than the model's size: the report (at most 64 KiB),
- * the update's size (HEAD) before its bytes; a claimed sample count is bounded by what partition.json says the client holds. What the client sent wrong becomes a rejection
+ * Checks one client's update before it may count, reading no more than the model's size: the report (at most 64 KiB)
+ * and the update are each one GET whose body is read only if the size S3 announces is within bound; a claimed sample count is bounded by what partition.json says the client holds. What the client sent wrong becomes a rejection
  * with the reason; anything else (an S3 error, a record of ours missing) is thrown, so SQS retries the message.
  */
 
@@ -85,22 +85,21 @@ export async function inspectUpdate(
   /** how many samples the client holds, as partition.json records them (its shard, or its natural data, capped) */
   samplesHeld: number | undefined,
 ): Promise<Inspection> {
-  const info = await store.head(keys.updateReport(message.experimentId, message.round, message.clientId));
-  const reportedAt = info?.lastModified;
+  const found = await store.getAtMost(keys.updateReport(message.experimentId, message.round, message.clientId), MAX_REPORT_BYTES);
+  const reportedAt = found?.info.lastModified;
   try {
-    return { verdict: { outcome: 'accepted', report: await checkUpdate(store, layout, message, info, samplesHeld) }, reportedAt };
+    return { verdict: { outcome: 'accepted', report: await checkUpdate(store, layout, message, found, samplesHeld) }, reportedAt };
   } catch (error) {
     if (isClientFault(error)) return { verdict: { outcome: 'rejected', reason: printable(error.message) }, reportedAt };
     throw error;
   }
 }
 
-async function readReport(store: ObjectStore, message: { experimentId: string; round: number; clientId: string }, info: ObjectInfo | undefined) {
+function readReport(message: { experimentId: string; round: number; clientId: string }, found: BoundedObject | undefined) {
   const key = keys.updateReport(message.experimentId, message.round, message.clientId);
-  if (!info) return reject(`announced an update but wrote no report (${key})`);
-  if (info.size > MAX_REPORT_BYTES) return reject(`its report is ${info.size} bytes; a report is at most ${MAX_REPORT_BYTES} bytes`);
-  const text = await store.getText(key);
-  if (text === undefined) return reject(`announced an update but wrote no report (${key})`);
+  if (!found) return reject(`announced an update but wrote no report (${key})`);
+  if (!found.bytes) return reject(`its report is ${found.info.size} bytes; a report is at most ${MAX_REPORT_BYTES} bytes`);
+  const text = new TextDecoder().decode(found.bytes);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -125,14 +124,13 @@ async function readReport(store: ObjectStore, message: { experimentId: string; r
 /** Reads and decodes a weights object of the update's layout, after checking its size; throws a client fault if unusable. */
 async function readWeights(store: ObjectStore, layout: UpdateLayout, key: string, what: string) {
   if (what === 'update' && isCompressed(layout.compression)) return readCompressedUpdate(store, layout, layout.compression, key);
-  const info = await store.head(key);
-  if (!info) return reject(`its ${what} ${key} does not exist`);
-  if (info.size !== layout.averagedBytes && info.size > layout.modelBytes + DIAGNOSE_SLACK_BYTES) {
+  const found = await store.getAtMost(key, Math.max(layout.averagedBytes, layout.modelBytes + DIAGNOSE_SLACK_BYTES));
+  if (!found) return reject(`its ${what} ${key} does not exist`);
+  const { bytes } = found;
+  if (!bytes) {
     const part = layout.averagedBytes === layout.modelBytes ? '' : 'without the layers its clients keep ';
-    return reject(`its ${what} is ${info.size} bytes; weights of model ${layout.model} ${part}are exactly ${layout.averagedBytes} bytes`);
+    return reject(`its ${what} is ${found.info.size} bytes; weights of model ${layout.model} ${part}are exactly ${layout.averagedBytes} bytes`);
   }
-  const bytes = await store.get(key);
-  if (bytes === undefined) return reject(`its ${what} ${key} does not exist`);
   // The strategy's rule first (e.g. no local layer may leave a client), so the reason names what really went wrong.
   const update = decodeModelWeights(bytes);
   const problem = layout.strategy.server.uploadProblem(update.map((tensor) => tensor.name));
@@ -146,11 +144,11 @@ async function checkUpdate(
   store: ObjectStore,
   layout: UpdateLayout,
   message: { experimentId: string; round: number; clientId: string },
-  reportInfo: ObjectInfo | undefined,
+  reportFound: BoundedObject | undefined,
   samplesHeld: number | undefined,
 ): Promise<UpdateReport> {
   const { experimentId, round, clientId } = message;
-  const report = await readReport(store, message, reportInfo);
+  const report = readReport(message, reportFound);
 
   if (samplesHeld === undefined) return reject(`it is not one of the experiment's clients (${keys.partition(experimentId)} does not list it)`);
   const claimed = report.samples + (report.holdoutSamples ?? 0);

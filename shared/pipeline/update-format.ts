@@ -21,13 +21,12 @@ export function isCompressed(compression: CompressionConfig | undefined): compre
 export async function readCompressedUpdate(store: ObjectStore, layout: UpdateLayout, compression: CompressionConfig, key: string): Promise<number> {
   const values = layout.averaged.reduce((total, { shape }) => total + shape.reduce((size, dimension) => size * dimension, 1), 0);
   const limit = MAX_BYTES_PER_VALUE * values + HEADER_SLACK_BYTES;
-  const info = await store.head(key);
-  if (!info) throw new UpdateRejectedError(`its update ${key} does not exist`);
-  if (info.size > limit) {
-    throw new UpdateRejectedError(`its update is ${info.size} bytes; a ${compression.kind}-compressed update of model ${layout.model} is at most ${limit} bytes`);
+  const found = await store.getAtMost(key, limit);
+  if (!found) throw new UpdateRejectedError(`its update ${key} does not exist`);
+  const { bytes } = found;
+  if (!bytes) {
+    throw new UpdateRejectedError(`its update is ${found.info.size} bytes; a ${compression.kind}-compressed update of model ${layout.model} is at most ${limit} bytes`);
   }
-  const bytes = await store.get(key);
-  if (bytes === undefined) throw new UpdateRejectedError(`its update ${key} does not exist`);
   // Only the names and shapes matter to an FLW2 decode; the global model's values are not needed to validate it.
   decodeUpdate(bytes, zeroWeights(layout), { compression, context: 'compressed update' });
   return bytes.byteLength;

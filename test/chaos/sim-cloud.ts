@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ObjectChangedError, type GetOptions, type ObjectInfo, type ObjectStore, type SendOptions } from '../../shared/cloud/ports.js';
+import { ObjectChangedError, type BoundedObject, type GetOptions, type ObjectInfo, type ObjectStore, type SendOptions } from '../../shared/cloud/ports.js';
 
 /**
  * A deterministic S3 and SQS for fault-injection runs (test-only): a virtual clock, an in-memory bucket, and queues with
@@ -63,6 +63,13 @@ export class SimStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     const object = this.objects.get(key);
     return object ? { size: object.body.byteLength, eTag: object.eTag, lastModified: new Date(object.modifiedAt).toISOString() } : undefined;
+  }
+
+  async getAtMost(key: string, maxBytes: number): Promise<BoundedObject | undefined> {
+    const info = await this.head(key);
+    const object = this.objects.get(key);
+    if (!info || !object) return undefined;
+    return object.body.byteLength > maxBytes ? { info } : { info, bytes: object.body };
   }
 
   async exists(key: string): Promise<boolean> {

@@ -26,6 +26,15 @@ export type * from './sim-types.js';
  * one at a time from the messages a receive could return, by a seeded random stream: the same schedule is the same run.
  */
 
+
+/** Bytes a read returned: a body, a text, or a bounded read's body (none when it was too large to read). */
+function readBytes(result: unknown): number {
+  if (result instanceof Uint8Array) return result.byteLength;
+  if (typeof result === 'string') return Buffer.byteLength(result);
+  const bytes = (result as { bytes?: unknown } | undefined)?.bytes;
+  return bytes instanceof Uint8Array ? bytes.byteLength : 0;
+}
+
 export class SimulatedCrash extends Error {
   override name = 'SimulatedCrash';
 }
@@ -170,7 +179,7 @@ export class Simulation {
     }
     const result = await perform();
     invocation.stats.s3Reads++;
-    invocation.stats.s3ReadBytes += result instanceof Uint8Array ? result.byteLength : typeof result === 'string' ? Buffer.byteLength(result) : 0;
+    invocation.stats.s3ReadBytes += readBytes(result);
     return result;
   }
 
@@ -186,6 +195,7 @@ export class Simulation {
       get: (key, options) => this.read(invocation, key, () => this.store.get(key, options)),
       getText: (key) => this.read(invocation, key, () => this.store.getText(key)),
       head: (key) => this.read(invocation, key, () => this.store.head(key)),
+      getAtMost: (key, maxBytes) => this.read(invocation, key, () => this.store.getAtMost(key, maxBytes)),
       exists: (key) => this.read(invocation, key, () => this.store.exists(key)),
       list: (prefix) => this.read(invocation, prefix, () => this.store.list(prefix)),
     };

@@ -5,7 +5,7 @@ import type { ObjectStore } from '../../shared/cloud/ports.js';
  * matching operation before or after it reaches the store. Production code is untouched; the handlers just get a
  * context whose store is this wrapper.
  */
-export type StoreOperation = 'put' | 'get' | 'getText' | 'head' | 'exists' | 'list' | 'delete';
+export type StoreOperation = 'put' | 'get' | 'getText' | 'getAtMost' | 'head' | 'exists' | 'list' | 'delete';
 
 export interface StoreFault {
   readonly operation: StoreOperation | readonly StoreOperation[];
@@ -37,7 +37,7 @@ export class InjectedStoreError extends Error {
   override name = 'ObjectStoreError';
 }
 
-const OPERATIONS: ReadonlySet<string> = new Set<StoreOperation>(['put', 'get', 'getText', 'head', 'exists', 'list', 'delete']);
+const OPERATIONS: ReadonlySet<string> = new Set<StoreOperation>(['put', 'get', 'getText', 'getAtMost', 'head', 'exists', 'list', 'delete']);
 
 function bodyText(body: unknown): string {
   if (typeof body === 'string') return body;
@@ -82,7 +82,8 @@ export function faultyStore(store: ObjectStore, faults: readonly StoreFault[] = 
         if (before?.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, before.delayMs));
         else if (before) fail(before, operation, key);
         const result: unknown = await (original as (...args: unknown[]) => Promise<unknown>).call(target, key, ...rest);
-        const bytes = result instanceof Uint8Array ? result.byteLength : typeof result === 'string' ? result.length : body instanceof Uint8Array ? body.byteLength : typeof body === 'string' ? body.length : undefined;
+        const read = operation === 'getAtMost' ? (result as { bytes?: Uint8Array } | undefined)?.bytes : result;
+        const bytes = read instanceof Uint8Array ? read.byteLength : typeof read === 'string' ? read.length : body instanceof Uint8Array ? body.byteLength : typeof body === 'string' ? body.length : undefined;
         calls.push({ operation, key, ...(bytes !== undefined ? { bytes } : {}) });
         const after = matching(operation, key, body, 'after');
         if (after) fail(after, operation, key);

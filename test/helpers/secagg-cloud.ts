@@ -33,7 +33,7 @@ export interface SecAggCloudOptions {
   readonly afterTrain?: (context: PipelineContext, messages: readonly TrainMessage[], droppedOut: (message: TrainMessage) => boolean) => Promise<void>;
 }
 
-const READS = new Set(['get', 'getText', 'head', 'exists', 'list']);
+const READS = new Set(['get', 'getText', 'getAtMost', 'head', 'exists', 'list']);
 
 function recordingReads(store: ObjectStore, reads: string[], rewriteText: SecAggCloudOptions['rewriteText']): ObjectStore {
   return new Proxy(store, {
