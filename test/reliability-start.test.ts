@@ -58,8 +58,12 @@ async function expectedClients(experimentId: string, round: number): Promise<str
   return waitFor(`round ${round} of ${experimentId} open`, async () => {
     const status = await readStatus(cloud.context.store, experimentId);
     if (!status || status.round < round || status.state !== 'running') return undefined;
-    const messages = messagesFor(experimentId, round);
-    return messages.length > 0 ? [...new Set(messages.map((message) => message.clientId))].sort() : undefined;
+    // The fan-out's messages reach the scripted clients one by one: wait for all the clients the experiment runs with.
+    const resolved = await cloud.context.store.getText(keys.resolvedConfig(experimentId));
+    if (!resolved) return undefined;
+    const { clients } = JSON.parse(resolved) as { clients: number };
+    const sampled = [...new Set(messagesFor(experimentId, round).map((message) => message.clientId))].sort();
+    return sampled.length === clients ? sampled : undefined;
   });
 }
 
