@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ExperimentConfigInput } from '../shared/config/schema.js';
+import { defaultCountNoiseStddev, updateNoiseMultiplier } from '../shared/privacy/adaptive.js';
 import { formatDuration, lineChartSvgFile } from '../shared/report/index.js';
 import { replaceDocSection } from './doc-section.js';
 import { simulatePrivateFedAvg, type SimulatedRound } from './dp-simulation.js';
@@ -164,7 +165,7 @@ const rows = results.map(({ partition, epsilon, seed, saved }) => {
     epsilon === undefined ? 'no DP' : String(epsilon),
     String(seed),
     last.epsilon !== undefined ? last.epsilon.toFixed(3) : '—',
-    saved.sigma !== undefined ? saved.sigma.toPrecision(4) : '—',
+    saved.sigma === undefined ? '—' : adaptive ? `${saved.sigma.toPrecision(4)} (${updateNoiseMultiplier(saved.sigma, defaultCountNoiseStddev(clients * fraction)).toPrecision(4)} on Δ)` : saved.sigma.toPrecision(4),
     epsilon === undefined ? '—' : last.clipNorm.toPrecision(3),
     percent(last.accuracy!),
     percent(best),
