@@ -99,7 +99,12 @@ async function main(): Promise<number> {
   const finished = withEndLoad(machine);
   const all = [...cells.values()].flat();
 
-  const header = ['partition', 'compression', 'bytes up per client per round', 'of float32', 'final accuracy', 'loss against float32 (points)'];
+  const header = ['partition', 'compression', 'bytes up per client per round', 'of float32', seeds.length > 1 ? 'final accuracy: mean (seeds\' range)' : 'final accuracy', 'loss of the mean against float32 (points)'];
+  /** The seeds' lowest and highest final accuracy: a mean alone hides how far one seed can land from it. */
+  const seedRange = (results: readonly GridResult[]) => {
+    const finals = results.flatMap((result) => (result.metrics?.summary?.state === 'completed' ? [result.metrics.rounds.at(-1)!.accuracy] : []));
+    return finals.length > 1 ? ` (${percent(Math.min(...finals), 2)}–${percent(Math.max(...finals), 2)})` : '';
+  };
   const rows = partitions.flatMap((partition) => {
     const reference = cells.get(`${partition}|none`) ?? [];
     const referenceBytes = bytesPerUpdate(reference);
@@ -114,7 +119,7 @@ async function main(): Promise<number> {
         KINDS[kind].label,
         bytes !== undefined ? Math.round(bytes).toLocaleString('en-US') : '—',
         bytes !== undefined && referenceBytes ? percent(bytes / referenceBytes, 2) : '—',
-        accuracy !== undefined ? percent(accuracy, 2) : (results[0]?.failure ?? 'not run'),
+        accuracy !== undefined ? `${percent(accuracy, 2)}${seedRange(results)}` : (results[0]?.failure ?? 'not run'),
         kind === 'none' ? '—' : loss,
       ];
     });
