@@ -1,22 +1,12 @@
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { describe, expect, it, vi } from 'vitest';
 import { createSqsClient } from '../shared/cloud/clients.js';
 import { MessageQueueError, SqsMessageQueue, createQueue } from '../shared/cloud/sqs-queue.js';
-import { startEmulator, type Emulator } from '../local/emulator.js';
+import { useEmulatorSqs } from './helpers/emulator-sqs.js';
 
 /** SendMessageBatch through the SQS adapter against the local emulator's SQS, with refusals injected in front of it. */
 
-let emulator: Emulator;
-let sqs: SQSClient;
-
-beforeAll(async () => {
-  emulator = await startEmulator({ port: 0, host: '127.0.0.1', region: 'us-east-1', onObjectWritten: () => {} });
-  sqs = createSqsClient({ endpoint: emulator.endpoint });
-});
-afterAll(async () => {
-  sqs?.destroy();
-  await emulator?.close();
-});
+const local = useEmulatorSqs();
 
 async function drain(queue: SqsMessageQueue): Promise<unknown[]> {
   const bodies: unknown[] = [];
@@ -30,7 +20,7 @@ async function drain(queue: SqsMessageQueue): Promise<unknown[]> {
 
 /** An SQS client whose SendMessageBatch answers refuse the entries `refuse` picks, the others reaching the emulator. */
 function refusingClient(refuse: (call: number, body: string) => { code: string; senderFault: boolean } | undefined) {
-  const client = createSqsClient({ endpoint: emulator.endpoint });
+  const client = createSqsClient({ endpoint: local.emulator().endpoint });
   const real = client.send.bind(client) as (command: unknown) => Promise<unknown>;
   const calls: number[] = [];
   vi.spyOn(client, 'send').mockImplementation((async (command: unknown) => {
@@ -53,14 +43,14 @@ const train = (n: number) => ({ body: { type: 'train', experimentId: 'e', round:
 describe('SqsMessageQueue.sendBatch', () => {
   it('sends 23 messages in calls of 10, 10 and 3, each message once, FIFO ids kept', async () => {
     const { client, calls } = refusingClient(() => undefined);
-    const queue = new SqsMessageQueue(client, (await createQueue(sqs, { name: 'batch-standard' })).url);
+    const queue = new SqsMessageQueue(client, (await createQueue(local.sqs(), { name: 'batch-standard' })).url);
     await queue.sendBatch(Array.from({ length: 23 }, (_, n) => train(n)));
     expect(calls).toEqual([10, 10, 3]);
     const received = await drain(queue);
     expect(received).toHaveLength(23);
     expect(new Set(received.map((body) => JSON.stringify(body))).size).toBe(23);
 
-    const fifo = new SqsMessageQueue(sqs, (await createQueue(sqs, { name: 'batch.fifo' })).url);
+    const fifo = new SqsMessageQueue(local.sqs(), (await createQueue(local.sqs(), { name: 'batch.fifo' })).url);
     await fifo.sendBatch([1, 2, 2].map((n) => ({ body: { n }, options: { groupId: 'g', deduplicationId: `d${n}` } })));
     // The copy with a deduplication id already sent is dropped by SQS, as with single sends.
     const messages = await fifo.receive({ maxMessages: 10, waitTimeSeconds: 0 });
@@ -74,7 +64,7 @@ describe('SqsMessageQueue.sendBatch', () => {
     const refuse = (call: number, body: string) =>
       (call === 1 && /client-00[37]/.test(body)) || (call === 2 && body.includes('client-007')) ? { code: 'ThrottlingException', senderFault: false } : undefined;
     const { client, calls } = refusingClient(refuse);
-    const queue = new SqsMessageQueue(client, (await createQueue(sqs, { name: 'batch-retry' })).url);
+    const queue = new SqsMessageQueue(client, (await createQueue(local.sqs(), { name: 'batch-retry' })).url);
     await queue.sendBatch(Array.from({ length: 12 }, (_, n) => train(n)));
     expect(calls).toEqual([10, 2, 1, 2]);
     const received = (await drain(queue)).map((body) => (body as { clientId: string }).clientId).sort();
@@ -84,14 +74,14 @@ describe('SqsMessageQueue.sendBatch', () => {
 
   it('fails naming the entries refused as malformed, or still refused after the last retry; the others were sent once', async () => {
     const malformed = refusingClient((_, body) => (body.includes('client-001') ? { code: 'InvalidParameterValue', senderFault: true } : undefined));
-    const queue = new SqsMessageQueue(malformed.client, (await createQueue(sqs, { name: 'batch-malformed' })).url);
+    const queue = new SqsMessageQueue(malformed.client, (await createQueue(local.sqs(), { name: 'batch-malformed' })).url);
     await expect(queue.sendBatch([0, 1, 2].map(train))).rejects.toThrow(/refused 1 of 3 message\(s\): .*client-001.*InvalidParameterValue/);
     expect(malformed.calls).toEqual([3]);
     expect(await drain(queue)).toHaveLength(2);
     malformed.client.destroy();
 
     const throttled = refusingClient((_, body) => (body.includes('client-002') ? { code: 'ThrottlingException', senderFault: false } : undefined));
-    const stubborn = new SqsMessageQueue(throttled.client, (await createQueue(sqs, { name: 'batch-throttled' })).url);
+    const stubborn = new SqsMessageQueue(throttled.client, (await createQueue(local.sqs(), { name: 'batch-throttled' })).url);
     const failure = stubborn.sendBatch([0, 1, 2].map(train));
     await expect(failure).rejects.toThrow(MessageQueueError);
     await expect(failure).rejects.toThrow(/client-002.*ThrottlingException/);

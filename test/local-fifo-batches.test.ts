@@ -1,30 +1,19 @@
-import type { SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSqsClient } from '../shared/cloud/clients.js';
+import { describe, expect, it } from 'vitest';
 import { SqsMessageQueue, createQueue } from '../shared/cloud/sqs-queue.js';
-import { startEmulator, type Emulator } from '../local/emulator.js';
+import { useEmulatorSqs } from './helpers/emulator-sqs.js';
 
 /**
  * The local cloud's FIFO queues hand a receive up to 10 messages of one message group, in order, and none of a group
  * while any of its messages is in flight — as SQS does, and as the aggregator's batches of 10 need (fauxqs alone hands
  * out one message per group and receive). Through the SDK against the emulator.
  */
-let emulator: Emulator;
-let sqs: SQSClient;
-beforeAll(async () => {
-  emulator = await startEmulator({ port: 0, host: '127.0.0.1', region: 'us-east-1', onObjectWritten: () => {} });
-  sqs = createSqsClient({ endpoint: emulator.endpoint });
-});
-afterAll(async () => {
-  sqs?.destroy();
-  await emulator?.close();
-});
+const local = useEmulatorSqs();
 
 const bodies = (messages: readonly { body: string }[]) => messages.map((message) => (JSON.parse(message.body) as { n: string }).n);
 
 describe('FIFO receives on the local emulator', () => {
   it('hand out up to 10 messages of a group in order, lock the group while they are in flight, and redeliver in order', async () => {
-    const queue = new SqsMessageQueue(sqs, (await createQueue(sqs, { name: 'batches.fifo', visibilityTimeoutSeconds: 30 })).url);
+    const queue = new SqsMessageQueue(local.sqs(), (await createQueue(local.sqs(), { name: 'batches.fifo', visibilityTimeoutSeconds: 30 })).url);
     for (let n = 0; n < 13; n++) await queue.send({ n: `a${n}` }, { groupId: 'a', deduplicationId: `a${n}` });
     await queue.send({ n: 'b0' }, { groupId: 'b', deduplicationId: 'b0' });
 
@@ -49,7 +38,7 @@ describe('FIFO receives on the local emulator', () => {
   });
 
   it('takes no more than asked for', async () => {
-    const queue = new SqsMessageQueue(sqs, (await createQueue(sqs, { name: 'asked.fifo' })).url);
+    const queue = new SqsMessageQueue(local.sqs(), (await createQueue(local.sqs(), { name: 'asked.fifo' })).url);
     for (let n = 0; n < 5; n++) await queue.send({ n: `c${n}` }, { groupId: 'c', deduplicationId: `c${n}` });
     expect(bodies(await queue.receive({ maxMessages: 3, waitTimeSeconds: 1 }))).toEqual(['c0', 'c1', 'c2']);
   });

@@ -1,8 +1,6 @@
-import type { SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSqsClient } from '../shared/cloud/clients.js';
+import { describe, expect, it } from 'vitest';
 import { SqsMessageQueue, createQueue, type ReceivedMessage } from '../shared/cloud/sqs-queue.js';
-import { startEmulator, type Emulator } from '../local/emulator.js';
+import { useEmulatorSqs } from './helpers/emulator-sqs.js';
 
 /**
  * Long polls on the local emulator answer as SQS's do: early only with messages. Several receives waiting on one queue
@@ -11,16 +9,7 @@ import { startEmulator, type Emulator } from '../local/emulator.js';
  * emulator; every wait below is far longer than the test, so a receive that answers before its message exists has
  * answered empty early.
  */
-let emulator: Emulator;
-let sqs: SQSClient;
-beforeAll(async () => {
-  emulator = await startEmulator({ port: 0, host: '127.0.0.1', region: 'us-east-1', onObjectWritten: () => {} });
-  sqs = createSqsClient({ endpoint: emulator.endpoint });
-});
-afterAll(async () => {
-  sqs?.destroy();
-  await emulator?.close();
-});
+const local = useEmulatorSqs();
 
 const WAIT_SECONDS = 20;
 const bodyOf = (messages: readonly ReceivedMessage[]) => messages.map((message) => (JSON.parse(message.body) as { n: string }).n);
@@ -45,7 +34,7 @@ async function untilWaiting(queue: SqsMessageQueue): Promise<void> {
 
 describe('long polls on the local emulator', () => {
   it('wake one waiting receive per message on a standard queue; the others keep waiting', async () => {
-    const queue = new SqsMessageQueue(sqs, (await createQueue(sqs, { name: 'long-poll-standard', visibilityTimeoutSeconds: 30 })).url);
+    const queue = new SqsMessageQueue(local.sqs(), (await createQueue(local.sqs(), { name: 'long-poll-standard', visibilityTimeoutSeconds: 30 })).url);
     const stop = new AbortController();
     const nextAnswer = waitingReceives(queue, 4, stop.signal, 1);
     await untilWaiting(queue);
@@ -62,7 +51,7 @@ describe('long polls on the local emulator', () => {
   });
 
   it('wake no receive for a FIFO group whose messages are in flight, and one when the group is free again', async () => {
-    const queue = new SqsMessageQueue(sqs, (await createQueue(sqs, { name: 'long-poll-group.fifo', visibilityTimeoutSeconds: 30 })).url);
+    const queue = new SqsMessageQueue(local.sqs(), (await createQueue(local.sqs(), { name: 'long-poll-group.fifo', visibilityTimeoutSeconds: 30 })).url);
     const stop = new AbortController();
     const nextAnswer = waitingReceives(queue, 3, stop.signal);
     await untilWaiting(queue);
@@ -80,7 +69,7 @@ describe('long polls on the local emulator', () => {
   });
 
   it('still answer empty once the wait runs out with nothing to take', async () => {
-    const queue = new SqsMessageQueue(sqs, (await createQueue(sqs, { name: 'long-poll-empty' })).url);
+    const queue = new SqsMessageQueue(local.sqs(), (await createQueue(local.sqs(), { name: 'long-poll-empty' })).url);
     expect(await queue.receive({ maxMessages: 10, waitTimeSeconds: 1 })).toEqual([]);
   });
 });
