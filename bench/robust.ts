@@ -128,8 +128,10 @@ async function main(): Promise<number> {
   const refusals = [...new Set(all.flatMap((result) => (result.failure && result.failure !== NOT_RUN ? [`- ${result.id}: ${result.failure}`] : [])))];
   const notRun = all.filter((result) => result.failure === NOT_RUN).length;
   const scale = values.quick ? 'samplesPerClient 100, testSamples 1,000 (--quick)' : 'every client\'s whole IID share, all 10,000 test images';
+  // What reproduces the table: --resume and --saved-only only choose what to reuse.
+  const rerunArgs = process.argv.slice(2).filter((arg) => arg !== '--saved-only' && arg !== '--resume');
   const body = [
-    `Measured by \`npm run bench:robust -- ${process.argv.slice(2).filter((arg) => arg !== '--saved-only' && arg !== '--resume').join(' ')}\` on ${new Date().toISOString().slice(0, 10)}: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.nodeVersion},`,
+    `Measured by \`npm run bench:robust${rerunArgs.length ? ` -- ${rerunArgs.join(' ')}` : ''}\` on ${new Date().toISOString().slice(0, 10)}: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.nodeVersion},`,
     `load average ${machine.loadAverage.start} at the start and ${finished.loadAverage.end} at the end (per run: ${loadRange(all)}).`,
     `MNIST, ${CLIENTS} clients, IID, cnn-small, ${rounds} rounds, ${scale}; seeds ${seeds.join(', ')}; final test accuracy`,
     `(mean over seeds, range in brackets). Attacks: sign-flip k = 4, scale k = 10, gaussian σ = 1 (replace), ALIE z_max;`,
