@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { replaceDocSection } from './doc-section.js';
-import { GridConfigError, listFlag, loadRange, meanFinalAccuracy, percent, runGridCell, type GridResult } from './grid-run.js';
+import { finalAccuracies, GridConfigError, listFlag, loadRange, meanFinalAccuracy, percent, runGridCell, type GridResult } from './grid-run.js';
 import { describeMachine, withEndLoad } from './machine.js';
 
 const HELP = `Usage: npm run bench:compression -- [options]
@@ -102,7 +102,7 @@ async function main(): Promise<number> {
   const header = ['partition', 'compression', 'bytes up per client per round', 'of float32', seeds.length > 1 ? 'final accuracy: mean (seeds\' range)' : 'final accuracy', 'loss of the mean against float32 (points)'];
   /** The seeds' lowest and highest final accuracy: a mean alone hides how far one seed can land from it. */
   const seedRange = (results: readonly GridResult[]) => {
-    const finals = results.flatMap((result) => (result.metrics?.summary?.state === 'completed' ? [result.metrics.rounds.at(-1)!.accuracy] : []));
+    const finals = finalAccuracies(results);
     return finals.length > 1 ? ` (${percent(Math.min(...finals), 2)}–${percent(Math.max(...finals), 2)})` : '';
   };
   const rows = partitions.flatMap((partition) => {

@@ -97,21 +97,25 @@ export function listFlag<T>(flag: string, text: string | undefined, fallback: re
 
 export const percent = (value: number, digits = 1) => `${(value * 100).toFixed(digits)} %`;
 
+/** The final accuracy of each completed run, in the order given. */
+export function finalAccuracies(results: readonly GridResult[]): number[] {
+  return results.flatMap((result) => (result.metrics?.summary?.state === 'completed' ? [result.metrics.rounds.at(-1)!.accuracy] : []));
+}
+
 /** Mean of the seeds' final accuracies, with the spread when there are several. */
 export function accuracyCell(results: readonly GridResult[]): string {
-  const done = results.filter((result) => result.metrics?.summary?.state === 'completed');
-  if (done.length === 0) {
+  const finals = finalAccuracies(results);
+  if (finals.length === 0) {
     const failure = results[0]?.failure ?? NOT_RUN;
     return failure.startsWith('refused') ? 'refused' : failure === NOT_RUN ? NOT_RUN : 'failed';
   }
-  const finals = done.map((result) => result.metrics!.rounds.at(-1)!.accuracy);
   const mean = finals.reduce((sum, value) => sum + value, 0) / finals.length;
   const spread = finals.length > 1 ? ` (${percent(Math.min(...finals))}–${percent(Math.max(...finals))})` : '';
-  return `${percent(mean)}${spread}${done.length < results.length ? ` [${done.length}/${results.length} seeds]` : ''}`;
+  return `${percent(mean)}${spread}${finals.length < results.length ? ` [${finals.length}/${results.length} seeds]` : ''}`;
 }
 
 export function meanFinalAccuracy(results: readonly GridResult[]): number | undefined {
-  const finals = results.flatMap((result) => (result.metrics?.summary?.state === 'completed' ? [result.metrics.rounds.at(-1)!.accuracy] : []));
+  const finals = finalAccuracies(results);
   return finals.length ? finals.reduce((sum, value) => sum + value, 0) / finals.length : undefined;
 }
 
