@@ -25,6 +25,7 @@ const ENCODINGS: readonly CompressionConfigInput[] = [
   { kind: 'int8', rounding: 'stochastic' },
   { kind: 'int8', rounding: 'nearest' },
   { kind: 'topk', ratio: 0.01, errorFeedback: true },
+  { kind: 'topk', ratio: 0.01, scope: 'tensor', errorFeedback: true },
   { kind: 'topk', ratio: 0.1, errorFeedback: true },
 ];
 
@@ -37,7 +38,7 @@ function label(config: CompressionConfig): string {
     case 'int8':
       return `int8, ${config.rounding}`;
     case 'topk':
-      return `top-k ${config.ratio * 100} %${config.errorFeedback ? ' + error feedback' : ''}`;
+      return `top-k ${config.ratio * 100} % of ${config.scope === 'model' ? 'the model' : 'each tensor'}${config.errorFeedback ? ' + error feedback' : ''}`;
   }
 }
 

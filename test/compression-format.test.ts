@@ -16,7 +16,13 @@ import { decodeModelWeights, encodeModelWeights, WeightsError } from '../shared/
 import type { ModelWeights } from '../shared/weights/types.js';
 
 const lossy = (input: CompressionConfigInput) => parseCompressionConfig(input) as LossyCompression;
-const KINDS: CompressionConfigInput[] = [{ kind: 'float16' }, { kind: 'int8' }, { kind: 'int8', rounding: 'nearest' }, { kind: 'topk', ratio: 0.1 }];
+const KINDS: CompressionConfigInput[] = [
+  { kind: 'float16' },
+  { kind: 'int8' },
+  { kind: 'int8', rounding: 'nearest' },
+  { kind: 'topk', ratio: 0.1 },
+  { kind: 'topk', ratio: 0.1, scope: 'tensor' },
+];
 
 function model(seed: number, layout: readonly { name: string; shape: readonly number[] }[], scale = 1): ModelWeights {
   const random = createRandom(seed);
@@ -165,7 +171,7 @@ describe('decoder refuses malformed compressed updates', () => {
     level[dataStart(int8Bytes) + 4 + 10] = 0x80;
     refuse(level, /tensor "conv\/kernel" value 10 is level -128/);
 
-    const topk = encoded({ kind: 'topk', ratio: 0.1 });
+    const topk = encoded({ kind: 'topk', ratio: 0.1, scope: 'tensor' });
     const k = 20; // ⌈0.1 × 200⌉ for conv/kernel
     const firstIndex = dataStart(topk) + 4 * k;
     const view = () => {
@@ -177,10 +183,28 @@ describe('decoder refuses malformed compressed updates', () => {
     refuse(outOfOrder.copy, /tensor "conv\/kernel" index 1 is \d+; indices must increase strictly/);
     const outOfRange = view();
     outOfRange.data.setUint16(firstIndex + 2 * (k - 1), 200, true);
-    refuse(outOfRange.copy, /index 19 is 200; .*below the tensor's 200 values/);
+    refuse(outOfRange.copy, /index 19 is 200; .*below the 200 values they index/);
     const nanValue = view();
     nanValue.data.setFloat32(dataStart(topk), Number.NaN, true);
     refuse(nanValue.copy, /kept value 0 is NaN/);
+  });
+
+  it('with a model-wide top-k section it cannot use, or a scope it does not know', () => {
+    const topk = encoded({ kind: 'topk', ratio: 0.1 });
+    const k = 7_521; // ⌈0.1 × 75,209⌉, every tensor's values end to end
+    const dataStart = Math.ceil((8 + new DataView(topk.buffer, topk.byteOffset).getUint32(4, true)) / 4) * 4;
+    expect(topk.byteLength).toBe(dataStart + 4 * k + Math.ceil((3 * k) / 4) * 4);
+    const lastIndex = dataStart + 4 * k + 3 * (k - 1);
+    const outOfRange = topk.slice();
+    outOfRange.set([0xc9, 0x25, 0x01], lastIndex); // 75,209
+    refuse(outOfRange, /the model-wide top-k index 7520 is 75209; .*below the 75209 values they index/);
+    const repeated = topk.slice();
+    repeated.set(topk.subarray(lastIndex - 3, lastIndex), lastIndex);
+    refuse(repeated, /the model-wide top-k index 7520 is \d+; indices must increase strictly/);
+    refuse(rewritten(topk, (edited) => (edited.scope = 'layer')), /unknown topk scope "layer"; this version of flambda reads "model", "tensor"/);
+    refuse(rewritten(int8Bytes, (edited) => (edited.scope = 'model')), /a int8 update has no scope/);
+    // Read per tensor, the same bytes no longer add up.
+    refuse(rewritten(topk, (edited) => delete edited.scope), /truncated|trailing bytes/);
   });
 
   it('that do not fit the model or the experiment\'s compression', () => {
@@ -190,6 +214,9 @@ describe('decoder refuses malformed compressed updates', () => {
     expect(() => decodeUpdate(encoded({ kind: 'topk', ratio: 0.1 }), global, { compression: parseCompressionConfig({ kind: 'topk', ratio: 0.01 }) })).toThrow(
       /has topk ratio 0.1 but the experiment's is 0.01/,
     );
+    expect(() => decodeUpdate(encoded({ kind: 'topk', ratio: 0.1, scope: 'tensor' }), global, { compression: parseCompressionConfig({ kind: 'topk', ratio: 0.1 }) })).toThrow(
+      /has topk scope "tensor" but the experiment's is "model"/,
+    );
     expect(() => decodeUpdate(int8Bytes, global, { compression: { kind: 'none' } })).toThrow(/is compressed \(FLW2\) but the experiment's compression is "none"/);
     expect(() => decodeUpdate(encodeModelWeights(trained), global, { compression: parseCompressionConfig({ kind: 'int8' }), context: 'update from client-003' })).toThrow(
       /^update from client-003: is not a compressed update \(FLW2\) but the experiment's compression is "int8"/,
@@ -198,9 +225,35 @@ describe('decoder refuses malformed compressed updates', () => {
   });
 });
 
+describe('top-k over the whole model', () => {
+  it('keeps the ⌈ratio × N⌉ largest |Δ| of the whole update, however they fall between tensors', () => {
+    // conv/bias moves 100× more than anything else: all its values are sent and the other tensors share the rest.
+    const skewed = delta.map((tensor) => ({ ...tensor, values: tensor.name === 'conv/bias' ? tensor.values.map((_, i) => (i % 2 ? 1 : -1)) : tensor.values }));
+    const config = lossy({ kind: 'topk', ratio: 0.01 });
+    const { payload } = compress(skewed, undefined, config, 1);
+    const sent = decompress(payload);
+    const all = skewed.flatMap((tensor) => Array.from(tensor.values, Math.abs));
+    const kept = sent.flatMap((tensor, t) => Array.from(tensor.values, (value, i) => (value !== 0 ? Math.abs(skewed[t]!.values[i]!) : -1))).filter((value) => value >= 0);
+    expect(kept).toHaveLength(Math.ceil(0.01 * all.length));
+    const smallestKept = Math.min(...kept);
+    const largestDropped = Math.max(...all.filter((value) => value < smallestKept));
+    expect(largestDropped).toBeLessThan(smallestKept);
+    expect(Array.from(sent[1]!.values).every((value, i) => value === skewed[1]!.values[i])).toBe(true);
+    // Per tensor, conv/bias could send only ⌈0.01 × 8⌉ = 1 of its 8 values.
+    const perTensor = decompress(compress(skewed, undefined, lossy({ kind: 'topk', ratio: 0.01, scope: 'tensor' }), 1).payload);
+    expect(Array.from(perTensor[1]!.values).filter((value) => value !== 0)).toHaveLength(1);
+  });
+
+  it('writes "scope":"model" in its header, and a per-tensor object the header it always had', () => {
+    const header = (bytes: Uint8Array) => new TextDecoder().decode(bytes.subarray(8, 8 + new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true)));
+    expect(header(encoded({ kind: 'topk', ratio: 0.1 }))).toMatch(/^\{"content":"delta","encoding":"topk","ratio":0.1,"scope":"model","tensors":/);
+    expect(header(encoded({ kind: 'topk', ratio: 0.1, scope: 'tensor' }))).toMatch(/^\{"content":"delta","encoding":"topk","ratio":0.1,"tensors":/);
+  });
+});
+
 describe('bytes up for the real models', () => {
   for (const name of ['cnn-small', 'cnn-mcmahan'] as const) {
-    it(`${name}: int8 ≤ 26 % and top-k 1 % ≤ 3 % of the float32 upload, headers included`, () => {
+    it(`${name}: int8 ≤ 26 % and top-k 1 % (over the model and per tensor) ≤ 3 % of the float32 upload, headers included`, () => {
       const layout = weightSpecs(name);
       const base = model(3, layout, 0.05);
       const local = base.map((tensor) => ({ ...tensor, values: tensor.values.map((value, i) => value + 0.001 * Math.cos(i)) }));
@@ -209,6 +262,7 @@ describe('bytes up for the real models', () => {
       const size = (input: CompressionConfigInput) => encodeCompressedUpdate(compress(weightsDelta(local, base), undefined, lossy(input), 1).payload).byteLength;
       expect(size({ kind: 'int8' }) / float32Bytes).toBeLessThanOrEqual(0.26);
       expect(size({ kind: 'topk', ratio: 0.01 }) / float32Bytes).toBeLessThanOrEqual(0.03);
+      expect(size({ kind: 'topk', ratio: 0.01, scope: 'tensor' }) / float32Bytes).toBeLessThanOrEqual(0.03);
       expect(size({ kind: 'float16' }) / float32Bytes).toBeLessThanOrEqual(0.51);
     });
   }

@@ -119,7 +119,7 @@ describe('error feedback', () => {
   it('conserves mass: what is sent plus the new residual is the update plus the old residual', () => {
     const delta = randomModel(4);
     const residual = randomModel(5, 0.003);
-    for (const config of [lossy({ kind: 'topk', ratio: 0.05 }), lossy({ kind: 'int8', errorFeedback: true }), lossy({ kind: 'float16', errorFeedback: true })]) {
+    for (const config of [lossy({ kind: 'topk', ratio: 0.05 }), lossy({ kind: 'topk', ratio: 0.05, scope: 'tensor' }), lossy({ kind: 'int8', errorFeedback: true }), lossy({ kind: 'float16', errorFeedback: true })]) {
       const result = compress(delta, residual, config, 9);
       const sent = decompress(result.payload);
       const broken: string[] = [];
@@ -135,9 +135,9 @@ describe('error feedback', () => {
     }
   });
 
-  it('over rounds, sends the whole update: Σ sent + residual = Σ updates, with the residual bounded', () => {
+  it.each(['model', 'tensor'] as const)('over rounds, sends the whole update: Σ sent + residual = Σ updates, with the residual bounded (top-k per %s)', (scope) => {
     const delta = randomModel(6);
-    const config = lossy({ kind: 'topk', ratio: 0.02 });
+    const config = lossy({ kind: 'topk', ratio: 0.02, scope });
     let residual: ModelWeights | undefined;
     const sentTotal = delta.map((tensor) => new Float64Array(tensor.values.length));
     const rounds = 60;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../local/cloud.js';
-import { compress, encodeCompressedUpdate, weightsDelta } from '../shared/compression/index.js';
+import { compress, encodeCompressedUpdate, weightsDelta, type LossyCompression } from '../shared/compression/index.js';
+import { parseCompressionConfig } from '../shared/config/compression.js';
 import type { RoundMetrics } from '../shared/metrics/types.js';
 import { keys } from '../shared/protocol/keys.js';
 import type { TrainMessage } from '../shared/protocol/messages.js';
@@ -59,7 +60,7 @@ describe('a compressed update whose header lies about its size', () => {
       return mine.length >= 2 ? mine.slice(0, 2) : undefined;
     });
     const global = await readGlobal(cloud, experimentId, 0);
-    const encoded = (shift: number) => encodeCompressedUpdate(compress(weightsDelta(shifted(global, shift), global), undefined, compression, 1).payload);
+    const encoded = (shift: number) => encodeCompressedUpdate(compress(weightsDelta(shifted(global, shift), global), undefined, parseCompressionConfig(compression) as LossyCompression, 1).payload);
     const honest = encoded(0.01);
     // The same bytes with a header that claims top-k 2 % where 1 % was sent ("0.01" → "0.02": the header's length is unchanged).
     const lying = encoded(0.02);

@@ -4,7 +4,7 @@ import { assertFinite, WeightsError } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
 import { decodeFloat16Into, encodeFloat16 } from './float16.js';
 import { dequantizeInt8Into, quantizeInt8 } from './int8.js';
-import { densifyInto, sparsifyTopk } from './topk.js';
+import { densifyInto, sparsifyTopk, type SparseTensor } from './topk.js';
 
 /** The lossy kinds; "none" uploads float32 weights in the FLW1 format and never reaches this module. */
 export type Encoding = 'float16' | 'int8' | 'topk';
@@ -19,11 +19,17 @@ export type CompressedTensor =
   | (TensorHead & { readonly scale: number; readonly quantized: Int8Array })
   | (TensorHead & { readonly indices: Uint32Array; readonly values: Float32Array });
 
-/** A compressed update Δ as it is uploaded (shared/compression/format.ts writes it as an FLW2 object). */
+export type TopkScope = 'model' | 'tensor';
+
+/**
+ * A compressed update Δ as it is uploaded (shared/compression/format.ts writes it as an FLW2 object). Top-k over the
+ * whole model keeps one sparse vector whose indices run over the tensors laid end to end in `tensors`' order.
+ */
 export type CompressedUpdate =
   | { readonly encoding: 'float16'; readonly tensors: readonly (TensorHead & { readonly bits: Uint16Array })[] }
   | { readonly encoding: 'int8'; readonly tensors: readonly (TensorHead & { readonly scale: number; readonly quantized: Int8Array })[] }
-  | { readonly encoding: 'topk'; readonly ratio: number; readonly tensors: readonly (TensorHead & { readonly indices: Uint32Array; readonly values: Float32Array })[] };
+  | { readonly encoding: 'topk'; readonly ratio: number; readonly scope: 'tensor'; readonly tensors: readonly (TensorHead & SparseTensor)[] }
+  | { readonly encoding: 'topk'; readonly ratio: number; readonly scope: 'model'; readonly tensors: readonly TensorHead[]; readonly kept: SparseTensor };
 
 export type LossyCompression = Exclude<CompressionConfig, { kind: 'none' }>;
 
@@ -70,7 +76,8 @@ function compressTensors(delta: ModelWeights, config: LossyCompression, seed: nu
         tensors: delta.map((tensor, index) => ({ ...head(tensor), ...quantizeInt8(tensor.values, config.rounding, deriveSeed(seed, index)) })),
       };
     case 'topk':
-      return { encoding: 'topk', ratio: config.ratio, tensors: delta.map((tensor) => ({ ...head(tensor), ...sparsifyTopk(tensor.values, config.ratio) })) };
+      if (config.scope === 'model') return { encoding: 'topk', ratio: config.ratio, scope: 'model', tensors: delta.map(head), kept: sparsifyTopk(concatenate(delta), config.ratio) };
+      return { encoding: 'topk', ratio: config.ratio, scope: 'tensor', tensors: delta.map((tensor) => ({ ...head(tensor), ...sparsifyTopk(tensor.values, config.ratio) })) };
     default:
       throw new WeightsError(`unknown compression kind ${JSON.stringify((config as { kind: unknown }).kind)}`);
   }
@@ -78,15 +85,45 @@ function compressTensors(delta: ModelWeights, config: LossyCompression, seed: nu
 
 /** The Δ the server reconstructs from a payload, one fresh float32 tensor each. */
 export function decompress(payload: CompressedUpdate): ModelWeights {
+  const flat = new Float32Array(payload.tensors.reduce((total, tensor) => total + sizeOf(tensor.shape), 0));
+  decompressInto(payload, flat);
+  let offset = 0;
   return payload.tensors.map((tensor) => {
-    const values = new Float32Array(tensor.shape.reduce((size, dimension) => size * dimension, 1));
-    decompressTensorInto(tensor, values, 0);
+    const size = sizeOf(tensor.shape);
+    const values = flat.slice(offset, offset + size);
+    offset += size;
     return { name: tensor.name, shape: [...tensor.shape], values };
   });
 }
 
+/** Writes Δ into `flat` (zeros, the tensors end to end in the payload's order). */
+export function decompressInto(payload: CompressedUpdate, flat: Float32Array): void {
+  if (payload.encoding === 'topk' && payload.scope === 'model') {
+    densifyInto(payload.kept, flat, 0);
+    return;
+  }
+  let offset = 0;
+  for (const tensor of payload.tensors as readonly CompressedTensor[]) {
+    decompressTensorInto(tensor, flat, offset);
+    offset += sizeOf(tensor.shape);
+  }
+}
+
+const sizeOf = (shape: readonly number[]) => shape.reduce((size, dimension) => size * dimension, 1);
+
+/** The tensors' values end to end, the index space of top-k over the whole model. */
+function concatenate(delta: ModelWeights): Float32Array {
+  const flat = new Float32Array(delta.reduce((total, tensor) => total + tensor.values.length, 0));
+  let offset = 0;
+  for (const tensor of delta) {
+    flat.set(tensor.values, offset);
+    offset += tensor.values.length;
+  }
+  return flat;
+}
+
 /** Writes a tensor's reconstructed values into `out` from `offset` (which must be zero there for top-k). */
-export function decompressTensorInto(tensor: CompressedTensor, out: Float32Array, offset: number): void {
+function decompressTensorInto(tensor: CompressedTensor, out: Float32Array, offset: number): void {
   if ('bits' in tensor) decodeFloat16Into(tensor.bits, out, offset);
   else if ('quantized' in tensor) dequantizeInt8Into(tensor, out, offset);
   else densifyInto(tensor, out, offset);

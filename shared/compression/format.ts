@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { alignTo4, assertLittleEndian, assertSameLayout, COMPRESSED_UPDATE_MAGIC, WeightsError, type TensorLayout } from '../weights/codec.js';
-import type { CompressedTensor, CompressedUpdate, Encoding } from './compress.js';
-import { topkCount } from './topk.js';
+import type { CompressedTensor, CompressedUpdate, Encoding, TopkScope } from './compress.js';
+import { topkCount, type SparseTensor } from './topk.js';
 
 /**
  * A compressed update Δ as one binary object (FLW2; FLW1 is float32 weights, shared/weights/codec.ts):
@@ -9,13 +9,16 @@ import { topkCount } from './topk.js';
  *   offset   size  field
  *   0        4     magic "FLW2"
  *   4        4     uint32 LE: header length H in bytes
- *   8        H     header: UTF-8 JSON {"content":"delta","encoding":"float16"|"int8"|"topk",["ratio":r,]"tensors":[{name,shape}…]}
+ *   8        H     header: UTF-8 JSON {"content":"delta","encoding":"float16"|"int8"|"topk",["ratio":r,]["scope":"model",]
+ *                  "tensors":[{name,shape}…]}
  *   8+H      0–3   zero padding to a multiple of 4
  *   …              one section per tensor, in header order, each padded with zeros to a multiple of 4 bytes:
  *                    float16  N × uint16 LE binary16
  *                    int8     float32 LE scale, then N × int8 levels in [−127, 127]
  *                    topk     k × float32 LE values, then k indices, strictly increasing, each < N, as unsigned LE
  *                             integers of 2 bytes (N ≤ 2¹⁶), 3 bytes (N ≤ 2²⁴) or 4; k = ⌈ratio × N⌉ (at least 1)
+ *                  or, for topk with "scope":"model", a single topk section over the tensors laid end to end in
+ *                  header order (N = every tensor's values); without "scope" a topk object is per tensor.
  *
  * Every size follows from the header, so the decoder knows the exact length before it reads a value and rejects an
  * object whose header claims more (or fewer) values than its bytes hold; it also rejects an unknown encoding or
@@ -25,11 +28,13 @@ import { topkCount } from './topk.js';
 const PREFIX_BYTES = 8;
 const MAX_HEADER_BYTES = 1 << 20;
 export const ENCODINGS: readonly Encoding[] = ['float16', 'int8', 'topk'];
+const TOPK_SCOPES: readonly TopkScope[] = ['model', 'tensor'];
 
 const headerSchema = z.strictObject({
   content: z.literal('delta'),
   encoding: z.string(),
   ratio: z.number().optional(),
+  scope: z.string().optional(),
   tensors: z.array(z.strictObject({ name: z.string().min(1), shape: z.array(z.int().min(0)) })),
 });
 
@@ -56,55 +61,69 @@ function sectionBytes(encoding: Encoding, size: number, ratio: number | undefine
 export function encodeCompressedUpdate(update: CompressedUpdate): Uint8Array {
   assertLittleEndian();
   const ratio = update.encoding === 'topk' ? update.ratio : undefined;
+  const wholeModel = update.encoding === 'topk' && update.scope === 'model';
   const header = new TextEncoder().encode(
     JSON.stringify({
       content: 'delta',
       encoding: update.encoding,
       ...(ratio !== undefined ? { ratio } : {}),
+      // Per-tensor top-k objects keep the header they had before model-wide top-k existed.
+      ...(wholeModel ? { scope: 'model' } : {}),
       tensors: update.tensors.map(({ name, shape }) => ({ name, shape: [...shape] })),
     }),
   );
   const dataOffset = alignTo4(PREFIX_BYTES + header.byteLength);
-  const total = update.tensors.reduce((bytes, tensor) => bytes + sectionBytes(update.encoding, sizeOf(tensor.shape), ratio), dataOffset);
+  const modelSize = update.tensors.reduce((total, tensor) => total + sizeOf(tensor.shape), 0);
+  const total = wholeModel
+    ? dataOffset + sectionBytes('topk', modelSize, ratio)
+    : update.tensors.reduce((bytes, tensor) => bytes + sectionBytes(update.encoding, sizeOf(tensor.shape), ratio), dataOffset);
   const bytes = new Uint8Array(total);
   const view = new DataView(bytes.buffer);
   bytes.set(new TextEncoder().encode(COMPRESSED_UPDATE_MAGIC), 0);
   view.setUint32(4, header.byteLength, true);
   bytes.set(header, PREFIX_BYTES);
+  if (update.encoding === 'topk' && update.scope === 'model') {
+    writeTopkSection(bytes, dataOffset, 'the update', update.kept, modelSize, update.ratio);
+    return bytes;
+  }
   let offset = dataOffset;
   for (const tensor of update.tensors as readonly CompressedTensor[]) {
     const size = sizeOf(tensor.shape);
     if ('bits' in tensor) {
-      checkLength(tensor.name, tensor.bits.length, size);
+      checkLength(`tensor ${JSON.stringify(tensor.name)}`, tensor.bits.length, size);
       // Typed arrays are little-endian here (codec.ts checks the platform), so their bytes are the format's.
       bytes.set(bytesOf(tensor.bits), offset);
     } else if ('quantized' in tensor) {
-      checkLength(tensor.name, tensor.quantized.length, size);
+      checkLength(`tensor ${JSON.stringify(tensor.name)}`, tensor.quantized.length, size);
       view.setFloat32(offset, tensor.scale, true);
       bytes.set(new Uint8Array(tensor.quantized.buffer, tensor.quantized.byteOffset, size), offset + 4);
     } else {
-      const k = topkCount(ratio!, size);
-      checkLength(tensor.name, tensor.values.length, k);
-      checkLength(tensor.name, tensor.indices.length, k);
-      const width = indexBytes(size);
-      bytes.set(bytesOf(tensor.values), offset);
-      const indexOffset = offset + 4 * k;
-      for (let i = 0; i < k; i++) {
-        const index = tensor.indices[i]!;
-        for (let b = 0; b < width; b++) bytes[indexOffset + width * i + b] = (index >>> (8 * b)) & 0xff;
-      }
+      writeTopkSection(bytes, offset, `tensor ${JSON.stringify(tensor.name)}`, tensor, size, ratio!);
     }
     offset += sectionBytes(update.encoding, size, ratio);
   }
   return bytes;
 }
 
+function writeTopkSection(bytes: Uint8Array, offset: number, what: string, sparse: SparseTensor, size: number, ratio: number): void {
+  const k = topkCount(ratio, size);
+  checkLength(what, sparse.values.length, k);
+  checkLength(what, sparse.indices.length, k);
+  const width = indexBytes(size);
+  bytes.set(bytesOf(sparse.values), offset);
+  const indexOffset = offset + 4 * k;
+  for (let i = 0; i < k; i++) {
+    const index = sparse.indices[i]!;
+    for (let b = 0; b < width; b++) bytes[indexOffset + width * i + b] = (index >>> (8 * b)) & 0xff;
+  }
+}
+
 function bytesOf(array: Uint16Array | Float32Array): Uint8Array {
   return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
 }
 
-function checkLength(name: string, actual: number, expected: number): void {
-  if (actual !== expected) throw new WeightsError(`cannot encode update: tensor ${JSON.stringify(name)} has ${actual} entries, expected ${expected}`);
+function checkLength(what: string, actual: number, expected: number): void {
+  if (actual !== expected) throw new WeightsError(`cannot encode update: ${what} has ${actual} entries, expected ${expected}`);
 }
 
 /**
@@ -133,6 +152,12 @@ export function decodeCompressedUpdate(bytes: Uint8Array, expected?: readonly Te
     throw new WeightsError(`${context}: topk ratio must be greater than 0 and at most 1 (got ${ratio ?? 'none'})`);
   }
   if (encoding !== 'topk' && ratio !== undefined) throw new WeightsError(`${context}: a ${encoding} update has no ratio (got ${ratio})`);
+  const { scope } = header;
+  if (encoding !== 'topk' && scope !== undefined) throw new WeightsError(`${context}: a ${encoding} update has no scope (got ${JSON.stringify(scope)})`);
+  if (scope !== undefined && !TOPK_SCOPES.includes(scope as TopkScope)) {
+    throw new WeightsError(`${context}: unknown topk scope ${JSON.stringify(scope)}; this version of flambda reads ${TOPK_SCOPES.map((name) => JSON.stringify(name)).join(', ')}`);
+  }
+  const wholeModel = scope === 'model';
   if (expected !== undefined) assertSameLayout(header.tensors, expected, context);
 
   const dataOffset = alignTo4(PREFIX_BYTES + headerBytes);
@@ -142,8 +167,9 @@ export function decodeCompressedUpdate(bytes: Uint8Array, expected?: readonly Te
     const size = sizeOf(tensor.shape);
     if (!Number.isSafeInteger(size)) throw new WeightsError(`${context}: tensor ${JSON.stringify(tensor.name)} has an impossible shape [${tensor.shape.join(', ')}]`);
     valueCount += size;
-    expectedBytes += sectionBytes(encoding, size, ratio);
+    if (!wholeModel) expectedBytes += sectionBytes(encoding, size, ratio);
   }
+  if (wholeModel) expectedBytes += sectionBytes('topk', valueCount, ratio);
   if (bytes.byteLength !== expectedBytes) {
     const problem = bytes.byteLength < expectedBytes ? 'truncated' : 'trailing bytes';
     throw new WeightsError(
@@ -151,6 +177,10 @@ export function decodeCompressedUpdate(bytes: Uint8Array, expected?: readonly Te
     );
   }
 
+  if (wholeModel) {
+    const kept = readSection(bytes, view, dataOffset, 'topk', valueCount, ratio, `${context}: the model-wide top-k`) as SparseTensor;
+    return { encoding: 'topk', ratio: ratio!, scope: 'model', tensors: header.tensors, kept };
+  }
   let offset = dataOffset;
   const tensors = header.tensors.map((head) => {
     const size = sizeOf(head.shape);
@@ -159,7 +189,7 @@ export function decodeCompressedUpdate(bytes: Uint8Array, expected?: readonly Te
     offset += sectionBytes(encoding, size, ratio);
     return { name: head.name, shape: head.shape, ...section };
   });
-  return (encoding === 'topk' ? { encoding, ratio: ratio!, tensors } : { encoding, tensors }) as CompressedUpdate;
+  return (encoding === 'topk' ? { encoding, ratio: ratio!, scope: 'tensor', tensors } : { encoding, tensors }) as CompressedUpdate;
 }
 
 function readSection(bytes: Uint8Array, view: DataView, offset: number, encoding: Encoding, size: number, ratio: number | undefined, where: string) {
@@ -196,7 +226,7 @@ function readSection(bytes: Uint8Array, view: DataView, offset: number, encoding
         let index = 0;
         for (let b = width - 1; b >= 0; b--) index = index * 256 + bytes[indexOffset + width * i + b]!;
         if (index <= previous || index >= size) {
-          throw new WeightsError(`${where} index ${i} is ${index}; indices must increase strictly and stay below the tensor's ${size} values (previous ${previous})`);
+          throw new WeightsError(`${where} index ${i} is ${index}; indices must increase strictly and stay below the ${size} values they index (previous ${previous})`);
         }
         indices[i] = index;
         previous = index;

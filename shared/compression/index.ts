@@ -3,7 +3,7 @@
  * `encodeCompressedUpdate(payload)` → upload, keeping `residual` as client-private state when error feedback is on.
  * Server half (aggregator): `decodeUpdate(bytes, global, { compression })` → Δ (or `decodeUpdateWeights` → w).
  */
-export { compress, compressionSeed, decompress, type Compressed, type CompressedTensor, type CompressedUpdate, type Encoding, type LossyCompression } from './compress.js';
+export { compress, compressionSeed, decompress, decompressInto, type Compressed, type CompressedTensor, type CompressedUpdate, type Encoding, type LossyCompression, type TopkScope } from './compress.js';
 export { decodeCompressedUpdate, encodeCompressedUpdate, ENCODINGS, indexBytes } from './format.js';
 export { encodeFloat16, float16Table, FLOAT16_MAX, toFloat16Bits } from './float16.js';
 export { quantizeInt8 } from './int8.js';

@@ -1,9 +1,9 @@
 import { select } from '../robust/order-statistics.js';
 
 /**
- * Top-k sparsification per tensor: the k = ⌈ratio × size⌉ values of largest magnitude (at least one for a non-empty
- * tensor), with their indices in increasing order. Ties at the threshold go to the lower index, so the choice is
- * deterministic. Per tensor, as Deep Gradient Compression does, so small layers (biases) are never starved.
+ * Top-k sparsification of one vector (a tensor, or the whole update laid end to end): the k = ⌈ratio × size⌉ values
+ * of largest magnitude (at least one for a non-empty vector), with their indices in increasing order. Ties at the
+ * threshold go to the lower index, so the choice is deterministic.
  */
 export interface SparseTensor {
   /** strictly increasing, each < size */

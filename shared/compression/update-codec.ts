@@ -2,7 +2,7 @@ import type { CompressionConfig } from '../config/compression.js';
 import { flatLength, unflatten } from '../robust/flat.js';
 import { assertFinite, COMPRESSED_UPDATE_MAGIC, decodeModelWeights, formatMagic, WeightsError, WEIGHTS_MAGIC } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
-import { decompressTensorInto, type CompressedTensor, type CompressedUpdate, type Encoding } from './compress.js';
+import { decompressInto, type CompressedUpdate, type Encoding } from './compress.js';
 import { decodeCompressedUpdate, encodeCompressedUpdate } from './format.js';
 
 /** An uploaded update as the aggregator uses it: Δ = w_local − w_global, whatever the client's encoding. */
@@ -46,11 +46,8 @@ export function decodeUpdate(bytes: Uint8Array, global: ModelWeights, options: D
     const payload = decodeCompressedUpdate(bytes, global, context);
     if (options.compression !== undefined) expectEncoding(payload, options.compression, context);
     encoding = payload.encoding;
-    let offset = 0;
-    (payload.tensors as readonly CompressedTensor[]).forEach((tensor, index) => {
-      decompressTensorInto(tensor, flat, offset);
-      offset += global[index]!.values.length;
-    });
+    // The decoder checked the payload's tensors against `global`, so its layout is flat's.
+    decompressInto(payload, flat);
   }
   assertFiniteFlat(flat, global, context);
   return { encoding, flat, delta: unflatten(flat, global) };
@@ -92,6 +89,9 @@ function expectEncoding(payload: CompressedUpdate, compression: CompressionConfi
   }
   if (payload.encoding === 'topk' && compression.kind === 'topk' && payload.ratio !== compression.ratio) {
     throw new WeightsError(`${context}: has topk ratio ${payload.ratio} but the experiment's is ${compression.ratio}`);
+  }
+  if (payload.encoding === 'topk' && compression.kind === 'topk' && payload.scope !== compression.scope) {
+    throw new WeightsError(`${context}: has topk scope ${JSON.stringify(payload.scope)} but the experiment's is ${JSON.stringify(compression.scope)}`);
   }
 }
 

@@ -32,8 +32,14 @@ export const compressionSchema = z
       .describe('int8 quantization: about a quarter of the bytes.'),
     z
       .strictObject({
-        kind: z.literal('topk').describe('Per tensor, only the ⌈ratio × size⌉ values of largest magnitude, with their indices.'),
-        ratio: z.number().positive().max(1).default(0.01).describe('Share of each tensor\'s values sent, e.g. 0.01 for 1 %.'),
+        kind: z.literal('topk').describe('Only the ⌈ratio × size⌉ values of largest magnitude, with their indices.'),
+        ratio: z.number().positive().max(1).default(0.01).describe('Share of the values sent, e.g. 0.01 for 1 %.'),
+        scope: z
+          .enum(['model', 'tensor'])
+          .default('model')
+          .describe(
+            'model: one threshold over the whole update, so the budget goes where Δ is largest; tensor: ⌈ratio × size⌉ of every tensor (Deep Gradient Compression\'s per-layer choice), which gives the small layers that matter most (convolutions, logits) as few values as the large dense layer.',
+          ),
         errorFeedback: errorFeedback(true),
       })
       .describe('Top-k sparsification (Deep Gradient Compression, Lin et al., 2018; STC, Sattler et al., 2019).'),
