@@ -125,7 +125,8 @@ async function main(): Promise<number> {
     }
   }
   const table = [`| ${header.join(' | ')} |`, `| ${header.map((_, index) => (index < 2 ? '---' : '---:')).join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
-  const refusals = [...new Set(all.flatMap((result) => (result.failure && result.failure !== NOT_RUN ? [`- ${result.id}: ${result.failure}`] : [])))];
+  // A config refused at one seed is refused at every seed: one line per cell.
+  const refusals = [...new Set(all.flatMap((result) => (result.failure && result.failure !== NOT_RUN ? [`- ${result.id.replace(/-s\d+$/, '')}: ${result.failure}`] : [])))];
   const notRun = all.filter((result) => result.failure === NOT_RUN).length;
   const scale = values.quick ? 'samplesPerClient 100, testSamples 1,000 (--quick)' : 'every client\'s whole IID share, all 10,000 test images';
   // What reproduces the table: --resume and --saved-only only choose what to reuse.
