@@ -4,6 +4,7 @@ import { assertFinite, WeightsError } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
 import { decodeFloat16Into, encodeFloat16 } from './float16.js';
 import { dequantizeInt8Into, quantizeInt8 } from './int8.js';
+import { flattenWeights, unflattenWeights } from '../secagg/weights-adapter.js';
 import { densifyInto, sparsifyTopk, type SparseTensor } from './topk.js';
 
 /** The lossy kinds; "none" uploads float32 weights in the FLW1 format and never reaches this module. */
@@ -76,7 +77,7 @@ function compressTensors(delta: ModelWeights, config: LossyCompression, seed: nu
         tensors: delta.map((tensor, index) => ({ ...head(tensor), ...quantizeInt8(tensor.values, config.rounding, deriveSeed(seed, index)) })),
       };
     case 'topk':
-      if (config.scope === 'model') return { encoding: 'topk', ratio: config.ratio, scope: 'model', tensors: delta.map(head), kept: sparsifyTopk(concatenate(delta), config.ratio) };
+      if (config.scope === 'model') return { encoding: 'topk', ratio: config.ratio, scope: 'model', tensors: delta.map(head), kept: sparsifyTopk(flattenWeights(delta).vector, config.ratio) };
       return { encoding: 'topk', ratio: config.ratio, scope: 'tensor', tensors: delta.map((tensor) => ({ ...head(tensor), ...sparsifyTopk(tensor.values, config.ratio) })) };
     default:
       throw new WeightsError(`unknown compression kind ${JSON.stringify((config as { kind: unknown }).kind)}`);
@@ -87,13 +88,7 @@ function compressTensors(delta: ModelWeights, config: LossyCompression, seed: nu
 export function decompress(payload: CompressedUpdate): ModelWeights {
   const flat = new Float32Array(payload.tensors.reduce((total, tensor) => total + sizeOf(tensor.shape), 0));
   decompressInto(payload, flat);
-  let offset = 0;
-  return payload.tensors.map((tensor) => {
-    const size = sizeOf(tensor.shape);
-    const values = flat.slice(offset, offset + size);
-    offset += size;
-    return { name: tensor.name, shape: [...tensor.shape], values };
-  });
+  return unflattenWeights(flat, payload.tensors);
 }
 
 /** Writes Δ into `flat` (zeros, the tensors end to end in the payload's order). */
@@ -110,17 +105,6 @@ export function decompressInto(payload: CompressedUpdate, flat: Float32Array): v
 }
 
 const sizeOf = (shape: readonly number[]) => shape.reduce((size, dimension) => size * dimension, 1);
-
-/** The tensors' values end to end, the index space of top-k over the whole model. */
-function concatenate(delta: ModelWeights): Float32Array {
-  const flat = new Float32Array(delta.reduce((total, tensor) => total + tensor.values.length, 0));
-  let offset = 0;
-  for (const tensor of delta) {
-    flat.set(tensor.values, offset);
-    offset += tensor.values.length;
-  }
-  return flat;
-}
 
 /** Writes a tensor's reconstructed values into `out` from `offset` (which must be zero there for top-k). */
 function decompressTensorInto(tensor: CompressedTensor, out: Float32Array, offset: number): void {
