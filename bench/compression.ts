@@ -30,7 +30,7 @@ const KINDS = {
   'topk-1': { label: 'top-k 1 % of the model + error feedback', compression: { kind: 'topk', ratio: 0.01, scope: 'model', errorFeedback: true } },
   'topk-10': { label: 'top-k 10 % of the model + error feedback', compression: { kind: 'topk', ratio: 0.1, scope: 'model', errorFeedback: true } },
   'topk-1-noef': { label: 'top-k 1 % of the model, no error feedback', compression: { kind: 'topk', ratio: 0.01, scope: 'model', errorFeedback: false } },
-  // The per-layer choice of Deep Gradient Compression: 13 of the 1,290 logits values and 2 of conv1's 144 weights a round.
+  // The per-layer choice of Deep Gradient Compression: 13 of the 1,280 logits weights and 2 of conv1's 144 weights a round.
   'topk-1-tensor': { label: 'top-k 1 % of each tensor + error feedback', compression: { kind: 'topk', ratio: 0.01, scope: 'tensor', errorFeedback: true } },
 } as const;
 type KindName = keyof typeof KINDS;
