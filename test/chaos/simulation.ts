@@ -127,6 +127,11 @@ export class Simulation {
   private starts: PendingStart[] = [];
   private current: Invocation | undefined;
   private readonly handlers;
+  /**
+   * The one warm container every invocation runs in: what the handlers cache between invocations (config, partition,
+   * what the aggregator remembers of a round) outlives crashes too, the harder case — a cache must hold only what S3 does.
+   */
+  private readonly container = {};
 
   constructor(
     private readonly settings: SimSettings,
@@ -210,7 +215,7 @@ export class Simulation {
         this.mutate(invocation, 'sqs.visibility', QUEUE_NAMES[role], () => this.queues[role].changeVisibility(receipt, seconds)),
     });
     const queues: PipelineQueues = { train: queue('train'), aggregate: queue('aggregate'), timer: queue('timer') };
-    return { store, queues, now: () => new Date(this.clock.nowMs + invocation.skewMs), log: () => {} };
+    return { store, queues, now: () => new Date(this.clock.nowMs + invocation.skewMs), log: () => {}, warm: this.container };
   }
 
   private sendTo(role: QueueRole, body: unknown, options: Parameters<MessageQueue['send']>[1]): void {
