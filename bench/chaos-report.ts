@@ -139,7 +139,7 @@ export function renderReliabilityDoc(input: ReliabilityDocInput): string {
     `| the close, reading its verdict and update back | ${cost.closeReads.toFixed(1)} | 0.0 | ${kb(cost.closeReadBytes)} | 0.0 KiB | 0.0 |`,
     '',
     `The bytes read are the update itself (${kb(cost.modelBytes)} here, mlp; ${kb(cost.cnnSmallBytes)} for cnn-small) and ${kb(records)} of records in all.`,
-    `${cost.experimentReads.toFixed(1)} of the reads are config.resolved.json and partition.json, which a warm aggregator reads once a round (here on one message of ${cost.clients}).`,
+    `${cost.experimentReads.toFixed(1)} of those reads per update are config.resolved.json and partition.json, which a warm aggregator reads once a round, whatever its clients.`,
     'It also remembers the verdicts it wrote and the sample-weighted sum of the updates it checked, folded in the order their verdicts were',
     'recorded, so the close reads neither back; a cold close (another container, after a crash) reads back what it does not hold and folds in',
     'the same order, to the same bytes (shared/pipeline/round-memory.ts).',

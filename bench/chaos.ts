@@ -84,7 +84,7 @@ function updateCost(reference: SimOutcome, clients: number, model: ModelName): U
   // What the aggregator read of the clients' objects in the whole run, per update, beyond what recording each took:
   // the closes' reads of verdicts and updates back (a warm aggregator remembers what it wrote and folded).
   const aggregator = reference.invocationStats.filter((stats) => stats.fn === 'aggregate');
-  const perUpdate = (pick: (stats: (typeof recorded)[number]) => number) => aggregator.reduce((total, stats) => total + pick(stats), 0) / updates.length - mean(pick);
+  const perUpdate = (pick: (stats: (typeof recorded)[number]) => number) => Math.max(0, aggregator.reduce((total, stats) => total + pick(stats), 0) / updates.length - mean(pick));
   const config = parseExperimentConfig({ clients: 1000, rounds: 3 });
   if (!config.ok) throw new Error(config.errors.join('; '));
   const stateBytes = (count: number) =>
