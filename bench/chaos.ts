@@ -81,6 +81,10 @@ function updateCost(reference: SimOutcome, clients: number, model: ModelName): U
   // The last update of a round also closes it: the cost of recording an update is that of the others.
   const recorded = updates.filter((stats) => stats.s3Writes === 2);
   const mean = (pick: (stats: (typeof recorded)[number]) => number) => recorded.reduce((total, stats) => total + pick(stats), 0) / recorded.length;
+  // What the aggregator read of the clients' objects in the whole run, per update, beyond what recording each took:
+  // the closes' reads of verdicts and updates back (a warm aggregator remembers what it wrote and folded).
+  const aggregator = reference.invocationStats.filter((stats) => stats.fn === 'aggregate');
+  const perUpdate = (pick: (stats: (typeof recorded)[number]) => number) => Math.max(0, aggregator.reduce((total, stats) => total + pick(stats), 0) / updates.length - mean(pick));
   const config = parseExperimentConfig({ clients: 1000, rounds: 3 });
   if (!config.ok) throw new Error(config.errors.join('; '));
   const stateBytes = (count: number) =>
@@ -90,6 +94,9 @@ function updateCost(reference: SimOutcome, clients: number, model: ModelName): U
     updates: recorded.length,
     s3Reads: mean((stats) => stats.s3Reads),
     s3Writes: mean((stats) => stats.s3Writes),
+    experimentReads: mean((stats) => stats.experimentReads),
+    closeReads: perUpdate((stats) => stats.clientReads),
+    closeReadBytes: perUpdate((stats) => stats.clientReadBytes),
     readBytes: mean((stats) => stats.s3ReadBytes),
     writeBytes: mean((stats) => stats.s3WriteBytes),
     sqsCalls: mean((stats) => stats.sqsCalls) + 1,

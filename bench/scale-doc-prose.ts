@@ -69,7 +69,8 @@ function cpuLine(run: ScaleRunResult): string {
   const main = run.cpu.mainThreadMs === undefined ? '' : `, ${ms(run.cpu.mainThreadMs / run.updates)} of it on the main thread (emulator, aggregator, event sources)`;
   return ` In CPU time, which other work on the machine inflates far less than wall time, a client-update took ${ms(perUpdate)} of the process${main}, training included: even with both cores to itself the process needs ${ms(perUpdate / 2)} of wall time per update, so the goal needs fewer requests per update or cheaper ones, not faster waits.
   Cut so far (each keeps what S3 and SQS guarantee): one bounded GET instead of HEAD + GET for the report and the update (S3 sends the size before the body; an oversized body is dropped unread), the SDK's middleware stack kept per command instead of rebuilt per request (\`cacheMiddleware\`), and the emulator's long polls made to answer early only with messages, as SQS's do (the aggregator's three idle pollers each answered empty once per "update ready", local/fauxqs-long-poll.ts).
-  Left: the update read twice (checked, then folded at the close), a verdict GET per update at the close, the lease, and every request's cost through the SDK and the emulator's HTTP; calling the emulator in-process instead would stop the local runtime exercising the S3 and SQS adapters that run on AWS.`;
+  Then: each update read once, a warm aggregator folding it into the round's running sum when it checks it, and no verdict GET at the close (it remembers the verdicts it wrote; shared/pipeline/round-memory.ts).
+  Left: the round state's GET per batch, the verdict GET that finds none, the lease, and every request's cost through the SDK and the emulator's HTTP; calling the emulator in-process instead would stop the local runtime exercising the S3 and SQS adapters that run on AWS.`;
 }
 
 export function goalsAndDesign(p: ProseInputs): string {
@@ -100,7 +101,7 @@ ${at1000.map(({ model, trainMs, estimate, readsOneAtATime }) => `  ${model}: ${m
   holds, not the aggregator, which folds one update at a time into a running mean (O(model); reading ahead holds at
   most 10 decoded updates more). Measured per process, not per handler: the emulator, the trainer and the aggregator share it.
 - **The aggregator's calls per update** do not fall as rounds grow: ${num(aggregator.s3Gets)} GETs (${kib(aggregator.s3GetBytes)} KiB, about
-  ${(aggregator.s3GetBytes / (p.trainerPutBytes || 1)).toFixed(1)}× an update's size: the update is read when its message is checked and again at the close), ${num(aggregator.s3Puts)} PUTs and
+  ${(aggregator.s3GetBytes / (p.trainerPutBytes || 1)).toFixed(1)}× an update's size: the update is read when its message is checked, and a warm aggregator folds it then), ${num(aggregator.s3Puts)} PUTs and
   ${num(aggregator.s3Heads)} HEADs per update at ${largest.options.perRound} clients a round${p.batched ? ' (the burst, batches of 10; the model uses these)' : ''}. Bytes written per update mix
   the global model's write, spread over more clients as rounds grow, with the round state, rewritten per batch,
   which lists every expected client and so grows with the round.
@@ -113,8 +114,9 @@ docs/protocol.md:
 - **Batches of 10** read and write the round state once per batch; a warm aggregator reads config and partition once per round.
 - **Reads ahead**: a batch's updates are independent until their verdicts are written, so their reads (verdict, report,
   update) start together when the batch arrives, at most 10 at once (shared/pipeline/batch-reads.ts); the writes keep
-  their order. The close reads verdicts and accepted updates 10 at a time and folds in the accepted order, so its
-  float result is the same on every retry (shared/pipeline/ordered-reads.ts). ${slowedLine}
+  their order. The close folds the accepted updates in the order of their verdicts' ordinals, starting from the
+  sum a warm aggregator folded as it checked them and reading the rest 10 at a time, so its float result is the same on
+  every retry, warm or cold (shared/pipeline/round-memory.ts, ordered-reads.ts). ${slowedLine}
   The model puts the aggregator at ${ms(small.readsOneAtATime.aggregatorMsPerUpdate)} → ${ms(small.estimate.aggregatorMsPerUpdate)} per update for ${small.model} (one read at a time → reads together).
 - **Batched fan-out**: train messages go out ${FAN_OUT_BATCH} a SendMessageBatch call, refused entries sent again alone
   (shared/cloud/sqs-queue.ts): ${Math.ceil(1000 / FAN_OUT_BATCH)} calls at 1,000 clients, ${ms(Math.ceil(1000 / FAN_OUT_BATCH) * AWS_FIGURES.sqsLatencyMs)} instead of ${ms(1000 * AWS_FIGURES.sqsLatencyMs)} at the assumed ${AWS_FIGURES.sqsLatencyMs} ms a call.
@@ -130,7 +132,7 @@ group order. What designing it against the code showed it needs beyond that: the
 messages (the trainer cannot recompute G without the round's sample); a group's close must be the only writer of its
 verdicts, so the deadline goes to every group and the final step waits for G "group closed" messages in the
 experiment's own group; the quorum (\`round.minClients\`) is global, decided by the final step from the partials'
-counts; the round metrics still need every client's verdict (read 10 at a time); SCAFFOLD's per-client adoption and
+counts; the round metrics still need every client's verdict (remembered by a warm aggregator, else read 10 at a time); SCAFFOLD's per-client adoption and
 side uploads stay per client at the close; only combine steps that are sums qualify (the streaming mean), decided by a
 declared capability. The model's column *round with a tree of √n groups* shows what it would buy.
 `;

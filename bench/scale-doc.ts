@@ -255,8 +255,8 @@ ${missing.length ? `\n**Not measured:** ${missing.join(', ')} clients a round di
 ${localTable(runs, trainer.s3PutBytes)}
 
 - *wall per round*: fan-out to the next global model written and evaluated. *Σ training*: the clients' training
-  times added up (one training thread). *close*: reading and folding every update, the server step and the
-  evaluation. *overhead per client-update* = (wall − Σ training − close) ÷ clients: S3 and SQS round trips, the
+  times added up (one training thread). *close*: folding the updates the aggregator has not folded yet (a warm one folds
+  each when it checks it), the server step and the evaluation. *overhead per client-update* = (wall − Σ training − close) ÷ clients: S3 and SQS round trips, the
   emulator, the aggregator's per-message work, queue polling. *CPU per client-update*: the process's CPU time over
   the rounds (every thread: emulator, handlers, the training worker, including its training) and, in brackets, the
   main thread's (emulator, aggregator, event sources) ÷ client-updates; unlike the wall times it does not grow when
@@ -290,8 +290,9 @@ Reading a batch ahead changes no count, only how long the reads wait: on the emu
 CPU on the one main thread, so little changes; on the slowed S3 the batch's reads overlap (see *Against the goals*).
 What is left per update: the check of the update (one GET of its report and one of the update, each reading the body
 only if the size S3 sends first is within bound: what a HEAD before each GET used to tell), its verdict
-(GET to find none, PUT), the handler's lease (ChangeMessageVisibility), and at the close one GET of its verdict and
-one of the update to fold it.
+(GET to find none, PUT) and the handler's lease (ChangeMessageVisibility). At the close nothing more when the
+aggregator is warm: it folded the update into a running sum when it checked it, in the order of the verdicts'
+ordinals, and remembers the verdict it wrote (shared/pipeline/round-memory.ts); a cold close GETs both back.
 
 ### S3 and SQS operations per client-update
 

@@ -11,7 +11,8 @@ import type { VerdictRecord } from '../shared/protocol/records.js';
 import { readGlobal, shifted, startCloudWithScriptedClients, uploadConfig, waitFor, waitForStatus, writeUpdate } from './helpers/pipeline.js';
 
 /**
- * The aggregator reads a batch's updates ahead, together, and the close reads the accepted updates a few at a time;
+ * The aggregator reads a batch's updates ahead, together, and a close reads back the accepted updates it did not fold
+ * as it recorded them, a few at a time;
  * what it writes, and in which order, must not change. The batches are handed to the real aggregate handler directly
  * (one event, as Lambda's FIFO event source delivers it) against the local cloud's S3.
  */
@@ -60,8 +61,9 @@ describe('reads in order, a bounded number at a time', () => {
 
 /** `store` with a delay on every read (a slow S3) and a record of the reads in flight and of every write, in order. */
 function observedStore(store: ObjectStore, latencyMs: number) {
-  const seen = { inFlight: 0, mostInFlight: 0, mostBeforeStateWrite: undefined as number | undefined, writes: [] as string[] };
-  const read = async <T>(perform: () => Promise<T>): Promise<T> => {
+  const seen = { inFlight: 0, mostInFlight: 0, mostBeforeStateWrite: undefined as number | undefined, writes: [] as string[], reads: [] as string[] };
+  const read = async <T>(perform: () => Promise<T>, key: string): Promise<T> => {
+    seen.reads.push(key);
     seen.mostInFlight = Math.max(seen.mostInFlight, ++seen.inFlight);
     try {
       await sleep(latencyMs);
@@ -77,12 +79,12 @@ function observedStore(store: ObjectStore, latencyMs: number) {
       if (key.endsWith('/state.json')) seen.mostBeforeStateWrite ??= seen.mostInFlight;
       await store.put(key, body, contentType);
     },
-    get: (key, options) => read(() => store.get(key, options)),
-    getText: (key) => read(() => store.getText(key)),
-    head: (key) => read(() => store.head(key)),
-    getAtMost: (key, maxBytes) => read(() => store.getAtMost(key, maxBytes)),
-    exists: (key) => read(() => store.exists(key)),
-    list: (prefix) => read(() => store.list(prefix)),
+    get: (key, options) => read(() => store.get(key, options), key),
+    getText: (key) => read(() => store.getText(key), key),
+    head: (key) => read(() => store.head(key), key),
+    getAtMost: (key, maxBytes) => read(() => store.getAtMost(key, maxBytes), key),
+    exists: (key) => read(() => store.exists(key), key),
+    list: (prefix) => read(() => store.list(prefix), prefix),
     delete: (key) => store.delete(key),
   };
   return { store: observed, seen };
@@ -150,23 +152,39 @@ async function verdictOf(experimentId: string, clientId: string): Promise<Verdic
 
 describe('a batch of "update ready" messages', () => {
   it('reads its updates ahead together, and writes the same records in the same order as one message at a time', async () => {
-    const together = await openRound('reads-together', 10);
-    const alone = await openRound('reads-alone', 10);
+    // Announced in the reverse of the expected clients' order: the ordinals, and so the fold, run the other way.
+    const together = (await openRound('reads-together', 10)).reverse();
+    const alone = (await openRound('reads-alone', 10)).reverse();
+    const cold = (await openRound('reads-cold', 10)).reverse();
     const batched = observedStore(base.store, 20);
     const single = observedStore(base.store, 20);
+    const forgetful = observedStore(base.store, 20);
     const handleBatched = createAggregateHandler(async () => ({ ...base, store: batched.store }), { retryDelaysSeconds: [1] });
     const handleAlone = createAggregateHandler(async () => ({ ...base, store: single.store }), { retryDelaysSeconds: [1] });
+    // Every invocation in a new container: nothing remembered between them, the close reads everything back.
+    const handleCold = createAggregateHandler(async () => ({ ...base, store: forgetful.store, warm: {} }), { retryDelaysSeconds: [1] });
 
     expect(await handleBatched(batchOf(together.map(update)))).toEqual({ batchItemFailures: [] });
     for (const message of alone) expect(await handleAlone(batchOf([update(message)]))).toEqual({ batchItemFailures: [] });
+    for (const message of cold) expect(await handleCold(batchOf([update(message)]))).toEqual({ batchItemFailures: [] });
 
-    for (const id of ['reads-together', 'reads-alone']) expect((await waitForStatus(cloud, id, (s) => s.state !== 'running')).state).toBe('completed');
+    for (const id of ['reads-together', 'reads-alone', 'reads-cold']) expect((await waitForStatus(cloud, id, (s) => s.state !== 'running')).state).toBe('completed');
     // The batch's reads overlapped (10 inspections ahead, bounded), where one message alone reads one thing at a time;
-    // the close reads a bounded number at a time either way.
+    // a cold close reads the verdicts and updates back a bounded number at a time, a warm one reads none of them.
     expect(batched.seen.mostBeforeStateWrite).toBeGreaterThanOrEqual(5);
     expect(single.seen.mostBeforeStateWrite).toBe(1);
     expect(batched.seen.mostInFlight).toBeLessThanOrEqual(12);
-    expect(single.seen.mostInFlight).toBeGreaterThan(1);
+    expect(single.seen.mostInFlight).toBe(1);
+    expect(forgetful.seen.mostInFlight).toBeGreaterThan(1);
+    const readsOf = (reads: readonly string[], id: string, part: string) => reads.filter((key) => key.startsWith(`experiments/${id}/rounds/0001/${part}/`)).length;
+    for (const [seen, id] of [[batched.seen, 'reads-together'], [single.seen, 'reads-alone']] as const) {
+      expect(readsOf(seen.reads, id, 'verdicts')).toBe(10);
+      expect(readsOf(seen.reads, id, 'updates')).toBe(20);
+    }
+    // (all but the last client's verdict, which the closing invocation wrote itself; every update: one sum folded from
+    // ordinal 10 alone is no start of the fold)
+    expect(readsOf(forgetful.seen.reads, 'reads-cold', 'verdicts')).toBe(10 + 9);
+    expect(readsOf(forgetful.seen.reads, 'reads-cold', 'updates')).toBe(20 + 10);
     // The batch's verdicts in message order, ordinals 1…10, all before the one state write that counts them.
     const relative = (writes: readonly string[], id: string) => writes.map((key) => key.replace(`experiments/${id}/`, ''));
     const writes = relative(batched.seen.writes, 'reads-together');
@@ -178,8 +196,9 @@ describe('a batch of "update ready" messages', () => {
     const closeWrites = (all: readonly string[]) => all.filter((key) => !key.includes('/verdicts/') && key !== 'rounds/0001/state.json');
     expect(closeWrites(writes)).toEqual(closeWrites(relative(single.seen.writes, 'reads-alone')));
     // …and folds the same updates in the same order: the same model, to the bit.
-    const [a, b] = await Promise.all(['reads-together', 'reads-alone'].map((id) => cloud.context.store.get(keys.globalModel(id, 1))));
+    const [a, b, c] = await Promise.all(['reads-together', 'reads-alone', 'reads-cold'].map((id) => cloud.context.store.get(keys.globalModel(id, 1))));
     expect(Buffer.from(a!).equals(Buffer.from(b!))).toBe(true);
+    expect(Buffer.from(a!).equals(Buffer.from(c!))).toBe(true);
   });
 
   it('never uses a read made ahead after the same invocation wrote that client\'s verdict (a close that found its report, a copy)', async () => {

@@ -11,6 +11,11 @@ import type { AcceptedUpdate } from './round-machine.js';
 import { combineUpdates } from './robust-round.js';
 import { readUnmaskedMean } from './secagg-round.js';
 import { elementwise } from '../strategies/tensor-math.js';
+import type { WeightedMean } from '../aggregate/weighted-mean.js';
+import type { TensorLayout } from '../weights/codec.js';
+
+/** The plain mean's first updates, summed earlier (round-memory.ts), if they fit the global model's averaged layout. */
+export type FoldedStart = (global: readonly TensorLayout[]) => { readonly mean: WeightedMean; readonly count: number } | undefined;
 
 /** The global model after round r, and the part of it the strategy's server half averages and steps. */
 export async function readAveragedGlobal(store: ObjectStore, strategy: Strategy, experimentId: string, round: number) {
@@ -37,6 +42,7 @@ export async function aggregateRound(
   experimentId: string,
   round: number,
   accepted: readonly AcceptedUpdate[],
+  folded?: FoldedStart,
 ): Promise<ModelWeights> {
   const strategy = experimentStrategy(config);
   // DP-FedAvg replaces the weighted mean by a clipped, noised sum over a fixed denominator (privacy-round.ts).
@@ -47,7 +53,9 @@ export async function aggregateRound(
   // Secure aggregation: the stages already unmasked the weighted mean Δ (secagg-round.ts); no update is read here.
   const mean = config.secureAggregation
     ? elementwise('secure aggregation: unmasked mean', [global, await readUnmaskedMean({ store }, experimentId, round, global)], (w, delta) => w + delta)
-    : accepted.length > 0 ? await combineUpdates(store, config, experimentId, round, accepted, global, (update) => strategy.server.combineWeight(update)) : global;
+    : accepted.length > 0
+      ? await combineUpdates(store, config, experimentId, round, accepted, global, (update) => strategy.server.combineWeight(update), folded?.(global))
+      : global;
   const clients = accepted.map((update) => update.clientId);
   const step = strategy.server.step({
     round,

@@ -11,6 +11,7 @@ import { RoundRunner, type ExperimentView, type RoundStateWriter } from './round
 import { startExperiment, type StartOutcome } from './start.js';
 import { handleSecAggMessage, type SecAggOutcome } from './secagg-round.js';
 import { BatchReads } from './batch-reads.js';
+import { roundMemory } from './round-memory.js';
 
 export type AggregateOutcome = RoundOutcome | StartOutcome | SecAggOutcome;
 
@@ -20,7 +21,8 @@ const roundKey = (experimentId: string, round: number) => `${experimentId}\u0000
  * What an experiment's messages need that never changes while it runs (config.resolved.json, partition.json: the start
  * writes them before round 1 and refuses a second upload), kept between invocations of a warm aggregator. Keyed by the
  * round's start time as well: a restart (every object deleted, the config uploaded again) opens its rounds anew, so
- * nothing read before it is reused; per store, so two buckets (or simulated clouds) never share an entry.
+ * nothing read before it is reused; per warm process (`context.warm`, else the store), so two buckets (or simulated
+ * clouds) never share an entry.
  */
 const warmViews = new WeakMap<object, Map<string, Promise<ExperimentView>>>();
 const WARM_VIEWS_PER_STORE = 16;
@@ -114,7 +116,7 @@ export class AggregateSession implements RoundStateWriter {
           return found;
         },
         written: (clientId) => this.reads.forget(experimentId, round, clientId),
-      });
+      }, roundMemory(this.context, state, experiment.config));
       const outcome = await runner.run(first);
       this.states.set(key, runner.roundState);
       return outcome;
@@ -128,8 +130,9 @@ export class AggregateSession implements RoundStateWriter {
 
   private experiment(experimentId: string, state: RoundState): Promise<ExperimentView> {
     const { store } = this.context;
-    let views = warmViews.get(store);
-    if (!views) warmViews.set(store, (views = new Map()));
+    const owner = this.context.warm ?? store;
+    let views = warmViews.get(owner);
+    if (!views) warmViews.set(owner, (views = new Map()));
     const key = `${experimentId}\u0000${state.round}\u0000${state.startedAt}`;
     let view = views.get(key);
     if (!view) {

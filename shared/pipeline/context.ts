@@ -13,6 +13,11 @@ export interface PipelineContext {
   readonly log: Log;
   /** The bucket's lifecycle expiry of experiments/ objects, in days (undefined: never): longer experiments are refused. */
   readonly experimentRetentionDays?: number;
+  /**
+   * What a warm process (a Lambda container, the local runtime) keeps between invocations, as the identity its caches
+   * are keyed by: the experiment's config and partition, what the aggregator remembers of a round. Default: the store.
+   */
+  readonly warm?: object;
 }
 
 /** One JSON line per event, as CloudWatch Logs Insights and the local runtime's log file both read easily. */

@@ -1,6 +1,7 @@
 import type { BoundedObject, ObjectStore } from '../cloud/ports.js';
 import type { CompressionConfig } from '../config/compression.js';
 import type { ExperimentConfig } from '../config/schema.js';
+import type { ModelWeights } from '../weights/types.js';
 import { weightSpecs, type ModelInput } from '../models/index.js';
 import { keys } from '../protocol/keys.js';
 import { clientReportSchema, type UpdateReport } from '../protocol/records.js';
@@ -76,6 +77,8 @@ export interface Inspection {
   readonly verdict: Verdict;
   /** when the client's report was written, by the store's clock (undefined when there is none, or the store does not say) */
   readonly reportedAt: string | undefined;
+  /** the accepted update as decoded while checking it (float32 weights only), for a warm aggregator's running sum */
+  readonly weights?: ModelWeights;
 }
 
 export async function inspectUpdate(
@@ -88,7 +91,8 @@ export async function inspectUpdate(
   const found = await store.getAtMost(keys.updateReport(message.experimentId, message.round, message.clientId), MAX_REPORT_BYTES);
   const reportedAt = found?.info.lastModified;
   try {
-    return { verdict: { outcome: 'accepted', report: await checkUpdate(store, layout, message, found, samplesHeld) }, reportedAt };
+    const { report, weights } = await checkUpdate(store, layout, message, found, samplesHeld);
+    return { verdict: { outcome: 'accepted', report }, reportedAt, ...(weights ? { weights } : {}) };
   } catch (error) {
     if (isClientFault(error)) return { verdict: { outcome: 'rejected', reason: printable(error.message) }, reportedAt };
     throw error;
@@ -121,9 +125,12 @@ function readReport(message: { experimentId: string; round: number; clientId: st
   return report;
 }
 
-/** Reads and decodes a weights object of the update's layout, after checking its size; throws a client fault if unusable. */
-async function readWeights(store: ObjectStore, layout: UpdateLayout, key: string, what: string) {
-  if (what === 'update' && isCompressed(layout.compression)) return readCompressedUpdate(store, layout, layout.compression, key);
+/**
+ * Reads and decodes a weights object of the update's layout, after checking its size; throws a client fault if
+ * unusable. Its size, and the weights when they are float32 (a compressed update is decoded against the global model).
+ */
+async function readWeights(store: ObjectStore, layout: UpdateLayout, key: string, what: string): Promise<{ size: number; weights?: ModelWeights }> {
+  if (what === 'update' && isCompressed(layout.compression)) return { size: await readCompressedUpdate(store, layout, layout.compression, key) };
   const found = await store.getAtMost(key, Math.max(layout.averagedBytes, layout.modelBytes + DIAGNOSE_SLACK_BYTES));
   if (!found) return reject(`its ${what} ${key} does not exist`);
   const { bytes } = found;
@@ -137,7 +144,7 @@ async function readWeights(store: ObjectStore, layout: UpdateLayout, key: string
   if (problem) reject(problem);
   assertSameLayout(update, layout.averaged, 'weights');
   if (bytes.byteLength !== layout.averagedBytes) reject(`its ${what} is ${bytes.byteLength} bytes; it must be exactly ${layout.averagedBytes}`);
-  return bytes.byteLength;
+  return { size: bytes.byteLength, weights: update };
 }
 
 async function checkUpdate(
@@ -146,7 +153,7 @@ async function checkUpdate(
   message: { experimentId: string; round: number; clientId: string },
   reportFound: BoundedObject | undefined,
   samplesHeld: number | undefined,
-): Promise<UpdateReport> {
+): Promise<{ report: UpdateReport; weights?: ModelWeights }> {
   const { experimentId, round, clientId } = message;
   const report = readReport(message, reportFound);
 
@@ -157,10 +164,10 @@ async function checkUpdate(
     reject(`claims ${claimed} samples${held} but its data holds ${samplesHeld}`);
   }
 
-  const updateBytes = await readWeights(store, layout, keys.update(experimentId, round, clientId), 'update');
+  const { size: updateBytes, weights } = await readWeights(store, layout, keys.update(experimentId, round, clientId), 'update');
   if (report.updateBytes !== updateBytes) reject(`its report says updateBytes ${report.updateBytes}, but the update is ${updateBytes} bytes`);
   for (const slot of clientUploadSlots(layout.strategy)) {
     await readWeights(store, layout, keys.clientUpload(experimentId, round, clientId, slot), `"${slot}" file`);
   }
-  return report;
+  return { report, ...(weights ? { weights } : {}) };
 }

@@ -1,4 +1,4 @@
-import { createWeightedMean } from '../aggregate/weighted-mean.js';
+import { createWeightedMean, type WeightedMean } from '../aggregate/weighted-mean.js';
 import type { ObjectStore } from '../cloud/ports.js';
 import { decodeUpdate, decodeUpdateWeights } from '../compression/index.js';
 import type { ExperimentConfig } from '../config/schema.js';
@@ -16,7 +16,9 @@ import { forEachInOrder, mapInOrder } from './ordered-reads.js';
  * as its "mean". The plain mean folds one update at a time (float32 weights as before, or a compressed Δ decoded onto
  * the global model); a robust aggregator (config `aggregator`) decodes every update to its Δ, holds them all, and
  * returns global + its robust Δ, so every strategy's server step moves along it as it would along the mean.
- * Everything it reads is immutable once the round closes, so a retry returns the same weights.
+ * Everything it reads is immutable once the round closes, so a retry returns the same weights. `folded`: the plain
+ * mean of the first `count` accepted updates, summed by a warm aggregator as it checked them (round-memory.ts): the
+ * fold goes on from there, with the same additions in the same order as one from scratch.
  */
 export async function combineUpdates(
   store: ObjectStore,
@@ -26,14 +28,15 @@ export async function combineUpdates(
   accepted: readonly AcceptedUpdate[],
   global: ModelWeights,
   weightOf: (update: AcceptedUpdate) => number,
+  folded?: { readonly mean: WeightedMean; readonly count: number },
 ): Promise<ModelWeights> {
   const aggregator = config.aggregator;
   const compression = config.compression;
   if (!aggregator || !holdsAllUpdates(aggregator)) {
     // Reads overlap (bounded), the fold keeps the accepted order: the same float result on every retry.
-    const mean = createWeightedMean(global);
+    const mean = folded?.mean ?? createWeightedMean(global);
     await forEachInOrder(
-      accepted,
+      folded ? accepted.slice(folded.count) : accepted,
       async ({ clientId }) => {
         const key = keys.update(experimentId, round, clientId);
         return compression

@@ -258,6 +258,18 @@ function inExpectedOrder(state: RoundState, verdicts: readonly VerdictRecord[]):
   });
 }
 
+/**
+ * The order the close folds the accepted updates in: their verdicts' ordinals (the order they were recorded, which a
+ * warm aggregator folds them in as it goes: round-memory.ts), then the expected clients' order for equal ordinals. It
+ * depends only on the verdicts, so every retry of a close folds the same float sums.
+ */
+function foldOrder(verdicts: readonly VerdictRecord[]): AcceptedUpdate[] {
+  return verdicts
+    .flatMap((verdict) => (verdict.outcome === 'accepted' ? [{ ordinal: verdict.ordinal, update: { clientId: verdict.clientId, samples: verdict.report.samples } }] : []))
+    .sort((a, b) => a.ordinal - b.ordinal)
+    .map(({ update }) => update);
+}
+
 function onAnswers(state: RoundState, event: Extract<RoundEvent, { type: 'answers' }>, now: Date): Transition {
   if (state.closed) return { state, effects: [], outcome: 'stale' };
   const onTime = event.discovered.filter((found) => !reportedLate(state, found.reportedAt));
@@ -274,7 +286,7 @@ function onAnswers(state: RoundState, event: Extract<RoundEvent, { type: 'answer
   ]);
   const lastUpdateAt = onTime.reduce((latest, found) => ({ ...latest, ...lastUpdate(latest, found.reportedAt) }), state).lastUpdateAt;
   const closing: Closing = { reason: event.reason, closedAt: now.toISOString(), verdicts, ...(lastUpdateAt ? { lastUpdateAt } : {}) };
-  const accepted = verdicts.flatMap((verdict) => (verdict.outcome === 'accepted' ? [{ clientId: verdict.clientId, samples: verdict.report.samples }] : []));
+  const accepted = foldOrder(verdicts);
   if (accepted.length >= state.minClients) {
     return { state, effects: [...recordDiscovered, { type: 'aggregate', closing, accepted }], outcome: 'closing' };
   }

@@ -22,6 +22,7 @@ import { withAttackers } from './attack-metrics.js';
 import { PrivacyBudgetError, privacySummary, withPrivacyMetrics } from './privacy-round.js';
 import { withSecAggMetrics } from './secagg-metrics.js';
 import { mapInOrder } from './ordered-reads.js';
+import type { RoundMemory } from './round-memory.js';
 
 /** What every message of an experiment needs, read once per batch of messages (shared/pipeline/aggregate.ts). */
 export interface ExperimentView {
@@ -60,6 +61,8 @@ export class RoundRunner {
   private computeMs = 0;
   private readonly config: ExperimentConfig;
   private readonly layout: UpdateLayout;
+  /** the update the last inspection decoded, until its verdict is written (then it joins the memory's running sum) */
+  private inspected: { readonly clientId: string; readonly weights: ModelWeights } | undefined;
 
   constructor(
     private readonly context: PipelineContext,
@@ -67,6 +70,8 @@ export class RoundRunner {
     private state: RoundState,
     private readonly writer: RoundStateWriter,
     private readonly reads?: RunnerReads,
+    /** what this warm process remembers of the round (round-memory.ts); none: the close reads everything back */
+    private readonly memory?: RoundMemory,
   ) {
     this.config = experiment.config;
     this.layout = experiment.layout;
@@ -106,7 +111,8 @@ export class RoundRunner {
       case 'inspect-update': {
         // Read ahead with the batch, if so; a read that failed there is made again here, where its failure counts.
         const ahead = this.reads?.inspection(effect.clientId);
-        const { verdict, reportedAt } = ahead ? await ahead.catch(() => this.inspect(effect.clientId)) : await this.inspect(effect.clientId);
+        const { verdict, reportedAt, weights } = ahead ? await ahead.catch(() => this.inspect(effect.clientId)) : await this.inspect(effect.clientId);
+        this.inspected = weights && { clientId: effect.clientId, weights };
         return { type: 'inspected', clientId: effect.clientId, verdict, reportedAt, ...(effect.announcedAt ? { announcedAt: effect.announcedAt } : {}) };
       }
       case 'gather-answers':
@@ -114,7 +120,8 @@ export class RoundRunner {
       case 'aggregate': {
         const started = performance.now();
         try {
-          this.aggregated = await aggregateRound(store, this.config, experimentId, round, effect.accepted);
+          const { accepted, closing } = effect;
+          this.aggregated = await aggregateRound(store, this.config, experimentId, round, accepted, (global) => this.memory?.takeFolded(accepted, closing.verdicts, global));
           return { type: 'aggregated', closing: effect.closing, result: { ok: true } };
         } catch (error) {
           if (!isUnusable(error)) throw error;
@@ -138,6 +145,11 @@ export class RoundRunner {
       case 'record-verdict':
         this.reads?.written(effect.verdict.clientId);
         await writeRecord(store, keys.verdict(experimentId, round, effect.verdict.clientId), effect.verdict);
+        {
+          const inspected = this.inspected?.clientId === effect.verdict.clientId ? this.inspected.weights : undefined;
+          this.inspected = undefined;
+          this.memory?.remember(effect.verdict, inspected, (update) => this.layout.strategy.server.combineWeight(update));
+        }
         return undefined;
       case 'save-state':
         await this.writer.save(effect.state);
@@ -186,7 +198,8 @@ export class RoundRunner {
     const verdicts = [];
     const discovered: Discovered[] = [];
     const answers = await mapInOrder(this.state.expected, async (clientId) => {
-      const verdict = await readVerdict(store, experimentId, round, clientId);
+      // A verdict this process wrote is the one S3 holds: no one rewrites a verdict before the round closes.
+      const verdict = this.memory?.verdicts.get(clientId) ?? (await readVerdict(store, experimentId, round, clientId));
       if (verdict) return { verdict };
       if (!(await store.head(keys.updateReport(experimentId, round, clientId)))) return {};
       return { found: { clientId, ...(await this.inspect(clientId)) } };

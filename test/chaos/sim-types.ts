@@ -70,6 +70,11 @@ export interface InvocationStats {
   readonly type: string;
   s3Reads: number;
   s3ReadBytes: number;
+  /** reads of a round's per-client objects (a report, an update and the files sent with it, a verdict), and their bytes */
+  clientReads: number;
+  clientReadBytes: number;
+  /** reads of an experiment's config.resolved.json and partition.json (a warm aggregator reads them once a round) */
+  experimentReads: number;
   s3Writes: number;
   s3WriteBytes: number;
   sqsCalls: number;

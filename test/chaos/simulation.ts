@@ -28,6 +28,10 @@ export type * from './sim-types.js';
 
 
 /** Bytes a read returned: a body, a text, or a bounded read's body (none when it was too large to read). */
+/** A round's per-client objects: its updates (and reports, and the files sent with them) and its verdicts. */
+const CLIENT_OBJECT = /\/rounds\/\d+\/(updates|verdicts)\//;
+const EXPERIMENT_RECORD = /^experiments\/[^/]+\/(config\.resolved|partition)\.json$/;
+
 function readBytes(result: unknown): number {
   if (result instanceof Uint8Array) return result.byteLength;
   if (typeof result === 'string') return Buffer.byteLength(result);
@@ -127,6 +131,11 @@ export class Simulation {
   private starts: PendingStart[] = [];
   private current: Invocation | undefined;
   private readonly handlers;
+  /**
+   * The one warm container every invocation runs in: what the handlers cache between invocations (config, partition,
+   * what the aggregator remembers of a round) outlives crashes too, the harder case — a cache must hold only what S3 does.
+   */
+  private readonly container = {};
 
   constructor(
     private readonly settings: SimSettings,
@@ -180,6 +189,11 @@ export class Simulation {
     const result = await perform();
     invocation.stats.s3Reads++;
     invocation.stats.s3ReadBytes += readBytes(result);
+    if (EXPERIMENT_RECORD.test(target)) invocation.stats.experimentReads++;
+    if (CLIENT_OBJECT.test(target)) {
+      invocation.stats.clientReads++;
+      invocation.stats.clientReadBytes += readBytes(result);
+    }
     return result;
   }
 
@@ -210,7 +224,7 @@ export class Simulation {
         this.mutate(invocation, 'sqs.visibility', QUEUE_NAMES[role], () => this.queues[role].changeVisibility(receipt, seconds)),
     });
     const queues: PipelineQueues = { train: queue('train'), aggregate: queue('aggregate'), timer: queue('timer') };
-    return { store, queues, now: () => new Date(this.clock.nowMs + invocation.skewMs), log: () => {} };
+    return { store, queues, now: () => new Date(this.clock.nowMs + invocation.skewMs), log: () => {}, warm: this.container };
   }
 
   private sendTo(role: QueueRole, body: unknown, options: Parameters<MessageQueue['send']>[1]): void {
@@ -322,7 +336,7 @@ export class Simulation {
     // trusted (Lambda's clocks are NTP-synchronised); a skewed decider would close rounds early by design.
     const skew = fn === 'timer' ? this.schedule.faults.find((fault) => fault.kind === 'skew' && fault.at === delivery) : undefined;
     if (skew) this.faultsFired++;
-    const stats: InvocationStats = { fn, type, s3Reads: 0, s3ReadBytes: 0, s3Writes: 0, s3WriteBytes: 0, sqsCalls: 0 };
+    const stats: InvocationStats = { fn, type, s3Reads: 0, s3ReadBytes: 0, clientReads: 0, clientReadBytes: 0, experimentReads: 0, s3Writes: 0, s3WriteBytes: 0, sqsCalls: 0 };
     this.invocationStats.push(stats);
     const invocation: Invocation = { fn, skewMs: skew?.kind === 'skew' ? skew.seconds * 1000 : 0, dead: false, stats };
     this.current = invocation;
