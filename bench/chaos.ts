@@ -73,6 +73,7 @@ const plans: Plan[] = [
   { target: scenario('fedavg', 'straggler'), select: (reference) => (quick ? sampled(reference, 5) : exhaustive(reference, 5)) },
   // The aggregator as the stack's event source drives it: up to 10 messages of the experiment's group per invocation.
   { target: scenario('fedavg', 'batches'), select: (reference) => (quick ? sampled(reference, 7) : exhaustive(reference, 7)) },
+  { target: scenario('fedavg', 'replaced'), select: (reference) => (quick ? sampled(reference, 8) : exhaustive(reference, 8)) },
 ];
 
 /** Per-update cost of the aggregator, measured on the reference run, and state.json's size at 1,000 clients. */

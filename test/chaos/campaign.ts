@@ -10,7 +10,7 @@ import { prepareSimulation, Simulation, type Fault, type Schedule, type SimOutco
 
 export const STRATEGY_CASES = ['fedavg', 'fedadam', 'scaffold', 'fedper', 'feddyn'] as const;
 export type StrategyCase = (typeof STRATEGY_CASES)[number];
-export type Variant = 'plain' | 'straggler' | 'batches';
+export type Variant = 'plain' | 'straggler' | 'batches' | 'replaced';
 
 /**
  * The queues as the simulation deploys them: visibility timeouts equal to each function's timeout (the least Lambda
@@ -68,6 +68,9 @@ export function scenario(strategy: StrategyCase, variant: Variant = 'plain', siz
       // The stack's event source hands the aggregator up to 10 messages of a group: its reads ahead and its one state
       // write per batch crash like everything else.
       ...(variant === 'batches' ? { aggregateBatchSize: 10 } : {}),
+      // A crash costs the aggregator what it remembered: the close after it folds some updates from memory and reads
+      // the others back, or reads everything, and must write the same bytes either way.
+      ...(variant === 'replaced' ? { replaceContainerOnCrash: true } : {}),
     },
     // The last round's client-001 trains only after that round's deadline: the round closes without it, the late
     // update is recorded and never counted.

@@ -42,6 +42,12 @@ export interface SimSettings {
   readonly maxInvocations: number;
   /** messages of one FIFO group the aggregator gets per invocation (the stack's event source: 10); default 1 */
   readonly aggregateBatchSize?: number;
+  /**
+   * A crash replaces the container, as Lambda replaces one whose invocation died: what it cached and remembered is
+   * gone, and the next invocations start cold. Default: the same warm container outlives crashes (the stricter case
+   * for what a cache may hold).
+   */
+  readonly replaceContainerOnCrash?: boolean;
 }
 
 export interface SimOutcome {

@@ -27,11 +27,11 @@ export type * from './sim-types.js';
  */
 
 
-/** Bytes a read returned: a body, a text, or a bounded read's body (none when it was too large to read). */
 /** A round's per-client objects: its updates (and reports, and the files sent with them) and its verdicts. */
 const CLIENT_OBJECT = /\/rounds\/\d+\/(updates|verdicts)\//;
 const EXPERIMENT_RECORD = /^experiments\/[^/]+\/(config\.resolved|partition)\.json$/;
 
+/** Bytes a read returned: a body, a text, or a bounded read's body (none when it was too large to read). */
 function readBytes(result: unknown): number {
   if (result instanceof Uint8Array) return result.byteLength;
   if (typeof result === 'string') return Buffer.byteLength(result);
@@ -132,10 +132,11 @@ export class Simulation {
   private current: Invocation | undefined;
   private readonly handlers;
   /**
-   * The one warm container every invocation runs in: what the handlers cache between invocations (config, partition,
-   * what the aggregator remembers of a round) outlives crashes too, the harder case — a cache must hold only what S3 does.
+   * The warm container every invocation runs in: what the handlers cache between invocations (config, partition,
+   * what the aggregator remembers of a round). It outlives crashes, the harder case — a cache must hold only what S3
+   * does — unless the settings replace it on a crash, as Lambda does.
    */
-  private readonly container = {};
+  private container = {};
 
   constructor(
     private readonly settings: SimSettings,
@@ -165,6 +166,7 @@ export class Simulation {
   private kill(invocation: Invocation): never {
     invocation.dead = true;
     this.faultsFired++;
+    if (this.settings.replaceContainerOnCrash) this.container = {};
     throw new SimulatedCrash(`simulated crash of the ${invocation.fn} invocation`);
   }
 
