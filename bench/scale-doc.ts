@@ -25,6 +25,8 @@ const FAST_S3_LATENCY_MS = 20;
 const MiB = 2 ** 20;
 const mib = (bytes: number) => (bytes / MiB).toFixed(1);
 const kib = (bytes: number) => (bytes / 1024).toFixed(0);
+/** below 10 ms with a decimal: per-update shares of a short time */
+const fineMs = (value: number) => (value < 10 ? `${value.toFixed(1)} ms` : ms(value));
 const ms = (value: number) => (value >= 10_000 ? `${(value / 1000).toFixed(0)} s` : value >= 1000 ? `${(value / 1000).toFixed(1)} s` : `${value.toFixed(0)} ms`);
 const per = (value: number, n: number) => (n ? value / n : 0);
 const num = (value: number) => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
@@ -84,8 +86,8 @@ function writtenInRounds(run: ScaleRunResult, trainerPutBytesPerUpdate: number):
 
 function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUpdate: number): string {
   const lines = [
-    '| clients a round | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | CPU per client-update: process (main thread) | aggregator per invocation (median / p90) | RSS after start → peak | bytes written in the rounds |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| clients a round | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | between rounds (`orchestrationMs`): per round / per client-update | CPU per client-update: process (main thread) | aggregator per invocation (median / p90) | RSS after start → peak | bytes written in the rounds |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const run of runs) {
     const n = run.rounds.length;
@@ -93,8 +95,12 @@ function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUpdate: n
     const written = writtenInRounds(run, trainerPutBytesPerUpdate);
     const updates = Math.max(1, run.updates);
     const cpu = run.cpu ? `${ms(run.cpu.processMs / updates)}${run.cpu.mainThreadMs !== undefined ? ` (${ms(run.cpu.mainThreadMs / updates)})` : ''}` : '–';
+    const between = run.rounds.filter((round) => round.orchestrationMs !== undefined);
+    const orchestration = between.length
+      ? `${ms(between.reduce((total, round) => total + round.orchestrationMs!, 0) / between.length)} / ${fineMs(between.reduce((total, round) => total + round.orchestrationMs! / Math.max(1, round.clients), 0) / between.length)}`
+      : '–';
     lines.push(
-      `| ${run.options.perRound} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${cpu} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
+      `| ${run.options.perRound} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${orchestration} | ${cpu} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
     );
   }
   return lines.join('\n');
@@ -248,7 +254,10 @@ clients' training one after another; \`flambda run\` starts one per core). Every
 handler's S3 and SQS calls go through counting decorators of the pipeline's ports (bench/scale-counting.ts); the
 receives and deletes of Lambda's event-source mapping are counted at the handler's border. The start step
 (partitioning MNIST into ${largest.options.clients.toLocaleString('en-US')} shards: ${largest.setupCounts.aggregate.s3.put.toLocaleString('en-US')} PUTs, ${mib(largest.setupCounts.aggregate.s3.putBytes)} MiB) happens once per experiment and is left out of the per-update figures.
-The trainer's own calls are counted in one more run that trains in the benchmark's thread (${counted.options.perRound} clients, 1 round).
+The trainer's own calls are counted in one more run that trains in the benchmark's thread (${counted.options.perRound} clients, 1 round), each
+client in a container of its own, as on AWS when as many Lambdas run as clients: a warm worker of the local runtime reads the
+round's global model and the config once for all the clients it trains (shared/pipeline/trainer-reads.ts), so the worker runs
+above make about 2 GETs per update fewer than the counted row shows.
 ${missing.length ? `\n**Not measured:** ${missing.join(', ')} clients a round did not finish in the time this run had; the largest that did is ${largest.options.perRound}.\n` : ''}
 ## Measured on the local runtime
 
@@ -257,7 +266,10 @@ ${localTable(runs, trainer.s3PutBytes)}
 - *wall per round*: fan-out to the next global model written and evaluated. *Σ training*: the clients' training
   times added up (one training thread). *close*: folding the updates the aggregator has not folded yet (a warm one folds
   each when it checks it), the server step and the evaluation. *overhead per client-update* = (wall − Σ training − close) ÷ clients: S3 and SQS round trips, the
-  emulator, the aggregator's per-message work, queue polling. *CPU per client-update*: the process's CPU time over
+  emulator, the aggregator's per-message work, queue polling. *between rounds*: the issue's own measure and metrics.json's
+  \`orchestrationMs\` (the latest update announced → the next round opened, minus the close's aggregation and evaluation),
+  per round and ÷ clients: the pipeline's time after the clients are done, which the per-update overhead includes, among
+  every update's round trips. *CPU per client-update*: the process's CPU time over
   the rounds (every thread: emulator, handlers, the training worker, including its training) and, in brackets, the
   main thread's (emulator, aggregator, event sources) ÷ client-updates; unlike the wall times it does not grow when
   other work takes the cores.
@@ -297,7 +309,7 @@ ordinals, and remembers the verdict it wrote (shared/pipeline/round-memory.ts); 
 ### S3 and SQS operations per client-update
 
 ${callsTable([
-  ['trainer (counted in-process run)', trainer, counted.counts.train, counted.updates],
+  ['trainer, each client in a fresh container (counted in-process run)', trainer, counted.counts.train, counted.updates],
   ...runs.map((run): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.options.perRound} a round`, callsPerUpdate(run.counts.aggregate, run.updates), run.counts.aggregate, run.updates]),
   ...bursts.flatMap(({ runs: burstRuns }) =>
     burstRuns.map(({ median: run }): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.updates} at once, batches of ${run.options.batchSize}${run.options.s3LatencyMs ? `, S3 +${run.options.s3LatencyMs} ms, ${burstReads(run).split(' · ')[1]}` : ''}`, callsPerUpdate(run.counts, run.updates), run.counts, run.updates]),

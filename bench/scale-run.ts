@@ -61,6 +61,8 @@ export interface ScaleRoundResult {
   readonly aggregateMs: number;
   /** (wall − Σ train − close) / clients */
   readonly overheadMsPerUpdate: number;
+  /** metrics.json's orchestrationMs: latest update announced → next round opened, minus the close's compute */
+  readonly orchestrationMs?: number;
 }
 
 export interface ScaleRunResult {
@@ -165,6 +167,9 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
     handlers: (context: PipelineContext) => {
       const contextFor = (role: ScaleRole) => {
         const counted: PipelineContext = { ...context, store: countingStore(context.store, counts[role].s3), queues: countingQueues(context.queues, counts[role].sqs) };
+        // The counted trainer runs each client in a container of its own, as 1,000 concurrent Lambdas do: its calls
+        // include the global model and config that a warm worker of the local runtime reads once a round.
+        if (role === 'train') return async (): Promise<PipelineContext> => ({ ...counted, warm: {} });
         return async () => counted;
       };
       return {
@@ -214,6 +219,8 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
     sample();
 
     const rounds: ScaleRoundResult[] = [];
+    const assembled = await cloud.context.store.getText(keys.metrics(experimentId));
+    const orchestration = new Map((assembled ? (JSON.parse(assembled) as { rounds: RoundMetrics[] }).rounds : []).map((round) => [round.round, round.timing.orchestrationMs]));
     for (let round = 1; round <= settings.rounds; round++) {
       const text = await cloud.context.store.getText(keys.roundMetrics(experimentId, round));
       if (!text) break;
@@ -229,6 +236,7 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
         slowestTrainMs: metrics.timing.trainMs,
         aggregateMs: metrics.timing.aggregateMs,
         overheadMsPerUpdate: n ? (wallMs - trainMsSum - metrics.timing.aggregateMs) / n : 0,
+        ...(orchestration.get(round) !== undefined ? { orchestrationMs: orchestration.get(round)! } : {}),
       });
     }
     const setupCounts = setup?.counts ?? (Object.fromEntries(ROLES.map((role) => [role, emptyCounts()])) as Record<ScaleRole, OperationCounts>);

@@ -170,6 +170,8 @@ export interface ExperimentStatus {
   readonly errors?: readonly string[];
   /** the ETag of the config.json upload this experiment runs */
   readonly configETag?: string;
+  /** while running: the ETag of the global model the round trains from (round − 1), as the aggregator wrote it */
+  readonly globalModelETag?: string;
   /** what a person should know that did not stop the experiment (e.g. config.json uploaded again while it ran) */
   readonly notices?: readonly string[];
 }

@@ -242,7 +242,7 @@ export class RoundRunner {
     const global = await this.context.store.head(keys.globalModel(experimentId, round));
     if (!global) throw new PipelineRecordError(`s3://${this.context.store.bucket}/${keys.globalModel(experimentId, round)} does not exist`);
     const { accuracy } = await this.roundMetrics();
-    await openRound(this.context, experimentId, this.config, round + 1, global.size, { lastAccuracy: accuracy });
+    await openRound(this.context, experimentId, this.config, round + 1, global, { lastAccuracy: accuracy });
   }
 
   /** The final model, summary and metrics.json, then status.json: "completed" is written last. Repeats safely. */

@@ -1,4 +1,5 @@
 import { resolveMinClients, type ExperimentConfig } from '../config/schema.js';
+import type { ObjectInfo } from '../cloud/ports.js';
 import { keys, clientIdFor } from '../protocol/keys.js';
 import type { TimerMessage, TrainMessage } from '../protocol/messages.js';
 import { partitionStatsSchema } from '../metrics/schema.js';
@@ -66,8 +67,8 @@ export function newRoundState(
 }
 
 /**
- * Opens round `round`: records who is expected and when the deadline falls, then sends the train messages and the
- * deadline timer, then says so in status.json. Safe to repeat: an existing round state is kept (verdicts may already
+ * Opens round `round` on `global` (the global model of round − 1, as a HEAD found it): records who is expected and
+ * when the deadline falls, sends the train messages and the deadline timer, then says so in status.json. Safe to repeat: an existing round state is kept (verdicts may already
  * count against it) and duplicate train messages are absorbed by the trainer's and aggregator's idempotency.
  */
 export async function openRound(
@@ -75,11 +76,11 @@ export async function openRound(
   experimentId: string,
   config: ExperimentConfig,
   round: number,
-  globalModelBytes: number,
+  global: ObjectInfo,
   status: { readonly lastAccuracy?: number; readonly configETag?: string } = {},
 ): Promise<RoundState> {
   const existing = await readRoundState(context.store, experimentId, round);
-  const state = existing ?? newRoundState(config, experimentId, round, await sampledClients(context, experimentId, config, round), globalModelBytes, context.now());
+  const state = existing ?? newRoundState(config, experimentId, round, await sampledClients(context, experimentId, config, round), global.size, context.now());
   if (!existing) await writeRecord(context.store, keys.roundState(experimentId, round), state);
 
   if (config.secureAggregation) {
@@ -91,7 +92,10 @@ export async function openRound(
     // A round nobody was sampled for (Poisson sampling) has nothing to wait for: it closes now, releasing noise only.
     await armDeadline(context, state.expected.length === 0 ? { ...state, deadlineAt: context.now().toISOString() } : state, 0);
   }
-  await writeStatus(context, { experimentId, state: 'running', round, rounds: config.rounds, ...status });
+  // Last, as the mark that the round's messages are out (a retried start that finds it opens nothing again). It names
+  // the version of the global model the round trains from: a warm trainer reuses the copy it read for an earlier
+  // client (shared/pipeline/trainer-reads.ts); one that reads an older status reads the model as before.
+  await writeStatus(context, { experimentId, state: 'running', round, rounds: config.rounds, ...(global.eTag ? { globalModelETag: global.eTag } : {}), ...status });
   context.log('round.opened', { experimentId, round, clients: state.expected.length, deadlineAt: state.deadlineAt });
   return state;
 }

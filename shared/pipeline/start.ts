@@ -138,8 +138,10 @@ export async function startExperiment(context: PipelineContext, message: StartMe
   await initBackend();
   const initialModel = encodeModelWeights(initialWeights(config.model, config.seed, prepared.input));
   await store.put(keys.globalModel(experimentId, 0), initialModel);
+  // Its ETag as S3 computed it, for the train messages (the store's put does not return it); S3 reads after writes.
+  const initial = (await store.head(keys.globalModel(experimentId, 0))) ?? { size: initialModel.byteLength, eTag: '' };
 
   context.log('start.partitioned', { experimentId, clients: config.clients, partition: config.partition.kind });
-  await openRound(context, experimentId, config, 1, initialModel.byteLength, { configETag: eTag });
+  await openRound(context, experimentId, config, 1, initial, { configETag: eTag });
   return 'started';
 }

@@ -8,15 +8,17 @@ import type { TrainingFailure, UpdateReport } from '../protocol/records.js';
 import { deriveSeed } from '../random.js';
 import { experimentStrategy, StrategyError, withLocalObjective } from '../strategies/index.js';
 import { decodeModelWeights, WeightsError } from '../weights/codec.js';
-import { requireObject, writeRecord, type PipelineContext } from './context.js';
+import { writeRecord, type PipelineContext } from './context.js';
 import { loadClientInput, saveClientResult } from './client-state.js';
-import { readResolvedConfig, readStatus } from './experiment.js';
+import { readStatus } from './experiment.js';
 import { encodePrivateUpload, encodeUpload, shardToTrainOn } from './client-upload.js';
 import { loadClientData } from './datasets.js';
 import { notifyUpdateReady } from './notify.js';
 import { clipForUpload } from './privacy-round.js';
 import { runSecAggStage, type SecAggStageOutcome } from './secagg-client.js';
+import { readConfigForTraining, readGlobalModelBytes } from './trainer-reads.js';
 import type { ExperimentConfig } from '../config/schema.js';
+import type { ExperimentStatus } from '../metrics/types.js';
 
 export type TrainOutcome = 'trained' | 'already-trained' | 'experiment-over' | 'training-failed' | SecAggStageOutcome;
 
@@ -56,12 +58,13 @@ export async function trainClient(context: PipelineContext, message: TrainMessag
 
 /**
  * Global model r−1 + own shard → the strategy's client half → local training → its client state saved: everything
- * before the upload, shared by the plain round and secure aggregation's masked-input stage.
+ * before the upload, shared by the plain round and secure aggregation's masked-input stage. `status`, as the client
+ * read it, says which version of the global model the round trains from (shared/pipeline/trainer-reads.ts).
  */
-export async function trainForUpload(context: PipelineContext, message: TrainMessage, config: ExperimentConfig) {
+export async function trainForUpload(context: PipelineContext, message: TrainMessage, config: ExperimentConfig, status?: ExperimentStatus) {
   const { store } = context;
   const { experimentId, round, clientId } = message;
-  const globalWeights = decodeModelWeights(await requireObject(store, keys.globalModel(experimentId, round - 1)));
+  const globalWeights = decodeModelWeights(await readGlobalModelBytes(context, message, status));
   const shard = shardToTrainOn(config, clientId, await loadClientData(store, experimentId, config, clientId));
   const backend = await initBackend();
   // The strategy's client half decides where training starts, on what and with which objective, and what is uploaded.
@@ -117,8 +120,8 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
     return 'already-trained';
   }
 
-  const config = await readResolvedConfig(store, experimentId);
-  const trained = await trainForUpload(context, message, config);
+  const config = await readConfigForTraining(context, experimentId, status);
+  const trained = await trainForUpload(context, message, config, status);
   const { plan, result, finished, backend } = trained;
 
   // Differential privacy: the upload is Δ = w_local − w_global clipped to the round's C, not the weights; attacks and

@@ -113,6 +113,8 @@ export const statusSchema = z.object({
   errors: z.array(z.string()).optional(),
   /** the ETag of the config.json upload this experiment runs */
   configETag: z.string().optional(),
+  /** while running: the ETag of the global model the round trains from (round − 1), as the aggregator wrote it */
+  globalModelETag: z.string().optional(),
   /** things a person should know that did not stop the experiment, e.g. a config.json uploaded again while it ran */
   notices: z.array(z.string()).optional(),
 });
