@@ -13,6 +13,8 @@ export interface S3Counts {
   head: number;
   list: number;
   delete: number;
+  /** GETs and HEADs started while another read of the same handler was in flight: their waits overlap */
+  overlapped: number;
 }
 
 export interface SqsCounts {
@@ -39,7 +41,7 @@ export interface OperationCounts {
 
 export function emptyCounts(): OperationCounts {
   return {
-    s3: { get: 0, getBytes: 0, put: 0, putBytes: 0, head: 0, list: 0, delete: 0 },
+    s3: { get: 0, getBytes: 0, put: 0, putBytes: 0, head: 0, list: 0, delete: 0, overlapped: 0 },
     sqs: { send: 0, sendBatch: 0, batched: 0, sendBytes: 0, changeVisibility: 0, receive: 0, received: 0, delete: 0 },
   };
 }
@@ -67,6 +69,16 @@ const byteLength = (body: Uint8Array | string) => (typeof body === 'string' ? Bu
  * them; a GET of a missing key still counts (S3 bills it), with 0 bytes.
  */
 export function countingStore(store: ObjectStore, counts: S3Counts): ObjectStore {
+  let inFlight = 0;
+  const read = async <T>(perform: () => Promise<T>): Promise<T> => {
+    if (inFlight > 0) counts.overlapped++;
+    inFlight++;
+    try {
+      return await perform();
+    } finally {
+      inFlight--;
+    }
+  };
   return {
     bucket: store.bucket,
     async put(key: string, body: Uint8Array | string, contentType?: string) {
@@ -76,29 +88,29 @@ export function countingStore(store: ObjectStore, counts: S3Counts): ObjectStore
     },
     async get(key: string, options?: GetOptions) {
       counts.get++;
-      const body = await store.get(key, options);
+      const body = await read(() => store.get(key, options));
       counts.getBytes += body?.byteLength ?? 0;
       return body;
     },
     async getText(key: string) {
       counts.get++;
-      const text = await store.getText(key);
+      const text = await read(() => store.getText(key));
       counts.getBytes += text === undefined ? 0 : Buffer.byteLength(text);
       return text;
     },
     head(key: string) {
       counts.head++;
-      return store.head(key);
+      return read(() => store.head(key));
     },
     async getAtMost(key: string, maxBytes: number) {
       counts.get++;
-      const found = await store.getAtMost(key, maxBytes);
+      const found = await read(() => store.getAtMost(key, maxBytes));
       counts.getBytes += found?.bytes?.byteLength ?? 0;
       return found;
     },
     exists(key: string) {
       counts.head++;
-      return store.exists(key);
+      return read(() => store.exists(key));
     },
     list(prefix: string) {
       // A ListObjectsV2 page holds up to 1,000 keys; the count is of pages, worked out from the answer.

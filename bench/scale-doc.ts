@@ -188,7 +188,9 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
   const counted = Object.values(results.runs).find((run) => run.options.trainer === 'in-process' && run.updates > 0);
   if (!counted || runs.length === 0) throw new Error('bench/scale-results.json lacks the in-process count run or any worker run: run npm run bench:scale');
   const largest = runs.at(-1)!;
-  const trainer = callsPerUpdate(counted.counts.train, counted.updates);
+  // The trainer's reads made together (status and its report's HEAD; the global model, config and shard), as counted:
+  // one trainer at a time, so every overlap is within one client's handler.
+  const trainer: CallsPerUpdate = { ...callsPerUpdate(counted.counts.train, counted.updates), overlappedReads: per(counted.counts.train.s3.overlapped ?? 0, counted.updates) };
   const bursts = burstRows(results, options.perRound, largest.options.clients);
   const largestBursts = bursts.at(-1);
   const batched = largestBursts?.runs.find((run) => run.median.options.batchSize === 10 && !run.median.options.s3LatencyMs)?.median;

@@ -121,12 +121,12 @@ const STEP_MS = 10;
 
 const s3Requests = (calls: CallsPerUpdate) => calls.s3Gets + calls.s3Heads + calls.s3Puts + calls.s3Lists;
 
-/** a client's time: cold start, reads, training, writes, the "update ready" send and the queue's delete */
+/** a client's time: cold start, reads (those made together wait once), training, writes, the "update ready" send and the queue's delete */
 export function clientMs(workload: Workload, aws: AwsFigures = AWS_FIGURES): number {
   const { trainer } = workload;
   return (
     aws.coldStartMs +
-    s3Requests(trainer) * aws.s3LatencyMs +
+    (s3Requests(trainer) - (trainer.overlappedReads ?? 0)) * aws.s3LatencyMs +
     ((trainer.s3GetBytes + trainer.s3PutBytes) / aws.bytesPerSecond) * 1000 +
     workload.trainMs +
     trainer.sqsCalls * aws.sqsLatencyMs

@@ -113,7 +113,10 @@ describe('counting decorators on the local cloud', () => {
     expect(await store.exists('scale-test/missing')).toBe(false);
     expect(await store.list('scale-test/')).toEqual(['scale-test/a.bin', 'scale-test/b.json']);
     await store.delete('scale-test/a.bin');
-    expect(counts.s3).toEqual({ get: 3, getBytes: 1005, put: 2, putBytes: 1005, head: 2, list: 1, delete: 1 });
+    expect(counts.s3).toEqual({ get: 3, getBytes: 1005, put: 2, putBytes: 1005, head: 2, list: 1, delete: 1, overlapped: 0 });
+    // reads made together: each one started while another was in flight counts as overlapped
+    await Promise.all([store.get('scale-test/b.json'), store.head('scale-test/b.json'), store.exists('scale-test/missing')]);
+    expect(counts.s3).toMatchObject({ get: 4, head: 4, overlapped: 2 });
   });
 
   it('counts SQS sends with their bytes, and visibility changes even when SQS refuses them', async () => {

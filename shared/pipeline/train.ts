@@ -64,8 +64,9 @@ export async function trainClient(context: PipelineContext, message: TrainMessag
 export async function trainForUpload(context: PipelineContext, message: TrainMessage, config: ExperimentConfig, status?: ExperimentStatus) {
   const { store } = context;
   const { experimentId, round, clientId } = message;
-  const globalWeights = decodeModelWeights(await readGlobalModelBytes(context, message, status));
-  const shard = shardToTrainOn(config, clientId, await loadClientData(store, experimentId, config, clientId));
+  const [globalBytes, clientData] = await Promise.all([readGlobalModelBytes(context, message, status), loadClientData(store, experimentId, config, clientId)]);
+  const globalWeights = decodeModelWeights(globalBytes);
+  const shard = shardToTrainOn(config, clientId, clientData);
   const backend = await initBackend();
   // The strategy's client half decides where training starts, on what and with which objective, and what is uploaded.
   const strategy = experimentStrategy(config);
@@ -110,12 +111,13 @@ async function trainOnce(context: PipelineContext, message: TrainMessage): Promi
   const { store } = context;
   const { experimentId, round, clientId } = message;
 
-  const status = await readStatus(store, experimentId);
+  // Independent reads are made together: on AWS each waits an S3 round trip.
+  const [status, alreadyTrained] = await Promise.all([readStatus(store, experimentId), store.exists(keys.updateReport(experimentId, round, clientId))]);
   if (status && status.state !== 'running') {
     context.log('train.skipped', { experimentId, round, clientId, reason: `experiment ${status.state}` });
     return 'experiment-over';
   }
-  if (await store.exists(keys.updateReport(experimentId, round, clientId))) {
+  if (alreadyTrained) {
     await notifyUpdateReady(context, message);
     return 'already-trained';
   }
