@@ -5,6 +5,7 @@
 import type { BurstResult } from './scale-burst.js';
 import type { BurstSummary } from './scale-doc.js';
 import { AWS_FIGURES, FAN_OUT_BATCH, treeGroups, type CallsPerUpdate, type RoundEstimate } from './scale-model.js';
+import { floorLine, type Floor } from './scale-floor-doc.js';
 import type { ScaleRunResult } from './scale-run.js';
 
 const MiB = 2 ** 20;
@@ -51,6 +52,12 @@ export interface ProseInputs {
   readonly overheads: readonly number[];
   readonly largestOverhead: number;
   readonly trainer: CallsPerUpdate;
+  /** the trainer's calls as a warm worker of the local runtime makes them, where counted */
+  readonly warmTrainer: CallsPerUpdate | undefined;
+  readonly floor: Floor | undefined;
+  /** the largest size with one training worker, where flambda run starts more, and its overhead per client-update */
+  readonly oneWorker: ScaleRunResult | undefined;
+  readonly oneWorkerOverhead: number | undefined;
   readonly e2eAggregator: CallsPerUpdate;
   readonly aggregator: CallsPerUpdate;
   readonly batched: BurstResult | undefined;
@@ -95,10 +102,10 @@ export function goalsAndDesign(p: ProseInputs): string {
 
 - **Orchestration overhead ≤ 20 ms per client-update (local runtime): ${p.largestOverhead <= 20 ? 'met' : 'missed'}.** Measured ${ms(p.largestOverhead)} per
   client-update at ${largest.options.perRound} clients a round (${p.overheads.map((value, index) => `${p.runs[index]!.options.perRound}: ${ms(value)}`).join(', ')}),
-  ${(p.largestOverhead / 20).toFixed(2)}× the goal, at the load the header gives.${orchestrationLine(largest)} The aggregator keeps up with one trainer
-  thread (median ${ms(largest.aggregator.medianMs)} per invocation), so what is left is each update's ~${num(p.e2eAggregator.s3Gets + p.e2eAggregator.s3Puts + p.e2eAggregator.s3Heads)} aggregator and
-  ~${num(p.trainer.s3Gets + p.trainer.s3Puts + p.trainer.s3Heads + p.trainer.s3Lists - 2)} trainer S3 requests (a warm worker's: the counted row's, less the global model and config it reads once a round), and their SQS calls, through the AWS SDK and the emulator, the emulator's side of all of them on the process's main thread
-  at a few ms each: CPU, which reading together does not save.${cpuLine(largest)}${p.batched ? ` Alone, with a round's updates at once, the aggregator's serial path takes ${ms(p.batched.msPerUpdate)} per update in batches of 10${p.single ? ` (${ms(p.single.msPerUpdate)} one message per invocation)` : ''}.` : ''}
+  ${(p.largestOverhead / 20).toFixed(2)}× the goal, at the load the header gives, with ${largest.options.trainWorkers ?? 1} training worker${(largest.options.trainWorkers ?? 1) === 1 ? '' : 's'} as \`flambda run\` starts here${p.oneWorker && p.oneWorkerOverhead !== undefined ? ` (${ms(p.oneWorkerOverhead)} with one, training one client after another)` : ''}.${orchestrationLine(largest)} The aggregator keeps up with the trainers
+  (median ${ms(largest.aggregator.medianMs)} per invocation), so what is left is each update's ~${num(p.e2eAggregator.s3Gets + p.e2eAggregator.s3Puts + p.e2eAggregator.s3Heads)} aggregator and
+  ~${p.warmTrainer ? `${num(p.warmTrainer.s3Gets + p.warmTrainer.s3Puts + p.warmTrainer.s3Heads + p.warmTrainer.s3Lists)} trainer S3 requests (a warm worker's, counted)` : `${num(p.trainer.s3Gets + p.trainer.s3Puts + p.trainer.s3Heads + p.trainer.s3Lists - 2)} trainer S3 requests (a warm worker's: the counted row's, less the global model and config it reads once a round)`}, and their SQS calls, through the AWS SDK and the emulator, the emulator's side of all of them on the process's main thread
+  at a few ms each: CPU, which reading together does not save.${p.floor ? floorLine(p.floor, 20) : ''}${cpuLine(largest)}${p.batched ? ` Alone, with a round's updates at once, the aggregator's serial path takes ${ms(p.batched.msPerUpdate)} per update in batches of 10${p.single ? ` (${ms(p.single.msPerUpdate)} one message per invocation)` : ''}.` : ''}
 - **Modelled AWS round time at 1,000 clients within 2× the slowest client's training time: missed.**
 ${at1000.map(({ model, trainMs, estimate, readsOneAtATime }) => `  ${model}: ${ms(estimate.roundMs)} (${ms(readsOneAtATime.roundMs)} with the aggregator reading one thing at a time) against 2 × ${ms(trainMs)} = ${ms(2 * trainMs)}, ${(estimate.roundMs / (2 * trainMs)).toFixed(0)}× over; first limit: ${estimate.firstLimit ? LIMIT_NAMES[estimate.firstLimit] : 'none'}.`).join('\n')}
   With a tree of ${treeGroups(1000)} groups (modelled, not built) the model gives ${at1000.map(({ model, estimate }) => `${ms(estimate.treeRoundMs)} for ${model}`).join(' and ')}; with the serial aggregator lifted

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parameterCount } from '../shared/models/index.js';
 import type { ScaleResults } from './scale.js';
+import { floorOf, floorSection } from './scale-floor-doc.js';
 import { BURST_LATENCY_MAX_UPDATES, BURST_LATENCY_MS, BURST_REPEATS, burstKey, burstVariants, type BurstResult } from './scale-burst.js';
 import type { OperationCounts } from './scale-counting.js';
 import { AWS_FIGURES, estimateRound, scaleBytes, trainingMs, treeGroups, type CallsPerUpdate, type RoundEstimate, type Workload } from './scale-model.js';
@@ -71,11 +72,22 @@ async function readThroughput(): Promise<Throughput> {
   throw new Error('bench/benchmarks.json has no single-client tfjs throughput for cnn-small and cnn-mcmahan: run npm run bench:train');
 }
 
+export const trainWorkersOf = (run: ScaleRunResult) => run.options.trainWorkers ?? 1;
+
+/** Per size, the run trained as `flambda run` trains (the most training workers), the one with more rounds first. */
 function workerRuns(results: ScaleResults): ScaleRunResult[] {
   return Object.values(results.runs)
     .filter((run) => run.options.trainer === 'worker' && run.rounds.length > 0)
-    .sort((a, b) => a.options.perRound - b.options.perRound || b.options.rounds - a.options.rounds)
+    .sort((a, b) => a.options.perRound - b.options.perRound || trainWorkersOf(b) - trainWorkersOf(a) || b.options.rounds - a.options.rounds)
     .filter((run, index, runs) => index === 0 || runs[index - 1]!.options.perRound !== run.options.perRound);
+}
+
+/** The largest size once more with one training worker, where `flambda run` starts more: clients trained one at a time. */
+function oneWorkerRun(results: ScaleResults, largest: ScaleRunResult): ScaleRunResult | undefined {
+  if (trainWorkersOf(largest) === 1) return undefined;
+  return Object.values(results.runs).find(
+    (run) => run.options.trainer === 'worker' && run.rounds.length > 0 && run.options.perRound === largest.options.perRound && trainWorkersOf(run) === 1,
+  );
 }
 
 /** bytes written to the emulator in the rounds; a worker-trained run's trainer writes are taken from the counted run */
@@ -86,8 +98,8 @@ function writtenInRounds(run: ScaleRunResult, trainerPutBytesPerUpdate: number):
 
 function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUpdate: number): string {
   const lines = [
-    '| clients a round | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | between rounds (`orchestrationMs`): per round / per client-update | CPU per client-update: process (main thread) | aggregator per invocation (median / p90) | RSS after start → peak | bytes written in the rounds |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| clients a round | training workers | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | between rounds (`orchestrationMs`): per round / per client-update | CPU per client-update: process (main thread) | aggregator per invocation (median / p90) | RSS after start → peak | bytes written in the rounds |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const run of runs) {
     const n = run.rounds.length;
@@ -100,7 +112,7 @@ function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUpdate: n
       ? `${ms(between.reduce((total, round) => total + round.orchestrationMs!, 0) / between.length)} / ${fineMs(between.reduce((total, round) => total + round.orchestrationMs! / Math.max(1, round.clients), 0) / between.length)}`
       : '–';
     lines.push(
-      `| ${run.options.perRound} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${orchestration} | ${cpu} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
+      `| ${run.options.perRound} | ${trainWorkersOf(run)} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${orchestration} | ${cpu} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
     );
   }
   return lines.join('\n');
@@ -186,6 +198,7 @@ export interface ScaleDocOptions {
 export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOptions): Promise<string> {
   const runs = workerRuns(results);
   const counted = Object.values(results.runs).find((run) => run.options.trainer === 'in-process' && run.updates > 0);
+  const warm = Object.values(results.runs).find((run) => run.options.trainer === 'in-process-warm' && run.updates > 0);
   if (!counted || runs.length === 0) throw new Error('bench/scale-results.json lacks the in-process count run or any worker run: run npm run bench:scale');
   const largest = runs.at(-1)!;
   // The trainer's reads made together (status and its report's HEAD; the global model, config and shard), as counted:
@@ -235,7 +248,12 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
   const largestOverhead = overheads.at(-1)!;
   const rssGrowth = runs.map((run) => `${run.options.perRound}: +${mib(run.memory.peakRssBytes - run.memory.afterSetupRssBytes)} MiB`).join(', ');
   const aggregatorPerUpdate = runs.map((run) => `${run.options.perRound}: ${num(callsPerUpdate(run.counts.aggregate, run.updates).s3Gets)} GET / ${num(callsPerUpdate(run.counts.aggregate, run.updates).s3Puts)} PUT`).join(', ');
+  const floor = results.floor && warm ? floorOf(results.floor, warm, largest, machine.cores) : undefined;
+  const warmTrainer = warm ? callsPerUpdate(warm.counts.train, warm.updates) : undefined;
   const missing = options.perRound.filter((n) => !runs.some((run) => run.options.perRound === n && run.completed));
+  const oneWorker = oneWorkerRun(results, largest);
+  const oneWorkerOverhead = oneWorker ? oneWorker.rounds.reduce((total, round) => total + round.overheadMsPerUpdate, 0) / oneWorker.rounds.length : undefined;
+  const workerCounts = [...new Set(runs.map(trainWorkersOf))];
 
   const doc = `# Scale: the local runtime at 10–1,000 clients a round, and a model of the round on AWS
 
@@ -251,39 +269,42 @@ MNIST split over ${largest.options.clients.toLocaleString('en-US')} clients, ${l
 it trains several times faster, so the rounds measure orchestration rather than training. \`sampling.perRound\` picks
 the clients a round (${runs.map((run) => run.options.perRound).join(', ')}), ${largest.options.rounds} round(s) each, evaluation on ${largest.options.testSamples} test images.
 Each configuration runs in a process of its own on the embedded local cloud (the in-process S3 + SQS emulator, the
-real start, train, aggregate and timer handlers), with one training worker thread (so that Σ training below is the
-clients' training one after another; \`flambda run\` starts one per core). Every
+real start, train, aggregate and timer handlers), with as many training worker threads, each training one client at a
+time, as \`flambda run\` starts for that many clients on this machine (local/trainer-pool.ts: ${workerCounts.join(', ')})${oneWorker ? `, and the
+largest size once more with one (the setup of this document's earlier versions: clients trained one after another)` : ''}. Every
 handler's S3 and SQS calls go through counting decorators of the pipeline's ports (bench/scale-counting.ts); the
 receives and deletes of Lambda's event-source mapping are counted at the handler's border. The start step
 (partitioning MNIST into ${largest.options.clients.toLocaleString('en-US')} shards: ${largest.setupCounts.aggregate.s3.put.toLocaleString('en-US')} PUTs, ${mib(largest.setupCounts.aggregate.s3.putBytes)} MiB) happens once per experiment and is left out of the per-update figures.
 The trainer's own calls are counted in one more run that trains in the benchmark's thread (${counted.options.perRound} clients, 1 round), each
 client in a container of its own, as on AWS when as many Lambdas run as clients: a warm worker of the local runtime reads the
 round's global model and the config once for all the clients it trains (shared/pipeline/trainer-reads.ts), so the worker runs
-above make about 2 GETs per update fewer than the counted row shows.
+above make about 2 GETs per update fewer than that row shows${warm ? `; a second counted run trains ${warm.options.perRound} clients in one warm container, as that worker does` : ''}.
 ${missing.length ? `\n**Not measured:** ${missing.join(', ')} clients a round did not finish in the time this run had; the largest that did is ${largest.options.perRound}.\n` : ''}
 ## Measured on the local runtime
 
-${localTable(runs, trainer.s3PutBytes)}
+${localTable(oneWorker ? [...runs, oneWorker] : runs, trainer.s3PutBytes)}
 
 - *wall per round*: fan-out to the next global model written and evaluated. *Σ training*: the clients' training
-  times added up (one training thread). *close*: folding the updates the aggregator has not folded yet (a warm one folds
-  each when it checks it), the server step and the evaluation. *overhead per client-update* = (wall − Σ training − close) ÷ clients: S3 and SQS round trips, the
+  times added up. *close*: folding the updates the aggregator has not folded yet (a warm one folds
+  each when it checks it), the server step and the evaluation. *overhead per client-update* = (wall − Σ training ÷ training workers − close) ÷ clients
+  (Σ training ÷ workers is the least time the training can have taken, so the overhead is if anything overstated): S3 and SQS round trips, the
   emulator, the aggregator's per-message work, queue polling. *between rounds*: the issue's own measure and metrics.json's
   \`orchestrationMs\` (the latest update announced → the next round opened, minus the close's aggregation and evaluation),
   per round and ÷ clients: the pipeline's time after the clients are done, which the per-update overhead includes, among
   every update's round trips. *CPU per client-update*: the process's CPU time over
-  the rounds (every thread: emulator, handlers, the training worker, including its training) and, in brackets, the
+  the rounds (every thread: emulator, handlers, the training workers, including their training) and, in brackets, the
   main thread's (emulator, aggregator, event sources) ÷ client-updates; unlike the wall times it does not grow when
   other work takes the cores.
-- Peak RSS growth over the rounds (process: emulator, handlers, training worker): ${rssGrowth}. The emulator keeps
+- Peak RSS growth over the rounds (process: emulator, handlers, training workers): ${rssGrowth}. The emulator keeps
   every object written in this process's memory, so the growth includes the bytes written in the rounds (last
   column; the trainer's writes are counted in the in-process run and multiplied by the updates); the aggregator itself folds updates one at a time into a running mean (shared/aggregate), O(model).
 - The aggregator's calls per update stay the same as the round grows (${aggregatorPerUpdate}): its work is linear in
-  the clients. Here one trainer thread delivers updates one after another, slower than the aggregator handles them, so
+  the clients. Here the training workers deliver updates a few at a time, slower than the aggregator handles them, so
   its batches hold about one message each (receives per update in the table below): the serial FIFO path is not what
   sets these rounds' time; each update's S3 and SQS round trips through the emulator do (a few ms each, all served by
   the process's one main thread, which also runs the aggregator).
 
+${results.floor && floor && warm ? floorSection(results.floor, floor, warm, largest, machine.cores) : ''}
 ### The aggregator's serial path alone: a round's updates at once
 
 What a round of N parallel Lambdas hands the aggregator: every sampled client's update and report are written first,
@@ -312,6 +333,7 @@ ordinals, and remembers the verdict it wrote (shared/pipeline/round-memory.ts); 
 
 ${callsTable([
   ['trainer, each client in a fresh container (counted in-process run)', trainer, counted.counts.train, counted.updates],
+  ...(warm && warmTrainer ? [[`trainer, ${warm.options.perRound} clients in one warm container (counted in-process run)`, warmTrainer, warm.counts.train, warm.updates] as [string, CallsPerUpdate, OperationCounts, number]] : []),
   ...runs.map((run): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.options.perRound} a round`, callsPerUpdate(run.counts.aggregate, run.updates), run.counts.aggregate, run.updates]),
   ...bursts.flatMap(({ runs: burstRuns }) =>
     burstRuns.map(({ median: run }): [string, CallsPerUpdate, OperationCounts, number] => [`aggregator, ${run.updates} at once, batches of ${run.options.batchSize}${run.options.s3LatencyMs ? `, S3 +${run.options.s3LatencyMs} ms, ${burstReads(run).split(' · ')[1]}` : ''}`, callsPerUpdate(run.counts, run.updates), run.counts, run.updates]),
@@ -358,10 +380,10 @@ ${modelTable(estimates)}
 
 Free tiers, storage, data transfer and CloudWatch Logs are left out of the cost.
 
-${goalsAndDesign({ runs, largest, overheads, largestOverhead, trainer, e2eAggregator, aggregator, batched, single, at1000, slowed: slowedBursts(bursts), trainerPutBytes: trainer.s3PutBytes, written: writtenInRounds(largest, trainer.s3PutBytes) })}
+${goalsAndDesign({ oneWorker, oneWorkerOverhead, floor, warmTrainer, runs, largest, overheads, largestOverhead, trainer, e2eAggregator, aggregator, batched, single, at1000, slowed: slowedBursts(bursts), trainerPutBytes: trainer.s3PutBytes, written: writtenInRounds(largest, trainer.s3PutBytes) })}
 `;
   if (options.write) await writeFile(DOC, doc);
-  console.log(localTable(runs, trainer.s3PutBytes));
+  console.log(localTable(oneWorker ? [...runs, oneWorker] : runs, trainer.s3PutBytes));
   console.log(modelTable(estimates));
   return doc;
 }

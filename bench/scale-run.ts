@@ -3,9 +3,10 @@
  * handlers, real S3 and SQS calls to the in-process emulator), every handler's S3 and SQS calls counted through the
  * decorators of bench/scale-counting.ts, the aggregator's time per "update ready" message, and the process's RSS.
  *
- * Training runs in this thread with one trainer at a time, so each client's trainMs is its own CPU time and the
- * round's training time is their sum: what is left of the round's wall time is orchestration (S3 and SQS round
- * trips, the emulator, the aggregator's per-message work) — the overhead the issue asks about.
+ * Training runs in this thread, one client at a time (its calls counted), or in `trainWorkers` worker threads as
+ * `flambda run` trains: what is left of the round's wall time beyond the training (spread over the workers) and the
+ * close is orchestration (S3 and SQS round trips, the emulator, the aggregator's per-message work) — the overhead
+ * the issue asks about.
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { readFileSync } from 'node:fs';
@@ -42,9 +43,16 @@ export interface ScaleRunOptions {
    * `in-process` (default): one trainer in this thread, its S3 and SQS calls counted like the others'; but a client
    * training blocks this thread, so the aggregator's time per message includes waits for it. `worker`: one
    * training worker thread, as `flambda run` trains, so the aggregator's times are its own; the trainer's calls are
-   * then made by the worker's own clients and are not counted (counts.train stays 0).
+   * then made by the worker's own clients and are not counted (counts.train stays 0). `in-process-warm`: in-process
+   * and counted, but every client trained in one warm container, as a worker of the local runtime trains them (it reads
+   * the round's global model and config once); `in-process` gives each client a container of its own, as on AWS.
    */
-  readonly trainer?: 'in-process' | 'worker';
+  readonly trainer?: 'in-process' | 'in-process-warm' | 'worker';
+  /**
+   * With a worker trainer: the training worker threads, and as many clients trained at once (default 1). `flambda run`
+   * starts local/trainer-pool.ts's trainerPoolSize(clients a round, cores).
+   */
+  readonly trainWorkers?: number;
   /** give up after this long (the run then reports what it has and `completed: false`) */
   readonly timeoutMs?: number;
 }
@@ -54,12 +62,15 @@ export interface ScaleRoundResult {
   readonly clients: number;
   /** fan-out to the next global model written and evaluated */
   readonly wallMs: number;
-  /** Σ of the clients' training times: they trained one after another */
+  /** Σ of the clients' training times (one after another in-process; spread over the workers with a worker trainer) */
   readonly trainMsSum: number;
   readonly slowestTrainMs: number;
   /** the close: folding every update (with its S3 read), server step, evaluation */
   readonly aggregateMs: number;
-  /** (wall − Σ train − close) / clients */
+  /**
+   * (wall − Σ train ÷ training workers − close) / clients: Σ train ÷ workers is the least time the training can have
+   * taken across the workers, so the overhead is, if anything, overstated
+   */
   readonly overheadMsPerUpdate: number;
   /** metrics.json's orchestrationMs: latest update announced → next round opened, minus the close's compute */
   readonly orchestrationMs?: number;
@@ -144,11 +155,14 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
     samplesPerClient: options.samplesPerClient ?? 60,
     testSamples: options.testSamples ?? 1000,
     trainer: options.trainer ?? 'in-process',
+    trainWorkers: options.trainWorkers ?? 1,
   };
+  if (!Number.isSafeInteger(settings.trainWorkers) || settings.trainWorkers < 1) throw new RangeError(`trainWorkers must be a positive integer (got ${settings.trainWorkers})`);
   const counts = Object.fromEntries(ROLES.map((role) => [role, emptyCounts()])) as Record<ScaleRole, OperationCounts>;
   const aggregateTimings: number[] = [];
   // The start step (partitioning MNIST into per-client shards, the initial model) runs once per experiment: its
   // operations are counted apart, up to the moment it logs 'start.partitioned', and left out of the per-update figures.
+  const warmTrainer = {};
   let setup: { counts: Record<ScaleRole, OperationCounts>; aggregateMessages: number; rssBytes: number; cpu: NodeJS.CpuUsage; mainThreadCpuMs: number | undefined } | undefined;
   const cloud = await startLocalCloud({
     log: (event) => {
@@ -162,14 +176,15 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
         mainThreadCpuMs: threadCpuMs(),
       };
     },
-    concurrency: { train: 1 },
-    trainWorkers: 1,
+    concurrency: { train: settings.trainWorkers },
+    trainWorkers: settings.trainWorkers,
     handlers: (context: PipelineContext) => {
       const contextFor = (role: ScaleRole) => {
         const counted: PipelineContext = { ...context, store: countingStore(context.store, counts[role].s3), queues: countingQueues(context.queues, counts[role].sqs) };
-        // The counted trainer runs each client in a container of its own, as 1,000 concurrent Lambdas do: its calls
-        // include the global model and config that a warm worker of the local runtime reads once a round.
-        if (role === 'train') return async (): Promise<PipelineContext> => ({ ...counted, warm: {} });
+        // The counted trainer runs each client in a container of its own, as 1,000 concurrent Lambdas do (its calls
+        // include the global model and config that a warm worker of the local runtime reads once a round), or, with
+        // 'in-process-warm', all of them in one, as that worker does.
+        if (role === 'train') return async (): Promise<PipelineContext> => ({ ...counted, warm: settings.trainer === 'in-process-warm' ? warmTrainer : {} });
         return async () => counted;
       };
       return {
@@ -235,7 +250,7 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
         trainMsSum,
         slowestTrainMs: metrics.timing.trainMs,
         aggregateMs: metrics.timing.aggregateMs,
-        overheadMsPerUpdate: n ? (wallMs - trainMsSum - metrics.timing.aggregateMs) / n : 0,
+        overheadMsPerUpdate: n ? (wallMs - trainMsSum / (settings.trainer === 'worker' ? settings.trainWorkers : 1) - metrics.timing.aggregateMs) / n : 0,
         ...(orchestration.get(round) !== undefined ? { orchestrationMs: orchestration.get(round)! } : {}),
       });
     }

@@ -2,14 +2,16 @@
  * Scale on the local runtime, and a model of the AWS round time built from what it measures; writes docs/scale.md.
  *   npm run bench:scale -- [--clients 10,100,1000] [--rounds 2] [--population 1000] [--quick] [--resume] [--no-write]
  * --clients: clients sampled per round, one configuration each (MNIST split over --population clients, 60 samples
- * each). Every configuration runs in a child process (bench/scale-child.ts) with a training worker thread, as
- * `flambda run` trains; one more small run trains in-process to count the trainer's own S3 and SQS calls.
+ * each). Every configuration runs in a child process (bench/scale-child.ts) with as many training worker threads as
+ * `flambda run` starts for it (local/trainer-pool.ts), the largest once more with one; two more small runs train in-process to count the trainer's own S3 and SQS calls, each client
+ * in a container of its own (as on AWS) and all in one warm container (as the local runtime's worker).
  * Results go to bench/scale-results.json after each configuration; --resume keeps the ones already there.
  * --quick: 10 and 100 clients a round, 1 round.
  * Then, per --clients, the aggregator's serial path alone (bench/scale-burst.ts): every update written first, all announced
  * at once, with the aggregator taking one message per invocation and with the stack's batches of 10, and (up to 100
  * updates) batches of 10 on an S3 slowed by 20 ms a request, reading in each message's turn and reading the batch
  * ahead; one after the other (interleaved). --no-burst skips them.
+ * Last, each kind of request alone, SDK → emulator (bench/scale-floor.ts): the prices of the floor under the overhead.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,13 +19,17 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { trainerPoolSize } from '../local/trainer-pool.js';
 import { describeMachine, withEndLoad, type MachineInfo } from './machine.js';
 import { BURST_REPEATS, burstKey, burstVariants, type BurstOptions, type BurstResult } from './scale-burst.js';
+import type { RequestCosts } from './scale-floor.js';
 import type { ScaleRunOptions, ScaleRunResult } from './scale-run.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_FILE = path.join(here, 'scale-results.json');
 const TSX = path.join(here, '..', 'node_modules', '.bin', 'tsx');
+/** requests of each kind timed for the floor's prices */
+const FLOOR_REPEATS = 300;
 
 export interface ScaleResults {
   readonly date: string;
@@ -32,11 +38,13 @@ export interface ScaleResults {
   readonly runs: Record<string, ScaleRunResult>;
   /** by key `burst-${perRound}-of-${clients}-batch${batchSize}-rep${repeat}` */
   readonly bursts?: Record<string, BurstResult>;
+  /** one request of each kind, SDK → emulator, in a process of its own: the prices of the overhead's floor */
+  readonly floor?: RequestCosts;
 }
 
 
-export const runKey = (options: Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'rounds' | 'trainer'>>) =>
-  `${options.perRound}-of-${options.clients}-${options.rounds}r-${options.trainer}`;
+export const runKey = (options: Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'rounds' | 'trainer'>> & Pick<ScaleRunOptions, 'trainWorkers'>) =>
+  `${options.perRound}-of-${options.clients}-${options.rounds}r-${options.trainer}${options.trainer === 'worker' ? `-w${options.trainWorkers ?? 1}` : ''}`;
 
 function flag(args: readonly string[], name: string): string | undefined {
   const index = args.indexOf(name);
@@ -49,7 +57,7 @@ function positiveIntegers(text: string, name: string): number[] {
   return values;
 }
 
-async function runChild<T>(options: ScaleRunOptions | { burst: BurstOptions }): Promise<T> {
+async function runChild<T>(options: ScaleRunOptions | { burst: BurstOptions } | { floor: { repeats: number; bodyBytes: number } }): Promise<T> {
   const { stdout } = await promisify(execFile)(TSX, [path.join(here, 'scale-child.ts'), JSON.stringify(options)], { maxBuffer: 64 * 2 ** 20 });
   const last = stdout.trim().split('\n').at(-1);
   if (!last) throw new Error('the scale child printed nothing');
@@ -83,13 +91,20 @@ async function main(): Promise<void> {
   const previous: ScaleResults | undefined = args.includes('--resume') && existsSync(RESULTS_FILE) ? (JSON.parse(await readFile(RESULTS_FILE, 'utf8')) as ScaleResults) : undefined;
   const runs: Record<string, ScaleRunResult> = { ...(previous?.runs ?? {}) };
   const bursts: Record<string, BurstResult> = { ...(previous?.bursts ?? {}) };
+  let floor = previous?.floor;
   const save = (end: MachineInfo) =>
-    writeFile(RESULTS_FILE, `${JSON.stringify({ date: new Date().toISOString(), machine: end, runs, bursts } satisfies ScaleResults, null, 1)}\n`);
+    writeFile(RESULTS_FILE, `${JSON.stringify({ date: new Date().toISOString(), machine: end, runs, bursts, ...(floor ? { floor } : {}) } satisfies ScaleResults, null, 1)}\n`);
 
-  const plan: Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'rounds' | 'trainer'>>[] = [
+  const largestPerRound = Math.max(...perRoundList);
+  const plan: (Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'rounds' | 'trainer'>> & Pick<ScaleRunOptions, 'trainWorkers'>)[] = [
     // the trainer's own calls, counted in-process on a small round
     { perRound: Math.min(10, population), clients: population, rounds: 1, trainer: 'in-process' },
-    ...perRoundList.map((perRound) => ({ perRound, clients: population, rounds, trainer: 'worker' as const })),
+    // and as a warm worker of the local runtime makes them, for the floor under the local overhead
+    { perRound: Math.min(100, population), clients: population, rounds: 1, trainer: 'in-process-warm' },
+    // as many training workers as `flambda run` starts for that many clients here
+    ...perRoundList.map((perRound) => ({ perRound, clients: population, rounds, trainer: 'worker' as const, trainWorkers: trainerPoolSize(perRound, machine.cores) })),
+    // and the largest with one, as this benchmark ran before: training one client at a time
+    ...(trainerPoolSize(largestPerRound, machine.cores) > 1 ? [{ perRound: largestPerRound, clients: population, rounds, trainer: 'worker' as const, trainWorkers: 1 }] : []),
   ];
   for (const options of plan) {
     const key = runKey(options);
@@ -123,9 +138,20 @@ async function main(): Promise<void> {
     console.log(`${key}: ${result.updates} updates in ${(result.wallMs / 1000).toFixed(1)} s, ${result.msPerUpdate.toFixed(1)} ms per update, ${result.invocations} invocations`);
     await save(withEndLoad(machine));
   }
+  if (floor) console.log(`request costs: kept from ${RESULTS_FILE}`);
+  else {
+    const counted = runs[runKey({ perRound: Math.min(10, population), clients: population, rounds: 1, trainer: 'in-process' })];
+    // The large bodies are an update's size: what the counted trainer wrote per update (its report is a few hundred bytes).
+    const bodyBytes = counted && counted.updates > 0 ? Math.round(counted.counts.train.s3.putBytes / counted.updates) : 0;
+    if (bodyBytes > 0) {
+      console.log('request costs: running…');
+      floor = await runChild<RequestCosts>({ floor: { repeats: FLOOR_REPEATS, bodyBytes } });
+      await save(withEndLoad(machine));
+    }
+  }
   // Nothing new measured (--resume with every configuration kept): the file keeps the date and load of its runs.
-  const measured = Object.keys(runs).length + Object.keys(bursts).length;
-  if (!previous || measured > Object.keys(previous.runs).length + Object.keys(previous.bursts ?? {}).length) await save(withEndLoad(machine));
+  const measured = Object.keys(runs).length + Object.keys(bursts).length + (floor ? 1 : 0);
+  if (!previous || measured > Object.keys(previous.runs).length + Object.keys(previous.bursts ?? {}).length + (previous.floor ? 1 : 0)) await save(withEndLoad(machine));
   const { writeScaleDoc } = await import('./scale-doc.js');
   await writeScaleDoc(JSON.parse(await readFile(RESULTS_FILE, 'utf8')) as ScaleResults, { write: !args.includes('--no-write'), perRound: perRoundList, rounds });
 }

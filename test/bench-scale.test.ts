@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addCounts, countingQueue, countingStore, emptyCounts, subtractCounts } from '../bench/scale-counting.js';
 import { AWS_FIGURES, aggregatorMsPerUpdate, clientMs, estimateRound, LIMITS, scaleBytes, simulateRound, trainingMs, type CallsPerUpdate, type LimitName, type Workload } from '../bench/scale-model.js';
+import { floorCpuPerUpdate, requestsPerUpdate, type RequestCosts } from '../bench/scale-floor.js';
 import { measureScale } from '../bench/scale-run.js';
 import { startLocalCloud, type LocalCloud } from '../local/cloud.js';
 
@@ -136,6 +137,36 @@ describe('counting decorators on the local cloud', () => {
     b.s3.putBytes = 7;
     expect(addCounts(a, b).s3).toMatchObject({ get: 4, putBytes: 7 });
     expect(subtractCounts(addCounts(a, b), b)).toEqual(a);
+  });
+});
+
+describe('the floor under the local overhead', () => {
+  const cost = (cpuMs: number) => ({ cpuMs, wallMs: cpuMs });
+  const costs: RequestCosts = {
+    repeats: 1,
+    bodyBytes: 1000,
+    getSmall: cost(1),
+    getLarge: cost(3),
+    putSmall: cost(2),
+    putLarge: cost(6),
+    head: cost(0.5),
+    messageTrip: cost(3),
+  };
+
+  it('prices each request at its kind, bodies by their bytes, every SQS call at a third of a message trip', () => {
+    const counts = emptyCounts();
+    // over 2 updates: 4 GETs moving 2,000 bytes, 2 PUTs moving 1,000, 2 HEADs, 6 SQS calls of every kind
+    Object.assign(counts.s3, { get: 4, getBytes: 2000, put: 2, putBytes: 1000, head: 2 });
+    Object.assign(counts.sqs, { send: 1, sendBatch: 1, changeVisibility: 2, receive: 1, delete: 1 });
+    // GETs 4 × 1 + 2,000 B × 2/1,000; PUTs 2 × 2 + 1,000 B × 4/1,000; HEADs 2 × 0.5; SQS 6 × 1 → 4 + 4 + 4 + 4 + 1 + 6 = 23 over 2 updates
+    expect(floorCpuPerUpdate(counts, 2, costs)).toBeCloseTo(11.5, 9);
+    expect(requestsPerUpdate(counts, 2)).toBe((4 + 2 + 2 + 6) / 2);
+  });
+
+  it('never prices bytes below nothing when a large body happened to cost less than a small one', () => {
+    const counts = emptyCounts();
+    Object.assign(counts.s3, { get: 1, getBytes: 1000 });
+    expect(floorCpuPerUpdate(counts, 1, { ...costs, getLarge: cost(0.5) })).toBe(1);
   });
 });
 
