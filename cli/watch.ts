@@ -1,7 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ObjectStore } from '../shared/cloud/ports.js';
 import type { ExperimentStatus } from '../shared/metrics/types.js';
+import { roundMetricsSchema } from '../shared/metrics/schema.js';
+import { readRecord } from '../shared/pipeline/context.js';
 import { readRoundState, readStatus } from '../shared/pipeline/experiment.js';
+import { keys } from '../shared/protocol/keys.js';
 
 export interface Progress {
   readonly round: number;
@@ -28,10 +31,27 @@ export class WatchTimeoutError extends Error {
 export async function watchExperiment(store: ObjectStore, experimentId: string, options: WatchOptions): Promise<ExperimentStatus> {
   let lastChange = Date.now();
   let lastSeen = '';
+  let lastRound = 0;
   for (;;) {
     options.signal?.throwIfAborted();
     const status = await readStatus(store, experimentId);
     const over = status !== undefined && status.state !== 'running';
+    // Rounds that opened and closed between two polls (small rounds close in a fraction of a poll) are reported too,
+    // from the state and metrics they left: a log gets a line for every round.
+    for (; status && lastRound + 1 < status.round; lastRound++) {
+      const skipped = lastRound + 1;
+      const state = await readRoundState(store, experimentId, skipped);
+      const before = skipped > 1 ? await readRecord(store, keys.roundMetrics(experimentId, skipped - 1), roundMetricsSchema) : undefined;
+      if (!state) continue;
+      options.onProgress({
+        round: skipped,
+        rounds: status.rounds,
+        clientsDone: state.answered,
+        clientsExpected: state.expected.length,
+        ...(before ? { lastAccuracy: before.accuracy } : {}),
+      });
+    }
+    if (status) lastRound = Math.max(lastRound, status.round);
     const roundState = status && status.round > 0 ? await readRoundState(store, experimentId, status.round) : undefined;
     const progress: Progress = {
       round: status?.round ?? 0,

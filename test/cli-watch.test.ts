@@ -5,7 +5,7 @@ import { createProgressDisplay } from '../cli/progress.js';
 import { watchExperiment, type Progress } from '../cli/watch.js';
 import type { TrainMessage } from '../shared/protocol/messages.js';
 import { keys } from '../shared/protocol/keys.js';
-import { announceUpdate, readGlobal, shifted, startCloudWithScriptedClients, uploadConfig, waitFor, writeUpdate } from './helpers/pipeline.js';
+import { announceUpdate, readGlobal, shifted, startCloudWithScriptedClients, uploadConfig, waitFor, waitForStatus, writeUpdate } from './helpers/pipeline.js';
 
 /**
  * `flambda run` shows a line per round from what it polls in the bucket. A round that opens and closes between two
@@ -43,6 +43,43 @@ describe('watching an experiment', () => {
     expect(seen.map((progress) => progress.round)).toEqual([1, 2]);
     expect(seen.at(-1)?.lastAccuracy).toBe(0.9);
   }, 60_000);
+
+  it('gives every round its line, even rounds that opened and closed between two polls', async () => {
+    const experimentId = 'watch-missed-rounds';
+    await uploadConfig(cloud, experimentId, {
+      name: experimentId,
+      clients: 4,
+      rounds: 3,
+      sampling: { perRound: 2 },
+      model: 'mlp',
+      samplesPerClient: 10,
+      testSamples: 50,
+      seed: 5,
+    });
+    // The whole experiment runs before the first poll: every round opened and closed unseen.
+    for (let round = 1; round <= 3; round++) {
+      const sampled = await waitFor(`round ${round}'s train messages`, async () => {
+        const mine = trainMessages.filter((message) => message.experimentId === experimentId && message.round === round);
+        return mine.length >= 2 ? mine : undefined;
+      });
+      const global = await readGlobal(cloud, experimentId, round - 1);
+      for (const message of sampled) {
+        await writeUpdate(cloud, message, shifted(global, 0.01), 10);
+        await announceUpdate(cloud, message);
+      }
+    }
+    await waitForStatus(cloud, experimentId, (status) => status.state === 'completed');
+    const lines: string[] = [];
+    const log = createProgressDisplay(3, { tty: false, line: (text) => lines.push(text) });
+    const final = await watchExperiment(cloud.context.store, experimentId, { pollMs: 50, stallTimeoutMs: 30_000, onProgress: log.update });
+    expect(final.state).toBe('completed');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toBe('  round 1/3 · 2 clients sampled');
+    // each later round with the accuracy known while it ran: the round before it's
+    expect(lines[1]).toMatch(/^ {2}round 2\/3 · 2 clients sampled, last accuracy \d+\.\d\d %$/);
+    expect(lines[2]).toMatch(/^ {2}round 3\/3 · 2 clients sampled, last accuracy \d+\.\d\d %$/);
+    expect(lines[2]).toContain(`${((final.lastAccuracy ?? Number.NaN) * 100).toFixed(2)} %`);
+  }, 120_000);
 
   it('counts the clients sampled for the round, on the bar and in the line per round, not the whole federation', async () => {
     const experimentId = 'watch-sampled';
