@@ -72,7 +72,7 @@ async function readThroughput(): Promise<Throughput> {
   throw new Error('bench/benchmarks.json has no single-client tfjs throughput for cnn-small and cnn-mcmahan: run npm run bench:train');
 }
 
-export const trainWorkersOf = (run: ScaleRunResult) => run.options.trainWorkers ?? 1;
+const trainWorkersOf = (run: ScaleRunResult) => run.options.trainWorkers ?? 1;
 
 /** Per size, the run trained as `flambda run` trains (the most training workers), the one with more rounds first. */
 function workerRuns(results: ScaleResults): ScaleRunResult[] {
