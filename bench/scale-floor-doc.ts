@@ -65,5 +65,5 @@ client-update**: ${fine(floor.wallMs)} of wall time if the requests were all the
 
 /** For the goals: how far the requests alone are from the goal. */
 export function floorLine(floor: Floor, goalMs: number): string {
-  return ` The requests alone cost ${fine(floor.cpuMs)} of CPU per client-update (*The floor under the overhead*): ${fine(floor.wallMs)} of wall time on both cores at best, ${floor.wallMs <= goalMs ? `${(floor.wallMs / goalMs * 100).toFixed(0)} % of the goal, before anything else the process does` : 'over the goal before anything else the process does'}.`;
+  return ` The requests alone cost ${fine(floor.cpuMs)} of CPU per client-update (*The floor under the overhead*): ${fine(floor.wallMs)} of wall time at best, spread over every core, ${floor.wallMs <= goalMs ? `${(floor.wallMs / goalMs * 100).toFixed(0)} % of the goal, before anything else the process does` : 'over the goal before anything else the process does'}.`;
 }

@@ -41,8 +41,8 @@ export interface ScaleRunOptions {
   readonly testSamples?: number;
   /**
    * `in-process` (default): one trainer in this thread, its S3 and SQS calls counted like the others'; but a client
-   * training blocks this thread, so the aggregator's time per message includes waits for it. `worker`: one
-   * training worker thread, as `flambda run` trains, so the aggregator's times are its own; the trainer's calls are
+   * training blocks this thread, so the aggregator's time per message includes waits for it. `worker`: training
+   * worker threads (`trainWorkers`), as `flambda run` trains, so the aggregator's times are its own; the trainer's calls are
    * then made by the worker's own clients and are not counted (counts.train stays 0). `in-process-warm`: in-process
    * and counted, but every client trained in one warm container, as a worker of the local runtime trains them (it reads
    * the round's global model and config once); `in-process` gives each client a container of its own, as on AWS.
@@ -160,9 +160,10 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
   if (!Number.isSafeInteger(settings.trainWorkers) || settings.trainWorkers < 1) throw new RangeError(`trainWorkers must be a positive integer (got ${settings.trainWorkers})`);
   const counts = Object.fromEntries(ROLES.map((role) => [role, emptyCounts()])) as Record<ScaleRole, OperationCounts>;
   const aggregateTimings: number[] = [];
+  // the one container an 'in-process-warm' trainer trains every client in
+  const warmTrainer = {};
   // The start step (partitioning MNIST into per-client shards, the initial model) runs once per experiment: its
   // operations are counted apart, up to the moment it logs 'start.partitioned', and left out of the per-update figures.
-  const warmTrainer = {};
   let setup: { counts: Record<ScaleRole, OperationCounts>; aggregateMessages: number; rssBytes: number; cpu: NodeJS.CpuUsage; mainThreadCpuMs: number | undefined } | undefined;
   const cloud = await startLocalCloud({
     log: (event) => {
