@@ -3,8 +3,9 @@
  *   npm run bench:scale -- [--clients 10,100,1000] [--rounds 2] [--population 1000] [--quick] [--resume] [--no-write]
  * --clients: clients sampled per round, one configuration each (MNIST split over --population clients, 60 samples
  * each). Every configuration runs in a child process (bench/scale-child.ts) with as many training worker threads as
- * `flambda run` starts for it (local/trainer-pool.ts), the largest once more with one; two more small runs train in-process to count the trainer's own S3 and SQS calls, each client
- * in a container of its own (as on AWS) and all in one warm container (as the local runtime's worker).
+ * `flambda run` starts for it (local/trainer-pool.ts), the largest once more with one; two more small runs train
+ * in-process to count the trainer's own S3 and SQS calls, each client in a container of its own (as on AWS) and all
+ * in one warm container (as the local runtime's worker).
  * Results go to bench/scale-results.json after each configuration; --resume keeps the ones already there.
  * --quick: 10 and 100 clients a round, 1 round.
  * Then, per --clients, the aggregator's serial path alone (bench/scale-burst.ts): every update written first, all announced
@@ -96,9 +97,10 @@ async function main(): Promise<void> {
     writeFile(RESULTS_FILE, `${JSON.stringify({ date: new Date().toISOString(), machine: end, runs, bursts, ...(floor ? { floor } : {}) } satisfies ScaleResults, null, 1)}\n`);
 
   const largestPerRound = Math.max(...perRoundList);
+  // the trainer's own calls, counted in-process on a small round
+  const countedRun = { perRound: Math.min(10, population), clients: population, rounds: 1, trainer: 'in-process' } as const;
   const plan: (Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'rounds' | 'trainer'>> & Pick<ScaleRunOptions, 'trainWorkers'>)[] = [
-    // the trainer's own calls, counted in-process on a small round
-    { perRound: Math.min(10, population), clients: population, rounds: 1, trainer: 'in-process' },
+    countedRun,
     // and as a warm worker of the local runtime makes them, for the floor under the local overhead
     { perRound: Math.min(100, population), clients: population, rounds: 1, trainer: 'in-process-warm' },
     // as many training workers as `flambda run` starts for that many clients here
@@ -140,7 +142,7 @@ async function main(): Promise<void> {
   }
   if (floor) console.log(`request costs: kept from ${RESULTS_FILE}`);
   else {
-    const counted = runs[runKey({ perRound: Math.min(10, population), clients: population, rounds: 1, trainer: 'in-process' })];
+    const counted = runs[runKey(countedRun)];
     // The large bodies are an update's size: what the counted trainer wrote per update (its report is a few hundred bytes).
     const bodyBytes = counted && counted.updates > 0 ? Math.round(counted.counts.train.s3.putBytes / counted.updates) : 0;
     if (bodyBytes > 0) {

@@ -41,8 +41,8 @@ export async function watchExperiment(store: ObjectStore, experimentId: string, 
     for (; status && lastRound + 1 < status.round; lastRound++) {
       const skipped = lastRound + 1;
       const state = await readRoundState(store, experimentId, skipped);
-      const before = skipped > 1 ? await readRecord(store, keys.roundMetrics(experimentId, skipped - 1), roundMetricsSchema) : undefined;
       if (!state) continue;
+      const before = skipped > 1 ? await readRecord(store, keys.roundMetrics(experimentId, skipped - 1), roundMetricsSchema) : undefined;
       options.onProgress({
         round: skipped,
         rounds: status.rounds,

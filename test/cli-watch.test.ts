@@ -4,6 +4,8 @@ import type { LocalCloud } from '../local/cloud.js';
 import { createProgressDisplay } from '../cli/progress.js';
 import { watchExperiment, type Progress } from '../cli/watch.js';
 import type { TrainMessage } from '../shared/protocol/messages.js';
+import { roundMetricsSchema } from '../shared/metrics/schema.js';
+import { requireRecord } from '../shared/pipeline/context.js';
 import { keys } from '../shared/protocol/keys.js';
 import { announceUpdate, readGlobal, shifted, startCloudWithScriptedClients, uploadConfig, waitFor, waitForStatus, writeUpdate } from './helpers/pipeline.js';
 
@@ -78,7 +80,8 @@ describe('watching an experiment', () => {
     // each later round with the accuracy known while it ran: the round before it's
     expect(lines[1]).toMatch(/^ {2}round 2\/3 · 2 clients sampled, last accuracy \d+\.\d\d %$/);
     expect(lines[2]).toMatch(/^ {2}round 3\/3 · 2 clients sampled, last accuracy \d+\.\d\d %$/);
-    expect(lines[2]).toContain(`${((final.lastAccuracy ?? Number.NaN) * 100).toFixed(2)} %`);
+    const round2 = await requireRecord(cloud.context.store, keys.roundMetrics(experimentId, 2), roundMetricsSchema);
+    expect(lines[2]).toContain(`last accuracy ${(round2.accuracy * 100).toFixed(2)} %`);
   }, 120_000);
 
   it('counts the clients sampled for the round, on the bar and in the line per round, not the whole federation', async () => {
