@@ -3,7 +3,7 @@
  * with the bytes it moved, counted without touching the pipeline. The benchmark puts them in front of each
  * handler's context; on AWS each counted call is one billed request.
  */
-import type { BatchEntry, GetOptions, MessageQueue, ObjectStore, PipelineQueues, SendOptions } from '../shared/cloud/ports.js';
+import type { BatchEntry, GetOptions, MessageQueue, ObjectStore, PipelineQueues, SendOptions, VisibilityEntry } from '../shared/cloud/ports.js';
 
 export interface S3Counts {
   get: number;
@@ -144,6 +144,11 @@ export function countingQueue(queue: MessageQueue, counts: SqsCounts): MessageQu
     async changeVisibility(receiptHandle: string, seconds: number) {
       counts.changeVisibility++;
       await queue.changeVisibility(receiptHandle, seconds);
+    },
+    async changeVisibilityBatch(entries: readonly VisibilityEntry[]) {
+      // Calls, as billed: one per 10 entries.
+      counts.changeVisibility += Math.ceil(entries.length / 10);
+      await queue.changeVisibilityBatch(entries);
     },
   };
 }

@@ -13,7 +13,10 @@ const sentAt = (record: SQSRecord) => (record.attributes.SentTimestamp ? new Dat
  * once per batch; what it left unwritten is written before the batch's messages are deleted, or the whole batch fails.
  */
 export interface AggregateHandlerOptions extends RetryOptions {
-  /** Read a batch's updates ahead, together (default true); false reads each in its message's turn (the benchmark's baseline). */
+  /**
+   * Read a batch's updates ahead, together, and write its verdicts together (default true); false reads and writes
+   * each in its message's turn (the benchmark's baseline).
+   */
   readonly readAhead?: boolean;
 }
 
@@ -25,7 +28,7 @@ export function createAggregateHandler(getContext: () => Promise<PipelineContext
       aggregateMessageSchema,
       getContext,
       async (context, message, record) => {
-        session ??= new AggregateSession(context);
+        session ??= new AggregateSession(context, { verdictsTogether: readAhead });
         const outcome = await session.handle(message, sentAt(record));
         context.log('aggregate.outcome', { ...message, outcome });
       },
@@ -33,22 +36,22 @@ export function createAggregateHandler(getContext: () => Promise<PipelineContext
         ...retry,
         role: 'aggregate',
         fifo: true,
+        // What the session left unwritten, before the batch's messages are deleted; if that fails, they all come back.
+        afterBatch: async () => {
+          await session?.flush();
+        },
         // The batch's reads that depend on no other message start together (shared/pipeline/batch-reads.ts).
         ...(readAhead
           ? {
               beforeBatch: (context: PipelineContext, messages: readonly AggregateMessage[]) => {
-                session ??= new AggregateSession(context);
+                session ??= new AggregateSession(context, { verdictsTogether: readAhead });
                 session.readAhead(messages);
               },
             }
           : {}),
       },
     );
-    try {
-      return await handle(event);
-    } finally {
-      await session?.flush();
-    }
+    return handle(event);
   };
 }
 

@@ -95,6 +95,7 @@ function recordingQueues(from: FunctionName): PipelineQueues {
     },
     // Visibility is the trigger queue's business (granted with the event source), not an object or send grant.
     changeVisibility: async () => {},
+    changeVisibilityBatch: async () => {},
   });
   return { train: queue('train'), aggregate: queue('aggregate'), timer: queue('timer') };
 }

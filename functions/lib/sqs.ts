@@ -17,14 +17,16 @@ export class MessageFormatError extends Error {
 }
 
 /**
- * How a record's attempt holds its message. While the handler runs, the message stays leased for LEASE_SECONDS at a
- * time, renewed every LEASE_RENEW_MS: a handler that dies without a word (a Lambda timeout, an out-of-memory kill, a
- * crashed worker) has its message back within a minute, not after the queue's visibility timeout (6 × the function
- * timeout on AWS: 90 minutes for training, longer than a round's deadline). A handler that fails makes its message
- * visible again after RETRY_DELAYS_SECONDS[receive − 1] (the last one repeats): seconds, not the visibility timeout.
+ * How an invocation holds its messages. While the handler runs, every message of its batch stays leased for
+ * LEASE_SECONDS at a time, renewed every LEASE_RENEW_MS, in one call per 10 messages: a handler that dies without a
+ * word (a Lambda timeout, an out-of-memory kill, a crashed worker) has its messages back within a minute, not after
+ * the queue's visibility timeout (6 × the function timeout on AWS: 90 minutes for training, 30 for the aggregator).
+ * The whole batch, not only the record in hand: on a FIFO queue a message in flight holds back its whole group, so one
+ * record the invocation never reached would hold the experiment for that long. The records a handler fails (on a FIFO
+ * queue, with every record after them) are visible again after RETRY_DELAYS_SECONDS[receive − 1] (the last one
+ * repeats): seconds, not the visibility timeout.
  */
 export const LEASE_SECONDS = 60;
-const LEASE_RENEW_MS = 20_000;
 export const RETRY_DELAYS_SECONDS: readonly number[] = [5, 15, 30, 60];
 
 export function retryDelaySeconds(receiveCount: number, delays: readonly number[] = RETRY_DELAYS_SECONDS): number {
@@ -35,6 +37,8 @@ export function retryDelaySeconds(receiveCount: number, delays: readonly number[
 export interface RetryOptions {
   /** seconds before a failed record is retried, by receive (the last repeats); default RETRY_DELAYS_SECONDS */
   readonly retryDelaysSeconds?: readonly number[];
+  /** seconds a batch's messages stay leased at a time while it runs; default LEASE_SECONDS */
+  readonly leaseSeconds?: number;
 }
 
 function parseBody<T extends z.ZodType>(record: SQSRecord, schema: T): z.output<T> {
@@ -65,16 +69,20 @@ function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
 }
 
-/** Keeps a received message invisible while its handler runs; stop() waits for a renewal in flight. */
-function lease(queue: MessageQueue, record: SQSRecord, log: Log): { stop(): Promise<void> } {
+const receiveCountOf = (record: SQSRecord) => Number(record.attributes.ApproximateReceiveCount ?? 1);
+
+/** Keeps the batch's messages invisible while its handler runs; stop() waits for a renewal in flight. */
+function leaseBatch(queue: MessageQueue, records: readonly SQSRecord[], seconds: number, log: Log): { stop(): Promise<void> } {
+  const entries = records.map((record) => ({ receiptHandle: record.receiptHandle, seconds }));
   let pending: Promise<void> = Promise.resolve();
   const renew = () => {
-    pending = queue.changeVisibility(record.receiptHandle, LEASE_SECONDS).catch((error: unknown) => {
-      log('sqs.lease-failed', { messageId: record.messageId, error: describe(error) });
+    pending = queue.changeVisibilityBatch(entries).catch((error: unknown) => {
+      log('sqs.lease-failed', { messageIds: records.map((record) => record.messageId), error: describe(error) });
     });
   };
-  renew();
-  const timer = setInterval(renew, LEASE_RENEW_MS);
+  if (entries.length > 0) renew();
+  // Renewed well before it lapses, so one slow renewal does not let the batch go.
+  const timer = setInterval(renew, (seconds * 1000) / 3);
   timer.unref?.();
   return {
     async stop() {
@@ -84,10 +92,31 @@ function lease(queue: MessageQueue, record: SQSRecord, log: Log): { stop(): Prom
   };
 }
 
+/**
+ * Makes the failed records visible again after their retry delay. On a FIFO queue they come back as one run of the
+ * group (the first failed record and every one after it), so all of them wait the delay of the first, whose failure
+ * held back the rest; on a standard queue each waits its own.
+ */
+async function handBack(queue: MessageQueue, failed: readonly SQSRecord[], fifo: boolean, delays: readonly number[] | undefined, log: Log): Promise<void> {
+  if (failed.length === 0) return;
+  const entries = failed.map((record) => ({
+    receiptHandle: record.receiptHandle,
+    seconds: retryDelaySeconds(receiveCountOf(fifo ? failed[0]! : record), delays),
+  }));
+  await queue.changeVisibilityBatch(entries).catch((error: unknown) => {
+    log('sqs.retry-delay-failed', { messageIds: failed.map((record) => record.messageId), error: describe(error) });
+  });
+}
+
 export interface SqsBatchHandlerOptions<M = unknown> extends RetryOptions {
   /** Called once per invocation, before the first record, with every record that parses (the others fail in their turn). */
   readonly beforeBatch?: (context: PipelineContext, messages: readonly M[]) => void;
-  /** The queue the records come from: a failed record's visibility is changed there. */
+  /**
+   * Called once per invocation after the records, whether they failed or not, while the batch is still leased: a
+   * failure fails the whole batch (every record comes back).
+   */
+  readonly afterBatch?: (context: PipelineContext) => Promise<void>;
+  /** The queue the records come from: its messages are leased and failed records handed back there. */
   readonly role: QueueRole;
   readonly fifo?: boolean;
 }
@@ -105,47 +134,63 @@ export function sqsBatchHandler<T extends z.ZodType>(
   handleMessage: (context: PipelineContext, message: z.output<T>, record: SQSRecord) => Promise<unknown>,
   options: SqsBatchHandlerOptions<z.output<T>>,
 ): SqsHandler {
+  const { leaseSeconds = LEASE_SECONDS } = options;
+  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 1 || leaseSeconds > 43_200) {
+    throw new RangeError(`leaseSeconds must be an integer in 1–43200 (SQS's visibility timeout range), got ${leaseSeconds}`);
+  }
   return async (event) => {
     const processor = options.fifo ? new SqsFifoPartialProcessorAsync() : new BatchProcessor(EventType.SQS);
     const context = await getContext();
     const queue = context.queues[options.role];
-    if (options.beforeBatch) {
-      const messages = event.Records.flatMap((record) => {
-        try {
-          return [parseBody(record, schema)];
-        } catch {
-          return [];
-        }
-      });
-      options.beforeBatch(context, messages);
+    const held = leaseBatch(queue, event.Records, leaseSeconds, context.log);
+    let response: SQSBatchResponse | undefined;
+    let failure: { readonly error: unknown } | undefined;
+    try {
+      if (options.beforeBatch) {
+        const messages = event.Records.flatMap((record) => {
+          try {
+            return [parseBody(record, schema)];
+          } catch {
+            return [];
+          }
+        });
+        options.beforeBatch(context, messages);
+      }
+      response = await processPartialResponse(
+        event,
+        async (record: SQSRecord) => {
+          try {
+            return await handleMessage(context, parseBody(record, schema), record);
+          } catch (error) {
+            const receiveCount = receiveCountOf(record);
+            context.log('sqs.record-failed', {
+              queue: options.role,
+              messageId: record.messageId,
+              receiveCount,
+              retryInSeconds: retryDelaySeconds(receiveCount, options.retryDelaysSeconds),
+              ...idsOf(record.body),
+              error: describe(error),
+            });
+            throw error;
+          }
+        },
+        processor,
+      );
+    } catch (error) {
+      // Every record failed (Powertools throws then), or the batch could not start: all of it comes back.
+      failure = { error };
     }
-    return processPartialResponse(
-      event,
-      async (record: SQSRecord) => {
-        const held = lease(queue, record, context.log);
-        try {
-          return await handleMessage(context, parseBody(record, schema), record);
-        } catch (error) {
-          await held.stop();
-          const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? 1);
-          const retryInSeconds = retryDelaySeconds(receiveCount, options.retryDelaysSeconds);
-          context.log('sqs.record-failed', {
-            queue: options.role,
-            messageId: record.messageId,
-            receiveCount,
-            retryInSeconds,
-            ...idsOf(record.body),
-            error: describe(error),
-          });
-          await queue.changeVisibility(record.receiptHandle, retryInSeconds).catch((visibilityError: unknown) => {
-            context.log('sqs.retry-delay-failed', { messageId: record.messageId, error: describe(visibilityError) });
-          });
-          throw error;
-        } finally {
-          await held.stop();
-        }
-      },
-      processor,
-    );
+    try {
+      await options.afterBatch?.(context);
+    } catch (error) {
+      context.log('sqs.batch-failed', { queue: options.role, messageIds: event.Records.map((record) => record.messageId), error: describe(error) });
+      failure ??= { error };
+    }
+    await held.stop();
+    const failedIds = failure ? undefined : new Set(response!.batchItemFailures.map((item) => item.itemIdentifier));
+    const failed = event.Records.filter((record) => !failedIds || failedIds.has(record.messageId));
+    await handBack(queue, failed, options.fifo === true, options.retryDelaysSeconds, context.log);
+    if (failure) throw failure.error;
+    return response!;
   };
 }

@@ -74,6 +74,17 @@ export interface MessageQueue {
    * failed record within seconds instead of the queue's visibility timeout, and keeps a long one leased.
    */
   changeVisibility(receiptHandle: string, seconds: number): Promise<void>;
+  /**
+   * The same for several received messages, up to 10 a call (SQS ChangeMessageVisibilityBatch): how a handler leases
+   * a whole batch and hands back the records it failed. Throws, naming them, if SQS refused some.
+   */
+  changeVisibilityBatch(entries: readonly VisibilityEntry[]): Promise<void>;
+}
+
+/** One message of a visibility change in a batch. */
+export interface VisibilityEntry {
+  readonly receiptHandle: string;
+  readonly seconds: number;
 }
 
 /** The queues the pipeline sends to, by role. */

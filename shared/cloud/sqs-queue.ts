@@ -1,4 +1,5 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   DeleteMessageBatchCommand,
@@ -12,7 +13,7 @@ import {
   type QueueAttributeName,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { BatchEntry, MessageQueue, SendOptions } from './ports.js';
+import type { BatchEntry, MessageQueue, SendOptions, VisibilityEntry } from './ports.js';
 
 /** An SQS call failed; names the operation and the queue. */
 export class MessageQueueError extends Error {
@@ -204,6 +205,28 @@ export class SqsMessageQueue implements MessageQueue {
       );
     } catch (error) {
       throw this.failure('ChangeMessageVisibility', error);
+    }
+  }
+
+  /** In calls of up to 10; every call is made, and the refused entries are named at the end. */
+  async changeVisibilityBatch(entries: readonly VisibilityEntry[]): Promise<void> {
+    const refused: string[] = [];
+    for (let start = 0; start < entries.length; start += MAX_BATCH_ENTRIES) {
+      const chunk = entries.slice(start, start + MAX_BATCH_ENTRIES);
+      try {
+        const result = await this.client.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: this.url,
+            Entries: chunk.map(({ receiptHandle, seconds }, index) => ({ Id: String(index), ReceiptHandle: receiptHandle, VisibilityTimeout: seconds })),
+          }),
+        );
+        for (const failed of result.Failed ?? []) refused.push(`${failed.Code ?? 'error'}: ${failed.Message ?? ''}`.trim());
+      } catch (error) {
+        throw this.failure('ChangeMessageVisibilityBatch', error);
+      }
+    }
+    if (refused.length > 0) {
+      throw new MessageQueueError(`SQS ChangeMessageVisibilityBatch on queue ${this.name} refused ${refused.length} message(s): ${refused.join('; ')}`);
     }
   }
 
