@@ -44,7 +44,7 @@ export interface ReliabilityDocInput {
 }
 
 const JUDGEMENTS = ['survived', 'stuck', 'wrong-outcome', 'double-counted', 'diverged', 'dead-lettered'] as const;
-const FAMILIES = ['crash', 'read-error', 'duplicate', 'skew', 'random'] as const;
+const FAMILIES = ['crash', 'read-error', 'write-error', 'duplicate', 'skew', 'random'] as const;
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
 function resultsTable(reports: readonly ScenarioReport[]): string[] {
@@ -112,11 +112,12 @@ export function renderReliabilityDoc(input: ReliabilityDocInput): string {
     '  its message comes back when its visibility (the handler\'s lease, or the queue\'s timeout if it died before taking one)',
     '  runs out; a start dies and is retried like an asynchronous Lambda invocation (after 60 s, then 120 s).',
     '- **read-error**: one read (GET, HEAD) fails with an S3 error, as after the SDK\'s own retries' + (input.quick ? ' (a sample of 40 reads for FedAvg, 12 elsewhere in --quick).' : '.'),
+    '- **write-error**: one S3 PUT of the reference run fails with an S3 error, as after the SDK\'s own retries, and the invocation' + (input.quick ? ' goes on (every PUT for FedAvg, 12 elsewhere in --quick).' : ' goes on: its handler fails that record (with an aggregator\'s batch, the rest of it) or the whole batch.'),
     '- **duplicate**: one delivery is handed out a second time after it succeeded (SQS\'s at-least-once delivery).',
     `- **skew**: one timer invocation sees a clock ${input.deadlineSeconds} s ahead and forwards its deadline early. (The aggregator's clock decides deadlines and`,
     '  is trusted: a round counts the updates whose reports S3 stamped by its deadline, and a decider whose clock ran ahead would close it early.)',
     `- **random**: ${input.randomRuns} runs per exhaustive scenario (half elsewhere) under other delivery orders (their own seed), each with 2–4 faults of the kinds above at random points.`,
-    input.quick ? '- **--quick**: FedAvg exhaustively (all crash points and deliveries); FedAdam, SCAFFOLD, FedPer and the straggler on 48 crash points spread evenly over the run, 12 reads, 12 deliveries.' : '- Every scenario exhaustively.',
+    input.quick ? '- **--quick**: FedAvg exhaustively (all crash points and deliveries); FedAdam, SCAFFOLD, FedPer and the straggler on 48 crash points spread evenly over the run, 12 reads, 12 writes, 12 deliveries.' : '- Every scenario exhaustively.',
     '',
     'Mutating operations of the FedAvg reference run:',
     '',
@@ -157,8 +158,8 @@ export function renderReliabilityDoc(input: ReliabilityDocInput): string {
       ([role, settings]) => `| ${role} | ${settings.visibilityTimeoutSeconds} s | ${settings.maxReceiveCount} |`,
     ),
     '',
-    `round.deadlineSeconds: ${input.deadlineSeconds}. Handlers lease a message for 60 s (renewed every 20 s) and retry a failure after 5, 15, 30, then`,
-    '60 s, so the queue\'s visibility timeout only matters for an invocation that dies before its first line (a cold start',
+    `round.deadlineSeconds: ${input.deadlineSeconds}. Handlers lease every message of their batch for 60 s (renewed every 20 s) and hand failed records back after 5, 15,`,
+    '30, then 60 s, so the queue\'s visibility timeout only matters for an invocation that dies before its first line (a cold start',
     'that crashes): that message returns after the visibility timeout. The visibility timeouts above are each function\'s',
     'timeout, the least Lambda accepts; a round survives such a crash of a trainer when its deadline is longer than the train',
     'queue\'s visibility timeout (the stack\'s current 6 × 15 min = 90 min is longer than the default 15-minute deadline).',
@@ -167,9 +168,11 @@ export function renderReliabilityDoc(input: ReliabilityDocInput): string {
     '## What the simulation does not model',
     '',
     '- Every scenario but `fedavg+batches` hands the aggregator one message per invocation; `fedavg+batches` hands it up',
-    '  to 10 of its FIFO group, as the stack\'s event source does: the batch\'s reads made ahead, its one round-state write',
-    '  after the verdicts it counts and its partial failures meet the same crash points (test/chaos-batches.test.ts sweeps',
-    '  every one of them in the suite). The trainers\' queue still delivers one message per invocation.',
+    '  to 10 of its FIFO group, as the stack\'s event source does: the batch\'s reads made ahead, its verdicts written',
+    '  together, its one round-state write after them and its partial failures meet the same crash points and write errors',
+    '  (test/chaos-batches.test.ts sweeps every one of them in the suite). The trainers\' queue still delivers one message',
+    '  per invocation. A crash kills an invocation at one operation, so with writes in flight together it leaves a prefix of',
+    '  them; a write error fails one of them while the others complete, the case that leaves a gap.',
     '- Every invocation runs in one warm container that outlives crashes (a cache must hold only what S3 holds), except in',
     '  `fedavg+replaced`, where a crash replaces the container as Lambda does: the aggregator forgets the verdicts and the',
     '  running sum it held, and the close after it reads back what it no longer holds.',

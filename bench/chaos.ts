@@ -14,6 +14,7 @@ import {
   deliverySchedules,
   randomSchedules,
   readErrorSchedules,
+  writeErrorSchedules,
   runCampaign,
   runReference,
   scenario,
@@ -54,12 +55,14 @@ interface Plan {
 const exhaustive = (reference: SimOutcome, seed: number): PlannedRun[] => [
   ...crashSchedules(reference),
   ...readErrorSchedules(reference, quick ? { count: 40, seed } : undefined),
+  ...writeErrorSchedules(reference),
   ...deliverySchedules(reference),
   ...randomSchedules(reference, randomRuns, seed),
 ];
 const sampled = (reference: SimOutcome, seed: number): PlannedRun[] => [
   ...sample(crashSchedules(reference), 48, seed),
   ...readErrorSchedules(reference, { count: 12, seed }),
+  ...sample(writeErrorSchedules(reference), 12, seed),
   ...sample(deliverySchedules(reference), 12, seed),
   ...randomSchedules(reference, Math.ceil(randomRuns / 2), seed),
 ];

@@ -29,7 +29,7 @@ export interface BurstOptions {
   readonly samplesPerClient?: number;
   /** added to every S3 request of the aggregator (a slower S3, as on AWS), default 0 */
   readonly s3LatencyMs?: number;
-  /** the aggregator reads a batch's updates ahead, together (default true: what the stack runs) */
+  /** the aggregator reads a batch's updates ahead and writes its verdicts together (default true: what the stack runs) */
   readonly readAhead?: boolean;
   readonly timeoutMs?: number;
 }
@@ -53,8 +53,8 @@ export interface BurstResult {
 
 /**
  * What the burst compares, interleaved: one message per invocation and the stack's batches of 10 (on the emulator's
- * own speed), then batches of 10 with S3 requests slowed to BURST_LATENCY_MS, reading each update in its message's
- * turn and reading the batch ahead. The slowed ones only up to BURST_LATENCY_MAX_UPDATES: one at a time they take
+ * own speed), then batches of 10 with S3 requests slowed to BURST_LATENCY_MS, reading and writing each update's
+ * records in its message's turn, and reading the batch ahead and writing its verdicts together. The slowed ones only up to BURST_LATENCY_MAX_UPDATES: one at a time they take
  * ~9 × the latency per update.
  */
 export const BURST_LATENCY_MS = 20;

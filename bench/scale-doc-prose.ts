@@ -28,7 +28,7 @@ export interface SlowedPair {
   readonly ahead: BurstResult;
 }
 
-/** The bursts on the slowed S3, reading in each message's turn against reading the batch ahead, by size. */
+/** The bursts on the slowed S3, each message's requests in its turn against the batch's together, by size. */
 export function slowedBursts(rows: readonly { perRound: number; runs: readonly BurstSummary[] }[]): SlowedPair[] {
   return rows.flatMap(({ runs }) => {
     const slowed = runs.filter((run) => run.median.options.s3LatencyMs);
@@ -42,7 +42,7 @@ export interface ModelledRow {
   readonly model: string;
   readonly trainMs: number;
   readonly estimate: RoundEstimate;
-  /** the same round with the aggregator reading one thing at a time */
+  /** the same round with the aggregator reading and writing one thing at a time */
   readonly readsOneAtATime: RoundEstimate;
 }
 
@@ -78,7 +78,8 @@ function cpuLine(run: ScaleRunResult): string {
   Cut so far (each keeps what S3 and SQS guarantee): one bounded GET instead of HEAD + GET for the report and the update (S3 sends the size before the body; an oversized body is dropped unread), the SDK's middleware stack kept per command instead of rebuilt per request (\`cacheMiddleware\`), and the emulator's long polls made to answer early only with messages, as SQS's do (the aggregator's three idle pollers each answered empty once per "update ready", local/fauxqs-long-poll.ts).
   Then: each update read once, a warm aggregator folding it into the round's running sum when it checks it, and no verdict GET at the close (it remembers the verdicts it wrote; shared/pipeline/round-memory.ts).
   Then: a warm trainer reads the round's global model (the largest read of a client-update) and the config once for all the clients it trains, not once per client (shared/pipeline/trainer-reads.ts): 2 GETs and about an update's size of bytes fewer per client-update on the local runtime.
-  Left: the round state's GET per batch, the verdict GET that finds none, the leases, and every request's cost through the SDK and the emulator's HTTP; calling the emulator in-process instead would stop the local runtime exercising the S3 and SQS adapters that run on AWS.`;
+  Then: one lease per batch, not per message (one ChangeMessageVisibilityBatch; functions/lib/sqs.ts), which only saves calls when batches hold several messages.
+  Left: the round state's GET per batch, the verdict GET that finds none, and every request's cost through the SDK and the emulator's HTTP; calling the emulator in-process instead would stop the local runtime exercising the S3 and SQS adapters that run on AWS.`;
 }
 
 /** The issue defines the overhead as the time between the last update and the next round: that measure, beside ours. */
@@ -94,7 +95,7 @@ export function goalsAndDesign(p: ProseInputs): string {
   const { largest, at1000, slowed, aggregator } = p;
   const small = at1000.find((row) => row.model === 'cnn-small') ?? at1000[0]!;
   const slowedLine = slowed.length
-    ? `On an S3 slowed by ${slowed[0]!.ahead.options.s3LatencyMs} ms a request, reading the batch ahead took the serial path from ${slowed
+    ? `On an S3 slowed by ${slowed[0]!.ahead.options.s3LatencyMs} ms a request, reading the batch ahead and writing its verdicts together took the serial path from ${slowed
         .map((pair) => `${ms(pair.inTurn.msPerUpdate)} to ${ms(pair.ahead.msPerUpdate)} per update at ${pair.updates} (${(pair.inTurn.msPerUpdate / pair.ahead.msPerUpdate).toFixed(1)}×)`)
         .join(', and from ')}, measured interleaved in this run.`
     : 'The slowed-S3 bursts were not measured in this run.';
@@ -107,7 +108,7 @@ export function goalsAndDesign(p: ProseInputs): string {
   ~${p.warmTrainer ? `${num(p.warmTrainer.s3Gets + p.warmTrainer.s3Puts + p.warmTrainer.s3Heads + p.warmTrainer.s3Lists)} trainer S3 requests (a warm worker's, counted)` : `${num(p.trainer.s3Gets + p.trainer.s3Puts + p.trainer.s3Heads + p.trainer.s3Lists - 2)} trainer S3 requests (a warm worker's: the counted row's, less the global model and config it reads once a round)`}, and their SQS calls, through the AWS SDK and the emulator, the emulator's side of all of them on the process's main thread
   at a few ms each: CPU, which reading together does not save.${p.floor ? floorLine(p.floor, 20) : ''}${cpuLine(largest)}${p.batched ? ` Alone, with a round's updates at once, the aggregator's serial path takes ${ms(p.batched.msPerUpdate)} per update in batches of 10${p.single ? ` (${ms(p.single.msPerUpdate)} one message per invocation)` : ''}.` : ''}
 - **Modelled AWS round time at 1,000 clients within 2× the slowest client's training time: missed.**
-${at1000.map(({ model, trainMs, estimate, readsOneAtATime }) => `  ${model}: ${ms(estimate.roundMs)} (${ms(readsOneAtATime.roundMs)} with the aggregator reading one thing at a time) against 2 × ${ms(trainMs)} = ${ms(2 * trainMs)}, ${(estimate.roundMs / (2 * trainMs)).toFixed(0)}× over; first limit: ${estimate.firstLimit ? LIMIT_NAMES[estimate.firstLimit] : 'none'}.`).join('\n')}
+${at1000.map(({ model, trainMs, estimate, readsOneAtATime }) => `  ${model}: ${ms(estimate.roundMs)} (${ms(readsOneAtATime.roundMs)} with the aggregator reading and writing one thing at a time) against 2 × ${ms(trainMs)} = ${ms(2 * trainMs)}, ${(estimate.roundMs / (2 * trainMs)).toFixed(0)}× over; first limit: ${estimate.firstLimit ? LIMIT_NAMES[estimate.firstLimit] : 'none'}.`).join('\n')}
   With a tree of ${treeGroups(1000)} groups (modelled, not built) the model gives ${at1000.map(({ model, estimate }) => `${ms(estimate.treeRoundMs)} for ${model}`).join(' and ')}; with the serial aggregator lifted
   entirely, ${at1000.map(({ model, estimate }) => `${ms(estimate.withoutLimit['serial-aggregator'])} for ${model}`).join(' and ')}:
   still far over, because training 60 samples takes milliseconds while a client's cold start (assumed ${ms(AWS_FIGURES.coldStartMs)}) and
@@ -123,23 +124,29 @@ ${at1000.map(({ model, trainMs, estimate, readsOneAtATime }) => `  ${model}: ${m
   the global model's write, spread over more clients as rounds grow, with the round state, rewritten per batch,
   which lists every expected client and so grows with the round.
 
-## The serial aggregator: batches, reads ahead, batched fan-out (done); a tree of sums (not done)
+## The serial aggregator: batches, reads and verdicts together, batched fan-out (done); a tree of sums (not done)
 
 Every "update ready" of an experiment goes through one FIFO message group, so one aggregator invocation at a time
 checks updates and records verdicts. What was done, keeping one writer per experiment and every crash point of
 docs/protocol.md:
 - **Batches of 10** read and write the round state once per batch; a warm aggregator reads config and partition once per round.
 - **Reads ahead**: a batch's updates are independent until their verdicts are written, so their reads (verdict, report,
-  update) start together when the batch arrives, at most 10 at once (shared/pipeline/batch-reads.ts); the writes keep
-  their order. The close folds the accepted updates in the order of their verdicts' ordinals, starting from the
+  update) start together when the batch arrives, at most 10 at once (shared/pipeline/batch-reads.ts). The close folds the accepted updates in the order of their verdicts' ordinals, starting from the
   sum a warm aggregator folded as it checked them and reading the rest 10 at a time, so its float result is the same on
   every retry, warm or cold (shared/pipeline/round-memory.ts, ordered-reads.ts). ${slowedLine}
-  The model puts the aggregator at ${ms(small.readsOneAtATime.aggregatorMsPerUpdate)} → ${ms(small.estimate.aggregatorMsPerUpdate)} per update for ${small.model} (one read at a time → reads together).
+- **Verdicts together**: each verdict PUT starts when its message decides it, and the round state that counts them (or
+  anything else that depends on them) waits for all of them; one that fails fails the whole batch, which comes back in
+  order and gets the same ordinals (shared/pipeline/aggregate.ts; docs/protocol.md argues the crash table again for
+  verdicts with gaps, and the chaos sweep fails every S3 PUT on its own).
+  The model puts the aggregator at ${ms(small.readsOneAtATime.aggregatorMsPerUpdate)} → ${ms(small.estimate.aggregatorMsPerUpdate)} per update for ${small.model} (one read and write at a time → a batch's reads together, then its verdicts together).
+- **One lease per batch**: the handler leases all of its batch's messages in one call (and hands failed ones back in
+  one), not one call per message, so a batch of 10 costs 0.1 ChangeMessageVisibility calls per update — and a message the
+  invocation never reached no longer holds the experiment's FIFO group for the queue's 30-minute visibility timeout.
 - **Batched fan-out**: train messages go out ${FAN_OUT_BATCH} a SendMessageBatch call, refused entries sent again alone
   (shared/cloud/sqs-queue.ts): ${Math.ceil(1000 / FAN_OUT_BATCH)} calls at 1,000 clients, ${ms(Math.ceil(1000 / FAN_OUT_BATCH) * AWS_FIGURES.sqsLatencyMs)} instead of ${ms(1000 * AWS_FIGURES.sqsLatencyMs)} at the assumed ${AWS_FIGURES.sqsLatencyMs} ms a call.
 
-What stays serial per update: its verdict PUT (verdicts carry ordinals that the crash recovery brings the state up
-to in order, so they are written one after another), and the SQS lease; at ${ms(small.estimate.aggregatorMsPerUpdate)} per update
+What stays serial: one batch after another (one FIFO group per experiment), each reading and writing the round state
+once and waiting for its reads, then its verdicts; at ${ms(small.estimate.aggregatorMsPerUpdate)} per update
 the 1,000 updates of a ${small.model} round still take ${ms(1000 * small.estimate.aggregatorMsPerUpdate)} after the last client is done.
 
 **Not done: the tree of sums.** Clients assigned to G groups by a pure function of (seed, round, client), each group

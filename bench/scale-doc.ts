@@ -153,7 +153,7 @@ export function burstRows(results: ScaleResults, perRound: readonly number[], po
 
 function burstTable(rows: readonly { perRound: number; runs: readonly BurstSummary[] }[]): string {
   const lines = [
-    '| updates at once | aggregator batch size | S3 latency added · a batch\'s reads | runs | invocations | messages per invocation | first announced → round closed | close (aggregation + evaluation) | serial path per update: median (all runs) | S3 GET / PUT / HEAD per update | SQS calls per update |',
+    '| updates at once | aggregator batch size | S3 latency added · a batch\'s reads and verdicts | runs | invocations | messages per invocation | first announced → round closed | close (aggregation + evaluation) | serial path per update: median (all runs) | S3 GET / PUT / HEAD per update | SQS calls per update |',
     '|---:|---:|---|---:|---:|---:|---:|---:|---|---|---:|',
   ];
   for (const { runs } of rows) {
@@ -167,11 +167,11 @@ function burstTable(rows: readonly { perRound: number; runs: readonly BurstSumma
   return lines.join('\n');
 }
 
-/** How a burst's aggregator read: the S3 latency the benchmark added, and whether it read a batch ahead. */
+/** How a burst's aggregator read and wrote: the S3 latency the benchmark added, and whether it overlapped a batch's requests. */
 function burstReads(run: BurstResult): string {
   const latency = run.options.s3LatencyMs ? `+${run.options.s3LatencyMs} ms` : 'none';
   if (run.options.batchSize === 1) return `${latency} · one message`;
-  return `${latency} · ${run.options.readAhead === false ? 'each in its turn' : 'read ahead'}`;
+  return `${latency} · ${run.options.readAhead === false ? 'each in its turn' : 'together'}`;
 }
 
 
@@ -210,10 +210,17 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
   const single = largestBursts?.runs.find((run) => run.median.options.batchSize === 1)?.median;
   // On AWS a round's updates arrive together (N Lambdas in parallel): the aggregator then sees full batches, as in the burst.
   // What it reads together (shared/pipeline/batch-reads.ts, ordered-reads.ts): every GET and HEAD but the round
-  // state's, read once per batch (one per invocation); as many at once as its batches hold (at most 10).
+  // state's, read once per batch (one per invocation); what it writes together (shared/pipeline/aggregate.ts): every
+  // PUT but the round state's, once per batch (the close's few writes, one after another, are counted as overlapped
+  // too: under a thousandth of a PUT per update at 1,000); as many at once as its batches hold (at most 10).
   const measuredAggregator = batched ? callsPerUpdate(batched.counts, batched.updates) : callsPerUpdate(largest.counts.aggregate, largest.updates);
+  const oncePerBatch = batched ? per(batched.invocations, batched.updates) : 0;
   const aggregator: CallsPerUpdate = batched
-    ? { ...measuredAggregator, overlappedReads: measuredAggregator.s3Gets + measuredAggregator.s3Heads - per(batched.invocations, batched.updates) }
+    ? {
+        ...measuredAggregator,
+        overlappedReads: measuredAggregator.s3Gets + measuredAggregator.s3Heads - oncePerBatch,
+        overlappedWrites: Math.max(0, measuredAggregator.s3Puts - oncePerBatch),
+      }
     : measuredAggregator;
   const overlap = batched ? { readConcurrency: Math.min(10, per(batched.messages, batched.invocations)) } : {};
   const e2eAggregator = callsPerUpdate(largest.counts.aggregate, largest.updates);
@@ -232,8 +239,9 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
       aggregator: scaleBytes(aggregator, measuredParameters, ratio),
       ...overlap,
     };
-    // The same aggregator reading one thing at a time (before shared/pipeline/batch-reads.ts): what the reads ahead changed.
-    const oneAtATime: Workload = { ...workload, aggregator: { ...workload.aggregator, overlappedReads: 0 }, readConcurrency: 1 };
+    // The same aggregator reading and writing one thing at a time (before batch-reads.ts and the verdicts written
+    // together): what overlapping them changed.
+    const oneAtATime: Workload = { ...workload, aggregator: { ...workload.aggregator, overlappedReads: 0, overlappedWrites: 0 }, readConcurrency: 1 };
     return MODELLED_CLIENTS.map((clients) => ({
       model,
       trainMs,
@@ -312,20 +320,21 @@ then all N "update ready" messages are sent at once (bench/scale-burst.ts; the r
 benchmark in the trainers' place). Each size runs with the aggregator taking one message per invocation and with the
 stack's batches of 10 (the FIFO queue hands one receive up to 10 messages of the experiment's group); up to
 ${BURST_LATENCY_MAX_UPDATES} updates, also with batches of 10 on an S3 slowed by ${BURST_LATENCY_MS} ms a request (bench/scale-counting.ts's
-\`slowedStore\`: a request waits, the CPU is free, as on AWS), once reading each update in its message's turn and once
-reading the batch ahead (shared/pipeline/batch-reads.ts). Every variant, alternately, ${BURST_REPEATS} times each; the row is the
+\`slowedStore\`: a request waits, the CPU is free, as on AWS), once reading and writing each update's records in its
+message's turn and once reading the batch ahead (shared/pipeline/batch-reads.ts) and writing its verdicts together. Every variant, alternately, ${BURST_REPEATS} times each; the row is the
 median run. *Serial path per update* = (first announced → round closed − close) ÷ updates. All variants read the
 close's verdicts and updates 10 at a time (shared/pipeline/ordered-reads.ts).
 
 ${bursts.length ? burstTable(bursts) : '_Not measured in this run (--no-burst)._'}
 
-A batch reads the round state once and writes it once (after the verdicts it counts: a crash in between is the
-recovery that a crash between a verdict and the state always had)${single && batched ? `: ${num(callsPerUpdate(single.counts, single.updates).s3Gets + callsPerUpdate(single.counts, single.updates).s3Puts + callsPerUpdate(single.counts, single.updates).s3Heads)} → ${num(aggregator.s3Gets + aggregator.s3Puts + aggregator.s3Heads)} S3 requests and ${num(callsPerUpdate(single.counts, single.updates).sqsCalls)} → ${num(aggregator.sqsCalls)} SQS calls per update at ${batched.updates}, ${ms(single.msPerUpdate)} → ${ms(batched.msPerUpdate)} per update here (medians of runs as noisy as the ranges show)` : ''}.
-Reading a batch ahead changes no count, only how long the reads wait: on the emulator's own speed the requests cost
-CPU on the one main thread, so little changes; on the slowed S3 the batch's reads overlap (see *Against the goals*).
+A batch reads the round state once and writes it once (after the verdicts it counts, written together: a crash in
+between is the recovery that a crash between a verdict and the state always had)${single && batched ? `: ${num(callsPerUpdate(single.counts, single.updates).s3Gets + callsPerUpdate(single.counts, single.updates).s3Puts + callsPerUpdate(single.counts, single.updates).s3Heads)} → ${num(aggregator.s3Gets + aggregator.s3Puts + aggregator.s3Heads)} S3 requests and ${num(callsPerUpdate(single.counts, single.updates).sqsCalls)} → ${num(aggregator.sqsCalls)} SQS calls per update at ${batched.updates}, ${ms(single.msPerUpdate)} → ${ms(batched.msPerUpdate)} per update here (medians of runs as noisy as the ranges show)` : ''}.
+Reading a batch ahead and writing its verdicts together change no count, only how long the requests wait: on the
+emulator's own speed they cost CPU on the one main thread, so little changes; on the slowed S3 they overlap (see
+*Against the goals*).
 What is left per update: the check of the update (one GET of its report and one of the update, each reading the body
 only if the size S3 sends first is within bound: what a HEAD before each GET used to tell), its verdict
-(GET to find none, PUT) and the handler's lease (ChangeMessageVisibility). At the close nothing more when the
+(GET to find none, PUT) and its share of the batch's lease (ChangeMessageVisibilityBatch). At the close nothing more when the
 aggregator is warm: it folded the update into a running sum when it checked it, in the order of the verdicts'
 ordinals, and remembers the verdict it wrote (shared/pipeline/round-memory.ts); a cold close GETs both back.
 

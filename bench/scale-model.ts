@@ -13,8 +13,8 @@
  * - the "update ready" sends wait for the FIFO queue's SendMessage rate (unbatched);
  * - aggregation: one FIFO message group per experiment, so one message at a time, each costing the aggregator's
  *   measured S3 and SQS calls per update at the published latency — except the reads it makes together (a batch's
- *   updates read ahead, the close's reads 10 at a time), which wait `1 / readConcurrency` of that each; then the
- *   global model is evaluated.
+ *   updates read ahead, the close's reads 10 at a time) and the writes it makes together (a batch's verdicts), which
+ *   wait `1 / readConcurrency` of that each; then the global model is evaluated.
  */
 
 export interface AwsFigures {
@@ -80,6 +80,8 @@ export interface CallsPerUpdate {
   readonly sqsCalls: number;
   /** of the GETs and HEADs, those made together with others (their waits overlap); default none */
   readonly overlappedReads?: number;
+  /** of the PUTs, those made together with others (a batch's verdicts); default none */
+  readonly overlappedWrites?: number;
 }
 
 export interface Workload {
@@ -91,7 +93,7 @@ export interface Workload {
   readonly trainer: CallsPerUpdate;
   /** the aggregator's calls per update: its "update ready" message and the update's share of the close */
   readonly aggregator: CallsPerUpdate;
-  /** how many of the aggregator's overlapped reads are in flight at once (its batch, at most 10); default 1 */
+  /** how many of the aggregator's overlapped reads, or writes, are in flight at once (its batch, at most 10); default 1 */
   readonly readConcurrency?: number;
 }
 
@@ -134,12 +136,13 @@ export function clientMs(workload: Workload, aws: AwsFigures = AWS_FIGURES): num
 }
 
 /**
- * the aggregator's time per "update ready": its S3 calls one after another but for the overlapped reads (each waits
- * 1/readConcurrency of a request), the bytes (one Lambda's bandwidth, overlapped or not), its SQS calls
+ * the aggregator's time per "update ready": its S3 calls one after another but for the overlapped reads and writes
+ * (each waits 1/readConcurrency of a request), the bytes (one Lambda's bandwidth, overlapped or not), its SQS calls
  */
 export function aggregatorMsPerUpdate(workload: Workload, aws: AwsFigures = AWS_FIGURES): number {
   const { aggregator } = workload;
-  const overlapped = Math.min(aggregator.overlappedReads ?? 0, aggregator.s3Gets + aggregator.s3Heads);
+  const overlapped =
+    Math.min(aggregator.overlappedReads ?? 0, aggregator.s3Gets + aggregator.s3Heads) + Math.min(aggregator.overlappedWrites ?? 0, aggregator.s3Puts);
   const concurrency = Math.max(1, workload.readConcurrency ?? 1);
   return (
     (s3Requests(aggregator) - overlapped) * aws.s3LatencyMs +

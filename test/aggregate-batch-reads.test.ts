@@ -59,9 +59,20 @@ describe('reads in order, a bounded number at a time', () => {
   });
 });
 
-/** `store` with a delay on every read (a slow S3) and a record of the reads in flight and of every write, in order. */
-function observedStore(store: ObjectStore, latencyMs: number) {
-  const seen = { inFlight: 0, mostInFlight: 0, mostBeforeStateWrite: undefined as number | undefined, writes: [] as string[], reads: [] as string[] };
+/**
+ * `store` with a delay on every read (a slow S3) and a record of the reads in flight and of every write, in order;
+ * optionally a delay on every write too, and writes that fail (`failWrite` says which, before the write is made).
+ */
+function observedStore(store: ObjectStore, latencyMs: number, writes: { latencyMs?: number; failWrite?: (key: string) => boolean } = {}) {
+  const seen = {
+    inFlight: 0,
+    mostInFlight: 0,
+    mostBeforeStateWrite: undefined as number | undefined,
+    writesInFlight: 0,
+    mostWritesInFlight: 0,
+    writes: [] as string[],
+    reads: [] as string[],
+  };
   const read = async <T>(perform: () => Promise<T>, key: string): Promise<T> => {
     seen.reads.push(key);
     seen.mostInFlight = Math.max(seen.mostInFlight, ++seen.inFlight);
@@ -77,7 +88,14 @@ function observedStore(store: ObjectStore, latencyMs: number) {
     put: async (key, body, contentType) => {
       seen.writes.push(key);
       if (key.endsWith('/state.json')) seen.mostBeforeStateWrite ??= seen.mostInFlight;
-      await store.put(key, body, contentType);
+      seen.mostWritesInFlight = Math.max(seen.mostWritesInFlight, ++seen.writesInFlight);
+      try {
+        if (writes.latencyMs) await sleep(writes.latencyMs);
+        if (writes.failWrite?.(key)) throw new Error(`S3 PutObject ${key} failed: InternalError (500)`);
+        await store.put(key, body, contentType);
+      } finally {
+        seen.writesInFlight--;
+      }
     },
     get: (key, options) => read(() => store.get(key, options), key),
     getText: (key) => read(() => store.getText(key), key),
@@ -219,5 +237,43 @@ describe('a batch of "update ready" messages', () => {
     expect(late.seen.writes.filter((key) => key.endsWith(`verdicts/${c0.clientId}.json`))).toHaveLength(1);
     const metrics = JSON.parse((await cloud.context.store.getText(keys.roundMetrics(id, 1)))!) as { clients: { clientId: string }[] };
     expect(metrics.clients.map((client) => client.clientId).sort()).toEqual(round1.map((message) => message.clientId).sort());
+  });
+
+  it('writes its verdicts together; one that fails fails the whole batch, which comes back and ends as if none had', async () => {
+    const lost = await openRound('verdict-lost', 6);
+    const fine = await openRound('verdict-fine', 6);
+    const missing = lost[2]!.clientId;
+    let failing = true;
+    const flaky = observedStore(base.store, 0, { latencyMs: 20, failWrite: (key) => failing && key.endsWith(`/verdicts/${missing}.json`) });
+    const handleFlaky = createAggregateHandler(async () => ({ ...base, store: flaky.store }), { retryDelaysSeconds: [1] });
+
+    // The last message would close the round: the close waits for the verdicts first, and finds one lost.
+    await expect(handleFlaky(batchOf(lost.map(update)))).rejects.toThrow(missing);
+    expect(flaky.seen.mostWritesInFlight).toBeGreaterThanOrEqual(3);
+    // Every other verdict was written; no round state counts any of them, and nothing of the close was written.
+    for (const message of lost) {
+      const written = await cloud.context.store.getText(keys.verdict('verdict-lost', 1, message.clientId));
+      expect(written === undefined).toBe(message.clientId === missing);
+    }
+    const state = JSON.parse((await cloud.context.store.getText(keys.roundState('verdict-lost', 1)))!) as { answered: number; closed?: boolean };
+    expect(state.answered).toBe(0);
+    expect(flaky.seen.writes.filter((key) => !key.includes('/verdicts/'))).toEqual([]);
+
+    // The whole batch again, in order (as SQS hands a failed FIFO batch back): each message finds its verdict or
+    // decides it again, with the ordinal it had, and the round closes on the same model as a batch that never failed.
+    failing = false;
+    expect(await handleFlaky(batchOf(lost.map(update)))).toEqual({ batchItemFailures: [] });
+    // A copy of a message right after it, while its verdict is still being written: a duplicate, not a second answer.
+    const slow = observedStore(base.store, 0, { latencyMs: 20 });
+    const handleSlow = createAggregateHandler(async () => ({ ...base, store: slow.store }), { retryDelaysSeconds: [1] });
+    const [first, ...rest] = fine.map(update);
+    expect(await handleSlow(batchOf([first!, first!, ...rest]))).toEqual({ batchItemFailures: [] });
+    expect(slow.seen.writes.filter((key) => key.endsWith(`/verdicts/${fine[0]!.clientId}.json`))).toHaveLength(1);
+
+    for (const id of ['verdict-lost', 'verdict-fine']) expect((await waitForStatus(cloud, id, (s) => s.state !== 'running')).state).toBe('completed');
+    for (const [index, message] of lost.entries()) expect(await verdictOf('verdict-lost', message.clientId)).toMatchObject({ ordinal: index + 1, outcome: 'accepted' });
+    for (const [index, message] of fine.entries()) expect(await verdictOf('verdict-fine', message.clientId)).toMatchObject({ ordinal: index + 1, outcome: 'accepted' });
+    const [a, b] = await Promise.all(['verdict-lost', 'verdict-fine'].map((id) => cloud.context.store.get(keys.globalModel(id, 1))));
+    expect(Buffer.from(a!).equals(Buffer.from(b!))).toBe(true);
   });
 });

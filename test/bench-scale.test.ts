@@ -31,6 +31,9 @@ describe('the AWS round model', () => {
     // reads made together wait a share of a request each: 3 of the 4 reads, 10 at a time
     const together = workload({ aggregator: { ...w.aggregator, overlappedReads: 3 }, readConcurrency: 10 });
     expect(aggregatorMsPerUpdate(together)).toBeCloseTo(2 * a.s3LatencyMs + (3 * a.s3LatencyMs) / 10 + (2.01e6 / a.bytesPerSecond) * 1000 + 3 * a.sqsLatencyMs);
+    // and the writes made together likewise: the verdict of the 1 PUT, 10 at a time
+    const writesToo = workload({ aggregator: { ...w.aggregator, overlappedReads: 3, overlappedWrites: 1 }, readConcurrency: 10 });
+    expect(aggregatorMsPerUpdate(writesToo)).toBeCloseTo(a.s3LatencyMs + (4 * a.s3LatencyMs) / 10 + (2.01e6 / a.bytesPerSecond) * 1000 + 3 * a.sqsLatencyMs);
     // the fan-out sends 10 messages a call
     expect(simulateRound(95, w).fanOutMs).toBe(10 * a.sqsLatencyMs);
   });

@@ -1,10 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { crashSchedules, deliverySchedules, readErrorSchedules, runCampaign, runReference, scenario, type Reference, type RunResult } from './chaos/campaign.js';
+import {
+  crashSchedules,
+  deliverySchedules,
+  readErrorSchedules,
+  runCampaign,
+  runReference,
+  scenario,
+  writeErrorSchedules,
+  type Reference,
+  type RunResult,
+} from './chaos/campaign.js';
 
 /**
  * The crash sweep with the aggregator taking up to 10 messages of the experiment's FIFO group per invocation, as the
- * stack's event source hands them out: the batch's reads made ahead (shared/pipeline/batch-reads.ts), its one
- * round-state write, and the partial batch failures all meet every crash point. FedAvg, 3 clients × 2 rounds, real
+ * stack's event source hands them out: the batch's reads made ahead (shared/pipeline/batch-reads.ts), its verdicts
+ * written together and its one round-state write after them, and the partial batch failures all meet every crash point
+ * and every S3 write failing on its own (a verdict of the batch lost while the ones after it are written). FedAvg, 3 clients × 2 rounds, real
  * handlers and training on the simulated cloud; every run must end like the fault-free one.
  */
 
@@ -27,8 +38,13 @@ describe('fault-injection sweep with batches of 10 (FedAvg, 3 clients × 2 round
     expect(reference.outcome.accepted).toEqual(alone.outcome.accepted);
   }, 300_000);
 
-  it('survives a crash before and after every mutating operation, duplicated deliveries, early clocks and read errors', async () => {
-    const planned = [...crashSchedules(reference.outcome), ...deliverySchedules(reference.outcome), ...readErrorSchedules(reference.outcome, { count: 30, seed: 9 })];
+  it('survives a crash before and after every mutating operation, every S3 write failing, duplicated deliveries, early clocks and read errors', async () => {
+    const planned = [
+      ...crashSchedules(reference.outcome),
+      ...writeErrorSchedules(reference.outcome),
+      ...deliverySchedules(reference.outcome),
+      ...readErrorSchedules(reference.outcome, { count: 30, seed: 9 }),
+    ];
     expect(planned.length).toBeGreaterThan(100);
     expect(notSurvived(await runCampaign(batched, reference, planned))).toEqual([]);
   }, 1_200_000);

@@ -4,6 +4,7 @@ import {
   deliverySchedules,
   judge,
   readErrorSchedules,
+  writeErrorSchedules,
   REFERENCE_SEED,
   runCampaign,
   runReference,
@@ -48,8 +49,8 @@ describe('fault-injection sweep (FedAvg, 2 clients × 2 rounds)', () => {
     expect(notSurvived(await runCampaign(target, reference, planned))).toEqual([]);
   }, 900_000);
 
-  it('survives duplicated deliveries, early clocks and S3 errors on reads', async () => {
-    const planned = [...deliverySchedules(reference.outcome), ...readErrorSchedules(reference.outcome, { count: 30, seed: 7 })];
+  it('survives duplicated deliveries, early clocks and S3 errors on reads and on every write', async () => {
+    const planned = [...deliverySchedules(reference.outcome), ...readErrorSchedules(reference.outcome, { count: 30, seed: 7 }), ...writeErrorSchedules(reference.outcome)];
     expect(notSurvived(await runCampaign(target, reference, planned))).toEqual([]);
   }, 900_000);
 });

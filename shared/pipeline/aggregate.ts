@@ -7,7 +7,7 @@ import { readResolvedConfig, readRoundState, readVerdict } from './experiment.js
 import { datasetModelInput } from './datasets.js';
 import { updateLayoutFor } from './inspect-update.js';
 import type { RoundEvent, RoundOutcome } from './round-machine.js';
-import { RoundRunner, type ExperimentView, type RoundStateWriter } from './round-runner.js';
+import { RoundRunner, type ExperimentView, type RoundStateWriter, type VerdictWrites } from './round-runner.js';
 import { startExperiment, type StartOutcome } from './start.js';
 import { handleSecAggMessage, type SecAggOutcome } from './secagg-round.js';
 import { BatchReads } from './batch-reads.js';
@@ -38,15 +38,29 @@ const WARM_VIEWS_PER_STORE = 16;
  * crash in between leaves verdicts whose ordinal is ahead of the state, which their redelivered messages (the whole
  * batch comes back, in order) bring the state up to — the recovery a crash between verdict and state always had.
  * A batch of n updates thus writes the round state once instead of n times.
+ *
+ * The verdicts themselves are written together: each write starts when its message decides it, and the next effect
+ * that is not a verdict (or a read of a verdict, or the batch's end) waits for all of them first. Should one fail, the
+ * state that counts it is never written and the whole batch fails (`flush` fails from then on), so every message comes
+ * back in order: those whose verdicts were written bring the state up to their ordinals, the others decide again and
+ * get the same ordinals (docs/protocol.md, the crash table).
  */
-export class AggregateSession implements RoundStateWriter {
+export class AggregateSession implements RoundStateWriter, VerdictWrites {
+  /** verdict writes in flight, in the order their messages decided them */
+  private verdicts: { readonly settled: Promise<unknown>; readonly remember: () => void }[] = [];
+  /** a verdict write that failed: the batch must fail as a whole */
+  private failedVerdict: { readonly error: unknown } | undefined;
   private readonly states = new Map<string, RoundState>();
   private readonly unwritten = new Map<string, RoundState>();
   /** round states read for the batch's reads ahead, before the first of its messages needed them */
   private readonly stateReads = new Map<string, Promise<RoundState | undefined>>();
   private readonly reads: BatchReads;
 
-  constructor(private readonly context: PipelineContext) {
+  constructor(
+    private readonly context: PipelineContext,
+    /** false: each verdict is written before its message's next effect (the benchmark's baseline) */
+    private readonly options: { readonly verdictsTogether?: boolean } = {},
+  ) {
     this.reads = new BatchReads(context);
   }
 
@@ -98,6 +112,8 @@ export class AggregateSession implements RoundStateWriter {
         return 'stale';
       }
       const ahead = message.type === 'update' ? await this.reads.take(experimentId, round, message.clientId) : undefined;
+      // A verdict read in the message's turn may be one this batch is still writing (a second copy of a message).
+      if (message.type === 'update' && !ahead) await this.settleVerdicts();
       const first: RoundEvent =
         message.type === 'update'
           ? {
@@ -116,7 +132,7 @@ export class AggregateSession implements RoundStateWriter {
           return found;
         },
         written: (clientId) => this.reads.forget(experimentId, round, clientId),
-      }, roundMemory(this.context, state, experiment.config));
+      }, roundMemory(this.context, state, experiment.config), this.options.verdictsTogether === false ? undefined : this);
       const outcome = await runner.run(first);
       this.states.set(key, runner.roundState);
       return outcome;
@@ -172,8 +188,34 @@ export class AggregateSession implements RoundStateWriter {
     await writeRecord(this.context.store, keys.roundState(state.experimentId, state.round), state);
   }
 
-  /** Writes every round state still waiting: before any effect that is not a verdict, and when the batch ends. */
+  /** VerdictWrites: a verdict's write, started; its rejection is kept for settleVerdicts to report. */
+  started(write: Promise<void>, remember: () => void): void {
+    const settled = write.then(
+      () => undefined,
+      (error: unknown) => {
+        this.failedVerdict ??= { error };
+      },
+    );
+    this.verdicts.push({ settled, remember });
+  }
+
+  /**
+   * Waits for every verdict write in flight; the process remembers each (round-memory.ts) only once it and every one
+   * before it are written. Throws if any failed, now and at every later call of this invocation.
+   */
+  private async settleVerdicts(): Promise<void> {
+    while (this.verdicts.length > 0) {
+      const writes = this.verdicts;
+      this.verdicts = [];
+      await Promise.all(writes.map((write) => write.settled));
+      if (!this.failedVerdict) for (const write of writes) write.remember();
+    }
+    if (this.failedVerdict) throw this.failedVerdict.error;
+  }
+
+  /** Writes every verdict and round state still waiting: before any effect that is not a verdict, and when the batch ends. */
   async flush(): Promise<void> {
+    await this.settleVerdicts();
     for (const [key, state] of [...this.unwritten]) {
       await writeRecord(this.context.store, keys.roundState(state.experimentId, state.round), state);
       if (this.unwritten.get(key) === state) this.unwritten.delete(key);

@@ -47,6 +47,15 @@ export interface RunnerReads {
   written(clientId: string): void;
 }
 
+/**
+ * Where a batch's verdict writes go while they are in flight (aggregate.ts): each is started at once, and `flush` waits
+ * for all of them, in their order, before anything is written that depends on them (a round state that counts them,
+ * any other effect) and before the batch ends. `remember` runs once its write is durable, in the order of the writes.
+ */
+export interface VerdictWrites {
+  started(write: Promise<void>, remember: () => void): void;
+}
+
 /** Effects that may run while a counted answer's round state waits to be written: the verdicts it counts, reads of one update. */
 const BEFORE_STATE_WRITE: readonly RoundEffect['type'][] = ['record-verdict', 'log', 'inspect-update', 'save-state'];
 
@@ -72,6 +81,8 @@ export class RoundRunner {
     private readonly reads?: RunnerReads,
     /** what this warm process remembers of the round (round-memory.ts); none: the close reads everything back */
     private readonly memory?: RoundMemory,
+    /** verdicts written together with the rest of the batch's; none: each one before the next effect */
+    private readonly verdictWrites?: VerdictWrites,
   ) {
     this.config = experiment.config;
     this.layout = experiment.layout;
@@ -142,15 +153,20 @@ export class RoundRunner {
           computeMs: Math.round(this.computeMs),
         };
       }
-      case 'record-verdict':
+      case 'record-verdict': {
         this.reads?.written(effect.verdict.clientId);
-        await writeRecord(store, keys.verdict(experimentId, round, effect.verdict.clientId), effect.verdict);
-        {
-          const inspected = this.inspected?.clientId === effect.verdict.clientId ? this.inspected.weights : undefined;
-          this.inspected = undefined;
-          this.memory?.remember(effect.verdict, inspected, (update) => this.layout.strategy.server.combineWeight(update));
+        const write = writeRecord(store, keys.verdict(experimentId, round, effect.verdict.clientId), effect.verdict);
+        const inspected = this.inspected?.clientId === effect.verdict.clientId ? this.inspected.weights : undefined;
+        this.inspected = undefined;
+        const remember = () => this.memory?.remember(effect.verdict, inspected, (update) => this.layout.strategy.server.combineWeight(update));
+        if (this.verdictWrites) {
+          this.verdictWrites.started(write, remember);
+        } else {
+          await write;
+          remember();
         }
         return undefined;
+      }
       case 'save-state':
         await this.writer.save(effect.state);
         return undefined;

@@ -107,7 +107,7 @@ export function judge(reference: SimOutcome, run: SimOutcome): Judged {
 }
 
 export interface PlannedRun {
-  readonly family: 'crash' | 'read-error' | 'duplicate' | 'skew' | 'random';
+  readonly family: 'crash' | 'read-error' | 'write-error' | 'duplicate' | 'skew' | 'random';
   readonly label: string;
   readonly schedule: Schedule;
 }
@@ -138,6 +138,7 @@ function resumePoint(reference: Reference | undefined, schedule: Schedule): SimS
     schedule.faults.every((fault) => {
       switch (fault.kind) {
         case 'crash':
+        case 'write-error':
           return fault.at >= snapshot.operations.length;
         case 'read-error':
           return fault.at >= snapshot.reads;
@@ -178,6 +179,17 @@ export function readErrorSchedules(reference: SimOutcome, sample?: { count: numb
   return indices.map((at) => ({ family: 'read-error' as const, label: `S3 error on read #${at}`, schedule: { seed: REFERENCE_SEED, faults: [{ kind: 'read-error', at }] } }));
 }
 
+/** Every S3 PUT of the reference run failing once, each in a run of its own. */
+export function writeErrorSchedules(reference: SimOutcome): PlannedRun[] {
+  return reference.operations
+    .filter((operation) => operation.kind === 's3.put')
+    .map((operation) => ({
+      family: 'write-error' as const,
+      label: `S3 error on write #${operation.index} ${operation.fn} ${operation.target}`,
+      schedule: { seed: REFERENCE_SEED, faults: [{ kind: 'write-error', at: operation.index }] },
+    }));
+}
+
 /** Each delivery handed out a second time; and each timer invocation with its clock a deadline ahead (early deadlines). */
 export function deliverySchedules(reference: SimOutcome): PlannedRun[] {
   return Array.from({ length: reference.deliveries }, (_, at): PlannedRun[] => [
@@ -193,11 +205,14 @@ export function randomSchedules(reference: SimOutcome, count: number, seed: numb
   const random = createRandom(seed);
   return Array.from({ length: count }, (_, index) => {
     const faults: Fault[] = Array.from({ length: 2 + random.nextInt(3) }, (): Fault => {
-      switch (random.nextInt(4)) {
+      switch (random.nextInt(5)) {
         case 0:
           return { kind: 'crash', at: random.nextInt(reference.operations.length), when: random.nextInt(2) === 0 ? 'before' : 'after' };
         case 1:
           return { kind: 'read-error', at: random.nextInt(reference.reads) };
+        case 4:
+          // Fires only if that operation is an S3 PUT in this run's order.
+          return { kind: 'write-error', at: random.nextInt(reference.operations.length) };
         case 2:
           return { kind: 'duplicate', at: random.nextInt(reference.deliveries) };
         default:
@@ -215,6 +230,8 @@ export function describeFault(fault: Fault): string {
       return `crash ${fault.when} op #${fault.at}`;
     case 'read-error':
       return `read #${fault.at} fails`;
+    case 'write-error':
+      return `write #${fault.at} fails`;
     case 'duplicate':
       return `delivery #${fault.at} twice`;
     case 'skew':

@@ -19,6 +19,8 @@ export type Fault =
   | { readonly kind: 'crash'; readonly at: number; readonly when: 'before' | 'after' }
   /** read number `at` fails with an S3 error (as after the SDK's own retries) */
   | { readonly kind: 'read-error'; readonly at: number }
+  /** mutating operation `at`, an S3 PUT, fails with an S3 error (as after the SDK's own retries); the invocation goes on */
+  | { readonly kind: 'write-error'; readonly at: number }
   /** delivery number `at`, once handled, is delivered again */
   | { readonly kind: 'duplicate'; readonly at: number }
   /** if delivery number `at` is a timer's, it sees a clock `seconds` ahead: it forwards its deadline early */

@@ -175,6 +175,10 @@ export class Simulation {
     const index = this.operations.length;
     this.operations.push({ index, kind, target, fn: invocation.fn });
     if (this.crashes(index, 'before')) this.kill(invocation);
+    if (kind === 's3.put' && this.schedule.faults.some((fault) => fault.kind === 'write-error' && fault.at === index)) {
+      this.faultsFired++;
+      throw new InjectedStoreError(`S3 PutObject s3://${BUCKET}/${target} failed: injected InternalError (500)`);
+    }
     await perform();
     if (kind.startsWith('sqs')) invocation.stats.sqsCalls++;
     else invocation.stats.s3Writes++;
@@ -224,6 +228,20 @@ export class Simulation {
       },
       changeVisibility: (receipt, seconds) =>
         this.mutate(invocation, 'sqs.visibility', QUEUE_NAMES[role], () => this.queues[role].changeVisibility(receipt, seconds)),
+      // One request for all its entries: one crash point, as a single call.
+      changeVisibilityBatch: (entries) =>
+        this.mutate(invocation, 'sqs.visibility', QUEUE_NAMES[role], () => {
+          // SQS changes every entry it can and reports the others, as the adapter then throws.
+          const refused: string[] = [];
+          for (const { receiptHandle, seconds } of entries) {
+            try {
+              this.queues[role].changeVisibility(receiptHandle, seconds);
+            } catch (error) {
+              refused.push(error instanceof Error ? error.message : String(error));
+            }
+          }
+          if (refused.length > 0) throw new Error(`ChangeMessageVisibilityBatch refused ${refused.length}: ${refused.join('; ')}`);
+        }),
     });
     const queues: PipelineQueues = { train: queue('train'), aggregate: queue('aggregate'), timer: queue('timer') };
     return { store, queues, now: () => new Date(this.clock.nowMs + invocation.skewMs), log: () => {}, warm: this.container };
