@@ -10,8 +10,8 @@
  * --quick: 10 and 100 clients a round, 1 round.
  * Then, per --clients, the aggregator's serial path alone (bench/scale-burst.ts): every update written first, all announced
  * at once, with the aggregator taking one message per invocation and with the stack's batches of 10, and (up to 100
- * updates) batches of 10 on an S3 slowed by 20 ms a request, reading in each message's turn and reading the batch
- * ahead; one after the other (interleaved). --no-burst skips them.
+ * updates) batches of 10 on an S3 slowed by 20 ms a request, each request in its message's turn and a batch's reads and
+ * verdicts together; one after the other (interleaved). --no-burst skips them.
  * Last, each kind of request alone, SDK → emulator (bench/scale-floor.ts): the prices of the floor under the overhead.
  */
 import { execFile } from 'node:child_process';
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
         '  --population  clients MNIST is split over, 60 samples each (default and at most 1000)\n' +
         '  --quick       10 and 100 clients a round, 1 round\n' +
         '  --resume      keep the configurations already in bench/scale-results.json\n' +
-        '  --no-burst    skip the aggregator-only bursts (batches of 1 and of 10; up to 100 updates also on an S3 slowed by 20 ms, reading in turn and ahead)\n' +
+        '  --no-burst    skip the aggregator-only bursts (batches of 1 and of 10; up to 100 updates also on an S3 slowed by 20 ms, each request in its message's turn and a batch's together)\n' +
         '  --no-write    print the tables, leave docs/scale.md alone',
     );
     return;
