@@ -75,7 +75,7 @@ async function main(): Promise<void> {
         '  --population  clients MNIST is split over, 60 samples each (default and at most 1000)\n' +
         '  --quick       10 and 100 clients a round, 1 round\n' +
         '  --resume      keep the configurations already in bench/scale-results.json\n' +
-        '  --no-burst    skip the aggregator-only bursts (batches of 1 and of 10; up to 100 updates also on an S3 slowed by 20 ms, each request in its message's turn and a batch's together)\n' +
+        '  --no-burst    skip the aggregator-only bursts (batches of 1 and of 10; up to 100 updates also on an S3 slowed by 20 ms, each request in its message\'s turn and a batch\'s together)\n' +
         '  --no-write    print the tables, leave docs/scale.md alone',
     );
     return;
