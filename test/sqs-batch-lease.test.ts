@@ -116,3 +116,19 @@ describe('an SQS batch handler on a FIFO queue', () => {
     );
   });
 });
+
+describe('SqsMessageQueue.changeVisibilityBatch', () => {
+  it('changes every entry SQS accepts and then names the ones it refused', async () => {
+    const queue = new SqsMessageQueue(local.sqs(), (await createQueue(local.sqs(), { name: 'visibility-batch', visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS })).url);
+    await queue.send({ n: 'm0' });
+    const [received] = await queue.receive({ maxMessages: 10, waitTimeSeconds: 1 });
+    await expect(
+      queue.changeVisibilityBatch([
+        { receiptHandle: 'not-a-receipt-handle', seconds: 0 },
+        { receiptHandle: received!.receiptHandle, seconds: 0 },
+      ]),
+    ).rejects.toThrow(/ChangeMessageVisibilityBatch on queue visibility-batch refused 1 message\(s\): ReceiptHandleIsInvalid/);
+    // The valid entry, after the refused one in the same call, was made visible again all the same.
+    expect(bodies(await receiveBack(queue, 1, 5))).toEqual(['m0']);
+  });
+});

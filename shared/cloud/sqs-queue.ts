@@ -176,26 +176,36 @@ export class SqsMessageQueue implements MessageQueue {
     });
   }
 
-  /** Deletes messages by receipt handle; throws naming the ones SQS refused. */
-  async deleteMessages(receiptHandles: readonly string[]): Promise<void> {
+  /**
+   * One of SQS's batch actions over `items`, 10 a call: every call is made, and the entries SQS refused are named at
+   * the end. A call that fails as a whole fails at once.
+   */
+  private async inBatches<T>(
+    action: string,
+    items: readonly T[],
+    call: (chunk: readonly T[]) => Promise<{ Failed?: { Code?: string; Message?: string }[] }>,
+  ): Promise<void> {
     const refused: string[] = [];
-    for (let start = 0; start < receiptHandles.length; start += 10) {
-      const chunk = receiptHandles.slice(start, start + 10);
+    for (let start = 0; start < items.length; start += MAX_BATCH_ENTRIES) {
       try {
-        const result = await this.client.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: this.url,
-            Entries: chunk.map((ReceiptHandle, index) => ({ Id: String(index), ReceiptHandle })),
-          }),
-        );
+        const result = await call(items.slice(start, start + MAX_BATCH_ENTRIES));
         for (const failed of result.Failed ?? []) refused.push(`${failed.Code ?? 'error'}: ${failed.Message ?? ''}`.trim());
       } catch (error) {
-        throw this.failure('DeleteMessageBatch', error);
+        throw this.failure(action, error);
       }
     }
     if (refused.length > 0) {
-      throw new MessageQueueError(`SQS DeleteMessageBatch on queue ${this.name} refused ${refused.length} message(s): ${refused.join('; ')}`);
+      throw new MessageQueueError(`SQS ${action} on queue ${this.name} refused ${refused.length} message(s): ${refused.join('; ')}`);
     }
+  }
+
+  /** Deletes messages by receipt handle; throws naming the ones SQS refused. */
+  async deleteMessages(receiptHandles: readonly string[]): Promise<void> {
+    await this.inBatches('DeleteMessageBatch', receiptHandles, (chunk) =>
+      this.client.send(
+        new DeleteMessageBatchCommand({ QueueUrl: this.url, Entries: chunk.map((ReceiptHandle, index) => ({ Id: String(index), ReceiptHandle })) }),
+      ),
+    );
   }
 
   async changeVisibility(receiptHandle: string, visibilityTimeoutSeconds: number): Promise<void> {
@@ -208,26 +218,16 @@ export class SqsMessageQueue implements MessageQueue {
     }
   }
 
-  /** In calls of up to 10; every call is made, and the refused entries are named at the end. */
+  /** In calls of up to 10; throws naming the entries SQS refused. */
   async changeVisibilityBatch(entries: readonly VisibilityEntry[]): Promise<void> {
-    const refused: string[] = [];
-    for (let start = 0; start < entries.length; start += MAX_BATCH_ENTRIES) {
-      const chunk = entries.slice(start, start + MAX_BATCH_ENTRIES);
-      try {
-        const result = await this.client.send(
-          new ChangeMessageVisibilityBatchCommand({
-            QueueUrl: this.url,
-            Entries: chunk.map(({ receiptHandle, seconds }, index) => ({ Id: String(index), ReceiptHandle: receiptHandle, VisibilityTimeout: seconds })),
-          }),
-        );
-        for (const failed of result.Failed ?? []) refused.push(`${failed.Code ?? 'error'}: ${failed.Message ?? ''}`.trim());
-      } catch (error) {
-        throw this.failure('ChangeMessageVisibilityBatch', error);
-      }
-    }
-    if (refused.length > 0) {
-      throw new MessageQueueError(`SQS ChangeMessageVisibilityBatch on queue ${this.name} refused ${refused.length} message(s): ${refused.join('; ')}`);
-    }
+    await this.inBatches('ChangeMessageVisibilityBatch', entries, (chunk) =>
+      this.client.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.url,
+          Entries: chunk.map(({ receiptHandle, seconds }, index) => ({ Id: String(index), ReceiptHandle: receiptHandle, VisibilityTimeout: seconds })),
+        }),
+      ),
+    );
   }
 
   async attributes(names: QueueAttributeName[] = ['All']): Promise<Record<string, string>> {
