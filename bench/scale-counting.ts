@@ -141,10 +141,6 @@ export function countingQueue(queue: MessageQueue, counts: SqsCounts): MessageQu
       for (const { body } of entries) counts.sendBytes += Buffer.byteLength(JSON.stringify(body));
       await queue.sendBatch(entries);
     },
-    async changeVisibility(receiptHandle: string, seconds: number) {
-      counts.changeVisibility++;
-      await queue.changeVisibility(receiptHandle, seconds);
-    },
     async changeVisibilityBatch(entries: readonly VisibilityEntry[]) {
       // Calls, as billed: one per 10 entries.
       counts.changeVisibility += Math.ceil(entries.length / 10);

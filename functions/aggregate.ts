@@ -24,12 +24,12 @@ export function createAggregateHandler(getContext: () => Promise<PipelineContext
   const { readAhead = true, ...retry } = options;
   return async (event) => {
     let session: AggregateSession | undefined;
+    const sessionFor = (context: PipelineContext) => (session ??= new AggregateSession(context, { verdictsTogether: readAhead }));
     const handle = sqsBatchHandler(
       aggregateMessageSchema,
       getContext,
       async (context, message, record) => {
-        session ??= new AggregateSession(context, { verdictsTogether: readAhead });
-        const outcome = await session.handle(message, sentAt(record));
+        const outcome = await sessionFor(context).handle(message, sentAt(record));
         context.log('aggregate.outcome', { ...message, outcome });
       },
       {
@@ -44,8 +44,7 @@ export function createAggregateHandler(getContext: () => Promise<PipelineContext
         ...(readAhead
           ? {
               beforeBatch: (context: PipelineContext, messages: readonly AggregateMessage[]) => {
-                session ??= new AggregateSession(context, { verdictsTogether: readAhead });
-                session.readAhead(messages);
+                sessionFor(context).readAhead(messages);
               },
             }
           : {}),

@@ -127,7 +127,7 @@ describe('counting decorators on the local cloud', () => {
     const counts = emptyCounts();
     const queue = countingQueue(cloud.context.queues.timer, counts.sqs);
     await queue.send({ hello: 'world' });
-    await expect(queue.changeVisibility('not-a-receipt-handle', 0)).rejects.toThrow();
+    await expect(queue.changeVisibilityBatch([{ receiptHandle: 'not-a-receipt-handle', seconds: 0 }])).rejects.toThrow();
     expect(counts.sqs).toMatchObject({ send: 1, sendBytes: JSON.stringify({ hello: 'world' }).length, changeVisibility: 1 });
   });
 

@@ -94,7 +94,6 @@ function recordingQueues(from: FunctionName): PipelineQueues {
       for (const { body, options = {} } of entries) sent.push({ from, to, body, options });
     },
     // Visibility is the trigger queue's business (granted with the event source), not an object or send grant.
-    changeVisibility: async () => {},
     changeVisibilityBatch: async () => {},
   });
   return { train: queue('train'), aggregate: queue('aggregate'), timer: queue('timer') };

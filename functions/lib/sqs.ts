@@ -18,7 +18,7 @@ export class MessageFormatError extends Error {
 
 /**
  * How an invocation holds its messages. While the handler runs, every message of its batch stays leased for
- * LEASE_SECONDS at a time, renewed every LEASE_RENEW_MS, in one call per 10 messages: a handler that dies without a
+ * LEASE_SECONDS at a time, renewed every third of that, in one call per 10 messages: a handler that dies without a
  * word (a Lambda timeout, an out-of-memory kill, a crashed worker) has its messages back within a minute, not after
  * the queue's visibility timeout (6 × the function timeout on AWS: 90 minutes for training, 30 for the aggregator).
  * The whole batch, not only the record in hand: on a FIFO queue a message in flight holds back its whole group, so one

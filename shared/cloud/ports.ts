@@ -70,13 +70,9 @@ export interface MessageQueue {
    */
   sendBatch(entries: readonly BatchEntry[]): Promise<void>;
   /**
-   * Makes a received message visible again after `seconds` (SQS ChangeMessageVisibility): how a handler retries a
-   * failed record within seconds instead of the queue's visibility timeout, and keeps a long one leased.
-   */
-  changeVisibility(receiptHandle: string, seconds: number): Promise<void>;
-  /**
-   * The same for several received messages, up to 10 a call (SQS ChangeMessageVisibilityBatch): how a handler leases
-   * a whole batch and hands back the records it failed. Throws, naming them, if SQS refused some.
+   * Makes received messages visible again after their `seconds`, up to 10 a call (SQS ChangeMessageVisibilityBatch):
+   * how a handler keeps its whole batch leased, and hands the records it failed back within seconds instead of the
+   * queue's visibility timeout. Throws, naming them, if SQS refused some.
    */
   changeVisibilityBatch(entries: readonly VisibilityEntry[]): Promise<void>;
 }

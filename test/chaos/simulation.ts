@@ -226,8 +226,6 @@ export class Simulation {
       sendBatch: async (entries) => {
         for (const entry of entries) await this.mutate(invocation, 'sqs.send', QUEUE_NAMES[role], () => this.sendTo(role, entry.body, entry.options));
       },
-      changeVisibility: (receipt, seconds) =>
-        this.mutate(invocation, 'sqs.visibility', QUEUE_NAMES[role], () => this.queues[role].changeVisibility(receipt, seconds)),
       // One request for all its entries: one crash point, as a single call.
       changeVisibilityBatch: (entries) =>
         this.mutate(invocation, 'sqs.visibility', QUEUE_NAMES[role], () => {
