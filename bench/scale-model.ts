@@ -14,7 +14,8 @@
  * - aggregation: one FIFO message group per experiment, so one message at a time, each costing the aggregator's
  *   measured S3 and SQS calls per update at the published latency — except the reads it makes together (a batch's
  *   updates read ahead, the close's reads 10 at a time) and the writes it makes together (a batch's verdicts), which
- *   wait `1 / readConcurrency` of that each; then the global model is evaluated.
+ *   wait `1 / readConcurrency` of that each, and the reads made alongside the batch's round-state read (each client's
+ *   verdict and report), which wait for nothing more; then the global model is evaluated.
  */
 
 export interface AwsFigures {
@@ -82,6 +83,11 @@ export interface CallsPerUpdate {
   readonly overlappedReads?: number;
   /** of the PUTs, those made together with others (a batch's verdicts); default none */
   readonly overlappedWrites?: number;
+  /**
+   * of the overlapped reads, those made alongside a request that waits anyway (a client's verdict and report, read
+   * with the batch's round state): they add no wait of their own; default none
+   */
+  readonly hiddenReads?: number;
 }
 
 export interface Workload {
@@ -137,16 +143,18 @@ export function clientMs(workload: Workload, aws: AwsFigures = AWS_FIGURES): num
 
 /**
  * the aggregator's time per "update ready": its S3 calls one after another but for the overlapped reads and writes
- * (each waits 1/readConcurrency of a request), the bytes (one Lambda's bandwidth, overlapped or not), its SQS calls
+ * (each waits 1/readConcurrency of a request, or nothing if hidden behind one that waits anyway), the bytes (one
+ * Lambda's bandwidth, overlapped or not), its SQS calls
  */
 export function aggregatorMsPerUpdate(workload: Workload, aws: AwsFigures = AWS_FIGURES): number {
   const { aggregator } = workload;
-  const overlapped =
-    Math.min(aggregator.overlappedReads ?? 0, aggregator.s3Gets + aggregator.s3Heads) + Math.min(aggregator.overlappedWrites ?? 0, aggregator.s3Puts);
+  const overlappedReads = Math.min(aggregator.overlappedReads ?? 0, aggregator.s3Gets + aggregator.s3Heads);
+  const hidden = Math.min(aggregator.hiddenReads ?? 0, overlappedReads);
+  const overlapped = overlappedReads + Math.min(aggregator.overlappedWrites ?? 0, aggregator.s3Puts);
   const concurrency = Math.max(1, workload.readConcurrency ?? 1);
   return (
     (s3Requests(aggregator) - overlapped) * aws.s3LatencyMs +
-    (overlapped * aws.s3LatencyMs) / concurrency +
+    ((overlapped - hidden) * aws.s3LatencyMs) / concurrency +
     ((aggregator.s3GetBytes + aggregator.s3PutBytes) / aws.bytesPerSecond) * 1000 +
     aggregator.sqsCalls * aws.sqsLatencyMs
   );

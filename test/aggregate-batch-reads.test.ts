@@ -72,15 +72,19 @@ function observedStore(store: ObjectStore, latencyMs: number, writes: { latencyM
     mostWritesInFlight: 0,
     writes: [] as string[],
     reads: [] as string[],
+    /** every read: when it started and ended (performance.now()) */
+    timeline: [] as { key: string; start: number; end: number }[],
   };
   const read = async <T>(perform: () => Promise<T>, key: string): Promise<T> => {
     seen.reads.push(key);
     seen.mostInFlight = Math.max(seen.mostInFlight, ++seen.inFlight);
+    const start = performance.now();
     try {
       await sleep(latencyMs);
       return await perform();
     } finally {
       seen.inFlight--;
+      seen.timeline.push({ key, start, end: performance.now() });
     }
   };
   const observed: ObjectStore = {
@@ -187,12 +191,13 @@ describe('a batch of "update ready" messages', () => {
     for (const message of cold) expect(await handleCold(batchOf([update(message)]))).toEqual({ batchItemFailures: [] });
 
     for (const id of ['reads-together', 'reads-alone', 'reads-cold']) expect((await waitForStatus(cloud, id, (s) => s.state !== 'running')).state).toBe('completed');
-    // The batch's reads overlapped (10 inspections ahead, bounded), where one message alone reads one thing at a time;
-    // a cold close reads the verdicts and updates back a bounded number at a time, a warm one reads none of them.
+    // The batch's reads overlapped (10 inspections ahead, bounded), where one message alone reads its round's state,
+    // its verdict and its report together, then its update; a cold close reads the verdicts and updates back a bounded
+    // number at a time, a warm one reads none of them.
     expect(batched.seen.mostBeforeStateWrite).toBeGreaterThanOrEqual(5);
-    expect(single.seen.mostBeforeStateWrite).toBe(1);
-    expect(batched.seen.mostInFlight).toBeLessThanOrEqual(12);
-    expect(single.seen.mostInFlight).toBe(1);
+    expect(single.seen.mostBeforeStateWrite).toBe(3);
+    expect(batched.seen.mostInFlight).toBeLessThanOrEqual(2 * 10 + 1);
+    expect(single.seen.mostInFlight).toBe(3);
     expect(forgetful.seen.mostInFlight).toBeGreaterThan(1);
     const readsOf = (reads: readonly string[], id: string, part: string) => reads.filter((key) => key.startsWith(`experiments/${id}/rounds/0001/${part}/`)).length;
     for (const [seen, id] of [[batched.seen, 'reads-together'], [single.seen, 'reads-alone']] as const) {
@@ -217,6 +222,36 @@ describe('a batch of "update ready" messages', () => {
     const [a, b, c] = await Promise.all(['reads-together', 'reads-alone', 'reads-cold'].map((id) => cloud.context.store.get(keys.globalModel(id, 1))));
     expect(Buffer.from(a!).equals(Buffer.from(b!))).toBe(true);
     expect(Buffer.from(a!).equals(Buffer.from(c!))).toBe(true);
+  });
+
+  it('reads each client\'s verdict and report together with the round\'s state, its update once no verdict was found, and no update for a copy', async () => {
+    const id = 'reads-early';
+    const round1 = await openRound(id, 6);
+    const slow = observedStore(base.store, 40);
+    const handle = createAggregateHandler(async () => ({ ...base, store: slow.store }), { retryDelaysSeconds: [1] });
+    // The first three: the round stays open, so the same three come back as copies in a second batch.
+    const firstThree = round1.slice(0, 3).map(update);
+    expect(await handle(batchOf(firstThree))).toEqual({ batchItemFailures: [] });
+    const reads = (part: string) => slow.seen.timeline.filter(({ key }) => key.startsWith(`experiments/${id}/rounds/0001/${part}`));
+    const [state] = reads('state.json');
+    expect(state).toBeDefined();
+    for (const { clientId } of round1.slice(0, 3)) {
+      const of = (part: string, suffix: string) => reads(part).find(({ key }) => key.endsWith(`/${clientId}${suffix}`));
+      const [verdict, report, updateRead] = [of('verdicts/', '.json'), of('updates/', '.json'), of('updates/', '.bin')];
+      expect(verdict && report && updateRead).toBeTruthy();
+      // Started while the state was still being read: the batch waits for one read, not three, before the update's.
+      expect(verdict!.start).toBeLessThan(state!.end);
+      expect(report!.start).toBeLessThan(state!.end);
+      // The update (up to the model's size) only once its client had no verdict.
+      expect(updateRead!.start).toBeGreaterThanOrEqual(verdict!.end);
+    }
+    const updateReads = () => reads('updates/').filter(({ key }) => key.endsWith('.bin')).length;
+    const updateReadsBefore = updateReads();
+    expect(await handle(batchOf(firstThree))).toEqual({ batchItemFailures: [] });
+    expect(updateReads()).toBe(updateReadsBefore);
+    for (const [index, message] of round1.slice(0, 3).entries()) expect(await verdictOf(id, message.clientId)).toMatchObject({ ordinal: index + 1, outcome: 'accepted' });
+    expect(await handle(batchOf(round1.slice(3).map(update)))).toEqual({ batchItemFailures: [] });
+    expect((await waitForStatus(cloud, id, (s) => s.state !== 'running')).state).toBe('completed');
   });
 
   it('never uses a read made ahead after the same invocation wrote that client\'s verdict (a close that found its report, a copy)', async () => {

@@ -34,6 +34,11 @@ describe('the AWS round model', () => {
     // and the writes made together likewise: the verdict of the 1 PUT, 10 at a time
     const writesToo = workload({ aggregator: { ...w.aggregator, overlappedReads: 3, overlappedWrites: 1 }, readConcurrency: 10 });
     expect(aggregatorMsPerUpdate(writesToo)).toBeCloseTo(a.s3LatencyMs + (4 * a.s3LatencyMs) / 10 + (2.01e6 / a.bytesPerSecond) * 1000 + 3 * a.sqsLatencyMs);
+    // Reads made alongside one that waits anyway (a verdict and a report with the round state) add nothing; never more than the overlapped ones.
+    const hidden = workload({ aggregator: { ...w.aggregator, overlappedReads: 3, overlappedWrites: 1, hiddenReads: 2 }, readConcurrency: 10 });
+    expect(aggregatorMsPerUpdate(hidden)).toBeCloseTo(a.s3LatencyMs + (2 * a.s3LatencyMs) / 10 + (2.01e6 / a.bytesPerSecond) * 1000 + 3 * a.sqsLatencyMs);
+    const overHidden = workload({ aggregator: { ...w.aggregator, overlappedReads: 1, overlappedWrites: 0, hiddenReads: 5 }, readConcurrency: 10 });
+    expect(aggregatorMsPerUpdate(overHidden)).toBeCloseTo(4 * a.s3LatencyMs + (2.01e6 / a.bytesPerSecond) * 1000 + 3 * a.sqsLatencyMs);
     // the fan-out sends 10 messages a call
     expect(simulateRound(95, w).fanOutMs).toBe(10 * a.sqsLatencyMs);
   });

@@ -2,7 +2,7 @@ import type { AggregateMessage } from '../protocol/messages.js';
 import type { RoundState, VerdictRecord } from '../protocol/records.js';
 import type { PipelineContext } from './context.js';
 import { readVerdict } from './experiment.js';
-import { inspectUpdate, type Inspection } from './inspect-update.js';
+import { inspectUpdate, readUpdateReport, type Inspection } from './inspect-update.js';
 import { mapInOrder, READ_CONCURRENCY } from './ordered-reads.js';
 import type { ExperimentView } from './round-runner.js';
 
@@ -31,7 +31,8 @@ export class BatchReads {
 
   /**
    * Starts the reads for `messages`. `round` gives a round's state and its experiment's view (both read once per
-   * batch anyway); a round that is closed, a secure-aggregation experiment, an unsampled client: nothing is read.
+   * batch anyway); a round that is closed, a secure-aggregation experiment, an unsampled client: the verdict and report
+   * read with the state are dropped, and nothing more is read.
    */
   start(messages: readonly AggregateMessage[], round: (experimentId: string, round: number) => Promise<{ state: RoundState; view: ExperimentView } | undefined>): void {
     // A start rewrites what an experiment's updates would be checked against: its batch reads nothing ahead for it.
@@ -50,13 +51,20 @@ export class BatchReads {
       fresh,
       async ({ experimentId, round: r, clientId }) => {
         const resolve = settled.get(clientKey(experimentId, r, clientId))!;
+        // The verdict and the report need nothing the round's state says, so they are read with it, not after it: on
+        // S3, where each request waits ~100 ms, the batch waits for two reads before it decides instead of four. The
+        // update itself (up to the model's size) is read only once no verdict was found.
+        const verdictRead = readVerdict(store, experimentId, r, clientId);
+        const reportRead = readUpdateReport(store, { experimentId, round: r, clientId });
+        verdictRead.catch(() => {});
+        reportRead.catch(() => {});
         try {
           const found = await round(experimentId, r);
           if (!found || found.state.closed || found.view.config.secureAggregation || !found.state.expected.includes(clientId)) return resolve(undefined);
-          const known = await readVerdict(store, experimentId, r, clientId);
+          const known = await verdictRead;
           if (known) return resolve({ known });
           const held = (await found.view.samplesHeld()).get(clientId);
-          const inspection = inspectUpdate(store, found.view.layout, { experimentId, round: r, clientId }, held);
+          const inspection = inspectUpdate(store, found.view.layout, { experimentId, round: r, clientId }, held, reportRead);
           inspection.catch(() => {});
           // Waited for here, so that no more than READ_CONCURRENCY inspections (each reads an update) overlap.
           await inspection.catch(() => {});

@@ -81,14 +81,24 @@ export interface Inspection {
   readonly weights?: ModelWeights;
 }
 
+/** The client's report, as inspectUpdate reads it: at most MAX_REPORT_BYTES of its body. */
+export function readUpdateReport(
+  store: ObjectStore,
+  message: { readonly experimentId: string; readonly round: number; readonly clientId: string },
+): Promise<BoundedObject | undefined> {
+  return store.getAtMost(keys.updateReport(message.experimentId, message.round, message.clientId), MAX_REPORT_BYTES);
+}
+
 export async function inspectUpdate(
   store: ObjectStore,
   layout: UpdateLayout,
   message: { readonly experimentId: string; readonly round: number; readonly clientId: string },
   /** how many samples the client holds, as partition.json records them (its shard, or its natural data, capped) */
   samplesHeld: number | undefined,
+  /** the report, if already being read (readUpdateReport); else it is read here */
+  reportRead: Promise<BoundedObject | undefined> = readUpdateReport(store, message),
 ): Promise<Inspection> {
-  const found = await store.getAtMost(keys.updateReport(message.experimentId, message.round, message.clientId), MAX_REPORT_BYTES);
+  const found = await reportRead;
   const reportedAt = found?.info.lastModified;
   try {
     const { report, weights } = await checkUpdate(store, layout, message, found, samplesHeld);
