@@ -131,8 +131,9 @@ checks updates and records verdicts. What was done, keeping one writer per exper
 docs/protocol.md:
 - **Batches of 10** read and write the round state once per batch; a warm aggregator reads config and partition once per round.
 - **Reads ahead**: a batch's updates are independent until their verdicts are written, so their reads start together
-  when the batch arrives, at most 10 at once (shared/pipeline/batch-reads.ts): each client's verdict and report with
-  the round state's read, its update once no verdict was found — two waits before the batch decides, not four. The close folds the accepted updates in the order of their verdicts' ordinals, starting from the
+  when the batch arrives, at most 10 at once (shared/pipeline/batch-reads.ts): each client's verdict, report and update
+  with the round state's read — one wait before the batch decides, not four (a redelivered message reads its update
+  only once no verdict was found). The close folds the accepted updates in the order of their verdicts' ordinals, starting from the
   sum a warm aggregator folded as it checked them and reading the rest 10 at a time, so its float result is the same on
   every retry, warm or cold (shared/pipeline/round-memory.ts, ordered-reads.ts). ${slowedLine}
 - **Verdicts together**: each verdict PUT starts when its message decides it, and the round state that counts them (or

@@ -195,8 +195,8 @@ export interface ScaleDocOptions {
   readonly rounds: number;
 }
 
-/** reads per announced update made alongside its batch's round-state read: the client's verdict and report */
-const READS_WITH_THE_STATE = 2;
+/** reads per announced update made alongside its batch's round-state read: the client's verdict, report and update */
+const READS_WITH_THE_STATE = 3;
 
 export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOptions): Promise<string> {
   const runs = workerRuns(results);
@@ -216,8 +216,9 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
   // state's, read once per batch (one per invocation); what it writes together (shared/pipeline/aggregate.ts): every
   // PUT but the round state's, once per batch (the close's few writes, one after another, are counted as overlapped
   // too: under a thousandth of a PUT per update at 1,000); as many at once as its batches hold (at most 10). Of the
-  // reads, each announced client's verdict and report start with the batch's round-state read and wait no longer
-  // than it (batch-reads.ts): two a message, every message of the burst being an update.
+  // reads, each announced client's verdict, report and update start with the batch's round-state read and wait no
+  // longer than it (batch-reads.ts; the update on a first delivery, once the process knows the experiment's update
+  // size): three a message, every message of the burst being an update delivered once.
   const measuredAggregator = batched ? callsPerUpdate(batched.counts, batched.updates) : callsPerUpdate(largest.counts.aggregate, largest.updates);
   const oncePerBatch = batched ? per(batched.invocations, batched.updates) : 0;
   const aggregator: CallsPerUpdate = batched
@@ -369,7 +370,7 @@ messages, 10 a call one call after another; clients start as the train queue's e
 writes wait for S3's per-prefix rates; the "update ready" sends for the FIFO queue's rate; then the aggregator, one
 invocation at a time (one FIFO group per experiment), its reads made together waiting a tenth each (a batch's updates
 read ahead, the close's reads 10 at a time: every GET and HEAD but the round state's and, made alongside that one and
-waiting no longer, each client's verdict and report), at the calls per update measured ${batched ? `in the burst of ${batched.updates} with batches of 10 (a round's updates arrive together on AWS)` : 'in the largest run'}, and the evaluation of the global model on ${TEST_IMAGES.toLocaleString('en-US')} test images
+waiting no longer, each client's verdict, report and update), at the calls per update measured ${batched ? `in the burst of ${batched.updates} with batches of 10 (a round's updates arrive together on AWS)` : 'in the largest run'}, and the evaluation of the global model on ${TEST_IMAGES.toLocaleString('en-US')} test images
 (estimated as a third of a training step per image). *First limit hit*: the limit whose lifting alone shortens
 the round most (the model runs once per lifted limit). *Round if S3 took 20 ms*: the same round with a fifth of the
 published S3 latency, to show how much of the estimate hangs on that one figure.

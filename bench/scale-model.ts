@@ -15,7 +15,7 @@
  *   measured S3 and SQS calls per update at the published latency — except the reads it makes together (a batch's
  *   updates read ahead, the close's reads 10 at a time) and the writes it makes together (a batch's verdicts), which
  *   wait `1 / readConcurrency` of that each, and the reads made alongside the batch's round-state read (each client's
- *   verdict and report), which wait for nothing more; then the global model is evaluated.
+ *   verdict, report and update), which wait for nothing more; then the global model is evaluated.
  */
 
 export interface AwsFigures {
@@ -84,8 +84,8 @@ export interface CallsPerUpdate {
   /** of the PUTs, those made together with others (a batch's verdicts); default none */
   readonly overlappedWrites?: number;
   /**
-   * of the overlapped reads, those made alongside a request that waits anyway (a client's verdict and report, read
-   * with the batch's round state): they add no wait of their own; default none
+   * of the overlapped reads, those made alongside a request that waits anyway (a client's verdict, report and update,
+   * read with the batch's round state): they add no wait of their own; default none
    */
   readonly hiddenReads?: number;
 }

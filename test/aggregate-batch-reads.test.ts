@@ -130,7 +130,7 @@ afterAll(async () => {
 
 let sequence = 0;
 /** One event of `messages`, as the FIFO event source hands a batch of the experiment's group to the aggregator. */
-function batchOf(messages: readonly AggregateMessage[]): SQSEvent {
+function batchOf(messages: readonly AggregateMessage[], receiveCount = 1): SQSEvent {
   return {
     Records: messages.map((message) => {
       const id = `m-${++sequence}`;
@@ -139,7 +139,7 @@ function batchOf(messages: readonly AggregateMessage[]): SQSEvent {
         receiptHandle: `receipt-${id}`,
         body: JSON.stringify(message),
         attributes: {
-          ApproximateReceiveCount: '1',
+          ApproximateReceiveCount: String(receiveCount),
           SentTimestamp: String(Date.now()),
           SenderId: 'test',
           ApproximateFirstReceiveTimestamp: String(Date.now()),
@@ -192,12 +192,13 @@ describe('a batch of "update ready" messages', () => {
 
     for (const id of ['reads-together', 'reads-alone', 'reads-cold']) expect((await waitForStatus(cloud, id, (s) => s.state !== 'running')).state).toBe('completed');
     // The batch's reads overlapped (10 inspections ahead, bounded), where one message alone reads its round's state,
-    // its verdict and its report together, then its update; a cold close reads the verdicts and updates back a bounded
-    // number at a time, a warm one reads none of them.
+    // its verdict and its report together (the first: 3) — and its update with them once this process knows the
+    // experiment's update size (the others: 4); a cold close reads the verdicts and updates back a bounded number at a
+    // time, a warm one reads none of them.
     expect(batched.seen.mostBeforeStateWrite).toBeGreaterThanOrEqual(5);
     expect(single.seen.mostBeforeStateWrite).toBe(3);
-    expect(batched.seen.mostInFlight).toBeLessThanOrEqual(2 * 10 + 1);
-    expect(single.seen.mostInFlight).toBe(3);
+    expect(batched.seen.mostInFlight).toBeLessThanOrEqual(3 * 10 + 1);
+    expect(single.seen.mostInFlight).toBe(4);
     expect(forgetful.seen.mostInFlight).toBeGreaterThan(1);
     const readsOf = (reads: readonly string[], id: string, part: string) => reads.filter((key) => key.startsWith(`experiments/${id}/rounds/0001/${part}/`)).length;
     for (const [seen, id] of [[batched.seen, 'reads-together'], [single.seen, 'reads-alone']] as const) {
@@ -224,34 +225,45 @@ describe('a batch of "update ready" messages', () => {
     expect(Buffer.from(a!).equals(Buffer.from(c!))).toBe(true);
   });
 
-  it('reads each client\'s verdict and report together with the round\'s state, its update once no verdict was found, and no update for a copy', async () => {
+  it('reads a client\'s verdict, report and (first delivery, size known) update together with the round\'s state, and no update for a redelivered copy', async () => {
     const id = 'reads-early';
     const round1 = await openRound(id, 6);
     const slow = observedStore(base.store, 40);
-    const handle = createAggregateHandler(async () => ({ ...base, store: slow.store }), { retryDelaysSeconds: [1] });
-    // The first three: the round stays open, so the same three come back as copies in a second batch.
-    const firstThree = round1.slice(0, 3).map(update);
-    expect(await handle(batchOf(firstThree))).toEqual({ batchItemFailures: [] });
+    // A container of its own: what it knows of the experiment is what these batches teach it.
+    const warm = {};
+    const handle = createAggregateHandler(async () => ({ ...base, store: slow.store, warm }), { retryDelaysSeconds: [1] });
     const reads = (part: string) => slow.seen.timeline.filter(({ key }) => key.startsWith(`experiments/${id}/rounds/0001/${part}`));
-    const [state] = reads('state.json');
-    expect(state).toBeDefined();
-    for (const { clientId } of round1.slice(0, 3)) {
-      const of = (part: string, suffix: string) => reads(part).find(({ key }) => key.endsWith(`/${clientId}${suffix}`));
-      const [verdict, report, updateRead] = [of('verdicts/', '.json'), of('updates/', '.json'), of('updates/', '.bin')];
-      expect(verdict && report && updateRead).toBeTruthy();
-      // Started while the state was still being read: the batch waits for one read, not three, before the update's.
-      expect(verdict!.start).toBeLessThan(state!.end);
-      expect(report!.start).toBeLessThan(state!.end);
-      // The update (up to the model's size) only once its client had no verdict.
-      expect(updateRead!.start).toBeGreaterThanOrEqual(verdict!.end);
-    }
+    const readsOf = (clientId: string) => ({
+      verdict: reads('verdicts/').find(({ key }) => key.endsWith(`/${clientId}.json`))!,
+      report: reads('updates/').find(({ key }) => key.endsWith(`/${clientId}.json`))!,
+      update: reads('updates/').find(({ key }) => key.endsWith(`/${clientId}.bin`))!,
+    });
+    const stateReads = () => reads('state.json');
     const updateReads = () => reads('updates/').filter(({ key }) => key.endsWith('.bin')).length;
-    const updateReadsBefore = updateReads();
-    expect(await handle(batchOf(firstThree))).toEqual({ batchItemFailures: [] });
-    expect(updateReads()).toBe(updateReadsBefore);
-    for (const [index, message] of round1.slice(0, 3).entries()) expect(await verdictOf(id, message.clientId)).toMatchObject({ ordinal: index + 1, outcome: 'accepted' });
-    expect(await handle(batchOf(round1.slice(3).map(update)))).toEqual({ batchItemFailures: [] });
+
+    // A cold container: the verdict and report are read while the state is; the update (its size unknown until the
+    // config is read) once no verdict was found.
+    const [first, second] = [round1.slice(0, 3), round1.slice(3)];
+    expect(await handle(batchOf(first.map(update)))).toEqual({ batchItemFailures: [] });
+    const [coldState] = stateReads();
+    for (const { clientId } of first) {
+      const { verdict, report, update: updateRead } = readsOf(clientId);
+      expect(verdict.start).toBeLessThan(coldState!.end);
+      expect(report.start).toBeLessThan(coldState!.end);
+      expect(updateRead.start).toBeGreaterThanOrEqual(verdict.end);
+    }
+    // The same messages delivered again (a failed batch comes back): their verdicts exist, no update is read.
+    const updatesBefore = updateReads();
+    expect(await handle(batchOf(first.map(update), 2))).toEqual({ batchItemFailures: [] });
+    expect(updateReads()).toBe(updatesBefore);
+    for (const [index, message] of first.entries()) expect(await verdictOf(id, message.clientId)).toMatchObject({ ordinal: index + 1, outcome: 'accepted' });
+    // Warm, on a first delivery: the update too is read while the state is.
+    const stateReadsBefore = stateReads().length;
+    expect(await handle(batchOf(second.map(update)))).toEqual({ batchItemFailures: [] });
+    const warmState = stateReads()[stateReadsBefore]!;
+    for (const { clientId } of second) expect(readsOf(clientId).update.start).toBeLessThan(warmState.end);
     expect((await waitForStatus(cloud, id, (s) => s.state !== 'running')).state).toBe('completed');
+    for (const [index, message] of second.entries()) expect(await verdictOf(id, message.clientId)).toMatchObject({ ordinal: 4 + index, outcome: 'accepted' });
   });
 
   it('never uses a read made ahead after the same invocation wrote that client\'s verdict (a close that found its report, a copy)', async () => {

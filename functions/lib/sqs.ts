@@ -108,9 +108,15 @@ async function handBack(queue: MessageQueue, failed: readonly SQSRecord[], fifo:
   });
 }
 
+/** A record's parsed body, and how often SQS has delivered it (ApproximateReceiveCount: 1 the first time). */
+export interface BatchMessage<M> {
+  readonly message: M;
+  readonly receiveCount: number;
+}
+
 export interface SqsBatchHandlerOptions<M = unknown> extends RetryOptions {
   /** Called once per invocation, before the first record, with every record that parses (the others fail in their turn). */
-  readonly beforeBatch?: (context: PipelineContext, messages: readonly M[]) => void;
+  readonly beforeBatch?: (context: PipelineContext, messages: readonly BatchMessage<M>[]) => void;
   /**
    * Called once per invocation after the records, whether they failed or not, while the batch is still leased: a
    * failure fails the whole batch (every record comes back).
@@ -149,7 +155,7 @@ export function sqsBatchHandler<T extends z.ZodType>(
       if (options.beforeBatch) {
         const messages = event.Records.flatMap((record) => {
           try {
-            return [parseBody(record, schema)];
+            return [{ message: parseBody(record, schema), receiveCount: receiveCountOf(record) }];
           } catch {
             return [];
           }

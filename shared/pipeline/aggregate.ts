@@ -5,12 +5,12 @@ import { partitionStatsSchema } from '../metrics/schema.js';
 import { PipelineRecordError, requireRecord, writeRecord, type PipelineContext } from './context.js';
 import { readResolvedConfig, readRoundState, readVerdict } from './experiment.js';
 import { datasetModelInput } from './datasets.js';
-import { updateLayoutFor } from './inspect-update.js';
+import { updateLayoutFor, type UpdateLayout } from './inspect-update.js';
 import type { RoundEvent, RoundOutcome } from './round-machine.js';
 import { RoundRunner, type ExperimentView, type RoundStateWriter, type VerdictWrites } from './round-runner.js';
 import { startExperiment, type StartOutcome } from './start.js';
 import { handleSecAggMessage, type SecAggOutcome } from './secagg-round.js';
-import { BatchReads } from './batch-reads.js';
+import { BatchReads, type BatchMessage } from './batch-reads.js';
 import { roundMemory } from './round-memory.js';
 
 export type AggregateOutcome = RoundOutcome | StartOutcome | SecAggOutcome;
@@ -26,6 +26,11 @@ const roundKey = (experimentId: string, round: number) => `${experimentId}\u0000
  */
 const warmViews = new WeakMap<object, Map<string, Promise<ExperimentView>>>();
 const WARM_VIEWS_PER_STORE = 16;
+/**
+ * The update layout each experiment's last view had, by experiment: only a guess at the size of the next update to
+ * read ahead (batch-reads.ts), which a message uses only if its round's own view says the same size.
+ */
+const warmLayouts = new WeakMap<object, Map<string, UpdateLayout>>();
 
 /**
  * One invocation of the aggregator: a batch of up to EVENT_SOURCE_BATCH_SIZE.aggregate messages, handled one after
@@ -65,12 +70,16 @@ export class AggregateSession implements RoundStateWriter, VerdictWrites {
   }
 
   /** Starts the reads the batch's "update ready" messages will need (batch-reads.ts); call before handling them. */
-  readAhead(messages: readonly AggregateMessage[]): void {
-    this.reads.start(messages, async (experimentId, round) => {
-      const key = roundKey(experimentId, round);
-      const state = this.unwritten.get(key) ?? this.states.get(key) ?? (await this.readState(experimentId, round));
-      return state && { state, view: await this.experiment(experimentId, state) };
-    });
+  readAhead(messages: readonly BatchMessage[]): void {
+    this.reads.start(
+      messages,
+      async (experimentId, round) => {
+        const key = roundKey(experimentId, round);
+        const state = this.unwritten.get(key) ?? this.states.get(key) ?? (await this.readState(experimentId, round));
+        return state && { state, view: await this.experiment(experimentId, state) };
+      },
+      (experimentId) => warmLayouts.get(this.context.warm ?? this.context.store)?.get(experimentId),
+    );
   }
 
   /** One read of a round's state per batch, shared by the reads ahead and the first message that needs it. */
@@ -165,6 +174,11 @@ export class AggregateSession implements RoundStateWriter, VerdictWrites {
             samples = undefined;
             throw error;
           });
+        let layouts = warmLayouts.get(owner);
+        if (!layouts) warmLayouts.set(owner, (layouts = new Map()));
+        layouts.delete(experimentId);
+        layouts.set(experimentId, layout);
+        while (layouts.size > WARM_VIEWS_PER_STORE) layouts.delete(layouts.keys().next().value!);
         return { config, layout, samplesHeld };
       })();
       const cached = views;

@@ -2,7 +2,7 @@ import type { AggregateMessage } from '../protocol/messages.js';
 import type { RoundState, VerdictRecord } from '../protocol/records.js';
 import type { PipelineContext } from './context.js';
 import { readVerdict } from './experiment.js';
-import { inspectUpdate, readUpdateReport, type Inspection } from './inspect-update.js';
+import { inspectUpdate, readUpdate, readUpdateReport, type Inspection, type UpdateLayout } from './inspect-update.js';
 import { mapInOrder, READ_CONCURRENCY } from './ordered-reads.js';
 import type { ExperimentView } from './round-runner.js';
 
@@ -10,6 +10,12 @@ import type { ExperimentView } from './round-runner.js';
 export interface ReadAhead {
   readonly known: VerdictRecord | undefined;
   readonly inspection?: Promise<Inspection>;
+}
+
+/** A message of the batch, and how often SQS has delivered it (ApproximateReceiveCount: 1 the first time). */
+export interface BatchMessage {
+  readonly message: AggregateMessage;
+  readonly receiveCount: number;
 }
 
 const clientKey = (experimentId: string, round: number, clientId: string) => `${experimentId}\u0000${round}\u0000${clientId}`;
@@ -31,13 +37,23 @@ export class BatchReads {
 
   /**
    * Starts the reads for `messages`. `round` gives a round's state and its experiment's view (both read once per
-   * batch anyway); a round that is closed, a secure-aggregation experiment, an unsampled client: the verdict and report
-   * read with the state are dropped, and nothing more is read.
+   * batch anyway); a round that is closed, a secure-aggregation experiment, an unsampled client: what was read with
+   * the state is dropped, and nothing more is read.
    */
-  start(messages: readonly AggregateMessage[], round: (experimentId: string, round: number) => Promise<{ state: RoundState; view: ExperimentView } | undefined>): void {
+  start(
+    messages: readonly BatchMessage[],
+    round: (experimentId: string, round: number) => Promise<{ state: RoundState; view: ExperimentView } | undefined>,
+    /** the update layout this process last checked the experiment's updates against, if any */
+    knownLayout: (experimentId: string) => UpdateLayout | undefined = () => undefined,
+  ): void {
     // A start rewrites what an experiment's updates would be checked against: its batch reads nothing ahead for it.
-    const starting = new Set(messages.flatMap((message) => (message.type === 'start' ? [message.experimentId] : [])));
-    const updates = messages.flatMap((message) => (message.type === 'update' && !starting.has(message.experimentId) ? [message] : []));
+    const starting = new Set(messages.flatMap(({ message }) => (message.type === 'start' ? [message.experimentId] : [])));
+    const firstDelivery = new Set<string>();
+    const updates = messages.flatMap(({ message, receiveCount }) => {
+      if (message.type !== 'update' || starting.has(message.experimentId)) return [];
+      if (receiveCount === 1) firstDelivery.add(clientKey(message.experimentId, message.round, message.clientId));
+      return [message];
+    });
     const fresh = updates.filter((message, index) => {
       const key = clientKey(message.experimentId, message.round, message.clientId);
       return !this.ahead.has(key) && updates.findIndex((other) => clientKey(other.experimentId, other.round, other.clientId) === key) === index;
@@ -52,19 +68,23 @@ export class BatchReads {
       async ({ experimentId, round: r, clientId }) => {
         const resolve = settled.get(clientKey(experimentId, r, clientId))!;
         // The verdict and the report need nothing the round's state says, so they are read with it, not after it: on
-        // S3, where each request waits ~100 ms, the batch waits for two reads before it decides instead of four. The
-        // update itself (up to the model's size) is read only once no verdict was found.
+        // S3, where each request waits ~100 ms, the batch waits for one read before it decides instead of four. So is
+        // the update, up to the size this process last knew the experiment's updates to have, but only on a message's
+        // first delivery: a verdict is then rare (another "update ready" of the same client), while a redelivered
+        // batch's are mostly recorded, and their updates would be read for nothing.
+        const message = { experimentId, round: r, clientId };
         const verdictRead = readVerdict(store, experimentId, r, clientId);
-        const reportRead = readUpdateReport(store, { experimentId, round: r, clientId });
-        verdictRead.catch(() => {});
-        reportRead.catch(() => {});
+        const reportRead = readUpdateReport(store, message);
+        const layout = firstDelivery.has(clientKey(experimentId, r, clientId)) ? knownLayout(experimentId) : undefined;
+        const updateRead = layout && readUpdate(store, layout, message);
+        for (const read of [verdictRead, reportRead, updateRead?.read]) read?.catch(() => {});
         try {
           const found = await round(experimentId, r);
           if (!found || found.state.closed || found.view.config.secureAggregation || !found.state.expected.includes(clientId)) return resolve(undefined);
           const known = await verdictRead;
           if (known) return resolve({ known });
           const held = (await found.view.samplesHeld()).get(clientId);
-          const inspection = inspectUpdate(store, found.view.layout, { experimentId, round: r, clientId }, held, reportRead);
+          const inspection = inspectUpdate(store, found.view.layout, message, held, { report: reportRead, ...(updateRead ? { update: updateRead } : {}) });
           inspection.catch(() => {});
           // Waited for here, so that no more than READ_CONCURRENCY inspections (each reads an update) overlap.
           await inspection.catch(() => {});

@@ -81,27 +81,46 @@ export interface Inspection {
   readonly weights?: ModelWeights;
 }
 
+type ClientMessage = { readonly experimentId: string; readonly round: number; readonly clientId: string };
+
 /** The client's report, as inspectUpdate reads it: at most MAX_REPORT_BYTES of its body. */
-export function readUpdateReport(
-  store: ObjectStore,
-  message: { readonly experimentId: string; readonly round: number; readonly clientId: string },
-): Promise<BoundedObject | undefined> {
+export function readUpdateReport(store: ObjectStore, message: ClientMessage): Promise<BoundedObject | undefined> {
   return store.getAtMost(keys.updateReport(message.experimentId, message.round, message.clientId), MAX_REPORT_BYTES);
+}
+
+/** How much of a weights object is read: the layout's size, or a little more so a wrong size can be named exactly. */
+const weightsReadBound = (layout: UpdateLayout) => Math.max(layout.averagedBytes, layout.modelBytes + DIAGNOSE_SLACK_BYTES);
+
+/** The client's update, read as inspectUpdate would read it under `layout`; none for a compressed one (read in parts). */
+export interface UpdateRead {
+  readonly maxBytes: number;
+  readonly read: Promise<BoundedObject | undefined>;
+}
+
+export function readUpdate(store: ObjectStore, layout: UpdateLayout, message: ClientMessage): UpdateRead | undefined {
+  if (isCompressed(layout.compression)) return undefined;
+  const maxBytes = weightsReadBound(layout);
+  return { maxBytes, read: store.getAtMost(keys.update(message.experimentId, message.round, message.clientId), maxBytes) };
+}
+
+/** Reads already under way for an inspection; each is used only if it is the read the inspection would make. */
+export interface StartedReads {
+  readonly report?: Promise<BoundedObject | undefined>;
+  readonly update?: UpdateRead;
 }
 
 export async function inspectUpdate(
   store: ObjectStore,
   layout: UpdateLayout,
-  message: { readonly experimentId: string; readonly round: number; readonly clientId: string },
+  message: ClientMessage,
   /** how many samples the client holds, as partition.json records them (its shard, or its natural data, capped) */
   samplesHeld: number | undefined,
-  /** the report, if already being read (readUpdateReport); else it is read here */
-  reportRead: Promise<BoundedObject | undefined> = readUpdateReport(store, message),
+  started: StartedReads = {},
 ): Promise<Inspection> {
-  const found = await reportRead;
+  const found = await (started.report ?? readUpdateReport(store, message));
   const reportedAt = found?.info.lastModified;
   try {
-    const { report, weights } = await checkUpdate(store, layout, message, found, samplesHeld);
+    const { report, weights } = await checkUpdate(store, layout, message, found, samplesHeld, started.update);
     return { verdict: { outcome: 'accepted', report }, reportedAt, ...(weights ? { weights } : {}) };
   } catch (error) {
     if (isClientFault(error)) return { verdict: { outcome: 'rejected', reason: printable(error.message) }, reportedAt };
@@ -139,9 +158,16 @@ function readReport(message: { experimentId: string; round: number; clientId: st
  * Reads and decodes a weights object of the update's layout, after checking its size; throws a client fault if
  * unusable. Its size, and the weights when they are float32 (a compressed update is decoded against the global model).
  */
-async function readWeights(store: ObjectStore, layout: UpdateLayout, key: string, what: string): Promise<{ size: number; weights?: ModelWeights }> {
+async function readWeights(
+  store: ObjectStore,
+  layout: UpdateLayout,
+  key: string,
+  what: string,
+  started?: UpdateRead,
+): Promise<{ size: number; weights?: ModelWeights }> {
   if (what === 'update' && isCompressed(layout.compression)) return { size: await readCompressedUpdate(store, layout, layout.compression, key) };
-  const found = await store.getAtMost(key, Math.max(layout.averagedBytes, layout.modelBytes + DIAGNOSE_SLACK_BYTES));
+  const maxBytes = weightsReadBound(layout);
+  const found = await (started?.maxBytes === maxBytes ? started.read : store.getAtMost(key, maxBytes));
   if (!found) return reject(`its ${what} ${key} does not exist`);
   const { bytes } = found;
   if (!bytes) {
@@ -163,6 +189,7 @@ async function checkUpdate(
   message: { experimentId: string; round: number; clientId: string },
   reportFound: BoundedObject | undefined,
   samplesHeld: number | undefined,
+  updateRead: UpdateRead | undefined,
 ): Promise<{ report: UpdateReport; weights?: ModelWeights }> {
   const { experimentId, round, clientId } = message;
   const report = readReport(message, reportFound);
@@ -174,7 +201,7 @@ async function checkUpdate(
     reject(`claims ${claimed} samples${held} but its data holds ${samplesHeld}`);
   }
 
-  const { size: updateBytes, weights } = await readWeights(store, layout, keys.update(experimentId, round, clientId), 'update');
+  const { size: updateBytes, weights } = await readWeights(store, layout, keys.update(experimentId, round, clientId), 'update', updateRead);
   if (report.updateBytes !== updateBytes) reject(`its report says updateBytes ${report.updateBytes}, but the update is ${updateBytes} bytes`);
   for (const slot of clientUploadSlots(layout.strategy)) {
     await readWeights(store, layout, keys.clientUpload(experimentId, round, clientId, slot), `"${slot}" file`);
