@@ -2,8 +2,11 @@
  * The aggregator's serial path alone: a round whose every client has already written its update, announced at once,
  * as a round of N parallel Lambdas does on AWS. The real start, aggregate and timer handlers run on the embedded local
  * cloud; the trainer is replaced by the benchmark writing each sampled client's update and report exactly as the trainer
- * does (the global model of round 0, a valid update), so what is timed is the FIFO queue and the aggregator: from the
- * first "update ready" sent to the round closed, minus the close's aggregation and evaluation (timing.computeMs).
+ * does (the global model of round 0, a valid update), so what is timed is the FIFO queue and the aggregator. Every
+ * "update ready" is sent before the aggregator may start (its first invocation waits for the last send): it then drains
+ * a backlog of N in full batches, as on AWS whenever it is what the round waits for, rather than racing the sends one
+ * batch of whatever has arrived at a time. Timed: from the last send to the round closed, minus the close's aggregation
+ * and evaluation (timing.computeMs).
  * Run once per aggregator batch size, so batches of 1 (one message per invocation) and of 10 compare in one run.
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -38,7 +41,7 @@ export interface BurstResult {
   readonly options: Required<Omit<BurstOptions, 'timeoutMs'>>;
   readonly completed: boolean;
   readonly updates: number;
-  /** first "update ready" sent → round closed and evaluated */
+  /** last "update ready" sent (the aggregator let go) → round closed and evaluated */
   readonly wallMs: number;
   /** the close's aggregation and evaluation */
   readonly computeMs: number;
@@ -91,6 +94,8 @@ export async function measureBurst(options: BurstOptions): Promise<BurstResult> 
   let invocations = 0;
   let messages = 0;
   let counting = false;
+  let releaseAggregator = () => {};
+  const aggregatorReleased = new Promise<void>((resolve) => (releaseAggregator = resolve));
   const cloud = await startLocalCloud({
     log: () => {},
     trainWorkers: 1,
@@ -107,6 +112,7 @@ export async function measureBurst(options: BurstOptions): Promise<BurstResult> 
             messages += event.Records.length;
             counts.sqs.receive++;
             counts.sqs.received += event.Records.length;
+            await aggregatorReleased;
           }
           const response = await aggregate(event);
           if (counting && response.batchItemFailures.length < event.Records.length) counts.sqs.delete++;
@@ -159,11 +165,12 @@ export async function measureBurst(options: BurstOptions): Promise<BurstResult> 
     // The start's calls (partitioning, the initial model, the fan-out) are not the burst's.
     const before = addCounts(counts, emptyCounts());
     counting = true;
-    const started = performance.now();
     for (const { clientId } of sampled) {
       const update: AggregateMessage = { type: 'update', experimentId, round: 1, clientId };
       await cloud.context.queues.aggregate.send(update, { groupId: experimentId, deduplicationId: `${experimentId}:1:${clientId}` });
     }
+    const started = performance.now();
+    releaseAggregator();
     let state = 'running';
     while (Date.now() < until) {
       state = (await readStatus(store, experimentId))?.state ?? 'running';

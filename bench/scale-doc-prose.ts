@@ -79,7 +79,7 @@ function cpuLine(run: ScaleRunResult): string {
   Then: each update read once, a warm aggregator folding it into the round's running sum when it checks it, and no verdict GET at the close (it remembers the verdicts it wrote; shared/pipeline/round-memory.ts).
   Then: a warm trainer reads the round's global model (the largest read of a client-update) and the config once for all the clients it trains, not once per client (shared/pipeline/trainer-reads.ts): 2 GETs and about an update's size of bytes fewer per client-update on the local runtime.
   Then: one lease per batch, not per message (one ChangeMessageVisibilityBatch; functions/lib/sqs.ts), which only saves calls when batches hold several messages.
-  Left: the round state's GET per batch, the verdict GET that finds none, and every request's cost through the SDK and the emulator's HTTP; calling the emulator in-process instead would stop the local runtime exercising the S3 and SQS adapters that run on AWS.`;
+  Left: the round state's GET per batch, the verdict GET that finds none (on AWS it waits alongside the round state's, so it costs a request, not time), and every request's cost through the SDK and the emulator's HTTP; calling the emulator in-process instead would stop the local runtime exercising the S3 and SQS adapters that run on AWS.`;
 }
 
 /** The issue defines the overhead as the time between the last update and the next round: that measure, beside ours. */

@@ -153,7 +153,7 @@ export function burstRows(results: ScaleResults, perRound: readonly number[], po
 
 function burstTable(rows: readonly { perRound: number; runs: readonly BurstSummary[] }[]): string {
   const lines = [
-    '| updates at once | aggregator batch size | S3 latency added · a batch\'s reads and verdicts | runs | invocations | messages per invocation | first announced → round closed | close (aggregation + evaluation) | serial path per update: median (all runs) | S3 GET / PUT / HEAD per update | SQS calls per update |',
+    '| updates at once | aggregator batch size | S3 latency added · a batch\'s reads and verdicts | runs | invocations | messages per invocation | all announced → round closed | close (aggregation + evaluation) | serial path per update: median (all runs) | S3 GET / PUT / HEAD per update | SQS calls per update |',
     '|---:|---:|---|---:|---:|---:|---:|---:|---|---|---:|',
   ];
   for (const { runs } of rows) {
@@ -323,13 +323,14 @@ ${results.floor && floor && warm ? floorSection(results.floor, floor, warm, larg
 ### The aggregator's serial path alone: a round's updates at once
 
 What a round of N parallel Lambdas hands the aggregator: every sampled client's update and report are written first,
-then all N "update ready" messages are sent at once (bench/scale-burst.ts; the real start and aggregate handlers, the
-benchmark in the trainers' place). Each size runs with the aggregator taking one message per invocation and with the
+then all N "update ready" messages are sent, and only then is the aggregator let go (its first invocation waits for
+the last send), so it drains a backlog of N in full batches, as on AWS whenever it is what the round waits for
+(bench/scale-burst.ts; the real start and aggregate handlers, the benchmark in the trainers' place). Each size runs with the aggregator taking one message per invocation and with the
 stack's batches of 10 (the FIFO queue hands one receive up to 10 messages of the experiment's group); up to
 ${BURST_LATENCY_MAX_UPDATES} updates, also with batches of 10 on an S3 slowed by ${BURST_LATENCY_MS} ms a request (bench/scale-counting.ts's
 \`slowedStore\`: a request waits, the CPU is free, as on AWS), once reading and writing each update's records in its
 message's turn and once reading the batch ahead (shared/pipeline/batch-reads.ts) and writing its verdicts together. Every variant, alternately, ${BURST_REPEATS} times each; the row is the
-median run. *Serial path per update* = (first announced → round closed − close) ÷ updates. All variants read the
+median run. *Serial path per update* = (all announced → round closed − close) ÷ updates. All variants read the
 close's verdicts and updates 10 at a time (shared/pipeline/ordered-reads.ts).
 
 ${bursts.length ? burstTable(bursts) : '_Not measured in this run (--no-burst)._'}

@@ -2,8 +2,8 @@ import type { SQSRecord } from 'aws-lambda';
 import { AggregateSession } from '../shared/pipeline/aggregate.js';
 import { contextFromEnv } from '../shared/pipeline/context-from-env.js';
 import type { PipelineContext } from '../shared/pipeline/context.js';
-import { aggregateMessageSchema, type AggregateMessage } from '../shared/protocol/messages.js';
-import { sqsBatchHandler, type BatchMessage, type RetryOptions, type SqsHandler } from './lib/sqs.js';
+import { aggregateMessageSchema, type AggregateMessage, type Delivery } from '../shared/protocol/messages.js';
+import { sqsBatchHandler, type RetryOptions, type SqsHandler } from './lib/sqs.js';
 
 const sentAt = (record: SQSRecord) => (record.attributes.SentTimestamp ? new Date(Number(record.attributes.SentTimestamp)) : undefined);
 
@@ -43,7 +43,7 @@ export function createAggregateHandler(getContext: () => Promise<PipelineContext
         // The batch's reads that depend on no other message start together (shared/pipeline/batch-reads.ts).
         ...(readAhead
           ? {
-              beforeBatch: (context: PipelineContext, messages: readonly BatchMessage<AggregateMessage>[]) => {
+              beforeBatch: (context: PipelineContext, messages: readonly Delivery<AggregateMessage>[]) => {
                 sessionFor(context).readAhead(messages);
               },
             }

@@ -7,6 +7,7 @@ import {
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import type { MessageQueue } from '../../shared/cloud/ports.js';
+import type { Delivery } from '../../shared/protocol/messages.js';
 import type { QueueRole } from '../../shared/cloud/resources.js';
 import type { Log, PipelineContext } from '../../shared/pipeline/context.js';
 
@@ -108,15 +109,9 @@ async function handBack(queue: MessageQueue, failed: readonly SQSRecord[], fifo:
   });
 }
 
-/** A record's parsed body, and how often SQS has delivered it (ApproximateReceiveCount: 1 the first time). */
-export interface BatchMessage<M> {
-  readonly message: M;
-  readonly receiveCount: number;
-}
-
 export interface SqsBatchHandlerOptions<M = unknown> extends RetryOptions {
   /** Called once per invocation, before the first record, with every record that parses (the others fail in their turn). */
-  readonly beforeBatch?: (context: PipelineContext, messages: readonly BatchMessage<M>[]) => void;
+  readonly beforeBatch?: (context: PipelineContext, messages: readonly Delivery<M>[]) => void;
   /**
    * Called once per invocation after the records, whether they failed or not, while the batch is still leased: a
    * failure fails the whole batch (every record comes back).

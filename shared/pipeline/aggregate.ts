@@ -1,4 +1,4 @@
-import type { AggregateMessage } from '../protocol/messages.js';
+import type { AggregateMessage, Delivery } from '../protocol/messages.js';
 import { keys } from '../protocol/keys.js';
 import type { RoundState } from '../protocol/records.js';
 import { partitionStatsSchema } from '../metrics/schema.js';
@@ -10,7 +10,7 @@ import type { RoundEvent, RoundOutcome } from './round-machine.js';
 import { RoundRunner, type ExperimentView, type RoundStateWriter, type VerdictWrites } from './round-runner.js';
 import { startExperiment, type StartOutcome } from './start.js';
 import { handleSecAggMessage, type SecAggOutcome } from './secagg-round.js';
-import { BatchReads, type BatchMessage } from './batch-reads.js';
+import { BatchReads } from './batch-reads.js';
 import { roundMemory } from './round-memory.js';
 
 export type AggregateOutcome = RoundOutcome | StartOutcome | SecAggOutcome;
@@ -70,7 +70,7 @@ export class AggregateSession implements RoundStateWriter, VerdictWrites {
   }
 
   /** Starts the reads the batch's "update ready" messages will need (batch-reads.ts); call before handling them. */
-  readAhead(messages: readonly BatchMessage[]): void {
+  readAhead(messages: readonly Delivery<AggregateMessage>[]): void {
     this.reads.start(
       messages,
       async (experimentId, round) => {

@@ -1,4 +1,4 @@
-import type { AggregateMessage } from '../protocol/messages.js';
+import type { AggregateMessage, Delivery } from '../protocol/messages.js';
 import type { RoundState, VerdictRecord } from '../protocol/records.js';
 import type { PipelineContext } from './context.js';
 import { readVerdict } from './experiment.js';
@@ -10,12 +10,6 @@ import type { ExperimentView } from './round-runner.js';
 export interface ReadAhead {
   readonly known: VerdictRecord | undefined;
   readonly inspection?: Promise<Inspection>;
-}
-
-/** A message of the batch, and how often SQS has delivered it (ApproximateReceiveCount: 1 the first time). */
-export interface BatchMessage {
-  readonly message: AggregateMessage;
-  readonly receiveCount: number;
 }
 
 const clientKey = (experimentId: string, round: number, clientId: string) => `${experimentId}\u0000${round}\u0000${clientId}`;
@@ -41,7 +35,7 @@ export class BatchReads {
    * the state is dropped, and nothing more is read.
    */
   start(
-    messages: readonly BatchMessage[],
+    messages: readonly Delivery<AggregateMessage>[],
     round: (experimentId: string, round: number) => Promise<{ state: RoundState; view: ExperimentView } | undefined>,
     /** the update layout this process last checked the experiment's updates against, if any */
     knownLayout: (experimentId: string) => UpdateLayout | undefined = () => undefined,

@@ -79,3 +79,9 @@ export type UpdateMessage = Extract<AggregateMessage, { type: 'update' }>;
 export type SecAggMessage = Extract<AggregateMessage, { type: 'secagg' }>;
 export type DeadlineMessage = Extract<AggregateMessage, { type: 'deadline' }>;
 export type TimerMessage = z.infer<typeof timerMessageSchema>;
+
+/** A message as a queue delivered it: its parsed body, and how often SQS has delivered it (ApproximateReceiveCount: 1 the first time). */
+export interface Delivery<M> {
+  readonly message: M;
+  readonly receiveCount: number;
+}
