@@ -226,7 +226,7 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
         ...measuredAggregator,
         overlappedReads: measuredAggregator.s3Gets + measuredAggregator.s3Heads - oncePerBatch,
         overlappedWrites: Math.max(0, measuredAggregator.s3Puts - oncePerBatch),
-        hiddenReads: Math.min(READS_WITH_THE_STATE, measuredAggregator.s3Gets + measuredAggregator.s3Heads - oncePerBatch),
+        hiddenReads: READS_WITH_THE_STATE,
       }
     : measuredAggregator;
   const overlap = batched ? { readConcurrency: Math.min(10, per(batched.messages, batched.invocations)) } : {};
