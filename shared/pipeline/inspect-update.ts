@@ -128,7 +128,7 @@ export async function inspectUpdate(
   }
 }
 
-function readReport(message: { experimentId: string; round: number; clientId: string }, found: BoundedObject | undefined) {
+function readReport(message: ClientMessage, found: BoundedObject | undefined) {
   const key = keys.updateReport(message.experimentId, message.round, message.clientId);
   if (!found) return reject(`announced an update but wrote no report (${key})`);
   if (!found.bytes) return reject(`its report is ${found.info.size} bytes; a report is at most ${MAX_REPORT_BYTES} bytes`);
@@ -186,7 +186,7 @@ async function readWeights(
 async function checkUpdate(
   store: ObjectStore,
   layout: UpdateLayout,
-  message: { experimentId: string; round: number; clientId: string },
+  message: ClientMessage,
   reportFound: BoundedObject | undefined,
   samplesHeld: number | undefined,
   updateRead: UpdateRead | undefined,
