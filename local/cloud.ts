@@ -15,7 +15,8 @@ import { createCloudContext } from '../shared/pipeline/context-from-env.js';
 import { jsonLineLog } from '../shared/pipeline/context.js';
 import { keys } from '../shared/protocol/keys.js';
 import { copyDatasets } from './directory-store.js';
-import { startEmulator, type Emulator } from './emulator.js';
+import { startEmulator, type Emulator, type ObjectWrite } from './emulator.js';
+import { startEmulatorThread } from './emulator-thread.js';
 import { SqsEventSource } from './sqs-event-source.js';
 import { StartTrigger } from './start-trigger.js';
 import type { IdleOptions, LocalCloud, LocalCloudOptions, LocalHandlers, LocalQueueUrls, SQSHandlerFn, WorkerModule } from './types.js';
@@ -83,12 +84,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     retryDelaysMs: options.startRetryDelaysMs ?? [1000, 2000],
     log,
   });
-  const emulator: Emulator = await startEmulator({
-    port: options.port ?? 0,
-    host: options.host ?? '127.0.0.1',
-    region,
-    onObjectWritten: (write) => trigger.notify(write),
-  });
+  const emulatorOptions = { port: options.port ?? 0, host: options.host ?? '127.0.0.1', region, onObjectWritten: (write: ObjectWrite) => trigger.notify(write) };
+  const threaded = (options.emulatorThread ?? true) ? await startEmulatorThread({ ...emulatorOptions, log }) : undefined;
+  const emulator: Emulator = threaded ?? (await startEmulator(emulatorOptions));
   const endpoint = emulator.endpoint;
   // The runtime's own clients: long polls here never hold up the handlers' requests. One socket per poller
   // (a train poller per worker), and spare ones so that deletes and idle() checks never queue behind long polls.
@@ -186,7 +184,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     trigger.attach(handlers.start, store);
 
     let stopping: Promise<void> | undefined;
-    const busy = () => trigger.busy || sources.some((source) => source.busy);
+    const busy = () => trigger.busy || threaded?.notificationsInTransit === true || sources.some((source) => source.busy);
 
     return {
       endpoint,

@@ -16,7 +16,7 @@ export interface EmulatorOptions {
   readonly port: number;
   readonly host: string;
   readonly region: string;
-  /** Called after every successful PutObject, CopyObject and CompleteMultipartUpload, from any client. */
+  /** Called for every successful PutObject, CopyObject and CompleteMultipartUpload, from any client: once it is stored, before its answer. */
   readonly onObjectWritten: (write: ObjectWrite) => void;
 }
 
@@ -61,10 +61,13 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const app = buildApp({ logger: false, defaultRegion: options.region });
   attachSqsFront(app);
 
-  // onResponse runs once the client has its answer, whichever S3 client or URL style it used (fastify has rewritten
-  // virtual-hosted requests to /bucket/key by then): the same moment S3 emits the notification.
-  app.addHook('onResponse', async (request: HookRequest, reply: HookReply) => {
-    if (reply.statusCode !== 200 || request.routeOptions.url !== '/:bucket/*') return;
+  // onSend runs once the write is stored, before the client has its answer (fastify has rewritten virtual-hosted
+  // requests to /bucket/key by then, and fauxqs's own onSend has set the request id): a notification is never behind
+  // the acknowledgement, so whoever waits for the cloud to be idle after a write sees it coming.
+  // fastify runs onSend twice for the empty-bodied replies fauxqs gives a PUT: each request is announced once.
+  const announced = new WeakSet<HookRequest>();
+  app.addHook('onSend', async (request: HookRequest, reply: HookReply) => {
+    if (reply.statusCode !== 200 || request.routeOptions.url !== '/:bucket/*' || announced.has(request)) return;
     const params = request.params as { bucket?: string; '*'?: string };
     const query = request.query as Record<string, string | undefined>;
     const bucket = params.bucket;
@@ -78,6 +81,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     } else {
       return;
     }
+    announced.add(request);
     options.onObjectWritten({
       eventName,
       bucket,

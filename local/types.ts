@@ -35,6 +35,12 @@ export interface LocalCloudOptions {
   readonly host?: string;
   /** Default us-east-1. */
   readonly region?: string;
+  /**
+   * Default true: the emulator answers S3 and SQS on a thread of its own, beside the aggregator and the event sources
+   * rather than on their thread (it is the runtime's busiest part at scale: every body is received, hashed, kept and
+   * sent back). false keeps it on the main thread, which bench/scale.ts compares.
+   */
+  readonly emulatorThread?: boolean;
   readonly handlers: LocalHandlers | LocalHandlersFactory;
   /** Worker threads for a WorkerModule train handler. Default: os.availableParallelism(). */
   readonly trainWorkers?: number;
