@@ -11,8 +11,9 @@ import { floorOf, floorSection } from './scale-floor-doc.js';
 import { BURST_LATENCY_MAX_UPDATES, BURST_LATENCY_MS, BURST_REPEATS, burstKey, burstVariants, type BurstResult } from './scale-burst.js';
 import type { OperationCounts } from './scale-counting.js';
 import { AWS_FIGURES, estimateRound, scaleBytes, trainingMs, treeGroups, type CallsPerUpdate, type RoundEstimate, type Workload } from './scale-model.js';
-import type { ScaleRunResult } from './scale-run.js';
 import { goalsAndDesign, LIMIT_NAMES, slowedBursts } from './scale-doc-prose.js';
+import { kib, mib, ms, num } from './scale-format.js';
+import { emulatorOnMainThreadRun, localTable, meanOverheadPerUpdate, oneWorkerRun, trainWorkersOf, workerRuns, writtenInRounds } from './scale-local-doc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DOC = path.join(here, '..', 'docs', 'scale.md');
@@ -23,14 +24,7 @@ const TEST_IMAGES = 10_000;
 /** a sensitivity column: the published 100–200 ms is an upper figure; in-Region small requests are often faster */
 const FAST_S3_LATENCY_MS = 20;
 
-const MiB = 2 ** 20;
-const mib = (bytes: number) => (bytes / MiB).toFixed(1);
-const kib = (bytes: number) => (bytes / 1024).toFixed(0);
-/** below 10 ms with a decimal: per-update shares of a short time */
-const fineMs = (value: number) => (value < 10 ? `${value.toFixed(1)} ms` : ms(value));
-const ms = (value: number) => (value >= 10_000 ? `${(value / 1000).toFixed(0)} s` : value >= 1000 ? `${(value / 1000).toFixed(1)} s` : `${value.toFixed(0)} ms`);
 const per = (value: number, n: number) => (n ? value / n : 0);
-const num = (value: number) => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
 const dollars = (value: number) => (value >= 1 ? `$${value.toFixed(2)}` : value >= 0.01 ? `$${value.toFixed(3)}` : `$${value.toFixed(5)}`);
 
 /** Calls per client-update of one role; the fan-out's SendMessageBatch calls (the train messages) are left out of its SQS calls. */
@@ -70,52 +64,6 @@ async function readThroughput(): Promise<Throughput> {
     if (AWS_MODELS.every((model) => samplesPerSecond[model])) return { machine: throughput.machine.cpuModel, date: throughput.date, samplesPerSecond };
   }
   throw new Error('bench/benchmarks.json has no single-client tfjs throughput for cnn-small and cnn-mcmahan: run npm run bench:train');
-}
-
-const trainWorkersOf = (run: ScaleRunResult) => run.options.trainWorkers ?? 1;
-
-/** Per size, the run trained as `flambda run` trains (the most training workers), the one with more rounds first. */
-function workerRuns(results: ScaleResults): ScaleRunResult[] {
-  return Object.values(results.runs)
-    .filter((run) => run.options.trainer === 'worker' && run.rounds.length > 0)
-    .sort((a, b) => a.options.perRound - b.options.perRound || trainWorkersOf(b) - trainWorkersOf(a) || b.options.rounds - a.options.rounds)
-    .filter((run, index, runs) => index === 0 || runs[index - 1]!.options.perRound !== run.options.perRound);
-}
-
-/** The largest size once more with one training worker, where `flambda run` starts more: clients trained one at a time. */
-function oneWorkerRun(results: ScaleResults, largest: ScaleRunResult): ScaleRunResult | undefined {
-  if (trainWorkersOf(largest) === 1) return undefined;
-  return Object.values(results.runs).find(
-    (run) => run.options.trainer === 'worker' && run.rounds.length > 0 && run.options.perRound === largest.options.perRound && trainWorkersOf(run) === 1,
-  );
-}
-
-/** bytes written to the emulator in the rounds; a worker-trained run's trainer writes are taken from the counted run */
-function writtenInRounds(run: ScaleRunResult, trainerPutBytesPerUpdate: number): number {
-  const counted = Object.values(run.counts).reduce((total, counts) => total + counts.s3.putBytes, 0);
-  return run.options.trainer === 'worker' ? counted + run.updates * trainerPutBytesPerUpdate : counted;
-}
-
-function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUpdate: number): string {
-  const lines = [
-    '| clients a round | training workers | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | between rounds (`orchestrationMs`): per round / per client-update | CPU per client-update: process (main thread) | aggregator per invocation (median / p90) | RSS after start → peak | bytes written in the rounds |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ];
-  for (const run of runs) {
-    const n = run.rounds.length;
-    const mean = (pick: (round: ScaleRunResult['rounds'][number]) => number) => run.rounds.reduce((total, round) => total + pick(round), 0) / n;
-    const written = writtenInRounds(run, trainerPutBytesPerUpdate);
-    const updates = Math.max(1, run.updates);
-    const cpu = run.cpu ? `${ms(run.cpu.processMs / updates)}${run.cpu.mainThreadMs !== undefined ? ` (${ms(run.cpu.mainThreadMs / updates)})` : ''}` : '–';
-    const between = run.rounds.filter((round) => round.orchestrationMs !== undefined);
-    const orchestration = between.length
-      ? `${ms(between.reduce((total, round) => total + round.orchestrationMs!, 0) / between.length)} / ${fineMs(between.reduce((total, round) => total + round.orchestrationMs! / Math.max(1, round.clients), 0) / between.length)}`
-      : '–';
-    lines.push(
-      `| ${run.options.perRound} | ${trainWorkersOf(run)} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${orchestration} | ${cpu} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
-    );
-  }
-  return lines.join('\n');
 }
 
 function callsTable(rows: readonly [string, CallsPerUpdate, OperationCounts, number][]): string {
@@ -259,7 +207,7 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
   });
   const at1000 = estimates.filter((row) => row.estimate.clients === 1000);
   const { machine } = results;
-  const overheads = runs.map((run) => run.rounds.reduce((total, round) => total + round.overheadMsPerUpdate, 0) / run.rounds.length);
+  const overheads = runs.map(meanOverheadPerUpdate);
   const largestOverhead = overheads.at(-1)!;
   const rssGrowth = runs.map((run) => `${run.options.perRound}: +${mib(run.memory.peakRssBytes - run.memory.afterSetupRssBytes)} MiB`).join(', ');
   const aggregatorPerUpdate = runs.map((run) => `${run.options.perRound}: ${num(callsPerUpdate(run.counts.aggregate, run.updates).s3Gets)} GET / ${num(callsPerUpdate(run.counts.aggregate, run.updates).s3Puts)} PUT`).join(', ');
@@ -267,7 +215,9 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
   const warmTrainer = warm ? callsPerUpdate(warm.counts.train, warm.updates) : undefined;
   const missing = options.perRound.filter((n) => !runs.some((run) => run.options.perRound === n && run.completed));
   const oneWorker = oneWorkerRun(results, largest);
-  const oneWorkerOverhead = oneWorker ? oneWorker.rounds.reduce((total, round) => total + round.overheadMsPerUpdate, 0) / oneWorker.rounds.length : undefined;
+  const oneWorkerOverhead = oneWorker ? meanOverheadPerUpdate(oneWorker) : undefined;
+  const emulatorOnMain = emulatorOnMainThreadRun(results, largest);
+  const shownRuns = [...runs, ...(oneWorker ? [oneWorker] : []), ...(emulatorOnMain ? [emulatorOnMain] : [])];
   const workerCounts = [...new Set(runs.map(trainWorkersOf))];
 
   const doc = `# Scale: the local runtime at 10–1,000 clients a round, and a model of the round on AWS
@@ -283,10 +233,11 @@ MNIST split over ${largest.options.clients.toLocaleString('en-US')} clients, ${l
 (${parameterCount('cnn-small').toLocaleString('en-US')} parameters) so the bytes moved are representative, while
 it trains several times faster, so the rounds measure orchestration rather than training. \`sampling.perRound\` picks
 the clients a round (${runs.map((run) => run.options.perRound).join(', ')}), ${largest.options.rounds} round(s) each, evaluation on ${largest.options.testSamples} test images.
-Each configuration runs in a process of its own on the embedded local cloud (the in-process S3 + SQS emulator, the
-real start, train, aggregate and timer handlers), with as many training worker threads, each training one client at a
-time, as \`flambda run\` starts for that many clients on this machine (local/trainer-pool.ts: ${workerCounts.join(', ')})${oneWorker ? `, and the
-largest size once more with one (the setup of this document's earlier versions: clients trained one after another)` : ''}. Every
+Each configuration runs in a process of its own on the embedded local cloud (the S3 + SQS emulator on a thread of its
+own, the real start, train, aggregate and timer handlers), with as many training worker threads, each training one client at a
+time, as \`flambda run\` starts for that many clients on this machine (local/trainer-pool.ts: ${workerCounts.join(', ')})${emulatorOnMain ? `; the
+largest size once more right after it with the emulator on the main thread, as the local runtime ran it before` : ''}${oneWorker ? `; and the
+largest size once more with one training worker (the setup of this document's earlier versions: clients trained one after another)` : ''}. Every
 handler's S3 and SQS calls go through counting decorators of the pipeline's ports (bench/scale-counting.ts); the
 receives and deletes of Lambda's event-source mapping are counted at the handler's border. The start step
 (partitioning MNIST into ${largest.options.clients.toLocaleString('en-US')} shards: ${largest.setupCounts.aggregate.s3.put.toLocaleString('en-US')} PUTs, ${mib(largest.setupCounts.aggregate.s3.putBytes)} MiB) happens once per experiment and is left out of the per-update figures.
@@ -297,7 +248,7 @@ above make about 2 GETs per update fewer than that row shows${warm ? `; a second
 ${missing.length ? `\n**Not measured:** ${missing.join(', ')} clients a round did not finish in the time this run had; the largest that did is ${largest.options.perRound}.\n` : ''}
 ## Measured on the local runtime
 
-${localTable(oneWorker ? [...runs, oneWorker] : runs, trainer.s3PutBytes)}
+${localTable(shownRuns, trainer.s3PutBytes)}
 
 - *wall per round*: fan-out to the next global model written and evaluated. *Σ training*: the clients' training
   times added up. *close*: folding the updates the aggregator has not folded yet (a warm one folds
@@ -398,10 +349,10 @@ ${modelTable(estimates)}
 
 Free tiers, storage, data transfer and CloudWatch Logs are left out of the cost.
 
-${goalsAndDesign({ oneWorker, oneWorkerOverhead, floor, warmTrainer, runs, largest, overheads, largestOverhead, trainer, e2eAggregator, aggregator, batched, single, at1000, slowed: slowedBursts(bursts), trainerPutBytes: trainer.s3PutBytes, written: writtenInRounds(largest, trainer.s3PutBytes) })}
+${goalsAndDesign({ oneWorker, oneWorkerOverhead, emulatorOnMain, floor, warmTrainer, runs, largest, overheads, largestOverhead, trainer, e2eAggregator, aggregator, batched, single, at1000, slowed: slowedBursts(bursts), trainerPutBytes: trainer.s3PutBytes, written: writtenInRounds(largest, trainer.s3PutBytes) })}
 `;
   if (options.write) await writeFile(DOC, doc);
-  console.log(localTable(oneWorker ? [...runs, oneWorker] : runs, trainer.s3PutBytes));
+  console.log(localTable(shownRuns, trainer.s3PutBytes));
   console.log(modelTable(estimates));
   return doc;
 }

@@ -53,6 +53,8 @@ export interface ScaleRunOptions {
    * starts local/trainer-pool.ts's trainerPoolSize(clients a round, cores).
    */
   readonly trainWorkers?: number;
+  /** the emulator on a thread of its own, as `flambda run` runs it (default), or on the main thread, as before */
+  readonly emulatorThread?: boolean;
   /** give up after this long (the run then reports what it has and `completed: false`) */
   readonly timeoutMs?: number;
 }
@@ -156,6 +158,7 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
     testSamples: options.testSamples ?? 1000,
     trainer: options.trainer ?? 'in-process',
     trainWorkers: options.trainWorkers ?? 1,
+    emulatorThread: options.emulatorThread ?? true,
   };
   if (!Number.isSafeInteger(settings.trainWorkers) || settings.trainWorkers < 1) throw new RangeError(`trainWorkers must be a positive integer (got ${settings.trainWorkers})`);
   const counts = Object.fromEntries(ROLES.map((role) => [role, emptyCounts()])) as Record<ScaleRole, OperationCounts>;
@@ -179,6 +182,7 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
     },
     concurrency: { train: settings.trainWorkers },
     trainWorkers: settings.trainWorkers,
+    emulatorThread: settings.emulatorThread,
     handlers: (context: PipelineContext) => {
       const contextFor = (role: ScaleRole) => {
         const counted: PipelineContext = { ...context, store: countingStore(context.store, counts[role].s3), queues: countingQueues(context.queues, counts[role].sqs) };

@@ -1,0 +1,67 @@
+/**
+ * docs/scale.md's table of the local runs (bench/scale-run.ts), and which runs it shows: per size the run trained as
+ * `flambda run` trains, then the largest once more with one training worker and once more with the emulator on the
+ * main thread.
+ */
+import type { ScaleResults } from './scale.js';
+import { fineMs, mib, ms } from './scale-format.js';
+import type { ScaleRunResult } from './scale-run.js';
+
+export const trainWorkersOf = (run: ScaleRunResult) => run.options.trainWorkers ?? 1;
+/** results written before the option existed ran the emulator on the main thread */
+export const emulatorThreadOf = (run: ScaleRunResult) => run.options.emulatorThread ?? false;
+
+const workerTrained = (run: ScaleRunResult) => run.options.trainer === 'worker' && run.rounds.length > 0;
+
+/** Per size, the run trained as `flambda run` trains (the most training workers, the emulator on its own thread), the one with more rounds first. */
+export function workerRuns(results: ScaleResults): ScaleRunResult[] {
+  return Object.values(results.runs)
+    .filter((run) => workerTrained(run) && emulatorThreadOf(run))
+    .sort((a, b) => a.options.perRound - b.options.perRound || trainWorkersOf(b) - trainWorkersOf(a) || b.options.rounds - a.options.rounds)
+    .filter((run, index, runs) => index === 0 || runs[index - 1]!.options.perRound !== run.options.perRound);
+}
+
+/** The largest size once more with one training worker, where `flambda run` starts more: clients trained one at a time. */
+export function oneWorkerRun(results: ScaleResults, largest: ScaleRunResult): ScaleRunResult | undefined {
+  if (trainWorkersOf(largest) === 1) return undefined;
+  return Object.values(results.runs).find(
+    (run) => workerTrained(run) && emulatorThreadOf(run) && run.options.perRound === largest.options.perRound && trainWorkersOf(run) === 1,
+  );
+}
+
+/** The largest size once more as the local runtime ran before the emulator had a thread of its own. */
+export function emulatorOnMainThreadRun(results: ScaleResults, largest: ScaleRunResult): ScaleRunResult | undefined {
+  return Object.values(results.runs).find(
+    (run) => workerTrained(run) && !emulatorThreadOf(run) && run.options.perRound === largest.options.perRound && trainWorkersOf(run) === trainWorkersOf(largest),
+  );
+}
+
+/** bytes written to the emulator in the rounds; a worker-trained run's trainer writes are taken from the counted run */
+export function writtenInRounds(run: ScaleRunResult, trainerPutBytesPerUpdate: number): number {
+  const counted = Object.values(run.counts).reduce((total, counts) => total + counts.s3.putBytes, 0);
+  return run.options.trainer === 'worker' ? counted + run.updates * trainerPutBytesPerUpdate : counted;
+}
+
+export const meanOverheadPerUpdate = (run: ScaleRunResult) => run.rounds.reduce((total, round) => total + round.overheadMsPerUpdate, 0) / run.rounds.length;
+
+export function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUpdate: number): string {
+  const lines = [
+    '| clients a round | training workers | emulator | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | between rounds (`orchestrationMs`): per round / per client-update | CPU per client-update: process (main thread) | aggregator per invocation (median / p90) | RSS after start → peak | bytes written in the rounds |',
+    '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const run of runs) {
+    const n = run.rounds.length;
+    const mean = (pick: (round: ScaleRunResult['rounds'][number]) => number) => run.rounds.reduce((total, round) => total + pick(round), 0) / n;
+    const written = writtenInRounds(run, trainerPutBytesPerUpdate);
+    const updates = Math.max(1, run.updates);
+    const cpu = run.cpu ? `${ms(run.cpu.processMs / updates)}${run.cpu.mainThreadMs !== undefined ? ` (${ms(run.cpu.mainThreadMs / updates)})` : ''}` : '–';
+    const between = run.rounds.filter((round) => round.orchestrationMs !== undefined);
+    const orchestration = between.length
+      ? `${ms(between.reduce((total, round) => total + round.orchestrationMs!, 0) / between.length)} / ${fineMs(between.reduce((total, round) => total + round.orchestrationMs! / Math.max(1, round.clients), 0) / between.length)}`
+      : '–';
+    lines.push(
+      `| ${run.options.perRound} | ${trainWorkersOf(run)} | ${emulatorThreadOf(run) ? 'own thread' : 'main thread'} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${orchestration} | ${cpu} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
+    );
+  }
+  return lines.join('\n');
+}
