@@ -259,7 +259,7 @@ ${localTable(shownRuns, trainer.s3PutBytes)}
   per round and ÷ clients: the pipeline's time after the clients are done, which the per-update overhead includes, among
   every update's round trips. *CPU per client-update*: the process's CPU time over
   the rounds (every thread: emulator, handlers, the training workers, including their training) and, in brackets, the
-  main thread's (emulator, aggregator, event sources) ÷ client-updates; unlike the wall times it does not grow when
+  main thread's (aggregator, event sources; the emulator too in the run that keeps it there) ÷ client-updates; unlike the wall times it does not grow when
   other work takes the cores.
 - Peak RSS growth over the rounds (process: emulator, handlers, training workers): ${rssGrowth}. The emulator keeps
   every object written in this process's memory, so the growth includes the bytes written in the rounds (last
@@ -267,8 +267,8 @@ ${localTable(shownRuns, trainer.s3PutBytes)}
 - The aggregator's calls per update stay the same as the round grows (${aggregatorPerUpdate}): its work is linear in
   the clients. Here the training workers deliver updates a few at a time, slower than the aggregator handles them, so
   its batches hold about one message each (receives per update in the table below): the serial FIFO path is not what
-  sets these rounds' time; each update's S3 and SQS round trips through the emulator do (a few ms each, all served by
-  the process's one main thread, which also runs the aggregator).
+  sets these rounds' time; each update's S3 and SQS round trips through the emulator do (a few ms each of CPU, on
+  both ends: the SDK in the trainers' and the aggregator's threads, the emulator on its own).
 
 ${results.floor && floor && warm ? floorSection(results.floor, floor, warm, largest, machine.cores) : ''}
 ### The aggregator's serial path alone: a round's updates at once
@@ -289,7 +289,7 @@ ${bursts.length ? burstTable(bursts) : '_Not measured in this run (--no-burst)._
 A batch reads the round state once and writes it once (after the verdicts it counts, written together: a crash in
 between is the recovery that a crash between a verdict and the state always had)${single && batched ? `: ${num(callsPerUpdate(single.counts, single.updates).s3Gets + callsPerUpdate(single.counts, single.updates).s3Puts + callsPerUpdate(single.counts, single.updates).s3Heads)} → ${num(aggregator.s3Gets + aggregator.s3Puts + aggregator.s3Heads)} S3 requests and ${num(callsPerUpdate(single.counts, single.updates).sqsCalls)} → ${num(aggregator.sqsCalls)} SQS calls per update at ${batched.updates}, ${ms(single.msPerUpdate)} → ${ms(batched.msPerUpdate)} per update here (medians of runs as noisy as the ranges show)` : ''}.
 Reading a batch ahead and writing its verdicts together change no count, only how long the requests wait: on the
-emulator's own speed they cost CPU on the one main thread, so little changes; on the slowed S3 they overlap (see
+emulator's own speed they cost CPU the 2 cores are short of, so little changes; on the slowed S3 they overlap (see
 *Against the goals*).
 What is left per update: the check of the update (one GET of its report and one of the update, each reading the body
 only if the size S3 sends first is within bound: what a HEAD before each GET used to tell), its verdict
