@@ -54,7 +54,8 @@ export interface ProseInputs {
   readonly oneWorker: ScaleRunResult | undefined;
   readonly oneWorkerOverhead: number | undefined;
   /** the largest size once more with the emulator on the main thread, as before it had a thread of its own */
-  readonly emulatorOnMain: ScaleRunResult | undefined;
+  /** sizes run once more with the emulator on a thread of its own, each beside its run with the emulator on the main thread */
+  readonly emulatorPairs: readonly { readonly onMain: ScaleRunResult; readonly ownThread: ScaleRunResult }[];
   readonly e2eAggregator: CallsPerUpdate;
   readonly aggregator: CallsPerUpdate;
   readonly batched: BurstResult | undefined;
@@ -67,31 +68,33 @@ export interface ProseInputs {
 }
 
 /** What the process's CPU time says about the overhead: far less load-sensitive than wall time, and a floor on 2 cores. */
-function cpuLine(run: ScaleRunResult, emulatorOnMain: ScaleRunResult | undefined): string {
+function cpuLine(run: ScaleRunResult, emulatorPairs: ProseInputs['emulatorPairs']): string {
   if (!run.cpu || run.updates === 0) return '';
   const perUpdate = run.cpu.processMs / run.updates;
-  const main = run.cpu.mainThreadMs === undefined ? '' : `, ${ms(run.cpu.mainThreadMs / run.updates)} of it on the main thread (${run.options.emulatorThread ? 'aggregator, event sources; the emulator has a thread of its own' : 'emulator, aggregator, event sources'})`;
+  const main = run.cpu.mainThreadMs === undefined ? '' : `, ${ms(run.cpu.mainThreadMs / run.updates)} of it on the main thread (emulator, aggregator, event sources)`;
   return ` In CPU time, which other work on the machine inflates far less than wall time, a client-update took ${ms(perUpdate)} of the process${main}, training included: even with both cores to itself the process needs ${ms(perUpdate / 2)} of wall time per update, so the goal needs fewer requests per update or cheaper ones, not faster waits.
   Cut so far (each keeps what S3 and SQS guarantee): one bounded GET instead of HEAD + GET for the report and the update (S3 sends the size before the body; an oversized body is dropped unread), the SDK's middleware stack kept per command instead of rebuilt per request (\`cacheMiddleware\`), and the emulator's long polls made to answer early only with messages, as SQS's do (the aggregator's three idle pollers each answered empty once per "update ready", local/fauxqs-long-poll.ts).
   Then: each update read once, a warm aggregator folding it into the round's running sum when it checks it, and no verdict GET at the close (it remembers the verdicts it wrote; shared/pipeline/round-memory.ts).
   Then: a warm trainer reads the round's global model (the largest read of a client-update) and the config once for all the clients it trains, not once per client (shared/pipeline/trainer-reads.ts): 2 GETs and about an update's size of bytes fewer per client-update on the local runtime.
-  Then: one lease per batch, not per message (one ChangeMessageVisibilityBatch; functions/lib/sqs.ts), which only saves calls when batches hold several messages.${emulatorLine(run, emulatorOnMain)}
+  Then: one lease per batch, not per message (one ChangeMessageVisibilityBatch; functions/lib/sqs.ts), which only saves calls when batches hold several messages.${emulatorLine(emulatorPairs)}
   Left: the round state's GET per batch, the verdict GET that finds none (on AWS it waits alongside the round state's, so it costs a request, not time), and every request's cost through the SDK and the emulator's HTTP; calling the emulator in-process instead would stop the local runtime exercising the S3 and SQS adapters that run on AWS.`;
 }
 
 /**
- * The emulator's own thread against the main thread, the two runs one after the other: the emulator answers every
- * request of both sides, so on the main thread it held up the aggregator and the event sources that wait for it.
+ * The emulator on a thread of its own against the main thread (the default), the two runs one after the other: tried
+ * because the emulator was the main thread's largest share of CPU, and reported whichever way it came out.
  */
-function emulatorLine(run: ScaleRunResult, onMain: ScaleRunResult | undefined): string {
-  if (!onMain || !run.options.emulatorThread) return '';
+function emulatorLine(pairs: ProseInputs['emulatorPairs']): string {
+  if (!pairs.length) return '';
+  const perUpdate = (of: ScaleRunResult, value: number | undefined) => (value === undefined ? undefined : value / Math.max(1, of.updates));
   const overhead = (of: ScaleRunResult) => of.rounds.reduce((total, round) => total + round.overheadMsPerUpdate, 0) / of.rounds.length;
-  const mainCpu = (of: ScaleRunResult) => (of.cpu?.mainThreadMs === undefined ? undefined : of.cpu.mainThreadMs / Math.max(1, of.updates));
-  const [before, after] = [mainCpu(onMain), mainCpu(run)];
-  const cpu = (of: ScaleRunResult) => (of.cpu ? of.cpu.processMs / Math.max(1, of.updates) : undefined);
-  const processCpu = cpu(run);
+  const pair = (label: string, before: number | undefined, after: number | undefined) => (before === undefined || after === undefined ? '' : `, ${ms(before)} → ${ms(after)} of ${label}`);
+  const described = pairs.map(
+    ({ onMain, ownThread }) =>
+      `at ${onMain.options.perRound} clients a round ${ms(overhead(onMain))} → ${ms(overhead(ownThread))} of overhead${pair('main-thread CPU', perUpdate(onMain, onMain.cpu?.mainThreadMs), perUpdate(ownThread, ownThread.cpu?.mainThreadMs))}${pair('process CPU', perUpdate(onMain, onMain.cpu?.processMs), perUpdate(ownThread, ownThread.cpu?.processMs))} per client-update`,
+  );
   return `
-  Then: the emulator on a thread of its own (local/emulator-thread.ts), where it was on the main thread with the aggregator and the event sources that wait for its answers: ${ms(overhead(onMain))} → ${ms(overhead(run))} of overhead per client-update${before !== undefined && after !== undefined ? `, ${ms(before)} → ${ms(after)} of main-thread CPU` : ''} (the same configuration run once each, one after the other in this run; runs of one configuration here differ by a few ms per update). The main thread is no longer the busiest, but the overhead hardly moves${processCpu !== undefined ? `: the process needs ${ms(processCpu)} of CPU per update whichever thread runs the emulator, ${ms(processCpu / 2)} of wall time on 2 cores` : ''}.`;
+  Tried, and not the default: the emulator on a thread of its own (\`emulatorThread: true\`, local/emulator-thread.ts), so that the aggregator and the event sources that wait for its answers stop sharing a thread with it: ${described.join('; ')} (each size once per setting, one right after the other in this run; runs of one configuration differ here by a few ms per update). It frees the main thread, but the process is bound by its CPU on 2 cores, not by that thread, and the second thread costs CPU of its own.`;
 }
 
 /** The issue defines the overhead as the time between the last update and the next round: that measure, beside ours. */
@@ -118,7 +121,7 @@ export function goalsAndDesign(p: ProseInputs): string {
   ${(p.largestOverhead / 20).toFixed(2)}× the goal, at the load the header gives, with ${largest.options.trainWorkers ?? 1} training worker${(largest.options.trainWorkers ?? 1) === 1 ? '' : 's'} as \`flambda run\` starts here${p.oneWorker && p.oneWorkerOverhead !== undefined ? ` (${ms(p.oneWorkerOverhead)} with one, training one client after another)` : ''}.${orchestrationLine(largest)} The aggregator keeps up with the trainers
   (median ${ms(largest.aggregator.medianMs)} per invocation), so what is left is each update's ~${num(p.e2eAggregator.s3Gets + p.e2eAggregator.s3Puts + p.e2eAggregator.s3Heads)} aggregator and
   ~${p.warmTrainer ? `${num(p.warmTrainer.s3Gets + p.warmTrainer.s3Puts + p.warmTrainer.s3Heads + p.warmTrainer.s3Lists)} trainer S3 requests (a warm worker's, counted)` : `${num(p.trainer.s3Gets + p.trainer.s3Puts + p.trainer.s3Heads + p.trainer.s3Lists - 2)} trainer S3 requests (a warm worker's: the counted row's, less the global model and config it reads once a round)`}, and their SQS calls, through the AWS SDK and the emulator,
-  at a few ms each: CPU, which reading together does not save.${p.floor ? floorLine(p.floor, 20) : ''}${cpuLine(largest, p.emulatorOnMain)}${p.batched ? ` Alone, with a round's updates at once, the aggregator's serial path takes ${ms(p.batched.msPerUpdate)} per update in batches of 10${p.single ? ` (${ms(p.single.msPerUpdate)} one message per invocation)` : ''}.` : ''}
+  at a few ms each: CPU, which reading together does not save.${p.floor ? floorLine(p.floor, 20) : ''}${cpuLine(largest, p.emulatorPairs)}${p.batched ? ` Alone, with a round's updates at once, the aggregator's serial path takes ${ms(p.batched.msPerUpdate)} per update in batches of 10${p.single ? ` (${ms(p.single.msPerUpdate)} one message per invocation)` : ''}.` : ''}
 - **Modelled AWS round time at 1,000 clients within 2× the slowest client's training time: missed.**
 ${at1000.map(({ model, trainMs, estimate, readsOneAtATime }) => `  ${model}: ${ms(estimate.roundMs)} (${ms(readsOneAtATime.roundMs)} with the aggregator reading and writing one thing at a time) against 2 × ${ms(trainMs)} = ${ms(2 * trainMs)}, ${(estimate.roundMs / (2 * trainMs)).toFixed(0)}× over; first limit: ${estimate.firstLimit ? LIMIT_NAMES[estimate.firstLimit] : 'none'}.`).join('\n')}
   With a tree of ${treeGroups(1000)} groups (modelled, not built) the model gives ${at1000.map(({ model, estimate }) => `${ms(estimate.treeRoundMs)} for ${model}`).join(' and ')}; with the serial aggregator lifted

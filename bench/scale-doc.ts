@@ -13,7 +13,7 @@ import type { OperationCounts } from './scale-counting.js';
 import { AWS_FIGURES, estimateRound, scaleBytes, trainingMs, treeGroups, type CallsPerUpdate, type RoundEstimate, type Workload } from './scale-model.js';
 import { goalsAndDesign, LIMIT_NAMES, slowedBursts } from './scale-doc-prose.js';
 import { kib, mib, ms, num } from './scale-format.js';
-import { emulatorOnMainThreadRun, localTable, meanOverheadPerUpdate, oneWorkerRun, trainWorkersOf, workerRuns, writtenInRounds } from './scale-local-doc.js';
+import { emulatorThreadRun, localTable, meanOverheadPerUpdate, oneWorkerRun, trainWorkersOf, workerRuns, writtenInRounds } from './scale-local-doc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DOC = path.join(here, '..', 'docs', 'scale.md');
@@ -216,8 +216,11 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
   const missing = options.perRound.filter((n) => !runs.some((run) => run.options.perRound === n && run.completed));
   const oneWorker = oneWorkerRun(results, largest);
   const oneWorkerOverhead = oneWorker ? meanOverheadPerUpdate(oneWorker) : undefined;
-  const emulatorOnMain = emulatorOnMainThreadRun(results, largest);
-  const shownRuns = [...runs, ...(oneWorker ? [oneWorker] : []), ...(emulatorOnMain ? [emulatorOnMain] : [])];
+  const emulatorPairs = runs.flatMap((run) => {
+    const ownThread = emulatorThreadRun(results, run);
+    return ownThread ? [{ onMain: run, ownThread }] : [];
+  });
+  const shownRuns = [...runs, ...(oneWorker ? [oneWorker] : []), ...emulatorPairs.map((pair) => pair.ownThread)];
   const workerCounts = [...new Set(runs.map(trainWorkersOf))];
 
   const doc = `# Scale: the local runtime at 10–1,000 clients a round, and a model of the round on AWS
@@ -233,10 +236,10 @@ MNIST split over ${largest.options.clients.toLocaleString('en-US')} clients, ${l
 (${parameterCount('cnn-small').toLocaleString('en-US')} parameters) so the bytes moved are representative, while
 it trains several times faster, so the rounds measure orchestration rather than training. \`sampling.perRound\` picks
 the clients a round (${runs.map((run) => run.options.perRound).join(', ')}), ${largest.options.rounds} round(s) each, evaluation on ${largest.options.testSamples} test images.
-Each configuration runs in a process of its own on the embedded local cloud (the S3 + SQS emulator on a thread of its
-own, the real start, train, aggregate and timer handlers), with as many training worker threads, each training one client at a
-time, as \`flambda run\` starts for that many clients on this machine (local/trainer-pool.ts: ${workerCounts.join(', ')})${emulatorOnMain ? `; the
-largest size once more right after it with the emulator on the main thread, as the local runtime ran it before` : ''}${oneWorker ? `; and the
+Each configuration runs in a process of its own on the embedded local cloud (the S3 + SQS emulator on the main thread,
+the real start, train, aggregate and timer handlers), with as many training worker threads, each training one client at a
+time, as \`flambda run\` starts for that many clients on this machine (local/trainer-pool.ts: ${workerCounts.join(', ')})${emulatorPairs.length ? `; ${emulatorPairs.map((pair) => pair.onMain.options.perRound).join(' and ')} clients a round
+once more, each right after its run, with the emulator on a thread of its own (\`emulatorThread: true\`)` : ''}${oneWorker ? `; and the
 largest size once more with one training worker (the setup of this document's earlier versions: clients trained one after another)` : ''}. Every
 handler's S3 and SQS calls go through counting decorators of the pipeline's ports (bench/scale-counting.ts); the
 receives and deletes of Lambda's event-source mapping are counted at the handler's border. The start step
@@ -259,7 +262,7 @@ ${localTable(shownRuns, trainer.s3PutBytes)}
   per round and ÷ clients: the pipeline's time after the clients are done, which the per-update overhead includes, among
   every update's round trips. *CPU per client-update*: the process's CPU time over
   the rounds (every thread: emulator, handlers, the training workers, including their training) and, in brackets, the
-  main thread's (aggregator, event sources; the emulator too in the run that keeps it there) ÷ client-updates; unlike the wall times it does not grow when
+  main thread's (emulator, aggregator, event sources; not the emulator in the run that gives it a thread of its own) ÷ client-updates; unlike the wall times it does not grow when
   other work takes the cores.
 - Peak RSS growth over the rounds (process: emulator, handlers, training workers): ${rssGrowth}. The emulator keeps
   every object written in this process's memory, so the growth includes the bytes written in the rounds (last
@@ -267,8 +270,8 @@ ${localTable(shownRuns, trainer.s3PutBytes)}
 - The aggregator's calls per update stay the same as the round grows (${aggregatorPerUpdate}): its work is linear in
   the clients. Here the training workers deliver updates a few at a time, slower than the aggregator handles them, so
   its batches hold about one message each (receives per update in the table below): the serial FIFO path is not what
-  sets these rounds' time; each update's S3 and SQS round trips through the emulator do (a few ms each of CPU, on
-  both ends: the SDK in the trainers' and the aggregator's threads, the emulator on its own).
+  sets these rounds' time; each update's S3 and SQS round trips through the emulator do (a few ms of CPU each, on
+  both ends: the SDK in the trainers' and the aggregator's threads, the emulator on the main thread).
 
 ${results.floor && floor && warm ? floorSection(results.floor, floor, warm, largest, machine.cores) : ''}
 ### The aggregator's serial path alone: a round's updates at once
@@ -349,7 +352,7 @@ ${modelTable(estimates)}
 
 Free tiers, storage, data transfer and CloudWatch Logs are left out of the cost.
 
-${goalsAndDesign({ oneWorker, oneWorkerOverhead, emulatorOnMain, floor, warmTrainer, runs, largest, overheads, largestOverhead, trainer, e2eAggregator, aggregator, batched, single, at1000, slowed: slowedBursts(bursts), trainerPutBytes: trainer.s3PutBytes, written: writtenInRounds(largest, trainer.s3PutBytes) })}
+${goalsAndDesign({ oneWorker, oneWorkerOverhead, emulatorPairs, floor, warmTrainer, runs, largest, overheads, largestOverhead, trainer, e2eAggregator, aggregator, batched, single, at1000, slowed: slowedBursts(bursts), trainerPutBytes: trainer.s3PutBytes, written: writtenInRounds(largest, trainer.s3PutBytes) })}
 `;
   if (options.write) await writeFile(DOC, doc);
   console.log(localTable(shownRuns, trainer.s3PutBytes));

@@ -1,22 +1,22 @@
 /**
  * docs/scale.md's table of the local runs (bench/scale-run.ts), and which runs it shows: per size the run trained as
- * `flambda run` trains, then the largest once more with one training worker and once more with the emulator on the
- * main thread.
+ * `flambda run` trains, then the largest once more with one training worker, then the smallest and the largest once
+ * more with the emulator on a thread of its own.
  */
 import type { ScaleResults } from './scale.js';
 import { fineMs, mib, ms } from './scale-format.js';
 import type { ScaleRunResult } from './scale-run.js';
 
 export const trainWorkersOf = (run: ScaleRunResult) => run.options.trainWorkers ?? 1;
-/** results written before the option existed ran the emulator on the main thread */
+/** results written before the option existed ran the emulator on the main thread, as the default still does */
 export const emulatorThreadOf = (run: ScaleRunResult) => run.options.emulatorThread ?? false;
 
 const workerTrained = (run: ScaleRunResult) => run.options.trainer === 'worker' && run.rounds.length > 0;
 
-/** Per size, the run trained as `flambda run` trains (the most training workers, the emulator on its own thread), the one with more rounds first. */
+/** Per size, the run trained as `flambda run` trains (the most training workers, the emulator on the main thread), the one with more rounds first. */
 export function workerRuns(results: ScaleResults): ScaleRunResult[] {
   return Object.values(results.runs)
-    .filter((run) => workerTrained(run) && emulatorThreadOf(run))
+    .filter((run) => workerTrained(run) && !emulatorThreadOf(run))
     .sort((a, b) => a.options.perRound - b.options.perRound || trainWorkersOf(b) - trainWorkersOf(a) || b.options.rounds - a.options.rounds)
     .filter((run, index, runs) => index === 0 || runs[index - 1]!.options.perRound !== run.options.perRound);
 }
@@ -25,14 +25,14 @@ export function workerRuns(results: ScaleResults): ScaleRunResult[] {
 export function oneWorkerRun(results: ScaleResults, largest: ScaleRunResult): ScaleRunResult | undefined {
   if (trainWorkersOf(largest) === 1) return undefined;
   return Object.values(results.runs).find(
-    (run) => workerTrained(run) && emulatorThreadOf(run) && run.options.perRound === largest.options.perRound && trainWorkersOf(run) === 1,
+    (run) => workerTrained(run) && !emulatorThreadOf(run) && run.options.perRound === largest.options.perRound && trainWorkersOf(run) === 1,
   );
 }
 
-/** The largest size once more as the local runtime ran before the emulator had a thread of its own. */
-export function emulatorOnMainThreadRun(results: ScaleResults, largest: ScaleRunResult): ScaleRunResult | undefined {
+/** A size once more with the emulator on a thread of its own (`emulatorThread: true`), where it was run so. */
+export function emulatorThreadRun(results: ScaleResults, asRun: ScaleRunResult): ScaleRunResult | undefined {
   return Object.values(results.runs).find(
-    (run) => workerTrained(run) && !emulatorThreadOf(run) && run.options.perRound === largest.options.perRound && trainWorkersOf(run) === trainWorkersOf(largest),
+    (run) => workerTrained(run) && emulatorThreadOf(run) && run.options.perRound === asRun.options.perRound && trainWorkersOf(run) === trainWorkersOf(asRun),
   );
 }
 

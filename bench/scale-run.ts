@@ -53,7 +53,7 @@ export interface ScaleRunOptions {
    * starts local/trainer-pool.ts's trainerPoolSize(clients a round, cores).
    */
   readonly trainWorkers?: number;
-  /** the emulator on a thread of its own, as `flambda run` runs it (default), or on the main thread, as before */
+  /** the emulator on the main thread, as `flambda run` runs it (default), or on a thread of its own */
   readonly emulatorThread?: boolean;
   /** give up after this long (the run then reports what it has and `completed: false`) */
   readonly timeoutMs?: number;
@@ -158,7 +158,7 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
     testSamples: options.testSamples ?? 1000,
     trainer: options.trainer ?? 'in-process',
     trainWorkers: options.trainWorkers ?? 1,
-    emulatorThread: options.emulatorThread ?? true,
+    emulatorThread: options.emulatorThread ?? false,
   };
   if (!Number.isSafeInteger(settings.trainWorkers) || settings.trainWorkers < 1) throw new RangeError(`trainWorkers must be a positive integer (got ${settings.trainWorkers})`);
   const counts = Object.fromEntries(ROLES.map((role) => [role, emptyCounts()])) as Record<ScaleRole, OperationCounts>;

@@ -3,8 +3,8 @@
  *   npm run bench:scale -- [--clients 10,100,1000] [--rounds 2] [--population 1000] [--quick] [--resume] [--no-write]
  * --clients: clients sampled per round, one configuration each (MNIST split over --population clients, 60 samples
  * each). Every configuration runs in a child process (bench/scale-child.ts) with as many training worker threads as
- * `flambda run` starts for it (local/trainer-pool.ts), the largest once more with the emulator on the main thread (right
- * after it) and once more with one training worker; two more small runs train
+ * `flambda run` starts for it (local/trainer-pool.ts), the smallest and the largest once more with the emulator on a
+ * thread of its own (right after each), the largest once more with one training worker; two more small runs train
  * in-process to count the trainer's own S3 and SQS calls, each client in a container of its own (as on AWS) and all
  * in one warm container (as the local runtime's worker).
  * Results go to bench/scale-results.json after each configuration; --resume keeps the ones already there.
@@ -48,7 +48,7 @@ export interface ScaleResults {
 type PlannedRun = Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'rounds' | 'trainer'>> & Pick<ScaleRunOptions, 'trainWorkers' | 'emulatorThread'>;
 
 export const runKey = (options: PlannedRun) =>
-  `${options.perRound}-of-${options.clients}-${options.rounds}r-${options.trainer}${options.trainer === 'worker' ? `-w${options.trainWorkers ?? 1}` : ''}${options.emulatorThread === false ? '-emulator-main' : ''}`;
+  `${options.perRound}-of-${options.clients}-${options.rounds}r-${options.trainer}${options.trainer === 'worker' ? `-w${options.trainWorkers ?? 1}` : ''}${options.emulatorThread ? '-emulator-thread' : ''}`;
 
 function flag(args: readonly string[], name: string): string | undefined {
   const index = args.indexOf(name);
@@ -102,15 +102,19 @@ async function main(): Promise<void> {
   const largestPerRound = Math.max(...perRoundList);
   // the trainer's own calls, counted in-process on a small round
   const countedRun = { perRound: Math.min(10, population), clients: population, rounds: 1, trainer: 'in-process' } as const;
-  const largestAsRun = { perRound: largestPerRound, clients: population, rounds, trainer: 'worker' as const, trainWorkers: trainerPoolSize(largestPerRound, machine.cores) };
+  const asRun = (perRound: number) => ({ perRound, clients: population, rounds, trainer: 'worker' as const, trainWorkers: trainerPoolSize(perRound, machine.cores) });
+  const smallestPerRound = Math.min(...perRoundList);
   const plan: PlannedRun[] = [
     countedRun,
     // and as a warm worker of the local runtime makes them, for the floor under the local overhead
     { perRound: Math.min(100, population), clients: population, rounds: 1, trainer: 'in-process-warm' },
     // as many training workers as `flambda run` starts for that many clients here
-    ...perRoundList.map((perRound) => ({ perRound, clients: population, rounds, trainer: 'worker' as const, trainWorkers: trainerPoolSize(perRound, machine.cores) })),
-    // the largest once more with the emulator on the main thread, right after it: what its own thread changed
-    { ...largestAsRun, emulatorThread: false },
+    // (the smallest and the largest each once more with the emulator on a thread of its own, right after it: what that
+    // thread changes)
+    ...perRoundList.flatMap((perRound) => [
+      asRun(perRound),
+      ...(perRound === smallestPerRound || perRound === largestPerRound ? [{ ...asRun(perRound), emulatorThread: true }] : []),
+    ]),
     // and the largest with one, as this benchmark ran before: training one client at a time
     ...(trainerPoolSize(largestPerRound, machine.cores) > 1 ? [{ perRound: largestPerRound, clients: population, rounds, trainer: 'worker' as const, trainWorkers: 1 }] : []),
   ];

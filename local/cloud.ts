@@ -85,7 +85,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     log,
   });
   const emulatorOptions = { port: options.port ?? 0, host: options.host ?? '127.0.0.1', region, onObjectWritten: (write: ObjectWrite) => trigger.notify(write) };
-  const threaded = (options.emulatorThread ?? true) ? await startEmulatorThread({ ...emulatorOptions, log }) : undefined;
+  const threaded = (options.emulatorThread ?? false) ? await startEmulatorThread({ ...emulatorOptions, log }) : undefined;
   const emulator: Emulator = threaded ?? (await startEmulator(emulatorOptions));
   const endpoint = emulator.endpoint;
   // The runtime's own clients: long polls here never hold up the handlers' requests. One socket per poller

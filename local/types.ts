@@ -36,9 +36,10 @@ export interface LocalCloudOptions {
   /** Default us-east-1. */
   readonly region?: string;
   /**
-   * Default true: the emulator answers S3 and SQS on a thread of its own, beside the aggregator and the event sources
-   * rather than on their thread (it is the runtime's busiest part at scale: every body is received, hashed, kept and
-   * sent back). false keeps it on the main thread, which bench/scale.ts compares.
+   * true: the emulator answers S3 and SQS on a thread of its own instead of the main thread, where the aggregator and
+   * the event sources wait for its answers. Default false: measured (docs/scale.md, bench/scale.ts), its own thread
+   * halves the main thread's CPU at 1,000 clients a round but costs the process more CPU in all, so rounds are no
+   * faster at 100 or 1,000 clients and the original 5-client experiment is slower.
    */
   readonly emulatorThread?: boolean;
   readonly handlers: LocalHandlers | LocalHandlersFactory;

@@ -53,9 +53,10 @@ describe('the emulator thread', () => {
     expect(answered).toEqual({ true: true, false: false });
   });
 
-  it('delivers every object write to the start trigger before idle() can return', async () => {
+  it('delivers every object write from its thread to the start trigger before idle() can return', async () => {
     const started: string[] = [];
     cloud = await startLocalCloud({
+      emulatorThread: true,
       uploadMnist: false,
       log: () => {},
       handlers: { start: async (event) => void started.push(event.Records[0]!.s3.object.key), train: noop, aggregate: noop, timer: noop },
