@@ -38,8 +38,8 @@ export interface LocalCloudOptions {
   /**
    * true: the emulator answers S3 and SQS on a thread of its own instead of the main thread, where the aggregator and
    * the event sources wait for its answers. Default false: measured (docs/scale.md, bench/scale.ts), its own thread
-   * halves the main thread's CPU at 1,000 clients a round but costs the process more CPU in all, so rounds are no
-   * faster at 100 or 1,000 clients and the original 5-client experiment is slower.
+   * cuts the main thread's CPU by a third or more but costs the process more CPU in all, and rounds of 10 or 1,000
+   * clients are no faster on 2 cores.
    */
   readonly emulatorThread?: boolean;
   readonly handlers: LocalHandlers | LocalHandlersFactory;
