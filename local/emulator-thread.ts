@@ -31,10 +31,12 @@ const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
 const ENTRY = new URL(`./emulator-worker${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 /**
- * The emulator (emulator.ts) on a thread of its own. Its requests come over loopback HTTP either way; what moves is
- * the CPU of answering them, which on the main thread competed with the aggregator and the event sources that wait
- * for those answers. Object writes come back as messages; `notificationsInTransit` covers the moment between a
- * client's acknowledged write and its notification's arrival, so that nobody takes the cloud for idle in between.
+ * The emulator (emulator.ts) on a thread of its own, when LocalCloudOptions.emulatorThread asks for it. Its requests
+ * come over loopback HTTP either way; what moves is the CPU of answering them, which on the main thread competes with
+ * the aggregator and the event sources that wait for those answers. Not the default: on 2 cores the second thread
+ * cost more CPU than it freed (docs/scale.md). Object writes come back as messages; `notificationsInTransit` covers
+ * the moment between a client's acknowledged write and its notification's arrival, so that nobody takes the cloud for
+ * idle in between.
  */
 export async function startEmulatorThread(options: EmulatorOptions & { readonly log: Log }): Promise<ThreadedEmulator> {
   const announced = new Int32Array(new SharedArrayBuffer(4));

@@ -1,7 +1,7 @@
 /**
- * The emulator's own thread (started by emulator-thread.ts through worker-bootstrap.mjs): fauxqs answers every S3 and
- * SQS request of the local cloud here, so that its CPU (parsing, hashing and copying every body) runs beside the
- * aggregator and the event sources instead of on their thread.
+ * The emulator's own thread (`emulatorThread: true`; started by emulator-thread.ts through worker-bootstrap.mjs):
+ * fauxqs answers every S3 and SQS request of the local cloud here, so that its CPU (parsing, hashing and copying every
+ * body) runs beside the aggregator and the event sources instead of on their thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { startEmulator } from './emulator.js';
