@@ -8,6 +8,7 @@ import { AWS_FIGURES, FAN_OUT_BATCH, treeGroups, type CallsPerUpdate, type Round
 import { floorLine, type Floor } from './scale-floor-doc.js';
 import type { ScaleRunResult } from './scale-run.js';
 import { kib, mib, ms, num } from './scale-format.js';
+import { meanOverheadPerUpdate } from './scale-local-doc.js';
 
 export const LIMIT_NAMES: Record<NonNullable<RoundEstimate['firstLimit']>, string> = {
   'lambda-concurrency': 'Lambda concurrency (1,000)',
@@ -87,11 +88,10 @@ function cpuLine(run: ScaleRunResult, emulatorPairs: ProseInputs['emulatorPairs'
 function emulatorLine(pairs: ProseInputs['emulatorPairs']): string {
   if (!pairs.length) return '';
   const perUpdate = (of: ScaleRunResult, value: number | undefined) => (value === undefined ? undefined : value / Math.max(1, of.updates));
-  const overhead = (of: ScaleRunResult) => of.rounds.reduce((total, round) => total + round.overheadMsPerUpdate, 0) / of.rounds.length;
   const pair = (label: string, before: number | undefined, after: number | undefined) => (before === undefined || after === undefined ? '' : `, ${ms(before)} → ${ms(after)} of ${label}`);
   const described = pairs.map(
     ({ onMain, ownThread }) =>
-      `at ${onMain.options.perRound} clients a round ${ms(overhead(onMain))} → ${ms(overhead(ownThread))} of overhead${pair('main-thread CPU', perUpdate(onMain, onMain.cpu?.mainThreadMs), perUpdate(ownThread, ownThread.cpu?.mainThreadMs))}${pair('process CPU', perUpdate(onMain, onMain.cpu?.processMs), perUpdate(ownThread, ownThread.cpu?.processMs))} per client-update`,
+      `at ${onMain.options.perRound} clients a round ${ms(meanOverheadPerUpdate(onMain))} → ${ms(meanOverheadPerUpdate(ownThread))} of overhead${pair('main-thread CPU', perUpdate(onMain, onMain.cpu?.mainThreadMs), perUpdate(ownThread, ownThread.cpu?.mainThreadMs))}${pair('process CPU', perUpdate(onMain, onMain.cpu?.processMs), perUpdate(ownThread, ownThread.cpu?.processMs))} per client-update`,
   );
   return `
   Tried, and not the default: the emulator on a thread of its own (\`emulatorThread: true\`, local/emulator-thread.ts), so that the aggregator and the event sources that wait for its answers stop sharing a thread with it: ${described.join('; ')} (each size once per setting, one right after the other in this run; runs of one configuration differ here by a few ms per update). It frees the main thread, but the process is bound by its CPU on 2 cores, not by that thread, and the second thread costs CPU of its own.`;

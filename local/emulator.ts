@@ -50,6 +50,25 @@ interface HookReply {
   getHeader(name: string): unknown;
 }
 
+/** The S3 notification a reply acknowledges, if it acknowledges an object write. */
+function objectWrite(request: HookRequest, reply: HookReply): ObjectWrite | undefined {
+  if (reply.statusCode !== 200 || request.routeOptions.url !== '/:bucket/*') return undefined;
+  const params = request.params as { bucket?: string; '*'?: string };
+  const query = request.query as Record<string, string | undefined>;
+  const bucket = params.bucket;
+  const key = params['*'];
+  if (!bucket || !key) return undefined;
+  let eventName: ObjectCreatedEventName;
+  if (request.method === 'PUT' && query.partNumber === undefined) {
+    eventName = request.headers['x-amz-copy-source'] !== undefined ? 'ObjectCreated:Copy' : 'ObjectCreated:Put';
+  } else if (request.method === 'POST' && query.uploadId !== undefined) {
+    eventName = 'ObjectCreated:CompleteMultipartUpload';
+  } else {
+    return undefined;
+  }
+  return { eventName, bucket, key, sourceIp: request.ip, requestId: header(reply.getHeader('x-amz-request-id')) ?? '' };
+}
+
 /**
  * fauxqs's S3 + SQS emulator, in-process. Built from its fastify app rather than `startFauxqs`, which binds every
  * interface; so that a response hook can see object writes, as fauxqs accepts bucket notification
@@ -63,32 +82,13 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
 
   // onSend runs once the write is stored, before the client has its answer (fastify has rewritten virtual-hosted
   // requests to /bucket/key by then, and fauxqs's own onSend has set the request id): a notification is never behind
-  // the acknowledgement, so whoever waits for the cloud to be idle after a write sees it coming.
-  // fastify runs onSend twice for the empty-bodied replies fauxqs gives a PUT: each request is announced once.
-  const announced = new WeakSet<HookRequest>();
-  app.addHook('onSend', async (request: HookRequest, reply: HookReply) => {
-    if (reply.statusCode !== 200 || request.routeOptions.url !== '/:bucket/*' || announced.has(request)) return;
-    const params = request.params as { bucket?: string; '*'?: string };
-    const query = request.query as Record<string, string | undefined>;
-    const bucket = params.bucket;
-    const key = params['*'];
-    if (!bucket || !key) return;
-    let eventName: ObjectCreatedEventName;
-    if (request.method === 'PUT' && query.partNumber === undefined) {
-      eventName = request.headers['x-amz-copy-source'] !== undefined ? 'ObjectCreated:Copy' : 'ObjectCreated:Put';
-    } else if (request.method === 'POST' && query.uploadId !== undefined) {
-      eventName = 'ObjectCreated:CompleteMultipartUpload';
-    } else {
-      return;
-    }
-    announced.add(request);
-    options.onObjectWritten({
-      eventName,
-      bucket,
-      key,
-      sourceIp: request.ip,
-      requestId: header(reply.getHeader('x-amz-request-id')) ?? '',
-    });
+  // the acknowledgement, so whoever waits for the cloud to be idle after a write sees it coming. A callback, not an
+  // async hook: fauxqs's async handlers send their reply and return, and fastify sends again (onSend included) any
+  // reply not yet out when the handler's promise settles, which an async hook's pending chain would make every PUT.
+  app.addHook('onSend', (request: HookRequest, reply: HookReply, payload: unknown, done: (error: null, payload: unknown) => void) => {
+    const write = objectWrite(request, reply);
+    if (write) options.onObjectWritten(write);
+    done(null, payload);
   });
 
   // A failed listen rejects here and is also emitted as the server's 'error' event, which would crash the process.
