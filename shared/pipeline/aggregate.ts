@@ -12,6 +12,7 @@ import { startExperiment, type StartOutcome } from './start.js';
 import { handleSecAggMessage, type SecAggOutcome } from './secagg-round.js';
 import { BatchReads } from './batch-reads.js';
 import { roundMemory } from './round-memory.js';
+import { keepRecent } from './keep-recent.js';
 
 export type AggregateOutcome = RoundOutcome | StartOutcome | SecAggOutcome;
 
@@ -176,15 +177,12 @@ export class AggregateSession implements RoundStateWriter, VerdictWrites {
           });
         let layouts = warmLayouts.get(owner);
         if (!layouts) warmLayouts.set(owner, (layouts = new Map()));
-        layouts.delete(experimentId);
-        layouts.set(experimentId, layout);
-        while (layouts.size > WARM_VIEWS_PER_STORE) layouts.delete(layouts.keys().next().value!);
+        keepRecent(layouts, experimentId, layout, WARM_VIEWS_PER_STORE);
         return { config, layout, samplesHeld };
       })();
       const cached = views;
       view.catch(() => cached.delete(key));
-      views.set(key, view);
-      while (views.size > WARM_VIEWS_PER_STORE) views.delete(views.keys().next().value!);
+      keepRecent(views, key, view, WARM_VIEWS_PER_STORE);
     }
     return view;
   }

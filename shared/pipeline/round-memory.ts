@@ -5,6 +5,7 @@ import { holdsAllUpdates } from '../robust/index.js';
 import { assertSameLayout, type TensorLayout } from '../weights/codec.js';
 import type { ModelWeights } from '../weights/types.js';
 import type { PipelineContext } from './context.js';
+import { keepRecent } from './keep-recent.js';
 import type { AcceptedUpdate } from './round-machine.js';
 
 /**
@@ -106,8 +107,7 @@ export function roundMemory(context: PipelineContext, state: RoundState, config:
   let memory = rounds.get(key);
   if (!memory) {
     memory = new RoundMemory(foldsPlainUpdates(config));
-    rounds.set(key, memory);
-    while (rounds.size > ROUNDS_REMEMBERED) rounds.delete(rounds.keys().next().value!);
+    keepRecent(rounds, key, memory, ROUNDS_REMEMBERED);
   }
   return memory;
 }

@@ -5,6 +5,7 @@ import { keys } from '../protocol/keys.js';
 import type { TrainMessage } from '../protocol/messages.js';
 import { PipelineRecordError, requireObject, type PipelineContext } from './context.js';
 import { readResolvedConfig, readResolvedConfigRecord } from './experiment.js';
+import { keepRecent } from './keep-recent.js';
 
 /**
  * What a warm trainer (a Lambda container, a local training worker) keeps between the clients it trains: the global
@@ -49,12 +50,6 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function keep<V>(map: Map<string, V>, key: string, value: V): void {
-  map.delete(key);
-  map.set(key, value);
-  while (map.size > COPIES_KEPT) map.delete(map.keys().next().value!);
-}
-
 /**
  * The bytes of the global model the client's round trains from (never to be modified: callers decode them into fresh
  * arrays). While status.json says the experiment runs this round, it names that model's version: a copy this process
@@ -74,7 +69,7 @@ export async function readGlobalModelBytes(context: PipelineContext, message: Pi
       if (bytes === undefined) throw new PipelineRecordError(`s3://${store.bucket}/${key} does not exist`);
       return bytes;
     });
-    keep(models, version, read);
+    keepRecent(models, version, read, COPIES_KEPT);
   }
   try {
     return await read;
@@ -101,7 +96,7 @@ export async function readConfigForTraining(context: PipelineContext, experiment
       if (!pinned || unquote(pinned.eTag) !== unquote(configETag)) configs.delete(version);
       return deepFreeze(config);
     });
-    keep(configs, version, read);
+    keepRecent(configs, version, read, COPIES_KEPT);
     read.catch(() => configs.get(version) === read && configs.delete(version));
   }
   return read;
