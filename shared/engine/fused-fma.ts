@@ -1,10 +1,11 @@
 import type { TensorInfo } from '@tensorflow/tfjs';
-import type { ConvLayer, DenseLayer, Heap, Layer } from './fused-wasm.js';
+import type { Heap } from './fused-heap.js';
+import type { ConvLayer, DenseLayer, Layer } from './fused-plan.js';
 import { CONV_CHANNEL_BLOCK, type ConvKernels } from './simd/conv.js';
 
 /**
  * The fused step's forward and backward passes on our own kernels (simd/conv.wat: relaxed-SIMD FMA where the
- * runtime has it) instead of XNNPACK's. Same maths and the same results as fused-wasm.ts's passes (checked against
+ * runtime has it) instead of XNNPACK's. Same maths and the same results as fused-xnnpack.ts's passes (checked against
  * tfjs autograd on the cpu backend in test/engine-fused.test.ts), in layouts chosen for the kernels: every conv
  * reads its input already zero-padded (the max-pool before it writes into the padding's interior), the max-pool +
  * relu backward pass writes dz straight into the padded buffer the input-gradient conv reads, and a dense layer's
