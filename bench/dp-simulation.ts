@@ -1,7 +1,7 @@
 /**
  * DP-FedAvg rounds in one process: the pipeline's maths without its S3/SQS orchestration, for studies of 1,000
- * clients over 100 rounds that the local cloud would take hours to run (docs/scale.md: the orchestration, not the
- * training, dominates there). Every step calls what the pipeline calls, in the same order: the start step's
+ * clients over 100 rounds at several seeds, where the orchestration, not the training, would take most of the local
+ * cloud's time (docs/scale.md). Every step calls what the pipeline calls, in the same order: the start step's
  * partition, initial weights and privacy plan; Poisson sampling per round; `trainLocal` with the trainer's seed;
  * `clipUpdate` (the trainer's clip); `createPrivateSum` with the aggregator's second clip, and the aggregator's own
  * `accountRound` and `releaseRound` (the accountant before noise, the seeded noise, the adaptive clip-norm update); the strategy's server step; `evaluate`.
