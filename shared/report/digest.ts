@@ -180,3 +180,18 @@ export const ATTACKER_MARK = '(simulated attacker)';
 export function attackerIds(metrics: ExperimentMetrics): Set<string> {
   return new Set(metrics.rounds.flatMap((round) => round.attackers ?? []));
 }
+
+/** Every client that appears anywhere, in partition order first, so a late or unknown client is not dropped. */
+export function clientIds(metrics: ExperimentMetrics): string[] {
+  const ids = metrics.partition.clients.map((client) => client.clientId);
+  const seen = new Set(ids);
+  for (const round of metrics.rounds) {
+    for (const client of round.clients) {
+      if (!seen.has(client.clientId)) {
+        seen.add(client.clientId);
+        ids.push(client.clientId);
+      }
+    }
+  }
+  return ids;
+}

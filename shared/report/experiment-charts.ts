@@ -2,7 +2,7 @@
 
 import type { ExperimentMetrics, RoundMetrics } from '../metrics/types.js';
 import { heatmap, lineChart, stackedBars } from './charts.js';
-import { classNames, classNoun } from './digest.js';
+import { classNames, classNoun, clientIds } from './digest.js';
 import { formatCount, formatDuration, formatLoss, formatPercent, formatPercentTick } from './format.js';
 import { classColour, TIMING_COLOURS } from './palette.js';
 
@@ -110,21 +110,6 @@ export function timingChart(metrics: ExperimentMetrics): string {
     formatValue: formatSecondsTick,
     emptyMessage: 'No round has closed yet.',
   });
-}
-
-/** Every client that appears anywhere, in partition order first, so a late or unknown client is not dropped. */
-export function clientIds(metrics: ExperimentMetrics): string[] {
-  const ids = metrics.partition.clients.map((client) => client.clientId);
-  const seen = new Set(ids);
-  for (const round of metrics.rounds) {
-    for (const client of round.clients) {
-      if (!seen.has(client.clientId)) {
-        seen.add(client.clientId);
-        ids.push(client.clientId);
-      }
-    }
-  }
-  return ids;
 }
 
 export function clientLossHeatmap(metrics: ExperimentMetrics): string {

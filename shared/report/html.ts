@@ -4,11 +4,10 @@
  */
 
 import type { ClientRoundMetrics, ExperimentMetrics } from '../metrics/types.js';
-import { ATTACKER_MARK, attackerIds, classCount, classNames, digestExperiment, type ExperimentDigest, type ReportContext } from './digest.js';
+import { ATTACKER_MARK, attackerIds, classCount, classNames, clientIds, digestExperiment, type ExperimentDigest, type ReportContext } from './digest.js';
 import { escapeHtml } from './escape.js';
 import {
   accuracyChart,
-  clientIds,
   clientLossHeatmap,
   confusionHeatmap,
   labelDistributionChart,
