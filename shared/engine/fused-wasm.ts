@@ -151,7 +151,7 @@ export class FusedTrainer {
     const count = labels.length;
     const pixels = this.plan.shape.reduce((a, b) => a * b, 1);
     if (images.length !== count * pixels) throw new Error(`expected ${count} images of ${pixels} values, got ${images.length} values`);
-    const { input, inputPadded } = uploadBatch(this.heap, this.plan, count, (pixels) => pixels.set(images));
+    const { input, inputPadded } = uploadBatch(this.heap, this.plan, count, (heapInput) => heapInput.set(images));
     const { loss, objectiveLoss, correct, grads } = this.forwardBackward(input, inputPadded, labels);
     try {
       return {
