@@ -8,7 +8,8 @@ import { AWS_FIGURES, FAN_OUT_BATCH, treeGroups, type CallsPerUpdate, type Round
 import { floorLine, type Floor } from './scale-floor-doc.js';
 import type { ScaleRunResult } from './scale-run.js';
 import { kib, mib, ms, num } from './scale-format.js';
-import { meanOverheadPerUpdate } from './scale-local-doc.js';
+import { EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND, emulatorThreadFor } from '../local/emulator-thread.js';
+import { meanOverheadPerUpdate, type PlacementPair } from './scale-local-doc.js';
 
 export const LIMIT_NAMES: Record<NonNullable<RoundEstimate['firstLimit']>, string> = {
   'lambda-concurrency': 'Lambda concurrency (1,000)',
@@ -54,9 +55,8 @@ export interface ProseInputs {
   /** the largest size with one training worker, where flambda run starts more, and its overhead per client-update */
   readonly oneWorker: ScaleRunResult | undefined;
   readonly oneWorkerOverhead: number | undefined;
-  /** the largest size once more with the emulator on the main thread, as before it had a thread of its own */
-  /** sizes run once more with the emulator on a thread of its own, each beside its run with the emulator on the main thread */
-  readonly emulatorPairs: readonly { readonly onMain: ScaleRunResult; readonly ownThread: ScaleRunResult }[];
+  /** per size, its runs with the emulator on the main thread and on a thread of its own, pair by pair */
+  readonly emulatorPairs: readonly { readonly asRun: ScaleRunResult; readonly pairs: readonly PlacementPair[] }[];
   readonly e2eAggregator: CallsPerUpdate;
   readonly aggregator: CallsPerUpdate;
   readonly batched: BurstResult | undefined;
@@ -72,7 +72,10 @@ export interface ProseInputs {
 function cpuLine(run: ScaleRunResult, emulatorPairs: ProseInputs['emulatorPairs']): string {
   if (!run.cpu || run.updates === 0) return '';
   const perUpdate = run.cpu.processMs / run.updates;
-  const main = run.cpu.mainThreadMs === undefined ? '' : `, ${ms(run.cpu.mainThreadMs / run.updates)} of it on the main thread (emulator, aggregator, event sources)`;
+  const main =
+    run.cpu.mainThreadMs === undefined
+      ? ''
+      : `, ${ms(run.cpu.mainThreadMs / run.updates)} of it on the main thread (${run.options.emulatorThread ? 'aggregator, event sources; the emulator has a thread of its own' : 'emulator, aggregator, event sources'})`;
   return ` In CPU time, which other work on the machine inflates far less than wall time, a client-update took ${ms(perUpdate)} of the process${main}, training included: even with both cores to itself the process needs ${ms(perUpdate / 2)} of wall time per update, so the goal needs fewer requests per update or cheaper ones, not faster waits.
   Cut so far (each keeps what S3 and SQS guarantee): one bounded GET instead of HEAD + GET for the report and the update (S3 sends the size before the body; an oversized body is dropped unread), the SDK's middleware stack kept per command instead of rebuilt per request (\`cacheMiddleware\`), and the emulator's long polls made to answer early only with messages, as SQS's do (the aggregator's three idle pollers each answered empty once per "update ready", local/fauxqs-long-poll.ts).
   Then: each update read once, a warm aggregator folding it into the round's running sum when it checks it, and no verdict GET at the close (it remembers the verdicts it wrote; shared/pipeline/round-memory.ts).
@@ -81,20 +84,46 @@ function cpuLine(run: ScaleRunResult, emulatorPairs: ProseInputs['emulatorPairs'
   Left: the round state's GET per batch, the verdict GET that finds none (on AWS it waits alongside the round state's, so it costs a request, not time), and every request's cost through the SDK and the emulator's HTTP; calling the emulator in-process instead would stop the local runtime exercising the S3 and SQS adapters that run on AWS.`;
 }
 
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
 /**
- * The emulator on a thread of its own against the main thread (the default), the two runs one after the other: tried
- * because the emulator was the main thread's largest share of CPU, and reported whichever way it came out.
+ * The emulator on the main thread against a thread of its own, per size, every pair run one right after the other,
+ * and whether the medians agree with where `flambda run` places it: reported whichever way they come out.
  */
-function emulatorLine(pairs: ProseInputs['emulatorPairs']): string {
-  if (!pairs.length) return '';
-  const perUpdate = (of: ScaleRunResult, value: number | undefined) => (value === undefined ? undefined : value / Math.max(1, of.updates));
-  const pair = (label: string, before: number | undefined, after: number | undefined) => (before === undefined || after === undefined ? '' : `, ${ms(before)} → ${ms(after)} of ${label}`);
-  const described = pairs.map(
-    ({ onMain, ownThread }) =>
-      `at ${onMain.options.perRound} clients a round ${ms(meanOverheadPerUpdate(onMain))} → ${ms(meanOverheadPerUpdate(ownThread))} of overhead${pair('main-thread CPU', perUpdate(onMain, onMain.cpu?.mainThreadMs), perUpdate(ownThread, ownThread.cpu?.mainThreadMs))}${pair('process CPU', perUpdate(onMain, onMain.cpu?.processMs), perUpdate(ownThread, ownThread.cpu?.processMs))} per client-update`,
-  );
+function emulatorLine(sizes: ProseInputs['emulatorPairs']): string {
+  if (!sizes.length) return '';
+  const perUpdate = (run: ScaleRunResult, value: number | undefined) => (value === undefined ? undefined : value / Math.max(1, run.updates));
+  const medianPair = (label: string, pairs: readonly PlacementPair[], pick: (run: ScaleRunResult) => number | undefined) => {
+    const before = pairs.map(({ onMain }) => pick(onMain));
+    const after = pairs.map(({ ownThread }) => pick(ownThread));
+    if (before.includes(undefined) || after.includes(undefined)) return [];
+    return [`${ms(median(before as number[]))} → ${ms(median(after as number[]))} of ${label}`];
+  };
+  const faster = sizes.map(({ asRun, pairs }) => {
+    const ownFaster = median(pairs.map(({ ownThread }) => meanOverheadPerUpdate(ownThread))) < median(pairs.map(({ onMain }) => meanOverheadPerUpdate(onMain)));
+    return { perRound: asRun.options.perRound, agrees: ownFaster === emulatorThreadFor(asRun.options.perRound) };
+  });
+  const described = sizes.map(({ asRun, pairs }) => {
+    const wins = pairs.filter(({ onMain, ownThread }) => meanOverheadPerUpdate(ownThread) < meanOverheadPerUpdate(onMain)).length;
+    const each = pairs.map(({ onMain, ownThread }) => `${ms(meanOverheadPerUpdate(onMain))} → ${ms(meanOverheadPerUpdate(ownThread))}`).join(', ');
+    const medians = [
+      ...medianPair('overhead', pairs, meanOverheadPerUpdate),
+      ...medianPair('process CPU', pairs, (run) => perUpdate(run, run.cpu?.processMs)),
+      ...medianPair('main-thread CPU', pairs, (run) => perUpdate(run, run.cpu?.mainThreadMs)),
+    ];
+    return `at ${asRun.options.perRound} clients a round ${each} of overhead (own thread faster in ${wins} of ${pairs.length}; ${pairs.length > 1 ? 'medians: ' : ''}${medians.join(', ')} per client-update)`;
+  });
+  const disagree = faster.filter(({ agrees }) => !agrees).map(({ perRound }) => perRound);
   return `
-  Tried, and not the default: the emulator on a thread of its own (\`emulatorThread: true\`, local/emulator-thread.ts), so that the aggregator and the event sources that wait for its answers stop sharing a thread with it: ${described.join('; ')} (each size once per setting, one right after the other in this run; runs of one configuration differ here by a few ms per update). It frees the main thread, but the process is bound by its CPU on 2 cores, not by that thread, and the second thread costs CPU of its own.`;
+  Then: the emulator on a thread of its own from ${EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND} clients a round (local/emulator-thread.ts), so that the aggregator and the event sources that wait for its answers stop sharing a thread with it. Main thread → own thread, each pair one right after the other in this run: ${described.join('; ')}. ${
+    disagree.length
+      ? `The medians here do not agree with that placement at ${disagree.join(' and ')} clients a round: runs of one configuration differ by several ms per update on this machine, more than the thread changes there.`
+      : 'The medians agree with that placement at every size.'
+  } The thread frees the main thread but costs CPU of its own (process CPU above), which the 2 cores are short of.`;
 }
 
 /** The issue defines the overhead as the time between the last update and the next round: that measure, beside ours. */
@@ -118,7 +147,7 @@ export function goalsAndDesign(p: ProseInputs): string {
 
 - **Orchestration overhead ≤ 20 ms per client-update (local runtime): ${p.largestOverhead <= 20 ? 'met' : 'missed'}.** Measured ${ms(p.largestOverhead)} per
   client-update at ${largest.options.perRound} clients a round (${p.overheads.map((value, index) => `${p.runs[index]!.options.perRound}: ${ms(value)}`).join(', ')}),
-  ${(p.largestOverhead / 20).toFixed(2)}× the goal, at the load the header gives, with ${largest.options.trainWorkers ?? 1} training worker${(largest.options.trainWorkers ?? 1) === 1 ? '' : 's'} as \`flambda run\` starts here${p.oneWorker && p.oneWorkerOverhead !== undefined ? ` (${ms(p.oneWorkerOverhead)} with one, training one client after another)` : ''}.${orchestrationLine(largest)} The aggregator keeps up with the trainers
+  ${(p.largestOverhead / 20).toFixed(2)}× the goal, at the load the header gives, with ${largest.options.trainWorkers ?? 1} training worker${(largest.options.trainWorkers ?? 1) === 1 ? '' : 's'} and the emulator on ${largest.options.emulatorThread ? 'a thread of its own' : 'the main thread'}, as \`flambda run\` runs it here${p.oneWorker && p.oneWorkerOverhead !== undefined ? ` (${ms(p.oneWorkerOverhead)} with one, training one client after another)` : ''}.${orchestrationLine(largest)} The aggregator keeps up with the trainers
   (median ${ms(largest.aggregator.medianMs)} per invocation), so what is left is each update's ~${num(p.e2eAggregator.s3Gets + p.e2eAggregator.s3Puts + p.e2eAggregator.s3Heads)} aggregator and
   ~${p.warmTrainer ? `${num(p.warmTrainer.s3Gets + p.warmTrainer.s3Puts + p.warmTrainer.s3Heads + p.warmTrainer.s3Lists)} trainer S3 requests (a warm worker's, counted)` : `${num(p.trainer.s3Gets + p.trainer.s3Puts + p.trainer.s3Heads + p.trainer.s3Lists - 2)} trainer S3 requests (a warm worker's: the counted row's, less the global model and config it reads once a round)`}, and their SQS calls, through the AWS SDK and the emulator,
   at a few ms each: CPU, which reading together does not save.${p.floor ? floorLine(p.floor, 20) : ''}${cpuLine(largest, p.emulatorPairs)}${p.batched ? ` Alone, with a round's updates at once, the aggregator's serial path takes ${ms(p.batched.msPerUpdate)} per update in batches of 10${p.single ? ` (${ms(p.single.msPerUpdate)} one message per invocation)` : ''}.` : ''}

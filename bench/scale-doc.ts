@@ -13,7 +13,8 @@ import type { OperationCounts } from './scale-counting.js';
 import { AWS_FIGURES, estimateRound, scaleBytes, trainingMs, treeGroups, type CallsPerUpdate, type RoundEstimate, type Workload } from './scale-model.js';
 import { goalsAndDesign, LIMIT_NAMES, slowedBursts } from './scale-doc-prose.js';
 import { kib, mib, ms, num } from './scale-format.js';
-import { emulatorThreadRun, localTable, meanOverheadPerUpdate, oneWorkerRun, trainWorkersOf, workerRuns, writtenInRounds } from './scale-local-doc.js';
+import { EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND } from '../local/emulator-thread.js';
+import { emulatorThreadOf, localTable, placementPairs, meanOverheadPerUpdate, oneWorkerRun, trainWorkersOf, workerRuns, writtenInRounds } from './scale-local-doc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DOC = path.join(here, '..', 'docs', 'scale.md');
@@ -217,10 +218,12 @@ export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOpti
   const oneWorker = oneWorkerRun(results, largest);
   const oneWorkerOverhead = oneWorker ? meanOverheadPerUpdate(oneWorker) : undefined;
   const emulatorPairs = runs.flatMap((run) => {
-    const ownThread = emulatorThreadRun(results, run);
-    return ownThread ? [{ onMain: run, ownThread }] : [];
+    const pairs = placementPairs(results, run);
+    return pairs.length ? [{ asRun: run, pairs }] : [];
   });
-  const shownRuns = [...runs, ...(oneWorker ? [oneWorker] : []), ...emulatorPairs.map((pair) => pair.ownThread)];
+  const otherPlacements = emulatorPairs.map(({ asRun, pairs }) => (emulatorThreadOf(asRun) ? pairs[0]!.onMain : pairs[0]!.ownThread));
+  const shownRuns = [...runs, ...(oneWorker ? [oneWorker] : []), ...otherPlacements];
+  const repeatedPairs = Math.max(0, ...emulatorPairs.map(({ pairs }) => pairs.length));
   const workerCounts = [...new Set(runs.map(trainWorkersOf))];
 
   const doc = `# Scale: the local runtime at 10–1,000 clients a round, and a model of the round on AWS
@@ -236,10 +239,11 @@ MNIST split over ${largest.options.clients.toLocaleString('en-US')} clients, ${l
 (${parameterCount('cnn-small').toLocaleString('en-US')} parameters) so the bytes moved are representative, while
 it trains several times faster, so the rounds measure orchestration rather than training. \`sampling.perRound\` picks
 the clients a round (${runs.map((run) => run.options.perRound).join(', ')}), ${largest.options.rounds} round(s) each, evaluation on ${largest.options.testSamples} test images.
-Each configuration runs in a process of its own on the embedded local cloud (the S3 + SQS emulator on the main thread,
-the real start, train, aggregate and timer handlers), with as many training worker threads, each training one client at a
-time, as \`flambda run\` starts for that many clients on this machine (local/trainer-pool.ts: ${workerCounts.join(', ')})${emulatorPairs.length ? `; ${emulatorPairs.map((pair) => pair.onMain.options.perRound).join(' and ')} clients a round
-once more, each right after its run, with the emulator on a thread of its own (\`emulatorThread: true\`)` : ''}${oneWorker ? `; and the
+Each configuration runs in a process of its own on the embedded local cloud (the S3 + SQS emulator, the real start,
+train, aggregate and timer handlers), with as many training worker threads, each training one client at a
+time, as \`flambda run\` starts for that many clients on this machine (local/trainer-pool.ts: ${workerCounts.join(', ')}), and the emulator
+where \`flambda run\` places it: on the main thread, or from ${EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND} clients a round on a thread of its own (local/emulator-thread.ts)${emulatorPairs.length ? `; ${emulatorPairs.map(({ asRun }) => asRun.options.perRound).join(', ')} clients a round
+once more, each right after its run, with the emulator's other placement${repeatedPairs > 1 ? ` (and that pair ${repeatedPairs - 1} more time${repeatedPairs > 2 ? 's' : ''} per size, alternating which went first: *Against the goals* gives every pair)` : ''}` : ''}${oneWorker ? `; and the
 largest size once more with one training worker (the setup of this document's earlier versions: clients trained one after another)` : ''}. Every
 handler's S3 and SQS calls go through counting decorators of the pipeline's ports (bench/scale-counting.ts); the
 receives and deletes of Lambda's event-source mapping are counted at the handler's border. The start step
@@ -262,7 +266,7 @@ ${localTable(shownRuns, trainer.s3PutBytes)}
   per round and ÷ clients: the pipeline's time after the clients are done, which the per-update overhead includes, among
   every update's round trips. *CPU per client-update*: the process's CPU time over
   the rounds (every thread: emulator, handlers, the training workers, including their training) and, in brackets, the
-  main thread's (emulator, aggregator, event sources; not the emulator in the run that gives it a thread of its own) ÷ client-updates; unlike the wall times it does not grow when
+  main thread's (aggregator, event sources, and the emulator where it is not on a thread of its own) ÷ client-updates; unlike the wall times it does not grow when
   other work takes the cores.
 - Peak RSS growth over the rounds (process: emulator, handlers, training workers): ${rssGrowth}. The emulator keeps
   every object written in this process's memory, so the growth includes the bytes written in the rounds (last
@@ -271,7 +275,7 @@ ${localTable(shownRuns, trainer.s3PutBytes)}
   the clients. Here the training workers deliver updates a few at a time, slower than the aggregator handles them, so
   its batches hold about one message each (receives per update in the table below): the serial FIFO path is not what
   sets these rounds' time; each update's S3 and SQS round trips through the emulator do (a few ms of CPU each, on
-  both ends: the SDK in the trainers' and the aggregator's threads, the emulator on the main thread).
+  both ends: the SDK in the trainers' and the aggregator's threads, the emulator in its own or the main thread).
 
 ${results.floor && floor && warm ? floorSection(results.floor, floor, warm, largest, machine.cores) : ''}
 ### The aggregator's serial path alone: a round's updates at once

@@ -1,22 +1,25 @@
 /**
  * docs/scale.md's table of the local runs (bench/scale-run.ts), and which runs it shows: per size the run trained as
- * `flambda run` trains, then the largest once more with one training worker, then the smallest and the largest once
- * more with the emulator on a thread of its own.
+ * `flambda run` trains, then the largest once more with one training worker, then each size once more with the
+ * emulator's other placement.
  */
+import { emulatorThreadFor } from '../local/emulator-thread.js';
 import type { ScaleResults } from './scale.js';
 import { fineMs, mib, ms } from './scale-format.js';
 import type { ScaleRunResult } from './scale-run.js';
 
 export const trainWorkersOf = (run: ScaleRunResult) => run.options.trainWorkers ?? 1;
-/** results written before the option existed ran the emulator on the main thread, as the default still does */
+/** results written before the option existed ran the emulator on the main thread */
 export const emulatorThreadOf = (run: ScaleRunResult) => run.options.emulatorThread ?? false;
+/** the emulator where `flambda run` places it for rounds of this size */
+const placedAsFlambdaRun = (run: ScaleRunResult) => emulatorThreadOf(run) === emulatorThreadFor(run.options.perRound);
 
 const workerTrained = (run: ScaleRunResult) => run.options.trainer === 'worker' && run.rounds.length > 0;
 
-/** Per size, the run trained as `flambda run` trains (the most training workers, the emulator on the main thread), the one with more rounds first. */
+/** Per size, the run trained as `flambda run` trains (the most training workers, the emulator where it places it), the one with more rounds first. */
 export function workerRuns(results: ScaleResults): ScaleRunResult[] {
   return Object.values(results.runs)
-    .filter((run) => workerTrained(run) && !emulatorThreadOf(run))
+    .filter((run) => workerTrained(run) && placedAsFlambdaRun(run))
     .sort((a, b) => a.options.perRound - b.options.perRound || trainWorkersOf(b) - trainWorkersOf(a) || b.options.rounds - a.options.rounds)
     .filter((run, index, runs) => index === 0 || runs[index - 1]!.options.perRound !== run.options.perRound);
 }
@@ -25,15 +28,36 @@ export function workerRuns(results: ScaleResults): ScaleRunResult[] {
 export function oneWorkerRun(results: ScaleResults, largest: ScaleRunResult): ScaleRunResult | undefined {
   if (trainWorkersOf(largest) === 1) return undefined;
   return Object.values(results.runs).find(
-    (run) => workerTrained(run) && !emulatorThreadOf(run) && run.options.perRound === largest.options.perRound && trainWorkersOf(run) === 1,
+    (run) => workerTrained(run) && placedAsFlambdaRun(run) && run.options.perRound === largest.options.perRound && trainWorkersOf(run) === 1,
   );
 }
 
-/** A size once more with the emulator on a thread of its own (`emulatorThread: true`), where it was run so. */
-export function emulatorThreadRun(results: ScaleResults, asRun: ScaleRunResult): ScaleRunResult | undefined {
-  return Object.values(results.runs).find(
-    (run) => workerTrained(run) && emulatorThreadOf(run) && run.options.perRound === asRun.options.perRound && trainWorkersOf(run) === trainWorkersOf(asRun),
-  );
+export interface PlacementPair {
+  readonly onMain: ScaleRunResult;
+  readonly ownThread: ScaleRunResult;
+}
+
+const samePlacementRun = (a: ScaleRunResult, b: ScaleRunResult) =>
+  workerTrained(b) && b.options.perRound === a.options.perRound && b.options.rounds === a.options.rounds && trainWorkersOf(b) === trainWorkersOf(a);
+
+/**
+ * A size run with the emulator on the main thread and on a thread of its own, one right after the other: the pair
+ * beside `asRun` in the table first, then the repeats (`--pairs`), where they were run.
+ */
+export function placementPairs(results: ScaleResults, asRun: ScaleRunResult): PlacementPair[] {
+  const pairOf = (runs: readonly ScaleRunResult[]): PlacementPair | undefined => {
+    const onMain = runs.find((run) => !emulatorThreadOf(run));
+    const ownThread = runs.find((run) => emulatorThreadOf(run));
+    return onMain && ownThread ? { onMain, ownThread } : undefined;
+  };
+  const first = pairOf(Object.values(results.runs).filter((run) => samePlacementRun(asRun, run)));
+  const repeats = new Map<string, ScaleRunResult[]>();
+  for (const [key, run] of Object.entries(results.placementRepeats ?? {})) {
+    const pair = /-pair(\d+)$/.exec(key)?.[1];
+    if (pair !== undefined && samePlacementRun(asRun, run)) repeats.set(pair, [...(repeats.get(pair) ?? []), run]);
+  }
+  const repeated = [...repeats].sort(([a], [b]) => Number(a) - Number(b)).map(([, runs]) => pairOf(runs));
+  return [first, ...repeated].filter((pair): pair is PlacementPair => pair !== undefined);
 }
 
 /** bytes written to the emulator in the rounds; a worker-trained run's trainer writes are taken from the counted run */

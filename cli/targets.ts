@@ -27,6 +27,8 @@ export interface TargetOptions {
   readonly logFile?: string;
   /** local target: training worker threads (default: one per core) */
   readonly trainWorkers?: number;
+  /** local target: the emulator on a thread of its own (default: on the main thread) */
+  readonly emulatorThread?: boolean;
   /** local target: imported datasets to copy from the local dataset library (default: none) */
   readonly datasets?: readonly string[];
 }
@@ -67,10 +69,11 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
       handlers: defaultHandlers(),
       ...(options.datasets?.length ? { datasets: { from: new DirectoryObjectStore(defaultDataDir()), names: options.datasets } } : {}),
       ...(options.trainWorkers ? { trainWorkers: options.trainWorkers } : {}),
+      ...(options.emulatorThread ? { emulatorThread: true } : {}),
       ...(logStream ? { log: (event, fields = {}) => logStream.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`) } : {}),
     });
     return {
-      description: `embedded local cloud (${cloud.endpoint}, ${cloud.trainWorkers} training worker${cloud.trainWorkers === 1 ? '' : 's'}${options.logFile ? `, log: ${options.logFile}` : ''})`,
+      description: `embedded local cloud (${cloud.endpoint}, ${cloud.trainWorkers} training worker${cloud.trainWorkers === 1 ? '' : 's'}${options.emulatorThread ? ', emulator on a thread of its own' : ''}${options.logFile ? `, log: ${options.logFile}` : ''})`,
       store: cloud.context.store,
       close: async () => {
         await cloud.stop();

@@ -27,14 +27,28 @@ export interface ThreadedEmulator extends Emulator {
   readonly notificationsInTransit: boolean;
 }
 
+/** The smallest round, in clients trained, that `flambda run` gives the emulator a thread of its own for. */
+export const EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND = 100;
+
+/**
+ * Whether the emulator gets a thread of its own for rounds of `clientsPerRound`. Measured on 2 cores (bench/scale.ts,
+ * docs/scale.md): from 100 clients a round the main thread, shared by the emulator with the aggregator and the event
+ * sources that wait for its answers, is what holds the round up, and the thread takes a few ms off each
+ * client-update; below that a round is over before the thread's start-up (its own copy of the emulator's modules) pays
+ * for itself, and 5- and 10-client rounds ran slower with it.
+ */
+export function emulatorThreadFor(clientsPerRound: number): boolean {
+  return clientsPerRound >= EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND;
+}
+
 const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
 const ENTRY = new URL(`./emulator-worker${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 /**
  * The emulator (emulator.ts) on a thread of its own, when LocalCloudOptions.emulatorThread asks for it. Its requests
  * come over loopback HTTP either way; what moves is the CPU of answering them, which on the main thread competes with
- * the aggregator and the event sources that wait for those answers. Not the default: on 2 cores the second thread
- * cost more CPU than it freed (docs/scale.md). Object writes come back as messages; `notificationsInTransit` covers
+ * the aggregator and the event sources that wait for those answers (`flambda run` asks for it on large rounds:
+ * emulatorThreadFor). Object writes come back as messages; `notificationsInTransit` covers
  * the moment between a client's acknowledged write and its notification's arrival, so that nobody takes the cloud for
  * idle in between.
  */

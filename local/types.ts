@@ -37,9 +37,8 @@ export interface LocalCloudOptions {
   readonly region?: string;
   /**
    * true: the emulator answers S3 and SQS on a thread of its own instead of the main thread, where the aggregator and
-   * the event sources wait for its answers. Default false: measured (docs/scale.md, bench/scale.ts), its own thread
-   * cuts the main thread's CPU by a third or more but costs the process more CPU in all, and rounds of 10 or 1,000
-   * clients are no faster on 2 cores.
+   * the event sources wait for its answers. Default false, which small rounds are faster with; `flambda run` asks for
+   * it from 100 clients a round (emulatorThreadFor in emulator-thread.ts, measured in docs/scale.md).
    */
   readonly emulatorThread?: boolean;
   readonly handlers: LocalHandlers | LocalHandlersFactory;

@@ -56,6 +56,8 @@ describe('flambda run output in a log', () => {
     expect(run.stdout).toMatch(/^ {2}round 2\/2 · 2 clients sampled, last accuracy \d+\.\d\d %$/m);
     expect(output).not.toMatch(/\r|\u001b\[|[█░]/);
     expect(run.stdout).toContain('✔ tiny-1 completed');
+    // a round of 2: the emulator stays on the main thread, where small rounds are faster (docs/scale.md)
+    expect(run.stdout).toMatch(/embedded local cloud \(http:\/\/127\.0\.0\.1:\d+, \d+ training workers?, log: /);
   }, 600_000);
 
   it('on SIGINT stops the local cloud, says what became of the experiment and exits 130', async () => {

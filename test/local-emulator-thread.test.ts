@@ -1,6 +1,10 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../local/cloud.js';
+import { CliProcess, envAsUserHasIt } from './helpers/cli-process.js';
 
 const noop = async () => {};
 
@@ -68,4 +72,22 @@ describe('the emulator thread', () => {
       expect(started).toHaveLength(index + 1);
     }
   });
+});
+
+describe('flambda run on the local target', () => {
+  it('gives the emulator a thread of its own for a round of 100 clients, and the round completes with every update', async () => {
+    const workspace = await mkdtemp(path.join(os.tmpdir(), 'flambda-wide-'));
+    try {
+      const config = path.join(workspace, 'wide.json');
+      await writeFile(config, JSON.stringify({ name: 'wide', clients: 100, rounds: 1, samplesPerClient: 8, testSamples: 100, model: 'cnn-tiny', seed: 3 }));
+      const run = new CliProcess(['run', config, '--out', path.join(workspace, 'results'), '--id', 'wide-1'], envAsUserHasIt());
+      const { code } = await run.exited;
+      expect(code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/embedded local cloud \(http:\/\/127\.0\.0\.1:\d+, \d+ training workers?, emulator on a thread of its own, log: /);
+      const metrics = JSON.parse(await readFile(path.join(workspace, 'results', 'wide-1', 'metrics.json'), 'utf8')) as { rounds: { clients: unknown[] }[] };
+      expect(metrics.rounds.map((round) => round.clients.length)).toEqual([100]);
+    } finally {
+      await rm(workspace, { recursive: true, force: true });
+    }
+  }, 600_000);
 });

@@ -18,6 +18,7 @@ import { formatRoundTable } from '../tables.js';
 import { clientsPerRound } from '../../shared/sampling/count.js';
 import { defaultDataDir } from '../../local/directory-store.js';
 import { trainerPoolSize } from '../../local/trainer-pool.js';
+import { emulatorThreadFor } from '../../local/emulator-thread.js';
 import { addTargetOptions, openTarget, parseTargetName, parseWorkers, type Target, type TargetName } from '../targets.js';
 import { watchExperiment } from '../watch.js';
 import { createProgressDisplay } from '../progress.js';
@@ -75,7 +76,8 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
   const stallTimeoutSeconds = Number(options.stallTimeout);
   if (!Number.isFinite(stallTimeoutSeconds) || stallTimeoutSeconds <= 0) throw new UserError('--stall-timeout must be a positive number of seconds');
   const planned = await Promise.all(configPaths.map((file, index) => plan(file, options.id, index)));
-  const trainWorkers = parseWorkers(options.workers) ?? Math.max(...planned.map(({ config }) => trainerPoolSize(trainingJobsPerRound(config), os.availableParallelism())));
+  const largestRound = Math.max(...planned.map(({ config }) => trainingJobsPerRound(config)));
+  const trainWorkers = parseWorkers(options.workers) ?? trainerPoolSize(largestRound, os.availableParallelism());
   // Ctrl-C / SIGTERM: stop watching, then stop the local cloud (workers, emulator) and close the log, then exit 130/143.
   const stop = interruptSignal();
 
@@ -87,6 +89,7 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
     endpoint: options.endpoint,
     logFile: path.join(options.out, 'flambda-local.log'),
     trainWorkers,
+    emulatorThread: emulatorThreadFor(largestRound),
     datasets: planned.map(({ config }) => config.dataset).filter((name) => name !== 'mnist'),
   });
   const finished: { status: ExperimentStatus; metrics?: ExperimentMetrics }[] = [];
