@@ -31,11 +31,12 @@ export interface ThreadedEmulator extends Emulator {
 export const EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND = 100;
 
 /**
- * Whether the emulator gets a thread of its own for rounds of `clientsPerRound`. Measured on 2 cores (bench/scale.ts,
- * docs/scale.md): from 100 clients a round the main thread, shared by the emulator with the aggregator and the event
- * sources that wait for its answers, is what holds the round up, and the thread takes a few ms off each
- * client-update; below that a round is over before the thread's start-up (its own copy of the emulator's modules) pays
- * for itself, and 5- and 10-client rounds ran slower with it.
+ * Whether the emulator gets a thread of its own for rounds of `clientsPerRound`. Measured on 2 cores, pairs run one
+ * right after the other (bench/scale.ts, docs/scale.md): at 1,000 clients a round the thread took a few ms off every
+ * client-update in every pair, as the main thread, which the emulator shares with the aggregator and the event sources
+ * that wait for its answers, is what holds such rounds up; at 100 the pairs split, a wash on 2 cores, where the
+ * thread's CPU is not free (with more cores it only frees the main thread); 5- and 10-client rounds were slower with
+ * it, over before its start-up pays for itself.
  */
 export function emulatorThreadFor(clientsPerRound: number): boolean {
   return clientsPerRound >= EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND;
