@@ -80,7 +80,7 @@ async function main(): Promise<void> {
         '  --clients     clients sampled per round, one configuration each (default 10,100,1000)\n' +
         '  --rounds      rounds per configuration (default 2)\n' +
         '  --population  clients MNIST is split over, 60 samples each (default and at most 1000)\n' +
-        '  --pairs       runs with the emulator on the main thread and on a thread of its own, alternated, per size (default 3)\n' +
+        '  --pairs       pairs of runs per size, the emulator on the main thread and on a thread of its own, alternating which goes first (default 3)\n' +
         '  --quick       10 and 100 clients a round, 1 round, 1 pair\n' +
         '  --resume      keep the configurations already in bench/scale-results.json\n' +
         '  --no-burst    skip the aggregator-only bursts (batches of 1 and of 10; up to 100 updates also on an S3 slowed by 20 ms, each request in its message\'s turn and a batch\'s together)\n' +

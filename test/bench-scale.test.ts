@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addCounts, countingQueue, countingStore, emptyCounts, subtractCounts } from '../bench/scale-counting.js';
 import { AWS_FIGURES, aggregatorMsPerUpdate, clientMs, estimateRound, LIMITS, scaleBytes, simulateRound, trainingMs, type CallsPerUpdate, type LimitName, type Workload } from '../bench/scale-model.js';
 import { floorCpuPerUpdate, requestsPerUpdate, type RequestCosts } from '../bench/scale-floor.js';
-import { measureScale } from '../bench/scale-run.js';
+import { measureScale, type ScaleRunResult } from '../bench/scale-run.js';
+import { meanOverheadPerUpdate, placementPairs } from '../bench/scale-local-doc.js';
+import type { ScaleResults } from '../bench/scale.js';
 import { startLocalCloud, type LocalCloud } from '../local/cloud.js';
 
 const noCalls: CallsPerUpdate = { s3Gets: 0, s3GetBytes: 0, s3Puts: 0, s3PutBytes: 0, s3Heads: 0, s3Lists: 0, sqsCalls: 0 };
@@ -202,4 +204,33 @@ describe('the scale benchmark on a tiny real round', () => {
     expect(result.setupCounts.aggregate.s3.put).toBeGreaterThanOrEqual(clients);
     expect(result.memory.storedBytes).toBeGreaterThanOrEqual(train.s3.putBytes + aggregate.s3.putBytes);
   }, 180_000);
+});
+
+describe("the scale document's emulator placements", () => {
+  const run = (perRound: number, emulatorThread: boolean, overheadMsPerUpdate: number) =>
+    ({
+      options: { perRound, clients: 1000, rounds: 2, trainer: 'worker', trainWorkers: 2, emulatorThread },
+      rounds: [{ overheadMsPerUpdate }],
+    }) as unknown as ScaleRunResult;
+
+  it('pairs each size with its other placement, then the repeats in order, never mixing sizes or incomplete pairs', () => {
+    const asRun = run(1000, true, 31);
+    const results = {
+      runs: { a: asRun, b: run(1000, false, 35), c: run(10, false, 55), d: run(10, true, 59) },
+      placementRepeats: {
+        'x-pair3': run(1000, true, 30),
+        'y-pair3': run(1000, false, 32),
+        'x-pair2': run(1000, false, 36),
+        'y-pair2': run(1000, true, 29),
+        'x-pair4': run(1000, true, 28),
+        'z-pair2': run(10, true, 70),
+      },
+    } as unknown as ScaleResults;
+    const pairs = placementPairs(results, asRun);
+    expect(pairs.map(({ onMain, ownThread }) => [meanOverheadPerUpdate(onMain), meanOverheadPerUpdate(ownThread)])).toEqual([
+      [35, 31],
+      [36, 29],
+      [32, 30],
+    ]);
+  });
 });
