@@ -34,9 +34,9 @@ export const EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND = 100;
  * Whether the emulator gets a thread of its own for rounds of `clientsPerRound`. Measured on 2 cores, pairs run one
  * right after the other (bench/scale.ts, docs/scale.md): at 1,000 clients a round the thread took a few ms off every
  * client-update in every pair, as the main thread, which the emulator shares with the aggregator and the event sources
- * that wait for its answers, is what holds such rounds up; at 100 the pairs split, a wash on 2 cores, where the
- * thread's CPU is not free (with more cores it only frees the main thread); 5- and 10-client rounds were slower with
- * it, over before its start-up pays for itself.
+ * that wait for its answers, is what holds such rounds up; at 100 the pairs split (a wash: the thread frees the main
+ * thread but costs CPU of its own); 5- and 10-client rounds were slower with it, over before its start-up pays for
+ * itself. So the threshold sits where the thread stopped losing, the trend running from 10 (slower) to 1,000 (faster).
  */
 export function emulatorThreadFor(clientsPerRound: number): boolean {
   return clientsPerRound >= EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND;
