@@ -8,6 +8,7 @@ import { AWS_FIGURES, FAN_OUT_BATCH, treeGroups, type CallsPerUpdate, type Round
 import { floorLine, type Floor } from './scale-floor-doc.js';
 import type { ScaleRunResult } from './scale-run.js';
 import { kib, mib, ms, num } from './scale-format.js';
+import { median } from './throughput.js';
 import { EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND, emulatorThreadFor } from '../local/emulator-thread.js';
 import { meanOverheadPerUpdate, type PlacementPair } from './scale-local-doc.js';
 
@@ -83,12 +84,6 @@ function cpuLine(run: ScaleRunResult, emulatorPairs: ProseInputs['emulatorPairs'
   Then: one lease per batch, not per message (one ChangeMessageVisibilityBatch; functions/lib/sqs.ts), which only saves calls when batches hold several messages.${emulatorLine(emulatorPairs)}
   Left: the round state's GET per batch, the verdict GET that finds none (on AWS it waits alongside the round state's, so it costs a request, not time), and every request's cost through the SDK and the emulator's HTTP; calling the emulator in-process instead would stop the local runtime exercising the S3 and SQS adapters that run on AWS.`;
 }
-
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 /**
  * The emulator on the main thread against a thread of its own, per size, every pair run one right after the other,
