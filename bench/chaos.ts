@@ -77,6 +77,8 @@ const plans: Plan[] = [
   // The aggregator as the stack's event source drives it: up to 10 messages of the experiment's group per invocation.
   { target: scenario('fedavg', 'batches'), select: (reference) => (quick ? sampled(reference, 7) : exhaustive(reference, 7)) },
   { target: scenario('fedavg', 'replaced'), select: (reference) => (quick ? sampled(reference, 8) : exhaustive(reference, 8)) },
+  // A tree of sums (round.groups 2): the groups' closes, "group closed", the deadline passed on, the round's close from partial sums.
+  { target: scenario('fedavg', 'groups'), select: (reference) => (quick ? sampled(reference, 9) : exhaustive(reference, 9)) },
 ];
 
 /** Per-update cost of the aggregator, measured on the reference run, and state.json's size at 1,000 clients. */

@@ -11,6 +11,7 @@ import { kib, mib, ms, num } from './scale-format.js';
 import { median } from './throughput.js';
 import { EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND, emulatorThreadFor } from '../local/emulator-thread.js';
 import { meanOverheadPerUpdate, type PlacementPair } from './scale-local-doc.js';
+import { groupsOf, groupsPairs, groupsTable, type GroupsPair, type GroupsResults } from './scale-groups-doc.js';
 
 export const LIMIT_NAMES: Record<NonNullable<RoundEstimate['firstLimit']>, string> = {
   'lambda-concurrency': 'Lambda concurrency (1,000)',
@@ -67,6 +68,48 @@ export interface ProseInputs {
   readonly trainerPutBytes: number;
   /** bytes written to the emulator in the largest run's rounds */
   readonly written: number;
+  /** the tree of sums measured on the local runtime (bench/scale-groups.ts), if it was */
+  readonly groups: GroupsResults | undefined;
+}
+
+/** The tree of sums: what was built, what the local runtime measured of it, what the model gives on AWS. */
+function treeOfSums(p: ProseInputs): string {
+  const pairs = p.groups ? groupsPairs(p.groups) : [];
+  const machine = p.groups?.machine;
+  const measured =
+    p.groups && machine && pairs.length
+      ? `Measured on the local runtime by \`npm run bench:scale-groups\` (bench/scale-groups.ts) on ${p.groups.date.slice(0, 10)}: **${machine.cpuModel}**, ${machine.cores} cores,
+Node ${machine.nodeVersion}, load average ${machine.loadAverage.start}${machine.loadAverage.end !== undefined ? ` at the start, ${machine.loadAverage.end} at the end` : ''}. Each size ran with one group and with √n groups, one right
+after the other, the order alternating pair by pair, as \`flambda run\` runs them (its training workers, the emulator where it places it);
+overhead per client-update as in the table above, and the aggregator's own S3 requests and invocations per update.
+
+${groupsTable(p.groups)}
+
+${groupsVerdict(pairs)}`
+      : 'Not measured on the local runtime: `npm run bench:scale-groups` runs each size with one group and with √n groups, interleaved.';
+  const modelled = p.at1000.map(({ model, estimate }) => `${ms(estimate.roundMs)} → ${ms(estimate.treeRoundMs)} for ${model}`).join(' and ');
+  return `**Done: the tree of sums (\`round.groups\`, docs/protocol.md).** A round's clients are dealt over G groups, each
+recorded like a round of its own in a FIFO group of its own (\`<experiment>:<round>:<group>\`), so that Lambda runs the
+groups' batches side by side; each group writes its partial sum (Σ wᵢ·xᵢ in float64, Σ wᵢ, its verdicts) and announces
+it in the experiment's group, where the round adds the sums in group order, decides the quorum and goes on as before.
+The deadline goes to the round, which passes it on to the groups still open. Off by default; only for a plain weighted
+mean (no DP, secure aggregation, compression, robust aggregator, SCAFFOLD or FedDyn). The chaos sweep crashes every one
+of its steps (test/chaos-groups.test.ts). At 1,000 clients a round on AWS the model gives ${modelled} with
+${treeGroups(1000)} groups: the groups' S3 waits overlap, and those waits are what the serial path spends its time on there.
+
+${measured}`;
+}
+
+/** What the pairs say: the split round's overhead against one group's, pair by pair. */
+function groupsVerdict(pairs: readonly GroupsPair[]): string {
+  const sizes = [...new Set(pairs.map((pair) => pair.perRound))];
+  const lines = sizes.map((size) => {
+    const ofSize = pairs.filter((pair) => pair.perRound === size);
+    const faster = ofSize.filter((pair) => meanOverheadPerUpdate(pair.split) < meanOverheadPerUpdate(pair.one)).length;
+    const list = ofSize.map((pair) => `${ms(meanOverheadPerUpdate(pair.one))} → ${ms(meanOverheadPerUpdate(pair.split))}`).join(', ');
+    return `At ${size} clients a round, one group → ${groupsOf(ofSize[0]!.split)} groups: ${list} of overhead per client-update (faster with groups in ${faster} of ${ofSize.length} pairs).`;
+  });
+  return `${lines.join(' ')} On this machine every request is CPU of 2 cores, which groups do not reduce: they add a few requests per group (its state, partial sum and announcement) and let more invocations wait at once, which pays where requests wait, on S3.`;
 }
 
 /** What the process's CPU time says about the overhead: far less load-sensitive than wall time, and a floor on 2 cores. */
@@ -148,7 +191,7 @@ export function goalsAndDesign(p: ProseInputs): string {
   at a few ms each: CPU, which reading together does not save.${p.floor ? floorLine(p.floor, 20) : ''}${cpuLine(largest, p.emulatorPairs)}${p.batched ? ` Alone, with a round's updates at once, the aggregator's serial path takes ${ms(p.batched.msPerUpdate)} per update in batches of 10${p.single ? ` (${ms(p.single.msPerUpdate)} one message per invocation)` : ''}.` : ''}
 - **Modelled AWS round time at 1,000 clients within 2× the slowest client's training time: missed.**
 ${at1000.map(({ model, trainMs, estimate, readsOneAtATime }) => `  ${model}: ${ms(estimate.roundMs)} (${ms(readsOneAtATime.roundMs)} with the aggregator reading and writing one thing at a time) against 2 × ${ms(trainMs)} = ${ms(2 * trainMs)}, ${(estimate.roundMs / (2 * trainMs)).toFixed(0)}× over; first limit: ${estimate.firstLimit ? LIMIT_NAMES[estimate.firstLimit] : 'none'}.`).join('\n')}
-  With a tree of ${treeGroups(1000)} groups (modelled, not built) the model gives ${at1000.map(({ model, estimate }) => `${ms(estimate.treeRoundMs)} for ${model}`).join(' and ')}; with the serial aggregator lifted
+  With \`round.groups: ${treeGroups(1000)}\` (the tree of sums, below) the model gives ${at1000.map(({ model, estimate }) => `${ms(estimate.treeRoundMs)} for ${model}`).join(' and ')}; with the serial aggregator lifted
   entirely, ${at1000.map(({ model, estimate }) => `${ms(estimate.withoutLimit['serial-aggregator'])} for ${model}`).join(' and ')}:
   still far over, because training 60 samples takes milliseconds while a client's cold start (assumed ${ms(AWS_FIGURES.coldStartMs)}) and
   S3 round trips take seconds, and the event-source ramp adds tens of seconds at 1,000 clients. Under these figures
@@ -163,7 +206,7 @@ ${at1000.map(({ model, trainMs, estimate, readsOneAtATime }) => `  ${model}: ${m
   the global model's write, spread over more clients as rounds grow, with the round state, rewritten per batch,
   which lists every expected client and so grows with the round.
 
-## The serial aggregator: batches, reads and verdicts together, batched fan-out (done); a tree of sums (not done)
+## The serial aggregator: batches, reads and verdicts together, batched fan-out, a tree of sums (done)
 
 Every "update ready" of an experiment goes through one FIFO message group, so one aggregator invocation at a time
 checks updates and records verdicts. What was done, keeping one writer per experiment and every crash point of
@@ -186,19 +229,10 @@ docs/protocol.md:
 - **Batched fan-out**: train messages go out ${FAN_OUT_BATCH} a SendMessageBatch call, refused entries sent again alone
   (shared/cloud/sqs-queue.ts): ${Math.ceil(1000 / FAN_OUT_BATCH)} calls at 1,000 clients, ${ms(Math.ceil(1000 / FAN_OUT_BATCH) * AWS_FIGURES.sqsLatencyMs)} instead of ${ms(1000 * AWS_FIGURES.sqsLatencyMs)} at the assumed ${AWS_FIGURES.sqsLatencyMs} ms a call.
 
-What stays serial: one batch after another (one FIFO group per experiment), each reading and writing the round state
+What stays serial in one group (\`round.groups\` 1, the default): one batch after another, each reading and writing the round state
 once and waiting for its reads, then its verdicts; at ${ms(small.estimate.aggregatorMsPerUpdate)} per update
 the 1,000 updates of a ${small.model} round still take ${ms(1000 * small.estimate.aggregatorMsPerUpdate)} after the last client is done.
 
-**Not done: the tree of sums.** Clients assigned to G groups by a pure function of (seed, round, client), each group
-its own FIFO message group id (\`<experiment>:<round>:<group>\`) with today's bookkeeping for its clients only, writing
-its partial sum (Σ wᵢ·xᵢ in float64, Σ wᵢ) when complete or at the deadline; a final step folds the partials in
-group order. What designing it against the code showed it needs beyond that: the group travels in the train and "update ready"
-messages (the trainer cannot recompute G without the round's sample); a group's close must be the only writer of its
-verdicts, so the deadline goes to every group and the final step waits for G "group closed" messages in the
-experiment's own group; the quorum (\`round.minClients\`) is global, decided by the final step from the partials'
-counts; the round metrics still need every client's verdict (remembered by a warm aggregator, else read 10 at a time); SCAFFOLD's per-client adoption and
-side uploads stay per client at the close; only combine steps that are sums qualify (the streaming mean), decided by a
-declared capability. The model's column *round with a tree of √n groups* shows what it would buy.
+${treeOfSums(p)}
 `;
 }

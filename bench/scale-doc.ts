@@ -2,6 +2,7 @@
  * docs/scale.md from bench/scale-results.json (the local measurements) and bench/benchmarks.json (training speed),
  * with the AWS model of bench/scale-model.ts beside them.
  */
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,8 @@ import { AWS_FIGURES, estimateRound, scaleBytes, trainingMs, treeGroups, type Ca
 import { goalsAndDesign, LIMIT_NAMES, slowedBursts } from './scale-doc-prose.js';
 import { kib, mib, ms, num } from './scale-format.js';
 import { EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND } from '../local/emulator-thread.js';
+import { SCALE_GROUPS_RESULTS_FILE } from './scale-child-process.js';
+import type { GroupsResults } from './scale-groups-doc.js';
 import { emulatorThreadOf, localTable, placementPairs, meanOverheadPerUpdate, oneWorkerRun, trainWorkersOf, workerRuns, writtenInRounds } from './scale-local-doc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -126,7 +129,7 @@ function burstReads(run: BurstResult): string {
 
 function modelTable(estimates: readonly { model: string; trainMs: number; estimate: RoundEstimate; fastS3: RoundEstimate }[]): string {
   const lines = [
-    '| model | clients a round | client Lambda (cold) | aggregator per update | training phase | round time | round ÷ slowest training | first limit hit | round without it | round if S3 took 20 ms | round with a tree of √n groups (modelled, not built) | cost per round (Lambda + S3 + SQS) |',
+    '| model | clients a round | client Lambda (cold) | aggregator per update | training phase | round time | round ÷ slowest training | first limit hit | round without it | round if S3 took 20 ms | round with `round.groups` ≈ √n (modelled) | cost per round (Lambda + S3 + SQS) |',
     '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|',
   ];
   for (const { model, trainMs, estimate, fastS3 } of estimates) {
@@ -142,10 +145,18 @@ export interface ScaleDocOptions {
   readonly write: boolean;
   readonly perRound: readonly number[];
   readonly rounds: number;
+  /** the tree of sums measured on the local runtime; default: bench/scale-groups-results.json, if there is one */
+  readonly groups?: GroupsResults;
 }
 
 /** reads per announced update made alongside its batch's round-state read: the client's verdict, report and update */
 const READS_WITH_THE_STATE = 3;
+
+/** What the main benchmark measured: its sizes and rounds, for a document written again by another benchmark. */
+export function scaleDocOptionsOf(results: ScaleResults): Omit<ScaleDocOptions, 'write'> {
+  const runs = workerRuns(results);
+  return { perRound: [...new Set(runs.map((run) => run.options.perRound))].sort((a, b) => a - b), rounds: Math.max(...runs.map((run) => run.options.rounds)) };
+}
 
 export async function writeScaleDoc(results: ScaleResults, options: ScaleDocOptions): Promise<string> {
   const runs = workerRuns(results);
@@ -356,7 +367,7 @@ ${modelTable(estimates)}
 
 Free tiers, storage, data transfer and CloudWatch Logs are left out of the cost.
 
-${goalsAndDesign({ oneWorker, oneWorkerOverhead, emulatorPairs, floor, warmTrainer, runs, largest, overheads, largestOverhead, trainer, e2eAggregator, aggregator, batched, single, at1000, slowed: slowedBursts(bursts), trainerPutBytes: trainer.s3PutBytes, written: writtenInRounds(largest, trainer.s3PutBytes) })}
+${goalsAndDesign({ oneWorker, oneWorkerOverhead, emulatorPairs, floor, warmTrainer, runs, largest, overheads, largestOverhead, trainer, e2eAggregator, aggregator, batched, single, at1000, slowed: slowedBursts(bursts), trainerPutBytes: trainer.s3PutBytes, written: writtenInRounds(largest, trainer.s3PutBytes), groups: options.groups ?? (existsSync(SCALE_GROUPS_RESULTS_FILE) ? (JSON.parse(await readFile(SCALE_GROUPS_RESULTS_FILE, 'utf8')) as GroupsResults) : undefined) })}
 `;
   if (options.write) await writeFile(DOC, doc);
   console.log(localTable(shownRuns, trainer.s3PutBytes));

@@ -14,7 +14,8 @@ export const emulatorThreadOf = (run: ScaleRunResult) => run.options.emulatorThr
 /** the emulator where `flambda run` places it for rounds of this size */
 const placedAsFlambdaRun = (run: ScaleRunResult) => emulatorThreadOf(run) === emulatorThreadFor(run.options.perRound);
 
-const workerTrained = (run: ScaleRunResult) => run.options.trainer === 'worker' && run.rounds.length > 0;
+// A run split into groups (bench/scale-groups.ts) is compared with its own pairs, not with these.
+const workerTrained = (run: ScaleRunResult) => run.options.trainer === 'worker' && run.rounds.length > 0 && (run.options.groups ?? 1) === 1;
 
 /** Per size, the run trained as `flambda run` trains (the most training workers, the emulator where it places it), the one with more rounds first. */
 export function workerRuns(results: ScaleResults): ScaleRunResult[] {

@@ -120,7 +120,7 @@ export interface RoundEstimate {
   readonly firstLimit: LimitName | undefined;
   /** the round time with each limit lifted */
   readonly withoutLimit: Readonly<Record<LimitName, number>>;
-  /** the round time with a tree of treeGroups(clients) groups (modelled, not built) */
+  /** the round time with a tree of treeGroups(clients) groups (config round.groups) */
   readonly treeRoundMs: number;
   readonly cost: { readonly lambda: number; readonly s3: number; readonly sqs: number; readonly total: number };
 }
@@ -177,10 +177,10 @@ function gate(times: readonly number[], perSecond: number): number[] {
 }
 
 /**
- * The round's length in ms with the given limits lifted. `groups` > 1 models the tree of sums of docs/scale.md (not
- * built): the updates spread over that many FIFO groups, each checked by its own aggregator one message at a time,
- * then a final step that reads the groups' partial sums (float64: twice an update's bytes) and every client's verdict
- * for the round's metrics, 10 at a time.
+ * The round's length in ms with the given limits lifted. `groups` > 1 models the tree of sums (config round.groups,
+ * docs/protocol.md): the updates spread over that many FIFO groups, each checked by its own aggregator at the measured
+ * cost per update; each group's close then writes its partial sum (float64: twice an update's bytes) and its state and
+ * sends "group closed", and the round's close reads the partial sums, 10 at a time (they carry the verdicts).
  */
 export function simulateRound(
   clients: number,
@@ -226,7 +226,8 @@ export function simulateRound(
   let aggregatorFree = Math.max(...groupFree);
   if (groups > 1) {
     const partialBytes = 2 * workload.trainer.s3PutBytes;
-    aggregatorFree += (Math.ceil(groups / 10) + Math.ceil(clients / 10)) * aws.s3LatencyMs + ((groups * partialBytes) / aws.bytesPerSecond) * 1000;
+    const groupClose = 2 * aws.s3LatencyMs + (partialBytes / aws.bytesPerSecond) * 1000 + aws.sqsLatencyMs;
+    aggregatorFree += groupClose + Math.ceil(groups / 10) * aws.s3LatencyMs + ((groups * partialBytes) / aws.bytesPerSecond) * 1000;
   }
   // Lifting the serial path (a tree of partial sums) still leaves one message's work after the last update.
   if (lifted.has('serial-aggregator')) aggregatorFree += aggregatorMsPerUpdate(workload, aws);
@@ -234,7 +235,7 @@ export function simulateRound(
   return { roundMs: aggregatorFree + workload.evaluationMs, fanOutMs, trainingMs };
 }
 
-/** The tree's group count the model assumes: one group below 100 clients a round, ≈ √n above. */
+/** The tree's group count the model assumes (config round.groups): one group below 100 clients a round, ≈ √n above. */
 export function treeGroups(clients: number): number {
   return clients < 100 ? 1 : Math.round(Math.sqrt(clients));
 }

@@ -55,6 +55,8 @@ export interface ScaleRunOptions {
   readonly trainWorkers?: number;
   /** the emulator on the main thread, as `flambda run` runs it (default), or on a thread of its own */
   readonly emulatorThread?: boolean;
+  /** config round.groups: the round's clients checked and summed in this many groups side by side (default 1) */
+  readonly groups?: number;
   /** give up after this long (the run then reports what it has and `completed: false`) */
   readonly timeoutMs?: number;
 }
@@ -159,6 +161,7 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
     trainer: options.trainer ?? 'in-process',
     trainWorkers: options.trainWorkers ?? 1,
     emulatorThread: options.emulatorThread ?? false,
+    groups: options.groups ?? 1,
   };
   if (!Number.isSafeInteger(settings.trainWorkers) || settings.trainWorkers < 1) throw new RangeError(`trainWorkers must be a positive integer (got ${settings.trainWorkers})`);
   const counts = Object.fromEntries(ROLES.map((role) => [role, emptyCounts()])) as Record<ScaleRole, OperationCounts>;
@@ -219,7 +222,7 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
       samplesPerClient: settings.samplesPerClient,
       testSamples: settings.testSamples,
       ...(settings.perRound < settings.clients ? { sampling: { perRound: settings.perRound } } : {}),
-      round: { deadlineSeconds: 86_400 },
+      round: { deadlineSeconds: 86_400, ...(settings.groups > 1 ? { groups: settings.groups } : {}) },
     };
     const started = performance.now();
     await cloud.context.store.put(keys.config(experimentId), JSON.stringify(config), 'application/json');

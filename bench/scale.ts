@@ -16,22 +16,15 @@
  * verdicts together; one after the other (interleaved). --no-burst skips them.
  * Last, each kind of request alone, SDK → emulator (bench/scale-floor.ts): the prices of the floor under the overhead.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { emulatorThreadFor } from '../local/emulator-thread.js';
 import { trainerPoolSize } from '../local/trainer-pool.js';
 import { describeMachine, withEndLoad, type MachineInfo } from './machine.js';
 import { BURST_REPEATS, burstKey, burstVariants, type BurstOptions, type BurstResult } from './scale-burst.js';
 import type { RequestCosts } from './scale-floor.js';
 import type { ScaleRunOptions, ScaleRunResult } from './scale-run.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const RESULTS_FILE = path.join(here, 'scale-results.json');
-const TSX = path.join(here, '..', 'node_modules', '.bin', 'tsx');
+import { flag, positiveIntegers, runChild, SCALE_RESULTS_FILE as RESULTS_FILE } from './scale-child-process.js';
 /** requests of each kind timed for the floor's prices */
 const FLOOR_REPEATS = 300;
 
@@ -54,23 +47,6 @@ type PlannedRun = Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'round
 export const runKey = (options: PlannedRun) =>
   `${options.perRound}-of-${options.clients}-${options.rounds}r-${options.trainer}${options.trainer === 'worker' ? `-w${options.trainWorkers ?? 1}` : ''}${options.emulatorThread ? '-emulator-thread' : ''}`;
 
-function flag(args: readonly string[], name: string): string | undefined {
-  const index = args.indexOf(name);
-  return index >= 0 ? args[index + 1] : undefined;
-}
-
-function positiveIntegers(text: string, name: string): number[] {
-  const values = text.split(',').map((part) => Number(part.trim()));
-  if (values.some((value) => !Number.isSafeInteger(value) || value < 1)) throw new Error(`${name} takes positive integers separated by commas (got "${text}")`);
-  return values;
-}
-
-async function runChild<T>(options: ScaleRunOptions | { burst: BurstOptions } | { floor: { repeats: number; bodyBytes: number } }): Promise<T> {
-  const { stdout } = await promisify(execFile)(TSX, [path.join(here, 'scale-child.ts'), JSON.stringify(options)], { maxBuffer: 64 * 2 ** 20 });
-  const last = stdout.trim().split('\n').at(-1);
-  if (!last) throw new Error('the scale child printed nothing');
-  return JSON.parse(last) as T;
-}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

@@ -5,6 +5,9 @@ import { roundMetricsSchema } from '../shared/metrics/schema.js';
 import { readRecord } from '../shared/pipeline/context.js';
 import { readRoundState, readStatus } from '../shared/pipeline/experiment.js';
 import { keys } from '../shared/protocol/keys.js';
+import type { RoundState } from '../shared/protocol/records.js';
+import { mapInOrder } from '../shared/pipeline/ordered-reads.js';
+import { readGroupState } from '../shared/pipeline/round-groups.js';
 
 export interface Progress {
   readonly round: number;
@@ -27,6 +30,13 @@ export class WatchTimeoutError extends Error {
   override name = 'WatchTimeoutError';
 }
 
+/** The clients a round has heard from: its own count, or a split round's groups' (each counts its own clients). */
+async function answered(store: ObjectStore, state: RoundState): Promise<number> {
+  if (state.groups === undefined) return state.answered;
+  const groups = await mapInOrder(Array.from({ length: state.groups }, (_, group) => group), (group) => readGroupState(store, state.experimentId, state.round, group));
+  return groups.reduce((total, group) => total + (group?.answered ?? 0), 0);
+}
+
 /** Polls status.json and the current round's state until the experiment completes or fails. */
 export async function watchExperiment(store: ObjectStore, experimentId: string, options: WatchOptions): Promise<ExperimentStatus> {
   let lastChange = Date.now();
@@ -46,7 +56,7 @@ export async function watchExperiment(store: ObjectStore, experimentId: string, 
       options.onProgress({
         round: skipped,
         rounds: status.rounds,
-        clientsDone: state.answered,
+        clientsDone: await answered(store, state),
         clientsExpected: state.expected.length,
         ...(before ? { lastAccuracy: before.accuracy } : {}),
       });
@@ -56,7 +66,7 @@ export async function watchExperiment(store: ObjectStore, experimentId: string, 
     const progress: Progress = {
       round: status?.round ?? 0,
       rounds: status?.rounds ?? 0,
-      clientsDone: roundState?.answered ?? 0,
+      clientsDone: roundState ? await answered(store, roundState) : 0,
       clientsExpected: roundState?.expected.length ?? 0,
       ...(status?.lastAccuracy !== undefined ? { lastAccuracy: status.lastAccuracy } : {}),
     };

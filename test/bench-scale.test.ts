@@ -60,8 +60,9 @@ describe('the AWS round model', () => {
     const tree = simulateRound(1000, w, AWS_FIGURES, allBut('serial-aggregator'), 32);
     const serial = 1000 * aggregatorMsPerUpdate(w);
     expect(flat.roundMs).toBeGreaterThanOrEqual(serial + w.evaluationMs);
-    // 32 groups of ~32 updates, then 4 reads of partial sums and 100 of verdicts, 10 at a time
-    const fold = (4 + 100) * AWS_FIGURES.s3LatencyMs + ((32 * 2 * 1e6) / AWS_FIGURES.bytesPerSecond) * 1000;
+    // 32 groups of ~32 updates, each closing with its partial sum, its state and a message; then 4 reads of partial sums, 10 at a time
+    const close = 2 * AWS_FIGURES.s3LatencyMs + ((2 * 1e6) / AWS_FIGURES.bytesPerSecond) * 1000 + AWS_FIGURES.sqsLatencyMs;
+    const fold = close + 4 * AWS_FIGURES.s3LatencyMs + ((32 * 2 * 1e6) / AWS_FIGURES.bytesPerSecond) * 1000;
     expect(tree.roundMs - tree.trainingMs).toBeLessThanOrEqual(Math.ceil(1000 / 32) * aggregatorMsPerUpdate(w) + fold + w.evaluationMs + 1);
     expect(tree.roundMs).toBeLessThan(flat.roundMs / 5);
     expect(() => simulateRound(10, w, AWS_FIGURES, new Set(), 0)).toThrow(/groups/);

@@ -222,6 +222,9 @@ beforeAll(async () => {
     clients: 3, rounds: 2, model: 'mlp', samplesPerClient: 32, testSamples: 50,
     aggregator: { kind: 'centered-clipping', tau: 1 }, adversaries: { kind: 'alie', fraction: 0.67 }, compression: { kind: 'topk', ratio: 0.1 },
   });
+  // A tree of sums (round.groups): each group's state and partial sum, written and read by the aggregator only, which
+  // also sends to its own queue ("group closed", the deadline passed on to a group).
+  await runToSummary('access-groups', { clients: 3, rounds: 2, model: 'mlp', samplesPerClient: 32, testSamples: 50, round: { groups: 2 } });
   // Secure aggregation: client secrets under clients/<id>/secagg/, read by the trainer only; with FedPer's local layers
   // left out of the masked vector and a server optimizer stepping on the unmasked mean.
   await runToSummary('access-secagg', {

@@ -34,6 +34,9 @@ const pattern = {
   sharedData: keys.sharedData(ANY),
   globalModel: anyRound(keys.globalModel(ANY, 0)),
   roundState: anyRound(keys.roundState(ANY, 0)),
+  /** a split round's groups (config round.groups): each group's state and partial sum */
+  groupState: anyRound(keys.groupState(ANY, 0, 0)).replace(/\/groups\/\d+\//, '/groups/*/'),
+  groupPartial: anyRound(keys.groupPartial(ANY, 0, 0)).replace(/\/groups\/\d+\//, '/groups/*/'),
   roundMetrics: anyRound(keys.roundMetrics(ANY, 0)),
   update: anyRound(keys.update(ANY, 0, ANY)),
   updateReport: anyRound(keys.updateReport(ANY, 0, ANY)),
@@ -100,7 +103,7 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     read: [
       pattern.config, pattern.status, pattern.mnistTrain, pattern.roundState, pattern.resolvedConfig, pattern.partition,
       pattern.globalModel, pattern.update, pattern.updateReport, pattern.verdict, pattern.serverState,
-      pattern.roundMetrics, pattern.backend, pattern.mnistTest, pattern.robustState,
+      pattern.roundMetrics, pattern.backend, pattern.mnistTest, pattern.robustState, pattern.groupState, pattern.groupPartial,
       pattern.datasetInfo, pattern.datasetTrain, pattern.datasetTest, pattern.datasetClientInfo,
       // secure aggregation: the round's protocol records (answers, masked vectors, its own), never a client's secret,
       // which lives under clients/<id>/secagg/; one pattern, or the role's inline policy outgrows IAM's size limit
@@ -109,10 +112,11 @@ export const BUCKET_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     write: [
       pattern.shard, pattern.sharedData, pattern.partition, pattern.resolvedConfig, pattern.roundState, pattern.verdict, pattern.status,
       pattern.globalModel, pattern.serverState, pattern.roundMetrics, pattern.backend, pattern.metrics, pattern.summary,
-      pattern.finalModel, ...pattern.adoptedState, pattern.robustState,
+      pattern.finalModel, ...pattern.adoptedState, pattern.robustState, pattern.groupState, pattern.groupPartial,
       pattern.secaggSetup, pattern.secaggState, pattern.secaggRoster, pattern.secaggMaskedInputClosed, pattern.secaggMean, ...pattern.secaggRequests,
     ],
-    sendsTo: ['train', 'timer'],
+    // aggregate: a split round's groups tell the round they closed, and the round passes its deadline on to them
+    sendsTo: ['train', 'timer', 'aggregate'],
   },
   timer: { read: [], write: [], sendsTo: ['timer', 'aggregate'] },
 };

@@ -10,6 +10,13 @@ export interface WeightedMean {
   readonly totalSamples: number;
   /** Σ samplesₖ·weightsₖ / Σ samplesₖ as float32 tensors; throws before the first `add`. */
   result(): ModelWeights;
+  /** the running sums Σ samplesₖ·weightsₖ, one per tensor, as they are now (a group's partial sum is written from them) */
+  readonly sums: readonly Float64Array[];
+  /**
+   * Adds another fold's sums (a group's partial sum, docs/protocol.md) as if its `count` updates, of `totalSamples`,
+   * had been added here one by one; its float result then depends on the order partials are added in, fixed by the caller.
+   */
+  addSums(sums: readonly Float64Array[], count: number, totalSamples: number): void;
 }
 
 /**
@@ -49,6 +56,23 @@ export function createWeightedMean(template: ModelWeights): WeightedMean {
     },
     get totalSamples() {
       return totalSamples;
+    },
+    get sums() {
+      return sums;
+    },
+    addSums(partial, partialCount, partialSamples) {
+      if (!Number.isSafeInteger(partialCount) || partialCount < 0 || !Number.isFinite(partialSamples) || partialSamples < 0) {
+        throw new WeightsError(`partial sum: count ${partialCount} and samples ${partialSamples} must be non-negative`);
+      }
+      if (partial.length !== sums.length || partial.some((tensor, index) => tensor.length !== sums[index]!.length)) {
+        throw new WeightsError('partial sum: its tensors do not have the model\'s sizes');
+      }
+      partial.forEach((tensor, index) => {
+        const sum = sums[index]!;
+        for (let i = 0; i < sum.length; i++) sum[i]! += tensor[i]!;
+      });
+      count += partialCount;
+      totalSamples += partialSamples;
     },
     result() {
       if (count === 0) throw new WeightsError('weighted mean: no updates were added');

@@ -3,6 +3,7 @@ import { BUILTIN_DATASET_NAMES, CLIENT_ID_PATTERN, CLIENT_ID_RULE, DATASET_NAME_
 import { clientsPerRound } from '../sampling/count.js';
 import { adversariesSchema } from './adversaries.js';
 import { compressionSchema } from './compression.js';
+import { groupingProblems, MAX_ROUND_GROUPS } from './grouping.js';
 import { aggregatorSchema } from './robust.js';
 import { robustnessProblems } from './robustness-rules.js';
 import { privacySchema } from './privacy.js';
@@ -208,6 +209,14 @@ const roundSchema = z
   .strictObject({
     deadlineSeconds: z.int().min(1).max(86_400).default(900).describe('Seconds a round waits for updates. At the deadline it closes with the updates it has, or the experiment fails if they are fewer than minClients.'),
     minClients: z.int().min(1).max(10_000).optional().describe('Usable updates a round needs when it closes; defaults to clients (all of them).'),
+    groups: z
+      .int()
+      .min(1)
+      .max(MAX_ROUND_GROUPS)
+      .default(1)
+      .describe(
+        'Aggregator groups per round (a tree of sums, docs/protocol.md): the round\'s clients are dealt over this many groups, each checked and summed by its own aggregator invocation at the same time, and the partial sums are added when every group has closed. 1 checks every update in one group, one batch after another. Only for a plain weighted mean: not with privacy, secureAggregation, compression, a robust aggregator or a strategy that keeps client state on the server (SCAFFOLD, FedDyn).',
+      ),
   })
   .describe('When a round closes.');
 
@@ -269,6 +278,7 @@ export const experimentConfigSchema = z
       });
     }
     checkSampling(config, ctx);
+    for (const problem of groupingProblems(config)) ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
     const stepsAssumedBy = { scaffold: 'control-variate update', fednova: 'normalisation by the local steps' } as const;
     if ((config.strategy.name === 'scaffold' || config.strategy.name === 'fednova') && config.local.optimizer !== 'sgd') {
       ctx.addIssue({

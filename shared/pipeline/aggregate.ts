@@ -1,3 +1,4 @@
+import type { ObjectStore } from '../cloud/ports.js';
 import type { AggregateMessage, Delivery } from '../protocol/messages.js';
 import { keys } from '../protocol/keys.js';
 import type { RoundState } from '../protocol/records.js';
@@ -13,10 +14,16 @@ import { handleSecAggMessage, type SecAggOutcome } from './secagg-round.js';
 import { BatchReads } from './batch-reads.js';
 import { roundMemory } from './round-memory.js';
 import { keepRecent } from './keep-recent.js';
+import { readGroupState } from './round-groups.js';
 
 export type AggregateOutcome = RoundOutcome | StartOutcome | SecAggOutcome;
 
-const roundKey = (experimentId: string, round: number) => `${experimentId}\u0000${round}`;
+/** Where a round's state lives, or a group's of a split round. */
+const stateKey = (state: RoundState) =>
+  state.group === undefined ? keys.roundState(state.experimentId, state.round) : keys.groupState(state.experimentId, state.round, state.group);
+
+/** A round's state, or one group's of a split round (round-groups.ts): each is read and written on its own. */
+const roundKey = (experimentId: string, round: number, group?: number) => `${experimentId}\u0000${round}\u0000${group ?? ''}`;
 
 /**
  * What an experiment's messages need that never changes while it runs (config.resolved.json, partition.json: the start
@@ -25,7 +32,8 @@ const roundKey = (experimentId: string, round: number) => `${experimentId}\u0000
  * nothing read before it is reused; per warm process (`context.warm`, else the store), so two buckets (or simulated
  * clouds) never share an entry.
  */
-const warmViews = new WeakMap<object, Map<string, Promise<ExperimentView>>>();
+const warmViews = new WeakMap<object, Map<string, Promise<WarmView>>>();
+type WarmView = Omit<ExperimentView, 'samplesHeld'> & { samplesHeld(reader: ObjectStore): Promise<ReadonlyMap<string, number>> };
 const WARM_VIEWS_PER_STORE = 16;
 /**
  * The update layout each experiment's last view had, by experiment: only a guess at the size of the next update to
@@ -74,9 +82,9 @@ export class AggregateSession implements RoundStateWriter, VerdictWrites {
   readAhead(messages: readonly Delivery<AggregateMessage>[]): void {
     this.reads.start(
       messages,
-      async (experimentId, round) => {
-        const key = roundKey(experimentId, round);
-        const state = this.unwritten.get(key) ?? this.states.get(key) ?? (await this.readState(experimentId, round));
+      async (experimentId, round, group) => {
+        const key = roundKey(experimentId, round, group);
+        const state = this.unwritten.get(key) ?? this.states.get(key) ?? (await this.readState(experimentId, round, group));
         return state && { state, view: await this.experiment(experimentId, state) };
       },
       (experimentId) => warmLayouts.get(this.context.warm ?? this.context.store)?.get(experimentId),
@@ -84,11 +92,11 @@ export class AggregateSession implements RoundStateWriter, VerdictWrites {
   }
 
   /** One read of a round's state per batch, shared by the reads ahead and the first message that needs it. */
-  private readState(experimentId: string, round: number): Promise<RoundState | undefined> {
-    const key = roundKey(experimentId, round);
+  private readState(experimentId: string, round: number, group: number | undefined): Promise<RoundState | undefined> {
+    const key = roundKey(experimentId, round, group);
     let read = this.stateReads.get(key);
     if (!read) {
-      read = readRoundState(this.context.store, experimentId, round);
+      read = group === undefined ? readRoundState(this.context.store, experimentId, round) : readGroupState(this.context.store, experimentId, round, group);
       read.catch(() => this.stateReads.delete(key));
       this.stateReads.set(key, read);
     }
@@ -105,11 +113,13 @@ export class AggregateSession implements RoundStateWriter, VerdictWrites {
       return startExperiment(this.context, message);
     }
     const { experimentId, round } = message;
-    const key = roundKey(experimentId, round);
+    // A split round's updates and forwarded deadlines are its groups' (each in a FIFO group of its own), the rest the round's.
+    const group = message.type === 'update' || message.type === 'deadline' ? message.group : undefined;
+    const key = roundKey(experimentId, round, group);
     try {
-      const state = this.unwritten.get(key) ?? this.states.get(key) ?? (await this.readState(experimentId, round));
+      const state = this.unwritten.get(key) ?? this.states.get(key) ?? (await this.readState(experimentId, round, group));
       this.stateReads.delete(key);
-      if (!state) throw new PipelineRecordError(`round ${round} of experiment ${experimentId} was never opened`);
+      if (!state) throw new PipelineRecordError(`${group === undefined ? '' : `group ${group} of `}round ${round} of experiment ${experimentId} was never opened`);
       const experiment = await this.experiment(experimentId, state);
       if (experiment.config.secureAggregation) {
         const handled = await handleSecAggMessage(this.context, experiment, state, this, message);
@@ -132,7 +142,9 @@ export class AggregateSession implements RoundStateWriter, VerdictWrites {
               known: ahead ? ahead.known : await readVerdict(this.context.store, experimentId, round, message.clientId),
               ...(sentAt && !Number.isNaN(sentAt.getTime()) ? { announcedAt: sentAt.toISOString() } : {}),
             }
-          : { type: 'deadline', attempt: message.attempt };
+          : message.type === 'deadline'
+            ? { type: 'deadline', attempt: message.attempt }
+            : { type: 'group-closed', group: message.group };
       let inspection = message.type === 'update' ? ahead?.inspection : undefined;
       const runner = new RoundRunner(this.context, experiment, state, this, {
         inspection: (clientId) => {
@@ -167,9 +179,10 @@ export class AggregateSession implements RoundStateWriter, VerdictWrites {
         const layout = updateLayoutFor(config, await datasetModelInput(store, config.dataset));
         let samples: Promise<ReadonlyMap<string, number>> | undefined;
         // Each client's training-set size from partition.json (its own samples, plus its share of the public subset
-        // with sharedData), read once: it bounds what a report may claim.
-        const samplesHeld = () =>
-          (samples ??= requireRecord(store, keys.partition(experimentId), partitionStatsSchema).then(
+        // with sharedData), read once: it bounds what a report may claim. Read through the store of the invocation
+        // that first needs it, not the one that made the view, which may have failed since.
+        const samplesHeld = (reader: ObjectStore) =>
+          (samples ??= requireRecord(reader, keys.partition(experimentId), partitionStatsSchema).then(
             (partition) => new Map(partition.clients.map((client) => [client.clientId, client.samples + (client.sharedSamples ?? 0)])),
           )).catch((error: unknown) => {
             samples = undefined;
@@ -184,12 +197,12 @@ export class AggregateSession implements RoundStateWriter, VerdictWrites {
       view.catch(() => cached.delete(key));
       keepRecent(views, key, view, WARM_VIEWS_PER_STORE);
     }
-    return view;
+    return view.then(({ config, layout, samplesHeld }) => ({ config, layout, samplesHeld: () => samplesHeld(this.context.store) }));
   }
 
   /** RoundStateWriter: a state that only counts answers, written later; any other, now (and what waited before it). */
   async save(state: RoundState): Promise<void> {
-    const key = roundKey(state.experimentId, state.round);
+    const key = roundKey(state.experimentId, state.round, state.group);
     if (!state.closed && !state.followUpDone) {
       this.unwritten.set(key, state);
       return;
@@ -197,7 +210,7 @@ export class AggregateSession implements RoundStateWriter, VerdictWrites {
     // The same round's waiting state is older than this one: this write supersedes it.
     this.unwritten.delete(key);
     await this.flush();
-    await writeRecord(this.context.store, keys.roundState(state.experimentId, state.round), state);
+    await writeRecord(this.context.store, stateKey(state), state);
   }
 
   /** VerdictWrites: a verdict's write, started; its rejection is kept for settleVerdicts to report. */
@@ -229,7 +242,7 @@ export class AggregateSession implements RoundStateWriter, VerdictWrites {
   async flush(): Promise<void> {
     await this.settleVerdicts();
     for (const [key, state] of [...this.unwritten]) {
-      await writeRecord(this.context.store, keys.roundState(state.experimentId, state.round), state);
+      await writeRecord(this.context.store, stateKey(state), state);
       if (this.unwritten.get(key) === state) this.unwritten.delete(key);
     }
   }

@@ -36,7 +36,8 @@ export class BatchReads {
    */
   start(
     messages: readonly Delivery<AggregateMessage>[],
-    round: (experimentId: string, round: number) => Promise<{ state: RoundState; view: ExperimentView } | undefined>,
+    /** `group`: the message's group of a split round (round-groups.ts), whose state decides it */
+    round: (experimentId: string, round: number, group: number | undefined) => Promise<{ state: RoundState; view: ExperimentView } | undefined>,
     /** the update layout this process last checked the experiment's updates against, if any */
     knownLayout: (experimentId: string) => UpdateLayout | undefined = () => undefined,
   ): void {
@@ -59,7 +60,7 @@ export class BatchReads {
     }
     void mapInOrder(
       fresh,
-      async ({ experimentId, round: r, clientId }) => {
+      async ({ experimentId, round: r, clientId, group }) => {
         const resolve = settled.get(clientKey(experimentId, r, clientId))!;
         // The verdict and the report need nothing the round's state says, so they are read with it, not after it: on
         // S3, where each request waits ~100 ms, the batch waits for one read before it decides instead of four. So is
@@ -73,7 +74,7 @@ export class BatchReads {
         const updateRead = layout && readUpdate(store, layout, message);
         for (const read of [verdictRead, reportRead, updateRead?.read]) read?.catch(() => {});
         try {
-          const found = await round(experimentId, r);
+          const found = await round(experimentId, r, group);
           if (!found || found.state.closed || found.view.config.secureAggregation || !found.state.expected.includes(clientId)) return resolve(undefined);
           const known = await verdictRead;
           if (known) return resolve({ known });

@@ -2,13 +2,30 @@ import type { AggregateMessage, TrainMessage } from '../protocol/messages.js';
 import type { PipelineContext } from './context.js';
 import { SECAGG_CLIENT_STAGES, type SecAggClientStage } from '../protocol/keys.js';
 
-/** All of one experiment's aggregation messages share a FIFO group: the aggregator never races itself. */
-export function notifyUpdateReady(context: PipelineContext, { experimentId, round, clientId }: TrainMessage): Promise<void> {
-  const message: AggregateMessage = { type: 'update', experimentId, round, clientId };
+/**
+ * A split round's group (config round.groups) has a FIFO group of its own, so that groups are checked side by side; at
+ * most 80 + 1 + 4 + 1 + 2 characters, within SQS's 128.
+ */
+export function groupFifoId(experimentId: string, round: number, group: number): string {
+  return `${experimentId}:${round}:${group}`;
+}
+
+/**
+ * All of one experiment's aggregation messages share a FIFO group, so the aggregator never races itself; a split
+ * round's "update ready" goes to its group's, where only that group's records change.
+ */
+export function notifyUpdateReady(context: PipelineContext, { experimentId, round, clientId, group }: TrainMessage): Promise<void> {
+  const message: AggregateMessage = { type: 'update', experimentId, round, clientId, ...(group !== undefined ? { group } : {}) };
   return context.queues.aggregate.send(message, {
-    groupId: experimentId,
+    groupId: group === undefined ? experimentId : groupFifoId(experimentId, round, group),
     deduplicationId: `${experimentId}:${round}:${clientId}`,
   });
+}
+
+/** A group of a split round wrote its partial sum: to the experiment's FIFO group, where the round closes. */
+export function notifyGroupClosed(context: PipelineContext, experimentId: string, round: number, group: number): Promise<void> {
+  const message: AggregateMessage = { type: 'group-closed', experimentId, round, group };
+  return context.queues.aggregate.send(message, { groupId: experimentId, deduplicationId: `${experimentId}:${round}:closed:${group}` });
 }
 
 /** Secure aggregation: a client answered a stage; one message per client and stage, however often it is retried. */
@@ -25,11 +42,11 @@ export function notifyStageAnswered(context: PipelineContext, { experimentId, ro
  * deadline re-armed after firing early (a new attempt) is never dropped inside SQS's 5-minute deduplication window.
  * At most 80 + 4 + 13 + 4 + 12 characters: within SQS's 128.
  */
-export function notifyDeadline(context: PipelineContext, experimentId: string, round: number, dueAt: string, attempt: number): Promise<void> {
-  const message: AggregateMessage = { type: 'deadline', experimentId, round, dueAt, attempt };
+export function notifyDeadline(context: PipelineContext, experimentId: string, round: number, dueAt: string, attempt: number, group?: number): Promise<void> {
+  const message: AggregateMessage = { type: 'deadline', experimentId, round, dueAt, attempt, ...(group !== undefined ? { group } : {}) };
   return context.queues.aggregate.send(message, {
-    groupId: experimentId,
-    deduplicationId: `${experimentId}:${round}:deadline:${Date.parse(dueAt)}:${attempt}`,
+    groupId: group === undefined ? experimentId : groupFifoId(experimentId, round, group),
+    deduplicationId: `${experimentId}:${round}:deadline:${Date.parse(dueAt)}:${attempt}${group === undefined ? '' : `:g${group}`}`,
   });
 }
 

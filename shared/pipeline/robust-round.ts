@@ -33,19 +33,7 @@ export async function combineUpdates(
   const aggregator = config.aggregator;
   const compression = config.compression;
   if (!aggregator || !holdsAllUpdates(aggregator)) {
-    // Reads overlap (bounded), the fold keeps the accepted order: the same float result on every retry.
-    const mean = folded?.mean ?? createWeightedMean(global);
-    await forEachInOrder(
-      folded ? accepted.slice(folded.count) : accepted,
-      async ({ clientId }) => {
-        const key = keys.update(experimentId, round, clientId);
-        return compression
-          ? decodeUpdateWeights(await requireObject(store, key), global, { compression, context: `${clientId}'s ${key}` })
-          : readClientWeights(store, key, clientId, global);
-      },
-      (weights, update) => mean.add(weights, weightOf(update)),
-    );
-    return mean.result();
+    return (await foldUpdates(store, config, experimentId, round, accepted, global, weightOf, folded)).result();
   }
 
   const updates: RobustUpdate[] = await mapInOrder(accepted, async (update) => {
@@ -69,6 +57,36 @@ export async function combineUpdates(
     await store.put(keys.robustState(experimentId, round), encodeModelWeights([{ name: 'centre', shape: [outcome.delta.length], values: outcome.delta }]));
   }
   return applyFlatDelta(global, outcome.delta);
+}
+
+/**
+ * The plain mean's running sums over `accepted`, folded in that order after `folded` (the first `folded.count` of
+ * them, summed earlier): reads overlap (bounded), the fold keeps the order, so its float result is the same on every
+ * retry. A split round's group (round-groups.ts) writes these sums as its partial.
+ */
+export async function foldUpdates(
+  store: ObjectStore,
+  config: Pick<ExperimentConfig, 'compression'>,
+  experimentId: string,
+  round: number,
+  accepted: readonly AcceptedUpdate[],
+  global: ModelWeights,
+  weightOf: (update: AcceptedUpdate) => number,
+  folded?: { readonly mean: WeightedMean; readonly count: number },
+): Promise<WeightedMean> {
+  const compression = config.compression;
+  const mean = folded?.mean ?? createWeightedMean(global);
+  await forEachInOrder(
+    folded ? accepted.slice(folded.count) : accepted,
+    async ({ clientId }) => {
+      const key = keys.update(experimentId, round, clientId);
+      return compression
+        ? decodeUpdateWeights(await requireObject(store, key), global, { compression, context: `${clientId}'s ${key}` })
+        : readClientWeights(store, key, clientId, global);
+    },
+    (weights, update) => mean.add(weights, weightOf(update)),
+  );
+  return mean;
 }
 
 /** Centered clipping's centre: the previous round's aggregated Δ (zeros before the first round, or after a mean round). */

@@ -19,6 +19,9 @@ import { buildRoundMetrics, type Evaluation } from './round-metrics.js';
  * - a failed close writes the experiment's status before `closed`, so no crash leaves a closed round and a
  *   running experiment.
  * What to aggregate and how is one effect (`aggregate`): the machine knows only which updates were accepted.
+ * A round split into groups (config round.groups, round-groups.ts) runs it twice over: each group's state as a round's
+ * for its clients, closing with its partial sum (`write-partial`), and the round's, which counts closed groups instead
+ * of answers and passes its deadline on to them.
  */
 
 export type Verdict = { readonly outcome: 'accepted'; readonly report: UpdateReport } | { readonly outcome: 'rejected'; readonly reason: string };
@@ -53,6 +56,8 @@ export type RoundEvent =
    */
   | { readonly type: 'update'; readonly clientId: string; readonly known: VerdictRecord | undefined; readonly announcedAt?: string }
   | { readonly type: 'deadline'; readonly attempt: number }
+  /** a split round (config round.groups): one of its groups wrote its partial sum */
+  | { readonly type: 'group-closed'; readonly group: number }
   /** `reportedAt`: when the client's report was written (the store's clock), if known; `announcedAt` as for 'update' */
   | {
       readonly type: 'inspected';
@@ -67,6 +72,8 @@ export type RoundEvent =
       readonly reason: CloseReason;
       readonly verdicts: readonly VerdictRecord[];
       readonly discovered: readonly Discovered[];
+      /** a split round: the latest update its groups counted, from their partial sums */
+      readonly lastUpdateAt?: string;
     }
   | { readonly type: 'aggregated'; readonly closing: Closing; readonly result: AggregationResult }
   /** `computeMs`: the aggregation and the evaluation of this close, as timed by the runner */
@@ -76,6 +83,12 @@ export type RoundEffect =
   | { readonly type: 'inspect-update'; readonly clientId: string; readonly announcedAt?: string }
   | { readonly type: 'gather-answers'; readonly reason: CloseReason }
   | { readonly type: 'aggregate'; readonly closing: Closing; readonly accepted: readonly AcceptedUpdate[] }
+  /** a group of a split round: its accepted updates' partial sum and its verdicts, for the round's close */
+  | { readonly type: 'write-partial'; readonly closing: Closing; readonly accepted: readonly AcceptedUpdate[] }
+  /** a group's follow-up: the round's own FIFO group hears that its partial sum is written */
+  | { readonly type: 'announce-group-closed' }
+  /** a split round's deadline, passed on to the groups that have not closed */
+  | { readonly type: 'forward-deadline'; readonly groups: readonly number[]; readonly attempt: number }
   | { readonly type: 'evaluate'; readonly closing: Closing }
   | { readonly type: 'record-verdict'; readonly verdict: VerdictRecord }
   | { readonly type: 'save-state'; readonly state: RoundState }
@@ -87,7 +100,7 @@ export type RoundEffect =
   | { readonly type: 'log'; readonly event: string; readonly fields: Readonly<Record<string, unknown>> };
 
 /** The effects that read and answer with the next event: always the last of their list. */
-export const QUERY_EFFECTS = ['inspect-update', 'gather-answers', 'aggregate', 'evaluate'] as const;
+export const QUERY_EFFECTS = ['inspect-update', 'gather-answers', 'aggregate', 'write-partial', 'evaluate'] as const;
 
 export type RoundOutcome =
   | 'recorded'
@@ -100,6 +113,7 @@ export type RoundOutcome =
   | 'stale'
   | 'closing'
   | 'next-round'
+  | 'group-closed'
   | 'completed'
   | 'failed';
 
@@ -116,6 +130,8 @@ export function transition(state: RoundState, event: RoundEvent, now: Date): Tra
       return onUpdate(state, event, now);
     case 'deadline':
       return onDeadline(state, event.attempt, now);
+    case 'group-closed':
+      return onGroupClosed(state, event.group, now);
     case 'inspected':
       return onInspected(state, event, now);
     case 'answers':
@@ -131,6 +147,12 @@ export function allAnswered(state: RoundState): boolean {
   return state.answered >= state.expected.length;
 }
 
+/** A split round's groups whose partial sums are not written yet. */
+export function openGroups(state: RoundState): number[] {
+  const closed = new Set(state.groupsClosed ?? []);
+  return Array.from({ length: state.groups ?? 0 }, (_, group) => group).filter((group) => !closed.has(group));
+}
+
 const log = (event: string, fields: Readonly<Record<string, unknown>>): RoundEffect => ({ type: 'log', event, fields });
 
 function where(state: RoundState) {
@@ -144,6 +166,8 @@ function where(state: RoundState) {
  */
 function closeIfDue(state: RoundState, now: Date): readonly RoundEffect[] {
   if (state.closed) return [];
+  // A split round closes once every group has: each closes on its own last answer or at the deadline passed on to it.
+  if (state.groups !== undefined) return openGroups(state).length === 0 ? [{ type: 'gather-answers', reason: 'all-reported' }] : [];
   if (allAnswered(state)) return [{ type: 'gather-answers', reason: 'all-reported' }];
   return now.getTime() >= Date.parse(state.deadlineAt) ? [{ type: 'gather-answers', reason: 'deadline' }] : [];
 }
@@ -159,6 +183,13 @@ export function reportedLate(state: RoundState, reportedAt: string | undefined):
 const LATE_REASON = 'its report was written after the round\'s deadline';
 
 function followUp(state: RoundState): Transition {
+  if (state.group !== undefined) {
+    return {
+      state: { ...state, followUpDone: true },
+      effects: [{ type: 'announce-group-closed' }, { type: 'save-state', state: { ...state, followUpDone: true } }],
+      outcome: 'group-closed',
+    };
+  }
   return {
     state: { ...state, followUpDone: true },
     effects: [
@@ -192,6 +223,11 @@ function unsampled(state: RoundState, clientId: string, now?: Date): Transition 
 }
 
 function onUpdate(state: RoundState, { clientId, known, announcedAt }: Extract<RoundEvent, { type: 'update' }>, now: Date): Transition {
+  if (state.groups !== undefined) {
+    // A split round's updates are its groups' to record. One that came here without its group is left to that group's
+    // close, which finds its report as it finds any whose message was lost.
+    return { state, effects: [log('aggregate.update-without-group', { ...where(state), clientId })], outcome: 'stale' };
+  }
   if (state.closed) return onClosedRound(state, clientId, known);
   if (!state.expected.includes(clientId)) return unsampled(state, clientId, now);
   if (!known) return { state, effects: [{ type: 'inspect-update', clientId, ...(announcedAt ? { announcedAt } : {}) }] };
@@ -205,6 +241,16 @@ function onUpdate(state: RoundState, { clientId, known, announcedAt }: Extract<R
 
 function onDeadline(state: RoundState, attempt: number, now: Date): Transition {
   if (state.closed) return onClosedRound(state, undefined, undefined);
+  const groups = openGroups(state);
+  if (state.groups !== undefined && groups.length === 0) return { state, effects: closeIfDue(state, now), outcome: 'closing' };
+  if (state.groups !== undefined && now.getTime() >= Date.parse(state.deadlineAt)) {
+    // Only a group writes its clients' verdicts: each closes itself, then says so here.
+    return {
+      state,
+      effects: [{ type: 'forward-deadline', groups, attempt }, log('aggregate.deadline-forwarded', { ...where(state), groups: groups.length })],
+      outcome: 'closing',
+    };
+  }
   if (now.getTime() < Date.parse(state.deadlineAt)) {
     if (allAnswered(state)) return { state, effects: closeIfDue(state, now), outcome: 'closing' };
     // Fired early (clock skew between timer and aggregator): armed again, as a new attempt, or the round could
@@ -217,6 +263,16 @@ function onDeadline(state: RoundState, attempt: number, now: Date): Transition {
   }
   // Due: closes with the reason a round closed by its last answer would give, should that close have been cut short.
   return { state, effects: closeIfDue(state, now), outcome: 'closing' };
+}
+
+function onGroupClosed(state: RoundState, group: number, now: Date): Transition {
+  if (state.closed) return onClosedRound(state, undefined, undefined);
+  if (state.groups === undefined || group >= state.groups) {
+    return { state, effects: [log('aggregate.unknown-group', { ...where(state), group })], outcome: 'stale' };
+  }
+  if (state.groupsClosed?.includes(group)) return { state, effects: closeIfDue(state, now), outcome: 'duplicate' };
+  const next: RoundState = { ...state, groupsClosed: [...(state.groupsClosed ?? []), group] };
+  return { state: next, effects: [{ type: 'save-state', state: next }, ...closeIfDue(next, now)], outcome: 'recorded' };
 }
 
 function onInspected(state: RoundState, event: Extract<RoundEvent, { type: 'inspected' }>, now: Date): Transition {
@@ -284,9 +340,12 @@ function onAnswers(state: RoundState, event: Extract<RoundEvent, { type: 'answer
     { type: 'record-verdict', verdict } as const,
     log('aggregate.report-found', { ...where(state), clientId: verdict.clientId, outcome: verdict.outcome }),
   ]);
-  const lastUpdateAt = onTime.reduce((latest, found) => ({ ...latest, ...lastUpdate(latest, found.reportedAt) }), state).lastUpdateAt;
+  const lastUpdateAt = onTime.reduce((latest, found) => ({ ...latest, ...lastUpdate(latest, found.reportedAt) }), { ...state, ...lastUpdate(state, event.lastUpdateAt) }).lastUpdateAt;
   const closing: Closing = { reason: event.reason, closedAt: now.toISOString(), verdicts, ...(lastUpdateAt ? { lastUpdateAt } : {}) };
   const accepted = foldOrder(verdicts);
+  if (state.group !== undefined) {
+    return { state, effects: [...recordDiscovered, { type: 'write-partial', closing, accepted }], outcome: 'closing' };
+  }
   if (accepted.length >= state.minClients) {
     return { state, effects: [...recordDiscovered, { type: 'aggregate', closing, accepted }], outcome: 'closing' };
   }
@@ -316,6 +375,10 @@ function failRound(state: RoundState, closing: Closing, errors: readonly string[
 function onAggregated(state: RoundState, closing: Closing, result: AggregationResult): Transition {
   if (state.closed) return { state, effects: [], outcome: 'stale' };
   if (!result.ok) return failRound(state, closing, [`round ${state.round} could not be aggregated: ${result.problem}`]);
+  if (state.group !== undefined) {
+    // The partial sum is written: the group is closed, and its follow-up tells the round.
+    return followUp({ ...state, closed: { at: closing.closedAt, reason: closing.reason, outcome: 'aggregated' } });
+  }
   return { state, effects: [{ type: 'evaluate', closing }], outcome: 'closing' };
 }
 

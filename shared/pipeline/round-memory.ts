@@ -103,7 +103,8 @@ export function roundMemory(context: PipelineContext, state: RoundState, config:
   const owner = context.warm ?? context.store;
   let rounds = memories.get(owner);
   if (!rounds) memories.set(owner, (rounds = new Map()));
-  const key = `${state.experimentId}\u0000${state.round}\u0000${state.startedAt}`;
+  // A split round's groups share its start time: each group's memory is its own.
+  const key = `${state.experimentId}\u0000${state.round}\u0000${state.group ?? ''}\u0000${state.startedAt}`;
   let memory = rounds.get(key);
   if (!memory) {
     memory = new RoundMemory(foldsPlainUpdates(config));

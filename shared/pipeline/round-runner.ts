@@ -23,6 +23,9 @@ import { PrivacyBudgetError, privacySummary, withPrivacyMetrics } from './privac
 import { withSecAggMetrics } from './secagg-metrics.js';
 import { mapInOrder } from './ordered-reads.js';
 import type { RoundMemory } from './round-memory.js';
+import { addPartials, answersFromPartials, readGroupPartials, writeGroupPartial } from './group-close.js';
+import type { GroupPartial } from './group-partial.js';
+import { notifyDeadline, notifyGroupClosed } from './notify.js';
 
 /** What every message of an experiment needs, read once per batch of messages (shared/pipeline/aggregate.ts). */
 export interface ExperimentView {
@@ -64,6 +67,8 @@ const BEFORE_STATE_WRITE: readonly RoundEffect['type'][] = ['record-verdict', 'l
  * that read hand their result back to the machine as the next event, until a transition asks for nothing more.
  */
 export class RoundRunner {
+  /** a split round's partial sums, as its close gathered them */
+  private partials: GroupPartial[] | undefined;
   /** the global model this invocation aggregated, so the evaluation need not read it back */
   private aggregated: ModelWeights | undefined;
   /** time spent in the aggregation and the evaluation of this close, for the round's metrics */
@@ -127,12 +132,19 @@ export class RoundRunner {
         return { type: 'inspected', clientId: effect.clientId, verdict, reportedAt, ...(effect.announcedAt ? { announcedAt: effect.announcedAt } : {}) };
       }
       case 'gather-answers':
+        if (this.state.groups !== undefined) {
+          this.partials = await readGroupPartials(this.context, this.state);
+          return answersFromPartials(this.partials);
+        }
         return this.gatherAnswers(effect.reason);
       case 'aggregate': {
         const started = performance.now();
         try {
           const { accepted, closing } = effect;
-          this.aggregated = await aggregateRound(store, this.config, experimentId, round, accepted, (global) => this.memory?.takeFolded(accepted, closing.verdicts, global));
+          const partials = this.state.groups !== undefined ? (this.partials ?? (await readGroupPartials(this.context, this.state))) : undefined;
+          this.aggregated = await aggregateRound(store, this.config, experimentId, round, accepted, (global) =>
+            partials ? addPartials(partials, accepted, global) : this.memory?.takeFolded(accepted, closing.verdicts, global),
+          );
           return { type: 'aggregated', closing: effect.closing, result: { ok: true } };
         } catch (error) {
           if (!isUnusable(error)) throw error;
@@ -141,6 +153,21 @@ export class RoundRunner {
           this.computeMs += performance.now() - started;
         }
       }
+      case 'write-partial':
+        try {
+          const { accepted, closing } = effect;
+          await writeGroupPartial(this.context, this.config, this.state, closing, accepted, (global) => this.memory?.takeFolded(accepted, closing.verdicts, global));
+          return { type: 'aggregated', closing, result: { ok: true } };
+        } catch (error) {
+          if (!isUnusable(error)) throw error;
+          return { type: 'aggregated', closing: effect.closing, result: { ok: false, problem: printable(error.message) } };
+        }
+      case 'announce-group-closed':
+        await notifyGroupClosed(this.context, experimentId, round, this.state.group!);
+        return undefined;
+      case 'forward-deadline':
+        await mapInOrder(effect.groups, (group) => notifyDeadline(this.context, experimentId, round, this.state.deadlineAt, effect.attempt, group));
+        return undefined;
       case 'evaluate': {
         const started = performance.now();
         const evaluation = await this.evaluate();

@@ -9,6 +9,7 @@ import { requireRecord, writeRecord, type PipelineContext } from './context.js';
 import { privateRoundClients } from './privacy-round.js';
 import { readRoundState, writeStatus } from './experiment.js';
 import { openSecAggRound } from './secagg-round.js';
+import { groupOfIndex, roundGroups, writeGroupStates } from './round-groups.js';
 
 /** SQS caps a single message's delay at 15 minutes; longer deadlines hop through the timer queue again. */
 export const MAX_SQS_DELAY_SECONDS = 900;
@@ -52,6 +53,7 @@ export function newRoundState(
   globalModelBytes: number,
   now: Date,
 ): RoundState {
+  const groups = roundGroups(config, expected.length);
   return {
     experimentId,
     round,
@@ -63,6 +65,7 @@ export function newRoundState(
     lastRound: round >= config.rounds,
     answered: 0,
     followUpDone: false,
+    ...(groups > 1 ? { groups, groupsClosed: [] } : {}),
   };
 }
 
@@ -81,14 +84,22 @@ export async function openRound(
 ): Promise<RoundState> {
   const existing = await readRoundState(context.store, experimentId, round);
   const state = existing ?? newRoundState(config, experimentId, round, await sampledClients(context, experimentId, config, round), global.size, context.now());
-  if (!existing) await writeRecord(context.store, keys.roundState(experimentId, round), state);
+  if (!existing) {
+    await writeGroupStates(context, state);
+    await writeRecord(context.store, keys.roundState(experimentId, round), state);
+  }
 
   if (config.secureAggregation) {
     // Secure aggregation: the round runs as stages, each with its own requests and deadline (secagg-round.ts).
     await openSecAggRound(context, config, state);
   } else {
     // Ten a call (SendMessageBatch): the fan-out of 1,000 clients is 100 calls, not 1,000 one after another.
-    await context.queues.train.sendBatch(state.expected.map((clientId) => ({ body: { type: 'train', experimentId, round, clientId } satisfies TrainMessage })));
+    const { groups } = state;
+    await context.queues.train.sendBatch(
+      state.expected.map((clientId, index) => ({
+        body: { type: 'train', experimentId, round, clientId, ...(groups !== undefined ? { group: groupOfIndex(index, groups) } : {}) } satisfies TrainMessage,
+      })),
+    );
     // A round nobody was sampled for (Poisson sampling) has nothing to wait for: it closes now, releasing noise only.
     await armDeadline(context, state.expected.length === 0 ? { ...state, deadlineAt: context.now().toISOString() } : state, 0);
   }

@@ -24,6 +24,7 @@ export function isExperimentId(value: string): boolean {
 }
 
 const round = (r: number) => String(r).padStart(4, '0');
+const groupName = (group: number) => String(group).padStart(3, '0');
 const clientPrefix = (id: string, clientId: string) => `experiments/${id}/clients/${clientId}/`;
 const keptPrefix = (id: string, clientId: string, slot: string) => `${clientPrefix(id, clientId)}${slot}/`;
 const clientUpload = (id: string, r: number, clientId: string, slot: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.${slot}.bin`;
@@ -53,6 +54,10 @@ export const keys = {
   /** global model after round r; r = 0 is the initial model */
   globalModel: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/global.bin`,
   roundState: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/state.json`,
+  /** a round split into groups (config round.groups): one group's state, like a round's for its own clients */
+  groupState: (id: string, r: number, group: number) => `experiments/${id}/rounds/${round(r)}/groups/${groupName(group)}/state.json`,
+  /** a closed group's partial sum (Σ wᵢ·xᵢ in float64, Σ wᵢ) and its verdicts, for the round's close to add up */
+  groupPartial: (id: string, r: number, group: number) => `experiments/${id}/rounds/${round(r)}/groups/${groupName(group)}/partial.bin`,
   roundMetrics: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/metrics.json`,
   updatesPrefix: (id: string, r: number) => `experiments/${id}/rounds/${round(r)}/updates/`,
   update: (id: string, r: number, clientId: string) => `experiments/${id}/rounds/${round(r)}/updates/${clientId}.bin`,

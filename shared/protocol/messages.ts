@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_ROUND_GROUPS } from '../config/grouping.js';
 import { CLIENT_ID_PATTERN, CLIENT_ID_RULE, EXPERIMENT_ID_PATTERN, EXPERIMENT_ID_RULE, SECAGG_CLIENT_STAGES } from './keys.js';
 
 /**
@@ -11,6 +12,7 @@ const clientId = z.string().regex(CLIENT_ID_PATTERN, `a client id is ${CLIENT_ID
 const round = z.int().min(1).max(1000);
 /** How often a deadline was re-armed after firing early: part of its deduplication id, so a re-armed one is never dropped. */
 const attempt = z.int().min(0).max(1000).default(0);
+const group = z.int().min(0).max(MAX_ROUND_GROUPS - 1);
 
 /** train queue (standard): one message per sampled client per round. */
 export const trainMessageSchema = z.strictObject({
@@ -20,6 +22,8 @@ export const trainMessageSchema = z.strictObject({
   clientId,
   /** secure aggregation: the protocol stage to run (docs/secure-aggregation.md); absent for a plain round */
   stage: z.enum(SECAGG_CLIENT_STAGES).optional(),
+  /** a round split into groups: the client's group, which its "update ready" names (the trainer cannot work it out) */
+  group: z.int().min(0).max(MAX_ROUND_GROUPS - 1).optional(),
 });
 
 /**
@@ -42,6 +46,8 @@ export const aggregateMessageSchema = z.discriminatedUnion('type', [
     experimentId,
     round,
     clientId,
+    /** a round split into groups: the group whose FIFO group (`<experiment>:<round>:<group>`) carries this message */
+    group: group.optional(),
   }),
   z.strictObject({
     type: z.literal('deadline'),
@@ -49,6 +55,15 @@ export const aggregateMessageSchema = z.discriminatedUnion('type', [
     round,
     dueAt: z.iso.datetime().optional(),
     attempt,
+    /** a split round's deadline, passed on to one of its groups by the round's own */
+    group: group.optional(),
+  }),
+  /** a split round: the group wrote its partial sum (in the experiment's own FIFO group, where the round closes) */
+  z.strictObject({
+    type: z.literal('group-closed'),
+    experimentId,
+    round,
+    group,
   }),
   /** secure aggregation: a client wrote its answer to a stage */
   z.strictObject({
@@ -78,6 +93,7 @@ export type StartMessage = Extract<AggregateMessage, { type: 'start' }>;
 export type UpdateMessage = Extract<AggregateMessage, { type: 'update' }>;
 export type SecAggMessage = Extract<AggregateMessage, { type: 'secagg' }>;
 export type DeadlineMessage = Extract<AggregateMessage, { type: 'deadline' }>;
+export type GroupClosedMessage = Extract<AggregateMessage, { type: 'group-closed' }>;
 export type TimerMessage = z.infer<typeof timerMessageSchema>;
 
 /** A message as a queue delivered it: its parsed body, and how often SQS has delivered it (ApproximateReceiveCount: 1 the first time). */

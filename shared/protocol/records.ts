@@ -96,6 +96,17 @@ export const roundStateSchema = z.object({
     .optional(),
   /** set once the next round's messages (or the completion records) are written: a retry redoes only what is missing */
   followUpDone: z.boolean(),
+  /**
+   * A round split into groups (config round.groups), its own state: how many groups, and those whose partial sums are
+   * written (in the order their "group closed" came). Its `answered` stays 0: each group counts its own answers.
+   */
+  groups: z.int().min(2).optional(),
+  groupsClosed: z.array(z.int().min(0)).optional(),
+  /**
+   * One group of a split round: this state records that group's clients (`expected`) as a round's state does, and its
+   * close writes a partial sum instead of the global model. `minClients` is 0: the round decides the quorum.
+   */
+  group: z.int().min(0).optional(),
 });
 export type RoundState = z.infer<typeof roundStateSchema>;
 export type CloseReason = NonNullable<RoundState['closed']>['reason'];

@@ -10,7 +10,7 @@ import { prepareSimulation, Simulation, type Fault, type Schedule, type SimOutco
 
 export const STRATEGY_CASES = ['fedavg', 'fedadam', 'scaffold', 'fedper', 'feddyn'] as const;
 export type StrategyCase = (typeof STRATEGY_CASES)[number];
-export type Variant = 'plain' | 'straggler' | 'batches' | 'replaced';
+export type Variant = 'plain' | 'straggler' | 'batches' | 'replaced' | 'groups';
 
 /**
  * The queues as the simulation deploys them: visibility timeouts equal to each function's timeout (the least Lambda
@@ -54,7 +54,12 @@ export function scenario(strategy: StrategyCase, variant: Variant = 'plain', siz
     testSamples: 50,
     local: { batchSize: 8 },
     ...STRATEGY_CONFIG[strategy],
-    round: { deadlineSeconds: SIM_DEADLINE_SECONDS, ...(variant === 'straggler' ? { minClients: clients - 1 } : {}) },
+    round: {
+      deadlineSeconds: SIM_DEADLINE_SECONDS,
+      ...(variant === 'straggler' || variant === 'groups' ? { minClients: clients - 1 } : {}),
+      // A tree of sums: client-001 alone in group 1, so the straggler's group closes empty at the deadline passed on to it.
+      ...(variant === 'groups' ? { groups: 2 } : {}),
+    },
   };
   return {
     name: `${strategy}${variant === 'plain' ? '' : `+${variant}`} (${clients} clients × ${rounds} rounds)`,
@@ -67,14 +72,14 @@ export function scenario(strategy: StrategyCase, variant: Variant = 'plain', siz
       maxInvocations: 2000,
       // The stack's event source hands the aggregator up to 10 messages of a group: its reads ahead and its one state
       // write per batch crash like everything else.
-      ...(variant === 'batches' ? { aggregateBatchSize: 10 } : {}),
+      ...(variant === 'batches' || variant === 'groups' ? { aggregateBatchSize: 10 } : {}),
       // A crash costs the aggregator what it remembered: the close after it folds some updates from memory and reads
       // the others back, or reads everything, and must write the same bytes either way.
       ...(variant === 'replaced' ? { replaceContainerOnCrash: true } : {}),
     },
     // The last round's client-001 trains only after that round's deadline: the round closes without it, the late
     // update is recorded and never counted.
-    baseFaults: variant === 'straggler' ? [{ kind: 'delay-train', round: rounds, clientId: 'client-001', seconds: SIM_DEADLINE_SECONDS + 120 }] : [],
+    baseFaults: variant === 'straggler' || variant === 'groups' ? [{ kind: 'delay-train', round: rounds, clientId: 'client-001', seconds: SIM_DEADLINE_SECONDS + 120 }] : [],
   };
 }
 
