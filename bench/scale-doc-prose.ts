@@ -109,7 +109,7 @@ function groupsVerdict(pairs: readonly GroupsPair[]): string {
     const list = ofSize.map((pair) => `${ms(meanOverheadPerUpdate(pair.one))} → ${ms(meanOverheadPerUpdate(pair.split))}`).join(', ');
     return `At ${size} clients a round, one group → ${groupsOf(ofSize[0]!.split)} groups: ${list} of overhead per client-update (faster with groups in ${faster} of ${ofSize.length} pairs).`;
   });
-  return `${lines.join(' ')} On this machine every request is CPU of 2 cores, which groups do not reduce: they add a few requests per group (its state, partial sum and announcement) and let more invocations wait at once, which pays where requests wait, on S3.`;
+  return `${lines.join(' ')} Here every request costs CPU, which the 2 cores are short of, and groups save none: they add a few requests per group (its state when the round opens, its partial sum, its announcement, the round's read of the partial sums) and let more invocations wait at once, which pays only where requests wait, as on S3. On the local runtime, leave \`round.groups\` at 1.`;
 }
 
 /** What the process's CPU time says about the overhead: far less load-sensitive than wall time, and a floor on 2 cores. */

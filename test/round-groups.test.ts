@@ -7,6 +7,9 @@ import { experimentStrategy } from '../shared/strategies/index.js';
 import { decodeGroupPartial, encodeGroupPartial, type GroupPartial } from '../shared/pipeline/group-partial.js';
 import { addPartials, answersFromPartials } from '../shared/pipeline/group-close.js';
 import { groupOf, newGroupState, roundGroups } from '../shared/pipeline/round-groups.js';
+import { roundMemory } from '../shared/pipeline/round-memory.js';
+import type { PipelineContext } from '../shared/pipeline/context.js';
+import { parseExperimentConfig as parse } from '../shared/config/parse.js';
 import { transition, type RoundEffect } from '../shared/pipeline/round-machine.js';
 import type { RoundState, VerdictRecord } from '../shared/protocol/records.js';
 import { WeightsError } from '../shared/weights/codec.js';
@@ -88,6 +91,19 @@ describe('groups of a round', () => {
     for (const [index, group] of groups.entries()) for (const client of group.expected) expect(groupOf(round, client)).toBe(index);
     expect(groupOf(round, 'stranger')).toBeUndefined();
     expect(() => newGroupState(round, 3)).toThrow(RangeError);
+  });
+
+  it('lets a warm aggregator remember the running sums of 32 groups of a round at once, each its own', () => {
+    const warm = {};
+    const context = { warm } as unknown as PipelineContext;
+    const parsed = parse({ clients: 64, round: { groups: 32 } });
+    if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+    const round = splitRound({ expected: Array.from({ length: 64 }, (_, i) => `c${i}`), groups: 32 });
+    const first = Array.from({ length: 32 }, (_, group) => roundMemory(context, newGroupState(round, group), parsed.config));
+    expect(new Set(first).size).toBe(32);
+    const again = Array.from({ length: 32 }, (_, group) => roundMemory(context, newGroupState(round, group), parsed.config));
+    expect(again).toEqual(first);
+    expect(again.every((memory, group) => memory === first[group])).toBe(true);
   });
 
   it('never splits a round into more groups than clients, nor one into a single group', () => {

@@ -90,8 +90,13 @@ export function foldsPlainUpdates(config: ExperimentConfig): boolean {
   return !config.privacy && !config.secureAggregation && config.compression === undefined && (!config.aggregator || !holdsAllUpdates(config.aggregator));
 }
 
-/** Rounds remembered per warm key: a few experiments at once, each with its open round (and one just closed). */
-const ROUNDS_REMEMBERED = 8;
+/**
+ * Rounds remembered per warm key: a few experiments at once, each with its open round (and one just closed), and the
+ * groups of a split round (config round.groups) that one warm process records, each its own memory: up to 32 groups
+ * (√1,000) of one round stay remembered together. Each holds a float64 copy of the averaged model, so this bounds the
+ * memory to 40 of those; a group or round forgotten is read back at its close, as by a cold aggregator.
+ */
+const ROUNDS_REMEMBERED = 40;
 const memories = new WeakMap<object, Map<string, RoundMemory>>();
 
 /**

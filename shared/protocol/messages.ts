@@ -30,7 +30,8 @@ export const trainMessageSchema = z.strictObject({
  * aggregate queue (FIFO, MessageGroupId = experimentId): everything that changes an experiment's records after its
  * config was uploaded is serialised here, so no read-check-write ever races, on AWS, LocalStack and the local runtime
  * alike. `start` comes from the start function (one per config.json upload), `update` from trainers, `deadline`
- * from the timer.
+ * from the timer. A round split into groups (config round.groups) sends its groups' `update` and `deadline` messages
+ * to a FIFO group per group (`<experimentId>:<round>:<group>`), whose records no other group writes.
  */
 export const aggregateMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({
