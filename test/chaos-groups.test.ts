@@ -1,15 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  crashSchedules,
-  deliverySchedules,
-  readErrorSchedules,
-  runCampaign,
-  runReference,
-  scenario,
-  writeErrorSchedules,
-  type Reference,
-  type RunResult,
-} from './chaos/campaign.js';
+import { everyFaultSchedule, runCampaign, runReference, scenario, type Reference, type RunResult } from './chaos/campaign.js';
 
 /**
  * The crash sweep of a round split into groups (config round.groups, a tree of sums): FedAvg, 3 clients × 2 rounds in
@@ -35,12 +25,7 @@ describe('fault-injection sweep of a tree of sums (FedAvg, 3 clients × 2 rounds
   }, 300_000);
 
   it('survives a crash before and after every mutating operation, every S3 write failing, duplicated deliveries, early clocks and read errors', async () => {
-    const planned = [
-      ...crashSchedules(reference.outcome),
-      ...writeErrorSchedules(reference.outcome),
-      ...deliverySchedules(reference.outcome),
-      ...readErrorSchedules(reference.outcome, { count: 30, seed: 13 }),
-    ];
+    const planned = everyFaultSchedule(reference.outcome, 13);
     expect(planned.length).toBeGreaterThan(100);
     expect(notSurvived(await runCampaign(grouped, reference, planned))).toEqual([]);
   }, 1_200_000);

@@ -184,6 +184,16 @@ export function readErrorSchedules(reference: SimOutcome, sample?: { count: numb
   return indices.map((at) => ({ family: 'read-error' as const, label: `S3 error on read #${at}`, schedule: { seed: REFERENCE_SEED, faults: [{ kind: 'read-error', at }] } }));
 }
 
+/** Every crash point, every S3 write failing, every delivery duplicated or early, and 30 reads failing (picked by `readErrorSeed`). */
+export function everyFaultSchedule(reference: SimOutcome, readErrorSeed: number): PlannedRun[] {
+  return [
+    ...crashSchedules(reference),
+    ...writeErrorSchedules(reference),
+    ...deliverySchedules(reference),
+    ...readErrorSchedules(reference, { count: 30, seed: readErrorSeed }),
+  ];
+}
+
 /** Every S3 PUT of the reference run failing once, each in a run of its own. */
 export function writeErrorSchedules(reference: SimOutcome): PlannedRun[] {
   return reference.operations
