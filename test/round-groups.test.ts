@@ -117,7 +117,6 @@ function partial(group: number, values: number[][], verdicts: VerdictRecord[] = 
   return {
     group,
     reason: 'all-reported',
-    closedAt: beforeDeadline.toISOString(),
     verdicts,
     layout: values.map((tensor, index) => ({ name: `t${index}`, shape: [tensor.length] })),
     count,

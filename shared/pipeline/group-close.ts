@@ -35,7 +35,6 @@ export async function writeGroupPartial(
   const partial: GroupPartial = {
     group: group.group,
     reason: closing.reason,
-    closedAt: closing.closedAt,
     ...(closing.lastUpdateAt ? { lastUpdateAt: closing.lastUpdateAt } : {}),
     verdicts: closing.verdicts,
     layout: averaged.map(({ name, shape }) => ({ name, shape: [...shape] })),

@@ -6,11 +6,11 @@ import { WeightsError, type TensorLayout } from '../weights/codec.js';
  * What a closed group of a split round (config round.groups) hands the round's close: the float64 sums of its accepted
  * updates (Σ wᵢ·xᵢ per model value, with Σ wᵢ and how many), and the verdicts it recorded, for the round's metrics.
  * Written once the group decided every client (groups/<g>/partial.bin); the round adds the partials in group order.
+ * Nothing in it depends on when it is written, so a retried close writes the same bytes.
  */
 export interface GroupPartial {
   readonly group: number;
   readonly reason: CloseReason;
-  readonly closedAt: string;
   /** the latest moment an update the group counted was written */
   readonly lastUpdateAt?: string;
   /** the group's verdicts, late ones left out (as a round's close leaves them out) */
@@ -27,7 +27,6 @@ const HEADER_AT = 8;
 const headerSchema = z.strictObject({
   group: z.int().min(0),
   reason: z.enum(['all-reported', 'deadline']),
-  closedAt: z.iso.datetime(),
   lastUpdateAt: z.iso.datetime().optional(),
   verdicts: z.array(verdictSchema),
   layout: z.array(z.strictObject({ name: z.string(), shape: z.array(z.int().min(0)) })),
