@@ -8,6 +8,7 @@ import { keys } from '../shared/protocol/keys.js';
 import type { RoundState } from '../shared/protocol/records.js';
 import { mapInOrder } from '../shared/pipeline/ordered-reads.js';
 import { readGroupState } from '../shared/pipeline/round-groups.js';
+import { groupIndices } from '../shared/pipeline/round-machine.js';
 
 export interface Progress {
   readonly round: number;
@@ -33,7 +34,7 @@ export class WatchTimeoutError extends Error {
 /** The clients a round has heard from: its own count, or a split round's groups' (each counts its own clients). */
 async function answered(store: ObjectStore, state: RoundState): Promise<number> {
   if (state.groups === undefined) return state.answered;
-  const groups = await mapInOrder(Array.from({ length: state.groups }, (_, group) => group), (group) => readGroupState(store, state.experimentId, state.round, group));
+  const groups = await mapInOrder(groupIndices(state), (group) => readGroupState(store, state.experimentId, state.round, group));
   return groups.reduce((total, group) => total + (group?.answered ?? 0), 0);
 }
 

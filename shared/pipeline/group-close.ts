@@ -7,9 +7,9 @@ import { assertSameLayout, WeightsError, type TensorLayout } from '../weights/co
 import type { FoldedStart } from './aggregate-round.js';
 import { readAveragedGlobal } from './aggregate-round.js';
 import { PipelineRecordError, requireObject, type PipelineContext } from './context.js';
-import { decodeGroupPartial, encodeGroupPartial, type GroupPartial } from './group-partial.js';
+import { decodeGroupPartial, encodeGroupPartial, valuesOf, type GroupPartial } from './group-partial.js';
 import { mapInOrder } from './ordered-reads.js';
-import type { AcceptedUpdate, Closing, RoundEvent } from './round-machine.js';
+import { groupIndices, type AcceptedUpdate, type Closing, type RoundEvent } from './round-machine.js';
 import { foldUpdates } from './robust-round.js';
 
 /**
@@ -47,8 +47,7 @@ export async function writeGroupPartial(
 
 /** Every group's partial sum of a split round, in group order (10 read at a time). */
 export async function readGroupPartials(context: PipelineContext, round: RoundState): Promise<GroupPartial[]> {
-  const groups = Array.from({ length: round.groups ?? 0 }, (_, group) => group);
-  return mapInOrder(groups, async (group) => {
+  return mapInOrder(groupIndices(round), async (group) => {
     const key = keys.groupPartial(round.experimentId, round.round, group);
     const partial = decodeGroupPartial(await requireObject(context.store, key), `s3://${context.store.bucket}/${key}`);
     if (partial.group !== group) throw new PipelineRecordError(`s3://${context.store.bucket}/${key} says it is group ${partial.group}'s`);
@@ -73,7 +72,7 @@ export function answersFromPartials(partials: readonly GroupPartial[]): Extract<
  * update is in one of them, so nothing more is read.
  */
 export function addPartials(partials: readonly GroupPartial[], accepted: readonly AcceptedUpdate[], global: readonly TensorLayout[]): { mean: WeightedMean; count: number } {
-  const mean = createWeightedMean(global.map(({ name, shape }) => ({ name, shape: [...shape], values: new Float32Array(shape.reduce((a, b) => a * b, 1)) })));
+  const mean = createWeightedMean(global.map(({ name, shape }) => ({ name, shape: [...shape], values: new Float32Array(valuesOf(shape)) })));
   for (const partial of partials) {
     assertSameLayout(partial.layout, global, `group ${partial.group}'s partial sum`);
     mean.addSums(partial.sums, partial.count, partial.totalSamples);

@@ -34,7 +34,8 @@ const headerSchema = z.strictObject({
   totalSamples: z.number().min(0),
 });
 
-const valuesOf = (shape: readonly number[]) => shape.reduce((product, size) => product * size, 1);
+/** the values a tensor of this shape holds */
+export const valuesOf = (shape: readonly number[]) => shape.reduce((product, size) => product * size, 1);
 
 /** "FLGP", the header's length (uint32 LE), the header (JSON), zero padding to 8 bytes, then every sum as float64 LE. */
 export function encodeGroupPartial(partial: GroupPartial): Uint8Array {

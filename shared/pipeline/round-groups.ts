@@ -4,6 +4,7 @@ import { keys } from '../protocol/keys.js';
 import { roundStateSchema, type RoundState } from '../protocol/records.js';
 import { readRecord, writeRecord, type PipelineContext } from './context.js';
 import { mapInOrder } from './ordered-reads.js';
+import { groupIndices } from './round-machine.js';
 
 /**
  * A tree of sums (config round.groups, docs/protocol.md): a round's clients are dealt over groups, each recorded like a
@@ -19,12 +20,6 @@ export function roundGroups(config: Pick<ExperimentConfig, 'round'>, sampled: nu
 /** The group of the client at `index` of the round's expected clients: dealt in turn, so groups differ by one at most. */
 export function groupOfIndex(index: number, groups: number): number {
   return index % groups;
-}
-
-/** The group a client of a split round belongs to; undefined if the round did not expect it. */
-export function groupOf(state: Pick<RoundState, 'expected' | 'groups'>, clientId: string): number | undefined {
-  const index = state.expected.indexOf(clientId);
-  return index < 0 || state.groups === undefined ? undefined : groupOfIndex(index, state.groups);
 }
 
 /** One group's state: the round's, for the group's clients only, with no quorum of its own. */
@@ -44,6 +39,5 @@ export function readGroupState(store: ObjectStore, experimentId: string, round: 
  * rewrites them all, which is safe: no client was asked to train before the round's state was written.
  */
 export async function writeGroupStates(context: PipelineContext, round: RoundState): Promise<void> {
-  const groups = Array.from({ length: round.groups ?? 0 }, (_, group) => group);
-  await mapInOrder(groups, (group) => writeRecord(context.store, keys.groupState(round.experimentId, round.round, group), newGroupState(round, group)));
+  await mapInOrder(groupIndices(round), (group) => writeRecord(context.store, keys.groupState(round.experimentId, round.round, group), newGroupState(round, group)));
 }

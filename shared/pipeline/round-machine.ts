@@ -147,10 +147,15 @@ export function allAnswered(state: RoundState): boolean {
   return state.answered >= state.expected.length;
 }
 
+/** A split round's groups, 0 … groups − 1 (none for a round in one group). */
+export function groupIndices(state: Pick<RoundState, 'groups'>): number[] {
+  return Array.from({ length: state.groups ?? 0 }, (_, group) => group);
+}
+
 /** A split round's groups whose partial sums are not written yet. */
 export function openGroups(state: RoundState): number[] {
   const closed = new Set(state.groupsClosed ?? []);
-  return Array.from({ length: state.groups ?? 0 }, (_, group) => group).filter((group) => !closed.has(group));
+  return groupIndices(state).filter((group) => !closed.has(group));
 }
 
 const log = (event: string, fields: Readonly<Record<string, unknown>>): RoundEffect => ({ type: 'log', event, fields });
