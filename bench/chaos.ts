@@ -76,6 +76,8 @@ const plans: Plan[] = [
   { target: scenario('fedavg', 'straggler'), select: (reference) => (quick ? sampled(reference, 5) : exhaustive(reference, 5)) },
   // The aggregator as the stack's event source drives it: up to 10 messages of the experiment's group per invocation.
   { target: scenario('fedavg', 'batches'), select: (reference) => (quick ? sampled(reference, 7) : exhaustive(reference, 7)) },
+  // A trainer invocation taking all of a round's clients (flambda run --train-batch, -c trainBatchSize).
+  { target: scenario('fedavg', 'train-batches'), select: (reference) => (quick ? sampled(reference, 10) : exhaustive(reference, 10)) },
   { target: scenario('fedavg', 'replaced'), select: (reference) => (quick ? sampled(reference, 8) : exhaustive(reference, 8)) },
   // A tree of sums (round.groups 2): the groups' closes, "group closed", the deadline passed on, the round's close from partial sums.
   { target: scenario('fedavg', 'groups'), select: (reference) => (quick ? sampled(reference, 9) : exhaustive(reference, 9)) },

@@ -4,7 +4,7 @@
  */
 import type { BurstResult } from './scale-burst.js';
 import type { BurstSummary } from './scale-doc.js';
-import { AWS_FIGURES, FAN_OUT_BATCH, treeGroups, type CallsPerUpdate, type RoundEstimate } from './scale-model.js';
+import { AWS_FIGURES, FAN_OUT_BATCH, MODELLED_TRAIN_BATCH, treeGroups, type CallsPerUpdate, type RoundEstimate } from './scale-model.js';
 import { floorLine, type Floor } from './scale-floor-doc.js';
 import type { ScaleRunResult } from './scale-run.js';
 import { kib, mib, ms, num } from './scale-format.js';
@@ -46,10 +46,14 @@ export interface ModelledRow {
 }
 
 export interface ProseInputs {
+  /** the largest size's trainer-batch pairs: median overhead per client-update one client an invocation and batched */
+  readonly batchMedians: { readonly perRound: number; readonly batch: number; readonly single: number; readonly batched: number } | undefined;
   readonly runs: readonly ScaleRunResult[];
   readonly largest: ScaleRunResult;
   readonly overheads: readonly number[];
   readonly largestOverhead: number;
+  /** the overhead per client-update of every run of the largest size's setup (sameSetupRuns), the table's first */
+  readonly largestSetupOverheads: readonly number[];
   readonly trainer: CallsPerUpdate;
   /** the trainer's calls as a warm worker of the local runtime makes them, where counted */
   readonly warmTrainer: CallsPerUpdate | undefined;
@@ -72,6 +76,14 @@ export interface ProseInputs {
   readonly groups: GroupsResults | undefined;
 }
 
+/** How many clients a trainer invocation the groups' runs gave (results from before trainer batches have none: one). */
+function groupsTrainBatches(groups: GroupsResults): string {
+  const batches = [...new Set(Object.values(groups.runs).map((run) => run.options.trainBatch ?? 1))];
+  return batches.length === 1 && batches[0] === 1
+    ? 'one client a trainer invocation (these runs predate trainer batches)'
+    : `${batches.join(' or ')} clients a trainer invocation`;
+}
+
 /** The tree of sums: what was built, what the local runtime measured of it, what the model gives on AWS. */
 function treeOfSums(p: ProseInputs): string {
   const pairs = p.groups ? groupsPairs(p.groups) : [];
@@ -80,7 +92,7 @@ function treeOfSums(p: ProseInputs): string {
     p.groups && machine && pairs.length
       ? `Measured on the local runtime by \`npm run bench:scale-groups\` (bench/scale-groups.ts) on ${p.groups.date.slice(0, 10)}: **${machine.cpuModel}**, ${machine.cores} cores,
 Node ${machine.nodeVersion}, load average ${machine.loadAverage.start}${machine.loadAverage.end !== undefined ? ` at the start, ${machine.loadAverage.end} at the end` : ''}. Each size ran with one group and with √n groups, one right
-after the other, the order alternating pair by pair, as \`flambda run\` runs them (its training workers, the emulator where it places it);
+after the other, the order alternating pair by pair, with \`flambda run\`'s training workers and emulator placement and ${groupsTrainBatches(p.groups)};
 overhead per client-update as in the table above, and the aggregator's own S3 requests and invocations per update.
 
 ${groupsTable(p.groups)}
@@ -113,18 +125,23 @@ function groupsVerdict(pairs: readonly GroupsPair[]): string {
 }
 
 /** What the process's CPU time says about the overhead: far less load-sensitive than wall time, and a floor on 2 cores. */
-function cpuLine(run: ScaleRunResult, emulatorPairs: ProseInputs['emulatorPairs']): string {
+function cpuLine(run: ScaleRunResult, emulatorPairs: ProseInputs['emulatorPairs'], batchMedians: ProseInputs['batchMedians']): string {
   if (!run.cpu || run.updates === 0) return '';
   const perUpdate = run.cpu.processMs / run.updates;
   const main =
     run.cpu.mainThreadMs === undefined
       ? ''
       : `, ${ms(run.cpu.mainThreadMs / run.updates)} of it on the main thread (${run.options.emulatorThread ? 'aggregator, event sources; the emulator has a thread of its own' : 'emulator, aggregator, event sources'})`;
-  return ` In CPU time, which other work on the machine inflates far less than wall time, a client-update took ${ms(perUpdate)} of the process${main}, training included: even with both cores to itself the process needs ${ms(perUpdate / 2)} of wall time per update, so the goal needs fewer requests per update or cheaper ones, not faster waits.
+  return ` In CPU time, which other work on the machine inflates far less than wall time, a client-update took ${ms(perUpdate)} of the process${main}, training included: even with both cores to itself the process needs ${ms(perUpdate / 2)} of wall time per update: fewer requests per update or cheaper ones lower it, not faster waits.
   Cut so far (each keeps what S3 and SQS guarantee): one bounded GET instead of HEAD + GET for the report and the update (S3 sends the size before the body; an oversized body is dropped unread), the SDK's middleware stack kept per command instead of rebuilt per request (\`cacheMiddleware\`), and the emulator's long polls made to answer early only with messages, as SQS's do (the aggregator's three idle pollers each answered empty once per "update ready", local/fauxqs-long-poll.ts).
   Then: each update read once, a warm aggregator folding it into the round's running sum when it checks it, and no verdict GET at the close (it remembers the verdicts it wrote; shared/pipeline/round-memory.ts).
   Then: a warm trainer reads the round's global model (the largest read of a client-update) and the config once for all the clients it trains, not once per client (shared/pipeline/trainer-reads.ts): 2 GETs and about an update's size of bytes fewer per client-update on the local runtime.
-  Then: one lease per batch, not per message (one ChangeMessageVisibilityBatch; functions/lib/sqs.ts), which only saves calls when batches hold several messages.${emulatorLine(emulatorPairs)}
+  Then: one lease per batch, not per message (one ChangeMessageVisibilityBatch; functions/lib/sqs.ts), which only saves calls when batches hold several messages.${emulatorLine(emulatorPairs)}${
+    batchMedians
+      ? `
+  Then: several clients a trainer invocation (*Several clients a trainer invocation*, above), which shares a receive, a lease and a delete among up to 10 clients: at ${batchMedians.perRound} clients a round, ${ms(batchMedians.single)} → ${ms(batchMedians.batched)} of overhead per client-update (medians of the pairs, one client an invocation → ${batchMedians.batch}).`
+      : ''
+  }
   Left: the round state's GET per batch, the verdict GET that finds none (on AWS it waits alongside the round state's, so it costs a request, not time), and every request's cost through the SDK and the emulator's HTTP; calling the emulator in-process instead would stop the local runtime exercising the S3 and SQS adapters that run on AWS.`;
 }
 
@@ -181,20 +198,29 @@ export function goalsAndDesign(p: ProseInputs): string {
         .map((pair) => `${ms(pair.inTurn.msPerUpdate)} to ${ms(pair.ahead.msPerUpdate)} per update at ${pair.updates} (${(pair.inTurn.msPerUpdate / pair.ahead.msPerUpdate).toFixed(1)}×)`)
         .join(', and from ')}, measured interleaved in this run.`
     : 'The slowed-S3 bursts were not measured in this run.';
+  // One run is at the mercy of whatever else the machine did in its minute: judge on every run of the setup.
+  const setup = p.largestSetupOverheads.length ? p.largestSetupOverheads : [p.largestOverhead];
+  const judged = median(setup);
+  const setupLine =
+    setup.length > 1
+      ? `Median ${ms(judged)} per client-update over the ${setup.length} runs of this setup in this run of the benchmark (${setup.map(ms).join(', ')}; the table's first)`
+      : `Measured ${ms(judged)} per client-update`;
   return `## Against the goals
 
-- **Orchestration overhead ≤ 20 ms per client-update (local runtime): ${p.largestOverhead <= 20 ? 'met' : 'missed'}.** Measured ${ms(p.largestOverhead)} per
-  client-update at ${largest.options.perRound} clients a round (${p.overheads.map((value, index) => `${p.runs[index]!.options.perRound}: ${ms(value)}`).join(', ')}),
-  ${(p.largestOverhead / 20).toFixed(2)}× the goal, at the load the header gives, with ${largest.options.trainWorkers ?? 1} training worker${(largest.options.trainWorkers ?? 1) === 1 ? '' : 's'} and the emulator on ${largest.options.emulatorThread ? 'a thread of its own' : 'the main thread'}, as \`flambda run\` runs it here${p.oneWorker && p.oneWorkerOverhead !== undefined ? ` (${ms(p.oneWorkerOverhead)} with one, training one client after another)` : ''}.${orchestrationLine(largest)} The aggregator keeps up with the trainers
+- **Orchestration overhead ≤ 20 ms per client-update (local runtime): ${judged <= 20 ? 'met' : 'missed'}.** ${setupLine} at ${largest.options.perRound} clients a round
+  (the table's runs: ${p.overheads.map((value, index) => `${p.runs[index]!.options.perRound}: ${ms(value)}`).join(', ')}),
+  ${(judged / 20).toFixed(2)}× the goal, at the load the header gives, with ${largest.options.trainWorkers ?? 1} training worker${(largest.options.trainWorkers ?? 1) === 1 ? '' : 's'} and the emulator on ${largest.options.emulatorThread ? 'a thread of its own' : 'the main thread'},${(largest.options.trainBatch ?? 1) > 1 ? ` up to ${largest.options.trainBatch} clients a trainer invocation,` : ''} as \`flambda run\` runs it here${p.oneWorker && p.oneWorkerOverhead !== undefined ? ` (${ms(p.oneWorkerOverhead)} with one, training one client after another)` : ''}.${orchestrationLine(largest)} The aggregator keeps up with the trainers
   (median ${ms(largest.aggregator.medianMs)} per invocation), so what is left is each update's ~${num(p.e2eAggregator.s3Gets + p.e2eAggregator.s3Puts + p.e2eAggregator.s3Heads)} aggregator and
   ~${p.warmTrainer ? `${num(p.warmTrainer.s3Gets + p.warmTrainer.s3Puts + p.warmTrainer.s3Heads + p.warmTrainer.s3Lists)} trainer S3 requests (a warm worker's, counted)` : `${num(p.trainer.s3Gets + p.trainer.s3Puts + p.trainer.s3Heads + p.trainer.s3Lists - 2)} trainer S3 requests (a warm worker's: the counted row's, less the global model and config it reads once a round)`}, and their SQS calls, through the AWS SDK and the emulator,
-  at a few ms each: CPU, which reading together does not save.${p.floor ? floorLine(p.floor, 20) : ''}${cpuLine(largest, p.emulatorPairs)}${p.batched ? ` Alone, with a round's updates at once, the aggregator's serial path takes ${ms(p.batched.msPerUpdate)} per update in batches of 10${p.single ? ` (${ms(p.single.msPerUpdate)} one message per invocation)` : ''}.` : ''}
+  at a few ms each: CPU, which reading together does not save.${p.floor ? floorLine(p.floor, 20) : ''}${cpuLine(largest, p.emulatorPairs, p.batchMedians)}${p.batched ? ` Alone, with a round's updates at once, the aggregator's serial path takes ${ms(p.batched.msPerUpdate)} per update in batches of 10${p.single ? ` (${ms(p.single.msPerUpdate)} one message per invocation)` : ''}.` : ''}
 - **Modelled AWS round time at 1,000 clients within 2× the slowest client's training time: missed.**
 ${at1000.map(({ model, trainMs, estimate, readsOneAtATime }) => `  ${model}: ${ms(estimate.roundMs)} (${ms(readsOneAtATime.roundMs)} with the aggregator reading and writing one thing at a time) against 2 × ${ms(trainMs)} = ${ms(2 * trainMs)}, ${(estimate.roundMs / (2 * trainMs)).toFixed(0)}× over; first limit: ${estimate.firstLimit ? LIMIT_NAMES[estimate.firstLimit] : 'none'}.`).join('\n')}
   With \`round.groups: ${treeGroups(1000)}\` (the tree of sums, below) the model gives ${at1000.map(({ model, estimate }) => `${ms(estimate.treeRoundMs)} for ${model}`).join(' and ')}; with the serial aggregator lifted
   entirely, ${at1000.map(({ model, estimate }) => `${ms(estimate.withoutLimit['serial-aggregator'])} for ${model}`).join(' and ')}:
   still far over, because training 60 samples takes milliseconds while a client's cold start (assumed ${ms(AWS_FIGURES.coldStartMs)}) and
-  S3 round trips take seconds, and the event-source ramp adds tens of seconds at 1,000 clients. Under these figures
+  S3 round trips take seconds, and the event-source ramp adds tens of seconds at 1,000 clients. With ${MODELLED_TRAIN_BATCH} clients a
+  trainer invocation (\`-c trainBatchSize=${MODELLED_TRAIN_BATCH}\`: a tenth of the invocations, cold starts and pollers) it gives ${at1000.map(({ model, estimate }) => `${ms(estimate.batchedRoundMs)} for ${model}`).join(' and ')},
+  and with the tree of sums as well ${at1000.map(({ model, estimate }) => `${ms(estimate.batchedTreeRoundMs)} for ${model}`).join(' and ')}. Under these figures
   the goal as written cannot be met by a design that starts a Lambda per client and round.
 - **Memory flat in clients:** the process grew by ${mib(largest.memory.peakRssBytes - largest.memory.afterSetupRssBytes)} MiB over the rounds at ${largest.options.perRound} clients a round,
   against ${mib(p.written)} MiB written to the in-memory emulator in the same rounds: the growth is about what the emulator

@@ -39,7 +39,11 @@ export interface PlacementPair {
 }
 
 const samePlacementRun = (a: ScaleRunResult, b: ScaleRunResult) =>
-  workerTrained(b) && b.options.perRound === a.options.perRound && b.options.rounds === a.options.rounds && trainWorkersOf(b) === trainWorkersOf(a);
+  workerTrained(b) &&
+  b.options.perRound === a.options.perRound &&
+  b.options.rounds === a.options.rounds &&
+  trainWorkersOf(b) === trainWorkersOf(a) &&
+  (b.options.trainBatch ?? 1) === (a.options.trainBatch ?? 1);
 
 /**
  * A size run with the emulator on the main thread and on a thread of its own, one right after the other: the pair
@@ -61,6 +65,16 @@ export function placementPairs(results: ScaleResults, asRun: ScaleRunResult): Pl
   return [first, ...repeated].filter((pair): pair is PlacementPair => pair !== undefined);
 }
 
+/**
+ * Every completed run of `asRun`'s setup (size, rounds, workers, trainer batch, emulator placement) in this results
+ * file: the table's run, the placement repeats and the trainer-batch pairs. One run is at the mercy of whatever else
+ * the machine did in its minute; the goal is judged on their median.
+ */
+export function sameSetupRuns(results: ScaleResults, asRun: ScaleRunResult): ScaleRunResult[] {
+  const all = [results.runs, results.placementRepeats ?? {}, results.trainBatchPairs ?? {}].flatMap((group) => Object.values(group));
+  return all.filter((run) => run.completed && samePlacementRun(asRun, run) && emulatorThreadOf(run) === emulatorThreadOf(asRun));
+}
+
 /** bytes written to the emulator in the rounds; a worker-trained run's trainer writes are taken from the counted run */
 export function writtenInRounds(run: ScaleRunResult, trainerPutBytesPerUpdate: number): number {
   const counted = Object.values(run.counts).reduce((total, counts) => total + counts.s3.putBytes, 0);
@@ -71,8 +85,8 @@ export const meanOverheadPerUpdate = (run: ScaleRunResult) => run.rounds.reduce(
 
 export function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUpdate: number): string {
   const lines = [
-    '| clients a round | training workers | emulator | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | between rounds (`orchestrationMs`): per round / per client-update | CPU per client-update: process (main thread) | aggregator per invocation (median / p90) | RSS after start → peak | bytes written in the rounds |',
-    '|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| clients a round | training workers | clients a trainer invocation | emulator | rounds done | wall per round | Σ training | close (fold + evaluation) | overhead per client-update | between rounds (`orchestrationMs`): per round / per client-update | CPU per client-update: process (main thread) | aggregator per invocation (median / p90) | RSS after start → peak | bytes written in the rounds |',
+    '|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const run of runs) {
     const n = run.rounds.length;
@@ -85,7 +99,7 @@ export function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUp
       ? `${ms(between.reduce((total, round) => total + round.orchestrationMs!, 0) / between.length)} / ${fineMs(between.reduce((total, round) => total + round.orchestrationMs! / Math.max(1, round.clients), 0) / between.length)}`
       : '–';
     lines.push(
-      `| ${run.options.perRound} | ${trainWorkersOf(run)} | ${emulatorThreadOf(run) ? 'own thread' : 'main thread'} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${orchestration} | ${cpu} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
+      `| ${run.options.perRound} | ${trainWorkersOf(run)} | ${run.options.trainBatch ?? 1} | ${emulatorThreadOf(run) ? 'own thread' : 'main thread'} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${orchestration} | ${cpu} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
     );
   }
   return lines.join('\n');

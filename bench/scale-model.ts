@@ -16,6 +16,9 @@
  *   updates read ahead, the close's reads 10 at a time) and the writes it makes together (a batch's verdicts), which
  *   wait `1 / readConcurrency` of that each, and the reads made alongside the batch's round-state read (each client's
  *   verdict, report and update), which wait for nothing more; then the global model is evaluated.
+ * With trainer batches (`-c trainBatchSize`), an invocation takes up to that many visible messages: one cold start and
+ * one client's reads and writes in full, then each further client its training and its warm reads' and writes' bytes
+ * (the handler's records run side by side, their training one at a time: shared/engine/train.ts's runExclusive).
  */
 
 export interface AwsFigures {
@@ -97,6 +100,8 @@ export interface Workload {
   /** the global model's evaluation after the round, on the aggregator */
   readonly evaluationMs: number;
   readonly trainer: CallsPerUpdate;
+  /** the trainer's calls for a client in a warm container (a batch's later clients); default `trainer` */
+  readonly trainerWarm?: CallsPerUpdate;
   /** the aggregator's calls per update: its "update ready" message and the update's share of the close */
   readonly aggregator: CallsPerUpdate;
   /** how many of the aggregator's overlapped reads, or writes, are in flight at once (its batch, at most 10); default 1 */
@@ -122,6 +127,9 @@ export interface RoundEstimate {
   readonly withoutLimit: Readonly<Record<LimitName, number>>;
   /** the round time with a tree of treeGroups(clients) groups (config round.groups) */
   readonly treeRoundMs: number;
+  /** the round time with MODELLED_TRAIN_BATCH clients a trainer invocation, with one group and with the tree's */
+  readonly batchedRoundMs: number;
+  readonly batchedTreeRoundMs: number;
   readonly cost: { readonly lambda: number; readonly s3: number; readonly sqs: number; readonly total: number };
 }
 
@@ -188,17 +196,23 @@ export function simulateRound(
   aws: AwsFigures = AWS_FIGURES,
   lifted: ReadonlySet<LimitName> = new Set(),
   groups = 1,
-): { roundMs: number; fanOutMs: number; trainingMs: number } {
+  trainBatch = 1,
+): { roundMs: number; fanOutMs: number; trainingMs: number; invocationMs: number } {
   if (!Number.isSafeInteger(groups) || groups < 1) throw new RangeError(`groups must be a positive integer (got ${groups})`);
   if (!Number.isSafeInteger(clients) || clients < 1) throw new RangeError(`clients must be a positive integer (got ${clients})`);
+  if (!Number.isSafeInteger(trainBatch) || trainBatch < 1 || trainBatch > 10) throw new RangeError(`trainBatch must be an integer from 1 to 10 (got ${trainBatch})`);
   const concurrencyCap = lifted.has('lambda-concurrency') ? Infinity : aws.accountConcurrency;
   const s3Lifted = lifted.has('s3-prefix-rate');
   const duration = clientMs(workload, aws);
+  const later = laterClientMs(workload, aws);
   // Messages become visible one batch send after another.
   const available = Array.from({ length: clients }, (_, index) => (Math.floor(index / FAN_OUT_BATCH) + 1) * aws.sqsLatencyMs);
   const fanOutMs = Math.ceil(clients / FAN_OUT_BATCH) * aws.sqsLatencyMs;
+  // per client: its invocation's start, and when its update is written counted from there
   const starts: number[] = [];
+  const doneAfter: number[] = [];
   const running: number[] = [];
+  let invocationMs = 0;
   let next = 0;
   for (let time = 0; next < clients; time += STEP_MS) {
     for (let i = running.length - 1; i >= 0; i--) if (running[i]! <= time) running.splice(i, 1);
@@ -206,15 +220,21 @@ export function simulateRound(
     // Lambda's scaling rate: environments, once created, are reused; new ones come at most scalingPer10s per 10 s.
     const environmentCap = lifted.has('lambda-concurrency') ? Infinity : aws.scalingPer10s * (1 + Math.floor(time / 10_000));
     const slots = Math.floor(Math.min(concurrencyCap, pollers, environmentCap)) - running.length;
-    for (let s = 0; s < slots && next < clients && available[next]! <= time; s++, next++) {
-      starts.push(time);
-      running.push(time + duration);
+    for (let s = 0; s < slots && next < clients && available[next]! <= time; s++) {
+      let taken = 0;
+      for (; taken < trainBatch && next < clients && available[next]! <= time; taken++, next++) {
+        starts.push(time);
+        doneAfter.push(duration + taken * later);
+      }
+      const length = duration + (taken - 1) * later;
+      invocationMs += length;
+      running.push(time + length);
     }
   }
   // Reads wait for the prefix's GET rate; the gated start shifts the whole client.
   const readStarts = s3Lifted ? starts : gate(starts, aws.s3GetsPerSecondPerPrefix / Math.max(1, workload.trainer.s3Gets + workload.trainer.s3Heads));
   const writesDone = gate(
-    readStarts.map((start) => start + duration),
+    readStarts.map((start, index) => start + doneAfter[index]!),
     s3Lifted ? Infinity : aws.s3PutsPerSecondPerPrefix / Math.max(1, workload.trainer.s3Puts),
   );
   const announced = gate(writesDone, lifted.has('sqs-fifo-throughput') ? Infinity : aws.fifoCallsPerSecond);
@@ -232,8 +252,17 @@ export function simulateRound(
   // Lifting the serial path (a tree of partial sums) still leaves one message's work after the last update.
   if (lifted.has('serial-aggregator')) aggregatorFree += aggregatorMsPerUpdate(workload, aws);
   const trainingMs = Math.max(...writesDone);
-  return { roundMs: aggregatorFree + workload.evaluationMs, fanOutMs, trainingMs };
+  return { roundMs: aggregatorFree + workload.evaluationMs, fanOutMs, trainingMs, invocationMs };
 }
+
+/** what each client after a batch's first adds to its invocation: its training and its warm transfers' bytes */
+export function laterClientMs(workload: Workload, aws: AwsFigures = AWS_FIGURES): number {
+  const warm = workload.trainerWarm ?? workload.trainer;
+  return workload.trainMs + ((warm.s3GetBytes + warm.s3PutBytes) / aws.bytesPerSecond) * 1000;
+}
+
+/** The trainer batch the model compares with one client an invocation: SQS's most messages a receive. */
+export const MODELLED_TRAIN_BATCH = 10;
 
 /** The tree's group count the model assumes (config round.groups): one group below 100 clients a round, ≈ √n above. */
 export function treeGroups(clients: number): number {
@@ -243,6 +272,8 @@ export function treeGroups(clients: number): number {
 export function estimateRound(clients: number, workload: Workload, aws: AwsFigures = AWS_FIGURES): RoundEstimate {
   const base = simulateRound(clients, workload, aws);
   const tree = simulateRound(clients, workload, aws, new Set(), treeGroups(clients));
+  const batched = simulateRound(clients, workload, aws, new Set(), 1, MODELLED_TRAIN_BATCH);
+  const batchedTree = simulateRound(clients, workload, aws, new Set(), treeGroups(clients), MODELLED_TRAIN_BATCH);
   const withoutLimit = Object.fromEntries(LIMITS.map((limit) => [limit, simulateRound(clients, workload, aws, new Set([limit])).roundMs])) as Record<LimitName, number>;
   let firstLimit: LimitName | undefined;
   let bestGain = base.roundMs * 0.01;
@@ -258,7 +289,7 @@ export function estimateRound(clients: number, workload: Workload, aws: AwsFigur
   const { trainer, aggregator } = workload;
   const lambda =
     (2 * clients + 1) * aws.pricePerInvocation +
-    ((clients * client) / 1000) * aws.trainMemoryGb * aws.pricePerGbSecond +
+    (base.invocationMs / 1000) * aws.trainMemoryGb * aws.pricePerGbSecond +
     ((clients * perUpdate + workload.evaluationMs) / 1000) * aws.aggregateMemoryGb * aws.pricePerGbSecond;
   const s3 =
     clients * ((trainer.s3Puts + trainer.s3Lists + aggregator.s3Puts + aggregator.s3Lists) * aws.pricePerS3Put + (trainer.s3Gets + trainer.s3Heads + aggregator.s3Gets + aggregator.s3Heads) * aws.pricePerS3Get);
@@ -274,6 +305,8 @@ export function estimateRound(clients: number, workload: Workload, aws: AwsFigur
     firstLimit,
     withoutLimit,
     treeRoundMs: tree.roundMs,
+    batchedRoundMs: batched.roundMs,
+    batchedTreeRoundMs: batchedTree.roundMs,
     cost: { lambda, s3, sqs, total: lambda + s3 + sqs },
   };
 }

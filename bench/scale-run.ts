@@ -57,6 +57,8 @@ export interface ScaleRunOptions {
   readonly emulatorThread?: boolean;
   /** config round.groups: the round's clients checked and summed in this many groups side by side (default 1) */
   readonly groups?: number;
+  /** clients per trainer invocation (the train queue's batch size; default 1, the stack's; `flambda run` picks trainBatchSize) */
+  readonly trainBatch?: number;
   /** give up after this long (the run then reports what it has and `completed: false`) */
   readonly timeoutMs?: number;
 }
@@ -162,6 +164,7 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
     trainWorkers: options.trainWorkers ?? 1,
     emulatorThread: options.emulatorThread ?? false,
     groups: options.groups ?? 1,
+    trainBatch: options.trainBatch ?? 1,
   };
   if (!Number.isSafeInteger(settings.trainWorkers) || settings.trainWorkers < 1) throw new RangeError(`trainWorkers must be a positive integer (got ${settings.trainWorkers})`);
   const counts = Object.fromEntries(ROLES.map((role) => [role, emptyCounts()])) as Record<ScaleRole, OperationCounts>;
@@ -184,6 +187,7 @@ export async function measureScale(options: ScaleRunOptions): Promise<ScaleRunRe
       };
     },
     concurrency: { train: settings.trainWorkers },
+    batchSize: { train: settings.trainBatch },
     trainWorkers: settings.trainWorkers,
     emulatorThread: settings.emulatorThread,
     handlers: (context: PipelineContext) => {

@@ -19,7 +19,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { emulatorThreadFor } from '../local/emulator-thread.js';
-import { trainerPoolSize } from '../local/trainer-pool.js';
+import { trainBatchSize, trainerPoolSize } from '../local/trainer-pool.js';
 import { describeMachine, withEndLoad, type MachineInfo } from './machine.js';
 import { BURST_REPEATS, burstKey, burstVariants, type BurstOptions, type BurstResult } from './scale-burst.js';
 import type { RequestCosts } from './scale-floor.js';
@@ -35,6 +35,11 @@ export interface ScaleResults {
   readonly runs: Record<string, ScaleRunResult>;
   /** the emulator's placements compared once more (--pairs), by the run's key and `-pair${n}`, n from 2 */
   readonly placementRepeats?: Record<string, ScaleRunResult>;
+  /**
+   * where `flambda run` gives a trainer invocation several clients: its runs against one client an invocation, pair by
+   * pair (the order alternating), by the run's key and `-pair${n}`, n from 1
+   */
+  readonly trainBatchPairs?: Record<string, ScaleRunResult>;
   /** by key `burst-${perRound}-of-${clients}-batch${batchSize}-rep${repeat}` */
   readonly bursts?: Record<string, BurstResult>;
   /** one request of each kind, SDK → emulator, in a process of its own: the prices of the overhead's floor */
@@ -42,10 +47,11 @@ export interface ScaleResults {
 }
 
 
-type PlannedRun = Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'rounds' | 'trainer'>> & Pick<ScaleRunOptions, 'trainWorkers' | 'emulatorThread'>;
+type PlannedRun = Required<Pick<ScaleRunOptions, 'perRound' | 'clients' | 'rounds' | 'trainer'>> & Pick<ScaleRunOptions, 'trainWorkers' | 'emulatorThread' | 'trainBatch'>;
 
 export const runKey = (options: PlannedRun) =>
-  `${options.perRound}-of-${options.clients}-${options.rounds}r-${options.trainer}${options.trainer === 'worker' ? `-w${options.trainWorkers ?? 1}` : ''}${options.emulatorThread ? '-emulator-thread' : ''}`;
+  `${options.perRound}-of-${options.clients}-${options.rounds}r-${options.trainer}${options.trainer === 'worker' ? `-w${options.trainWorkers ?? 1}` : ''}` +
+  `${(options.trainBatch ?? 1) > 1 ? `-b${options.trainBatch}` : ''}${options.emulatorThread ? '-emulator-thread' : ''}`;
 
 
 async function main(): Promise<void> {
@@ -77,28 +83,32 @@ async function main(): Promise<void> {
   const previous: ScaleResults | undefined = args.includes('--resume') && existsSync(RESULTS_FILE) ? (JSON.parse(await readFile(RESULTS_FILE, 'utf8')) as ScaleResults) : undefined;
   const runs: Record<string, ScaleRunResult> = { ...(previous?.runs ?? {}) };
   const placementRepeats: Record<string, ScaleRunResult> = { ...(previous?.placementRepeats ?? {}) };
+  const trainBatchPairs: Record<string, ScaleRunResult> = { ...(previous?.trainBatchPairs ?? {}) };
   const bursts: Record<string, BurstResult> = { ...(previous?.bursts ?? {}) };
   let floor = previous?.floor;
   const save = (end: MachineInfo) =>
-    writeFile(RESULTS_FILE, `${JSON.stringify({ date: new Date().toISOString(), machine: end, runs, placementRepeats, bursts, ...(floor ? { floor } : {}) } satisfies ScaleResults, null, 1)}\n`);
+    writeFile(RESULTS_FILE, `${JSON.stringify({ date: new Date().toISOString(), machine: end, runs, placementRepeats, trainBatchPairs, bursts, ...(floor ? { floor } : {}) } satisfies ScaleResults, null, 1)}\n`);
 
   const largestPerRound = Math.max(...perRoundList);
   // the trainer's own calls, counted in-process on a small round
   const countedRun = { perRound: Math.min(10, population), clients: population, rounds: 1, trainer: 'in-process' } as const;
+  const warmRun = { perRound: Math.min(100, population), clients: population, rounds: 1, trainer: 'in-process-warm' } as const;
   const asRun = (perRound: number) => ({
     perRound,
     clients: population,
     rounds,
     trainer: 'worker' as const,
     trainWorkers: trainerPoolSize(perRound, machine.cores),
+    trainBatch: trainBatchSize(perRound, trainerPoolSize(perRound, machine.cores)),
     emulatorThread: emulatorThreadFor(perRound),
   });
+  const batched = perRoundList.filter((perRound) => asRun(perRound).trainBatch > 1);
   const otherPlacement = (run: PlannedRun) => ({ ...run, emulatorThread: !(run.emulatorThread ?? false) });
   const plan: { options: PlannedRun; key: string; into: Record<string, ScaleRunResult> }[] = [
     ...[
       countedRun,
-      // and as a warm worker of the local runtime makes them, for the floor under the local overhead
-      { perRound: Math.min(100, population), clients: population, rounds: 1, trainer: 'in-process-warm' } as const,
+      // and as a warm worker of the local runtime makes them (in the batches `flambda run` gives it), for the floor under the local overhead
+      { ...warmRun, trainBatch: asRun(warmRun.perRound).trainBatch },
       // as many training workers as `flambda run` starts for that many clients here, the emulator where it places it,
       // and right after, the emulator's other placement: what its own thread changes
       ...perRoundList.flatMap((perRound) => [asRun(perRound), otherPlacement(asRun(perRound))]),
@@ -110,6 +120,13 @@ async function main(): Promise<void> {
       perRoundList.flatMap((perRound) => {
         const both = [asRun(perRound), otherPlacement(asRun(perRound))];
         return (pair % 2 === 0 ? both.reverse() : both).map((options) => ({ options, key: `${runKey(options)}-pair${pair}`, into: placementRepeats }));
+      }),
+    ),
+    // where flambda run batches the trainer's clients: batched and one a time, pair by pair, the order alternating
+    ...Array.from({ length: pairs }, (_, index) => index + 1).flatMap((pair) =>
+      batched.flatMap((perRound) => {
+        const both = [asRun(perRound), { ...asRun(perRound), trainBatch: 1 }];
+        return (pair % 2 === 0 ? both.reverse() : both).map((options) => ({ options, key: `${runKey(options)}-pair${pair}`, into: trainBatchPairs }));
       }),
     ),
   ];
@@ -156,9 +173,13 @@ async function main(): Promise<void> {
     }
   }
   // Nothing new measured (--resume with every configuration kept): the file keeps the date and load of its runs.
-  const measured = Object.keys(runs).length + Object.keys(placementRepeats).length + Object.keys(bursts).length + (floor ? 1 : 0);
+  const measured = Object.keys(runs).length + Object.keys(placementRepeats).length + Object.keys(trainBatchPairs).length + Object.keys(bursts).length + (floor ? 1 : 0);
   const kept = previous
-    ? Object.keys(previous.runs).length + Object.keys(previous.placementRepeats ?? {}).length + Object.keys(previous.bursts ?? {}).length + (previous.floor ? 1 : 0)
+    ? Object.keys(previous.runs).length +
+      Object.keys(previous.placementRepeats ?? {}).length +
+      Object.keys(previous.trainBatchPairs ?? {}).length +
+      Object.keys(previous.bursts ?? {}).length +
+      (previous.floor ? 1 : 0)
     : 0;
   if (!previous || measured > kept) await save(withEndLoad(machine));
   const { writeScaleDoc } = await import('./scale-doc.js');

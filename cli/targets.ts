@@ -10,6 +10,7 @@ import { startLocalCloud } from '../local/cloud.js';
 import { defaultHandlers } from '../local/default-handlers.js';
 import { defaultDataDir, DirectoryObjectStore } from '../local/directory-store.js';
 import { STACK_OUTPUTS } from '../infra/lib/outputs.js';
+import { MAX_TRAIN_BATCH } from '../shared/cloud/resources.js';
 import { UserError } from './errors.js';
 
 export type TargetName = 'local' | 'aws' | 'localstack';
@@ -29,6 +30,8 @@ export interface TargetOptions {
   readonly trainWorkers?: number;
   /** local target: the emulator on a thread of its own (default: on the main thread) */
   readonly emulatorThread?: boolean;
+  /** local target: clients per trainer invocation (default: the stack's, 1) */
+  readonly trainBatch?: number;
   /** local target: imported datasets to copy from the local dataset library (default: none) */
   readonly datasets?: readonly string[];
 }
@@ -47,6 +50,16 @@ export function addTargetOptions(command: Command, verb: string): Command {
     .option('--stack <name>', 'CloudFormation stack to read the bucket from (aws, localstack)', DEFAULT_STACK)
     .option('--bucket <name>', 'bucket to use instead of the stack output')
     .option('--endpoint <url>', 'S3 endpoint: LocalStack (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566) or a running `flambda dev`');
+}
+
+/** --train-batch: clients per trainer invocation, 1 to MAX_TRAIN_BATCH, or undefined when not given. */
+export function parseTrainBatch(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const batch = Number(value);
+  if (!Number.isInteger(batch) || batch < 1 || batch > MAX_TRAIN_BATCH) {
+    throw new UserError(`--train-batch must be an integer from 1 to ${MAX_TRAIN_BATCH}, SQS's most messages a receive (got "${value}")`);
+  }
+  return batch;
 }
 
 /** --workers: a positive integer, or undefined when not given. */
@@ -70,10 +83,11 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
       ...(options.datasets?.length ? { datasets: { from: new DirectoryObjectStore(defaultDataDir()), names: options.datasets } } : {}),
       ...(options.trainWorkers ? { trainWorkers: options.trainWorkers } : {}),
       ...(options.emulatorThread ? { emulatorThread: true } : {}),
+      ...(options.trainBatch ? { batchSize: { train: options.trainBatch } } : {}),
       ...(logStream ? { log: (event, fields = {}) => logStream.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`) } : {}),
     });
     return {
-      description: `embedded local cloud (${cloud.endpoint}, ${cloud.trainWorkers} training worker${cloud.trainWorkers === 1 ? '' : 's'}${options.emulatorThread ? ', emulator on a thread of its own' : ''}${options.logFile ? `, log: ${options.logFile}` : ''})`,
+      description: `embedded local cloud (${cloud.endpoint}, ${cloud.trainWorkers} training worker${cloud.trainWorkers === 1 ? '' : 's'}${(options.trainBatch ?? 1) > 1 ? `, up to ${options.trainBatch} clients a trainer invocation` : ''}${options.emulatorThread ? ', emulator on a thread of its own' : ''}${options.logFile ? `, log: ${options.logFile}` : ''})`,
       store: cloud.context.store,
       close: async () => {
         await cloud.stop();

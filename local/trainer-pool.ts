@@ -1,3 +1,5 @@
+import { MAX_TRAIN_BATCH } from '../shared/cloud/resources.js';
+
 /**
  * How many training workers the local runtime starts. Clients of a round are equal-sized jobs pulled by the
  * workers as they free up, and workers beyond the core count time-share the cores. With `workers` ≥ `cores`,
@@ -26,4 +28,21 @@ export function trainerPoolSize(clientsPerRound: number, cores: number, maxWorke
     if (roundMakespan(clientsPerRound, workers, cores) < roundMakespan(clientsPerRound, best, cores) - 1e-9) best = workers;
   }
   return best;
+}
+
+/** Invocations each training worker should get a round at least: the round's last batch is then a short tail. */
+const INVOCATIONS_PER_WORKER = 10;
+
+/**
+ * Clients per trainer invocation for rounds of `clientsPerRound` on `workers` training workers. A batch shares one
+ * receive, one lease and one delete among its clients (the handler trains them one after another, their reads and
+ * writes overlapping), which at 1,000 clients a round is a third of the local runtime's orchestration per update
+ * (docs/scale.md); but a worker holding a batch trains it alone, so small rounds keep one client per invocation and
+ * every worker busy. The original 5-client experiments: 1.
+ */
+export function trainBatchSize(clientsPerRound: number, workers: number): number {
+  for (const [name, value] of Object.entries({ clientsPerRound, workers })) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer (got ${value})`);
+  }
+  return Math.max(1, Math.min(MAX_TRAIN_BATCH, Math.floor(clientsPerRound / (workers * INVOCATIONS_PER_WORKER))));
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addCounts, countingQueue, countingStore, emptyCounts, subtractCounts } from '../bench/scale-counting.js';
-import { AWS_FIGURES, aggregatorMsPerUpdate, clientMs, estimateRound, LIMITS, scaleBytes, simulateRound, trainingMs, type CallsPerUpdate, type LimitName, type Workload } from '../bench/scale-model.js';
+import { AWS_FIGURES, aggregatorMsPerUpdate, clientMs, estimateRound, laterClientMs, LIMITS, scaleBytes, simulateRound, trainingMs, type CallsPerUpdate, type LimitName, type Workload } from '../bench/scale-model.js';
 import { floorCpuPerUpdate, requestsPerUpdate, type RequestCosts } from '../bench/scale-floor.js';
 import { measureScale, type ScaleRunResult } from '../bench/scale-run.js';
 import { meanOverheadPerUpdate, placementPairs } from '../bench/scale-local-doc.js';
@@ -66,6 +66,32 @@ describe('the AWS round model', () => {
     expect(tree.roundMs - tree.trainingMs).toBeLessThanOrEqual(Math.ceil(1000 / 32) * aggregatorMsPerUpdate(w) + fold + w.evaluationMs + 1);
     expect(tree.roundMs).toBeLessThan(flat.roundMs / 5);
     expect(() => simulateRound(10, w, AWS_FIGURES, new Set(), 0)).toThrow(/groups/);
+  });
+
+  it('gives a trainer invocation up to a batch of clients: one cold start, then each further client its training and warm bytes', () => {
+    const w = workload({ trainerWarm: { ...noCalls, s3Gets: 1, s3GetBytes: 1e5, s3Puts: 2, s3PutBytes: 1e6 } });
+    const a = AWS_FIGURES;
+    const later = w.trainMs + (1.1e6 / a.bytesPerSecond) * 1000;
+    expect(laterClientMs(w)).toBeCloseTo(later);
+    // 10 clients, every limit lifted: all at once with one a invocation; one invocation training them one after another with ten
+    const one = simulateRound(10, w, AWS_FIGURES, new Set(LIMITS));
+    const ten = simulateRound(10, w, AWS_FIGURES, new Set(LIMITS), 1, 10);
+    expect(one.invocationMs).toBeCloseTo(10 * clientMs(w));
+    expect(ten.invocationMs).toBeCloseTo(clientMs(w) + 9 * later);
+    expect(ten.trainingMs - one.trainingMs).toBeCloseTo(9 * later, -1);
+    // Where the pollers' ramp holds back clients that train in no time, ten a invocation needs a tenth of the pollers.
+    const quick = workload({ trainMs: 0, trainerWarm: w.trainerWarm! });
+    const ramped = simulateRound(1000, quick, AWS_FIGURES, allBut('sqs-poller-scaling'));
+    const rampedBatched = simulateRound(1000, quick, AWS_FIGURES, allBut('sqs-poller-scaling'), 1, 10);
+    expect(rampedBatched.trainingMs).toBeLessThan(ramped.trainingMs / 2);
+    // batch 1 is the round as it was, and the estimate reports the batched rounds beside it
+    expect(simulateRound(100, w, AWS_FIGURES, new Set(), 1, 1).roundMs).toBe(simulateRound(100, w).roundMs);
+    const estimate = estimateRound(1000, w);
+    // one group: the serial aggregator sets this round either way; the tree lifts it, and the batch then shortens the ramp
+    expect(estimate.batchedRoundMs).toBeLessThanOrEqual(estimate.roundMs);
+    expect(estimate.batchedTreeRoundMs).toBeLessThan(estimate.treeRoundMs);
+    expect(estimate.batchedTreeRoundMs).toBeLessThanOrEqual(estimate.batchedRoundMs);
+    for (const bad of [0, 11, 2.5]) expect(() => simulateRound(10, w, AWS_FIGURES, new Set(), 1, bad)).toThrow(/trainBatch/);
   });
 
   it('runs clients in waves beyond the account concurrency, and ramps the event-source pollers up at 300 a minute', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { everyFaultSchedule, runCampaign, runReference, scenario, type Reference, type RunResult } from './chaos/campaign.js';
+import { everyFaultSchedule, runCampaign, runReference, scenario, notSurvived, type Reference } from './chaos/campaign.js';
 
 /**
  * The crash sweep with the aggregator taking up to 10 messages of the experiment's FIFO group per invocation, as the
@@ -11,9 +11,6 @@ import { everyFaultSchedule, runCampaign, runReference, scenario, type Reference
 
 const batched = scenario('fedavg', 'batches', { clients: 3, rounds: 2 });
 const single = scenario('fedavg', 'plain', { clients: 3, rounds: 2 });
-
-const notSurvived = (results: readonly RunResult[]) =>
-  results.filter((result) => result.judgement !== 'survived').map((result) => `${result.label}: ${result.judgement} — ${result.detail}`);
 
 describe('fault-injection sweep with batches of 10 (FedAvg, 3 clients × 2 rounds)', () => {
   let reference: Reference;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { everyFaultSchedule, runCampaign, runReference, scenario, type Reference, type RunResult } from './chaos/campaign.js';
+import { everyFaultSchedule, runCampaign, runReference, scenario, notSurvived, type Reference } from './chaos/campaign.js';
 
 /**
  * The crash sweep of a round split into groups (config round.groups, a tree of sums): FedAvg, 3 clients × 2 rounds in
@@ -11,9 +11,6 @@ import { everyFaultSchedule, runCampaign, runReference, scenario, type Reference
  */
 
 const grouped = scenario('fedavg', 'groups', { clients: 3, rounds: 2 });
-
-const notSurvived = (results: readonly RunResult[]) =>
-  results.filter((result) => result.judgement !== 'survived').map((result) => `${result.label}: ${result.judgement} — ${result.detail}`);
 
 describe('fault-injection sweep of a tree of sums (FedAvg, 3 clients × 2 rounds, 2 groups, a straggler)', () => {
   let reference: Reference;

@@ -11,7 +11,7 @@ import {
   runSchedule,
   scenario,
   type Reference,
-  type RunResult,
+  notSurvived,
 } from './chaos/campaign.js';
 import { Simulation, type SimOutcome } from './chaos/simulation.js';
 
@@ -23,9 +23,6 @@ import { Simulation, type SimOutcome } from './chaos/simulation.js';
  */
 
 const target = scenario('fedavg', 'plain', { clients: 2, rounds: 2 });
-
-const notSurvived = (results: readonly RunResult[]) =>
-  results.filter((result) => result.judgement !== 'survived').map((result) => `${result.label}: ${result.judgement} — ${result.detail}`);
 
 describe('fault-injection sweep (FedAvg, 2 clients × 2 rounds)', () => {
   let reference: Reference;

@@ -36,9 +36,11 @@ beforeAll(async () => {
   const config = path.join(workspace, 'tiny.json');
   await writeFile(config, JSON.stringify({ name: 'tiny', clients: 2, rounds: 1, samplesPerClient: 64, testSamples: 200, model: 'cnn-small', seed: 7 }));
   // Ids where one is a prefix of the other: the command must match whole ids, not substrings.
-  for (const id of ['logs-1', 'logs-10']) {
-    const result = await run(runCommand(), [config, '--id', id, '--out', out, '--workers', '1']);
+  // The second run gives its one trainer invocation both clients (--train-batch): their logs must stay apart all the same.
+  for (const [id, batch] of [['logs-1', '1'], ['logs-10', '2']] as const) {
+    const result = await run(runCommand(), [config, '--id', id, '--out', out, '--workers', '1', '--train-batch', batch]);
     expect(result.exitCode, result.stdout).toBe(0);
+    if (batch === '2') expect(result.stdout).toContain('1 training worker, up to 2 clients a trainer invocation');
   }
 }, 240_000);
 

@@ -37,10 +37,10 @@ describe('docs/config.schema.json', () => {
   });
 
   it('is the schema every example config points its $schema at', async () => {
-    for (const example of ['mnist-iid.json', 'mnist-label-skew.json', 'quick.json']) {
+    for (const example of ['mnist-iid.json', 'mnist-label-skew.json', 'quick.json', 'scale/mnist-1000-clients.json', 'scale/mnist-1000-per-round.json']) {
       const config = JSON.parse(await repoFile(`examples/${example}`)) as { $schema?: string };
       expect(config.$schema, example).toBeDefined();
-      expect(path.posix.join('examples', config.$schema!)).toBe(CONFIG_SCHEMA_PATH);
+      expect(path.posix.join(path.posix.dirname(`examples/${example}`), config.$schema!)).toBe(CONFIG_SCHEMA_PATH);
     }
   });
 

@@ -75,6 +75,14 @@ describe('example configs', () => {
   it('quick is a small smoke run', async () => {
     expect(await load('quick.json')).toMatchObject({ clients: 3, rounds: 2, samplesPerClient: 300 });
   });
+
+  it('the scale examples split MNIST over 1,000 clients of 60 samples, asking 100 of them a round and all of them', async () => {
+    const sampled = await load('scale/mnist-1000-clients.json');
+    const everyone = await load('scale/mnist-1000-per-round.json');
+    for (const config of [sampled, everyone]) expect(config).toMatchObject({ dataset: 'mnist', clients: 1000, samplesPerClient: 60, model: 'cnn-small' });
+    expect(sampled.sampling).toMatchObject({ perRound: 100 });
+    expect(everyone.sampling).toBeUndefined();
+  });
 });
 
 describe('config errors', () => {

@@ -49,12 +49,15 @@ describe('1. stack names whose queue names fit SQS', () => {
 });
 
 describe('2. the train event source is the only concurrency cap', () => {
-  it('deploys -c trainConcurrency as the maximum concurrency that flambda doctor and npm run deploy check', () => {
-    const { resources } = synth({ trainConcurrency: '8' });
+  it('deploys -c trainConcurrency as the maximum concurrency that flambda doctor and npm run deploy check, -c trainBatchSize as its batch', () => {
+    const { resources } = synth({ trainConcurrency: '8', trainBatchSize: '10' });
     const train = queuesByName(resources).get(RESOURCE_NAMES.trainQueue)!.id;
     const mappings = logicalIds(resources, 'AWS::Lambda::EventSourceMapping', '').map((id) => resources[id]!.Properties!);
     const trainMapping = mappings.find((mapping) => (mapping.EventSourceArn as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0] === train)!;
     expect(trainMapping.ScalingConfig).toEqual({ MaximumConcurrency: 8 });
+    expect(trainMapping.BatchSize).toBe(10);
+    // no batching window: a batch is what one receive finds, so a round's first clients never wait for more
+    expect(trainMapping.MaximumBatchingWindowInSeconds).toBeUndefined();
     for (const id of logicalIds(resources, 'AWS::Lambda::Function', '')) expect(resources[id]!.Properties!.ReservedConcurrentExecutions).toBeUndefined();
   });
 });

@@ -37,13 +37,16 @@ describe('settings from CDK context', () => {
 
   it('reads numbers passed as strings by -c', () => {
     const settings = settingsFromContext(lookup({ experimentRetentionDays: '7', trainConcurrency: '12', logRetentionDays: '90' }));
-    expect(settings).toMatchObject({ experimentRetentionDays: 7, trainConcurrency: 12, logRetentionDays: 90 });
+    expect(settings).toMatchObject({ experimentRetentionDays: 7, trainConcurrency: 12, logRetentionDays: 90, trainBatchSize: 1 });
+    expect(settingsFromContext(lookup({ trainBatchSize: '10' })).trainBatchSize).toBe(10);
   });
 
   it('names the offending key when a value is invalid', () => {
     expect(() => settingsFromContext(lookup({ trainer: 'docker' }))).toThrow(SettingsError);
     expect(() => settingsFromContext(lookup({ trainer: 'docker' }))).toThrow(/-c trainer/);
     expect(() => settingsFromContext(lookup({ trainConcurrency: '1' }))).toThrow(/-c trainConcurrency/);
+    expect(() => settingsFromContext(lookup({ trainBatchSize: '11' }))).toThrow(/-c trainBatchSize/);
+    expect(() => settingsFromContext(lookup({ trainBatchSize: '0' }))).toThrow(/-c trainBatchSize/);
     expect(() => settingsFromContext(lookup({ logRetentionDays: '10' }))).toThrow(/-c logRetentionDays: one of/);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { roundMakespan, trainerPoolSize } from '../local/trainer-pool.js';
+import { roundMakespan, trainBatchSize, trainerPoolSize } from '../local/trainer-pool.js';
 
 describe('local trainer pool size', () => {
   it('a round lasts as long as its waves of jobs, the cores shared among a wave', () => {
@@ -26,5 +26,27 @@ describe('local trainer pool size', () => {
     expect(trainerPoolSize(11, 2, 4)).toBeLessThanOrEqual(4);
     expect(() => trainerPoolSize(0, 2)).toThrow(/clientsPerRound must be a positive integer/);
     expect(() => trainerPoolSize(5, 1.5)).toThrow(/cores/);
+  });
+});
+
+describe('local trainer batch size', () => {
+  it('keeps one client an invocation for small rounds, so every worker stays busy', () => {
+    expect(trainBatchSize(5, trainerPoolSize(5, 2))).toBe(1);
+    expect(trainBatchSize(10, 2)).toBe(1);
+    expect(trainBatchSize(39, 2)).toBe(1);
+  });
+
+  it('gives each worker at least 10 invocations a round, up to SQS\'s 10 messages a receive', () => {
+    expect(trainBatchSize(40, 2)).toBe(2);
+    expect(trainBatchSize(100, 2)).toBe(5);
+    expect(trainBatchSize(1000, 2)).toBe(10);
+    expect(trainBatchSize(1000, 1)).toBe(10);
+    expect(trainBatchSize(1000, 8)).toBe(10);
+    expect(trainBatchSize(1000, 16)).toBe(6);
+  });
+
+  it('refuses nonsense', () => {
+    expect(() => trainBatchSize(0, 2)).toThrow(/clientsPerRound must be a positive integer/);
+    expect(() => trainBatchSize(100, 0)).toThrow(/workers/);
   });
 });

@@ -230,13 +230,18 @@ describe('the flambda binary', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('refuses a --workers that is not a positive integer before starting anything', async () => {
+  it.each([
+    [['--workers', '0'], /^flambda: --workers must be an integer from 1 to 256 \(got "0"\)$/],
+    [['--train-batch', '11'], /^flambda: --train-batch must be an integer from 1 to 10, SQS's most messages a receive \(got "11"\)$/],
+    [['--target', 'aws', '--train-batch', '4'], /--train-batch sets the embedded local cloud only: .*-c trainBatchSize/],
+    [['--endpoint', 'http://127.0.0.1:9', '--workers', '2'], /--workers sizes the embedded local cloud only: give it to `flambda dev`/],
+  ])('refuses %j before starting anything', async (args, message) => {
     const binary = path.resolve('bin/flambda.js');
-    const result = await promisify(execFile)(process.execPath, [binary, 'run', 'examples/quick.json', '--workers', '0', '--out', out]).then(
+    const result = await promisify(execFile)(process.execPath, [binary, 'run', 'examples/quick.json', ...args, '--out', out]).then(
       () => ({ code: 0, stderr: '' }),
       (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
     );
     expect(result.code).toBe(2);
-    expect(result.stderr.trim()).toMatch(/--workers must be an integer from 1 to 256 \(got "0"\)/);
+    expect(result.stderr.trim().split('\n').filter((line) => !line.includes('past end of life'))).toEqual([expect.stringMatching(message)]);
   });
 });

@@ -5,11 +5,12 @@ import { defaultHandlers } from '../../local/default-handlers.js';
 import { defaultDataDir, DirectoryObjectStore } from '../../local/directory-store.js';
 import { UserError } from '../errors.js';
 import { interrupted, interruptSignal } from '../signals.js';
-import { parseWorkers } from '../targets.js';
+import { parseTrainBatch, parseWorkers } from '../targets.js';
 
 interface DevOptions {
   port: string;
   workers?: string;
+  trainBatch?: string;
   pidFile?: string;
 }
 
@@ -22,6 +23,7 @@ export function devCommand(): Command {
     )
     .option('-p, --port <port>', 'port to listen on (127.0.0.1 only; 0 picks a free one)', '4566')
     .option('--workers <n>', 'training worker threads (default: one per core; `flambda run` sizes them to the experiment)')
+    .option('--train-batch <n>', 'clients per trainer invocation, 1–10 (default 1, as the stack deploys; many small clients run faster with more: docs/scale.md)')
     .option('--pid-file <file>', 'write the process id here while running (removed on exit), to stop it with `kill -INT $(cat <file>)`')
     .addHelpText(
       'after',
@@ -34,6 +36,7 @@ export function devCommand(): Command {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be 0–65535 (got "${options.port}")`);
       const trainWorkers = parseWorkers(options.workers);
+      const trainBatch = parseTrainBatch(options.trainBatch);
       const stopRequested = interruptSignal();
       const cloud = await startLocalCloud({
         port,
@@ -42,6 +45,7 @@ export function devCommand(): Command {
         // every dataset of the local library (flambda dataset import), so configs can name them
         datasets: { from: new DirectoryObjectStore(defaultDataDir()) },
         ...(trainWorkers ? { trainWorkers } : {}),
+        ...(trainBatch ? { batchSize: { train: trainBatch } } : {}),
       }).catch(
         (error: unknown) => {
           const code = error instanceof Error && 'code' in error ? error.code : undefined;

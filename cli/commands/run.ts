@@ -17,9 +17,9 @@ import { renderComparisonMarkdown } from '../../shared/report/index.js';
 import { formatRoundTable } from '../tables.js';
 import { clientsPerRound } from '../../shared/sampling/count.js';
 import { defaultDataDir } from '../../local/directory-store.js';
-import { trainerPoolSize } from '../../local/trainer-pool.js';
+import { trainBatchSize, trainerPoolSize } from '../../local/trainer-pool.js';
 import { emulatorThreadFor } from '../../local/emulator-thread.js';
-import { addTargetOptions, openTarget, parseTargetName, parseWorkers, type Target, type TargetName } from '../targets.js';
+import { addTargetOptions, openTarget, parseTargetName, parseTrainBatch, parseWorkers, type Target, type TargetName } from '../targets.js';
 import { watchExperiment } from '../watch.js';
 import { createProgressDisplay } from '../progress.js';
 import { InterruptedError, interruptSignal } from '../signals.js';
@@ -33,6 +33,7 @@ interface RunOptions {
   id?: string;
   stallTimeout: string;
   workers?: string;
+  trainBatch?: string;
   restart?: boolean;
 }
 
@@ -52,6 +53,11 @@ export function runCommand(): Command {
       '--workers <n>',
       'local target: training worker threads (default: the fewest that keep every core busy until the end of a round, ' +
         'e.g. 3 for 5 clients on 2 cores)',
+    )
+    .option(
+      '--train-batch <n>',
+      'local target: clients per trainer invocation, 1–10 (default: clients a round ÷ (10 × workers), rounded down, ' +
+        'from 1 to 10: 1 for 5 clients, 10 for 1,000 clients a round on 2 workers; see docs/scale.md)',
     )
     .addHelpText('after', '\nExamples:\n  flambda run examples/mnist-iid.json\n  flambda run examples/mnist-iid.json examples/mnist-label-skew.json --out results\n  flambda run examples/quick.json --target aws --stack Flambda')
     .action(async (configPaths: string[], options: RunOptions) => {
@@ -73,11 +79,17 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
     throw new UserError(`--id ${JSON.stringify(options.id)} cannot be an experiment id: it must be ${EXPERIMENT_ID_RULE}`);
   }
   if (options.restart && !options.id) throw new UserError('--restart needs --id: the failed experiment to run again');
+  // Silently running with the other target's own setting would hide that the option did nothing.
+  if (target !== 'local' || options.endpoint) {
+    if (options.workers !== undefined) throw new UserError('--workers sizes the embedded local cloud only: give it to `flambda dev`, or on AWS set the stack\'s -c trainConcurrency (docs/deploy.md)');
+    if (options.trainBatch !== undefined) throw new UserError('--train-batch sets the embedded local cloud only: give it to `flambda dev`, or on AWS set the stack\'s -c trainBatchSize (docs/deploy.md)');
+  }
   const stallTimeoutSeconds = Number(options.stallTimeout);
   if (!Number.isFinite(stallTimeoutSeconds) || stallTimeoutSeconds <= 0) throw new UserError('--stall-timeout must be a positive number of seconds');
   const planned = await Promise.all(configPaths.map((file, index) => plan(file, options.id, index)));
   const largestRound = Math.max(...planned.map(({ config }) => trainingJobsPerRound(config)));
   const trainWorkers = parseWorkers(options.workers) ?? trainerPoolSize(largestRound, os.availableParallelism());
+  const trainBatch = parseTrainBatch(options.trainBatch) ?? trainBatchSize(largestRound, trainWorkers);
   // Ctrl-C / SIGTERM: stop watching, then stop the local cloud (workers, emulator) and close the log, then exit 130/143.
   const stop = interruptSignal();
 
@@ -89,6 +101,7 @@ async function run(configPaths: readonly string[], options: RunOptions): Promise
     endpoint: options.endpoint,
     logFile: path.join(options.out, 'flambda-local.log'),
     trainWorkers,
+    trainBatch,
     emulatorThread: emulatorThreadFor(largestRound),
     datasets: planned.map(({ config }) => config.dataset).filter((name) => name !== 'mnist'),
   });

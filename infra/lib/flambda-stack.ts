@@ -177,7 +177,7 @@ export class FlambdaStack extends Stack {
     });
 
     functions.train.addEventSource(new SqsEventSource(queues.train.queue, {
-      batchSize: EVENT_SOURCE_BATCH_SIZE.train,
+      batchSize: settings.trainBatchSize,
       reportBatchItemFailures: true,
       // Caps parallel trainers without reserved concurrency, whose throttling would burn receives into the DLQ.
       maxConcurrency: settings.trainConcurrency,

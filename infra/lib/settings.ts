@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EVENT_SOURCE_BATCH_SIZE, MAX_TRAIN_BATCH } from '../../shared/cloud/resources.js';
 import { DEFAULT_STACK_NAME, stackNameProblem } from './names.js';
 
 export { DEFAULT_STACK_NAME } from './names.js';
@@ -40,6 +41,11 @@ const contextSchema = z.strictObject({
     .default(30),
   /** Upper bound on concurrently running trainers (SQS event source maxConcurrency, 2–1000). */
   trainConcurrency: z.coerce.number().int().min(2).max(1000).default(DEFAULT_TRAIN_CONCURRENCY),
+  /**
+   * Clients per trainer invocation (the train event source's batch size, 1–10): for many small clients, whose
+   * invocations, cold starts and event-source scaling cost more than their training (docs/scale.md).
+   */
+  trainBatchSize: z.coerce.number().int().min(1).max(MAX_TRAIN_BATCH).default(EVENT_SOURCE_BATCH_SIZE.train),
   /** An SNS topic that every alarm notifies; without it the alarms only change state in CloudWatch. */
   alarmTopicArn: z.string().regex(/^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN').optional(),
   /**
@@ -78,6 +84,8 @@ export interface FlambdaSettings {
   readonly experimentRetentionDays: number;
   readonly logRetentionDays: number;
   readonly trainConcurrency: number;
+  /** clients per trainer invocation: the train event source's batch size */
+  readonly trainBatchSize: number;
   readonly alarmTopicArn: string | undefined;
   readonly bucketName: string | undefined;
   readonly bootstrapKmsKeyId: string | undefined;
@@ -140,6 +148,7 @@ export function settingsFromContext(
     experimentRetentionDays: context.experimentRetentionDays,
     logRetentionDays: context.logRetentionDays,
     trainConcurrency: context.trainConcurrency,
+    trainBatchSize: context.trainBatchSize,
     alarmTopicArn: context.alarmTopicArn,
     bucketName: context.bucketName,
     bootstrapKmsKeyId: context.bootstrapKmsKeyId,

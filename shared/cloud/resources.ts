@@ -35,9 +35,13 @@ export const AGGREGATOR_MEMORY_MB = 1769;
 /**
  * Lambda event-source batch sizes; all three report partial batch failures. The aggregator takes up to 10 messages of
  * its FIFO queue at once (SQS's most for FIFO): it reads an experiment's records and writes a round's state once per
- * batch (shared/pipeline/aggregate.ts), the serial path a round's updates go through.
+ * batch (shared/pipeline/aggregate.ts), the serial path a round's updates go through. A trainer takes one client by
+ * default: a deployment for many small clients may give it up to MAX_TRAIN_BATCH (`-c trainBatchSize`, docs/deploy.md).
  */
 export const EVENT_SOURCE_BATCH_SIZE: Readonly<Record<QueueRole, number>> = { train: 1, aggregate: 10, timer: 10 };
+
+/** SQS hands out at most 10 messages a receive, so a trainer invocation gets at most 10 clients. */
+export const MAX_TRAIN_BATCH = 10;
 
 /** The S3 notification that invokes the start function: ObjectCreated under this prefix with this suffix. */
 export const START_TRIGGER_FILTER = { prefix: EXPERIMENTS_PREFIX, suffix: 'config.json' } as const;

@@ -10,7 +10,7 @@ import { prepareSimulation, Simulation, type Fault, type Schedule, type SimOutco
 
 export const STRATEGY_CASES = ['fedavg', 'fedadam', 'scaffold', 'fedper', 'feddyn'] as const;
 export type StrategyCase = (typeof STRATEGY_CASES)[number];
-export type Variant = 'plain' | 'straggler' | 'batches' | 'replaced' | 'groups';
+export type Variant = 'plain' | 'straggler' | 'batches' | 'train-batches' | 'replaced' | 'groups';
 
 /**
  * The queues as the simulation deploys them: visibility timeouts equal to each function's timeout (the least Lambda
@@ -73,6 +73,8 @@ export function scenario(strategy: StrategyCase, variant: Variant = 'plain', siz
       // The stack's event source hands the aggregator up to 10 messages of a group: its reads ahead and its one state
       // write per batch crash like everything else.
       ...(variant === 'batches' || variant === 'groups' ? { aggregateBatchSize: 10 } : {}),
+      // Several clients a trainer invocation: their reads and writes in flight together, one crash killing all of them.
+      ...(variant === 'train-batches' ? { trainBatchSize: clients } : {}),
       // A crash costs the aggregator what it remembered: the close after it folds some updates from memory and reads
       // the others back, or reads everything, and must write the same bytes either way.
       ...(variant === 'replaced' ? { replaceContainerOnCrash: true } : {}),
@@ -120,6 +122,10 @@ export interface PlannedRun {
 export interface RunResult extends PlannedRun, Judged {
   readonly ms: number;
 }
+
+/** The runs that did not end like the reference, a line each: what a sweep's test expects to be empty. */
+export const notSurvived = (results: readonly RunResult[]) =>
+  results.filter((result) => result.judgement !== 'survived').map((result) => `${result.label}: ${result.judgement} — ${result.detail}`);
 
 export const REFERENCE_SEED = 1;
 

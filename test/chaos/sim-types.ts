@@ -44,6 +44,8 @@ export interface SimSettings {
   readonly maxInvocations: number;
   /** messages of one FIFO group the aggregator gets per invocation (the stack's event source: 10); default 1 */
   readonly aggregateBatchSize?: number;
+  /** train messages a trainer gets per invocation (the stack's `-c trainBatchSize`, flambda run's --train-batch); default 1 */
+  readonly trainBatchSize?: number;
   /**
    * A crash replaces the container, as Lambda replaces one whose invocation died: what it cached and remembered is
    * gone, and the next invocations start cold. Default: the same warm container outlives crashes (the stricter case

@@ -372,16 +372,18 @@ export class Simulation {
   }
 
   /**
-   * On the FIFO queue, the messages of `head`'s group that a receive would hand out with it: the next visible ones in
-   * order, up to the aggregator's batch size (settings.aggregateBatchSize; 1 unless a scenario says otherwise).
+   * The messages a receive would hand out with `head`, up to the role's batch size (settings.aggregateBatchSize and
+   * trainBatchSize; 1 unless a scenario says otherwise): on the FIFO queue the next visible ones of its group in order,
+   * on a standard queue any visible ones, taken in send order so that a run stays reproducible from its seed.
    */
   private followers(role: QueueRole, head: Envelope): Envelope[] {
     const queue = this.queues[role];
-    const size = role === 'aggregate' ? (this.settings.aggregateBatchSize ?? 1) : 1;
-    if (!queue.fifo || size <= 1) return [];
+    const size = role === 'aggregate' ? (this.settings.aggregateBatchSize ?? 1) : role === 'train' ? (this.settings.trainBatchSize ?? 1) : 1;
+    if (size <= 1) return [];
     const now = this.clock.nowMs;
+    const inGroup = (message: Envelope) => !queue.fifo || (message.groupId === head.groupId && message.seq > head.seq);
     return queue.messages
-      .filter((message) => message !== head && message.groupId === head.groupId && message.seq > head.seq && message.visibleAt <= now)
+      .filter((message) => message !== head && inGroup(message) && message.visibleAt <= now)
       .sort((a, b) => a.seq - b.seq)
       .slice(0, size - 1);
   }
