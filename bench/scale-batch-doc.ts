@@ -5,10 +5,8 @@
 import type { ScaleResults } from './scale.js';
 import { ms } from './scale-format.js';
 import { median } from './throughput.js';
-import { meanOverheadPerUpdate } from './scale-local-doc.js';
+import { meanOverheadPerUpdate, trainBatchOf } from './scale-local-doc.js';
 import type { ScaleRunResult } from './scale-run.js';
-
-export const trainBatchOf = (run: ScaleRunResult) => run.options.trainBatch ?? 1;
 
 export interface TrainBatchPair {
   readonly perRound: number;

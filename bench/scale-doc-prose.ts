@@ -10,7 +10,7 @@ import type { ScaleRunResult } from './scale-run.js';
 import { kib, mib, ms, num } from './scale-format.js';
 import { median } from './throughput.js';
 import { EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND, emulatorThreadFor } from '../local/emulator-thread.js';
-import { meanOverheadPerUpdate, type PlacementPair } from './scale-local-doc.js';
+import { meanOverheadPerUpdate, trainBatchOf, type PlacementPair } from './scale-local-doc.js';
 import { groupsOf, groupsPairs, groupsTable, type GroupsPair, type GroupsResults } from './scale-groups-doc.js';
 
 export const LIMIT_NAMES: Record<NonNullable<RoundEstimate['firstLimit']>, string> = {
@@ -78,7 +78,7 @@ export interface ProseInputs {
 
 /** How many clients a trainer invocation the groups' runs gave (results from before trainer batches have none: one). */
 function groupsTrainBatches(groups: GroupsResults): string {
-  const batches = [...new Set(Object.values(groups.runs).map((run) => run.options.trainBatch ?? 1))];
+  const batches = [...new Set(Object.values(groups.runs).map(trainBatchOf))];
   return batches.length === 1 && batches[0] === 1
     ? 'one client a trainer invocation (these runs predate trainer batches)'
     : `${batches.join(' or ')} clients a trainer invocation`;
@@ -209,7 +209,7 @@ export function goalsAndDesign(p: ProseInputs): string {
 
 - **Orchestration overhead ≤ 20 ms per client-update (local runtime): ${judged <= 20 ? 'met' : 'missed'}.** ${setupLine} at ${largest.options.perRound} clients a round
   (the table's runs: ${p.overheads.map((value, index) => `${p.runs[index]!.options.perRound}: ${ms(value)}`).join(', ')}),
-  ${(judged / 20).toFixed(2)}× the goal, at the load the header gives, with ${largest.options.trainWorkers ?? 1} training worker${(largest.options.trainWorkers ?? 1) === 1 ? '' : 's'} and the emulator on ${largest.options.emulatorThread ? 'a thread of its own' : 'the main thread'},${(largest.options.trainBatch ?? 1) > 1 ? ` up to ${largest.options.trainBatch} clients a trainer invocation,` : ''} as \`flambda run\` runs it here${p.oneWorker && p.oneWorkerOverhead !== undefined ? ` (${ms(p.oneWorkerOverhead)} with one, training one client after another)` : ''}.${orchestrationLine(largest)} The aggregator keeps up with the trainers
+  ${(judged / 20).toFixed(2)}× the goal, at the load the header gives, with ${largest.options.trainWorkers ?? 1} training worker${(largest.options.trainWorkers ?? 1) === 1 ? '' : 's'} and the emulator on ${largest.options.emulatorThread ? 'a thread of its own' : 'the main thread'},${trainBatchOf(largest) > 1 ? ` up to ${trainBatchOf(largest)} clients a trainer invocation,` : ''} as \`flambda run\` runs it here${p.oneWorker && p.oneWorkerOverhead !== undefined ? ` (${ms(p.oneWorkerOverhead)} with one, training one client after another)` : ''}.${orchestrationLine(largest)} The aggregator keeps up with the trainers
   (median ${ms(largest.aggregator.medianMs)} per invocation), so what is left is each update's ~${num(p.e2eAggregator.s3Gets + p.e2eAggregator.s3Puts + p.e2eAggregator.s3Heads)} aggregator and
   ~${p.warmTrainer ? `${num(p.warmTrainer.s3Gets + p.warmTrainer.s3Puts + p.warmTrainer.s3Heads + p.warmTrainer.s3Lists)} trainer S3 requests (a warm worker's, counted)` : `${num(p.trainer.s3Gets + p.trainer.s3Puts + p.trainer.s3Heads + p.trainer.s3Lists - 2)} trainer S3 requests (a warm worker's: the counted row's, less the global model and config it reads once a round)`}, and their SQS calls, through the AWS SDK and the emulator,
   at a few ms each: CPU, which reading together does not save.${p.floor ? floorLine(p.floor, 20) : ''}${cpuLine(largest, p.emulatorPairs, p.batchMedians)}${p.batched ? ` Alone, with a round's updates at once, the aggregator's serial path takes ${ms(p.batched.msPerUpdate)} per update in batches of 10${p.single ? ` (${ms(p.single.msPerUpdate)} one message per invocation)` : ''}.` : ''}

@@ -17,8 +17,8 @@ import { kib, mib, ms, num } from './scale-format.js';
 import { EMULATOR_THREAD_FROM_CLIENTS_PER_ROUND } from '../local/emulator-thread.js';
 import { SCALE_GROUPS_RESULTS_FILE } from './scale-child-process.js';
 import type { GroupsResults } from './scale-groups-doc.js';
-import { largestTrainBatchMedians, trainBatchOf, trainBatchPairs, trainBatchSection } from './scale-batch-doc.js';
-import { emulatorThreadOf, localTable, placementPairs, meanOverheadPerUpdate, oneWorkerRun, sameSetupRuns, trainWorkersOf, workerRuns, writtenInRounds } from './scale-local-doc.js';
+import { largestTrainBatchMedians, trainBatchPairs, trainBatchSection } from './scale-batch-doc.js';
+import { emulatorThreadOf, localTable, placementPairs, meanOverheadPerUpdate, oneWorkerRun, sameSetupRuns, trainBatchOf, trainWorkersOf, workerRuns, writtenInRounds } from './scale-local-doc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DOC = path.join(here, '..', 'docs', 'scale.md');

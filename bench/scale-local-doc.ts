@@ -11,6 +11,8 @@ import type { ScaleRunResult } from './scale-run.js';
 export const trainWorkersOf = (run: ScaleRunResult) => run.options.trainWorkers ?? 1;
 /** results written before the option existed ran the emulator on the main thread */
 export const emulatorThreadOf = (run: ScaleRunResult) => run.options.emulatorThread ?? false;
+/** results written before trainer batches gave one client an invocation */
+export const trainBatchOf = (run: ScaleRunResult) => run.options.trainBatch ?? 1;
 /** the emulator where `flambda run` places it for rounds of this size */
 const placedAsFlambdaRun = (run: ScaleRunResult) => emulatorThreadOf(run) === emulatorThreadFor(run.options.perRound);
 
@@ -43,7 +45,7 @@ const samePlacementRun = (a: ScaleRunResult, b: ScaleRunResult) =>
   b.options.perRound === a.options.perRound &&
   b.options.rounds === a.options.rounds &&
   trainWorkersOf(b) === trainWorkersOf(a) &&
-  (b.options.trainBatch ?? 1) === (a.options.trainBatch ?? 1);
+  trainBatchOf(b) === trainBatchOf(a);
 
 /**
  * A size run with the emulator on the main thread and on a thread of its own, one right after the other: the pair
@@ -99,7 +101,7 @@ export function localTable(runs: readonly ScaleRunResult[], trainerPutBytesPerUp
       ? `${ms(between.reduce((total, round) => total + round.orchestrationMs!, 0) / between.length)} / ${fineMs(between.reduce((total, round) => total + round.orchestrationMs! / Math.max(1, round.clients), 0) / between.length)}`
       : '–';
     lines.push(
-      `| ${run.options.perRound} | ${trainWorkersOf(run)} | ${run.options.trainBatch ?? 1} | ${emulatorThreadOf(run) ? 'own thread' : 'main thread'} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${orchestration} | ${cpu} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
+      `| ${run.options.perRound} | ${trainWorkersOf(run)} | ${trainBatchOf(run)} | ${emulatorThreadOf(run) ? 'own thread' : 'main thread'} | ${n}${run.completed ? '' : ` (${run.state})`} | ${ms(mean((r) => r.wallMs))} | ${ms(mean((r) => r.trainMsSum))} | ${ms(mean((r) => r.aggregateMs))} | ${ms(mean((r) => r.overheadMsPerUpdate))} | ${orchestration} | ${cpu} | ${ms(run.aggregator.medianMs)} / ${ms(run.aggregator.p90Ms)} | ${mib(run.memory.afterSetupRssBytes)} → ${mib(run.memory.peakRssBytes)} MiB | ${mib(written)} MiB |`,
     );
   }
   return lines.join('\n');
