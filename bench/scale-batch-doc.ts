@@ -57,6 +57,14 @@ export function trainBatchTable(pairs: readonly TrainBatchPair[]): string {
   return lines.join('\n');
 }
 
+/** The median overhead per client-update of each side of the pairs. */
+function medianOverheads(pairs: readonly TrainBatchPair[]): { single: number; batched: number } {
+  return {
+    single: median(pairs.map((pair) => meanOverheadPerUpdate(pair.single))),
+    batched: median(pairs.map((pair) => meanOverheadPerUpdate(pair.batched))),
+  };
+}
+
 /** Per size: each pair's overhead one client an invocation → batched, how many pairs batching won, the medians. */
 export function trainBatchVerdict(pairs: readonly TrainBatchPair[]): string {
   const sizes = [...new Set(pairs.map((pair) => pair.perRound))];
@@ -65,7 +73,8 @@ export function trainBatchVerdict(pairs: readonly TrainBatchPair[]): string {
       const ofSize = pairs.filter((pair) => pair.perRound === perRound);
       const batch = trainBatchOf(ofSize[0]!.batched);
       const faster = ofSize.filter((pair) => meanOverheadPerUpdate(pair.batched) < meanOverheadPerUpdate(pair.single)).length;
-      const medians = `${ms(median(ofSize.map((pair) => meanOverheadPerUpdate(pair.single))))} → ${ms(median(ofSize.map((pair) => meanOverheadPerUpdate(pair.batched))))}`;
+      const { single, batched } = medianOverheads(ofSize);
+      const medians = `${ms(single)} → ${ms(batched)}`;
       return (
         `At ${perRound} clients a round, one client a trainer invocation → ${batch}: ${ofSize.map((pair) => `${ms(meanOverheadPerUpdate(pair.single))} → ${ms(meanOverheadPerUpdate(pair.batched))}`).join(', ')} ` +
         `of overhead per client-update (batched faster in ${faster} of ${ofSize.length} pairs; medians ${medians})`
@@ -82,8 +91,7 @@ export function largestTrainBatchMedians(pairs: readonly TrainBatchPair[]): { pe
   return {
     perRound,
     batch: trainBatchOf(ofSize[0]!.batched),
-    single: median(ofSize.map((pair) => meanOverheadPerUpdate(pair.single))),
-    batched: median(ofSize.map((pair) => meanOverheadPerUpdate(pair.batched))),
+    ...medianOverheads(ofSize),
   };
 }
 
